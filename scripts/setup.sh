@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Install everything bertviz_graph needs, on a fresh machine or an already set-up one.
+#
+#   bash scripts/setup.sh          # system packages + the package (editable) + runtime deps
+#   bash scripts/setup.sh --test   # ... plus the test extras (pytest, playwright, jupyterlab, ruff, ...)
+#
+# Idempotent: system packages are installed only when missing, and pip leaves pinned
+# versions that are already installed alone, so a second run takes seconds.
+# Python versions are pinned in constraints.txt at the repo root.
+set -euo pipefail
+
+usage() {
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+WITH_TEST=0
+for arg in "$@"; do
+    case "$arg" in
+        --test) WITH_TEST=1 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "setup.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { echo "[setup] $*"; }
+
+# ---------------------------------------------------------------- system packages
+# graphviz: the `dot` layout engine; chromium: browser tests (Playwright drives the
+# system chromium, no browser download); fonts-dejavu-core: readable text in
+# screenshots, SVG and PDF; libcairo2: needed by cairosvg at run time.
+missing=()
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+for pkg in fonts-dejavu-core libcairo2; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+    SUDO=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            SUDO=(sudo)
+        else
+            echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "Debian packages present (graphviz, chromium, fonts-dejavu-core, libcairo2)"
+fi
+
+# ---------------------------------------------------------------- python packages
+if command -v python >/dev/null 2>&1; then
+    PY=python
+else
+    PY=python3
+fi
+PIP=("$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+
+# torch first and alone, pinned, so pip picks the CPU build (2.13.0+cpu also
+# satisfies ==2.13.0); an unpinned torch can pull a multi-GB CUDA build.
+# constraints.txt pins torch==2.13.0 too, so nothing later can swap it.
+say "pip: torch==2.13.0"
+"${PIP[@]}" "torch==2.13.0"
+
+if ((WITH_TEST)); then
+    target=".[test]"
+else
+    target="."
+fi
+say "pip: -c constraints.txt -e \"$target\""
+"${PIP[@]}" -c constraints.txt -e "$target"
+
+say "done ($("$PY" --version 2>&1), torch $("$PY" -m pip show torch 2>/dev/null | awk '/^Version:/{print $2}'))"
