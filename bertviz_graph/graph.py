@@ -44,6 +44,7 @@ class ModuleInfo:
     cls: str  # class name, "BertLayer"
     qualname: str = ""  # fully qualified class, "transformers.models.bert.modeling_bert.BertLayer"
     attrs: dict[str, Any] = field(default_factory=dict)  # in/out features, eps, heads ... (plain data)
+    parent: str | None = None  # instance path of the module that called this one (None for the root)
 
 
 @dataclass

@@ -1,0 +1,21 @@
+"""Read a graph saved by ``bertviz-graph trace -o graph.json``, with a clear error when it is not one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.graph import OpGraph
+
+
+def load_graph_file(path: Path) -> OpGraph:
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid JSON ({e})", "pass a graph saved by 'bertviz-graph trace -o'") from e
+    try:
+        return OpGraph.from_json_dict(data)
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"{path} is not a bertviz_graph graph: {e}",
+                        "pass a graph saved by 'bertviz-graph trace -o FILE.json'") from e

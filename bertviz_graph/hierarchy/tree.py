@@ -1,0 +1,198 @@
+"""Hierarchy: the module tree over the OpGraph, with roles, labels, aggregates and folded series.
+
+Every op sits in the module instance that ran it; every parameter sits in the module that owns it (not in
+a global "inputs" bin); model inputs and outputs sit at the top. Consecutive sibling groups with the same
+structure are folded into one series group ("BertLayer ×12"), whose members stay reachable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bertviz_graph.graph import OpGraph
+from bertviz_graph.hierarchy.roles import model_context, module_label, module_role, op_role, param_label
+
+ROOT = ""
+
+
+@dataclass
+class Group:
+    id: str
+    kind: str  # "module" | "series"
+    cls: str
+    label: str
+    sublabel: str
+    role: str
+    parent: str | None
+    children: list[str] = field(default_factory=list)  # group ids and leaf node ids, in execution order
+    members: list[str] = field(default_factory=list)  # series only: the folded groups, in order
+    shared_weights: bool = False  # series only: members read the very same parameters (ALBERT)
+    attrs: dict[str, Any] = field(default_factory=dict)  # module attributes (in/out features, ...)
+    # aggregates (filled by aggregates.compute)
+    params: int = 0
+    flops: int = 0
+    n_ops: int = 0
+    inputs: list[list[int]] = field(default_factory=list)
+    outputs: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class Hierarchy:
+    graph: OpGraph
+    groups: dict[str, Group]
+    parent_of: dict[str, str]  # every leaf node and group -> its parent group id
+    ctx: dict[str, Any]  # model-wide dims: hidden, heads, d_head, ffn, vocab, layers
+
+    # --- navigation -----------------------------------------------------------------------------
+    def is_group(self, x: str) -> bool:
+        return x in self.groups
+
+    def parent(self, x: str) -> str | None:
+        return self.parent_of.get(x)
+
+    def ancestors(self, x: str) -> list[str]:
+        """Parents from the direct one up to the root."""
+        out = []
+        p = self.parent_of.get(x)
+        while p is not None:
+            out.append(p)
+            p = self.parent_of.get(p)
+        return out
+
+    def depth(self, x: str) -> int:
+        return len(self.ancestors(x))
+
+    def leaves(self, gid: str) -> list[str]:
+        """All OpGraph nodes under a group (depth-first, execution order)."""
+        out: list[str] = []
+        stack = [gid]
+        while stack:
+            cur = stack.pop()
+            kids = self.groups[cur].children if cur in self.groups else None
+            if kids is None:
+                out.append(cur)
+            else:
+                stack.extend(reversed(kids))
+        return out
+
+    def series(self) -> list[Group]:
+        return [g for g in self.groups.values() if g.kind == "series"]
+
+    def label_of(self, x: str) -> str:
+        if x in self.groups:
+            return self.groups[x].label
+        return self.graph.g.nodes[x].get("label", x)
+
+    def walk(self, gid: str = ROOT, depth: int = 0):
+        """Yield (depth, id) depth-first over groups and leaves."""
+        yield depth, gid
+        for c in self.groups[gid].children if gid in self.groups else []:
+            yield from self.walk(c, depth + 1)
+
+
+def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
+    from bertviz_graph.hierarchy.aggregates import compute_aggregates
+    from bertviz_graph.hierarchy.series import fold_series
+
+    g = graph.g
+    ctx = model_context(graph.meta.get("config"), graph.modules)
+    ctx["tied"] = any(d.get("tied") for _, d in graph.nodes("param"))
+    ctx["seq"] = graph.meta.get("seq_len")
+    groups: dict[str, Group] = {}
+    parent_of: dict[str, str] = {}
+
+    # Groups: one per module instance; the root module is the tree's root.
+    root_info = graph.modules.get(ROOT)
+    for path, info in graph.modules.items():
+        depth = 0 if path == ROOT else 1 + path.split("@")[0].count(".")
+        role = module_role(info.cls, path, depth)
+        label, sub = module_label(info.cls, path, role, info.attrs, ctx)
+        parent = None if path == ROOT else (info.parent if info.parent in graph.modules else ROOT)
+        groups[path] = Group(id=path, kind="module", cls=info.cls, label=label, sublabel=sub, role=role,
+                             parent=parent, attrs=dict(info.attrs))
+    if ROOT not in groups:
+        groups[ROOT] = Group(id=ROOT, kind="module", cls=root_info.cls if root_info else "Model",
+                             label=graph.name, sublabel="", role="model", parent=None)
+    for gid, grp in groups.items():
+        if grp.parent is not None:
+            parent_of[gid] = grp.parent
+
+    # Leaves: ops in their instance, params/buffers in their owner, inputs/outputs at the top.
+    for n, d in g.nodes(data=True):
+        kind = d["kind"]
+        if kind == "op":
+            home = d["module"] if d["module"] in groups else ROOT
+            d["role"] = op_role(d["op"])
+            d["label"] = d["op"]
+            d["sublabel"] = _shape_text(d.get("shape"))
+        elif kind in ("param", "buffer"):
+            home = d["module"] if d["module"] in groups else ROOT
+            d["role"] = kind
+            d["label"], d["sublabel"] = param_label(d["name"], d.get("shape") or [])
+        else:
+            home = ROOT
+            d["role"] = kind
+            d["label"] = d["name"].replace("input:", "")
+            d["sublabel"] = _shape_text(d.get("shape"))
+        parent_of[n] = home
+
+    # Order children by first execution: ops by order, params just before their first consumer.
+    key: dict[str, float] = {}
+    for n, d in g.nodes(data=True):
+        if d["kind"] in ("param", "buffer"):
+            consumers = [g.nodes[v]["order"] for v in g.successors(n)]
+            key[n] = (min(consumers) - 0.5) if consumers else d["order"]
+        elif d["kind"] == "output":
+            key[n] = 1e12 + d["order"]
+        else:
+            key[n] = d["order"]
+    children: dict[str, list[str]] = {gid: [] for gid in groups}
+    for x, p in parent_of.items():
+        children[p].append(x)
+
+    def first_key(x: str) -> float:
+        if x in key:
+            return key[x]
+        ks = [first_key(c) for c in children[x]]
+        key[x] = min(ks) if ks else 1e13
+        return key[x]
+
+    for gid in groups:
+        groups[gid].children = sorted(children[gid], key=first_key)
+    # Modules that ran nothing and own nothing (e.g. unused) are dropped.
+    for gid in [k for k, v in groups.items() if not v.children and k != ROOT]:
+        _remove_group(groups, parent_of, gid)
+
+    h = Hierarchy(graph=graph, groups=groups, parent_of=parent_of, ctx=ctx)
+    _mark_residuals(h)
+    compute_aggregates(h)
+    if fold:
+        fold_series(h)
+    return h
+
+
+def _remove_group(groups: dict[str, Group], parent_of: dict[str, str], gid: str) -> None:
+    parent = groups[gid].parent
+    if parent in groups and gid in groups[parent].children:
+        groups[parent].children.remove(gid)
+    del groups[gid]
+    parent_of.pop(gid, None)
+    if parent and parent in groups and not groups[parent].children:
+        _remove_group(groups, parent_of, parent)
+
+
+def _shape_text(shape: list[int] | None) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]" if shape else ""
+
+
+def _mark_residuals(h: Hierarchy) -> None:
+    """Skip connections: a tensor that branches and is later added back from outside the adding block."""
+    g = h.graph.g
+    for u, v, d in g.edges(data=True):
+        du, dv = g.nodes[u], g.nodes[v]
+        if dv.get("kind") != "op" or dv.get("op") != "add" or du.get("kind") != "op" or g.out_degree(u) < 2:
+            continue
+        block = h.parent(v)
+        if block is not None and block not in [h.parent(u), *h.ancestors(u)]:
+            d["residual"] = True

@@ -1,0 +1,117 @@
+"""source -> OpGraph: pick the tracer, fall back when torch.export refuses, cache the result on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.graph import OpGraph
+from bertviz_graph.sources.resolve import ModelSource
+
+ATTENTION = ("eager", "sdpa")
+OPS_LEVELS = ("aten", "primitive")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BERTVIZ_GRAPH_CACHE", os.path.expanduser("~/.cache/bertviz_graph")))
+
+
+def cache_key(source: ModelSource, attention: str, ops: str, seq_len: int) -> str | None:
+    """Config + options + library versions. User modules are not cached (their code can change freely)."""
+    if source.config is None:
+        return None
+    import torch
+    import transformers
+
+    from bertviz_graph import __version__
+
+    blob = json.dumps([source.config, source.head, attention, ops, seq_len, torch.__version__,
+                       transformers.__version__, __version__], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten", seq_len: int = 16,
+                 use_cache: bool = True, progress: Callable[[str], None] | None = None) -> OpGraph:
+    if attention not in ATTENTION:
+        raise UserError(f"unknown attention '{attention}'", f"use one of: {', '.join(ATTENTION)}")
+    if ops not in OPS_LEVELS:
+        raise UserError(f"unknown ops level '{ops}'", f"use one of: {', '.join(OPS_LEVELS)}")
+    say = progress or (lambda _msg: None)
+    key = cache_key(source, attention, ops, seq_len) if use_cache else None
+    cached = cache_dir() / f"{key}.json" if key else None
+    if cached is not None and cached.is_file():
+        try:
+            graph = OpGraph.load(cached)
+            graph.meta["cache"] = "hit"
+            return graph
+        except (ValueError, KeyError, json.JSONDecodeError):
+            cached.unlink(missing_ok=True)  # stale or corrupt cache entry: trace again
+
+    from bertviz_graph.sources.build import build_model
+
+    say(f"building {source.name} ({'structure only, meta device' if source.structure_only else source.origin})")
+    build_model(source, attention=attention, seq_len=seq_len)
+    meta = _meta(source, attention, ops, seq_len)
+    say("tracing with torch.export")
+    graph = _trace_model(source, meta, ops, say)
+    graph.meta["params"] = graph.param_count()
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            graph.save(cached)
+        except (OSError, UserError):
+            pass  # a read-only cache folder must not stop the user
+    graph.meta["cache"] = "miss"
+    return graph
+
+
+def _trace_model(source: ModelSource, meta: dict, ops: str, say: Callable[[str], None]) -> OpGraph:
+    from bertviz_graph.tracer.dispatch_tracer import dispatch_trace
+    from bertviz_graph.tracer.export_tracer import export_trace
+
+    try:
+        graph = export_trace(source.model, source.example_inputs, source.example_kwargs, meta, ops)
+        graph.meta["tracer"] = "torch.export"
+        return graph
+    except Exception as export_error:  # torch.export raises many types; all mean "try the fallback"
+        first = str(export_error).strip().splitlines()[0][:200] if str(export_error).strip() else type(
+            export_error).__name__
+        say(f"torch.export refused the model ({first}); using the dispatch tracer")
+        try:
+            graph = dispatch_trace(source.model, source.example_inputs, source.example_kwargs, meta)
+        except Exception as fallback_error:
+            second = str(fallback_error).strip().splitlines()[0][:200] if str(fallback_error).strip() else type(
+                fallback_error).__name__
+            raise UserError(
+                f"cannot trace {source.name}: torch.export failed ({first}) and the fallback tracer failed "
+                f"({second})",
+                "check that the model runs on the example inputs: model(*example_inputs)",
+            ) from fallback_error
+        graph.meta["tracer"] = "dispatch"
+        graph.meta["tracer_note"] = f"torch.export refused the model: {first}"
+        return graph
+
+
+def _meta(source: ModelSource, attention: str, ops: str, seq_len: int) -> dict[str, Any]:
+    import torch
+    import transformers
+
+    return {
+        "name": source.name,
+        "origin": source.origin,
+        "head": source.head,
+        "config": source.config,
+        "attention": attention,
+        "ops": ops,
+        "seq_len": seq_len if source.origin != "module" else None,
+        "model_class": type(source.model).__name__,
+        "weight_files": [str(p) for p in source.weight_files],
+        "structure_only": source.structure_only,
+        "notes": list(source.notes),
+        "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
+    }
