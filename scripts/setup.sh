@@ -30,15 +30,24 @@ say() { echo "[setup] $*"; }
 # ---------------------------------------------------------------- system packages
 # graphviz: the `dot` layout engine; chromium: browser tests (Playwright drives the
 # system chromium, no browser download); fonts-dejavu-core: readable text in
-# screenshots, SVG and PDF; libcairo2: needed by cairosvg at run time.
+# screenshots, SVG and PDF; fonts-liberation: the metric-compatible Arial/Helvetica
+# stand-in browsers pick for "sans-serif" pages, so screenshots match across machines;
+# libcairo2: needed by cairosvg at run time. Recommends are skipped (chromium's pull in
+# upower, printing and desktop bits that headless use does not need).
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-for pkg in fonts-dejavu-core libcairo2; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for pkg in fonts-dejavu-core fonts-liberation libcairo2; do
+    # dpkg -s alone also succeeds for removed packages that left config files behind
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$pkg")
 done
 
 if ((${#missing[@]})); then
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup.sh: no apt-get here; install these yourself: ${missing[*]}" >&2
+        exit 1
+    fi
     SUDO=()
     if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then
@@ -53,7 +62,7 @@ if ((${#missing[@]})); then
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
-    say "Debian packages present (graphviz, chromium, fonts-dejavu-core, libcairo2)"
+    say "Debian packages present (graphviz, chromium, fonts-dejavu-core, fonts-liberation, libcairo2)"
 fi
 
 # ---------------------------------------------------------------- python packages
