@@ -127,3 +127,25 @@ def _graphml_value(v: Any) -> Any:
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v)
     return v
+
+
+def _view(self: OpGraph, depth: int | None = None, open: tuple[str, ...] | list[str] = (),
+          unfold: bool = False, show_params: bool = True, direction: str = "TB"):
+    """A view of this graph: the overview, or opened ``depth`` levels, plus ``open`` groups."""
+    from bertviz_graph.view import View
+
+    if self.hierarchy is None:
+        from bertviz_graph.hierarchy.tree import build_hierarchy
+
+        self.hierarchy = build_hierarchy(self)
+    v = View.default(self.hierarchy, show_params=show_params, direction=direction)
+    if depth is not None:
+        v = View(self.hierarchy, show_params=show_params, direction=direction).open_depth(depth)
+    if unfold:
+        v = v.unfold(all_series=True)
+    for gid in open:
+        v = v.reveal(gid).open(gid) if gid in self.hierarchy.groups else v.reveal(gid)
+    return v
+
+
+OpGraph.view = _view  # type: ignore[attr-defined]

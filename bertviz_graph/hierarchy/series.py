@@ -57,7 +57,8 @@ def fold_series(h: Hierarchy) -> None:
         runs: list[list[str]] = []
         run: list[str] = []
         for c in kids:
-            if c in h.groups and h.groups[c].kind == "module" and run and sigs[run[-1]] == sigs[c] \
+            if c in h.groups and h.groups[c].kind == "module" and h.groups[c].cls != "(ops)" and run \
+                    and sigs[run[-1]] == sigs[c] \
                     and h.groups[c].cls == h.groups[run[-1]].cls:
                 run.append(c)
                 continue

@@ -165,6 +165,7 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
         _remove_group(groups, parent_of, gid)
 
     h = Hierarchy(graph=graph, groups=groups, parent_of=parent_of, ctx=ctx)
+    _group_loose_ops(h)
     _mark_residuals(h)
     compute_aggregates(h)
     if fold:
@@ -194,5 +195,38 @@ def _mark_residuals(h: Hierarchy) -> None:
         if dv.get("kind") != "op" or dv.get("op") != "add" or du.get("kind") != "op" or g.out_degree(u) < 2:
             continue
         block = h.parent(v)
-        if block is not None and block not in [h.parent(u), *h.ancestors(u)]:
+        # Same shape as the sum: a broadcast (the attention mask added to the scores) is no skip.
+        if block is not None and block not in [h.parent(u), *h.ancestors(u)] and d.get("shape") == dv.get("shape"):
             d["residual"] = True
+
+
+_MASK_OPS = {"where", "ge", "gt", "lt", "le", "eq", "masked_fill", "logical_not", "bitwise_not"}
+
+
+def _group_loose_ops(h: Hierarchy, min_ops: int = 3) -> None:
+    """Ops a model runs outside any submodule (BertModel building its attention mask: arange, unsqueeze,
+    where, ...) would scatter over the overview; they become one group."""
+    g = h.graph.g
+    for gid in list(h.groups):
+        grp = h.groups[gid]
+        # Only model wrappers: inside a block (self-attention) the loose ops ARE the computation.
+        if grp.role != "model" or not any(c in h.groups for c in grp.children):
+            continue
+        loose = [c for c in grp.children if c not in h.groups and g.nodes[c]["kind"] == "op"]
+        if len(loose) < min_ops:
+            continue
+        ops = sorted(loose, key=lambda x: g.nodes[x]["order"])
+        names = {g.nodes[x]["op"] for x in ops}
+        is_mask = bool(names & _MASK_OPS)
+        tag = "<mask>" if is_mask else "<ops>"
+        new_id = f"{gid}.{tag}" if gid else tag
+        label = "Attention mask" if is_mask else "Other ops"
+        sub_label = f"{len(ops)} ops · " + ", ".join(sorted(names)[:4]) + (" …" if len(names) > 4 else "")
+        pos = grp.children.index(ops[0])
+        grp.children = [c for c in grp.children if c not in set(ops)]
+        grp.children.insert(pos, new_id)
+        h.groups[new_id] = Group(id=new_id, kind="module", cls="(ops)", label=label, sublabel=sub_label,
+                                 role="shape", parent=gid, children=ops)
+        h.parent_of[new_id] = gid
+        for x in ops:
+            h.parent_of[x] = new_id

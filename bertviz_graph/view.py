@@ -1,0 +1,411 @@
+"""The view: (hierarchy, opened groups) -> the visible nodes and edges. Every renderer reads this.
+
+Each group is in one of four states for a given view:
+- "frame": opened, drawn as a box around its visible children;
+- "collapsed": drawn as one box (a series as a stack "BertLayer ×12");
+- "transparent": not drawn, its children shown in its place (the root; an unfolded series; the member a
+  folded series is currently showing; a module that wraps a single op, which is shown as that op);
+- "hidden": inside a collapsed box (or a series member that is not the one shown).
+An OpGraph edge whose ends are both hidden in the same box disappears; every other edge is drawn between
+the visible representatives of its ends, aggregated (tensor count, shapes) when several share them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.view_types import VEdge, VNode, ViewData
+
+# Above this many visible elements, the app and widget ask before opening everything.
+LARGE_VIEW = 2000
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the user opened. Plain data: the app keeps it in a dcc.Store, the widget in a traitlet."""
+
+    opened: frozenset[str] = frozenset()
+    unfolded: frozenset[str] = frozenset()  # series drawn as all their members
+    instance: tuple[tuple[str, int], ...] = ()  # series id -> index of the member shown when opened
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"opened": sorted(self.opened), "unfolded": sorted(self.unfolded),
+                "instance": dict(self.instance)}
+
+    @classmethod
+    def from_json_dict(cls, d: dict[str, Any] | None) -> ViewState:
+        d = d or {}
+        return cls(opened=frozenset(d.get("opened", ())), unfolded=frozenset(d.get("unfolded", ())),
+                   instance=tuple(sorted((k, int(v)) for k, v in (d.get("instance") or {}).items())))
+
+
+@dataclass
+class View:
+    hierarchy: Hierarchy
+    state: ViewState = field(default_factory=ViewState)
+    show_params: bool = True
+    direction: str = "TB"
+
+    # --- construction ----------------------------------------------------------------------------
+    @classmethod
+    def default(cls, h: Hierarchy, **kw: Any) -> View:
+        """The overview: model wrappers and the encoder opened, so the ×N series is in sight."""
+        opened = {gid for gid, g in h.groups.items() if g.kind == "module" and g.role in ("model", "encoder")
+                  and gid != ROOT}
+        return cls(h, ViewState(opened=frozenset(opened)), **kw)
+
+    def _with(self, **changes: Any) -> View:
+        state = ViewState(**{**{"opened": self.state.opened, "unfolded": self.state.unfolded,
+                                "instance": self.state.instance}, **changes})
+        return View(self.hierarchy, state, self.show_params, self.direction)
+
+    def _check(self, gid: str) -> None:
+        if gid not in self.hierarchy.groups or gid == ROOT:
+            raise UserError(f"no group '{gid}' in this model", _nearby(self.hierarchy, gid))
+
+    # --- operations (each returns a new View) ---------------------------------------------------
+    def open(self, *gids: str) -> View:
+        for gid in gids:
+            self._check(gid)
+        return self._with(opened=self.state.opened | set(gids))
+
+    def close(self, *gids: str) -> View:
+        return self._with(opened=self.state.opened - set(gids), unfolded=self.state.unfolded - set(gids))
+
+    def toggle(self, gid: str) -> View:
+        return self.close(gid) if gid in self.state.opened or gid in self.state.unfolded else self.open(gid)
+
+    def open_instance(self, series_id: str, index: int) -> View:
+        """Open a folded series showing member ``index`` (layer 5 of ×12)."""
+        self._check(series_id)
+        g = self.hierarchy.groups[series_id]
+        if g.kind != "series":
+            raise UserError(f"'{series_id}' is not a folded series", "pick a ×N group")
+        if not 0 <= index < len(g.members):
+            raise UserError(f"{series_id} has {len(g.members)} members; {index} is out of range",
+                            f"use 0..{len(g.members) - 1}")
+        inst = dict(self.state.instance)
+        inst[series_id] = index
+        return self._with(opened=self.state.opened | {series_id}, instance=tuple(sorted(inst.items())))
+
+    def unfold(self, *series_ids: str, all_series: bool = False) -> View:
+        ids = set(series_ids) | ({g.id for g in self.hierarchy.series()} if all_series else set())
+        for s in ids:
+            self._check(s)
+        return self._with(unfolded=self.state.unfolded | ids)
+
+    def open_depth(self, depth: int) -> View:
+        """Open every group down to ``depth`` levels below the top (0 = only the top-level boxes)."""
+        if depth < 0:
+            raise UserError(f"depth {depth} is below 0", "use --depth 0 or more")
+        h = self.hierarchy
+        opened = set(self.state.opened)
+
+        def visit(gid: str, level: int) -> None:
+            for c in h.groups[gid].children:
+                if c not in h.groups:
+                    continue
+                grp = h.groups[c]
+                if grp.kind == "series":
+                    if level < depth:
+                        opened.add(c)
+                    visit(grp.members[self.instance_of(c)], level + 1)  # the shown member is transparent
+                else:
+                    if level < depth and not _is_trivial(h, c):
+                        opened.add(c)
+                    visit(c, level + 1)
+
+        visit(ROOT, 0)
+        return self._with(opened=frozenset(opened))
+
+    def open_all(self) -> View:
+        return self._with(opened=frozenset(g for g in self.hierarchy.groups if g != ROOT))
+
+    def reveal(self, node: str) -> View:
+        """Open every ancestor of ``node`` (and show the right member of any folded series on the way)."""
+        h = self.hierarchy
+        if node not in h.parent_of and node not in h.groups:
+            raise UserError(f"no node '{node}' in this model", _nearby(h, node))
+        opened = set(self.state.opened)
+        inst = dict(self.state.instance)
+        chain = [node, *h.ancestors(node)]
+        for below, above in zip(chain, chain[1:], strict=False):
+            if above == ROOT:
+                continue
+            grp = h.groups[above]
+            if grp.kind == "series" and above not in self.state.unfolded:
+                inst[above] = grp.members.index(below)
+            opened.add(above)
+        return self._with(opened=frozenset(opened), instance=tuple(sorted(inst.items())))
+
+    def instance_of(self, series_id: str) -> int:
+        return dict(self.state.instance).get(series_id, 0)
+
+    # --- the cut ------------------------------------------------------------------------------------
+    @cached_property
+    def _states(self) -> tuple[dict[str, str], dict[str, str | None]]:
+        """(state of every group and visible leaf, display parent of every visible node)."""
+        h = self.hierarchy
+        state: dict[str, str] = {ROOT: "transparent"}
+        frame_of: dict[str, str | None] = {ROOT: None}  # for shown/transparent ids: nearest frame above
+        stack = [ROOT]
+        while stack:
+            p = stack.pop()
+            frame = p if state[p] == "frame" else frame_of[p]
+            grp = h.groups[p]
+            for c in grp.children:
+                if c not in h.groups:
+                    if not self.show_params and h.graph.g.nodes[c]["kind"] in ("param", "buffer"):
+                        state[c] = "hidden"
+                        continue
+                    state[c] = "leaf"
+                    frame_of[c] = frame
+                    continue
+                cg = h.groups[c]
+                if grp.kind == "series" and p not in self.state.unfolded:
+                    shown = grp.members[min(self.instance_of(p), len(grp.members) - 1)]
+                    state[c] = "transparent" if c == shown else "hidden"
+                elif cg.kind == "series":
+                    state[c] = ("transparent" if c in self.state.unfolded
+                                else "frame" if c in self.state.opened else "collapsed")
+                elif _is_trivial(h, c):
+                    state[c] = "transparent"
+                else:
+                    state[c] = "frame" if c in self.state.opened else "collapsed"
+                frame_of[c] = frame
+                if state[c] in ("frame", "transparent"):
+                    stack.append(c)
+        return state, frame_of
+
+    def rep(self, x: str) -> str:
+        """The visible node that shows ``x`` (itself, or the collapsed box or series frame hiding it)."""
+        return self._reps[x]
+
+    @cached_property
+    def _reps(self) -> dict[str, str]:
+        h = self.hierarchy
+        state, _ = self._states
+        reps: dict[str, str] = {}
+
+        def rep(x: str) -> str | None:
+            if x in reps:
+                return reps[x]
+            s = state.get(x)
+            p = h.parent(x)
+            if s in ("leaf", "frame", "collapsed"):
+                r: str | None = x
+            elif s == "hidden" and x not in h.groups:
+                r = None  # a leaf filtered out of this view (parameters hidden)
+            elif s == "hidden" and p in h.groups and h.groups[p].kind == "series" and state.get(p) == "frame":
+                r = p  # a member the folded series is not showing: the series frame stands for it
+            else:
+                r = ROOT if p is None else rep(p)
+            reps[x] = r
+            return r
+
+        for x in list(h.parent_of) + list(h.groups):
+            rep(x)
+        # A group wrapping a single op is shown as that op.
+        for gid, s in state.items():
+            if s == "transparent" and gid in h.groups and _is_trivial(h, gid):
+                reps[gid] = h.groups[gid].children[0]
+        return reps
+
+    def data(self) -> ViewData:
+        return self._data
+
+    @cached_property
+    def _data(self) -> ViewData:
+        h = self.hierarchy
+        g = h.graph.g
+        state, frame_of = self._states
+        nodes: list[VNode] = []
+        order = [x for _, x in h.walk() if state.get(x) in ("leaf", "frame", "collapsed")]
+        for x in order:
+            parent = frame_of.get(x)
+            if x in h.groups:
+                grp = h.groups[x]
+                expanded = state[x] == "frame"
+                label, sub = grp.label, grp.sublabel
+                if grp.kind == "series" and expanded:
+                    k = self.instance_of(x)
+                    label = f"{grp.label} · showing {k + 1} of {len(grp.members)}"
+                nodes.append(VNode(
+                    id=x, kind=grp.kind if grp.kind == "series" else "group", label=label, sublabel=sub,
+                    role=grp.role, parent=parent, expanded=expanded, expandable=True,
+                    count=len(grp.members) if grp.kind == "series" else 1,
+                    attrs=_group_attrs(grp)))
+            else:
+                d = g.nodes[x]
+                label, sub = d.get("label", x), d.get("sublabel", "")
+                home = h.parent(x)
+                if home in h.groups and _is_trivial(h, home):  # "dropout" op shown with its module name
+                    mod = h.groups[home]
+                    label = f"{mod.label} · {d['op']}" if mod.label != d.get("op") else label
+                nodes.append(VNode(id=x, kind=d["kind"], label=label, sublabel=sub, role=d.get("role", "other"),
+                                   parent=parent, attrs=_leaf_attrs(d)))
+        visible = {n.id: n for n in nodes}
+        frames_above: dict[str, list[str]] = {}
+
+        def frames(x: str) -> list[str]:
+            if x not in frames_above:
+                p = visible[x].parent
+                frames_above[x] = ([] if p is None else [p, *frames(p)])
+            return frames_above[x]
+
+        agg: dict[tuple[str, str], dict[str, Any]] = {}
+        for u, v, d in g.edges(data=True):
+            ru, rv = self._reps.get(u), self._reps.get(v)
+            if ru is None or rv is None or ru == rv or ru not in visible or rv not in visible:
+                continue
+            kind = ("param" if g.nodes[u]["kind"] in ("param", "buffer")
+                    else "residual" if d.get("residual") else "data")
+            e = agg.setdefault((ru, rv), {"tensors": set(), "shapes": [], "kinds": set()})
+            e["tensors"].add(u)
+            e["kinds"].add(kind)
+            if d.get("shape") and d["shape"] not in e["shapes"]:
+                e["shapes"].append(d["shape"])
+        edges: list[VEdge] = []
+        for (ru, rv), e in agg.items():
+            fu, fv = frames(ru), frames(rv)
+            if rv in fu:
+                container = rv
+            elif ru in fv:
+                container = ru
+            else:
+                common = [f for f in fu if f in set(fv)]
+                container = common[0] if common else None
+            kinds = e["kinds"]
+            kind = "data" if "data" in kinds else "residual" if "residual" in kinds else "param"
+            count = len(e["tensors"])
+            label = "tied weight" if kind == "param" and h.parent(ru) != h.parent(rv) and ru in h.groups else "" if kind == "param" else (
+                _shape_text(e["shapes"][0]) if count == 1 and e["shapes"] else f"{count} tensors")
+            edges.append(VEdge(id=f"{ru}->{rv}", source=ru, target=rv, container=container, kind=kind,
+                               count=count, shapes=e["shapes"], label=label))
+        meta = h.graph.meta
+        params = h.groups[ROOT].params
+        title = f"{meta.get('name', h.graph.name)} · {meta.get('model_class', h.groups[ROOT].cls)}"
+        subtitle = (f"{params:,} parameters · {h.groups[ROOT].n_ops} ops ({meta.get('attention', '?')} "
+                    f"attention, {meta.get('ops', 'aten')} level)")
+        return ViewData(title=title, subtitle=subtitle, nodes=nodes, edges=edges)
+
+    def size(self) -> int:
+        d = self.data()
+        return len(d.nodes) + len(d.edges)
+
+    # --- search ----------------------------------------------------------------------------------------
+    def find(self, query: str, limit: int = 200) -> list[str]:
+        return find(self.hierarchy, query, limit)
+
+    def highlight(self, matches: Iterable[str]) -> set[str]:
+        """Visible nodes to highlight for these matches: the match itself or the box hiding it."""
+        return {self._reps[m] for m in matches if m in self._reps}
+
+    # --- rendering ---------------------------------------------------------------------------------------
+    def layout(self):
+        from bertviz_graph.layout import layout_view
+
+        return layout_view(self.data(), direction=self.direction, cache=_shared_cache())
+
+    def to_svg(self, legend: bool = True) -> str:
+        from bertviz_graph.render.svg import to_svg
+
+        return to_svg(self.layout(), legend=legend)
+
+    def _repr_svg_(self) -> str:
+        return self.to_svg()
+
+    def save(self, path: str | Path) -> Path:
+        """Write .svg .pdf .png .dot .json (laid-out view) or .graphml (the flat op graph)."""
+        from bertviz_graph.render.export import write_view
+
+        path = Path(path)
+        if path.suffix.lower() == ".graphml":
+            from bertviz_graph.io import write_atomic
+
+            write_atomic(path, self.hierarchy.graph.to_graphml())
+            return path
+        write_view(self.layout(), path)
+        return path
+
+
+_CACHE = None
+
+
+def _shared_cache():
+    global _CACHE
+    if _CACHE is None:
+        from bertviz_graph.layout import LayoutCache
+
+        _CACHE = LayoutCache()
+    return _CACHE
+
+
+def _is_trivial(h: Hierarchy, gid: str) -> bool:
+    """A module that ran exactly one op and owns nothing (Dropout, GELU): showing it as a box adds nothing."""
+    grp = h.groups.get(gid)
+    if grp is None or grp.kind != "module" or gid == ROOT or len(grp.children) != 1:
+        return False
+    only = grp.children[0]
+    return only not in h.groups and h.graph.g.nodes[only]["kind"] == "op"
+
+
+def _shape_text(shape: list[int]) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _group_attrs(grp) -> dict[str, Any]:
+    return {"class": grp.cls, "path": grp.id, "params": grp.params, "flops": grp.flops, "ops": grp.n_ops,
+            "inputs": grp.inputs, "outputs": grp.outputs, "members": len(grp.members) or None,
+            "shared_weights": grp.shared_weights or None, **{k: v for k, v in grp.attrs.items()}}
+
+
+def _leaf_attrs(d: dict[str, Any]) -> dict[str, Any]:
+    keep = ("op", "target", "module", "shape", "dtype", "params", "flops", "source", "code", "numel", "tied",
+            "name")
+    return {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
+
+
+def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:
+    """Groups and nodes whose label, class, path, name or op matches ``query`` (regex, case-insensitive;
+    plain text if the regex is invalid). Series members come after everything outside a hidden member."""
+    query = query.strip()
+    if not query:
+        return []
+    try:
+        pat = re.compile(query, re.IGNORECASE)
+    except re.error:
+        pat = re.compile(re.escape(query), re.IGNORECASE)
+    out: list[str] = []
+    for _, x in h.walk():
+        if x == ROOT:
+            continue
+        if x in h.groups:
+            grp = h.groups[x]
+            fields = (grp.label, grp.cls, grp.id, grp.sublabel)
+        else:
+            d = h.graph.g.nodes[x]
+            fields = (x, d.get("name", ""), d.get("op", ""), d.get("label", ""), d.get("module", ""))
+        if any(f and pat.search(str(f)) for f in fields):
+            out.append(x)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _nearby(h: Hierarchy, gid: str) -> str:
+    import difflib
+
+    names = [g for g in h.groups if g]
+    close = difflib.get_close_matches(gid, names, n=3, cutoff=0.4)
+    if not close:
+        prefix = gid.rsplit(".", 1)[0]
+        close = [g for g in names if g.startswith(prefix)][:3] or names[:3]
+    return "groups nearby: " + ", ".join(close)
