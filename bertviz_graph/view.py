@@ -21,7 +21,7 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
-from bertviz_graph.view_types import VEdge, VNode, ViewData
+from bertviz_graph.view_types import VEdge, ViewData, VNode
 
 # Above this many visible elements, the app and widget ask before opening everything.
 LARGE_VIEW = 2000

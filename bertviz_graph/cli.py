@@ -1,0 +1,189 @@
+"""bertviz-graph: info | trace | export | serve.
+
+Bad input prints a short message naming the problem and the fix, and exits with status 2
+(no traceback unless --debug). Output files are written atomically, so a failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bertviz_graph.errors import UserError
+
+EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml")
+
+
+def _model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    p.add_argument("model", nargs="?" if optional else None, default=None,
+                   help="preset name (bert-base-uncased), local model folder, Hub id in the local cache, "
+                        "or a graph saved by 'trace'")
+    p.add_argument("--head", default="auto", choices=["auto", "base", "mlm", "cls", "qa"],
+                   help="task head to build (default: from the checkpoint, else masked LM)")
+    p.add_argument("--attention", default="eager", choices=["eager", "sdpa"],
+                   help="eager shows QKᵀ, softmax, ·V as ops; sdpa the fused kernel")
+    p.add_argument("--ops", default="aten", choices=["aten", "primitive"],
+                   help="primitive splits LayerNorm, GELU and softmax into elementary math")
+    p.add_argument("--seq-len", type=int, default=16, help="token positions in the example input")
+    p.add_argument("--no-cache", action="store_true", help="trace again even if a cached graph exists")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bertviz-graph", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="print the hierarchy with parameters, FLOPs and shapes")
+    _model_args(p)
+    p.add_argument("--depth", type=int, default=4, help="tree levels to print (default 4)")
+    p.add_argument("--chart", type=Path, help="also write a parameter/FLOPs sunburst (.html, .svg, .png)")
+
+    p = sub.add_parser("trace", help="trace a model and save its graph as JSON")
+    _model_args(p)
+    p.add_argument("-o", "--output", type=Path, required=True, help="graph file to write (.json)")
+
+    p = sub.add_parser("export", help="draw a view as .svg .pdf .png .dot .json or .graphml")
+    _model_args(p)
+    p.add_argument("-o", "--output", type=Path, required=True, help="file to write")
+    p.add_argument("--depth", type=int, default=None, help="open groups down to this depth")
+    p.add_argument("--open", action="append", default=[], metavar="PATH",
+                   help="open this group (repeatable), e.g. bert.encoder.layer.0.attention")
+    p.add_argument("--unfold", action="store_true", help="draw all layers instead of one ×N stack")
+    p.add_argument("--direction", default="TB", choices=["TB", "LR"])
+    p.add_argument("--no-params", action="store_true", help="hide weight and bias nodes")
+
+    p = sub.add_parser("serve", help="explore the model in the web app")
+    _model_args(p, optional=True)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8050)
+    p.add_argument("--open-browser", action="store_true", help="open the app in the default browser")
+    return parser
+
+
+def _progress():
+    """A spinner on stderr while tracing (rich), silent when stderr is not a terminal."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    status = console.status("tracing ...", spinner="dots") if console.is_terminal else None
+
+    def say(msg: str) -> None:
+        if status is not None:
+            status.update(msg)
+        else:
+            print(msg, file=sys.stderr)
+
+    return status, say
+
+
+def _trace(args: argparse.Namespace):
+    import bertviz_graph as bg
+
+    status, say = _progress()
+    if status is not None:
+        status.start()
+    try:
+        graph = bg.trace(args.model, head=args.head, attention=args.attention, ops=args.ops,
+                         seq_len=args.seq_len, cache=not args.no_cache, progress=say)
+    finally:
+        if status is not None:
+            status.stop()
+    for note in graph.meta.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    if graph.meta.get("tracer_note"):
+        print(f"note: {graph.meta['tracer_note']} (used the dispatch tracer)", file=sys.stderr)
+    return graph
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from bertviz_graph.render.tree_text import print_tree
+
+    if args.depth < 0:
+        raise UserError(f"depth {args.depth} is below 0", "use --depth 0 or more")
+    if args.chart is not None:
+        from bertviz_graph.io import check_writable
+
+        check_writable(args.chart)
+        if args.chart.suffix.lower() not in (".html", ".svg", ".png"):
+            raise UserError(f"unknown chart format '{args.chart.suffix}'", "use .html, .svg or .png")
+    graph = _trace(args)
+    print_tree(graph.hierarchy, max_depth=args.depth)
+    if args.chart is not None:
+        from bertviz_graph.neurons.charts import write_chart
+
+        write_chart(graph.hierarchy, args.chart)
+        print(f"wrote {args.chart}", file=sys.stderr)
+
+
+def cmd_trace(args: argparse.Namespace) -> None:
+    from bertviz_graph.io import check_writable
+
+    check_writable(args.output)
+    if args.output.suffix.lower() != ".json":
+        raise UserError(f"graph files are JSON; '{args.output.name}' does not end in .json",
+                        "use -o graph.json (pictures come from 'bertviz-graph export')")
+    graph = _trace(args)
+    graph.save(args.output)
+    print(f"wrote {args.output} ({len(graph.ops())} ops, {graph.param_count():,} parameters)", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from bertviz_graph.io import check_writable
+
+    suffix = args.output.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise UserError(f"unknown format '{suffix or args.output.name}'", f"use one of {' '.join(EXPORT_FORMATS)}")
+    if args.depth is not None and args.depth < 0:
+        raise UserError(f"depth {args.depth} is below 0", "use --depth 0 or more")
+    check_writable(args.output)
+    graph = _trace(args)
+    view = graph.view(depth=args.depth, open=args.open, unfold=args.unfold, show_params=not args.no_params,
+                      direction=args.direction)
+    view.save(args.output)
+    d = view.data()
+    print(f"wrote {args.output} ({len(d.nodes)} nodes, {len(d.edges)} edges)", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import ipaddress
+
+    from bertviz_graph.app import serve
+
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"warning: binding to {args.host} makes the app reachable from other machines", file=sys.stderr)
+    graph = _trace(args)
+    serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
+
+
+COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve": cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except UserError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # a bug of ours: say so briefly, keep the traceback behind --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(e).__name__}: {e}\n  run again with --debug for the traceback",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

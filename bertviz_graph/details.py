@@ -1,0 +1,129 @@
+"""What the details panel says about one node or group; shared by the Dash app and the notebook widget.
+
+Returns plain data (title, rows, explanation, weight names), so each front end only formats it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.render.tree_text import human
+
+
+def _shape(s: list[int] | None) -> str:
+    return "[" + ", ".join(map(str, s)) + "]" if s else "-"
+
+
+def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Numbers the explanations quote: hidden, heads, d_head, ffn, seq, vocab, and a module's in/out."""
+    d = {k: v for k, v in h.ctx.items() if v is not None and k != "tied"}
+    if "ffn" in d:
+        d["intermediate"] = d["ffn"]
+    for key in ("in_features", "out_features", "num_embeddings", "embedding_dim"):
+        if attrs and key in attrs:
+            d[key] = attrs[key]
+    return d
+
+
+def explain(role: str, dims: dict[str, Any]) -> str:
+    try:
+        from bertviz_graph.neurons.explain import explain_role
+    except ImportError:  # pragma: no cover - present in the package
+        return ""
+    return explain_role(role, dims)
+
+
+def weight_names(h: Hierarchy, node_id: str) -> list[str]:
+    """Parameter names whose matrices can be shown for this node: its own, or those its op reads,
+    or (for a small module such as a Linear or LayerNorm) the ones it owns."""
+    g = h.graph.g
+    if node_id in h.groups:
+        grp = h.groups[node_id]
+        owned = [g.nodes[c]["name"] for c in grp.children
+                 if c not in h.groups and g.nodes[c]["kind"] in ("param", "buffer")]
+        if owned:
+            return owned
+        if grp.kind == "series" and grp.members:
+            return weight_names(h, grp.members[0])
+        return []
+    if node_id not in g:
+        return []
+    d = g.nodes[node_id]
+    if d["kind"] == "param":
+        return [d["name"]]
+    if d["kind"] == "op":
+        return [g.nodes[p]["name"] for p in g.predecessors(node_id) if g.nodes[p]["kind"] == "param"]
+    return []
+
+
+def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
+    """{'title', 'subtitle', 'role', 'rows': [(key, value)], 'explanation', 'weights': [param names]}."""
+    g = h.graph.g
+    if node_id in h.groups:
+        grp = h.groups[node_id]
+        rows: list[tuple[str, str]] = [
+            ("kind", "folded series" if grp.kind == "series" else "module"),
+            ("class", grp.cls),
+            ("module path", grp.id or "(model)"),
+            ("parameters", f"{grp.params:,}" + (" (shared by all members)" if grp.shared_weights else "")),
+            ("FLOPs", f"{grp.flops:,} ({human(grp.flops)})"),
+            ("ops", str(grp.n_ops)),
+            ("inputs", ", ".join(_shape(s) for s in grp.inputs) or "-"),
+            ("outputs", ", ".join(_shape(s) for s in grp.outputs) or "-"),
+        ]
+        if grp.kind == "series":
+            rows.insert(1, ("members", f"{len(grp.members)}: " + ", ".join(m.rsplit('.', 1)[-1] for m in grp.members)))
+        for k, v in grp.attrs.items():
+            rows.append((k.replace("_", " "), str(v)))
+        if grp.parent not in (None, ROOT) and grp.parent in h.groups:
+            total = h.groups[ROOT].params
+            if total:
+                rows.append(("share of model parameters", f"{100 * grp.params / total:.1f}%"))
+        return {"id": node_id, "title": grp.label, "subtitle": grp.sublabel, "role": grp.role, "rows": rows,
+                "explanation": explain(grp.role, dims_for(h, grp.attrs)), "weights": weight_names(h, node_id)}
+    if node_id not in g:
+        return {"id": node_id, "title": "not found", "subtitle": "", "role": "other",
+                "rows": [("error", f"no node '{node_id}' in this model")], "explanation": "", "weights": []}
+    d = g.nodes[node_id]
+    rows = [("kind", d["kind"]), ("module", d.get("module") or "(model)")]
+    if d["kind"] == "op":
+        ins = [(u, ed) for u, _, ed in g.in_edges(node_id, data=True)]
+        rows += [
+            ("op", d.get("target", d.get("op", ""))),
+            ("output", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"),
+            ("inputs", "; ".join(f"{g.nodes[u].get('label', u)} {_shape(ed.get('shape'))}" for u, ed in ins) or "-"),
+            ("FLOPs", f"{d.get('flops', 0):,} ({human(d.get('flops', 0))})"),
+        ]
+        if d.get("params"):
+            rows.append(("parameters read", ", ".join(d["params"])))
+        if d.get("source"):
+            rows.append(("source", d["source"] + (f"  {d['code']}" if d.get("code") else "")))
+    elif d["kind"] in ("param", "buffer"):
+        rows += [("name", d["name"]), ("shape", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"),
+                 ("elements", f"{d.get('numel', 0):,}"),
+                 ("used by", ", ".join(sorted(g.successors(node_id))) or "-")]
+        if d.get("tied"):
+            rows.append(("tied with", ", ".join(d["tied"])))
+    else:
+        rows.append(("shape", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"))
+    mod = h.groups.get(h.parent(node_id) or "")
+    attrs = mod.attrs if mod is not None else {}
+    return {"id": node_id, "title": d.get("label", node_id), "subtitle": d.get("sublabel", ""),
+            "role": d.get("role", "other"), "rows": rows,
+            "explanation": explain(d.get("role", "other"), dims_for(h, attrs)),
+            "weights": weight_names(h, node_id)}
+
+
+def weights_for(graph: Any):
+    """The weight source of a traced graph: its safetensors files, else deterministic random weights
+    (said plainly by ``.trained`` / ``.description``)."""
+    from pathlib import Path
+
+    from bertviz_graph.sources.weights import RandomWeights, WeightStore
+
+    files = [Path(p) for p in graph.meta.get("weight_files") or []]
+    if files:
+        return WeightStore.open(files)
+    shapes = {d["name"]: tuple(d.get("shape") or ()) for _, d in graph.nodes() if d["kind"] in ("param", "buffer")}
+    return RandomWeights(shapes, seed=0)

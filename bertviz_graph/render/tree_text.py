@@ -1,0 +1,59 @@
+"""The hierarchy as a text tree (``bertviz-graph info``): label, parameters, FLOPs, in -> out shapes."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.tree import Tree
+
+from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+
+
+def human(n: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def _shapes(shapes: list[list[int]]) -> str:
+    if not shapes:
+        return "-"
+    text = ", ".join("[" + ", ".join(map(str, s)) + "]" for s in shapes[:2])
+    return text + (f" +{len(shapes) - 2}" if len(shapes) > 2 else "")
+
+
+def group_line(h: Hierarchy, gid: str) -> str:
+    g = h.groups[gid]
+    name = gid.split("@")[0].rsplit(".", 1)[-1] if gid else g.cls
+    head = f"[bold]{g.label}[/bold]"
+    if g.sublabel:
+        head += f" [dim]({g.sublabel})[/dim]"
+    if name and name != g.label:
+        head += f"  [cyan]{name}[/cyan]"
+    stats = f"params {h.groups[gid].params:,}  FLOPs {human(g.flops)}  ops {g.n_ops}"
+    return f"{head}  {stats}  {_shapes(g.inputs)} → {_shapes(g.outputs)}"
+
+
+def build_tree(h: Hierarchy, max_depth: int = 4) -> Tree:
+    meta = h.graph.meta
+    root = Tree(f"[bold]{meta.get('name', '')}[/bold] · {group_line(h, ROOT)}")
+
+    def add(node: Tree, gid: str, depth: int) -> None:
+        if depth >= max_depth:
+            return
+        grp = h.groups[gid]
+        kids = [c for c in grp.children if c in h.groups]
+        if grp.kind == "series":
+            first = grp.members[0]
+            branch = node.add(f"[magenta]each of the {len(grp.members)}:[/magenta] {group_line(h, first)}")
+            add(branch, first, depth + 1)
+            return
+        for c in kids:
+            add(node.add(group_line(h, c)), c, depth + 1)
+
+    add(root, ROOT, 0)
+    return root
+
+
+def print_tree(h: Hierarchy, max_depth: int = 4, console: Console | None = None) -> None:
+    (console or Console()).print(build_tree(h, max_depth))
