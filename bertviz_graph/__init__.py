@@ -51,6 +51,8 @@ def trace(
         source = resolve(model, head=head, example_inputs=example_inputs)
         graph = trace_source(source, attention=attention, ops=ops, seq_len=seq_len, use_cache=cache,
                              progress=progress)
+        if source.origin == "module":
+            graph.module = source.model
     if graph.hierarchy is None:
         graph.hierarchy = build_hierarchy(graph, fold=fold)
     return graph

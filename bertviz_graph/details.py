@@ -122,8 +122,48 @@ def weights_for(graph: Any):
 
     from bertviz_graph.sources.weights import RandomWeights, WeightStore
 
+    if getattr(graph, "module", None) is not None:
+        store = ModuleWeights(graph.module)
+        if store.trained:
+            return store  # else: a meta-device module has no values; fall through to random ones
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if files:
         return WeightStore.open(files)
     shapes = {d["name"]: tuple(d.get("shape") or ()) for _, d in graph.nodes() if d["kind"] in ("param", "buffer")}
     return RandomWeights(shapes, seed=0)
+
+
+class ModuleWeights:
+    """Weights of an in-memory nn.Module the user traced (same API as WeightStore)."""
+
+    trained = True
+
+    def __init__(self, module: Any):
+        self._tensors = dict(module.named_parameters(remove_duplicate=False))
+        self._tensors.update(dict(module.named_buffers()))
+        on_meta = any(t.is_meta for t in self._tensors.values())
+        self.trained = not on_meta
+        self.description = ("the module is on the meta device: no values" if on_meta
+                            else f"weights of the in-memory {type(module).__name__}")
+
+    def names(self) -> list[str]:
+        return list(self._tensors)
+
+    def resolve(self, name: str) -> str | None:
+        return name if name in self._tensors else None
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self._tensors[name].shape)
+
+    def dtype(self, name: str) -> str:
+        return str(self._tensors[name].dtype).replace("torch.", "")
+
+    def get(self, name: str):
+        return self._tensors[name].detach().float().cpu().numpy()
+
+    def get_slice(self, name: str, rows: slice, cols: slice | None = None):
+        t = self._tensors[name].detach()
+        t = t[rows] if t.dim() >= 1 else t
+        if cols is not None and t.dim() >= 2:
+            t = t[:, cols]
+        return t.float().cpu().numpy()

@@ -55,6 +55,7 @@ class OpGraph:
     modules: dict[str, ModuleInfo]  # instance path -> info, in first-call order
     meta: dict[str, Any] = field(default_factory=dict)  # model name, config, options, versions
     hierarchy: Any = None  # set by bertviz_graph.trace(); see hierarchy.build_hierarchy
+    module: Any = None  # the traced nn.Module when the user passed one (its weights are in memory)
 
     # --- queries -----------------------------------------------------------------------------
     def nodes(self, kind: str | None = None) -> Iterator[tuple[str, dict]]:

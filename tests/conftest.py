@@ -133,3 +133,32 @@ def serve_dash(dash_thread_server) -> Callable[..., str]:
         return f"http://127.0.0.1:{port}"
 
     return start
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_trace_cache(tmp_path_factory) -> Iterator[None]:
+    """Every test session traces into its own cache folder: tests see real tracing, and a user's
+    cache is never read or written. Subprocesses (CLI, notebooks, JupyterLab) inherit it."""
+    old = os.environ.get("BERTVIZ_GRAPH_CACHE")
+    os.environ["BERTVIZ_GRAPH_CACHE"] = str(tmp_path_factory.mktemp("trace-cache"))
+    yield
+    if old is None:
+        os.environ.pop("BERTVIZ_GRAPH_CACHE", None)
+    else:
+        os.environ["BERTVIZ_GRAPH_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_graph():
+    """bert-tiny (2 layers, hidden 128) masked LM, traced once per session."""
+    import bertviz_graph as bg
+
+    return bg.trace("bert-tiny")
+
+
+@pytest.fixture(scope="session")
+def base_graph():
+    """The real bert-base-uncased structure (BertForMaskedLM, meta device), traced once per session."""
+    import bertviz_graph as bg
+
+    return bg.trace("bert-base-uncased")

@@ -134,6 +134,11 @@ def _resolve_path(path: Path, head: str) -> ModelSource:
     if not isinstance(cfg, dict) or "model_type" not in cfg:
         raise UserError(f"{config_path} has no model_type", "re-save the model with save_pretrained")
     weights = sorted(path.glob("*.safetensors"))
+    if weights:
+        from bertviz_graph.sources.weights import read_header
+
+        for w in weights:  # headers only: a corrupt or truncated file is named now, not mid-way
+            read_header(w)
     notes = []
     if not weights:
         pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
