@@ -70,10 +70,8 @@ def _progress():
     status = console.status("tracing ...", spinner="dots") if console.is_terminal else None
 
     def say(msg: str) -> None:
-        if status is not None:
+        if status is not None:  # piped output stays clean: only errors and notes go to stderr
             status.update(msg)
-        else:
-            print(msg, file=sys.stderr)
 
     return status, say
 

@@ -56,4 +56,8 @@ def build_tree(h: Hierarchy, max_depth: int = 4) -> Tree:
 
 
 def print_tree(h: Hierarchy, max_depth: int = 4, console: Console | None = None) -> None:
-    (console or Console()).print(build_tree(h, max_depth))
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or captured: long lines beat lines wrapped mid-number
+            console = Console(width=240)
+    console.print(build_tree(h, max_depth))
