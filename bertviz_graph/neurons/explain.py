@@ -1,0 +1,365 @@
+"""How the op graph maps onto the textbook neural network of neurons and weighted edges.
+
+Why: people look at ``add`` / ``mul`` / ``matmul`` nodes and ask where the neurons are. These short texts,
+shown in the details panel, answer that for each semantic role and each tensor shape, using the model's
+real numbers (``dims``: hidden=768, heads=12, d_head=64, intermediate=3072, vocab=30522, seq=16,
+in_features/out_features of a Linear, ...). A missing number is described in words instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Dims = Mapping[str, Any]
+
+
+def _get(dims: Dims, key: str, default: Any = None) -> Any:
+    v = dims.get(key)
+    return default if v is None else v
+
+
+def _n(v: Any) -> str:
+    """Sizes as plain digits (768, 30522, as in configs); big counts with separators (2,359,296)."""
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 100_000:
+        return f"{v:,}"
+    return str(v)
+
+
+def _derived(dims: Dims) -> dict[str, Any]:
+    """Fill what follows from what was given (d_head = hidden / heads, intermediate = 4 × hidden is NOT assumed)."""
+    d = dict(dims)
+    h, a = d.get("hidden"), d.get("heads")
+    if d.get("d_head") is None and isinstance(h, int) and isinstance(a, int) and a > 0 and h % a == 0:
+        d["d_head"] = h // a
+    if d.get("heads") is None and isinstance(h, int) and isinstance(d.get("d_head"), int) and d["d_head"] > 0:
+        d["heads"] = h // d["d_head"]
+    return d
+
+
+def linear_params(n_in: int, n_out: int, bias: bool = True) -> int:
+    """Trained numbers in a fully-connected layer: one weight per edge plus one bias per output neuron."""
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def _linear_text(n_in: Any, n_out: Any, seq: Any) -> str:
+    if isinstance(n_in, int) and isinstance(n_out, int):
+        core = (
+            f"a fully-connected layer: {_n(n_in)}×{_n(n_out)} = {_n(n_in * n_out)} trained weights, one per edge "
+            f"from each of the {_n(n_in)} input neurons to each of the {_n(n_out)} output neurons, plus "
+            f"{_n(n_out)} biases (one per output neuron)"
+        )
+    else:
+        core = (
+            "a fully-connected layer: in×out trained weights, one per edge from every input neuron to every "
+            "output neuron, plus one bias per output neuron"
+        )
+    where = f"each of the {_n(seq)} token positions" if seq is not None else "every token position"
+    return (
+        f"{core}. The same weights are applied to {where} separately. Each output neuron computes "
+        "Σ (weight × input) + bias; in the op graph that is a matmul (or addmm/linear) node followed by, or "
+        "fused with, the bias add."
+    )
+
+
+def explain_role(role: str, dims: Dims | None = None) -> str:
+    """A short, correct explanation of a graph element of this ``role`` in neural-network terms."""
+    d = _derived(dims or {})
+    hidden = _get(d, "hidden")
+    heads = _get(d, "heads")
+    d_head = _get(d, "d_head")
+    inter = _get(d, "intermediate")
+    vocab = _get(d, "vocab")
+    seq = _get(d, "seq")
+    layers = _get(d, "layers")
+    n_in = _get(d, "in_features")
+    n_out = _get(d, "out_features")
+    H = _n(hidden) if hidden is not None else "hidden-size"
+    S = _n(seq) if seq is not None else "every"
+    pos = f"each of the {_n(seq)} token positions" if seq is not None else "each token position"
+    ISZ = _n(inter) if inter is not None else "intermediate-size"
+
+    if role == "model":
+        L = _n(layers) if layers is not None else "a stack of"
+        return (
+            f"The whole network. Embeddings turn each token id into a vector of {H} numbers (neurons); "
+            f"{L} transformer layers refine those vectors; a head turns them into the output. In textbook "
+            "terms it is many fully-connected layers (one trained weight per edge) applied to every token "
+            "position, plus self-attention, whose connections between positions are weighted by numbers "
+            "computed from the input rather than trained."
+        )
+    if role == "embeddings":
+        v = f"{_n(vocab)}-word" if vocab is not None else "vocabulary"
+        return (
+            f"Embeddings block: three table lookups (word from the {v} table, position, token type) whose "
+            f"vectors of {H} numbers are added, then LayerNorm and dropout. Output: one vector of {H} neurons "
+            f"for {pos}. Each lookup is equivalent to a fully-connected layer with no bias applied to a "
+            "one-hot input."
+        )
+    if role == "embedding":
+        rows = _get(d, "num_embeddings", vocab)
+        dim = _get(d, "embedding_dim", hidden)
+        if isinstance(rows, int) and isinstance(dim, int):
+            table = f"a table of {_n(rows)} vectors of {_n(dim)} numbers ({_n(rows * dim)} trained weights)"
+            fc = (
+                f"a fully-connected layer from {_n(rows)} one-hot input neurons to {_n(dim)} neurons, no bias"
+            )
+        else:
+            table = "a table of trained vectors"
+            fc = (
+                "a fully-connected layer from a one-hot input (one neuron per id) to the vector size, no bias"
+            )
+        return (
+            f"Embedding lookup: {table}, one row per token id. It is equivalent to {fc}: only the edges from "
+            "the single active input neuron matter, so the lookup just copies that row."
+        )
+    if role == "attention":
+        if isinstance(heads, int) and isinstance(d_head, int):
+            hs = (
+                f"{_n(heads)} heads of {_n(d_head)} neurons ({_n(heads)}×{_n(d_head)} = {_n(heads * d_head)})"
+            )
+        else:
+            hs = "several heads, each a slice of the hidden vector"
+        qkv = (
+            f"three fully-connected layers {H}→{H} ({_n(3 * linear_params(hidden, hidden))} trained numbers)"
+            if isinstance(hidden, int)
+            else "three fully-connected layers"
+        )
+        sq = f"{_n(seq)}×{_n(seq)}" if seq is not None else "positions×positions"
+        scale = f"√{_n(d_head)}" if d_head is not None else "√d_head"
+        return (
+            f"Self-attention with {hs}. Query, key and value are {qkv}, applied to every position. Then, "
+            f"per head, QKᵀ/{scale} and softmax give a {sq} table of weights between token positions: edges "
+            "between positions whose weights are computed from the input, not trained, and different for "
+            "every sentence. Each position's output is the weighted sum of the value vectors."
+        )
+    if role == "attention_output":
+        return (
+            f"Attention output: a fully-connected layer {H}→{H} that mixes the heads' outputs back "
+            "together, then dropout, a residual add (the block's input added back unchanged: a skip "
+            f"connection, no weights) and LayerNorm over the {H} neurons of each position."
+        )
+    if role == "ffn":
+        n = (
+            f"{H}×{ISZ} = {_n(hidden * inter)} trained weights + {ISZ} biases"
+            if isinstance(hidden, int) and isinstance(inter, int)
+            else "one weight per edge plus biases"
+        )
+        return (
+            f"Feed-forward (expand): a fully-connected layer {H}→{ISZ} ({n}), then GELU applied neuron by "
+            f"neuron to the {ISZ} neurons. This is the classic hidden layer of an MLP, applied to each token "
+            "position independently with the same weights; no information moves between positions here."
+        )
+    if role == "ffn_output":
+        n = (
+            f" ({_n(linear_params(inter, hidden))} trained numbers)"
+            if isinstance(hidden, int) and isinstance(inter, int)
+            else ""
+        )
+        return (
+            f"Feed-forward output: a fully-connected layer {ISZ}→{H}{n} back down to the hidden size, dropout, "
+            f"a residual add (skip connection, no weights) and LayerNorm over the {H} neurons of each position."
+        )
+    if role == "layer":
+        extra = ""
+        if isinstance(hidden, int) and isinstance(inter, int):
+            att = 4 * linear_params(hidden, hidden) + 2 * hidden
+            ffn = linear_params(hidden, inter) + linear_params(inter, hidden) + 2 * hidden
+            extra = f" It holds {_n(att + ffn)} trained numbers ({_n(att)} in attention, {_n(ffn)} in feed-forward)."
+        return (
+            "One transformer layer: self-attention (positions exchange information) then a feed-forward "
+            "network (each position on its own), each followed by a residual add and LayerNorm. Its input "
+            f"and output are both {S} × {H} numbers." + extra
+        )
+    if role == "encoder":
+        L = f"{_n(layers)} identical" if layers is not None else "identical"
+        return (
+            f"Encoder: {L} transformer layers stacked; each has its own trained weights and refines the "
+            f"{H}-number vector of every position. Drawn folded as one layer ×N because the structure repeats."
+        )
+    if role == "pooler":
+        return (
+            f"Pooler: takes the vector of the first position ([CLS]), applies a fully-connected layer {H}→{H} "
+            "and tanh, neuron by neuron. It summarises the sentence for classification."
+        )
+    if role == "head":
+        if isinstance(n_in, int) and isinstance(n_out, int):
+            last = f"ends in a fully-connected layer {_n(n_in)}→{_n(n_out)}"
+        elif vocab is not None:
+            last = f"for masked-language modelling ends in a fully-connected layer {H}→{_n(vocab)}, one score per word (its weights are usually tied to the word embeddings)"
+        else:
+            last = "ends in a fully-connected layer to the output size"
+        return f"Task head: turns the final {H}-number vectors into the task's output; it {last}."
+    if role == "linear":
+        return "Linear: " + _linear_text(n_in, n_out, seq)
+    if role == "layernorm":
+        p = f"2×{H} = {_n(2 * hidden)}" if isinstance(hidden, int) else "2 per neuron"
+        return (
+            f"LayerNorm: per-token normalisation over the {H} neurons of one position: subtract their mean, "
+            f"divide by their standard deviation, then scale and shift each neuron by its own trained gain "
+            f"and bias ({p} trained parameters). No weighted edges between neurons."
+        )
+    if role == "activation":
+        return (
+            "Activation (GELU or tanh): applied neuron by neuron, each number passes through the same "
+            "nonlinear function on its own. No weights, no connections; this is the 'neuron fires' part."
+        )
+    if role == "softmax":
+        k = f"the {_n(seq)} key positions" if seq is not None else "the key positions"
+        return (
+            f"Softmax: turns each row of attention scores into weights that are positive and sum to 1 over "
+            f"{k}. No trained parameters; these are the input-dependent edge weights between positions."
+        )
+    if role == "matmul":
+        return (
+            "Matrix product. With a trained weight matrix it is the weighted-edge sum of a fully-connected "
+            "layer (each output neuron = Σ weight × input). In attention (Q·Kᵀ, then weights·V) both operands "
+            "come from the input, so nothing is trained: it computes connection strengths between token "
+            f"positions ({S}×{S}) and uses them to mix the value vectors."
+        )
+    if role == "elementwise":
+        return (
+            "Elementwise op (add, mul, sub, div ...): works neuron by neuron, no weights and no edges. An add "
+            "is either a residual skip connection (a block's input added to its output) or a bias add (each "
+            "neuron's own trained offset); a mul scales (e.g. by 1/√d_head) or applies a mask."
+        )
+    if role == "shape":
+        if isinstance(heads, int) and isinstance(d_head, int):
+            eg = f"e.g. splits {H} into {_n(heads)} heads × {_n(d_head)}"
+        else:
+            eg = "e.g. splits the hidden vector into heads"
+        return (
+            f"Shape op (view, reshape, transpose, permute ...): no computation. It reorganises how the "
+            f"numbers are grouped, {eg}, or swaps axes; same numbers, no weights."
+        )
+    if role == "dropout":
+        return (
+            "Dropout: identity at inference (model.eval()), numbers pass through unchanged. During training "
+            "it zeroes a random fraction of neurons to regularise."
+        )
+    if role == "param":
+        return (
+            "Trained parameter: a matrix holds the weights of edges (rows = output neurons, columns = input "
+            "neurons); a vector holds one number per neuron (bias, or LayerNorm gain/shift). These are the "
+            "numbers learned in training."
+        )
+    if role == "buffer":
+        return (
+            "Buffer: a stored tensor that is not trained (e.g. position ids 0, 1, 2 ... or default token "
+            "types); it travels with the model but never changes."
+        )
+    if role == "input":
+        return (
+            f"Model input: {S if seq is not None else 'the'} token ids (integers, one per position), plus "
+            "attention mask and token types. Not neurons yet: the embedding lookup turns each id into a "
+            f"vector of {H} numbers."
+        )
+    if role == "output":
+        return (
+            f"Model output: e.g. the last hidden state ({S} positions × {H} neurons) or, for a task head, "
+            "scores (logits) per position or per sentence."
+        )
+    if role == "module":
+        return "A group of ops from one torch module; open it to see its parts."
+    return (
+        "An op without a specific neural-network meaning here; its input and output shapes say what it does."
+    )
+
+
+def _is(v: int, dims: Dims, key: str) -> bool:
+    return isinstance(dims.get(key), int) and v == dims[key]
+
+
+def _feature_word(v: int, dims: Dims) -> str:
+    if _is(v, dims, "hidden"):
+        return f"{_n(v)} neurons (features) per position"
+    if _is(v, dims, "intermediate"):
+        return f"{_n(v)} neurons of the feed-forward layer per position"
+    if _is(v, dims, "vocab"):
+        return f"{_n(v)} scores per position, one per vocabulary word (logits)"
+    return f"{_n(v)} neurons (features) per position"
+
+
+def explain_tensor(shape: Sequence[int], names: Sequence[str] | None = None, dims: Dims | None = None) -> str:
+    """Say what each axis of an activation or weight shape means.
+
+    ``names`` overrides the guess with one word per axis. Guesses use the layout BERT's ops produce and
+    the known sizes in ``dims`` (hidden, heads, seq, d_head, intermediate, vocab).
+    """
+    shape = [int(v) for v in shape]
+    d = _derived(dims or {})
+    if names is not None:
+        if len(names) != len(shape):
+            raise ValueError(f"names has {len(names)} entries but the shape has {len(shape)} axes")
+        return " × ".join(f"{_n(v)} {w}" for v, w in zip(shape, names, strict=True))
+    r = len(shape)
+    if r == 0:
+        return "a single number"
+    if r == 1:
+        (v,) = shape
+        if _is(v, d, "seq"):
+            return f"{_n(v)} token positions"
+        return f"{_n(v)} numbers, one per neuron (e.g. a bias or LayerNorm gain)"
+
+    def seqs(b: int) -> str:
+        return f"{_n(b)} sequence{'s' if b != 1 else ''}"
+
+    if r == 2:
+        a, b = shape
+        if _is(a, d, "vocab") and _is(b, d, "hidden"):
+            return f"embedding table: {_n(a)} token ids × {_n(b)} numbers"
+        if _is(a, d, "max_position") and _is(b, d, "hidden"):
+            return f"position embedding table: {_n(a)} positions × {_n(b)} numbers"
+        if _is(a, d, "type_vocab") and _is(b, d, "hidden"):
+            return f"token type embedding table: {_n(a)} types × {_n(b)} numbers"
+        if _is(b, d, "seq") and not _is(b, d, "hidden"):
+            return f"{seqs(a)} × {_n(b)} token positions (ids or mask)"
+        if _is(b, d, "hidden") and a <= 64 and not _is(a, d, "hidden") and not _is(a, d, "intermediate"):
+            if _is(a, d, "seq"):
+                return f"{_n(a)} token positions × {_n(b)} neurons (features) per position"
+            return f"{seqs(a)} × {_n(b)} neurons (one vector each, e.g. pooled [CLS])"
+        return (
+            f"weight matrix: {_n(a)} output neurons × {_n(b)} input neurons "
+            f"({_n(a * b)} weights, one per edge)"
+        )
+    if r == 3:
+        b, s, f = shape
+        return f"{seqs(b)} × {_n(s)} token positions × {_feature_word(f, d)}"
+    if r == 4:
+        b, x, y, z = shape
+        pre = "" if b == 1 else f"{seqs(b)} × "
+        if x == 1 and y == 1:
+            return (
+                f"{pre}attention mask: one value per key position ({_n(z)}), broadcast over heads and queries"
+            )
+        heads_ok = _is(x, d, "heads") or "heads" not in d
+        if heads_ok and y == z and (_is(y, d, "seq") or "seq" not in d):
+            return f"{pre}{_n(x)} heads × {_n(y)}×{_n(z)} attention weights between token positions"
+        if heads_ok and (_is(z, d, "d_head") or ("d_head" not in d and not _is(z, d, "seq"))):
+            return f"{pre}{_n(x)} heads × {_n(y)} positions × {_n(z)} neurons per head"
+        if heads_ok and _is(y, d, "d_head") and _is(z, d, "seq"):
+            return f"{pre}{_n(x)} heads × {_n(y)} neurons per head × {_n(z)} positions (keys transposed for Q·Kᵀ)"
+        if _is(y, d, "heads") and (_is(z, d, "d_head") or "d_head" not in d):
+            return f"{pre}{_n(x)} positions × {_n(y)} heads × {_n(z)} neurons per head"
+    return " × ".join(_n(v) for v in shape) + " numbers"
+
+
+def explain_overview(dims: Dims | None = None) -> str:
+    """The short answer to "how does this op graph relate to a textbook network of neurons and edges?"."""
+    d = _derived(dims or {})
+    H = _n(d["hidden"]) if isinstance(d.get("hidden"), int) else "hidden-size"
+    ISZ = _n(d["intermediate"]) if isinstance(d.get("intermediate"), int) else "intermediate-size"
+    edges = ""
+    if isinstance(d.get("hidden"), int) and isinstance(d.get("intermediate"), int):
+        edges = f" ({_n(d['hidden'] * d['intermediate'])} edges)"
+    return (
+        "In the textbook picture a layer is a column of neurons and every edge carries a trained weight. In "
+        f"BERT each token position holds a column of {H} neurons. A Linear node is exactly a fully-connected "
+        f"layer: e.g. the feed-forward expand connects {H} neurons to {ISZ}{edges}, one trained weight per "
+        "edge, and the same weights are reused at every position. The op graph shows that layer as a matmul "
+        "with the weight matrix plus an add of the biases; GELU, tanh and LayerNorm act on each neuron's "
+        "number. Add nodes are residual skip connections or bias adds, mul nodes scale, and reshape/transpose "
+        "nodes only regroup numbers (e.g. into heads). What the textbook picture lacks is attention: its "
+        "matmuls connect token positions with weights computed from the input itself (softmax of Q·Kᵀ), "
+        "not trained ones."
+    )

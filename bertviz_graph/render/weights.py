@@ -1,0 +1,743 @@
+"""Show one weight tensor: downsampled overviews, exact zoomed windows, stats, per-head splits, exports.
+
+Why: the server must never ship a 30522×768 matrix whole. ``matrix_view`` reads the window the user is
+looking at (row chunks, via ``get_slice``) and block-reduces it to at most ``max_px`` cells; zooming in is
+calling it again with a smaller window, which becomes exact (one cell per weight) once it fits.
+
+Every tensor is shown through a 2-D view: a matrix stays as is, a 1-D tensor (bias, LayerNorm) is a 1×N
+row, a 0-d tensor is 1×1 and higher ranks flatten all but the first dim. ``rows``/``cols`` windows are
+(start, stop) half-open ranges in that view.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+import numpy as np
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.io import write_atomic
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from bertviz_graph.sources.weights import WeightSource
+
+# Diverging palette, negative -> 0 -> positive: ColorBrewer RdBu reversed (blue < 0 < red), as plotly's
+# "RdBu" with reversescale. Kept here so the PNG export needs no plotly.
+DIVERGING: list[str] = [
+    "rgb(5,48,97)",
+    "rgb(33,102,172)",
+    "rgb(67,147,195)",
+    "rgb(146,197,222)",
+    "rgb(209,229,240)",
+    "rgb(247,247,247)",
+    "rgb(253,219,199)",
+    "rgb(244,165,130)",
+    "rgb(214,96,77)",
+    "rgb(178,24,43)",
+    "rgb(103,0,31)",
+]
+NEGATIVE_COLOR = "rgb(33,102,172)"
+POSITIVE_COLOR = "rgb(178,24,43)"
+COLORSCALE: list[list[Any]] = [[i / (len(DIVERGING) - 1), c] for i, c in enumerate(DIVERGING)]
+
+CHUNK_ELEMS = 1 << 22  # elements read per chunk (16 MB of float32): bounds memory for any tensor
+ABSMAX_WHOLE_LIMIT = 1 << 26  # up to this many elements, the colour scale uses the whole tensor's |max|
+NEAR_ZERO = 1e-3
+
+How = Literal["mean", "maxabs"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 2-D view and block reduction
+
+
+def matrix_shape(shape: tuple[int, ...] | list[int]) -> tuple[int, int]:
+    """The 2-D view of a tensor shape: 1-D as 1×N, 0-d as 1×1, higher ranks as dim0 × rest."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 0:
+        return (1, 1)
+    if len(shape) == 1:
+        return (1, shape[0])
+    return (shape[0], math.prod(shape[1:]))
+
+
+def _as_2d(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a.reshape(matrix_shape(a.shape))
+
+
+def _edges(n: int, block: int) -> np.ndarray:
+    return np.append(np.arange(0, n, block, dtype=np.int64), np.int64(n))
+
+
+def _reduce_axis(a: np.ndarray, b: int, axis: int, op: str) -> np.ndarray:
+    """Reduce consecutive groups of ``b`` along ``axis`` (0 or 1) with sum/max/min; reshape, no loops."""
+    if b == 1:
+        return a.astype(np.float64) if op == "sum" else a
+    n = a.shape[axis]
+    nf = n // b
+    kw = {"dtype": np.float64} if op == "sum" else {}
+    f = getattr(np, op)
+    parts = []
+    if axis == 0:
+        if nf:
+            parts.append(f(a[: nf * b].reshape(nf, b, a.shape[1]), axis=1, **kw))
+        if n % b:
+            parts.append(f(a[nf * b :], axis=0, keepdims=True, **kw))
+    else:
+        if nf:
+            parts.append(f(a[:, : nf * b].reshape(a.shape[0], nf, b), axis=2, **kw))
+        if n % b:
+            parts.append(f(a[:, nf * b :], axis=1, keepdims=True, **kw))
+    return np.concatenate(parts, axis=axis) if len(parts) > 1 else parts[0]
+
+
+def _reduce(a: np.ndarray, br: int, bc: int, how: How) -> np.ndarray:
+    """Block-reduce a 2-D array with fixed block sizes (the last block may be smaller)."""
+    R, C = a.shape
+    if R == 0 or C == 0:
+        return np.zeros((math.ceil(R / br), math.ceil(C / bc)), np.float32)
+    if br == 1 and bc == 1:
+        return np.asarray(a, np.float32)
+    if how == "mean":
+        s = _reduce_axis(_reduce_axis(a, br, 0, "sum"), bc, 1, "sum")
+        nr = np.diff(_edges(R, br)).astype(np.float64)
+        nc = np.diff(_edges(C, bc)).astype(np.float64)
+        return (s / np.outer(nr, nc)).astype(np.float32)
+    if how == "maxabs":
+        mx = _reduce_axis(_reduce_axis(a, br, 0, "max"), bc, 1, "max")
+        mn = _reduce_axis(_reduce_axis(a, br, 0, "min"), bc, 1, "min")
+        return np.where(mx >= -mn, mx, mn).astype(np.float32)  # ties keep the positive element
+    raise ValueError(f"how must be 'mean' or 'maxabs', not {how!r}")
+
+
+def _block(n: int, max_n: int) -> int:
+    return max(1, math.ceil(n / max(1, int(max_n))))
+
+
+def downsample(
+    a: np.ndarray, max_rows: int, max_cols: int, how: How = "mean"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block-reduce ``a`` to at most max_rows × max_cols cells.
+
+    Returns (small, row_edges, col_edges): cell (i, j) covers rows row_edges[i]:row_edges[i+1] and columns
+    col_edges[j]:col_edges[j+1]. ``how="mean"`` averages a block; ``"maxabs"`` keeps the block's element
+    with the largest |value|, sign included (so outliers stay visible). 1-D input is treated as 1×N.
+    """
+    a2 = _as_2d(a)
+    R, C = a2.shape
+    br, bc = _block(R, max_rows), _block(C, max_cols)
+    return _reduce(a2, br, bc, how), _edges(R, br), _edges(C, bc)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading windows
+
+
+def _read_window(store: WeightSource, name: str, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """``view2d[rows, cols]`` read through ``get_slice`` (only those rows leave the file)."""
+    shape = tuple(store.shape(name))
+    (r0, r1), (c0, c1) = rows, cols
+    if len(shape) == 0:
+        return np.asarray(store.get(name), np.float32).reshape(1, 1)[r0:r1, c0:c1]
+    if len(shape) == 1:
+        return np.asarray(store.get_slice(name, slice(c0, c1)), np.float32).reshape(1, -1)[r0:r1]
+    if len(shape) == 2:
+        return np.asarray(store.get_slice(name, slice(r0, r1), slice(c0, c1)), np.float32)
+    block = np.asarray(store.get_slice(name, slice(r0, r1)), np.float32)
+    return block.reshape(r1 - r0, -1)[:, c0:c1]
+
+
+def _window(
+    shape2: tuple[int, int], rows: tuple[int, int] | None, cols: tuple[int, int] | None, name: str
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Clamp a requested window to the tensor (zoom UIs overshoot); refuse an empty one."""
+    out = []
+    for rng, n, what in ((rows, shape2[0], "rows"), (cols, shape2[1], "cols")):
+        if rng is None:
+            out.append((0, n))
+            continue
+        try:
+            a, b = (int(round(float(v))) for v in rng)
+        except (TypeError, ValueError):
+            raise UserError(
+                f"{what} window {rng!r} for {name} is not a (start, stop) pair", "pass e.g. (0, 64)"
+            ) from None
+        a, b = max(0, min(a, n)), max(0, min(b, n))
+        if b <= a:
+            raise UserError(
+                f"{what} window {rng!r} for {name} is empty (the tensor has {n} {what})",
+                f"pick start < stop within 0..{n}",
+            )
+        out.append((a, b))
+    return out[0], out[1]
+
+
+def _row_chunks(r0: int, r1: int, ncols: int, align: int = 1):
+    """Row ranges of about CHUNK_ELEMS elements each, multiples of ``align`` rows."""
+    step = align * max(1, CHUNK_ELEMS // max(1, ncols * align))
+    for a in range(r0, r1, step):
+        yield a, min(a + step, r1)
+
+
+_ABSMAX: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def _cached_absmax(store: WeightSource, name: str) -> float | None:
+    try:
+        return _ABSMAX.get(store, {}).get(name)
+    except TypeError:
+        return None
+
+
+def _remember_absmax(store: WeightSource, name: str, value: float) -> None:
+    try:
+        _ABSMAX.setdefault(store, {})[name] = value
+    except TypeError:  # store not weak-referenceable: no cache
+        pass
+
+
+def tensor_absmax(store: WeightSource, name: str) -> float:
+    """max |w| over the whole tensor, read in row chunks and cached per store."""
+    hit = _cached_absmax(store, name)
+    if hit is not None:
+        return hit
+    R, C = matrix_shape(store.shape(name))
+    m = 0.0
+    for a, b in _row_chunks(0, R, C):
+        w = _read_window(store, name, (a, b), (0, C))
+        if w.size:
+            m = max(m, float(np.nanmax(w)), -float(np.nanmin(w)))
+    _remember_absmax(store, name, m)
+    return m
+
+
+@dataclass
+class MatrixView:
+    """A window of one tensor, block-reduced for display, with everything needed to label it."""
+
+    name: str
+    shape: tuple[int, ...]  # the tensor's own shape
+    rows: tuple[int, int]  # window in the 2-D view, half-open
+    cols: tuple[int, int]
+    z: np.ndarray  # float32 [n_row_blocks, n_col_blocks]
+    row_edges: np.ndarray  # absolute row index where each cell starts (+ the window end)
+    col_edges: np.ndarray
+    block: tuple[int, int]  # (rows, cols) of weights per cell; (1, 1) = exact
+    how: str  # "mean" | "maxabs"
+    vmax: float  # colour scale is [-vmax, +vmax], centred on 0
+    vmax_scope: (
+        str  # |max| of: "tensor" (whole, stable while zooming), "window" (its weights), "cells" (shown)
+    )
+    trained: bool
+    source: str  # where the values come from (store.description)
+    all_zero: bool = False  # every weight in the window is 0 (vmax is then 1 by convention)
+
+    @property
+    def exact(self) -> bool:
+        return self.block == (1, 1)
+
+    @property
+    def is_vector(self) -> bool:
+        return len(self.shape) <= 1
+
+    @property
+    def row_centres(self) -> np.ndarray:
+        """Cell centres in real row indices (integers when exact)."""
+        e = self.row_edges
+        return e[:-1] if self.block[0] == 1 else (e[:-1] + e[1:] - 1) / 2
+
+    @property
+    def col_centres(self) -> np.ndarray:
+        e = self.col_edges
+        return e[:-1] if self.block[1] == 1 else (e[:-1] + e[1:] - 1) / 2
+
+    @property
+    def cell_label(self) -> str:
+        """What one cell's value is: "value", "mean of 51×1 block", "max |w| of 4×4 block (signed)"."""
+        if self.exact:
+            return "value"
+        br, bc = self.block
+        return (
+            f"mean of {br}×{bc} block" if self.how == "mean" else f"largest |w| of {br}×{bc} block (signed)"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able description (no values) for the app's stores and the details panel."""
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "rows": list(self.rows),
+            "cols": list(self.cols),
+            "cells": list(self.z.shape),
+            "block": list(self.block),
+            "exact": self.exact,
+            "how": self.how,
+            "cell_label": self.cell_label,
+            "vmax": self.vmax,
+            "vmax_scope": self.vmax_scope,
+            "trained": self.trained,
+            "source": self.source,
+            "all_zero": self.all_zero,
+        }
+
+
+def matrix_view(
+    store: WeightSource,
+    name: str,
+    rows: tuple[int, int] | None = None,
+    cols: tuple[int, int] | None = None,
+    max_px: tuple[int, int] = (600, 800),
+    how: How = "mean",
+    scale: Literal["tensor", "window", "cells"] = "tensor",
+) -> MatrixView:
+    """Read ``name[rows, cols]`` (2-D view) in row chunks and reduce it to at most max_px = (rows, cols) cells.
+
+    Memory stays bounded (one chunk at a time). Colour range: ``scale="tensor"`` uses |max| of the whole
+    tensor so colours do not jump while zooming (one chunked pass over tensors up to ABSMAX_WHOLE_LIMIT
+    elements, cached; bigger tensors fall back to the window); ``"window"`` uses |max| of the window's
+    weights; ``"cells"`` uses |max| of the shown cells, which makes block means of a reduced overview
+    visible (means of many weights are much smaller than single weights).
+    """
+    if store.resolve(name) is None:
+        raise UserError(
+            f"no weight tensor named {name!r} in {store.description}", "pick a parameter of the model"
+        )
+    shape = tuple(store.shape(name))
+    shape2 = matrix_shape(shape)
+    (r0, r1), (c0, c1) = _window(shape2, rows, cols, name)
+    br, bc = _block(r1 - r0, max_px[0]), _block(c1 - c0, max_px[1])
+    parts, wmax = [], 0.0
+    for a, b in _row_chunks(r0, r1, c1 - c0, align=br):
+        w = _read_window(store, name, (a, b), (c0, c1))
+        if w.size:
+            wmax = max(wmax, float(np.nanmax(w)), -float(np.nanmin(w)))
+        parts.append(_reduce(w, br, bc, how))
+    z = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+    whole = (r0, r1, c0, c1) == (0, shape2[0], 0, shape2[1])
+    if whole:
+        _remember_absmax(store, name, wmax)
+    vmax, scope = wmax, "window"
+    if scale == "tensor" and (whole or math.prod(shape2) <= ABSMAX_WHOLE_LIMIT):
+        vmax, scope = (wmax if whole else tensor_absmax(store, name)), "tensor"
+    elif scale == "cells":
+        vmax, scope = (float(np.nanmax(np.abs(z))) if z.size else 0.0), "cells"
+    return MatrixView(
+        name=name,
+        shape=shape,
+        rows=(r0, r1),
+        cols=(c0, c1),
+        z=z,
+        row_edges=_edges(r1 - r0, br) + r0,
+        col_edges=_edges(c1 - c0, bc) + c0,
+        block=(br, bc),
+        how=how,
+        vmax=vmax if vmax > 0 else 1.0,
+        vmax_scope=scope,
+        all_zero=wmax == 0,
+        trained=bool(getattr(store, "trained", True)),
+        source=str(getattr(store, "description", "")),
+    )
+
+
+def axis_labels(name: str, shape: tuple[int, ...]) -> tuple[str, str]:
+    """(row axis title, column axis title) in neural-network terms for a parameter name."""
+    low = name.lower()
+    if len(shape) <= 1:
+        return "", "neuron (index)"
+    if "word_embeddings" in low or "embed_tokens" in low:
+        return "token id (row)", "feature (column)"
+    if "position_embeddings" in low:
+        return "position (row)", "feature (column)"
+    if "token_type_embeddings" in low:
+        return "token type (row)", "feature (column)"
+    return "output neuron (row)", "input neuron (column)"
+
+
+def _fmt_range(a: int, b: int) -> str:
+    return f"{a}" if b - a == 1 else f"{a}–{b - 1}"
+
+
+def heatmap_figure(mv: MatrixView, title: str | None = None) -> go.Figure:
+    """A compact heatmap of the view: RdBu reversed centred on 0, axes in real indices, exact hover.
+
+    go.Heatmap on the reduced block (≤ max_px cells) keeps the JSON small and hover exact per cell.
+    """
+    import plotly.graph_objects as go
+
+    ylab, xlab = axis_labels(mv.name, mv.shape)
+    vec = mv.is_vector
+    if mv.exact:
+        where = "index %{x}" if vec else "row %{y}, col %{x}"
+        hover = f"{where}<br>value %{{z:.6g}}<extra></extra>"
+    else:
+        where = "around index %{x:.0f}" if vec else "around row %{y:.0f}, col %{x:.0f}"
+        hover = f"{where}<br>{mv.cell_label}: %{{z:.4g}}<extra></extra>"
+    shape_txt = "×".join(str(d) for d in mv.shape) or "scalar"
+    window = (
+        f"cols {_fmt_range(*mv.cols)}" if vec else f"rows {_fmt_range(*mv.rows)}, cols {_fmt_range(*mv.cols)}"
+    )
+    cell = "exact: one cell per weight" if mv.exact else f"each cell = {mv.cell_label}"
+    scope = {"tensor": "whole tensor", "window": "this window", "cells": "shown cells"}.get(mv.vmax_scope, "")
+    sub = f"{shape_txt} · {window} · {cell} · colour ±{mv.vmax:.3g} ({scope})"
+    if mv.all_zero:
+        sub = f"{shape_txt} · {window} · all values are 0"
+    if not mv.trained:
+        sub += " · RANDOM initial weights, not trained"
+    fig = go.Figure(
+        go.Heatmap(
+            z=mv.z,
+            x=mv.col_centres,
+            y=np.zeros(1) if vec else mv.row_centres,
+            colorscale=COLORSCALE,
+            zmin=-mv.vmax,
+            zmax=mv.vmax,
+            zmid=0,
+            hovertemplate=hover,
+            colorbar={"thickness": 12, "len": 0.9, "title": {"text": "w", "side": "right"}},
+            hoverongaps=False,
+        )
+    )
+    fig.update_layout(
+        title={"text": title or mv.name, "subtitle": {"text": sub}, "x": 0.01, "font": {"size": 14}},
+        margin={"l": 60, "r": 10, "t": 64, "b": 44},
+        height=170 if vec else 520,
+        xaxis={"title": {"text": xlab}, "showgrid": False},
+        yaxis={
+            "title": {"text": ylab},
+            "autorange": "reversed",
+            "showgrid": False,
+            "visible": not vec,
+        },
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+def value_at(store: WeightSource, name: str, row: int, col: int) -> float:
+    """The exact stored value at (row, col) of the 2-D view (for a 1-D tensor row is 0)."""
+    R, C = matrix_shape(store.shape(name))
+    if not (0 <= row < R and 0 <= col < C):
+        raise UserError(
+            f"({row}, {col}) is outside {name}, which is {R}×{C} as a matrix",
+            f"pick row in 0..{R - 1}, col in 0..{C - 1}",
+        )
+    return float(_read_window(store, name, (row, row + 1), (col, col + 1))[0, 0])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Statistics
+
+
+def stats(store: WeightSource, name: str) -> dict[str, Any]:
+    """Summary numbers of the whole tensor, computed in row chunks (bounded memory, float64 sums)."""
+    shape = tuple(store.shape(name))
+    R, C = matrix_shape(shape)
+    n, mean, m2 = 0, 0.0, 0.0
+    lo, hi, sq, near = math.inf, -math.inf, 0.0, 0
+    for a, b in _row_chunks(0, R, C):
+        w = _read_window(store, name, (a, b), (0, C)).astype(np.float64)
+        k = w.size
+        if k == 0:
+            continue
+        cm = float(w.mean())
+        cm2 = float(((w - cm) ** 2).sum())
+        d = cm - mean  # Chan et al. pairwise combination: exact and stable across chunks
+        tot = n + k
+        mean += d * k / tot
+        m2 += cm2 + d * d * n * k / tot
+        n = tot
+        lo, hi = min(lo, float(w.min())), max(hi, float(w.max()))
+        sq += float(np.square(w).sum())
+        near += int(np.count_nonzero(np.abs(w) < NEAR_ZERO))
+    return {
+        "name": name,
+        "shape": list(shape),
+        "numel": int(math.prod(shape)),
+        "dtype": store.dtype(name),
+        "mean": mean if n else math.nan,
+        "std": math.sqrt(m2 / n) if n else math.nan,
+        "min": lo if n else math.nan,
+        "max": hi if n else math.nan,
+        "absmax": max(abs(lo), abs(hi)) if n else math.nan,
+        "fro_norm": math.sqrt(sq),
+        "near_zero_share": near / n if n else math.nan,
+        "near_zero_threshold": NEAR_ZERO,
+        "trained": bool(getattr(store, "trained", True)),
+    }
+
+
+def histogram(
+    store: WeightSource, name: str, bins: int = 60, value_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact histogram of all values, chunked: (counts int64 [bins], edges float64 [bins+1])."""
+    R, C = matrix_shape(store.shape(name))
+    if value_range is None:
+        s = stats(store, name)
+        value_range = (s["min"], s["max"])
+    lo, hi = value_range
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if hi <= lo:  # constant tensor (LayerNorm gains at init): one bin around the value
+        lo, hi = lo - 0.5, hi + 0.5
+    counts = np.zeros(bins, np.int64)
+    edges = np.histogram_bin_edges(np.zeros(0), bins=bins, range=(lo, hi))
+    for a, b in _row_chunks(0, R, C):
+        c, _ = np.histogram(_read_window(store, name, (a, b), (0, C)), bins=bins, range=(lo, hi))
+        counts += c
+    return counts, edges
+
+
+def histogram_figure(store: WeightSource, name: str, bins: int = 60, log_y: bool = False) -> go.Figure:
+    """Bar chart of the value distribution, bars coloured by the sign of their centre."""
+    import plotly.graph_objects as go
+
+    counts, edges = histogram(store, name, bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    colors = [NEGATIVE_COLOR if c < 0 else POSITIVE_COLOR for c in centres]
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=counts,
+            width=np.diff(edges),
+            marker={"color": colors, "line": {"width": 0}},
+            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+            hovertemplate="%{customdata[0]:.4g} … %{customdata[1]:.4g}<br>%{y} values<extra></extra>",
+        )
+    )
+    note = "" if getattr(store, "trained", True) else " · RANDOM initial weights, not trained"
+    fig.update_layout(
+        title={"text": f"{name}: distribution of {int(counts.sum()):,} values{note}", "font": {"size": 13}},
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        height=260,
+        bargap=0,
+        xaxis={"title": {"text": "weight value"}},
+        yaxis={"title": {"text": "count"}, "type": "log" if log_y else "linear"},
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Attention heads
+
+
+class HeadSlice(NamedTuple):
+    """The part of a weight tensor one attention head owns: ``tensor`` indices start:stop along ``dim``.
+
+    dim 0 = rows = output neurons (query/key/value weights and biases); dim 1 = columns = input neurons
+    (the attention output projection, which reads the concatenated heads).
+    """
+
+    head: int
+    dim: int
+    start: int
+    stop: int
+
+    @property
+    def range(self) -> range:
+        return range(self.start, self.stop)
+
+
+_QKV = re.compile(r"(^|\.)(query|key|value|q_lin|k_lin|v_lin|q_proj|k_proj|v_proj)\.(weight|bias)$")
+_OUT = re.compile(r"(attention\.output\.dense|out_lin|o_proj|out_proj)\.weight$")
+
+
+def head_split_dim(name: str) -> int | None:
+    """0 when heads own rows (Q/K/V weight or bias), 1 when they own columns (attention output), else None."""
+    if _QKV.search(name):
+        return 0
+    if _OUT.search(name):
+        return 1
+    return None
+
+
+def head_slices(name: str, shape: tuple[int, ...] | list[int], num_heads: int) -> list[HeadSlice]:
+    """Which rows (Q/K/V) or columns (attention output dense) each head owns: head h gets h*d:(h+1)*d."""
+    dim = head_split_dim(name)
+    shape = tuple(int(d) for d in shape)
+    if dim is None or dim >= len(shape):
+        raise UserError(
+            f"{name} is not split by attention head",
+            "per-head views exist for query/key/value weights and biases and attention.output.dense.weight",
+        )
+    n = shape[dim]
+    if num_heads <= 0 or n % num_heads:
+        raise UserError(
+            f"{name} has {n} {'rows' if dim == 0 else 'columns'}, not divisible by {num_heads} heads",
+            "pass the model's num_attention_heads",
+        )
+    d = n // num_heads
+    return [HeadSlice(h, dim, h * d, (h + 1) * d) for h in range(num_heads)]
+
+
+def _head_window(shape: tuple[int, ...], hs: HeadSlice) -> tuple[tuple[int, int], tuple[int, int]]:
+    R, C = matrix_shape(shape)
+    if len(shape) == 1:
+        return (0, 1), (hs.start, hs.stop)
+    if hs.dim == 0:
+        return (hs.start, hs.stop), (0, C)
+    return (0, R), (hs.start, hs.stop)
+
+
+def head_norms(store: WeightSource, name: str, num_heads: int) -> np.ndarray:
+    """Frobenius norm of each head's slice: how much weight each head carries."""
+    shape = tuple(store.shape(name))
+    out = []
+    for hs in head_slices(name, shape, num_heads):
+        r, c = _head_window(shape, hs)
+        out.append(float(np.linalg.norm(_read_window(store, name, r, c).astype(np.float64))))
+    return np.asarray(out)
+
+
+def per_head_figure(
+    store: WeightSource,
+    name: str,
+    num_heads: int,
+    grid_cols: int = 4,
+    max_px: tuple[int, int] = (64, 128),
+    how: How = "mean",
+) -> go.Figure:
+    """A grid of each head's slice, downsampled, on one shared colour scale, titled with its norm."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    shape = tuple(store.shape(name))
+    slices = head_slices(name, shape, num_heads)
+    vmax = tensor_absmax(store, name) or 1.0
+    views = []
+    for hs in slices:
+        r, c = _head_window(shape, hs)
+        mp = max_px if hs.dim == 0 else (max_px[1], max_px[0])  # output-dense slices are tall
+        views.append(matrix_view(store, name, r, c, max_px=mp, how=how, scale="window"))
+    norms = head_norms(store, name, num_heads)
+    nrows = math.ceil(num_heads / grid_cols)
+    fig = make_subplots(
+        rows=nrows,
+        cols=grid_cols,
+        subplot_titles=[f"head {hs.head} · ‖W‖={norms[hs.head]:.3g}" for hs in slices],
+        horizontal_spacing=0.03,
+        vertical_spacing=0.09,
+    )
+    for hs, mv in zip(slices, views, strict=True):
+        vec = mv.is_vector
+        fig.add_trace(
+            go.Heatmap(
+                z=mv.z,
+                x=mv.col_centres,
+                y=np.zeros(1) if vec else mv.row_centres,
+                coloraxis="coloraxis",
+                hovertemplate=f"head {hs.head}<br>"
+                + ("index %{x:.0f}" if vec else "row %{y:.0f}, col %{x:.0f}")
+                + f"<br>{mv.cell_label}: %{{z:.4g}}<extra></extra>",
+            ),
+            row=hs.head // grid_cols + 1,
+            col=hs.head % grid_cols + 1,
+        )
+    fig.update_yaxes(autorange="reversed", showgrid=False, showticklabels=False)
+    fig.update_xaxes(showgrid=False, showticklabels=False)
+    owns = "output rows" if slices[0].dim == 0 else "input columns"
+    d = slices[0].stop - slices[0].start
+    note = "" if getattr(store, "trained", True) else " · RANDOM initial weights, not trained"
+    fig.update_layout(
+        title={
+            "text": f"{name} split by head",
+            "subtitle": {"text": f"head h owns {owns} h·{d} … (h+1)·{d}−1 · colour ±{vmax:.3g}{note}"},
+            "font": {"size": 14},
+        },
+        coloraxis={
+            "colorscale": COLORSCALE,
+            "cmin": -vmax,
+            "cmax": vmax,
+            "cmid": 0,
+            "colorbar": {"thickness": 12, "title": {"text": "w"}},
+        },
+        margin={"l": 20, "r": 10, "t": 80, "b": 20},
+        height=140 * nrows + 100,
+        plot_bgcolor="white",
+    )
+    for ann in fig.layout.annotations:
+        ann.font.size = 11
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Exports
+
+
+def to_npy_bytes(
+    store: WeightSource, name: str, rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None
+) -> bytes:
+    """The tensor (or a window of its 2-D view) as .npy bytes, for download; float32, no pickle."""
+    shape = tuple(store.shape(name))
+    if rows is None and cols is None:
+        arr = np.asarray(store.get(name), np.float32)
+    else:
+        r, c = _window(matrix_shape(shape), rows, cols, name)
+        arr = _read_window(store, name, r, c)
+        if len(shape) <= 1:
+            arr = arr.reshape(-1)
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _lut(n: int = 256) -> np.ndarray:
+    """n RGB colours interpolated along DIVERGING."""
+    stops = np.array([[int(v) for v in c[4:-1].split(",")] for c in DIVERGING], np.float64)
+    pos = np.linspace(0, 1, len(stops))
+    t = np.linspace(0, 1, n)
+    return np.stack([np.interp(t, pos, stops[:, k]) for k in range(3)], axis=1).round().astype(np.uint8)
+
+
+_LUT = _lut()
+
+
+def colorize(z: np.ndarray, vmax: float) -> np.ndarray:
+    """Map values to RGB uint8 with the diverging palette on [-vmax, vmax]; NaN becomes grey."""
+    z = _as_2d(np.asarray(z, np.float64))
+    vmax = vmax if vmax > 0 else 1.0
+    t = np.clip((z / vmax + 1.0) / 2.0, 0.0, 1.0)
+    nan = np.isnan(t)
+    idx = np.rint(np.where(nan, 0.5, t) * (len(_LUT) - 1)).astype(np.intp)
+    rgb = _LUT[idx]
+    rgb[nan] = (160, 160, 160)
+    return rgb
+
+
+def to_png_bytes(mv: MatrixView, scale: int = 1) -> bytes:
+    """The view as a PNG, one pixel per cell (× ``scale``), coloured like the heatmap. Pillow only."""
+    from PIL import Image
+
+    img = Image.fromarray(colorize(mv.z, mv.vmax))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()
+
+
+def save_png(mv: MatrixView, path: str | Path, scale: int = 1) -> Path:
+    """Write ``to_png_bytes`` atomically."""
+    write_atomic(path, to_png_bytes(mv, scale))
+    return Path(path)
+
+
+def save_npy(
+    store: WeightSource,
+    name: str,
+    path: str | Path,
+    rows: tuple[int, int] | None = None,
+    cols: tuple[int, int] | None = None,
+) -> Path:
+    """Write ``to_npy_bytes`` atomically."""
+    write_atomic(path, to_npy_bytes(store, name, rows, cols))
+    return Path(path)
