@@ -175,3 +175,20 @@ def test_meta_trace_of_48_layer_model_stays_small():
     params, layers, rss_kb = map(int, out.stdout.split())
     assert params > 600_000_000 and layers == 48
     assert rss_kb < 600 * 1024, f"peak RSS {rss_kb / 1024:.0f} MB"
+
+
+def test_model_in_local_hf_cache_is_found_offline(tmp_path, monkeypatch):
+    """A Hub id resolves from the local cache folder only (no network, no huggingface_hub call)."""
+    snap = tmp_path / "hub" / "models--someone--tiny-bert" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps({
+        "model_type": "bert", "hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 2,
+        "intermediate_size": 64, "vocab_size": 60, "architectures": ["BertForSequenceClassification"]}))
+    refs = snap.parent.parent / "refs"
+    refs.mkdir()
+    (refs / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    g = bg.trace("someone/tiny-bert")
+    assert g.meta["origin"] == "hf-cache" and g.meta["head"] == "cls"  # head from "architectures"
+    assert g.meta["model_class"] == "BertForSequenceClassification"
+    assert len(g.hierarchy.series()[0].members) == 3
