@@ -1,0 +1,20 @@
+"""Layout: positions for a view, computed container by container with Graphviz dot and cached.
+
+``layout_view(view)`` returns a ``LaidOutView`` (boxes, routes, label positions); its
+``to_json_dict()`` is what the app and the widget read.
+"""
+
+from bertviz_graph.layout.cache import LayoutCache, default_cache
+from bertviz_graph.layout.compose import layout_view
+from bertviz_graph.layout.dot_runner import DotRunner, default_runner
+from bertviz_graph.layout.types import LaidOutView, NodeBox
+
+__all__ = [
+    "DotRunner",
+    "LaidOutView",
+    "LayoutCache",
+    "NodeBox",
+    "default_cache",
+    "default_runner",
+    "layout_view",
+]

@@ -1,0 +1,347 @@
+"""Our own SVG of a laid-out view: the same picture the app and the notebook widget show.
+
+Every node is ``<g class="node" data-id data-kind data-role data-expandable data-expanded>`` and every edge
+``<g class="edge" data-id data-source data-target data-kind>``, each with a ``<title>`` tooltip; the widget
+and tests find them by these attributes. Sizes come from ``layout.measure``, like the layout's.
+"""
+
+from __future__ import annotations
+
+import re
+from xml.sax.saxutils import escape, quoteattr
+
+from bertviz_graph.hierarchy.style import ROLE_STYLE, role_color, role_label
+from bertviz_graph.layout import measure
+from bertviz_graph.layout.types import LaidOutView, NodeBox, Point
+from bertviz_graph.view_types import VEdge, VNode
+
+TEXT = "#1a1a1a"
+SUBTEXT = "#4d4d4d"
+EDGE_LABEL = "#6b6b6b"
+EDGE_STYLE: dict[str, tuple[str, float, str]] = {  # kind -> (colour, width, dash)
+    "data": ("#4d4d4d", 1.2, ""),
+    "residual": ("#2b6cb0", 1.4, "6,3"),
+    "param": ("#a68a00", 1.0, "2,2"),
+}
+EDGE_LEGEND = {
+    "data": "Data flow (tensor)",
+    "residual": "Residual (skip) connection",
+    "param": "Weight into its op",
+}
+PAGE_PAD = 16.0
+LEGEND_PX = 11.0
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def esc(s: object) -> str:
+    """Text content, escaped (and with characters XML cannot hold at all removed)."""
+    return escape(_INVALID_XML.sub("", str(s)))
+
+
+def attr(s: object) -> str:
+    """A quoted attribute value, escaped (quotes, <, &, newlines)."""
+    return quoteattr(_INVALID_XML.sub("", str(s)), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _mix(color: str, other: str, t: float) -> str:
+    """``color`` moved a fraction ``t`` towards ``other`` (hex colours)."""
+    a = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(other[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
+
+
+def _f(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _kind(e: VEdge) -> str:
+    return e.kind if e.kind in EDGE_STYLE else "data"
+
+
+def _text_lines(n: VNode, cx: float, cy: float) -> list[str]:
+    """Label (and sublabel) centred on (cx, cy); baselines from the same line heights as measure."""
+    bold = measure.is_bold(n)
+    lh1 = measure.LABEL_PX * measure.LINE
+    lh2 = measure.SUBLABEL_PX * measure.LINE if n.sublabel else 0.0
+    top = cy - (lh1 + lh2) / 2
+    weight = ' font-weight="bold"' if bold else ""
+    out = [
+        f'<text x="{_f(cx)}" y="{_f(top + lh1 / 2 + measure.LABEL_PX * 0.36)}" text-anchor="middle" '
+        f'font-size="{_f(measure.LABEL_PX)}" fill="{TEXT}"{weight}>{esc(measure.display_label(n))}</text>'
+    ]
+    if n.sublabel:
+        out.append(
+            f'<text x="{_f(cx)}" y="{_f(top + lh1 + lh2 / 2 + measure.SUBLABEL_PX * 0.36)}" text-anchor="middle" '
+            f'font-size="{_f(measure.SUBLABEL_PX)}" fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
+        )
+    return out
+
+
+def _tooltip(n: VNode) -> str:
+    lines = [measure.display_label(n)]
+    if n.sublabel:
+        lines.append(n.sublabel)
+    lines.append(f"{n.kind} · {role_label(n.role)}")
+    for k, v in n.attrs.items():
+        if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            lines.append(f"{k}: {v}")
+    if n.expandable:
+        lines.append("click to close" if n.expanded else "click to open")
+    return "\n".join(lines)
+
+
+def _node_open(n: VNode) -> str:
+    return (
+        f'<g class="node" data-id={attr(n.id)} data-kind={attr(n.kind)} data-role={attr(n.role)} '
+        f'data-expandable="{int(n.expandable)}" data-expanded="{int(n.expanded)}">'
+        f"<title>{esc(_tooltip(n))}</title>"
+    )
+
+
+def _frame(n: VNode, b: NodeBox) -> list[str]:
+    """An opened group: light body in its role colour, a title bar with label and sublabel."""
+    fill = role_color(n.role)
+    x, y, w, h = b.left, b.top, b.w, b.h
+    _tw, th = measure.frame_title_size(n)
+    r = 6.0
+    out = [
+        _node_open(n),
+        f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" rx="{r}" '
+        f'fill="{_mix(fill, "#ffffff", 0.6)}" stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
+        # title bar: rounded at the top only
+        f'<path d="M{_f(x)},{_f(y + th)} V{_f(y + r)} Q{_f(x)},{_f(y)} {_f(x + r)},{_f(y)} H{_f(x + w - r)} '
+        f'Q{_f(x + w)},{_f(y)} {_f(x + w)},{_f(y + r)} V{_f(y + th)} Z" fill="{fill}" '
+        f'stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
+    ]
+    base = y + th / 2 + measure.LABEL_PX * 0.36
+    tx = x + measure.TITLE_BAR_PAD_X
+    out.append(
+        f'<text x="{_f(tx)}" y="{_f(base)}" font-size="{_f(measure.LABEL_PX)}" font-weight="bold" '
+        f'fill="{TEXT}">{esc(measure.display_label(n))}</text>'
+    )
+    if n.sublabel:
+        sx = tx + measure.text_width(measure.display_label(n), measure.LABEL_PX, True) + measure.TITLE_GAP
+        out.append(
+            f'<text x="{_f(sx)}" y="{_f(base)}" font-size="{_f(measure.SUBLABEL_PX)}" '
+            f'fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
+        )
+    out.append("</g>")
+    return out
+
+
+def _leaf(n: VNode, b: NodeBox) -> list[str]:
+    fill = role_color(n.role)
+    x, y, w, h = b.left, b.top, b.w, b.h
+    out = [_node_open(n)]
+    if n.kind in ("group", "series"):
+        stroke, sw, rx = "#4d4d4d", 1.2, 6.0
+    else:
+        stroke, sw, rx = "#8c8c8c", 0.8, 4.0
+    if n.count > 1:  # a series: three stacked boxes, the front one bottom-left
+        s = measure.STACK_OFFSET
+        for i in (2, 1):
+            out.append(
+                f'<rect x="{_f(x + i * s)}" y="{_f(y + (2 - i) * s)}" width="{_f(w - 2 * s)}" '
+                f'height="{_f(h - 2 * s)}" rx="{rx}" fill="{_mix(fill, "#ffffff", 0.25 * i)}" '
+                f'stroke="{stroke}" stroke-width="{sw}"/>'
+            )
+        y, w, h = y + 2 * s, w - 2 * s, h - 2 * s
+    if n.kind in ("param", "buffer"):  # a sheet with a folded corner
+        f = measure.PARAM_FOLD
+        dash = ' stroke-dasharray="3,2"' if n.kind == "buffer" else ""
+        out.append(
+            f'<path d="M{_f(x)},{_f(y)} H{_f(x + w - f)} L{_f(x + w)},{_f(y + f)} V{_f(y + h)} H{_f(x)} Z" '
+            f'fill="{fill}" stroke="#9a8c3a" stroke-width="0.9"{dash}/>'
+        )
+        out.append(
+            f'<path d="M{_f(x + w - f)},{_f(y)} V{_f(y + f)} H{_f(x + w)}" fill="{_mix(fill, "#000000", 0.12)}" '
+            f'stroke="#9a8c3a" stroke-width="0.9"/>'
+        )
+        cx = x + (w - f) / 2
+    else:
+        if n.kind in ("input", "output"):
+            rx = h / 2
+        out.append(
+            f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" rx="{_f(rx)}" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="{sw}"/>'
+        )
+        cx = x + w / 2
+    out += _text_lines(n, cx, y + h / 2)
+    out.append("</g>")
+    return out
+
+
+def _path_d(pts: list[Point]) -> str:
+    d = [f"M{_f(pts[0][0])},{_f(pts[0][1])}"]
+    for i in range(1, len(pts) - 2, 3):
+        c1, c2, p = pts[i], pts[i + 1], pts[i + 2]
+        d.append(f"C{_f(c1[0])},{_f(c1[1])} {_f(c2[0])},{_f(c2[1])} {_f(p[0])},{_f(p[1])}")
+    return " ".join(d)
+
+
+def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str]) -> list[str]:
+    kind = _kind(e)
+    color, width, dash = EDGE_STYLE[kind]
+    tip = f"{names.get(e.source, e.source)} → {names.get(e.target, e.target)}"
+    if e.label:
+        tip += f"\n{e.label}"
+    if e.count > 1:
+        tip += f"\n{e.count} tensors"
+    if kind != "data":
+        tip += f"\n{EDGE_LEGEND[kind]}"
+    out = [
+        f'<g class="edge" data-id={attr(e.id)} data-source={attr(e.source)} data-target={attr(e.target)} '
+        f"data-kind={attr(e.kind)}><title>{esc(tip)}</title>"
+    ]
+    pts = lv.routes.get(e.id)
+    if pts and len(pts) >= 4:
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(
+            f'<path d="{_path_d(pts)}" fill="none" stroke="{color}" stroke-width="{width}"{dash_attr} '
+            f'marker-end="url(#arrow-{kind})"/>'
+        )
+    lp = lv.label_pos.get(e.id)
+    if lp is not None and e.label:
+        w, h = measure.edge_label_size(e.label)
+        out.append(
+            f'<rect x="{_f(lp[0] - w / 2)}" y="{_f(lp[1] - h / 2)}" width="{_f(w)}" height="{_f(h)}" rx="2" '
+            f'fill="#ffffff" fill-opacity="0.85"/>'
+        )
+        out.append(
+            f'<text x="{_f(lp[0])}" y="{_f(lp[1] + measure.EDGE_LABEL_PX * 0.36)}" text-anchor="middle" '
+            f'font-size="{_f(measure.EDGE_LABEL_PX)}" fill="{EDGE_LABEL}">{esc(e.label)}</text>'
+        )
+    out.append("</g>")
+    return out
+
+
+def _markers() -> str:
+    out = ["<defs>"]
+    for kind, (color, _w, _d) in EDGE_STYLE.items():
+        out.append(
+            f'<marker id="arrow-{kind}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+            f'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,1 L10,5 L0,9 z" fill="{color}"/></marker>'
+        )
+    out.append("</defs>")
+    return "".join(out)
+
+
+def _legend_items(lv: LaidOutView) -> list[tuple[str, str, str]]:
+    """(kind, key, text) for roles and edge kinds present, in the style table's order."""
+    roles = {n.role if n.role in ROLE_STYLE else "other" for n in lv.view.nodes}
+    items = [("role", r, role_label(r)) for r in ROLE_STYLE if r in roles]
+    kinds = {_kind(e) for e in lv.view.edges if e.id in lv.routes}
+    items += [("edge", k, EDGE_LEGEND[k]) for k in EDGE_STYLE if k in kinds]
+    return items
+
+
+def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[str], float, float]:
+    """Legend entries in as many columns as fit ``max_w``; returns (svg, width, height)."""
+    items = _legend_items(lv)
+    if not items:
+        return [], 0.0, 0.0
+    sw, gap, row_h = 22.0, 6.0, LEGEND_PX * 1.7
+    col_w = max(sw + gap + measure.text_width(t, LEGEND_PX) for _k, _r, t in items) + 18
+    cols = max(1, min(len(items), int(max_w // col_w)))
+    rows = -(-len(items) // cols)
+    out = [f'<g class="legend" transform="translate({_f(x0)},{_f(y0)})">']
+    out.append(
+        f'<text x="0" y="{_f(LEGEND_PX)}" font-size="{_f(LEGEND_PX)}" font-weight="bold" fill="{TEXT}">Legend</text>'
+    )
+    top = LEGEND_PX * 1.8
+    for i, (kind, key, text) in enumerate(items):
+        cx, cy = (i // rows) * col_w, top + (i % rows) * row_h
+        if kind == "role":
+            shape = "param" if key in ("param", "buffer") else "box"
+            fill = role_color(key)
+            if shape == "param":
+                out.append(
+                    f'<path d="M{_f(cx)},{_f(cy)} H{_f(cx + sw - 5)} L{_f(cx + sw)},{_f(cy + 5)} V{_f(cy + 12)} '
+                    f'H{_f(cx)} Z" fill="{fill}" stroke="#9a8c3a" stroke-width="0.9"/>'
+                )
+            else:
+                out.append(
+                    f'<rect x="{_f(cx)}" y="{_f(cy)}" width="{_f(sw)}" height="12" rx="3" fill="{fill}" '
+                    f'stroke="#8c8c8c" stroke-width="0.8"/>'
+                )
+        else:
+            color, width, dash = EDGE_STYLE[key]
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            out.append(
+                f'<path d="M{_f(cx)},{_f(cy + 6)} H{_f(cx + sw - 1)}" stroke="{color}" stroke-width="{width}"'
+                f'{dash_attr} marker-end="url(#arrow-{key})"/>'
+            )
+        out.append(
+            f'<text x="{_f(cx + sw + gap)}" y="{_f(cy + 10)}" font-size="{_f(LEGEND_PX)}" fill="{TEXT}">{esc(text)}</text>'
+        )
+    out.append("</g>")
+    return out, cols * col_w - 18, top + rows * row_h
+
+
+def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True) -> str:
+    """A standalone SVG document of ``lv`` (title on top, legend below), valid XML."""
+    view = lv.view
+    parts: list[str] = []
+    y = 0.0
+    width = lv.width
+    if title and (view.title or view.subtitle):
+        y = PAGE_PAD
+        if view.title:
+            y += measure.TITLE_PX
+            parts.append(
+                f'<text class="title" x="{_f(PAGE_PAD)}" y="{_f(y)}" font-size="{_f(measure.TITLE_PX)}" '
+                f'font-weight="bold" fill="{TEXT}">{esc(view.title)}</text>'
+            )
+            width = max(width, measure.text_width(view.title, measure.TITLE_PX, True) + 2 * PAGE_PAD)
+        if view.subtitle:
+            y += measure.SUBTITLE_PX * measure.LINE + 2
+            parts.append(
+                f'<text class="subtitle" x="{_f(PAGE_PAD)}" y="{_f(y)}" font-size="{_f(measure.SUBTITLE_PX)}" '
+                f'fill="{SUBTEXT}">{esc(view.subtitle)}</text>'
+            )
+            width = max(width, measure.text_width(view.subtitle, measure.SUBTITLE_PX) + 2 * PAGE_PAD)
+        y += 6
+    diagram_y = y
+    # frames outside-in, then edges, then collapsed nodes: boxes are never hidden under a frame's fill
+    depth: dict[str, int] = {}
+    by_id = {n.id: n for n in view.nodes}
+
+    def d(nid: str) -> int:
+        if nid not in depth:
+            depth[nid] = 0  # guards against parent loops
+            p = by_id[nid].parent
+            depth[nid] = d(p) + 1 if p in by_id else 0
+        return depth[nid]
+
+    # a frame is an opened node, or one holding children (the same rule layout uses)
+    parents = {n.parent for n in view.nodes if n.parent is not None}
+    drawn = [n for n in view.nodes if n.id in lv.boxes]
+    frames = sorted((n for n in drawn if n.expanded or n.id in parents), key=lambda n: d(n.id))
+    leaves = [n for n in drawn if not (n.expanded or n.id in parents)]
+    body = [f'<g class="diagram" transform="translate(0,{_f(diagram_y)})">']
+    for n in frames:
+        body += _frame(n, lv.boxes[n.id])
+    names = {n.id: measure.display_label(n) for n in view.nodes}
+    for e in view.edges:
+        body += _edge(e, lv, names)
+    for n in leaves:
+        body += _leaf(n, lv.boxes[n.id])
+    body.append("</g>")
+    y = diagram_y + lv.height
+    if legend:
+        leg, lw, lh = _legend(lv, PAGE_PAD, y + 4, max(lv.width, 520.0) - 2 * PAGE_PAD)
+        if leg:
+            body += leg
+            width = max(width, lw + 2 * PAGE_PAD)
+            y += 4 + lh + PAGE_PAD
+    height = y
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(height)}" '
+        f'viewBox="0 0 {_f(width)} {_f(height)}" font-family={attr(measure.FONT_FAMILY)}>'
+    )
+    bg = f'<rect class="background" x="0" y="0" width="{_f(width)}" height="{_f(height)}" fill="#ffffff"/>'
+    return (
+        "\n".join(['<?xml version="1.0" encoding="UTF-8"?>', head, _markers(), bg, *parts, *body, "</svg>"])
+        + "\n"
+    )
