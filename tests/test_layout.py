@@ -315,3 +315,18 @@ def test_measure_never_clips():
         h >= measure.LABEL_PX * measure.LINE + measure.SUBLABEL_PX * measure.LINE + 2 * measure.STACK_OFFSET
     )
     assert measure.text_width("WWW", 12) > measure.text_width("iii", 12)
+
+
+@pytest.mark.parametrize("direction", ["TB", "LR"])
+def test_primitive_op_level_model_invariants(runner, direction):
+    """The benchmark's op-level BERT (modules → ops + weights, mask into every layer), fully open and cut."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from layout_scaling import bert_model, cut
+
+    m = bert_model(3)
+    for collapsed in (set(), {"bert.embeddings", "bert.encoder.layer.1.attention"}):
+        lv = lay(cut(m, collapsed), runner, direction=direction)
+        check_invariants(lv)
+    # identical layers stay aligned: no sideways drift down the chain
+    xs = {round(lv.boxes[f"bert.encoder.layer.{i}"].x, 1) for i in (0, 2)}
+    assert len(xs) == 1 or direction == "LR"

@@ -379,6 +379,7 @@ def dot_source(key: Any) -> str:
         lines.append("{rank=source; " + " ".join(f"pi{k} [{pt}];" for k in range(n_in)) + "}")
     if n_out:
         lines.append("{rank=sink; " + " ".join(f"po{k} [{pt}];" for k in range(n_out)) + "}")
+
     def end(d: tuple[Any, ...], is_tail: bool) -> str:
         if d[0] == "p":
             return f"p{'i' if d[1] == 'in' else 'o'}{d[2]}"

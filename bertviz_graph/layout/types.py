@@ -54,6 +54,14 @@ class LaidOutView:
     direction: str = "TB"
 
     def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON for the app and the widget (round-trips with ``from_json_dict``)::
+
+        {"version": 1, "direction": "TB", "width": W, "height": H,
+         "view": ViewData.to_json_dict(),
+         "boxes": {node_id: {"x": cx, "y": cy, "w": w, "h": h}},   # centre and size, px, y down
+         "routes": {edge_id: [[x, y], ...]},   # p0 then (c1, c2, p) triples: SVG "M p0 C c1 c2 p ..."
+         "label_pos": {edge_id: [x, y]}}       # centre of the edge's label, when it has one
+        """
         return {
             "version": JSON_VERSION,
             "direction": self.direction,

@@ -241,17 +241,22 @@ def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[s
     items = _legend_items(lv)
     if not items:
         return [], 0.0, 0.0
-    sw, gap, row_h = 22.0, 6.0, LEGEND_PX * 1.7
-    col_w = max(sw + gap + measure.text_width(t, LEGEND_PX) for _k, _r, t in items) + 18
-    cols = max(1, min(len(items), int(max_w // col_w)))
-    rows = -(-len(items) // cols)
+    sw, gap, row_h, col_gap = 22.0, 6.0, LEGEND_PX * 1.7, 18.0
+    item_w = [sw + gap + measure.text_width(t, LEGEND_PX) for _k, _r, t in items]
+    # as many columns (filled top to bottom) as fit; each column as wide as its widest entry
+    for cols in range(len(items), 0, -1):
+        rows = -(-len(items) // cols)
+        widths = [max(item_w[c * rows : (c + 1) * rows], default=0.0) for c in range(cols)]
+        if sum(widths) + col_gap * (cols - 1) <= max_w or cols == 1:
+            break
+    col_x = [sum(widths[:c]) + col_gap * c for c in range(cols)]
     out = [f'<g class="legend" transform="translate({_f(x0)},{_f(y0)})">']
     out.append(
         f'<text x="0" y="{_f(LEGEND_PX)}" font-size="{_f(LEGEND_PX)}" font-weight="bold" fill="{TEXT}">Legend</text>'
     )
     top = LEGEND_PX * 1.8
     for i, (kind, key, text) in enumerate(items):
-        cx, cy = (i // rows) * col_w, top + (i % rows) * row_h
+        cx, cy = col_x[i // rows], top + (i % rows) * row_h
         if kind == "role":
             shape = "param" if key in ("param", "buffer") else "box"
             fill = role_color(key)
@@ -276,7 +281,7 @@ def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[s
             f'<text x="{_f(cx + sw + gap)}" y="{_f(cy + 10)}" font-size="{_f(LEGEND_PX)}" fill="{TEXT}">{esc(text)}</text>'
         )
     out.append("</g>")
-    return out, cols * col_w - 18, top + rows * row_h
+    return out, sum(widths) + col_gap * (cols - 1), top + rows * row_h
 
 
 def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True) -> str:
