@@ -1,0 +1,588 @@
+"""What the app and the notebook widget call to show the neural network behind a graph element.
+
+- ``neuron_view``: the textbook drawing of a Linear (or one attention head's slice of it), sampled honestly;
+- ``neuron_detail``: all incoming weights of one output neuron (the click on a neuron);
+- ``mapping_text``: the on-screen mapping "graph element -> neural-network terms" for the selected node;
+- ``linear_candidates``: the Linears under a group, for a picker when the selection is a block.
+
+A node id can be a Linear group ("bert.encoder.layer.0.intermediate.dense"), a block holding one Linear
+("...intermediate"), the linear op ("linear_4"), the weight parameter ("param:...weight") or its name.
+Weights come from ``details.weights_for(graph)`` (the checkpoint, else clearly marked random values).
+
+Per-head slices: query/key/value weights are [out, in]; head h owns OUTPUT rows h·d … (h+1)·d−1. The
+attention output projection reads the concatenated heads: head h owns its INPUT columns h·d … (h+1)·d−1.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.tree import ROOT
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from bertviz_graph.graph import OpGraph
+    from bertviz_graph.hierarchy.tree import Hierarchy
+
+_LINEAR_OPS = ("linear", "addmm", "mm", "matmul")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Weight stores, one per traced graph
+
+
+_STORES: dict[int, tuple[weakref.ref, Any]] = {}
+_LOCK = threading.Lock()
+
+
+def store_for(graph: OpGraph):
+    """``details.weights_for(graph)``, created once per graph (random weights are generated lazily)."""
+    from bertviz_graph.details import weights_for
+
+    key = id(graph)
+    with _LOCK:
+        hit = _STORES.get(key)
+        if hit is not None and hit[0]() is graph:
+            return hit[1]
+        store = weights_for(graph)
+        try:
+            ref = weakref.ref(graph, lambda _r, k=key: _STORES.pop(k, None))
+        except TypeError:  # not weak-referenceable: do not cache
+            return store
+        _STORES[key] = (ref, store)
+        return store
+
+
+def _hier(graph: OpGraph) -> Hierarchy:
+    if graph.hierarchy is None:
+        from bertviz_graph.hierarchy.tree import build_hierarchy
+
+        graph.hierarchy = build_hierarchy(graph)
+    return graph.hierarchy
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Which Linear a node id means
+
+
+@dataclass
+class LinearRef:
+    """A fully-connected layer found from a node id: its group, weight name, sizes and head split."""
+
+    gid: str | None  # the Linear module's group (None when only the parameter is known)
+    weight: str  # parameter name of W [out, in]
+    bias: str | None
+    out_features: int
+    in_features: int
+    heads: int  # attention heads of the model (0 if unknown)
+    split: int | None  # 0: heads own output rows (Q/K/V), 1: heads own input columns (attention output)
+    label: str
+
+    @property
+    def d_head(self) -> int | None:
+        if not self.heads or self.split is None:
+            return None
+        n = self.out_features if self.split == 0 else self.in_features
+        return n // self.heads if n % self.heads == 0 else None
+
+
+def _is_linear_group(h: Hierarchy, gid: str) -> bool:
+    grp = h.groups.get(gid)
+    return grp is not None and grp.kind == "module" and "in_features" in grp.attrs and "out_features" in grp.attrs
+
+
+def linear_candidates(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
+    """(group id, label) of the Linears under a group (first member of a folded series), in order."""
+    h = _hier(graph)
+    if node_id not in h.groups:
+        return []
+    out: list[tuple[str, str]] = []
+
+    def visit(x: str) -> None:
+        grp = h.groups[x]
+        if _is_linear_group(h, x):
+            out.append((x, _linear_label(h, x)))
+            return
+        kids = [grp.members[0]] if grp.kind == "series" and grp.members else grp.children
+        for c in kids:
+            if c in h.groups:
+                visit(c)
+
+    visit(node_id)
+    return out
+
+
+def _linear_label(h: Hierarchy, gid: str) -> str:
+    grp = h.groups[gid]
+    attr = gid.split("@")[0].rsplit(".", 1)[-1]
+    parent = h.groups.get(grp.parent or "")
+    ctx = f"{parent.label} · " if parent is not None and parent.id != ROOT and parent.label != attr else ""
+    return f"{ctx}{attr} ({grp.attrs['in_features']}→{grp.attrs['out_features']})"
+
+
+def _param_of_linear(h: Hierarchy, gid: str) -> tuple[str | None, str | None]:
+    """(weight name, bias name) the Linear's op reads (a tied decoder reads the word embedding)."""
+    g = h.graph.g
+    for n in h.leaves(gid):
+        d = g.nodes[n]
+        if d["kind"] == "op" and d.get("op") in _LINEAR_OPS:
+            return _op_params(h, n)
+    return None, None
+
+
+def _op_params(h: Hierarchy, op: str) -> tuple[str | None, str | None]:
+    g = h.graph.g
+    weight = bias = None
+    for p in g.predecessors(op):
+        d = g.nodes[p]
+        if d["kind"] != "param":
+            continue
+        if len(d.get("shape") or []) == 2 and weight is None:
+            weight = d["name"]
+        elif len(d.get("shape") or []) == 1 and bias is None:
+            bias = d["name"]
+    return weight, bias
+
+
+def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
+    """The fully-connected layer a node id stands for; UserError (with the choices) if there is none."""
+    from bertviz_graph.render.weights import head_split_dim
+
+    h = _hier(graph)
+    g = graph.g
+    gid: str | None = None
+    weight = bias = None
+    if node_id in h.groups:
+        if _is_linear_group(h, node_id):
+            gid = node_id
+        else:
+            cands = linear_candidates(graph, node_id)
+            if len(cands) == 1:
+                gid = cands[0][0]
+            elif not cands:
+                raise UserError(f"'{h.groups[node_id].label}' holds no fully-connected (Linear) layer",
+                                "select a Linear, or a block such as Feed-forward")
+            else:
+                raise UserError(
+                    f"'{h.groups[node_id].label}' holds {len(cands)} fully-connected layers",
+                    "pick one: " + ", ".join(c for c, _ in cands[:8]) + (" …" if len(cands) > 8 else ""))
+        weight, bias = _param_of_linear(h, gid)
+    else:
+        nid = node_id if node_id in g else ("param:" + node_id if "param:" + node_id in g else None)
+        if nid is None:
+            raise UserError(f"no node '{node_id}' in this model", "select a node of the graph")
+        d = g.nodes[nid]
+        if d["kind"] == "op":
+            weight, bias = _op_params(h, nid)
+            home = h.parent(nid)
+            gid = home if home is not None and _is_linear_group(h, home) else None
+            if weight is None:
+                raise UserError(f"op '{d.get('label', nid)}' reads no trained weight matrix",
+                                "select a linear op, a Linear module or a weight parameter")
+        elif d["kind"] == "param" and len(d.get("shape") or []) == 2:
+            weight = d["name"]
+            users = [v for v in g.successors(nid) if g.nodes[v]["kind"] == "op"
+                     and g.nodes[v].get("op") in _LINEAR_OPS]
+            if users:
+                home = h.parent(users[0])
+                gid = home if home is not None and _is_linear_group(h, home) else None
+                bias = _op_params(h, users[0])[1]
+        else:
+            raise UserError(f"'{d.get('label', nid)}' is not a fully-connected layer",
+                            "select a Linear module, a linear op or a 2-D weight")
+    if weight is None:
+        raise UserError(f"no weight matrix found for '{node_id}'", "select a Linear module")
+    shape = g.nodes["param:" + weight]["shape"] if "param:" + weight in g else None
+    if shape is None or len(shape) != 2:
+        raise UserError(f"{weight} is not a 2-D weight matrix", "select a Linear module")
+    if gid is not None and not _is_linear_group(h, gid):
+        gid = None
+    # a tied decoder reads the word embedding [vocab, hidden] = [out, in] as its weight: same layout
+    name_for_split = f"{gid}.weight" if gid else weight
+    split = head_split_dim(name_for_split)
+    heads = int(_heads_of(h, gid) or 0)
+    label = _linear_label(h, gid) if gid else weight
+    return LinearRef(gid=gid, weight=weight, bias=bias, out_features=int(shape[0]), in_features=int(shape[1]),
+                     heads=heads, split=split, label=label)
+
+
+def _heads_of(h: Hierarchy, gid: str | None) -> int | None:
+    if gid:
+        for a in h.ancestors(gid):
+            attrs = h.groups[a].attrs if a in h.groups else {}
+            for k in ("num_attention_heads", "n_heads", "num_heads"):
+                if isinstance(attrs.get(k), int):
+                    return attrs[k]
+    return h.ctx.get("heads")
+
+
+def head_window(ref: LinearRef, head: int | None) -> tuple[slice, slice, int, int]:
+    """(rows, cols, row_offset, col_offset) of W for ``head`` (all of W when head is None)."""
+    full = (slice(0, ref.out_features), slice(0, ref.in_features), 0, 0)
+    if head is None:
+        return full
+    if ref.split is None or not ref.d_head:
+        raise UserError(f"{ref.label} is not split by attention head",
+                        "per-head views exist for query, key, value and the attention output projection")
+    if not 0 <= int(head) < ref.heads:
+        raise UserError(f"head {head} is out of range", f"use 0..{ref.heads - 1}")
+    d = ref.d_head
+    a, b = int(head) * d, (int(head) + 1) * d
+    if ref.split == 0:
+        return slice(a, b), slice(0, ref.in_features), a, 0
+    return slice(0, ref.out_features), slice(a, b), 0, a
+
+
+def head_matrix(graph: OpGraph, node_id: str, head: int | None = None, store: Any = None) -> np.ndarray:
+    """The weight matrix the neuron view samples: W, or the head's rows (Q/K/V) / columns (output)."""
+    ref = resolve_linear(graph, node_id)
+    store = store or store_for(graph)
+    rows, cols, _, _ = head_window(ref, head)
+    return np.asarray(store.get_slice(ref.weight, rows, cols), np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Figures
+
+
+def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store: Any = None,
+                max_out: int = 24, max_in: int = 24, max_edges: int = 300) -> go.Figure:
+    """The textbook drawing of the fully-connected layer behind ``node_id`` (or one head's slice of it).
+
+    The strongest output neurons and their strongest incoming edges are drawn, and the figure says what
+    fraction of the layer's edges (and of its total |w|) that is. The output-neuron markers carry their
+    index in ``customdata`` (click -> ``neuron_detail``); every trace's ``meta`` holds the Linear's group id.
+    """
+    from bertviz_graph.neurons.fc import fc_figure, sample_fc
+
+    ref = resolve_linear(graph, node_id)
+    store = store or store_for(graph)
+    rows, cols, r0, c0 = head_window(ref, head)
+    W = np.asarray(store.get_slice(ref.weight, rows, cols), np.float32)
+    sample = sample_fc(W, max_out=max_out, max_in=max_in, max_edges=max_edges, row_offset=r0, col_offset=c0)
+    seq = _hier(graph).ctx.get("seq")
+    shared = f", shared by all {seq} positions" if seq else ", shared by every position"
+    title = f"{ref.label}: a fully-connected layer{shared}"
+    in_label = f"input neurons ({ref.in_features} per token)"
+    out_label = f"output neurons ({ref.out_features} per token)"
+    if head is not None:
+        d = ref.d_head
+        if ref.split == 0:
+            title = f"{ref.label}, head {head}: output neurons {r0}–{r0 + d - 1}"
+            out_label = f"output neurons of head {head} ({d} of {ref.out_features})"
+        else:
+            title = f"{ref.label}, head {head}: input neurons {c0}–{c0 + d - 1}"
+            in_label = f"head {head}'s neurons ({d} of {ref.in_features})"
+    fig = fc_figure(sample, title, in_label=in_label, out_label=out_label)
+    marked = [t for t in fig.data if t.mode == "markers+text"]
+    if len(marked) == 2:
+        marked[0].customdata = [int(i) for i in sample.inputs]
+        marked[0].name = "input neurons"
+        marked[1].customdata = [int(o) for o in sample.outputs]
+        marked[1].name = "output neurons"
+    for t in fig.data:
+        t.meta = ref.gid or ref.weight
+    note = (f"W is {ref.out_features}×{ref.in_features}: red > 0, blue < 0, width ∝ |w| · click an output "
+            "neuron for all its incoming weights")
+    if not getattr(store, "trained", True):
+        note += " · <span style='color:#b22'>RANDOM initial weights (no checkpoint), not trained</span>"
+    fig.update_layout(title={"subtitle": {"text": f"{sample.caption()}<br>{note}"}}, margin={"t": 84})
+    return fig
+
+
+def neuron_detail(graph: OpGraph, node_id: str, out_index: int, head: int | None = None, *,
+                  store: Any = None, top: int | None = None) -> go.Figure:
+    """All incoming weights of output neuron ``out_index`` (its row of W); with a head of the attention
+    output projection, only the weights from that head's neurons. ``out_index`` counts in the full layer."""
+    from bertviz_graph.neurons.fc import neuron_figure
+
+    ref = resolve_linear(graph, node_id)
+    store = store or store_for(graph)
+    rows, cols, r0, c0 = head_window(ref, head)
+    o = int(out_index)
+    if not rows.start <= o < rows.stop:
+        raise UserError(f"output neuron {o} is outside {rows.start}..{rows.stop - 1}"
+                        + (f" (head {head})" if head is not None else ""), "click a drawn output neuron")
+    row = np.asarray(store.get_slice(ref.weight, slice(o, o + 1), cols), np.float32).reshape(1, -1)
+    bias = None
+    if ref.bias is not None:
+        try:
+            bias = float(np.asarray(store.get_slice(ref.bias, slice(o, o + 1))).ravel()[0])
+        except (KeyError, ValueError, IndexError):
+            bias = None
+    who = f"head {head}'s " if head is not None and ref.split == 1 else ""
+    title = f"{ref.label}: {who}incoming weights of output neuron {o}"
+    fig = neuron_figure(row, 0, top=top, title=title, row_offset=o, col_offset=c0)
+    sub = fig.layout.title.subtitle.text or ""
+    extras = []
+    if bias is not None:
+        extras.append(f"bias {bias:.4g}")
+    if not getattr(store, "trained", True):
+        extras.append("RANDOM initial weights, not trained")
+    fig.update_layout(title={"subtitle": {"text": " · ".join([sub, *extras])}})
+    for t in fig.data:
+        t.meta = ref.gid or ref.weight
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The mapping, in words
+
+
+def _shape_text(s: list[int] | None) -> str:
+    return "[" + ", ".join(map(str, s)) + "]" if s else "[]"
+
+
+def _dims(h: Hierarchy, gid: str | None = None) -> dict[str, Any]:
+    from bertviz_graph.details import dims_for
+
+    attrs = h.groups[gid].attrs if gid in h.groups else {}
+    return dims_for(h, attrs)
+
+
+def _positions(h: Hierarchy) -> str:
+    seq = h.ctx.get("seq")
+    return f"all {seq} token positions" if seq else "every token position"
+
+
+def _tensor_meaning(shape: list[int], dims: dict[str, Any]) -> str:
+    from bertviz_graph.neurons.explain import explain_tensor
+
+    text = explain_tensor(shape, dims=dims)
+    if len(shape) == 4 and shape[1] == 1 and text.endswith(" numbers"):
+        return (f"attention mask: {shape[2]}×{shape[3]} (query × key positions), added to the scores, the same "
+                "for every head; not trained")
+    return text
+
+
+def _tensor_rows(h: Hierarchy, node: str, dims: dict[str, Any]) -> list[tuple[str, str]]:
+    """Input and output edges of an op, in neuron terms."""
+
+    g = h.graph.g
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for u, _, ed in g.in_edges(node, data=True):
+        if g.nodes[u]["kind"] in ("param", "buffer") or not ed.get("shape"):
+            continue
+        txt = _shape_text(ed["shape"])
+        if txt in seen:
+            continue
+        seen.add(txt)
+        rows.append((f"input edge {txt}", _tensor_meaning(ed["shape"], dims)))
+    shape = g.nodes[node].get("shape")
+    if shape:
+        rows.append((f"output edge {_shape_text(shape)}", _tensor_meaning(shape, dims)))
+    return rows
+
+
+def _linear_rows(h: Hierarchy, n_in: int, n_out: int, what: str) -> list[tuple[str, str]]:
+    return [
+        (what, f"a fully-connected layer: {n_in} input neurons → {n_out} output neurons, {n_in * n_out:,} "
+               f"weighted edges (one trained weight each) + {n_out} biases"),
+        ("same weights at every position", f"shared by {_positions(h)}: the textbook layer is applied to each "
+                                           "token's vector separately"),
+        (f"weight W [{n_out}, {n_in}]", "row i = the incoming edges of output neuron i; column j = the outgoing "
+                                        "edges of input neuron j"),
+    ]
+
+
+def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
+    g = h.graph.g
+    d = g.nodes[node]
+    op = d.get("op", "")
+    role = d.get("role", "other")
+    home = h.parent(node)
+    dims = _dims(h, home)
+    hidden = dims.get("hidden")
+    rows: list[tuple[str, str]] = []
+    params = [p for p in g.predecessors(node) if g.nodes[p]["kind"] == "param"]
+    if role == "linear" or (op in _LINEAR_OPS and any(len(g.nodes[p].get("shape") or []) == 2 for p in params)):
+        w = next((p for p in params if len(g.nodes[p].get("shape") or []) == 2), None)
+        if w is not None:
+            n_out, n_in = g.nodes[w]["shape"]
+            rows += _linear_rows(h, n_in, n_out, f"op {op} (Linear)")
+            if g.nodes[w].get("tied") or not g.nodes[w]["name"].startswith((d.get("module") or "#") + "."):
+                rows.append(("tied weight", f"reads {g.nodes[w]['name']}: the same trained numbers as that layer"))
+    elif role == "softmax":
+        rows.append((f"op {op}", "attention weights: edges between token positions (per head, a "
+                                 f"{h.ctx.get('seq') or 'N'}×{h.ctx.get('seq') or 'N'} table) whose weights are "
+                                 "computed from the input; no trained parameter"))
+    elif role == "matmul":
+        rows.append((f"op {op}", "attention matmul: both operands come from the input (Q·Kᵀ gives scores "
+                                 "between positions; weights·V mixes the value vectors), so no trained weight"))
+    elif role == "layernorm":
+        n = (d.get("shape") or [hidden])[-1]
+        rows.append((f"op {op}", f"per-token normalisation over the {n} neurons of each position, then a gain "
+                                 f"and a shift per neuron: 2×{n} = {2 * n:,} trained parameters, no edges"
+                                 if isinstance(n, int) else "per-token normalisation"))
+    elif role == "activation":
+        rows.append((f"op {op}", "per-neuron: each number passes through the function on its own; no weights, "
+                                 "no edges"))
+    elif role == "embedding":
+        w = next((p for p in params if len(g.nodes[p].get("shape") or []) == 2), None)
+        if w is not None:
+            n, dim = g.nodes[w]["shape"]
+            rows.append((f"op {op}", f"table lookup = a fully-connected layer from {n:,} one-hot input neurons to "
+                                     f"{dim} neurons, no bias; only the active input's {dim} edges matter"))
+    elif op == "add":
+        residual = any(ed.get("residual") for _, _, ed in g.in_edges(node, data=True))
+        if residual:
+            rows.append(("op add (skip connection)", "per-neuron: adds the block's input back, unchanged, to its "
+                                                      "output; no weights"))
+        elif params:
+            rows.append(("op add (bias)", "per-neuron: each neuron's own trained offset"))
+        else:
+            rows.append(("op add", "per-neuron addition (or a broadcast mask); no weights, no edges"))
+    elif role == "elementwise":
+        rows.append((f"op {op}", "per-neuron: works number by number; no weights, no edges"))
+    elif role == "shape":
+        rows.append((f"op {op}", "regroups the same numbers (e.g. 768 → 12 heads × 64); no computation"))
+    elif role == "dropout":
+        rows.append((f"op {op}", "identity at inference; in training it zeroes random neurons"))
+    else:
+        rows.append((f"op {op}", "an op without a specific neural-network meaning; see its shapes"))
+    return rows + _tensor_rows(h, node, dims)
+
+
+def _param_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
+    g = h.graph.g
+    d = g.nodes[node]
+    shape = d.get("shape") or []
+    name = d["name"]
+    users = [g.nodes[v].get("op") for v in g.successors(node)]
+    rows: list[tuple[str, str]] = []
+    if len(shape) == 2 and "embedding" in users:
+        rows.append((f"table {_shape_text(shape)}", f"{shape[0]:,} rows of {shape[1]} numbers; as a layer: the "
+                                                    f"edges from {shape[0]:,} one-hot inputs to {shape[1]} neurons"))
+        if any(u in _LINEAR_OPS for u in users):
+            rows.append(("also an output layer's weight", f"tied: read as W [{shape[0]}, {shape[1]}] = "
+                                                          f"{shape[0]:,} output neurons × {shape[1]} input "
+                                                          f"neurons, {shape[0] * shape[1]:,} edges"))
+    elif len(shape) == 2:
+        rows.append((f"weight {_shape_text(shape)}", f"the weighted edges of a fully-connected layer: "
+                                                     f"{shape[0]} output neurons × {shape[1]} input neurons = "
+                                                     f"{shape[0] * shape[1]:,} edges"))
+    elif len(shape) == 1:
+        low = name.lower()
+        if "norm" in low:
+            what = "gain" if low.endswith(("weight", "gamma")) else "shift"
+            rows.append((f"{what} {_shape_text(shape)}", f"one trained {what} per neuron ({shape[0]}); no edges"))
+        else:
+            rows.append((f"bias {_shape_text(shape)}", f"one trained offset per output neuron ({shape[0]})"))
+    else:
+        rows.append((f"parameter {_shape_text(shape)}", "trained numbers"))
+    if d.get("tied"):
+        rows.append(("tied", "also used as " + ", ".join(d["tied"])))
+    return rows
+
+
+def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
+
+    grp = h.groups[gid]
+    dims = _dims(h, gid)
+    rows: list[tuple[str, str]] = []
+    a = grp.attrs
+    if grp.kind == "series":
+        n = len(grp.members)
+        each = h.groups[grp.members[0]].params
+        rows.append((f"{grp.label}", f"{n} stacked copies of the same layer structure, "
+                                     + ("ALL with the same weights (shared)" if grp.shared_weights
+                                        else f"each with its own {each:,} trained parameters")))
+    elif "in_features" in a and "out_features" in a:
+        rows += _linear_rows(h, a["in_features"], a["out_features"], f"Linear {a['in_features']}→{a['out_features']}")
+        from bertviz_graph.render.weights import head_split_dim
+
+        split = head_split_dim(f"{gid}.weight")
+        heads = _heads_of(h, gid)
+        if split is not None and heads:
+            n = a["out_features"] if split == 0 else a["in_features"]
+            d = n // heads
+            owns = "output neurons (rows)" if split == 0 else "input neurons (columns)"
+            rows.append((f"{heads} heads", f"head h owns {owns} h·{d} … (h+1)·{d}−1"))
+    elif grp.role == "layernorm":
+        n = (a.get("normalized_shape") or [dims.get("hidden")])[0]
+        rows.append((f"LayerNorm({n})", f"per-token normalisation over the {n} neurons of each position; "
+                                        f"2×{n} = {2 * n:,} trained parameters (gain and shift per neuron), "
+                                        "no edges" if isinstance(n, int) else "per-token normalisation"))
+    elif grp.role == "embedding" and "num_embeddings" in a:
+        n, dim = a["num_embeddings"], a["embedding_dim"]
+        rows.append((f"Embedding {n}×{dim}", f"table lookup = a fully-connected layer from {n:,} one-hot inputs "
+                                             f"to {dim} neurons, no bias"))
+    elif grp.role == "activation":
+        rows.append((grp.label, "per-neuron: each number goes through the function on its own; no weights"))
+    elif grp.role == "attention":
+        heads = _heads_of(h, gid)
+        seq = h.ctx.get("seq")
+        lin = [c for c in linear_candidates(h.graph, gid)]
+        rows.append(("query, key, value", f"{len(lin) or 3} fully-connected layers; their output neurons split "
+                                          f"into {heads or 'several'} heads"
+                                          + (f" × {dims.get('d_head')}" if dims.get("d_head") else "")))
+        rows.append(("softmax(QKᵀ/√d)", f"per head, a {seq or 'N'}×{seq or 'N'} table of edges between token "
+                                        "positions whose weights are computed from the input: no trained "
+                                        "parameter"))
+        rows.append(("· V", "each position's output = the weighted sum of the value vectors"))
+    else:
+        cands = linear_candidates(h.graph, gid)
+        if cands:
+            n_w = 0
+            for c, _ in cands:
+                ca = h.groups[c].attrs
+                n_w += ca["in_features"] * ca["out_features"]
+            rows.append((grp.label, f"{len(cands)} fully-connected layer{'s' if len(cands) > 1 else ''} "
+                                    f"({n_w:,} weighted edges) plus per-neuron ops"))
+        else:
+            rows.append((grp.label, "no fully-connected layer inside; per-neuron or reshaping ops"))
+    if grp.params and grp.kind != "series":
+        rows.append(("trained parameters", f"{grp.params:,}"))
+    for label, shapes in (("input edge", grp.inputs[:2]), ("output edge", grp.outputs[:1])):
+        for s in shapes:
+            rows.append((f"{label} {_shape_text(s)}", _tensor_meaning(s, dims)))
+    return rows
+
+
+def mapping_text(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
+    """The on-screen mapping for the selected element: [(graph element, what it is in neural-network terms)].
+
+    ``node_id`` is a group, an OpGraph node, or an edge "u->v" (a tensor).
+    """
+    from bertviz_graph.neurons.explain import explain_tensor
+
+    h = _hier(graph)
+    g = graph.g
+    if node_id in h.groups:
+        return _group_rows(h, node_id)
+    if node_id in g:
+        kind = g.nodes[node_id]["kind"]
+        if kind == "op":
+            return _op_rows(h, node_id)
+        if kind in ("param", "buffer"):
+            return _param_rows(h, node_id) if kind == "param" else [
+                ("buffer", "stored numbers that are not trained (e.g. position ids)")]
+        shape = g.nodes[node_id].get("shape")
+        return [(f"{kind} {_shape_text(shape)}", explain_tensor(shape, dims=_dims(h)) if shape else kind)]
+    if "->" in node_id:
+        u, v = node_id.split("->", 1)
+        shape = None
+        if g.has_edge(u, v):
+            shape = g.edges[u, v].get("shape")
+        elif u in g:
+            shape = g.nodes[u].get("shape")
+        elif u in h.groups and h.groups[u].outputs:
+            shape = h.groups[u].outputs[0]
+        if shape:
+            return [(f"tensor edge {_shape_text(shape)}", _tensor_meaning(shape, _dims(h)))]
+    raise UserError(f"no node '{node_id}' in this model", "select a node of the graph")
+
+
+def mapping_overview(graph: OpGraph) -> str:
+    """The one-paragraph answer to "how does this graph relate to a textbook network?"."""
+    from bertviz_graph.neurons.explain import explain_overview
+
+    return explain_overview(_dims(_hier(graph)))
