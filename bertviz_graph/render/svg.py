@@ -114,19 +114,30 @@ def _frame(n: VNode, b: NodeBox) -> list[str]:
         f'Q{_f(x + w)},{_f(y)} {_f(x + w)},{_f(y + r)} V{_f(y + th)} Z" fill="{fill}" '
         f'stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
     ]
-    base = y + th / 2 + measure.LABEL_PX * 0.36
-    tx = x + measure.TITLE_BAR_PAD_X
-    out.append(
-        f'<text x="{_f(tx)}" y="{_f(base)}" font-size="{_f(measure.LABEL_PX)}" font-weight="bold" '
-        f'fill="{TEXT}">{esc(measure.display_label(n))}</text>'
-    )
-    if n.sublabel:
-        sx = tx + measure.text_width(measure.display_label(n), measure.LABEL_PX, True) + measure.TITLE_GAP
-        out.append(
-            f'<text x="{_f(sx)}" y="{_f(base)}" font-size="{_f(measure.SUBLABEL_PX)}" '
-            f'fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
-        )
+    out += _frame_title(n, b)
     out.append("</g>")
+    return out
+
+
+def _frame_title(n: VNode, b: NodeBox, halo: bool = False) -> list[str]:
+    """A frame's title texts; with ``halo``, outlined in the bar colour (drawn again over the edges)."""
+    _tw, th = measure.frame_title_size(n)
+    base = b.top + th / 2 + measure.LABEL_PX * 0.36
+    tx = b.left + measure.TITLE_BAR_PAD_X
+    label = measure.display_label(n)
+    spans = [(tx, measure.LABEL_PX, ' font-weight="bold"', TEXT, label)]
+    if n.sublabel:
+        sx = tx + measure.text_width(label, measure.LABEL_PX, True) + measure.TITLE_GAP
+        spans.append((sx, measure.SUBLABEL_PX, "", SUBTEXT, n.sublabel))
+    out = []
+    for x, size, weight, color, text in spans:
+        head = f'<text x="{_f(x)}" y="{_f(base)}" font-size="{_f(size)}"{weight}'
+        if halo:
+            out.append(
+                f'{head} fill="none" stroke="{role_color(n.role)}" stroke-width="4" '
+                f'stroke-linejoin="round">{esc(text)}</text>'
+            )
+        out.append(f'{head} fill="{color}">{esc(text)}</text>')
     return out
 
 
@@ -332,6 +343,11 @@ def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True) -> str:
         body += _edge(e, lv, names)
     for n in leaves:
         body += _leaf(n, lv.boxes[n.id])
+    if frames:  # titles again, over any edge that enters a frame through its title bar
+        body.append('<g class="frame-titles" pointer-events="none">')
+        for n in frames:
+            body += _frame_title(n, lv.boxes[n.id], halo=True)
+        body.append("</g>")
     body.append("</g>")
     y = diagram_y + lv.height
     if legend:
