@@ -84,10 +84,16 @@ def _block_role(h: Hierarchy, gid: str, default: str) -> str:
 
 
 def _weight_name(h: Hierarchy, gid: str) -> str | None:
-    from bertviz_graph.details import weight_names
-
-    names = [n for n in weight_names(h, gid) if n.endswith("weight")]
-    return names[0] if names else None
+    """The 2-D weight the Linear's op reads (a tied decoder reads the word embedding)."""
+    g = h.graph.g
+    op = _linear_op(h, gid)
+    if op is None:
+        return None
+    for p in g.predecessors(op):
+        d = g.nodes[p]
+        if d["kind"] == "param" and len(d.get("shape") or []) == 2:
+            return d["name"]
+    return None
 
 
 def _linear_op(h: Hierarchy, gid: str) -> str | None:
@@ -168,7 +174,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
                 return
             if "in_features" in a and "out_features" in a:
                 name = _weight_name(h, x) or ""
-                split = head_split_dim(name) if name else None
+                split = head_split_dim(f"{x}.weight")
                 nh = heads if heads and split == 0 and a["out_features"] % heads == 0 else 0
                 b = Band(x, "linear", _context_name(h, x), int(a["out_features"]),
                          _block_role(h, x, "linear"), heads=nh, in_features=int(a["in_features"]))
@@ -211,6 +217,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
     _levels(h, bands)
     for b in bands:
         b.detail = _detail(h, b, bands)
+    _layout(h, bands)
     return bands, brackets
 
 
@@ -349,7 +356,7 @@ def textbook_figure(h: Hierarchy, height: int | None = None) -> go.Figure:
     import plotly.graph_objects as go
 
     bands, brackets = collect_bands(h)
-    cap = _layout(h, bands)
+    cap = _layout(h, bands)  # the same layout again; returns the cut width
     fig = go.Figure()
     levels: dict[int, list[Band]] = {}
     for b in bands:
