@@ -60,7 +60,7 @@ def test_ffn_neuron_view_counts(base_graph):
     fig = neuron_view(base_graph, f"{L0}.intermediate.dense")
     sub = fig.layout.title.subtitle.text
     assert "showing 300 of 2,359,296 edges" in sub  # 768 × 3072
-    assert "RANDOM initial weights" in sub  # structure-only preset: said plainly
+    assert "RANDOM weights, not trained" in sub  # structure-only preset: said plainly
     assert "shared by all 16 positions" in fig.layout.title.text
     outs = next(t for t in fig.data if t.name == "output neurons")
     assert len(outs.customdata) == 24 and all(0 <= i < 3072 for i in outs.customdata)

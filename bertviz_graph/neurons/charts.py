@@ -374,7 +374,7 @@ def _trace_data(h: Hierarchy, metric: str, series: str) -> dict[str, Any]:
     }
 
 
-def _trace(h: Hierarchy, metric: str, kind: str, series: str, **domain: Any):
+def _trace(h: Hierarchy, metric: str, kind: str, series: str, maxdepth: int | None = None, **domain: Any):
     import plotly.graph_objects as go
 
     d = _trace_data(h, metric, series)
@@ -388,16 +388,17 @@ def _trace(h: Hierarchy, metric: str, kind: str, series: str, **domain: Any):
     )
     if kind == "sunburst":
         return go.Sunburst(**{k: v for k, v in common.items() if v is not None}, rotation=90, sort=False,
-                           maxdepth=5)
+                           maxdepth=maxdepth or 5)
     return go.Treemap(**{k: v for k, v in common.items() if k != "insidetextorientation"}, sort=True,
-                      maxdepth=4, tiling={"pad": 2}, pathbar={"visible": True})
+                      maxdepth=maxdepth or 4, tiling={"pad": 2}, pathbar={"visible": True})
 
 
 def chart_figure(h: Hierarchy, metric: str = "params", kind: str = "sunburst", series: str = "fold",
-                 height: int = 720) -> go.Figure:
+                 height: int = 720, maxdepth: int | None = None) -> go.Figure:
     """A sunburst or treemap of parameters or FLOPs, model -> layer -> block -> Linear.
 
     ``customdata`` of each sector is the hierarchy group id to open in the graph view (the model root is "").
+    ``maxdepth``: rings (or nesting levels) shown at once; clicking a sector zooms into it.
     """
     import plotly.graph_objects as go
 
@@ -406,7 +407,7 @@ def chart_figure(h: Hierarchy, metric: str = "params", kind: str = "sunburst", s
         raise UserError(f"unknown chart kind {kind!r}", "use 'sunburst' or 'treemap'")
     name = h.graph.meta.get("name") or h.groups[ROOT].cls
     what = "Parameters" if metric == "params" else "FLOPs"
-    fig = go.Figure(_trace(h, metric, kind, series))
+    fig = go.Figure(_trace(h, metric, kind, series, maxdepth))
     fig.update_layout(
         title={"text": f"{what} by group · {name}", "subtitle": {"text": _subtitle(h, metric)}, "x": 0.01,
                "font": {"size": 15}},

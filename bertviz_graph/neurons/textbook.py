@@ -348,10 +348,11 @@ def _layout(h: Hierarchy, bands: list[Band]) -> float:
     return cap
 
 
-def textbook_figure(h: Hierarchy, height: int | None = None) -> go.Figure:
+def textbook_figure(h: Hierarchy, height: int | None = None, compact: bool = False) -> go.Figure:
     """The model as a stack of neuron layers (one token position), repeated layers drawn once and marked ×N.
 
-    ``customdata`` of every band (bar) is its hierarchy group id.
+    ``customdata`` of every band (bar) is its hierarchy group id. ``compact``: for a narrow panel (about
+    500 px): no column of titles on the right (hover a band for them), shorter texts.
     """
     import plotly.graph_objects as go
 
@@ -403,12 +404,13 @@ def textbook_figure(h: Hierarchy, height: int | None = None) -> go.Figure:
             if lin[0].split_inputs:
                 txt += f" · mixes the {lin[0].split_inputs} heads"
             if lin[0].meta.get("tied"):
-                txt += " · tied to " + lin[0].meta["tied"].rsplit(".", 2)[-2]
+                txt += ("<br>" if compact else " · ") + "tied to " + lin[0].meta["tied"].rsplit(".", 2)[-2]
             fan_text.append({"x": 0, "y": (ytop + lin[0].y - THICK / 2) / 2, "text": txt, "showarrow": False,
                              "font": {"size": 11, "color": "#333"}, "bgcolor": "rgba(255,255,255,0.85)"})
         elif lv[0].kind == "attention":
             fan_text.append({"x": 0, "y": (ytop + lv[0].y - THICK / 2) / 2, "showarrow": False,
-                             "text": "attention: weights between positions, computed from the input (not trained)",
+                             "text": "attention: weights between positions, computed from the input (not trained)"
+                             if not compact else "attention: weights from the input, not trained",
                              "font": {"size": 11, "color": "rgb(160,40,30)"}, "bgcolor": "rgba(255,255,255,0.85)"})
 
     anns: list[dict[str, Any]] = list(fan_text)
@@ -458,13 +460,18 @@ def textbook_figure(h: Hierarchy, height: int | None = None) -> go.Figure:
     for lvl in order:
         lv = levels[lvl]
         for b in lv:
-            if b.drawn_width >= 0.16 * cap and not b.thin:
-                anns.append({"x": b.x0 + b.drawn_width / 2, "y": b.y, "text": _band_short(b), "showarrow": False,
+            if (b.drawn_width >= 0.16 * cap or compact) and not b.thin:
+                short = b.name if compact and b.heads and b.kind == "linear" else _band_short(b)
+                if compact and b.kind == "linear" and not b.heads:
+                    short = f"{b.name.rsplit(' ', 1)[0] if b.name.endswith(' dense') else b.name} · {_n(b.width)}"
+                anns.append({"x": b.x0 + b.drawn_width / 2, "y": b.y, "text": short, "showarrow": False,
                              "font": {"size": 11, "color": "#222"}, "bgcolor": "rgba(255,255,255,0.7)"})
             if b.cut:
                 for xe in (b.x0, b.x0 + b.drawn_width):
                     anns.append({"x": xe, "y": b.y, "text": "≈", "showarrow": False,
                                  "font": {"size": 18, "color": "#222"}, "bgcolor": "white"})
+        if compact:
+            continue
         text = " · ".join(_band_title(b) for b in lv) if len(lv) <= 1 else _level_title(lv)
         anns.append({"x": right, "y": lv[0].y, "text": text, "showarrow": False, "xanchor": "left",
                      "font": {"size": 11 if not lv[0].thin else 10, "color": "#222" if not lv[0].thin else "#555"}})
@@ -487,18 +494,23 @@ def textbook_figure(h: Hierarchy, height: int | None = None) -> go.Figure:
     name = h.graph.meta.get("name") or h.groups[ROOT].cls
     seq = h.ctx.get("seq")
     ymax = max(b.y for b in bands) + THICK if bands else 1
+    if compact:
+        sub = ("bands = layers of neurons (width = real size) · grey fans = fully-connected<br>(one trained "
+               "weight per edge) · dotted = attention · grey lines = skips<br>one network, run at each of the "
+               f"{seq or 'N'} positions · hover a band for numbers, click to open it")
+        xr = [left - 0.09 * cap, cap / 2 + 0.12 * cap]
+    else:
+        sub = ("bands = layers of neurons, width = real size · grey fans = fully-connected layers (one trained "
+               "weight per edge)<br>dotted = attention between positions (weights computed from the input) · "
+               f"grey lines = skip connections · the same network runs at each of the {seq or 'N'} positions")
+        xr = [left - 0.09 * cap, cap / 2 + 0.95 * cap]
     fig.update_layout(
-        title={"text": f"{name} as a textbook network (one token position)",
-               "subtitle": {"text": "bands = layers of neurons, width = real size · grey fans = fully-connected "
-                                    "layers (one trained weight per edge)<br>dotted = attention between "
-                                    "positions (weights computed from the input) · grey lines = skip "
-                                    f"connections · the same network runs at each of the {seq or 'N'} "
-                                    "positions"},
-               "x": 0.01, "font": {"size": 15}},
+        title={"text": f"{name} as a textbook network" + ("" if compact else " (one token position)"),
+               "subtitle": {"text": sub}, "x": 0.01, "font": {"size": 15}},
         annotations=anns, barmode="overlay", bargap=0, plot_bgcolor="white", paper_bgcolor="white",
-        xaxis={"visible": False, "range": [left - 0.09 * cap, cap / 2 + 0.95 * cap]},
+        xaxis={"visible": False, "range": xr},
         yaxis={"visible": False, "range": [ymax + 0.2, -THICK - 0.2]},
-        margin={"l": 10, "r": 10, "t": 96, "b": 10},
+        margin={"l": 10, "r": 10, "t": 110 if compact else 96, "b": 10},
         height=height or int(130 + 52 * ymax / 1.2 + 60), width=None,
         font={"family": "DejaVu Sans, Liberation Sans, Arial, sans-serif", "size": 12},
         hovermode="closest", dragmode=False,

@@ -289,11 +289,11 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
         marked[1].name = "output neurons"
     for t in fig.data:
         t.meta = ref.gid or ref.weight
-    note = (f"W is {ref.out_features}×{ref.in_features}: red > 0, blue < 0, width ∝ |w| · click an output "
+    note = (f"W is {ref.out_features}×{ref.in_features} · red > 0, blue < 0, width ∝ |w|<br>click an output "
             "neuron for all its incoming weights")
     if not getattr(store, "trained", True):
-        note += " · <span style='color:#b22'>RANDOM initial weights (no checkpoint), not trained</span>"
-    fig.update_layout(title={"subtitle": {"text": f"{sample.caption()}<br>{note}"}}, margin={"t": 84})
+        note += " · <span style='color:#b22'>RANDOM weights, not trained</span>"
+    fig.update_layout(title={"subtitle": {"text": f"{sample.caption()}<br>{note}"}}, margin={"t": 96})
     return fig
 
 
