@@ -3,15 +3,19 @@
     import bertviz_graph as bg
     graph = bg.trace("bert-base-uncased")        # OpGraph with .hierarchy
     graph.view(depth=2).to_svg()                 # a picture of any cut through the hierarchy
+    bg.show("bert-base-uncased")                 # the explorer as a notebook widget
+    bg.app("bert-base-uncased").run(jupyter_mode="inline")   # the Dash app, in a notebook cell
 """
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
 from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["trace", "__version__"]
+__all__ = ["trace", "show", "app", "__version__"]
 
 
 def trace(
@@ -56,3 +60,51 @@ def trace(
     if graph.hierarchy is None:
         graph.hierarchy = build_hierarchy(graph, fold=fold)
     return graph
+
+
+def show(model: Any = None, example_inputs: Any = None, **kwargs: Any):
+    """The explorer as a notebook widget (JupyterLab, Notebook 7, VS Code, marimo; works offline).
+
+    ``model``: anything ``trace`` takes, or an ``OpGraph`` / ``View`` already made. Keywords: ``height``,
+    ``open`` (groups to open), ``select``, ``show_params``, ``direction``, and ``trace``'s options.
+    Returns a ``GraphWidget``: click boxes to open them, or drive it from Python (``w.open(...)``,
+    ``w.select(...)``, ``w.to_svg("model.svg")``). Bad input raises a ``UserError`` shown as one short message.
+    """
+    from bertviz_graph.widget import show as _show
+
+    return _show(model, example_inputs, **kwargs)
+
+
+def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
+    """The Dash web app for ``model`` (not started). In a notebook: ``app(...).run(jupyter_mode="inline")``;
+    from a shell, ``bertviz-graph serve`` does the same on http://127.0.0.1:8050.
+
+    Keywords ``trace`` knows (attention, ops, head, ...) go to it; the rest to ``app.make_app``."""
+    import inspect
+
+    from bertviz_graph.app import make_app
+
+    traced = set(inspect.signature(trace).parameters)
+    graph = trace(model, example_inputs, **{k: v for k, v in kwargs.items() if k in traced})
+    return make_app(graph, **{k: v for k, v in kwargs.items() if k not in traced})
+
+
+# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app. Importing the
+# subpackage makes Python set the package attribute ``app`` to the module, which would shadow the function;
+# so that module is made callable, and ``bertviz_graph.app(...)`` works before and after the import.
+_app_function = app
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any):
+        return _app_function(*args, **kwargs)
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "app" and isinstance(value, _types.ModuleType) and type(value) is _types.ModuleType:
+            value.__class__ = _CallableModule
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package

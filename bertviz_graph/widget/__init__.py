@@ -1,0 +1,551 @@
+"""The notebook widget: the explorer inside JupyterLab, Notebook 7, VS Code and marimo, offline.
+
+    import bertviz_graph as bg
+    w = bg.show("bert-base-uncased")             # a GraphWidget; the last expression in a cell draws it
+    w.open("bert.encoder.layer[0-11]")           # what a click does, from Python
+    w.select("bert.encoder.layer.0.attention.self.query")
+    w.to_svg("bert.svg")                         # exactly the picture on screen
+
+The kernel does all the work with the same code as the app and ``bertviz-graph export``: the view (what is
+open), the layout and our SVG, the details of the selected node and the weight images. The browser side
+(``static/widget.js``, built from ``js/src``) draws that SVG with pan and zoom and sends clicks back as
+messages. Traitlets carry the state both ways, so the widget can be driven from either side.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anywidget
+import traitlets
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.widget.bundle import CSS, ESM
+
+__all__ = ["GraphWidget", "ShowError", "show"]
+
+ROOT = ""
+
+
+class GraphWidget(anywidget.AnyWidget):
+    """An interactive picture of a traced model: click to open groups and select nodes, search, and look
+    at weight matrices. Build it with ``bertviz_graph.show(...)`` or ``GraphWidget(graph)``."""
+
+    _esm = ESM
+    _css = CSS
+
+    svg = traitlets.Unicode("").tag(sync=True)  # the current picture (our SVG of the laid-out view)
+    state = traitlets.Dict().tag(sync=True)  # ViewState JSON: {"opened": [...], "unfolded": [...], "instance": {}}
+    selected = traitlets.Unicode("").tag(sync=True)  # id of the selected group or node ("" = none)
+    details = traitlets.Dict().tag(sync=True)  # what the details panel shows about `selected`
+    search = traitlets.Unicode("").tag(sync=True)  # the search query
+    matches = traitlets.List(traitlets.Unicode()).tag(sync=True)  # ids matching `search`, in model order
+    matrix_png = traitlets.Bytes(b"").tag(sync=True)  # the weight pane's heatmap (PNG)
+    matrix_meta = traitlets.Dict().tag(sync=True)  # its shape, window, colour scale, stats, heads
+    error = traitlets.Unicode("").tag(sync=True)  # the last problem with a click or message, shown in the widget
+    height = traitlets.Int(640).tag(sync=True)  # px
+    panel = traitlets.Unicode("details").tag(sync=True)  # side panel in front: "details" | "matrix" | ...
+
+    _marks = traitlets.Dict().tag(sync=True)  # {"selected": visible id, "matches": [visible ids]}
+    _focus = traitlets.Dict().tag(sync=True)  # {"id": visible id, "n": counter}: centre the picture on it
+    _match_info = traitlets.List().tag(sync=True)  # [label, where] per match, for the results list
+    _name = traitlets.Unicode("model").tag(sync=True)  # download file name
+
+    # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
+    message_handlers: ClassVar[dict[str, str]] = {
+        "click": "_msg_click",
+        "dblclick": "_msg_dblclick",
+        "toggle": "_msg_toggle",
+        "select": "_msg_select",
+        "instance": "_msg_instance",
+        "search": "_msg_search",
+        "matrix": "_msg_matrix",
+        "value": "_msg_value",
+        "reset": "_msg_reset",
+    }
+
+    def __init__(self, graph: Any, *, view: Any = None, height: int = 640, show_params: bool = True,
+                 direction: str = "TB", **kwargs: Any) -> None:
+        from bertviz_graph.graph import OpGraph
+        from bertviz_graph.hierarchy.tree import build_hierarchy
+        from bertviz_graph.view import View
+
+        if not isinstance(graph, OpGraph):
+            raise UserError(f"GraphWidget needs a traced graph, not a {type(graph).__name__}",
+                            "use bertviz_graph.show(model) or GraphWidget(bertviz_graph.trace(model))")
+        if graph.hierarchy is None:
+            graph.hierarchy = build_hierarchy(graph)
+        self._graph = graph
+        self._h = graph.hierarchy
+        self._view = view if view is not None else View.default(self._h, show_params=show_params,
+                                                                direction=direction)
+        self._store: Any = None
+        self._stats: dict[str, dict] = {}
+        self._matrix_args: dict[str, Any] = {}
+        self._extra_handlers: dict[str, Callable[[GraphWidget, dict], Any]] = {}
+        self._focus_n = 0
+        self._ready = False
+        super().__init__(height=height, _name=_file_name(graph.name), **kwargs)
+        self.state = self._view.state.to_json_dict()
+        self._ready = True
+        self._render()
+        self.on_msg(self._on_msg)
+
+    # --- what the widget shows ------------------------------------------------------------------------
+    @property
+    def graph(self):
+        """The traced OpGraph."""
+        return self._graph
+
+    @property
+    def hierarchy(self):
+        return self._h
+
+    @property
+    def view(self):
+        """The current ``View`` (what is open): ``w.view.data()`` lists the visible nodes and edges."""
+        return self._view
+
+    @property
+    def weights(self):
+        """Where weight values come from (checkpoint, in-memory module, or random initial values)."""
+        if self._store is None:
+            from bertviz_graph.details import weights_for
+
+            self._store = weights_for(self._graph)
+        return self._store
+
+    # --- Python API (each returns the widget, so calls chain) ---------------------------------------
+    def open(self, *gids: str) -> GraphWidget:
+        """Open groups (and everything above them): ``w.open("bert.encoder.layer.0.attention")``.
+
+        (Without arguments this is ipywidgets' ``Widget.open``, which opens the comm to the browser.)"""
+        if not gids:
+            return super().open()
+        view = self._view
+        for gid in gids:
+            view = view.reveal(gid).open(gid)
+        return self._set_view(view)
+
+    def close(self, *gids: str) -> GraphWidget:
+        """Close groups. (Without arguments this is ipywidgets' ``Widget.close``: the widget goes away.)"""
+        if not gids:
+            return super().close()
+        for gid in gids:
+            self._check_group(gid)
+        return self._set_view(self._view.close(*gids))
+
+    def toggle(self, gid: str) -> GraphWidget:
+        self._check_group(gid)
+        if gid not in self._view.state.opened and gid not in self._view.state.unfolded:
+            return self.open(gid)
+        return self._set_view(self._view.toggle(gid))
+
+    def open_instance(self, series: str, k: int) -> GraphWidget:
+        """Open a folded series (``BertLayer ×12``) showing member ``k`` (0-based): layer 5 is k=5.
+        What was open inside the member shown before is opened in member ``k`` too, and the selection
+        moves to the same place (the query of layer 0 becomes the query of layer 5)."""
+        k = int(k)
+        h = self._h
+        old = self._view.instance_of(series) if series in h.groups else None
+        view = self._view.open_instance(series, k)
+        if old is not None and old != k:
+            src, dst = h.groups[series].members[old], h.groups[series].members[k]
+            same = [self._same_place(g, src, dst) for g in view.state.opened if g == src or src in h.ancestors(g)]
+            same = [g for g in same if g and g in h.groups]
+            if same:
+                view = view.open(*same)
+            self._set_view(view)
+            moved = self._same_place(self.selected, src, dst) if self.selected else None
+            if moved:
+                self._select_keeping_matrix(moved)
+        else:
+            self._set_view(view)
+        return self
+
+    def _same_place(self, x: str, src: str, dst: str) -> str | None:
+        """The node of member ``dst`` at the position ``x`` has in member ``src`` (series members share
+        one structure), or None when ``x`` is not inside ``src``."""
+        h = self._h
+        path: list[int] = []
+        while x != src:
+            p = h.parent(x)
+            if p is None or p not in h.groups:
+                return None
+            path.append(h.groups[p].children.index(x))
+            x = p
+        y = dst
+        for i in reversed(path):
+            kids = h.groups[y].children if y in h.groups else []
+            if i >= len(kids):
+                return None
+            y = kids[i]
+        return y
+
+    def _select_keeping_matrix(self, node_id: str) -> None:
+        """Select ``node_id`` and show its counterpart of the matrix shown now (same index, head, window)."""
+        old_names = list(self.details.get("weights") or [])
+        shown = self.matrix_meta.get("name")
+        idx = old_names.index(shown) if shown in old_names else None
+        args = {k: v for k, v in self._matrix_args.items() if k != "name"}
+        self.selected = node_id
+        new_names = list(self.details.get("weights") or [])
+        if idx is not None and idx < len(new_names):
+            try:
+                self._load_matrix(new_names[idx], **args)
+            except UserError:
+                self._load_matrix(new_names[idx])
+
+    def unfold(self, *series: str, all_series: bool = False) -> GraphWidget:
+        """Draw every member of a series instead of one stack (12 layers side by side: a big picture)."""
+        return self._set_view(self._view.unfold(*series, all_series=all_series))
+
+    def open_depth(self, depth: int) -> GraphWidget:
+        """Open every group down to ``depth`` levels."""
+        return self._set_view(self._view.open_depth(depth))
+
+    def reset(self) -> GraphWidget:
+        """Back to the overview (everything closed except the model and encoder wrappers)."""
+        from bertviz_graph.view import View
+
+        return self._set_view(View.default(self._h, show_params=self._view.show_params,
+                                           direction=self._view.direction))
+
+    def reveal(self, node_id: str) -> GraphWidget:
+        """Open everything above a node so that it is drawn, and centre the picture on it."""
+        self._set_view(self._view.reveal(node_id))
+        self._focus_on(node_id)
+        return self
+
+    def select(self, node_id: str | None) -> GraphWidget:
+        """Select a node or group: the details panel (and, for weights, the matrix pane) shows it.
+        ``None`` or "" clears the selection. It does not open anything: see ``reveal``."""
+        node_id = node_id or ""
+        if node_id and not self._exists(node_id):
+            from bertviz_graph.view import _nearby
+
+            raise UserError(f"no node or group '{node_id}' in this model", _nearby(self._h, node_id))
+        self.selected = node_id
+        return self
+
+    def find(self, query: str) -> list[str]:
+        """Search labels, classes, module paths, parameter and op names (regex or plain text); the matches
+        are highlighted in the picture (or the closed box holding them). Returns the matching ids."""
+        self.search = query or ""
+        return list(self.matches)
+
+    def show_matrix(self, name: str, head: int | None = None, rows: tuple[int, int] | None = None,
+                    cols: tuple[int, int] | None = None) -> GraphWidget:
+        """Show a weight tensor in the matrix pane (and bring the pane to the front): the whole of it, one
+        attention head's slice (``head=3`` for a query/key/value weight), or a window (``rows=(0, 64)``)."""
+        self._load_matrix(name, head=head, rows=rows, cols=cols)
+        self.panel = "matrix"
+        return self
+
+    def _load_matrix(self, name: str, head: int | None = None, rows: tuple[int, int] | None = None,
+                     cols: tuple[int, int] | None = None) -> None:
+        from bertviz_graph.widget.matrix import matrix_payload
+
+        png, meta = matrix_payload(self.weights, name, head=head, rows=rows, cols=cols,
+                                   num_heads=self._h.ctx.get("heads"), stats_cache=self._stats)
+        self._matrix_args = {"name": name, "head": head, "rows": rows, "cols": cols}
+        with self.hold_sync():
+            self.matrix_png = png
+            self.matrix_meta = meta
+
+    def value(self, row: int, col: int, name: str | None = None) -> float:
+        """The exact stored weight at (row, col) of the shown matrix (for a bias: row 0, col = index)."""
+        from bertviz_graph.render.weights import value_at
+
+        name = name or self.matrix_meta.get("name")
+        if not name:
+            raise UserError("no weight matrix is shown", "select a weight first: w.show_matrix(name)")
+        v = value_at(self.weights, name, int(row), int(col))
+        if name == self.matrix_meta.get("name"):
+            self.matrix_meta = {**self.matrix_meta, "picked": {"row": int(row), "col": int(col), "value": v}}
+        return v
+
+    def to_svg(self, path: str | Path | None = None) -> str | Path:
+        """The picture on screen as SVG text, or written to ``path`` (returns the path)."""
+        if path is None:
+            return self.svg
+        from bertviz_graph.io import write_atomic
+
+        path = Path(path)
+        write_atomic(path, self.svg)
+        return path
+
+    def on_message(self, kind: str, handler: Callable[[GraphWidget, dict], Any]) -> None:
+        """Handle a custom message type sent by a front-end panel: ``handler(widget, content)``."""
+        self._extra_handlers[kind] = handler
+
+    # --- state -> picture ---------------------------------------------------------------------------
+    def _set_view(self, view) -> GraphWidget:
+        self._view = view
+        new = view.state.to_json_dict()
+        if new != self.state:
+            self.state = new  # -> _on_state -> _render
+        else:
+            self._render()
+        return self
+
+    @traitlets.observe("state")
+    def _on_state(self, change: dict) -> None:
+        from bertviz_graph.view import View, ViewState
+
+        st = ViewState.from_json_dict(change["new"])
+        if st != self._view.state:  # set from outside (JS or ``w.state = {...}``)
+            self._view = View(self._h, st, self._view.show_params, self._view.direction)
+        if self._ready:
+            self._render()
+
+    def _render(self) -> None:
+        svg = self._view.to_svg()
+        with self.hold_sync():
+            self.svg = svg
+            self._update_marks()
+            self._update_details()
+
+    def _update_marks(self) -> None:
+        reps = self._view._reps
+        sel = reps.get(self.selected, "") if self.selected else ""
+        matches = sorted(x for x in self._view.highlight(self.matches) if x)
+        self._marks = {"selected": sel or "", "matches": matches}
+
+    def _focus_on(self, node_id: str) -> None:
+        self._focus_n += 1
+        self._focus = {"id": self._view._reps.get(node_id, node_id) or "", "n": self._focus_n}
+
+    # --- selection -> details and weights ---------------------------------------------------------
+    @traitlets.validate("selected")
+    def _valid_selected(self, proposal: dict) -> str:
+        value = proposal["value"] or ""
+        if value and not self._exists(value):
+            raise traitlets.TraitError(f"no node or group '{value}' in this model")
+        return value
+
+    @traitlets.observe("selected")
+    def _on_selected(self, change: dict) -> None:
+        with self.hold_sync():
+            self._update_marks()
+            self._update_details()
+            names = self.details.get("weights") or []
+            if names and self.matrix_meta.get("name") not in names:
+                try:
+                    self._load_matrix(names[0])
+                except UserError as e:
+                    self.error = str(e)
+            elif not names and self.panel == "matrix":
+                self.panel = "details"  # the pane would show a matrix that is not the selected node's
+
+    def _update_details(self) -> None:
+        nid = self.selected
+        if not nid:
+            self.details = {}
+            return
+        self.details = self._details_for(nid)
+
+    def _details_for(self, nid: str) -> dict[str, Any]:
+        from bertviz_graph.details import node_details
+        from bertviz_graph.hierarchy.style import role_color
+
+        h, view = self._h, self._view
+        d = node_details(h, nid)
+        d["rows"] = [list(r) for r in d.get("rows", [])]
+        d["color"] = role_color(d.get("role", "other"))
+        visible = {n.id: n for n in view.data().nodes}
+        vn = visible.get(nid)
+        is_group = nid in h.groups and nid != ROOT
+        d["visible"] = vn is not None
+        d["expandable"] = bool(vn.expandable) if vn is not None else is_group
+        d["expanded"] = bool(vn.expanded) if vn is not None else (
+            nid in view.state.opened or nid in view.state.unfolded)
+        chain = [a for a in reversed(h.ancestors(nid)) if a != ROOT]
+        d["breadcrumb"] = [[a, h.label_of(a)] for a in chain]
+        d["series"] = self._series_info(nid)
+        return d
+
+    def _series_info(self, nid: str) -> dict[str, Any] | None:
+        """The folded series this node is (or sits in a member of), for the instance picker."""
+        h, view = self._h, self._view
+        for sid in [nid, *h.ancestors(nid)]:
+            grp = h.groups.get(sid)
+            if grp is None or grp.kind != "series" or sid in view.state.unfolded:
+                continue
+            member = h.groups[grp.members[0]]
+            word = re.sub(r"(?<!^)(?=[A-Z])", " ", member.cls).split()[-1].lower() if member.cls else "member"
+            return {"id": sid, "label": grp.label, "count": len(grp.members), "index": view.instance_of(sid),
+                    "open": sid in view.state.opened, "member_label": word, "members": list(grp.members)}
+        return None
+
+    # --- search -----------------------------------------------------------------------------------------
+    @traitlets.observe("search")
+    def _on_search(self, change: dict) -> None:
+        from bertviz_graph.view import find
+
+        q = change["new"] or ""
+        found = find(self._h, q) if q.strip() else []
+        with self.hold_sync():
+            self.matches = found
+            self._match_info = [self._where(x) for x in found]
+            self._update_marks()
+
+    def _where(self, x: str) -> list[str]:
+        h = self._h
+        if x in h.groups:
+            g = h.groups[x]
+            return [f"{g.label}" + (f" · {g.sublabel}" if g.sublabel else ""), x]
+        d = h.graph.g.nodes[x]
+        label = d.get("label", x) + (f" · {d['sublabel']}" if d.get("sublabel") else "")
+        return [label, f"{d.get('module') or '(model)'} · {d.get('name') or x}"]
+
+    # --- messages from the browser ----------------------------------------------------------------------
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any = None) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        try:
+            if kind in self._extra_handlers:
+                self._extra_handlers[kind](self, content)
+            elif kind in self.message_handlers:
+                getattr(self, self.message_handlers[kind])(content)
+            else:
+                return
+            if self.error:
+                self.error = ""
+        except UserError as e:
+            self.error = str(e)
+        except Exception as e:  # a bug: say so in the widget instead of failing silently in the log
+            self.error = f"internal error ({type(e).__name__}: {e}); please report it"
+            print(f"bertviz_graph widget: {type(e).__name__}: {e}", file=sys.stderr)
+
+    def handle_message(self, content: dict) -> None:
+        """Process one front-end message as if the browser had sent it (tests, scripting)."""
+        self._on_msg(self, content, None)
+
+    def _msg_click(self, m: dict) -> None:
+        nid = str(m.get("id", ""))
+        if not self._exists(nid):
+            raise UserError(f"no node '{nid}' in this model")
+        if m.get("toggle") and nid in self._h.groups and nid != ROOT:
+            self.toggle(nid)
+        self.selected = nid
+
+    def _msg_dblclick(self, m: dict) -> None:
+        nid = str(m.get("id", ""))
+        if nid in self._h.groups and nid != ROOT:
+            self.toggle(nid)
+            self.selected = nid
+
+    def _msg_toggle(self, m: dict) -> None:
+        self.toggle(str(m.get("id", "")))
+
+    def _msg_select(self, m: dict) -> None:
+        nid = str(m.get("id", ""))
+        if m.get("reveal") and nid:
+            self.reveal(nid)
+        self.select(nid)
+
+    def _msg_instance(self, m: dict) -> None:
+        self.open_instance(str(m.get("series", "")), int(m.get("index", 0)))
+
+    def _msg_search(self, m: dict) -> None:
+        self.find(str(m.get("q", "")))
+
+    def _msg_matrix(self, m: dict) -> None:
+        rows, cols = m.get("rows"), m.get("cols")
+        self.show_matrix(str(m.get("name", "")), head=m.get("head"), rows=tuple(rows) if rows else None,
+                         cols=tuple(cols) if cols else None)
+
+    def _msg_value(self, m: dict) -> None:
+        self.value(int(m.get("row", 0)), int(m.get("col", 0)), name=m.get("name"))
+
+    def _msg_reset(self, _m: dict) -> None:
+        self.reset()
+
+    # --- helpers --------------------------------------------------------------------------------------------
+    def _exists(self, nid: str) -> bool:
+        return nid in self._h.groups or nid in self._h.parent_of
+
+    def _check_group(self, gid: str) -> None:
+        if gid not in self._h.groups or gid == ROOT:
+            from bertviz_graph.view import _nearby
+
+            raise UserError(f"no group '{gid}' in this model", _nearby(self._h, gid))
+
+    def __repr__(self) -> str:
+        opened = len(self._view.state.opened)
+        return f"<GraphWidget {self._graph.name}: {opened} groups open, selected={self.selected or None!r}>"
+
+
+def _file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "model").strip("_") or "model"
+
+
+# --- show() -----------------------------------------------------------------------------------------------
+
+
+class ShowError(UserError):
+    """A UserError raised by ``show()``. In IPython/Jupyter it prints as its short message (problem and
+    fix), not as a traceback: the user gave bad input, the stack would only hide that."""
+
+    def _render_traceback_(self) -> list[str]:
+        red, bold, reset = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+        lines = [f"{red}{bold}bertviz_graph: {self.problem}{reset}"]
+        if self.fix:
+            lines.append(f"  fix: {self.fix}")
+        return lines
+
+
+def show(model: Any = None, example_inputs: Any = None, *, height: int = 640, open: tuple[str, ...] | list[str] = (),
+         select: str | None = None, show_params: bool = True, direction: str = "TB",
+         **trace_kwargs: Any) -> GraphWidget:
+    """Trace ``model`` (if needed) and return the interactive widget.
+
+    ``model``: a preset name ("bert-base-uncased"), a local Hugging Face folder, a model id in the local
+    Hugging Face cache, a saved graph (.json), an ``OpGraph`` from ``trace``, a ``View``
+    (``graph.view(depth=2)``), or an ``nn.Module`` with ``example_inputs``. ``open``: groups to open;
+    ``select``: a node to select; other keywords go to ``bertviz_graph.trace`` (attention="sdpa", ...).
+    Bad input raises ``ShowError`` (a ``UserError``) whose message names the problem and the fix.
+    """
+    try:
+        return _show(model, example_inputs, height=height, open=open, select=select, show_params=show_params,
+                     direction=direction, **trace_kwargs)
+    except ShowError:
+        raise
+    except UserError as e:
+        raise ShowError(e.problem, e.fix) from None
+
+
+def _show(model: Any, example_inputs: Any, *, height: int, open: tuple[str, ...] | list[str], select: str | None,
+          show_params: bool, direction: str, **trace_kwargs: Any) -> GraphWidget:
+    import inspect
+
+    import bertviz_graph
+    from bertviz_graph.graph import OpGraph
+    from bertviz_graph.view import View
+
+    allowed = set(inspect.signature(bertviz_graph.trace).parameters) - {"model", "example_inputs"}
+    unknown = sorted(set(trace_kwargs) - allowed)
+    if unknown:
+        raise UserError(f"show() got unknown option(s): {', '.join(unknown)}",
+                        f"options: height, open, select, show_params, direction, {', '.join(sorted(allowed))}")
+    view = None
+    if isinstance(model, View):
+        view, graph = model, model.hierarchy.graph
+    elif isinstance(model, OpGraph):
+        graph = bertviz_graph.trace(model, **trace_kwargs)
+    else:
+        graph = bertviz_graph.trace(model, example_inputs, **trace_kwargs)
+    w = GraphWidget(graph, view=view, height=height, show_params=show_params, direction=direction)
+    if isinstance(open, str):
+        open = [open]
+    if open:
+        w.open(*open)
+    if select:
+        w.select(select)
+    return w

@@ -1,0 +1,319 @@
+// The diagram: our own SVG (rendered in the kernel, identical to `bertviz-graph export`), made clickable.
+//
+// Every node is <g class="node" data-id data-kind data-expandable data-expanded>, every edge <g class="edge">.
+// Clicking a collapsed box opens it; clicking an open frame's title bar (or its − badge) closes it; clicking
+// anything else selects it. Drag pans, ctrl/⌘ + wheel zooms (plain wheel scrolls the picture once it has focus).
+
+import { PanZoom } from "./panzoom.js";
+import { clear, h, s } from "./util.js";
+
+const CLICK_SLOP = 4; // px a press may move and still count as a click
+const DOUBLE_MS = 350;
+let instances = 0;
+
+function cssEscape(v) {
+  return typeof CSS !== "undefined" && CSS.escape ? CSS.escape(v) : String(v).replace(/["\\]/g, "\\$&");
+}
+
+/** Content-coordinate offset of the diagram group ("translate(0,55)"). */
+function diagramOffset(g) {
+  const d = g.closest("g.diagram");
+  const m = d && /translate\(\s*([-\d.e]+)[ ,]+([-\d.e]+)\s*\)/.exec(d.getAttribute("transform") || "");
+  return m ? [parseFloat(m[1]), parseFloat(m[2])] : [0, 0];
+}
+
+/** A node's box in its own coordinates, from its rects (robust while hidden), else getBBox. */
+function localBox(g) {
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const r of g.querySelectorAll(":scope > rect")) {
+    const x = parseFloat(r.getAttribute("x"));
+    const y = parseFloat(r.getAttribute("y"));
+    const w = parseFloat(r.getAttribute("width"));
+    const hh = parseFloat(r.getAttribute("height"));
+    if ([x, y, w, hh].some((v) => !isFinite(v))) continue;
+    x0 = Math.min(x0, x);
+    y0 = Math.min(y0, y);
+    x1 = Math.max(x1, x + w);
+    y1 = Math.max(y1, y + hh);
+  }
+  if (x0 === Infinity) {
+    try {
+      const b = g.getBBox();
+      return { x: b.x, y: b.y, w: b.width, h: b.height };
+    } catch (_e) {
+      return null;
+    }
+  }
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+export class GraphCanvas {
+  /** api: {send(msg)}; el: the element to fill. */
+  constructor(api, el) {
+    this.api = api;
+    this.uid = `bvg${++instances}`;
+    this.host = h("div", { class: "bvg-canvas", tabindex: "0", "aria-label": "model graph" });
+    this.hint = h("div", { class: "bvg-hint" });
+    this.host.appendChild(this.hint);
+    el.appendChild(this.host);
+    this.pz = new PanZoom(this.host, () => this.updateZoomLabel());
+    this.svgText = null;
+    this.svg = null;
+    this.nodes = new Map();
+    this.marks = { selected: "", matches: [] };
+    this.anchor = null; // {id, sx, sy}: keep this node's top at this screen point after the next picture
+    this.pendingFocus = null;
+    this.lastClick = { id: null, t: 0 };
+    this.zoomLabel = null;
+    this.needsInitial = true;
+    this.listen();
+    if (typeof ResizeObserver !== "undefined") {
+      this.ro = new ResizeObserver(() => this.onResize());
+      this.ro.observe(this.host);
+    }
+  }
+
+  destroy() {
+    if (this.ro) this.ro.disconnect();
+    clearTimeout(this.hintTimer);
+  }
+
+  // --- picture --------------------------------------------------------------------------------------
+  setSvg(text) {
+    if (text === this.svgText) return;
+    this.svgText = text;
+    for (const old of this.host.querySelectorAll(":scope > svg")) old.remove();
+    this.svg = null;
+    this.nodes.clear();
+    if (!text) return;
+    // ids inside the picture (arrow markers) made unique per widget: several widgets share one page
+    const body = text
+      .replace(/^\s*<\?xml[^>]*>\s*/, "")
+      .replace(/(\s)id="([^"]+)"/g, `$1id="${this.uid}-$2"`)
+      .replace(/url\(#([^)]+)\)/g, `url(#${this.uid}-$1)`);
+    const tmp = document.createElement("div");
+    tmp.innerHTML = body;
+    const svg = tmp.querySelector("svg");
+    if (!svg) return;
+    const cw = parseFloat(svg.getAttribute("width")) || 800;
+    const ch = parseFloat(svg.getAttribute("height")) || 600;
+    svg.classList.add("bvg-svg");
+    this.host.insertBefore(svg, this.hint);
+    this.svg = svg;
+    for (const g of svg.querySelectorAll("g.node")) {
+      this.nodes.set(g.getAttribute("data-id"), g);
+      if (g.getAttribute("data-expandable") === "1") this.addBadge(g);
+    }
+    this.pz.attach(svg, cw, ch);
+    this.applyMarks();
+    this.placeView();
+  }
+
+  addBadge(g) {
+    const b = localBox(g);
+    if (!b) return;
+    const open = g.getAttribute("data-expanded") === "1";
+    // on the box's top-right corner: clear of labels and titles, the same place open or closed
+    const cx = b.x + b.w - 1;
+    const cy = b.y + 1;
+    const badge = s(
+      "g",
+      { class: "bvg-badge", transform: `translate(${cx},${cy})` },
+      s("title", { text: open ? "close" : "open" }),
+      s("circle", { r: 7 }),
+      s("path", { d: open ? "M-3.5,0 H3.5" : "M-3.5,0 H3.5 M0,-3.5 V3.5" }),
+    );
+    g.appendChild(badge);
+  }
+
+  /** Content box of a visible node, or null. */
+  box(id) {
+    const g = this.nodes.get(id);
+    if (!g) return null;
+    const b = localBox(g);
+    if (!b) return null;
+    const [ox, oy] = diagramOffset(g);
+    return { x: b.x + ox, y: b.y + oy, w: b.w, h: b.h };
+  }
+
+  placeView() {
+    if (!this.svg) return;
+    if (this.host.clientWidth < 2 || this.host.clientHeight < 2) {
+      this.needsInitial = true; // not on screen yet: place it when it gets a size
+      return;
+    }
+    const focus = this.pendingFocus;
+    const anchor = this.anchor;
+    this.pendingFocus = null;
+    this.anchor = null;
+    if (this.needsInitial) {
+      this.needsInitial = false;
+      this.pz.initial();
+      if (focus && this.box(focus)) this.pz.center(this.box(focus));
+      return;
+    }
+    if (focus && this.box(focus)) {
+      this.pz.center(this.box(focus));
+    } else if (anchor && this.box(anchor.id)) {
+      const b = this.box(anchor.id);
+      this.pz.pin(b.x + b.w / 2, b.y, anchor.sx, Math.max(8, Math.min(anchor.sy, this.pz.height * 0.4)));
+      this.pz.reveal(b); // the box grew when it opened: pan just enough to show it whole, if it fits
+    } else {
+      this.pz.apply();
+    }
+  }
+
+  /** Centre on a node when it is (or, after the next picture, will be) visible. */
+  focus(id) {
+    if (!id) return;
+    this.pendingFocus = id;
+    this.placeView();
+  }
+
+  setMarks(marks) {
+    this.marks = { selected: (marks && marks.selected) || "", matches: (marks && marks.matches) || [] };
+    this.applyMarks();
+  }
+
+  applyMarks() {
+    if (!this.svg) return;
+    for (const g of this.svg.querySelectorAll(".bvg-selected, .bvg-match")) {
+      g.classList.remove("bvg-selected", "bvg-match");
+    }
+    for (const id of this.marks.matches) {
+      const g = this.nodes.get(id);
+      if (g) g.classList.add("bvg-match");
+    }
+    const sel = this.nodes.get(this.marks.selected);
+    if (sel) sel.classList.add("bvg-selected");
+  }
+
+  onResize() {
+    if (!this.svg) return;
+    if (this.needsInitial) this.placeView();
+    else this.pz.apply();
+  }
+
+  bindZoomLabel(el) {
+    this.zoomLabel = el;
+    this.updateZoomLabel();
+  }
+
+  updateZoomLabel() {
+    if (this.zoomLabel) this.zoomLabel.textContent = `${Math.round(this.pz.k * 100)}%`;
+  }
+
+  showHint(text) {
+    this.hint.textContent = text;
+    this.hint.classList.add("bvg-show");
+    clearTimeout(this.hintTimer);
+    this.hintTimer = setTimeout(() => this.hint.classList.remove("bvg-show"), 1400);
+  }
+
+  // --- input --------------------------------------------------------------------------------------------
+  listen() {
+    const host = this.host;
+    let drag = null;
+    host.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      drag = { x: e.clientX, y: e.clientY, lx: e.clientX, ly: e.clientY, moved: false, target: e.target };
+      try {
+        host.setPointerCapture(e.pointerId);
+      } catch (_e) {
+        /* not supported: panning still works while the pointer stays inside */
+      }
+      host.focus({ preventScroll: true });
+    });
+    host.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      if (!drag.moved && Math.hypot(e.clientX - drag.x, e.clientY - drag.y) > CLICK_SLOP) {
+        drag.moved = true;
+        host.classList.add("bvg-panning");
+      }
+      if (drag.moved) {
+        this.pz.panBy(e.clientX - drag.lx, e.clientY - drag.ly);
+        drag.lx = e.clientX;
+        drag.ly = e.clientY;
+      }
+    });
+    const end = (e, cancelled) => {
+      if (!drag) return;
+      const d = drag;
+      drag = null;
+      host.classList.remove("bvg-panning");
+      if (!cancelled && !d.moved) this.onClick(d.target, e);
+    };
+    host.addEventListener("pointerup", (e) => end(e, false));
+    host.addEventListener("pointercancel", (e) => end(e, true));
+    host.addEventListener(
+      "wheel",
+      (e) => {
+        const r = host.getBoundingClientRect();
+        const unit = e.deltaMode === 1 ? 16 : e.deltaMode === 2 ? r.height : 1;
+        if (e.ctrlKey || e.metaKey) {
+          e.preventDefault();
+          this.pz.zoomAt(Math.exp(-e.deltaY * unit * 0.002), e.clientX - r.left, e.clientY - r.top);
+        } else if (document.activeElement === host) {
+          e.preventDefault();
+          this.pz.panBy(-e.deltaX * unit, -e.deltaY * unit);
+        } else {
+          this.showHint("ctrl + scroll to zoom · click the picture to scroll inside it");
+        }
+      },
+      { passive: false },
+    );
+    host.addEventListener("keydown", (e) => {
+      const step = 60;
+      const keys = {
+        "+": () => this.pz.zoomCenter(1.25),
+        "=": () => this.pz.zoomCenter(1.25),
+        "-": () => this.pz.zoomCenter(0.8),
+        0: () => this.pz.fit(),
+        ArrowLeft: () => this.pz.panBy(step, 0),
+        ArrowRight: () => this.pz.panBy(-step, 0),
+        ArrowUp: () => this.pz.panBy(0, step),
+        ArrowDown: () => this.pz.panBy(0, -step),
+      };
+      const f = keys[e.key];
+      if (f && !e.ctrlKey && !e.metaKey && !e.altKey) {
+        e.preventDefault();
+        e.stopPropagation(); // keep notebook shortcuts ("0 0" restarts the kernel) away
+        f();
+      }
+    });
+  }
+
+  onClick(target, e) {
+    const g = target && target.closest ? target.closest("g.node") : null;
+    if (!g || !this.host.contains(g)) return;
+    const id = g.getAttribute("data-id");
+    const expandable = g.getAttribute("data-expandable") === "1";
+    const expanded = g.getAttribute("data-expanded") === "1";
+    let part = "box";
+    if (target.closest(".bvg-badge")) part = "badge";
+    else if (expanded) part = target.tagName.toLowerCase() === "rect" ? "body" : "title";
+    const now = Date.now();
+    const double = this.lastClick.id === id && now - this.lastClick.t < DOUBLE_MS;
+    this.lastClick = { id, t: now };
+    const toggle = expandable && part !== "body";
+    if (toggle || double) {
+      const b = this.box(id);
+      if (b) {
+        const [sx, sy] = this.pz.toScreen(b.x + b.w / 2, b.y);
+        this.anchor = { id, sx, sy };
+      }
+    }
+    if (double) {
+      if (!toggle) this.api.send({ type: "dblclick", id });
+      return; // the first click already acted on a box
+    }
+    this.api.send({ type: "click", id, toggle, part, shift: !!(e && e.shiftKey) });
+  }
+
+  clear() {
+    clear(this.host);
+  }
+}
