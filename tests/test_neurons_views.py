@@ -223,3 +223,35 @@ def test_textbook_bert_base(base_graph):
     assert any("3 × 768×768 = 1,769,472 weights" == t for t in texts)
     assert any("×12" in (m.text[0] or "") for m in fig.data if m.type == "scatter" and m.text is not None
                and m.customdata is not None)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Notebook widget methods
+
+
+def test_widget_methods(tiny_graph):
+    from bertviz_graph.widget import GraphWidget
+
+    w = GraphWidget(tiny_graph)
+    with pytest.raises(UserError, match="none selected"):
+        w.neurons()
+    w.select(f"{L0}.attention.self.query")
+    assert "head 1: output neurons 64–127" in w.neurons(head=1).layout.title.text
+    assert "output neuron 70" in w.neuron(70, head=1).layout.title.text
+    assert w.mapping()[0][0] == "Linear 128→128"
+    # the details pane carries the mapping too
+    assert w.details["mapping"] and ["in neural-network terms", "↓"] in w.details["rows"]
+    assert any("fully-connected layer" in v for _, v in w.details["rows"])
+    net = w.network(link=False)
+    assert next(t for t in net.data if t.type == "bar").customdata[0] == "bert.embeddings"
+    chart = w.chart("flops", "treemap", link=False)
+    assert chart.data[0].type == "treemap"
+    # a click in a linked figure opens the group in the widget (series) or selects it in place (Linear)
+    linked = w.network()
+    assert type(linked).__name__ in ("FigureWidget", "Figure")
+    w._open_from_figure("bert.encoder.layer[0-1]")
+    assert "bert.encoder.layer[0-1]" in w.state["opened"] and w.selected == "bert.encoder.layer[0-1]"
+    w._open_from_figure(f"{L0}.intermediate.dense")
+    assert w.selected == f"{L0}.intermediate.dense"
+    w._open_from_figure("")  # the model root: nothing to open
+    assert w.selected == f"{L0}.intermediate.dense"

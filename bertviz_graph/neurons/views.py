@@ -386,7 +386,7 @@ def _linear_rows(h: Hierarchy, n_in: int, n_out: int, what: str) -> list[tuple[s
     return [
         (what, f"a fully-connected layer: {n_in} input neurons → {n_out} output neurons, {n_in * n_out:,} "
                f"weighted edges (one trained weight each) + {n_out} biases"),
-        ("same weights at every position", f"shared by {_positions(h)}: the textbook layer is applied to each "
+        ("all positions", f"shared by {_positions(h)}: the textbook layer is applied to each "
                                            "token's vector separately"),
         (f"weight W [{n_out}, {n_in}]", "row i = the incoming edges of output neuron i; column j = the outgoing "
                                         "edges of input neuron j"),

@@ -25,13 +25,14 @@ import traitlets
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.widget.bundle import CSS, ESM
+from bertviz_graph.widget.neurons import NeuronMethods
 
 __all__ = ["GraphWidget", "ShowError", "show"]
 
 ROOT = ""
 
 
-class GraphWidget(anywidget.AnyWidget):
+class GraphWidget(NeuronMethods, anywidget.AnyWidget):
     """An interactive picture of a traced model: click to open groups and select nodes, search, and look
     at weight matrices. Build it with ``bertviz_graph.show(...)`` or ``GraphWidget(graph)``."""
 
@@ -367,6 +368,9 @@ class GraphWidget(anywidget.AnyWidget):
         chain = [a for a in reversed(h.ancestors(nid)) if a != ROOT]
         d["breadcrumb"] = [[a, h.label_of(a)] for a in chain]
         d["series"] = self._series_info(nid)
+        d["mapping"] = self._mapping_rows(nid)  # neurons/views.mapping_text: this element in NN terms
+        if d["mapping"]:
+            d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         return d
 
     def _series_info(self, nid: str) -> dict[str, Any] | None:
