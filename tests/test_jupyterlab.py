@@ -200,4 +200,17 @@ def test_tour_in_jupyterlab(jupyterlab, page, console_errors):
     _widget_shot(page, widget, "search")
     _shot(page, "page")
 
+    # keys pressed in the widget stay there: no notebook shortcut ("d d" deletes a cell, "0 0" restarts)
+    n_cells = page.locator(".jp-Cell").count()
+    cbox = canvas.bounding_box()
+    for target, where in ((canvas, {"x": cbox["width"] - 8, "y": cbox["height"] - 8}),
+                          (widget.locator("button[data-action=fit]"), None), (widget.locator(".bvg-footer"), None)):
+        target.click(position=where)
+        for key in ("d", "d", "0", "0", "a", "b", "x"):
+            page.keyboard.press(key)
+    page.wait_for_timeout(500)
+    assert page.locator(".jp-Cell").count() == n_cells
+    assert page.locator(".jp-Dialog").count() == 0
+    assert page.locator(WIDGET).count() >= 1
+
     assert console_errors == []

@@ -80,7 +80,7 @@ function renderDetails(body, api, d, meta) {
               if (api.activate) api.activate("matrix");
             },
           },
-          name,
+          name.split(".").slice(-2).join("."),
         ),
       );
     }

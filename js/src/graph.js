@@ -296,8 +296,11 @@ export class GraphCanvas {
     if (target.closest(".bvg-badge")) part = "badge";
     else if (expanded) part = target.tagName.toLowerCase() === "rect" ? "body" : "title";
     const now = Date.now();
-    const double = this.lastClick.id === id && now - this.lastClick.t < DOUBLE_MS;
-    this.lastClick = { id, t: now };
+    const x = e ? e.clientX : 0;
+    const y = e ? e.clientY : 0;
+    const last = this.lastClick;
+    const double = last.id === id && last.part === part && now - last.t < DOUBLE_MS && Math.hypot(x - last.x, y - last.y) < 6;
+    this.lastClick = { id, part, t: now, x, y };
     const toggle = expandable && part !== "body";
     if (toggle || double) {
       const b = this.box(id);

@@ -22,7 +22,8 @@ function render({ model, el }) {
   };
   const api = { model, send: (msg) => model.send(msg), on };
 
-  const root = h("div", { class: "bvg-root", "data-lm-suppress-shortcuts": "true" });
+  // focusable (tabindex -1) so that a click anywhere in the widget moves the focus here, out of the notebook
+  const root = h("div", { class: "bvg-root", tabindex: "-1" });
   el.appendChild(root);
   const toolbar = h("div", { class: "bvg-toolbar" });
   const error = h("div", { class: "bvg-error", role: "alert" });

@@ -1,8 +1,13 @@
 // Small DOM helpers shared by every part of the widget (no framework: the bundle stays small).
 
+const FOCUSABLE = new Set(["button", "input", "a", "select", "textarea"]);
+
 /** Create an element: h("div", {class: "x", onclick: fn}, child, "text", ...). */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  // JupyterLab/Lumino: no notebook shortcuts ("d d" deletes the cell, "0 0" restarts the kernel) while a
+  // control of the widget has the focus; Lumino only honours this on the focused element's own ancestry.
+  if (FOCUSABLE.has(tag) || (attrs && "tabindex" in attrs)) el.setAttribute("data-lm-suppress-shortcuts", "true");
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
