@@ -160,7 +160,9 @@ export class GraphCanvas {
     } else if (anchor && this.box(anchor.id)) {
       const b = this.box(anchor.id);
       this.pz.pin(b.x + b.w / 2, b.y, anchor.sx, Math.max(8, Math.min(anchor.sy, this.pz.height * 0.4)));
-      this.pz.reveal(b); // the box grew when it opened: pan just enough to show it whole, if it fits
+      // the box grew when it opened: pan just enough to show it whole, or zoom out (not below readable)
+      if (this.pz.fits(b)) this.pz.reveal(b);
+      else this.pz.center(b, 16, 0.6);
     } else {
       this.pz.apply();
     }

@@ -91,14 +91,20 @@ export class PanZoom {
     this.apply();
   }
 
-  /** Centre a content box on screen; zoom out if it does not fit (never below a readable 35 %). */
-  center(box, margin = 24) {
+  /** Centre a content box on screen, zooming out (never below ``minK``) if it does not fit; a box still
+   * too big shows its top-left part. */
+  center(box, margin = 24, minK = 0.35) {
     const kFit = Math.min((this.width - 2 * margin) / box.w, (this.height - 2 * margin) / box.h);
-    if (kFit < this.k) this.k = Math.max(MIN_K, Math.max(kFit, 0.35));
-    this.x = box.x + box.w / 2 - this.width / (2 * this.k);
+    if (kFit < this.k) this.k = Math.max(MIN_K, Math.max(kFit, Math.min(minK, this.k)));
+    if (box.w * this.k <= this.width - 2 * margin) this.x = box.x + box.w / 2 - this.width / (2 * this.k);
+    else this.x = box.x - margin / this.k;
     if (box.h * this.k <= this.height - 2 * margin) this.y = box.y + box.h / 2 - this.height / (2 * this.k);
     else this.y = box.y - margin / this.k;
     this.apply();
+  }
+
+  fits(box, margin = 12) {
+    return box.w * this.k <= this.width - 2 * margin && box.h * this.k <= this.height - 2 * margin;
   }
 
   /** Pan as little as possible so that a content box is on screen (each axis on which it fits). */
