@@ -61,3 +61,23 @@ def test_unfolded_hierarchy_keeps_all_layers(tiny_graph):
     h = build_hierarchy(tiny_graph, fold=False)
     assert not h.series()
     assert h.parent("bert.encoder.layer.1") == "bert.encoder"
+
+
+def test_residuals_in_other_families_and_primitive_level():
+    import bertviz_graph as bg
+
+    for name, layers in (("distilbert-base-uncased", 6), ("albert-base-v2", 12)):
+        g = bg.trace(name)
+        assert sum(1 for *_, d in g.g.edges(data=True) if d.get("residual")) == 2 * layers, name
+    prim = bg.trace("bert-tiny", ops="primitive")  # LayerNorm/GELU math has inner adds: no skips
+    assert sum(1 for *_, d in prim.g.edges(data=True) if d.get("residual")) == 2 * 2
+
+
+def test_op_ids_never_collide_with_module_paths():
+    import bertviz_graph as bg
+
+    g = bg.trace("bert-tiny", head="cls")  # the classifier has a top-level module called `dropout`
+    h = g.hierarchy
+    assert "dropout" in h.groups and g.g.nodes["dropout_op"]["op"] == "dropout"
+    assert not set(h.groups) & {n for n, d in g.nodes("op")}
+    assert h.leaves("bert.embeddings")[-1] == "dropout_op"

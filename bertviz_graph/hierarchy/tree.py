@@ -188,16 +188,56 @@ def _shape_text(shape: list[int] | None) -> str:
 
 
 def _mark_residuals(h: Hierarchy) -> None:
-    """Skip connections: a tensor that branches and is later added back from outside the adding block."""
+    """Skip connections: an add whose input ``a`` also feeds, through other ops, its other input ``b``.
+    The edge a -> add is then the skip (the residual). Same shape as the sum, so a broadcast such as the
+    attention mask added to the scores is never taken for one."""
     g = h.graph.g
-    for u, v, d in g.edges(data=True):
-        du, dv = g.nodes[u], g.nodes[v]
-        if dv.get("kind") != "op" or dv.get("op") != "add" or du.get("kind") != "op" or g.out_degree(u) < 2:
+    for v, dv in g.nodes(data=True):
+        if dv.get("kind") != "op" or dv.get("op") != "add":
             continue
-        block = h.parent(v)
-        # Same shape as the sum: a broadcast (the attention mask added to the scores) is no skip.
-        if block is not None and block not in [h.parent(u), *h.ancestors(u)] and d.get("shape") == dv.get("shape"):
-            d["residual"] = True
+        ins = [u for u in g.predecessors(v) if g.nodes[u].get("kind") == "op"]
+        if len(ins) != 2:
+            continue
+        for a, b in (ins, ins[::-1]):
+            d = g.edges[a, v]
+            if d.get("shape") == dv.get("shape") and g.out_degree(a) >= 2 and _reaches(g, a, b):
+                d["residual"] = True
+
+
+def _reaches(g, a: str, b: str) -> bool:
+    """Is there a path a -> ... -> b through at least one op with trained parameters? (A residual branch
+    holds a Linear or LayerNorm; GELU's inner ``x + 0.044715·x³`` holds none and is no skip connection.)
+    Searched only among ops that ran between a and b (orders are topological)."""
+    limit = g.nodes[b]["order"]
+    start = (a, False)
+    stack, seen = [start], {start}
+    while stack:
+        x, weighted = stack.pop()
+        for y in g.successors(x):
+            if y == b:
+                if weighted:
+                    return True
+                continue
+            if g.nodes[y]["order"] >= limit:
+                continue
+            state = (y, weighted or _uses_weights(g, y))
+            if state not in seen:
+                seen.add(state)
+                stack.append(state)
+    return False
+
+
+def _uses_weights(g, y: str) -> bool:
+    """y reads a trained parameter, directly or through a pure re-view of it (primitive graphs feed
+    addmm with permute(weight))."""
+    if g.nodes[y].get("params"):
+        return True
+    for p in g.predecessors(y):
+        d = g.nodes[p]
+        if d.get("kind") == "op" and d.get("params") and all(
+                g.nodes[q].get("kind") in ("param", "buffer") for q in g.predecessors(p)):
+            return True
+    return False
 
 
 _MASK_OPS = {"where", "ge", "gt", "lt", "le", "eq", "masked_fill", "logical_not", "bitwise_not"}

@@ -149,6 +149,13 @@ class GraphBuilder:
         for _, d in list(self.g.nodes(data=True)):
             if d["kind"] in ("param", "buffer") and d["module"] and d["module"] not in self.modules:
                 self._add_static_module(d["module"])
+        # Op ids are the tracer's names ("dropout"); a top-level module can have the very same name (the
+        # classifier's `dropout`). Groups and nodes share one id space, so such ops are renamed.
+        clash = {n: f"{n}_op" for n, d in self.g.nodes(data=True) if d["kind"] == "op" and n in self.modules}
+        if clash:
+            nx.relabel_nodes(self.g, clash, copy=False)
+            for old, new in clash.items():
+                self.g.nodes[new]["name"] = new
         return OpGraph(g=self.g, modules=self.modules, meta=self.meta)
 
     def _add_static_module(self, path: str) -> None:
