@@ -154,7 +154,7 @@ class GraphBuilder:
         clash = {n: f"{n}_op" for n, d in self.g.nodes(data=True) if d["kind"] == "op" and n in self.modules}
         if clash:
             nx.relabel_nodes(self.g, clash, copy=False)
-            for old, new in clash.items():
+            for new in clash.values():
                 self.g.nodes[new]["name"] = new
         return OpGraph(g=self.g, modules=self.modules, meta=self.meta)
 
