@@ -14,6 +14,8 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.sources.resolve import ModelSource
 
 ATTENTION = ("eager", "sdpa")
+# Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
+TRACER_REVISION = 2
 OPS_LEVELS = ("aten", "primitive")
 
 
@@ -31,7 +33,7 @@ def cache_key(source: ModelSource, attention: str, ops: str, seq_len: int) -> st
     from bertviz_graph import __version__
 
     blob = json.dumps([source.config, source.head, attention, ops, seq_len, torch.__version__,
-                       transformers.__version__, __version__], sort_keys=True, default=str)
+                       transformers.__version__, __version__, TRACER_REVISION], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
