@@ -1,0 +1,65 @@
+"""The Dash web app: explore a traced model from the whole network down to one weight matrix.
+
+    from bertviz_graph.app import make_app, serve
+    app = make_app(graph)            # a dash.Dash; app.server is the Flask app
+    serve(graph, "127.0.0.1", 8050)  # what `bertviz-graph serve` runs
+
+The server holds the one traced graph, its weights (read lazily) and LRU-bounded caches; each browser tab
+keeps its own view state in a dcc.Store, so tabs never interfere and memory does not grow with sessions.
+Files: ``ids`` (component ids), ``context`` (server state), ``elements`` (laid-out view -> cytoscape),
+``graph_panel``, ``details_panel``, ``weights_panel`` (layout + callbacks of each panel), ``layout`` (the
+page and the list of side panels), ``assets/`` (CSS, viewport and tooltip JS).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["make_app", "serve"]
+
+ASSETS = Path(__file__).with_name("assets")
+
+
+def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, **dash_kwargs: Any):
+    """A ``dash.Dash`` app for ``graph`` (an OpGraph from ``bertviz_graph.trace``)."""
+    import dash
+
+    from bertviz_graph.app import graph_panel
+    from bertviz_graph.app.context import AppContext
+    from bertviz_graph.app.layout import PANELS, page
+    from bertviz_graph.app.layout import register as register_page
+
+    C = AppContext(graph, direction=direction)
+    panels = list(PANELS if panels is None else panels)
+    app = dash.Dash(
+        __name__,
+        assets_folder=str(ASSETS),
+        title=f"bertviz-graph · {graph.name}",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        **dash_kwargs,
+    )
+    app.layout = page(C, panels)
+    register_page(app)
+    graph_panel.register(app, C)
+    for p in panels:
+        p.register(app, C)
+    app.bv_context = C  # for tests and benchmarks
+    return app
+
+
+def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: bool = False) -> None:
+    """Serve the app until Ctrl+C. Prints the URL once the app is built."""
+    import threading
+    import webbrowser
+
+    app = make_app(graph)
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    url = f"http://{shown}:{port}/"
+    print(f"bertviz-graph: {graph.name} at {url}  (Ctrl+C to stop)", flush=True)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    app.run(host=host, port=port, debug=False, threaded=True)

@@ -1,0 +1,225 @@
+"""What the server holds: the one traced graph, its weights, and small bounded caches. Nothing per session.
+
+Every browser tab keeps its own ViewState in a ``dcc.Store``; a callback turns that plain data back into a
+``View`` (dropping ids this model does not have), lays it out through the shared, LRU-bounded layout cache,
+and answers. Two tabs exploring different paths at once therefore never see each other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from bertviz_graph.graph import OpGraph
+from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.layout.types import LaidOutView
+from bertviz_graph.view import View, ViewState
+from bertviz_graph.view_types import VNode
+
+log = logging.getLogger(__name__)
+
+COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm"}
+# light -> strong, dark text stays readable on every stop
+SEQUENTIAL = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#f2703a"]
+NO_VALUE = "#f4f4f4"
+
+
+class LRU:
+    """A small thread-safe LRU map with a fixed number of entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()  # outside the lock: two threads may both compute; the result is the same
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass
+class Rendered:
+    """One laid-out view, ready for cytoscape (without search highlight)."""
+
+    view: View
+    lv: LaidOutView
+    elements: list[dict[str, Any]]
+    values: dict[str, float]  # colour-by values of visible nodes (empty for "role")
+    vrange: tuple[float, float] | None
+
+
+class AppContext:
+    """The traced graph plus bounded caches; shared by every callback and every browser tab."""
+
+    def __init__(self, graph: OpGraph, direction: str = "TB", view_cache: int = 48):
+        if graph.hierarchy is None:
+            from bertviz_graph.hierarchy.tree import build_hierarchy
+
+            graph.hierarchy = build_hierarchy(graph)
+        self.graph = graph
+        self.h: Hierarchy = graph.hierarchy
+        self.direction = direction
+        self._weights = None
+        self._weights_lock = threading.Lock()
+        self._rendered = LRU(view_cache)
+        self.stats_cache = LRU(16)
+        self.matrix_cache = LRU(8)
+        self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
+        self.default_state = View.default(self.h, direction=direction).state
+
+    # ---- weights --------------------------------------------------------------------------------------
+    @property
+    def weights(self):
+        with self._weights_lock:
+            if self._weights is None:
+                from bertviz_graph.details import weights_for
+
+                self._weights = weights_for(self.graph)
+            return self._weights
+
+    @property
+    def trained(self) -> bool:
+        files = self.graph.meta.get("weight_files") or []
+        return bool(files) and bool(getattr(self.weights, "trained", True))
+
+    # ---- state <-> view --------------------------------------------------------------------------------
+    def state(self, d: dict[str, Any] | None) -> tuple[ViewState, list[str]]:
+        """A ViewState from browser data, keeping only ids this model has; plus what was dropped."""
+        dropped: list[str] = []
+        if d is None:
+            return self.default_state, dropped
+        if not isinstance(d, dict):
+            return self.default_state, ["(unreadable view state)"]
+        groups = self.h.groups
+
+        def ids(key: str) -> frozenset[str]:
+            raw = d.get(key) or []
+            keep = set()
+            for x in raw if isinstance(raw, (list, tuple)) else []:
+                if isinstance(x, str) and x in groups and x != ROOT:
+                    keep.add(x)
+                else:
+                    dropped.append(str(x))
+            return frozenset(keep)
+
+        opened, unfolded = ids("opened"), ids("unfolded")
+        unfolded = frozenset(s for s in unfolded if groups[s].kind == "series")
+        inst: dict[str, int] = {}
+        raw_inst = d.get("instance") or {}
+        for k, v in raw_inst.items() if isinstance(raw_inst, dict) else []:
+            g = groups.get(k)
+            try:
+                i = int(v)
+            except (TypeError, ValueError):
+                dropped.append(str(k))
+                continue
+            if g is None or g.kind != "series":
+                dropped.append(str(k))
+                continue
+            inst[k] = min(max(i, 0), len(g.members) - 1)
+        return ViewState(opened=opened, unfolded=unfolded, instance=tuple(sorted(inst.items()))), dropped
+
+    def view(self, state: ViewState) -> View:
+        return View(self.h, state, direction=self.direction)
+
+    @staticmethod
+    def state_key(state: ViewState) -> str:
+        return json.dumps(state.to_json_dict(), sort_keys=True)
+
+    # ---- rendering ---------------------------------------------------------------------------------------
+    def render(self, state: ViewState, color_by: str = "role") -> Rendered:
+        color_by = color_by if color_by in COLOR_MODES else "role"
+        key = (self.state_key(state), color_by)
+        return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
+
+    def _render(self, state: ViewState, color_by: str) -> Rendered:
+        from bertviz_graph.app.elements import to_elements
+
+        view = self.view(state)
+        lv = view.layout()
+        values: dict[str, float] = {}
+        fills: dict[str, str] = {}
+        vrange = None
+        if color_by != "role":
+            for n in lv.view.nodes:
+                v = self.node_value(n, color_by)
+                if v is not None and v > 0:
+                    values[n.id] = v
+            if values:
+                lo, hi = min(values.values()), max(values.values())
+                vrange = (lo, hi)
+                for n in lv.view.nodes:
+                    fills[n.id] = color_for(values.get(n.id), lo, hi)
+            else:
+                fills = {n.id: NO_VALUE for n in lv.view.nodes}
+        return Rendered(view, lv, to_elements(lv, fills), values, vrange)
+
+    # ---- colour-by values ---------------------------------------------------------------------------------
+    def node_value(self, n: VNode, mode: str) -> float | None:
+        a = n.attrs
+        if mode == "flops":
+            return float(a["flops"]) if a.get("flops") else None
+        if mode == "params":
+            if n.kind in ("group", "series"):
+                return float(a.get("params") or 0) or None
+            if n.kind == "param":
+                return float(a.get("numel") or 0) or None
+            return None
+        if mode == "norm":
+            names = self.param_names_under(n)
+            if not names:
+                return None
+            return math.sqrt(sum(self.sumsq(p) for p in names))
+        return None
+
+    def param_names_under(self, n: VNode) -> list[str]:
+        g = self.graph.g
+        if n.kind in ("group", "series") and n.id in self.h.groups:
+            leaves = self.h.leaves(n.id)
+            return [g.nodes[x]["name"] for x in leaves if x in g and g.nodes[x]["kind"] == "param"]
+        if n.kind == "param" and n.id in g:
+            return [g.nodes[n.id]["name"]]
+        return []
+
+    def sumsq(self, name: str) -> float:
+        if name not in self._sumsq:
+            from bertviz_graph.render.weights import stats
+
+            try:
+                self._sumsq[name] = float(stats(self.weights, name)["fro_norm"]) ** 2
+            except Exception:  # a tensor the store cannot read: no value rather than no picture
+                log.exception("weight norm of %s", name)
+                self._sumsq[name] = 0.0
+        return self._sumsq[name]
+
+
+def color_for(v: float | None, lo: float, hi: float) -> str:
+    """Sequential colour on a log scale between lo and hi; NO_VALUE for nothing."""
+    if v is None or v <= 0:
+        return NO_VALUE
+    t = 0.0 if hi <= lo else (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+    t = min(max(t, 0.0), 1.0) * (len(SEQUENTIAL) - 1)
+    i = min(int(t), len(SEQUENTIAL) - 2)
+    f = t - i
+    a, b = SEQUENTIAL[i], SEQUENTIAL[i + 1]
+    ca = [int(a[k : k + 2], 16) for k in (1, 3, 5)]
+    cb = [int(b[k : k + 2], 16) for k in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(ca, cb))

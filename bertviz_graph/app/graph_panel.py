@@ -1,0 +1,490 @@
+"""The graph panel: toolbar (search, colour-by, fit / zoom / reset / open all, SVG download), breadcrumb,
+the layer picker of an opened ×N series, the cytoscape view and its legend; and the callbacks they need.
+
+One server callback (``_controller``) turns every user action into a new ViewState and, in the same
+answer, the new elements: a click on a box costs one round trip. Viewport moves, zoom buttons, breadcrumb
+clicks and tooltips run in the browser (``assets/graph.js``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_cytoscape as cyto
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
+
+from bertviz_graph.app import ids
+from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, SEQUENTIAL, AppContext
+from bertviz_graph.app.elements import legend_edges, legend_roles, stylesheet, target_of
+from bertviz_graph.app.guard import error_text
+from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.render.tree_text import human
+from bertviz_graph.view import LARGE_VIEW, View, ViewState
+
+OUTPUTS = {
+    "state": Output(ids.VIEW_STATE, "data"),
+    "elements": Output(ids.CYTO, "elements"),
+    "legend": Output(ids.LEGEND, "children"),
+    "crumbs": Output(ids.BREADCRUMB, "children"),
+    "series_style": Output(ids.SERIES_BOX, "style"),
+    "series_label": Output(ids.SERIES_LABEL, "children"),
+    "series_max": Output(ids.SERIES_SLIDER, "max"),
+    "series_marks": Output(ids.SERIES_SLIDER, "marks"),
+    "series_value": Output(ids.SERIES_SLIDER, "value"),
+    "series_target": Output(ids.SERIES_TARGET, "data"),
+    "search": Output(ids.SEARCH, "data"),
+    "search_info": Output(ids.SEARCH_INFO, "children"),
+    "selected": Output(ids.SELECTED, "data"),
+    "focus": Output(ids.FOCUS, "data"),
+    "notice": Output(ids.NOTICE, "children"),
+    "confirm": Output(ids.CONFIRM, "displayed"),
+    "confirm_msg": Output(ids.CONFIRM, "message"),
+    "pending": Output(ids.PENDING, "data"),
+    "info": Output(ids.VIEW_INFO, "children"),
+    "unfold_label": Output(ids.UNFOLD, "children"),
+}
+
+
+# ---- layout --------------------------------------------------------------------------------------------
+def _button(label: str, id_: str, title: str, cls: str = "bv-btn") -> html.Button:
+    return html.Button(label, id=id_, n_clicks=0, title=title, className=cls)
+
+
+def stores(C: AppContext) -> list[Any]:
+    return [
+        dcc.Store(id=ids.VIEW_STATE, data=C.default_state.to_json_dict()),
+        dcc.Store(id=ids.SELECTED, data={"id": None}),
+        dcc.Store(id=ids.SEARCH, data={"query": "", "matches": [], "index": 0}),
+        dcc.Store(id=ids.PENDING, data=None),
+        dcc.Store(id=ids.FOCUS, data=None),
+        dcc.Store(id=ids.VIEW_REQUEST, data=None),
+        dcc.Store(id=ids.SERIES_TARGET, data=None),
+        dcc.Store(id=ids.DUMMY_FIT), dcc.Store(id=ids.DUMMY_ZOOM), dcc.Store(id=ids.DUMMY_FOCUS),
+    ]
+
+
+def layout(C: AppContext) -> html.Div:
+    r = C.render(C.default_state, "role")
+    toolbar = html.Div(className="bv-toolbar", children=[
+        html.Div(className="bv-search", children=[
+            dcc.Input(id=ids.SEARCH_INPUT, type="search", placeholder="search: query, softmax, layer\\.3\\..*dense",
+                      debounce=False, n_submit=0, className="bv-input", autoComplete="off"),
+            _button("Find", ids.SEARCH_GO, "reveal and highlight the matches (regular expression)"),
+            _button("Next", ids.SEARCH_NEXT, "reveal the next match"),
+            html.Span(id=ids.SEARCH_INFO, className="bv-search-info"),
+        ]),
+        html.Div(className="bv-colorby", children=[
+            html.Label("Colour by", htmlFor=ids.COLOR_BY),
+            dcc.Dropdown(id=ids.COLOR_BY, options=[{"label": v, "value": k} for k, v in COLOR_MODES.items()],
+                         value="role", clearable=False, searchable=False, className="bv-dropdown"),
+        ]),
+        html.Div(className="bv-buttons", children=[
+            _button("Fit", ids.FIT, "fit the whole graph in the window"),
+            _button("+", ids.ZOOM_IN, "zoom in"),
+            _button("−", ids.ZOOM_OUT, "zoom out"),
+            _button("Reset", ids.RESET, "back to the overview"),
+            _button("Collapse all", ids.COLLAPSE_ALL, "close every group"),
+            _button("Open all", ids.OPEN_ALL, "open every group (asks first when the view gets large)"),
+            _button(_unfold_label(C.default_state), ids.UNFOLD,
+                    "draw every layer of the ×N stacks side by side, or fold them again"),
+            _button("SVG ↓", ids.DOWNLOAD_SVG, "download this view as SVG (the same picture as `bertviz-graph export`)"),
+            dcc.Download(id=ids.DOWNLOAD_SVG_FILE),
+        ]),
+    ])
+    second = html.Div(className="bv-subbar", children=[
+        html.Nav(id=ids.BREADCRUMB, className="bv-breadcrumb", children=_crumbs(C, C.view(C.default_state), None)),
+        html.Div(id=ids.SERIES_BOX, className="bv-series", style={"display": "none"}, children=[
+            html.Span(id=ids.SERIES_LABEL, className="bv-series-label"),
+            html.Div(dcc.Slider(id=ids.SERIES_SLIDER, min=0, max=1, step=1, value=0, marks=None,
+                                allow_direct_input=False),
+                     className="bv-series-slider"),
+        ]),
+    ])
+    graph = cyto.Cytoscape(
+        id=ids.CYTO,
+        elements=r.elements,
+        stylesheet=stylesheet(),
+        layout={"name": "preset", "fit": True, "padding": 16},
+        autoRefreshLayout=False,
+        autoungrabify=True,
+        boxSelectionEnabled=False,
+        minZoom=0.03,
+        maxZoom=4.0,
+        className="bv-cyto",
+        style={"width": "100%", "height": "100%"},
+    )
+    return html.Div(className="bv-graph-panel", children=[
+        toolbar,
+        second,
+        html.Div(id=ids.NOTICE, className="bv-notice", role="status"),
+        html.Div(className="bv-cyto-wrap", children=[
+            graph,
+            html.Div(id=ids.VIEW_INFO, className="bv-view-info", children=_info(r.view)),
+        ]),
+        html.Div(id=ids.LEGEND, className="bv-legend", children=_legend(r.lv, "role", None)),
+        dcc.ConfirmDialog(id=ids.CONFIRM, message=""),
+    ])
+
+
+# ---- pieces of the answer ------------------------------------------------------------------------------
+def _unfold_label(state: ViewState) -> str:
+    return "Fold ×N" if state.unfolded else "Unfold ×N"
+
+
+def _info(view: View) -> str:
+    d = view.data()
+    return f"{len(d.nodes)} boxes · {len(d.edges)} edges"
+
+
+def _legend(lv, color_by: str, vrange: tuple[float, float] | None) -> list[Any]:
+    items: list[Any] = []
+    if color_by == "role":
+        for color, text in legend_roles(lv):
+            items.append(html.Div(className="bv-leg-item", children=[
+                html.Span(className="bv-swatch", style={"background": color}), html.Span(text)]))
+    else:
+        title = COLOR_MODES.get(color_by, color_by)
+        if vrange is None:
+            items.append(html.Div(f"{title}: no values in this view", className="bv-leg-item"))
+        else:
+            lo, hi = vrange
+            fmt = (lambda v: f"{v:.3g}") if color_by == "norm" else human  # noqa: E731
+            grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
+            items.append(html.Div(className="bv-leg-item", children=[
+                html.Span(title + " (log scale)", className="bv-leg-title")]))
+            items.append(html.Div(className="bv-leg-item", children=[
+                html.Span(fmt(lo), className="bv-leg-num"),
+                html.Span(className="bv-gradient", style={"background": grad}),
+                html.Span(fmt(hi), className="bv-leg-num")]))
+            items.append(html.Div(className="bv-leg-item", children=[
+                html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span("no value")]))
+    for kind, color, text in legend_edges(lv):
+        items.append(html.Div(className="bv-leg-item", children=[
+            html.Span(className=f"bv-edge-swatch bv-edge-{kind}", style={"borderTopColor": color}),
+            html.Span(text)]))
+    return items
+
+
+def _crumb_label(C: AppContext, gid: str) -> str:
+    h = C.h
+    if gid == ROOT:
+        return h.groups[ROOT].label or C.graph.name
+    grp = h.groups[gid]
+    parent = h.groups.get(grp.parent or "")
+    if parent is not None and parent.kind == "series":
+        return f"{grp.cls} {parent.members.index(gid)}"
+    return grp.label
+
+
+def _crumbs(C: AppContext, view: View, selected: str | None) -> list[Any]:
+    """Root › … › the selected node: each crumb zooms to (the box showing) that group."""
+    h = C.h
+    chain: list[str] = [ROOT]
+    if selected and (selected in h.groups or selected in h.parent_of):
+        chain = [*reversed(h.ancestors(selected)), selected] if selected != ROOT else [ROOT]
+    out: list[Any] = []
+    for i, x in enumerate(chain):
+        label = _crumb_label(C, x) if x in h.groups else h.label_of(x)
+        rep = _rep(view, x) if x != ROOT else ""
+        if i:
+            out.append(html.Span("›", className="bv-crumb-sep"))
+        out.append(html.Button(label, id={"type": ids.CRUMB, "id": x, "rep": rep or ""}, n_clicks=0,
+                               className="bv-crumb" + (" bv-crumb-last" if i == len(chain) - 1 else ""),
+                               title=(x or "the whole model") + " (click: zoom to it)"))
+    return out
+
+
+def _rep(view: View, x: str) -> str:
+    try:
+        return view.rep(x) or x
+    except KeyError:
+        return x
+
+
+def _visible_series_frames(view: View) -> list[str]:
+    return [n.id for n in view.data().nodes if n.kind == "series" and n.expanded]
+
+
+def _series_controls(C: AppContext, view: View, target: str | None) -> dict[str, Any]:
+    frames = _visible_series_frames(view)
+    if not frames:
+        return {"series_style": {"display": "none"}, "series_target": None}
+    sid = target if target in frames else frames[0]
+    grp = C.h.groups[sid]
+    n = len(grp.members)
+    step = 1 if n <= 16 else max(1, n // 12)
+    marks = {i: str(i) for i in range(0, n, step)}
+    marks[n - 1] = str(n - 1)
+    return {
+        "series_style": {"display": "flex"},
+        "series_label": f"{grp.label}: show member",
+        "series_max": n - 1,
+        "series_marks": marks,
+        "series_value": view.instance_of(sid),
+        "series_target": sid,
+    }
+
+
+def _highlight(elements: list[dict[str, Any]], hl: set[str]) -> list[dict[str, Any]]:
+    if not hl:
+        return elements
+    out = []
+    for el in elements:
+        d = el.get("data", {})
+        if d.get("id") in hl or (d.get("id", "").endswith("::bar") and d.get("target") in hl):
+            el = {**el, "classes": el.get("classes", "") + " hl"}
+        out.append(el)
+    return out
+
+
+def _highlight_set(view: View, matches: list[str]) -> set[str]:
+    if not matches:
+        return set()
+    frames = {n.id for n in view.data().nodes if n.expanded}
+    return {x for x in view.highlight(matches) if x not in frames}
+
+
+# ---- callbacks -----------------------------------------------------------------------------------------
+def register(app, C: AppContext) -> None:
+    @app.callback(
+        output=OUTPUTS,
+        inputs={
+            "tap": Input(ids.CYTO, "tapNodeData"),
+            "go": Input(ids.SEARCH_GO, "n_clicks"),
+            "submit": Input(ids.SEARCH_INPUT, "n_submit"),
+            "nxt": Input(ids.SEARCH_NEXT, "n_clicks"),
+            "reset": Input(ids.RESET, "n_clicks"),
+            "collapse": Input(ids.COLLAPSE_ALL, "n_clicks"),
+            "unfold": Input(ids.UNFOLD, "n_clicks"),
+            "open_all": Input(ids.OPEN_ALL, "n_clicks"),
+            "confirmed": Input(ids.CONFIRM, "submit_n_clicks"),
+            "slider": Input(ids.SERIES_SLIDER, "value"),
+            "color_by": Input(ids.COLOR_BY, "value"),
+            "request": Input(ids.VIEW_REQUEST, "data"),
+        },
+        state={
+            "state": State(ids.VIEW_STATE, "data"),
+            "query": State(ids.SEARCH_INPUT, "value"),
+            "search": State(ids.SEARCH, "data"),
+            "pending": State(ids.PENDING, "data"),
+            "series_target": State(ids.SERIES_TARGET, "data"),
+            "selected": State(ids.SELECTED, "data"),
+        },
+        prevent_initial_call=True,
+    )
+    def _controller(**kw: Any) -> dict[str, Any]:
+        try:
+            out = controller(C, ctx.triggered_id, **kw)
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the page
+            if not isinstance(exc, UserError):
+                import logging
+
+                logging.getLogger("bertviz_graph.app").exception("graph callback failed")
+            out = {"notice": error_text(exc)}
+        return {k: out.get(k, no_update) for k in OUTPUTS}
+
+    @app.callback(Output(ids.DOWNLOAD_SVG_FILE, "data"), Output(ids.NOTICE, "children", allow_duplicate=True),
+                  Input(ids.DOWNLOAD_SVG, "n_clicks"), State(ids.VIEW_STATE, "data"), prevent_initial_call=True)
+    def _download_svg(n: int, state_d: dict | None):
+        if not n:
+            return no_update, no_update
+        try:
+            state, _ = C.state(state_d)
+            svg = C.view(state).to_svg()
+        except Exception as exc:  # noqa: BLE001
+            return no_update, error_text(exc)
+        name = (C.graph.name or "model").replace("/", "_")
+        return dcc.send_string(svg, f"{name}-view.svg", type="image/svg+xml"), ""
+
+    # viewport and breadcrumb: in the browser (assets/graph.js)
+    app.clientside_callback(ClientsideFunction("bv", "fit"), Output(ids.DUMMY_FIT, "data"),
+                            Input(ids.FIT, "n_clicks"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("bv", "zoom"), Output(ids.DUMMY_ZOOM, "data"),
+                            Input(ids.ZOOM_IN, "n_clicks"), Input(ids.ZOOM_OUT, "n_clicks"),
+                            prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("bv", "focus"), Output(ids.DUMMY_FOCUS, "data"),
+                            Input(ids.FOCUS, "data"), prevent_initial_call=True)
+    # a click selects at once, in the browser: details and weights load while the graph is laid out
+    app.clientside_callback(ClientsideFunction("bv", "select"), Output(ids.SELECTED, "data", allow_duplicate=True),
+                            Input(ids.CYTO, "tapNodeData"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("bv", "crumb"),
+                            Output(ids.FOCUS, "data", allow_duplicate=True),
+                            Output(ids.SELECTED, "data", allow_duplicate=True),
+                            Input({"type": ids.CRUMB, "id": ALL, "rep": ALL}, "n_clicks"),
+                            prevent_initial_call=True)
+
+
+def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int | None = None,
+               color_by: str | None = "role", request: dict | None = None, state: dict | None = None,
+               query: str | None = None, search: dict | None = None, pending: dict | None = None,
+               series_target: str | None = None, selected: dict | None = None, **_clicks: Any) -> dict[str, Any]:
+    """One user action -> the outputs that change (see OUTPUTS); ``trig`` is the id of what was used.
+
+    Depends only on its arguments and the shared context C, so tests call it without a browser."""
+    h = C.h
+    cur, dropped = C.state(state)
+    view = C.view(cur)
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    if dropped:
+        notes.append(f"ignored {len(dropped)} id(s) this model does not have ({', '.join(dropped[:3])})")
+    new: ViewState | None = None  # a new state to draw
+    redraw = bool(dropped)  # draw again even if the state did not change
+    check_size = True
+    focus: dict[str, Any] | None = None
+    sel: str | None = None
+    sel_crumbs: str | None = None
+    search = search if isinstance(search, dict) else {"query": "", "matches": [], "index": 0}
+    target = series_target
+
+    if trig == ids.CYTO:
+        tap = tap if isinstance(tap, dict) else {}
+        eid = str(tap.get("id", ""))
+        x = str(tap.get("target") or target_of(eid))
+        visible = {n.id: n for n in view.data().nodes}
+        if x not in h.groups and x not in h.parent_of:
+            notes.append(f"'{x}' is not in this model (a stale page?): the view was drawn again")
+            redraw = True
+        elif x not in visible:
+            notes.append(f"'{h.label_of(x)}' is not in the current view any more: the view was drawn again")
+            redraw = True
+        else:
+            n = visible[x]
+            sel_crumbs = x  # selected in the browser already (bv.select); only the breadcrumb follows
+            if n.expanded and eid.endswith("::bar"):
+                new = view.close(x).state
+                focus = {"id": x, "mode": "keep"}
+            elif n.expandable and not n.expanded:
+                if n.kind == "series":
+                    new = view.open_instance(x, view.instance_of(x)).state
+                    target = x
+                else:
+                    new = view.open(x).state
+                focus = {"id": x, "mode": "fit"}
+            elif n.kind == "series" and n.expanded:
+                target = x
+    elif trig in (ids.SEARCH_GO, ids.SEARCH_INPUT, ids.SEARCH_NEXT):
+        q = (query or "").strip()
+        if trig == ids.SEARCH_NEXT and search.get("matches") and q == search.get("query"):
+            matches = [m for m in search["matches"] if m in h.groups or m in h.parent_of]
+            index = (int(search.get("index", 0)) + 1) % max(1, len(matches))
+        else:
+            matches = view.find(q) if q else []
+            index = 0
+        if not q:
+            search = {"query": "", "matches": [], "index": 0}
+            out["search_info"] = ""
+            redraw = True
+        elif not matches:
+            search = {"query": q, "matches": [], "index": 0}
+            out["search_info"] = f"no match for “{q}”"
+            redraw = True
+        else:
+            m = matches[index]
+            search = {"query": q, "matches": matches, "index": index}
+            more = " (first 200)" if len(matches) >= 200 else ""
+            out["search_info"] = f"{index + 1} of {len(matches)}{more}: {h.label_of(m)}"
+            new = view.reveal(m).state
+            sel = m
+            focus = {"id": m, "mode": "center"}
+            redraw = True
+        out["search"] = search
+    elif trig == ids.RESET:
+        new, focus, search = C.default_state, {"mode": "all"}, {"query": "", "matches": [], "index": 0}
+        out["search"], out["search_info"] = search, ""
+        redraw = True
+    elif trig == ids.COLLAPSE_ALL:
+        new, focus = ViewState(), {"mode": "all"}
+    elif trig == ids.UNFOLD:
+        if cur.unfolded:
+            new = ViewState(opened=cur.opened, unfolded=frozenset(), instance=cur.instance)
+        else:
+            new = view.unfold(all_series=True).state
+        focus = {"mode": "top"}
+    elif trig == ids.OPEN_ALL:
+        new, focus = view.open_all().state, {"mode": "top"}
+    elif trig == ids.CONFIRM:
+        if isinstance(pending, dict) and pending.get("state") is not None:
+            new, _ = C.state(pending["state"])
+            focus = pending.get("focus") or {"mode": "top"}
+            check_size = False
+        out["pending"] = None
+    elif trig == ids.SERIES_SLIDER:
+        frames = _visible_series_frames(view)
+        sid = target if target in frames else (frames[0] if frames else None)
+        if sid is not None and slider is not None:
+            k = int(slider)
+            if k != view.instance_of(sid):
+                new = view.open_instance(sid, k).state
+                focus = {"id": sid, "mode": "keep-top"}
+                target = sid
+    elif trig == ids.COLOR_BY:
+        redraw = True
+    elif trig == ids.VIEW_REQUEST and isinstance(request, dict):
+        action, x = request.get("action"), str(request.get("id", ""))
+        if x not in h.groups and x not in h.parent_of:
+            notes.append(f"'{x}' is not in this model")
+        elif action == "reveal":
+            new, sel, focus = view.reveal(x).state, x, {"id": x, "mode": "center"}
+        elif action == "open" and x in h.groups:
+            new, sel, focus = view.reveal(x).open(x).state, x, {"id": x, "mode": "fit"}
+        elif action == "close" and x in h.groups:
+            new, sel = view.close(x).state, x
+        elif action == "select":
+            sel = x
+            if x not in {n.id for n in view.data().nodes}:
+                new = view.reveal(x).state
+            focus = {"id": x, "mode": "center"}
+        else:
+            notes.append(f"unknown request '{action}'")
+
+    if new is not None and new != cur:
+        redraw = True
+    final = new if new is not None else cur
+    if redraw:
+        nview = C.view(final)
+        if check_size and new is not None and new != cur and nview.size() > LARGE_VIEW \
+                and nview.size() > view.size():
+            out["confirm"] = True
+            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (more than {LARGE_VIEW:,}); "
+                                  f"drawing it may be slow. Open it anyway?")
+            out["pending"] = {"state": final.to_json_dict(), "focus": focus}
+            out["notice"] = "; ".join(notes)
+            return out
+        r = C.render(final, color_by or "role")
+        hl = _highlight_set(r.view, search.get("matches") or [])
+        els = _highlight(r.elements, hl)
+        out.update({
+            "state": final.to_json_dict(),
+            "elements": els,
+            "legend": _legend(r.lv, color_by or "role", r.vrange),
+            "info": _info(r.view),
+            "unfold_label": _unfold_label(final),
+        })
+        out.update(_series_controls(C, r.view, target))
+        if focus is not None:
+            if focus.get("id") is not None:
+                focus = {**focus, "id": _rep(r.view, focus["id"])}
+            out["focus"] = {**focus, "n": len(els), "nonce": _nonce()}
+        view = r.view
+    elif target != series_target:
+        out.update(_series_controls(C, view, target))
+    if sel is not None:
+        out["selected"] = {"id": sel}
+        out["crumbs"] = _crumbs(C, view, sel)
+    elif sel_crumbs is not None:
+        out["crumbs"] = _crumbs(C, view, sel_crumbs)
+    elif redraw:
+        prev = selected.get("id") if isinstance(selected, dict) else None
+        out["crumbs"] = _crumbs(C, view, prev)
+    out["notice"] = "; ".join(notes)
+    return out
+
+
+_counter = [0]
+
+
+def _nonce() -> int:
+    _counter[0] += 1
+    return _counter[0]

@@ -1,0 +1,71 @@
+"""The page: a header, the graph panel on the left, tabs of side panels on the right.
+
+Side panels are listed in ``PANELS`` (details, weights). A new panel (neurons, sunburst charts) is one module
+with ``TAB_VALUE``, ``TAB_LABEL``, ``layout(C)`` and ``register(app, C)``; add it with ``add_panel(module)``
+before ``make_app`` (or append it to ``PANELS``). It reads ``ids.SELECTED`` / ``ids.WEIGHT_NAME`` and may
+write ``ids.VIEW_REQUEST`` to move the graph.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from dash import Input, Output, dcc, html
+
+from bertviz_graph.app import details_panel, graph_panel, ids, weights_panel
+from bertviz_graph.app.context import AppContext
+
+PANELS: list[ModuleType] = [details_panel, weights_panel]
+
+
+def add_panel(panel: ModuleType) -> None:
+    """Add a side panel module (TAB_VALUE, TAB_LABEL, layout(C), register(app, C)) as a tab."""
+    if panel not in PANELS:
+        PANELS.append(panel)
+
+
+def header(C: AppContext) -> html.Div:
+    d = C.view(C.default_state).data()
+    parts: list[Any] = [html.Span(d.title, className="bv-title"), html.Span(d.subtitle, className="bv-subtitle")]
+    if not C.trained:
+        parts.append(html.Span(
+            "weights: random initial values (no checkpoint found), not trained", id=ids.RANDOM_BANNER,
+            className="bv-banner", title=weights_panel.RANDOM_TEXT))
+    return html.Div(parts, id=ids.HEADER, className="bv-header")
+
+
+WARMUP_TICK = "bv-warmup-tick"
+WARMUP = "bv-warmup"
+
+
+def register(app) -> None:
+    """Page-level callbacks: once the graph is up, mount a hidden plot so plotly.js (an async bundle of
+    several MB) loads in the background instead of when the first weight matrix is asked for."""
+    app.clientside_callback(
+        """function (n) {
+            if (!n) { return window.dash_clientside.no_update; }
+            return {type: 'Graph', namespace: 'dash_core_components',
+                    props: {id: 'bv-plotly-warmup', figure: {data: [], layout: {}},
+                            config: {staticPlot: true}, style: {height: '10px', width: '10px'}}};
+        }""",
+        Output(WARMUP, "children"), Input(WARMUP_TICK, "n_intervals"), prevent_initial_call=True)
+
+
+def page(C: AppContext, panels: list[ModuleType]) -> html.Div:
+    tabs = dcc.Tabs(
+        id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs",
+        children=[dcc.Tab(label=p.TAB_LABEL, value=p.TAB_VALUE, id=f"bv-tab-{p.TAB_VALUE}", **weights_panel.TAB_STYLE, children=html.Div(p.layout(C),
+                                                                                 className="bv-tab-content"))
+                  for p in panels])
+    return html.Div(className="bv-app", children=[
+        *graph_panel.stores(C),
+        dcc.Interval(id=WARMUP_TICK, interval=1200, max_intervals=1),
+        html.Div(id=WARMUP, style={"position": "absolute", "left": "-50px", "top": "-50px", "overflow": "hidden",
+                                   "width": "10px", "height": "10px"}),
+        header(C),
+        html.Div(className="bv-main", children=[
+            graph_panel.layout(C),
+            html.Div(tabs, className="bv-side"),
+        ]),
+    ])

@@ -1,0 +1,246 @@
+"""The Dash app without a browser: elements, the graph controller, state checks, weights answers, routes."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+
+import bertviz_graph as bg
+from bertviz_graph.app import graph_panel, ids, make_app
+from bertviz_graph.app.context import AppContext, color_for
+from bertviz_graph.app.elements import _bezier_points, route_style, target_of
+from bertviz_graph.app.graph_panel import controller
+from bertviz_graph.app.weights_panel import NPY_ROUTE, readout, weight_options, window_from_relayout
+from bertviz_graph.render import weights as rw
+from bertviz_graph.view import View
+
+SERIES = "bert.encoder.layer[0-1]"
+ATTN = "bert.encoder.layer.0.attention"
+SELF = "bert.encoder.layer.0.attention.self"
+QW = "bert.encoder.layer.0.attention.self.query.weight"
+
+
+@pytest.fixture(scope="module")
+def graph():
+    return bg.trace("bert-tiny")
+
+
+@pytest.fixture(scope="module")
+def C(graph):
+    return AppContext(graph)
+
+
+def _state(C, *opened):
+    v = C.view(C.default_state)
+    for g in opened:
+        v = v.open_instance(g, 0) if C.h.groups[g].kind == "series" else v.open(g)
+    return v.state.to_json_dict()
+
+
+# ---- elements -------------------------------------------------------------------------------------------
+def test_elements_match_the_layout(C):
+    state, _ = C.state(_state(C, SERIES, ATTN, SELF))
+    r = C.render(state)
+    lv = r.lv
+    nodes = [e for e in r.elements if "source" not in e["data"]]
+    edges = [e for e in r.elements if "source" in e["data"]]
+    ids_seen: set[str] = set()
+    for el in nodes:  # a compound parent always comes before its children
+        p = el["data"].get("parent")
+        assert p is None or p in ids_seen, el["data"]["id"]
+        ids_seen.add(el["data"]["id"])
+    node_ids = {e["data"]["id"] for e in nodes}
+    assert all(e["data"]["source"] in node_ids and e["data"]["target"] in node_ids for e in edges)
+    # every collapsed box sits where layout put it (a series' front box is shifted by the stack offset)
+    for n in lv.view.nodes:
+        el = next(e for e in nodes if e["data"]["id"] == n.id)
+        if n.expanded:
+            assert "frame" in el["classes"] and "position" not in el
+            assert f"{n.id}::bar" in node_ids and f"{n.id}::end" in node_ids
+        elif n.count == 1:
+            assert el["position"] == {"x": round(lv.boxes[n.id].x, 2), "y": round(lv.boxes[n.id].y, 2)}
+    assert len(edges) == len([e for e in lv.view.edges if e.id in lv.routes])
+    assert all(target_of(e["data"]["id"]) for e in nodes)
+    assert target_of(f"{SELF}::bar") == SELF and target_of("softmax") == "softmax"
+
+
+def test_route_segments_follow_the_bezier():
+    route = [(0.0, 0.0), (0.0, 50.0), (100.0, 50.0), (100.0, 100.0)]
+    rs = route_style(route)
+    assert rs is not None and rs["weights"]
+    (x0, y0), (x1, y1) = rs["p0"], rs["p1"]
+    dx, dy = x1 - x0, y1 - y0
+    L = math.hypot(dx, dy)
+    pts = _bezier_points(route)
+    for w, d in zip(rs["weights"], rs["distances"]):  # rebuild each kept point from (weight, distance)
+        px = x0 + w * dx - d * dy / L
+        py = y0 + w * dy + d * dx / L
+        assert min(math.hypot(px - qx, py - qy) for qx, qy in pts) < 0.05
+    assert route_style([(1.0, 1.0), (1.0, 1.0)]) is None
+
+
+def test_colour_modes(C):
+    for mode in ("flops", "params", "norm"):
+        r = C.render(C.default_state, mode)
+        assert r.vrange is not None and r.vrange[0] > 0
+        fills = {e["data"]["id"]: e["data"].get("fill") for e in r.elements if "source" not in e["data"]}
+        assert fills["bert.embeddings"] != fills["output:0"]
+    assert color_for(None, 1, 10) == color_for(0, 1, 10)
+    assert color_for(1, 1, 10) != color_for(10, 1, 10)
+
+
+# ---- controller -------------------------------------------------------------------------------------------
+def test_tap_opens_a_series_and_the_bar_closes_it(C):
+    out = controller(C, ids.CYTO, tap={"id": SERIES, "target": SERIES}, state=_state(C))
+    assert SERIES in out["state"]["opened"] and out["focus"]["mode"] == "fit"
+    assert any(e["data"]["id"] == f"{SERIES}::bar" for e in out["elements"])
+    assert out["series_style"] == {"display": "flex"} and out["series_max"] == 1
+    assert out["crumbs"] and out["notice"] == ""
+    out2 = controller(C, ids.CYTO, tap={"id": f"{SERIES}::bar", "target": SERIES}, state=out["state"])
+    assert SERIES not in out2["state"]["opened"]
+    assert out2["series_style"] == {"display": "none"}
+
+
+def test_tap_on_an_op_only_selects(C):
+    state = _state(C, SERIES, ATTN, SELF)
+    out = controller(C, ids.CYTO, tap={"id": "softmax", "target": "softmax"}, state=state)
+    assert "elements" not in out and "state" not in out
+    assert out["crumbs"]
+
+
+def test_stale_and_unknown_ids_get_a_sentence(C):
+    out = controller(C, ids.CYTO, tap={"id": "no.such.node", "target": "no.such.node"}, state=_state(C))
+    assert "not in this model" in out["notice"] and "elements" in out
+    # a real node that is not visible in this view (a stale click from an older picture)
+    out = controller(C, ids.CYTO, tap={"id": "softmax"}, state=_state(C))
+    assert "not in the current view" in out["notice"]
+    # a view state with ids this model does not have, and garbage types
+    bad = {"opened": ["bert", "ghost.group", 7], "instance": {SERIES: "x", "ghost": 3}, "unfolded": "nope"}
+    out = controller(C, ids.COLOR_BY, state=bad, color_by="role")
+    assert "ignored" in out["notice"] and out["state"]["opened"] == ["bert"]
+    for junk in (None, [], "text", {"opened": None}):
+        state, _ = C.state(junk)
+        assert isinstance(C.view(state).data().nodes, list)
+    out = controller(C, ids.VIEW_REQUEST, request={"action": "reveal", "id": "nope"}, state=_state(C))
+    assert "not in this model" in out["notice"]
+    out = controller(C, ids.VIEW_REQUEST, request={"action": "dance", "id": "bert"}, state=_state(C))
+    assert "unknown request" in out["notice"]
+
+
+def test_search_reveals_and_highlights(C):
+    out = controller(C, ids.SEARCH_GO, query="query", state=_state(C), search=None)
+    assert out["search"]["matches"] and "1 of" in out["search_info"]
+    assert SELF in out["state"]["opened"]
+    hl = {e["data"]["id"] for e in out["elements"] if " hl" in " " + e.get("classes", "")}
+    assert "bert.encoder.layer.0.attention.self.query" in hl
+    out2 = controller(C, ids.SEARCH_NEXT, query="query", state=out["state"], search=out["search"])
+    assert out2["search"]["index"] == 1
+    out3 = controller(C, ids.SEARCH_GO, query="zzz-nothing", state=_state(C), search=None)
+    assert "no match" in out3["search_info"]
+    out4 = controller(C, ids.SEARCH_GO, query="[unclosed", state=_state(C), search=None)  # bad regex: plain text
+    assert "search_info" in out4
+
+
+def test_large_view_asks_first(C, monkeypatch):
+    monkeypatch.setattr(graph_panel, "LARGE_VIEW", 40)
+    out = controller(C, ids.OPEN_ALL, state=_state(C))
+    assert out["confirm"] is True and "Open it anyway" in out["confirm_msg"]
+    assert "elements" not in out and out["pending"]["state"]["opened"]
+    done = controller(C, ids.CONFIRM, state=_state(C), pending=out["pending"])
+    assert done["pending"] is None and len(done["state"]["opened"]) > 5 and done["elements"]
+
+
+def test_slider_picks_the_member(C):
+    state = _state(C, SERIES)
+    out = controller(C, ids.SERIES_SLIDER, slider=1, state=state, series_target=SERIES)
+    assert out["state"]["instance"] == {SERIES: 1}
+    assert any("showing 2 of 2" in str(e["data"].get("label", "")) for e in out["elements"])
+
+
+def test_unfold_and_fold(C):
+    out = controller(C, ids.UNFOLD, state=_state(C))
+    assert out["state"]["unfolded"] == [SERIES] and out["unfold_label"] == "Fold ×N"
+    out = controller(C, ids.UNFOLD, state=out["state"])
+    assert out["state"]["unfolded"] == []
+
+
+def test_reset_and_collapse(C):
+    out = controller(C, ids.RESET, state=_state(C, SERIES, ATTN))
+    assert out["state"] == C.default_state.to_json_dict() and out["focus"]["mode"] == "all"
+    out = controller(C, ids.COLLAPSE_ALL, state=_state(C, SERIES))
+    assert out["state"]["opened"] == []
+
+
+def test_an_exception_becomes_a_notice(graph, monkeypatch):
+    app = make_app(graph)
+    C = app.bv_context
+
+    def boom(*a, **k):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(C, "render", boom)
+    with pytest.raises(RuntimeError):
+        controller(C, ids.COLOR_BY, state=_state(C))
+    # the registered callback wraps it: find it and call it as Dash would
+    cb = next(v for k, v in app.callback_map.items() if ids.VIEW_STATE in k)
+    fn = cb["callback"].__wrapped__
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": f"{ids.COLOR_BY}.value", "value": "role"}]))
+    res = fn(tap=None, go=0, submit=0, nxt=0, reset=0, collapse=0, unfold=0, open_all=0, confirmed=0, slider=0,
+             color_by="role", request=None, state=_state(C), query="", search=None, pending=None,
+             series_target=None, selected=None)
+    assert "kaboom" in str(res["notice"])
+
+
+# ---- weights ---------------------------------------------------------------------------------------------
+def test_weight_options(C):
+    opts, value, msg, _, body = weight_options(C, "bert.encoder.layer.0.attention.self.query")
+    assert value == QW and body == {"display": "block"} and len(opts) == 2
+    opts, value, msg, _, body = weight_options(C, "softmax")
+    assert value is None and "no weight matrix" in msg and body == {"display": "none"}
+    assert "not in this model" in weight_options(C, "ghost")[2]
+
+
+def test_relayout_windows():
+    assert window_from_relayout({"autosize": True}, (100, 50), None) is None
+    rows, cols = window_from_relayout({"xaxis.range[0]": 9.6, "xaxis.range[1]": 20.2,
+                                       "yaxis.range[0]": 40.4, "yaxis.range[1]": 30.1}, (100, 50), None)
+    assert rows == (30, 41) and cols == (10, 21)
+    assert window_from_relayout({"xaxis.autorange": True, "yaxis.autorange": True}, (100, 50),
+                                {"rows": [3, 9], "cols": [1, 2]}) == ((0, 100), (0, 50))
+    assert window_from_relayout({"xaxis.range": [-5, 500]}, (1, 50), None) == ((0, 1), (0, 50))
+
+
+def test_readout_is_exact(C):
+    mv = rw.matrix_view(C.weights, QW, None, None, (64, 64), "maxabs")
+    win = {"name": QW, "shape": list(mv.shape), "rows": list(mv.rows), "cols": list(mv.cols),
+           "block": list(mv.block), "how": "maxabs"}
+    text = readout(C, {"x": 5.0, "y": 7.0}, win)
+    assert f"w = {rw.value_at(C.weights, QW, 7, 5):.6g} (exact)" in text and "this cell" in text
+
+
+def test_npy_route_streams_the_tensor(graph):
+    app = make_app(graph)
+    client = app.server.test_client()
+    name = "bert.embeddings.word_embeddings.weight"
+    r = client.get(NPY_ROUTE, query_string={"name": name})
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    arr = np.load(io.BytesIO(r.data), allow_pickle=False)
+    store = app.bv_context.weights
+    assert arr.shape == tuple(store.shape(name)) and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr[:3], store.get_slice(name, slice(0, 3)))
+    bias = client.get(NPY_ROUTE, query_string={"name": "bert.embeddings.LayerNorm.bias"})
+    assert np.load(io.BytesIO(bias.data)).shape == (128,)
+    assert client.get(NPY_ROUTE, query_string={"name": "../etc/passwd"}).status_code == 404
+
+
+def test_views_are_cached_but_bounded(C):
+    for k in range(60):
+        v = View(C.h).open(SERIES) if k % 2 else View(C.h)
+        C.render(v.state, ["role", "flops", "params"][k % 3])
+    assert len(C._rendered) <= C._rendered.size
