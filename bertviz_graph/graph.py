@@ -141,9 +141,11 @@ def _view(self: OpGraph, depth: int | None = None, open: tuple[str, ...] | list[
         self.hierarchy = build_hierarchy(self)
     v = View.default(self.hierarchy, show_params=show_params, direction=direction)
     if depth is not None:
-        v = View(self.hierarchy, show_params=show_params, direction=direction).open_depth(depth)
+        v = View(self.hierarchy, show_params=show_params, direction=direction)
     if unfold:
         v = v.unfold(all_series=True)
+    if depth is not None:
+        v = v.open_depth(depth)
     for gid in open:
         v = v.reveal(gid).open(gid) if gid in self.hierarchy.groups else v.reveal(gid)
     return v

@@ -113,7 +113,9 @@ class View:
                 if c not in h.groups:
                     continue
                 grp = h.groups[c]
-                if grp.kind == "series":
+                if grp.kind == "series" and c in self.state.unfolded:
+                    visit(c, level)  # unfolded: its members stand in its place
+                elif grp.kind == "series":
                     if level < depth:
                         opened.add(c)
                     visit(grp.members[self.instance_of(c)], level + 1)  # the shown member is transparent

@@ -98,3 +98,11 @@ def test_search_reveal_highlight(base_graph):
     assert hits[0] in shown.highlight(hits[:1])
     assert v.find("soft.*max")  # regex
     assert v.find("layer[") == [SERIES]  # an invalid regex is searched as plain text
+
+
+def test_depth_with_unfold_opens_every_layer(base_graph):
+    v = base_graph.view(depth=9, unfold=True)
+    ops = [n for n in v.data().nodes if n.kind == "op"]
+    assert len(ops) == len(base_graph.ops())  # all 12 layers, every op
+    folded = base_graph.view(depth=9)
+    assert len([n for n in folded.data().nodes if n.kind == "op"]) == len(base_graph.ops()) - 11 * 29
