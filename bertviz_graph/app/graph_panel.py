@@ -186,7 +186,7 @@ def _crumbs(C: AppContext, view: View, selected: str | None) -> list[Any]:
     out: list[Any] = []
     for i, x in enumerate(chain):
         label = _crumb_label(C, x) if x in h.groups else h.label_of(x)
-        rep = _rep(view, x) if x != ROOT else ""
+        rep = (_rep(view, x) or "") if x != ROOT else ""
         if i:
             out.append(html.Span("›", className="bv-crumb-sep"))
         out.append(html.Button(label, id={"type": ids.CRUMB, "id": x, "rep": rep or ""}, n_clicks=0,
@@ -195,11 +195,12 @@ def _crumbs(C: AppContext, view: View, selected: str | None) -> list[Any]:
     return out
 
 
-def _rep(view: View, x: str) -> str:
+def _rep(view: View, x: str) -> str | None:
+    """The visible box showing x (None when x is filtered out of this view)."""
     try:
-        return view.rep(x) or x
+        return view.rep(x)
     except KeyError:
-        return x
+        return None
 
 
 def _visible_series_frames(view: View) -> list[str]:
@@ -239,10 +240,17 @@ def _highlight(elements: list[dict[str, Any]], hl: set[str]) -> list[dict[str, A
 
 
 def _highlight_set(view: View, matches: list[str]) -> set[str]:
+    """Boxes to highlight: each match, or the closed box hiding it. An opened frame is highlighted (its
+    title bar) only when it matches itself, not because a match hides in a member it does not show."""
     if not matches:
         return set()
     frames = {n.id for n in view.data().nodes if n.expanded}
-    return {x for x in view.highlight(matches) if x not in frames}
+    out = set()
+    for m in matches:
+        r = _rep(view, m)
+        if r is not None and (r not in frames or r == m):
+            out.add(r)
+    return out
 
 
 # ---- callbacks -----------------------------------------------------------------------------------------
@@ -465,7 +473,7 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
         out.update(_series_controls(C, r.view, target))
         if focus is not None:
             if focus.get("id") is not None:
-                focus = {**focus, "id": _rep(r.view, focus["id"])}
+                focus = {**focus, "id": _rep(r.view, focus["id"]) or focus["id"]}
             out["focus"] = {**focus, "n": len(els), "nonce": _nonce()}
         view = r.view
     elif target != series_target:

@@ -64,8 +64,10 @@ def layout(C: AppContext) -> html.Div:
                      children=RANDOM_TEXT, style={"display": "none"}),
             dcc.Tabs(id=ids.WEIGHT_TABS, value="matrix", className="bv-subtabs", children=[
                 dcc.Tab(label="Matrix", value="matrix", id="bv-wtab-matrix", **TAB_STYLE, children=[
-                    dcc.Graph(id=ids.HEATMAP, config=GRAPH_CONFIG, style={"height": "520px"},
-                              figure=_blank("")),
+                    dcc.Loading(dcc.Graph(id=ids.HEATMAP, config=GRAPH_CONFIG, style={"height": "520px"},
+                                          figure=_blank("")),
+                                target_components={ids.HEATMAP: "figure"}, delay_show=300, type="circle",
+                                overlay_style={"visibility": "visible", "opacity": 0.6}),
                     html.Div(id=ids.HEATMAP_READOUT, className="bv-readout",
                              children="hover a cell: its row, column and exact value show here"),
                     html.Div(className="bv-w-actions", children=[
