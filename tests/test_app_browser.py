@@ -121,7 +121,7 @@ def test_walk_from_model_to_self_attention_and_search(page, console_errors, serv
     click_node(page, SERIES)  # open a layer: the stack opens showing layer 0
     wait_for(page, f"{SERIES}::bar")
     assert page.is_visible("#bv-series-box")
-    assert "Transformer layer" in page.inner_text("#bv-details")
+    page.wait_for_function("document.getElementById('bv-details').innerText.includes('Transformer layer')")
     shot(page, "02-layer-open")
 
     click_node(page, ATTN)

@@ -64,8 +64,7 @@ def layout(C: AppContext) -> html.Div:
                      children=RANDOM_TEXT, style={"display": "none"}),
             dcc.Tabs(id=ids.WEIGHT_TABS, value="matrix", className="bv-subtabs", children=[
                 dcc.Tab(label="Matrix", value="matrix", id="bv-wtab-matrix", **TAB_STYLE, children=[
-                    dcc.Loading(dcc.Graph(id=ids.HEATMAP, config=GRAPH_CONFIG, style={"height": "520px"},
-                                          figure=_blank("")),
+                    dcc.Loading(dcc.Graph(id=ids.HEATMAP, config=GRAPH_CONFIG, figure=_blank("")),
                                 target_components={ids.HEATMAP: "figure"}, delay_show=300, type="circle",
                                 overlay_style={"visibility": "visible", "opacity": 0.6}),
                     html.Div(id=ids.HEATMAP_READOUT, className="bv-readout",
@@ -174,8 +173,10 @@ def _heatmap_figure(mv: rw.MatrixView):
     # two short lines fit the panel; the untrained warning stays in the picture
     sub = sub.replace(" · colour", "<br>colour").replace(" · RANDOM", " · <b>RANDOM</b>")
     fig.update_layout(title={"subtitle": {"text": sub, "font": {"size": 11}}},
-                      uirevision=f"{mv.name}|{mv.how}", height=190 if mv.is_vector else 500,
+                      uirevision=f"{mv.name}|{mv.how}", height=250 if mv.is_vector else 500,
                       margin={"l": 64, "r": 10, "t": 84, "b": 44}, dragmode="zoom")
+    if mv.is_vector:  # a one-row strip: a short colour bar with few ticks
+        fig.update_traces(colorbar={"nticks": 3, "len": 1.0, "thickness": 10})
     if mv.z.size > IMAGE_CELLS:
         heat = fig.data[0]
         br, bc = mv.block
@@ -348,9 +349,10 @@ def register(app, C: AppContext) -> None:
         return stats_table(s), histogram_figure(name, s, counts, edges, bool(s["trained"])), name
 
     @app.callback(Output(ids.PER_HEAD_BOX, "children"),
-                  Input(ids.WEIGHT_NAME, "data"), Input(ids.WEIGHT_TABS, "value"), prevent_initial_call=True)
+                  Input(ids.WEIGHT_NAME, "data"), Input(ids.WEIGHT_TABS, "value"), Input(ids.HEATMAP_HOW, "value"),
+                  prevent_initial_call=True)
     @guarded(lambda msg: html.Div(msg, className="bv-empty"))
-    def _per_head(name: str | None, tab: str | None):
+    def _per_head(name: str | None, tab: str | None, how: str | None):
         if tab != "heads":
             raise PreventUpdate
         heads = _num_heads(C)
@@ -358,8 +360,9 @@ def register(app, C: AppContext) -> None:
             return html.Div(className="bv-empty", children=(
                 "The per-head split applies to the query, key and value weights (and biases) and to the "
                 "attention output weight: head h owns rows (or columns) h·d … (h+1)·d−1. Pick one of those."))
-        fig = C.matrix_cache.get_or_make(("heads", name), lambda: rw.per_head_figure(C.weights, name, heads,
-                                                                                   grid_cols=min(4, heads)))
+        how = how if how in ("mean", "maxabs") else "maxabs"
+        fig = C.matrix_cache.get_or_make(("heads", name, how), lambda: rw.per_head_figure(
+            C.weights, name, heads, grid_cols=min(4, heads), how=how))
         return dcc.Graph(id=ids.PER_HEAD, figure=fig, config=GRAPH_CONFIG)
 
     @app.callback(Output(ids.DOWNLOAD_PNG_FILE, "data"), Input(ids.DOWNLOAD_PNG, "n_clicks"),
