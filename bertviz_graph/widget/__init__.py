@@ -483,7 +483,8 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
 
     def __repr__(self) -> str:
         opened = len(self._view.state.opened)
-        return f"<GraphWidget {self._graph.name}: {opened} groups open, selected={self.selected or None!r}>"
+        return (f"<GraphWidget {self._graph.name}: {opened} group{'s' if opened != 1 else ''} open, "
+                f"selected={self.selected or None!r}>")
 
 
 def _file_name(name: str) -> str:
