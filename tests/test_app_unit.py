@@ -244,3 +244,30 @@ def test_views_are_cached_but_bounded(C):
         v = View(C.h).open(SERIES) if k % 2 else View(C.h)
         C.render(v.state, ["role", "flops", "params"][k % 3])
     assert len(C._rendered) <= C._rendered.size
+
+
+def test_lru_computes_a_value_once_for_concurrent_askers(C):
+    import threading
+    import time
+
+    from bertviz_graph.app.context import LRU
+
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return 42
+
+    lru = LRU(2)
+    assert C.prefetch(lru, "k", slow)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(lru.get_or_make("k", slow))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [42, 42, 42] and len(calls) == 1
+    for k in range(5):
+        lru.get_or_make(k, lambda k=k: k)
+    assert len(lru) == 2

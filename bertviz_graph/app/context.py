@@ -31,25 +31,39 @@ NO_VALUE = "#f4f4f4"
 
 
 class LRU:
-    """A small thread-safe LRU map with a fixed number of entries."""
+    """A small thread-safe LRU map with a fixed number of entries.
+
+    ``get_or_make`` computes a missing value once even when several requests ask for it at the same time
+    (the others wait for it): two callbacks wanting the same 30522×768 overview read the tensor once."""
 
     def __init__(self, size: int):
         self.size = size
         self._data: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Event] = {}
 
     def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._data:
+        while True:
+            with self._lock:
+                if key in self._data:
+                    self._data.move_to_end(key)
+                    return self._data[key]
+                busy = self._making.get(key)
+                if busy is None:
+                    self._making[key] = threading.Event()
+                    break
+            busy.wait(60)  # someone else is computing it: wait, then look again
+        try:
+            value = make()
+            with self._lock:
+                self._data[key] = value
                 self._data.move_to_end(key)
-                return self._data[key]
-        value = make()  # outside the lock: two threads may both compute; the result is the same
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-        return value
+                while len(self._data) > self.size:
+                    self._data.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                self._making.pop(key).set()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -84,6 +98,7 @@ class AppContext:
         self.matrix_cache = LRU(8)
         self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
         self.default_state = View.default(self.h, direction=direction).state
+        self._prefetching = threading.Lock()
 
     # ---- weights --------------------------------------------------------------------------------------
     @property
@@ -99,6 +114,22 @@ class AppContext:
     def trained(self) -> bool:
         files = self.graph.meta.get("weight_files") or []
         return bool(files) and bool(getattr(self.weights, "trained", True))
+
+    def prefetch(self, cache: LRU, key: Hashable, make: Callable[[], Any]) -> bool:
+        """Compute ``cache[key]`` in a background thread, one at a time (skipped when one is running)."""
+        if not self._prefetching.acquire(blocking=False):
+            return False
+
+        def run() -> None:
+            try:
+                cache.get_or_make(key, make)
+            except Exception:  # noqa: BLE001 - the request that needs it will say what is wrong
+                log.debug("prefetch of %r failed", key, exc_info=True)
+            finally:
+                self._prefetching.release()
+
+        threading.Thread(target=run, name="bv-prefetch", daemon=True).start()
+        return True
 
     # ---- state <-> view --------------------------------------------------------------------------------
     def state(self, d: dict[str, Any] | None) -> tuple[ViewState, list[str]]:

@@ -258,6 +258,10 @@ def _num_heads(C: AppContext) -> int | None:
     return int(heads) if heads else None
 
 
+def _view_key(name: str, rows, cols, how: str) -> tuple:
+    return (name, tuple(rows) if rows else None, tuple(cols) if cols else None, how)
+
+
 def weight_options(C: AppContext, node: str | None) -> tuple:
     """(dropdown options, value, message, message style, body style) for the selected node."""
     hidden, shown = {"display": "none"}, {"display": "block"}
@@ -281,11 +285,17 @@ def register(app, C: AppContext) -> None:
         Output(ids.WEIGHT_PICK, "options"), Output(ids.WEIGHT_PICK, "value"),
         Output(ids.WEIGHT_EMPTY, "children"), Output(ids.WEIGHT_EMPTY, "style"),
         Output(ids.WEIGHT_BODY, "style"),
-        Input(ids.SELECTED, "data"), prevent_initial_call=True)
+        Input(ids.SELECTED, "data"), State(ids.HEATMAP_HOW, "value"), prevent_initial_call=True)
     @guarded(lambda msg: (no_update, None, msg, {"display": "block"}, {"display": "none"}))
-    def _options(selected: dict | None):
+    def _options(selected: dict | None, how: str | None):
         node = selected.get("id") if isinstance(selected, dict) else None
-        return weight_options(C, node if isinstance(node, str) else None)
+        out = weight_options(C, node if isinstance(node, str) else None)
+        name = out[1]
+        if name is not None:  # start reading the overview now: the heatmap asks for it a render later
+            how = how if how in ("mean", "maxabs") else "maxabs"
+            C.prefetch(C.matrix_cache, _view_key(name, None, None, how),
+                       lambda: rw.matrix_view(C.weights, name, None, None, MAX_PX, how))
+        return out
 
     app.clientside_callback("function (v) { return v || null; }", Output(ids.WEIGHT_NAME, "data"),
                             Input(ids.WEIGHT_PICK, "value"), prevent_initial_call=True)
@@ -297,6 +307,7 @@ def register(app, C: AppContext) -> None:
         State(ids.WEIGHT_WINDOW, "data"), prevent_initial_call=True)
     @guarded(lambda msg: (_blank(msg), None, no_update, no_update, msg))
     def _heatmap(name: str | None, relayout: dict | None, how: str | None, cur: dict | None):
+        trig = set(ctx.triggered_prop_ids.values())
         if not name:
             return _blank(""), None, {"display": "none"}, "", ""
         store = C.weights
@@ -305,7 +316,6 @@ def register(app, C: AppContext) -> None:
             return _blank(f"no weight tensor named {name}"), None, no_update, "", f"no weight tensor named {name}"
         shape2 = rw.matrix_shape(tuple(store.shape(name)))
         same = isinstance(cur, dict) and cur.get("name") == name
-        trig = set(ctx.triggered_prop_ids.values())
         rows = cols = None
         if same and ids.WEIGHT_NAME not in trig:
             rows, cols = tuple(cur["rows"]), tuple(cur["cols"])
@@ -316,8 +326,8 @@ def register(app, C: AppContext) -> None:
                 raise PreventUpdate  # a relayout that is no zoom (autosize, pan mode ...)
             if list(rows) == cur.get("rows") and list(cols) == cur.get("cols") and how == cur.get("how"):
                 raise PreventUpdate
-        key = (name, rows, cols, how)
-        mv = C.matrix_cache.get_or_make(key, lambda: rw.matrix_view(store, name, rows, cols, MAX_PX, how))
+        mv = C.matrix_cache.get_or_make(_view_key(name, rows, cols, how),
+                                        lambda: rw.matrix_view(store, name, rows, cols, MAX_PX, how))
         banner = {"display": "none"} if getattr(store, "trained", True) else {"display": "block"}
         href = f"{NPY_ROUTE}?name={quote(name)}"
         hint = ("one cell = one weight: hover for the exact value" if mv.exact else
@@ -373,7 +383,7 @@ def register(app, C: AppContext) -> None:
             raise PreventUpdate
         name = win["name"]
         mv = C.matrix_cache.get_or_make(
-            (name, tuple(win["rows"]), tuple(win["cols"]), win.get("how", "mean")),
+            _view_key(name, win["rows"], win["cols"], win.get("how", "maxabs")),
             lambda: rw.matrix_view(C.weights, name, tuple(win["rows"]), tuple(win["cols"]), MAX_PX,
                                    win.get("how", "mean")))
         fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
