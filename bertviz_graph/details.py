@@ -40,13 +40,17 @@ def weight_names(h: Hierarchy, node_id: str) -> list[str]:
     g = h.graph.g
     if node_id in h.groups:
         grp = h.groups[node_id]
-        owned = [g.nodes[c]["name"] for c in grp.children
-                 if c not in h.groups and g.nodes[c]["kind"] in ("param", "buffer")]
-        if owned:
-            return owned
         if grp.kind == "series" and grp.members:
             return weight_names(h, grp.members[0])
-        return []
+        leaves = [c for c in grp.children if c not in h.groups]
+        owned = [g.nodes[c]["name"] for c in leaves if g.nodes[c]["kind"] == "param"]
+        if owned:
+            return owned
+        # A container (Embeddings, a block): the trained matrices of its direct sub-modules first;
+        # buffers such as position_ids only when there is nothing trained to show.
+        below = [g.nodes[x]["name"] for c in grp.children if c in h.groups for x in h.groups[c].children
+                 if x not in h.groups and g.nodes[x]["kind"] == "param"]
+        return below or [g.nodes[c]["name"] for c in leaves if g.nodes[c]["kind"] == "buffer"]
     if node_id not in g:
         return []
     d = g.nodes[node_id]

@@ -13,7 +13,7 @@ Fixtures defined here:
 * ``serve_dir`` -- factory: ``serve_dir(path)`` serves a directory over HTTP on
   127.0.0.1 (random free port) for the rest of the test and returns its base URL.
 * ``serve_dash`` -- factory: ``serve_dash(app)`` runs a ``dash.Dash`` app in a thread
-  (dash[testing]'s ``dash_thread_server``) on 127.0.0.1 and a free port, and returns its
+  (a werkzeug server, shut down cleanly) on 127.0.0.1 and a free port, and returns its
   URL; stopped after the test. Use it with ``page`` -- not ``dash_duo``, which needs
   Selenium and a chromedriver that this project does not install.
 """
@@ -121,18 +121,27 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def serve_dash(dash_thread_server) -> Callable[..., str]:
-    """Factory fixture: ``url = serve_dash(app)`` serves a Dash app for this test.
+def serve_dash() -> Iterator[Callable[..., str]]:
+    """Factory fixture: ``url = serve_dash(app)`` serves a Dash app for this test on 127.0.0.1.
 
-    Extra keyword arguments go to ``app.run``. Returns ``http://127.0.0.1:PORT``.
+    A werkzeug server in a thread, stopped with ``shutdown()`` after the test. (dash[testing]'s
+    ``dash_thread_server`` stops by raising SystemExit in every thread the test started, which also kills
+    the layout's long-lived dot worker threads and hangs the next layout.) Returns ``http://127.0.0.1:PORT``.
     """
+    from werkzeug.serving import make_server
 
-    def start(app, **kwargs) -> str:
-        port = kwargs.pop("port", None) or free_port()
-        dash_thread_server(app, port=port, host="127.0.0.1", **kwargs)
-        return f"http://127.0.0.1:{port}"
+    servers = []
 
-    return start
+    def start(app) -> str:
+        srv = make_server("127.0.0.1", 0, app.server, threaded=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_port}"
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -34,26 +33,9 @@ def tiny():
 
 
 @pytest.fixture
-def serve_app():
-    """``url = serve_app(app)``: a werkzeug server in a thread, shut down cleanly after the test.
-
-    (conftest's ``serve_app`` stops its server by raising SystemExit in every thread started during the
-    test, which also kills the layout's dot worker pool and hangs the next test's layout.)
-    """
-    from werkzeug.serving import make_server
-
-    servers = []
-
-    def start(app) -> str:
-        srv = make_server("127.0.0.1", 0, app.server, threaded=True)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_port}/"
-
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+def serve_app(serve_dash):
+    """``url = serve_app(app)`` (conftest's werkzeug server), with the trailing slash these tests use."""
+    return lambda app: serve_dash(app) + "/"
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The page: a header, the graph panel on the left, tabs of side panels on the right.
 
-Side panels are listed in ``PANELS`` (details, weights). A new panel (neurons, sunburst charts) is one module
+Side panels are listed in ``PANELS`` (details, weights, neurons, network, parameters & FLOPs). A new panel (neurons, sunburst charts) is one module
 with ``TAB_VALUE``, ``TAB_LABEL``, ``layout(C)`` and ``register(app, C)``; add it with ``add_panel(module)``
 before ``make_app`` (or append it to ``PANELS``). It reads ``ids.SELECTED`` / ``ids.WEIGHT_NAME`` and may
 write ``ids.VIEW_REQUEST`` to move the graph.
@@ -13,10 +13,18 @@ from typing import Any
 
 from dash import Input, Output, dcc, html
 
-from bertviz_graph.app import details_panel, graph_panel, ids, weights_panel
+from bertviz_graph.app import (
+    charts_panel,
+    details_panel,
+    graph_panel,
+    ids,
+    network_panel,
+    neurons_panel,
+    weights_panel,
+)
 from bertviz_graph.app.context import AppContext
 
-PANELS: list[ModuleType] = [details_panel, weights_panel]
+PANELS: list[ModuleType] = [details_panel, weights_panel, neurons_panel, network_panel, charts_panel]
 
 
 def add_panel(panel: ModuleType) -> None:
