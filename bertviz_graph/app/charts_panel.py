@@ -11,9 +11,8 @@ import threading
 from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
-from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
-from bertviz_graph.app.network_panel import request_for
+from bertviz_graph.app.network_panel import register_click_opens_group
 
 TAB_VALUE = "charts"
 TAB_LABEL = "Parameters & FLOPs"
@@ -62,11 +61,4 @@ def register(app, C: AppContext) -> None:
             raise PreventUpdate
         return figure(C, metric, kind)
 
-    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(CHART, "clickData"),
-                  prevent_initial_call=True)
-    def _click(click: dict | None):
-        pts = (click or {}).get("points") or []
-        req = request_for(C, pts[0].get("customdata")) if pts else None
-        if req is None:
-            raise PreventUpdate
-        return req
+    register_click_opens_group(app, C, CHART)

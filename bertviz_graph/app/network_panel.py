@@ -51,8 +51,10 @@ def layout(C: AppContext) -> html.Div:
     ])
 
 
-def register(app, C: AppContext) -> None:
-    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(NET, "clickData"),
+def register_click_opens_group(app, C: AppContext, figure_id: str) -> None:
+    """A click on a figure element whose customdata is a group id opens that group in the graph view."""
+
+    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(figure_id, "clickData"),
                   prevent_initial_call=True)
     def _click(click: dict | None):
         pts = (click or {}).get("points") or []
@@ -60,3 +62,7 @@ def register(app, C: AppContext) -> None:
         if req is None:
             raise PreventUpdate
         return req
+
+
+def register(app, C: AppContext) -> None:
+    register_click_opens_group(app, C, NET)
