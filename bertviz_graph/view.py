@@ -186,15 +186,15 @@ class View:
                     stack.append(c)
         return state, frame_of
 
-    def rep(self, x: str) -> str:
+    def rep(self, x: str) -> str | None:
         """The visible node that shows ``x`` (itself, or the collapsed box or series frame hiding it)."""
-        return self._reps[x]
+        return self._reps.get(x)
 
     @cached_property
-    def _reps(self) -> dict[str, str]:
+    def _reps(self) -> dict[str, str | None]:
         h = self.hierarchy
         state, _ = self._states
-        reps: dict[str, str] = {}
+        reps: dict[str, str | None] = {}  # None: filtered out of this view (hidden parameters)
 
         def rep(x: str) -> str | None:
             if x in reps:
@@ -308,7 +308,7 @@ class View:
 
     def highlight(self, matches: Iterable[str]) -> set[str]:
         """Visible nodes to highlight for these matches: the match itself or the box hiding it."""
-        return {self._reps[m] for m in matches if m in self._reps}
+        return {self._reps[m] for m in matches if self._reps.get(m) is not None}
 
     # --- rendering ---------------------------------------------------------------------------------------
     def layout(self):
