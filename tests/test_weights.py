@@ -406,3 +406,13 @@ def test_npy_and_png_exports(ckpt, tmp_path):
     assert min(rgb[0, 1]) > 240 and tuple(rgb[0, 3]) == (160, 160, 160)
     out = rw.save_png(mv, tmp_path / "w.png")
     assert Image.open(out).size == (6, 17)
+
+
+def test_albert_attention_output_projection_splits_by_columns():
+    from bertviz_graph.render.weights import head_slices, head_split_dim
+
+    name = "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.dense.weight"
+    assert head_split_dim(name) == 1
+    slices = head_slices(name, (768, 768), 12)
+    assert [(s.dim, s.start, s.stop) for s in slices[:2]] == [(1, 0, 64), (1, 64, 128)]
+    assert head_split_dim("bert.encoder.layer.0.intermediate.dense.weight") is None

@@ -548,7 +548,7 @@ class HeadSlice(NamedTuple):
 
 
 _QKV = re.compile(r"(^|\.)(query|key|value|q_lin|k_lin|v_lin|q_proj|k_proj|v_proj)\.(weight|bias)$")
-_OUT = re.compile(r"(attention\.output\.dense|out_lin|o_proj|out_proj)\.weight$")
+_OUT = re.compile(r"(attention\.output\.dense|attention\.dense|out_lin|o_proj|out_proj)\.weight$")
 
 
 def head_split_dim(name: str) -> int | None:
@@ -567,7 +567,7 @@ def head_slices(name: str, shape: tuple[int, ...] | list[int], num_heads: int) -
     if dim is None or dim >= len(shape):
         raise UserError(
             f"{name} is not split by attention head",
-            "per-head views exist for query/key/value weights and biases and attention.output.dense.weight",
+            "per-head views exist for query/key/value weights and biases and the attention output projection",
         )
     n = shape[dim]
     if num_heads <= 0 or n % num_heads:
