@@ -114,6 +114,27 @@ class OpGraph:
     def load(cls, path: str | Path) -> OpGraph:
         return cls.from_json_dict(json.loads(Path(path).read_text()))
 
+    def view(self, depth: int | None = None, open: tuple[str, ...] | list[str] = (), unfold: bool = False,
+             show_params: bool = True, direction: str = "TB"):
+        """A view of this graph: the overview, or ``depth`` levels opened, plus the ``open`` groups."""
+        from bertviz_graph.view import View
+
+        if self.hierarchy is None:
+            from bertviz_graph.hierarchy.tree import build_hierarchy
+
+            self.hierarchy = build_hierarchy(self)
+        if depth is None:
+            v = View.default(self.hierarchy, show_params=show_params, direction=direction)
+        else:
+            v = View(self.hierarchy, show_params=show_params, direction=direction)
+        if unfold:
+            v = v.unfold(all_series=True)
+        if depth is not None:
+            v = v.open_depth(depth)
+        for gid in open:
+            v = v.reveal(gid).open(gid) if gid in self.hierarchy.groups else v.reveal(gid)
+        return v
+
     def to_graphml(self) -> str:
         """GraphML text; list-valued attributes are written as JSON strings (GraphML has no lists)."""
         flat = nx.DiGraph()
@@ -129,26 +150,3 @@ def _graphml_value(v: Any) -> Any:
         return json.dumps(v)
     return v
 
-
-def _view(self: OpGraph, depth: int | None = None, open: tuple[str, ...] | list[str] = (),
-          unfold: bool = False, show_params: bool = True, direction: str = "TB"):
-    """A view of this graph: the overview, or opened ``depth`` levels, plus ``open`` groups."""
-    from bertviz_graph.view import View
-
-    if self.hierarchy is None:
-        from bertviz_graph.hierarchy.tree import build_hierarchy
-
-        self.hierarchy = build_hierarchy(self)
-    v = View.default(self.hierarchy, show_params=show_params, direction=direction)
-    if depth is not None:
-        v = View(self.hierarchy, show_params=show_params, direction=direction)
-    if unfold:
-        v = v.unfold(all_series=True)
-    if depth is not None:
-        v = v.open_depth(depth)
-    for gid in open:
-        v = v.reveal(gid).open(gid) if gid in self.hierarchy.groups else v.reveal(gid)
-    return v
-
-
-OpGraph.view = _view  # type: ignore[attr-defined]

@@ -68,15 +68,12 @@ class GraphBuilder:
         self.meta = meta
         self.model = model
         self._order = 0
-        # Tied parameters: every tensor gets one canonical name (its first name in the model).
-        self.param_names: dict[int, list[str]] = {}
+        # Tied parameters: every name maps to all names of its tensor; the first one is canonical.
+        by_tensor: dict[int, list[str]] = {}
         if model is not None:
             for name, p in model.named_parameters(remove_duplicate=False):
-                self.param_names.setdefault(id(p), []).append(name)
-        self.canonical: dict[str, str] = {}
-        for names in self.param_names.values():
-            for n in names:
-                self.canonical[n] = names[0]
+                by_tensor.setdefault(id(p), []).append(name)
+        self.names_of: dict[str, list[str]] = {n: names for names in by_tensor.values() for n in names}
 
     def add_module(self, instance: str, cls_qualname: str, parent: str | None = None) -> None:
         if instance in self.modules:
@@ -93,10 +90,11 @@ class GraphBuilder:
                                             parent=parent)
 
     def add_param(self, name: str, shape: list[int], dtype: str, kind: str = "param") -> str:
-        canon = self.canonical.get(name, name)
+        names = self.names_of.get(name, [name])
+        canon = names[0]
         node_id = f"{kind}:{canon}"
         if node_id not in self.g:
-            tied = [n for n in self.param_names.get(self._param_id(canon), []) if n != canon]
+            tied = names[1:]
             owner = canon.rsplit(".", 1)[0] if "." in canon else ""
             numel = 1
             for s in shape:
@@ -104,12 +102,6 @@ class GraphBuilder:
             self.g.add_node(node_id, kind=kind, name=canon, module=owner, shape=shape, dtype=dtype,
                             numel=numel, tied=tied, order=self._next())
         return node_id
-
-    def _param_id(self, name: str) -> int:
-        for pid, names in self.param_names.items():
-            if name in names:
-                return pid
-        return -1
 
     def add_input(self, name: str, shape: list[int] | None, dtype: str) -> str:
         node_id = f"input:{name}"
