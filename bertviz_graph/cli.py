@@ -155,8 +155,21 @@ def cmd_serve(args: argparse.Namespace) -> None:
         loopback = args.host == "localhost"
     if not loopback:
         print(f"warning: binding to {args.host} makes the app reachable from other machines", file=sys.stderr)
+    _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
     graph = _trace(args)
     serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as e:
+        raise UserError(f"cannot serve on {host}:{port}: {e.strerror or e}",
+                        "stop the program using that port, or pass --port N") from e
 
 
 COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve": cmd_serve}

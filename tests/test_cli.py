@@ -127,3 +127,14 @@ def test_real_process_exit_status(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
     assert Path(sys.executable).exists()
+
+
+def test_serve_on_a_busy_port_is_bad_input(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        err = _bad(capsys, "serve", "bert-tiny", "--port", str(port))
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
