@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything bertviz_graph needs, on a fresh machine or an already set-up one.
 #
-#   bash scripts/setup.sh          # system packages + the package (editable) + runtime deps
+#   bash scripts/setup.sh          # system packages + .venv with the package (editable) + runtime deps
 #   bash scripts/setup.sh --test   # ... plus the test extras (pytest, playwright, jupyterlab, ruff, ...)
 #
 # Idempotent: system packages are installed only when missing, and pip leaves pinned
@@ -66,18 +66,44 @@ else
 fi
 
 # ---------------------------------------------------------------- python packages
-if command -v python >/dev/null 2>&1; then
-    PY=python
-else
-    PY=python3
+# Everything goes into a virtual environment (.venv, or $BERTVIZ_VENV): Debian's own python3 is
+# "externally managed" (PEP 668) and Debian has no `python` command, so the README calls .venv/bin/...
+VENV="${BERTVIZ_VENV:-$ROOT/.venv}"
+BASE_PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$BASE_PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        # Debian splits venv/ensurepip out of python3 into python3-venv
+        if command -v apt-get >/dev/null 2>&1; then
+            say "installing Debian package python3-venv"
+            SUDO=(); [ "$(id -u)" -ne 0 ] && SUDO=(sudo)
+            "${SUDO[@]}" apt-get update -qq
+            "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        else
+            echo "setup.sh: $BASE_PY cannot make a virtual environment; install its venv module" >&2
+            exit 1
+        fi
+    fi
+    say "creating virtual environment $VENV ($("$BASE_PY" --version 2>&1))"
+    "$BASE_PY" -m venv "$VENV"
 fi
-PIP=("$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore)
+PY="$VENV/bin/python"
+PIP=("$PY" -m pip install --quiet --disable-pip-version-check)
 
-# torch first and alone, pinned, so pip picks the CPU build (2.13.0+cpu also
-# satisfies ==2.13.0); an unpinned torch can pull a multi-GB CUDA build.
+# torch first and alone, pinned. Where the index offers a CPU build (this machine's wheel folder,
+# or TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu elsewhere) pip takes it; 2.13.0+cpu also
+# satisfies ==2.13.0. For a CUDA build elsewhere: TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128.
 # constraints.txt pins torch==2.13.0 too, so nothing later can swap it.
-say "pip: torch==2.13.0"
-"${PIP[@]}" "torch==2.13.0"
+TORCH_ARGS=("torch==2.13.0")
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+    TORCH_ARGS+=(--index-url "$TORCH_INDEX_URL")
+fi
+if "$PY" -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' >/dev/null 2>&1; then
+    say "torch 2.13.0 present"
+else
+    say "pip: torch==2.13.0"
+    "${PIP[@]}" "${TORCH_ARGS[@]}"
+fi
 
 if ((WITH_TEST)); then
     target=".[test]"
@@ -87,4 +113,4 @@ fi
 say "pip: -c constraints.txt -e \"$target\""
 "${PIP[@]}" -c constraints.txt -e "$target"
 
-say "done ($("$PY" --version 2>&1), torch $("$PY" -m pip show torch 2>/dev/null | awk '/^Version:/{print $2}'))"
+say "done ($("$PY" --version 2>&1) in $VENV, torch $("$PY" -c 'import torch; print(torch.__version__)'))"
