@@ -101,6 +101,12 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
         ]
         if d.get("params"):
             rows.append(("parameters read", ", ".join(d["params"])))
+        if d.get("attrs"):
+            rows.append(("attributes", ", ".join(f"{k}={v}" for k, v in d["attrs"].items())))
+        if d.get("consts"):
+            rows.append(("constant inputs", ", ".join(f"#{i}: {v}" for i, v in d["consts"])))
+        if d.get("unknown"):
+            rows.append(("note", f"{d.get('target', d['op'])} is an op this importer does not know; drawn as is"))
         if d.get("source"):
             rows.append(("source", d["source"] + (f"  {d['code']}" if d.get("code") else "")))
     elif d["kind"] in ("param", "buffer"):
@@ -109,6 +115,10 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
                  ("used by", ", ".join(sorted(g.successors(node_id))) or "-")]
         if d.get("tied"):
             rows.append(("tied with", ", ".join(d["tied"])))
+        if d.get("onnx_name") and d["onnx_name"] != d["name"]:
+            rows.append(("name in the file", d["onnx_name"]))
+        if d.get("note"):
+            rows.append(("note", d["note"]))
     else:
         rows.append(("shape", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"))
     mod = h.groups.get(h.parent(node_id) or "")
@@ -130,6 +140,10 @@ def weights_for(graph: Any):
         store = ModuleWeights(graph.module)
         if store.trained:
             return store  # else: a meta-device module has no values; fall through to random ones
+    if graph.meta.get("onnx_file"):
+        from bertviz_graph.onnx.weights import OnnxWeights
+
+        return OnnxWeights.for_graph(graph)
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if files:
         return WeightStore.open(files)

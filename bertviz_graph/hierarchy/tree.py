@@ -123,7 +123,7 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
         kind = d["kind"]
         if kind == "op":
             home = d["module"] if d["module"] in groups else ROOT
-            d["role"] = op_role(d["op"])
+            d["role"] = d.get("role_hint") or op_role(d["op"])  # an importer may know better (ONNX)
             d["label"] = d["op"]
             d["sublabel"] = _shape_text(d.get("shape"))
         elif kind in ("param", "buffer"):

@@ -256,7 +256,8 @@ def _classify(w: Work) -> None:
     for r in w.ops:  # quantized weights: remember scale and zero point for dequantizing on demand
         if r.op_type == "DequantizeLinear" and w.kind.get(r.inputs[0]) == "param":
             w.quant[r.inputs[0]] = {"scale": r.inputs[1] if len(r.inputs) > 1 else "",
-                                    "zero_point": r.inputs[2] if len(r.inputs) > 2 else ""}
+                                    "zero_point": r.inputs[2] if len(r.inputs) > 2 else "",
+                                    "axis": int(r.attrs.get("axis", 1)) if isinstance(r.attrs.get("axis", 1), int) else 1}
         if r.op_type == "MatMulInteger" and len(r.inputs) > 1 and w.kind.get(r.inputs[1]) == "param":
             w.quant[r.inputs[1]] = {"scale": "", "zero_point": r.inputs[3] if len(r.inputs) > 3 else ""}
 

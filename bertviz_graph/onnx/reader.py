@@ -120,6 +120,19 @@ def _check_external(path: Path, model: Any) -> None:
                             f"ends at byte {end} (truncated?)", f"copy the whole {loc} again")
 
 
+def _nbytes(info: TensorInfo) -> int:
+    n = 1
+    for d in info.shape:
+        n *= d
+    try:
+        import numpy as np
+
+        size = np.dtype(info.dtype).itemsize
+    except TypeError:
+        size = 2 if "16" in info.dtype else 1 if "8" in info.dtype or "4" in info.dtype else 8
+    return n * size
+
+
 def _tensor_info(t: Any) -> TensorInfo:
     import onnx.numpy_helper as nh
 
@@ -128,10 +141,7 @@ def _tensor_info(t: Any) -> TensorInfo:
     if t.data_location == 1:
         info.external = {e.key: e.value for e in t.external_data}
         return info
-    n = 1
-    for d in shape:
-        n *= d
-    if n * 8 <= _KEEP_BYTES or len(t.raw_data) <= _KEEP_BYTES:
+    if _nbytes(info) <= _KEEP_BYTES:  # (reading t.raw_data would copy the bytes; the size is enough)
         try:
             info.value = nh.to_array(t)
         except Exception:  # noqa: BLE001 - a malformed tensor is shown without values, not fatal
@@ -152,8 +162,8 @@ def read_onnx(path: str | Path) -> OnnxFile:
     _check_external(path, model)
     tensors: dict[str, TensorInfo] = {}
     for t in model.graph.initializer:
-        tensors[t.name] = _tensor_info(t)
-        if t.data_location != 1 and len(t.raw_data) > _KEEP_BYTES:
+        tensors[t.name] = info = _tensor_info(t)
+        if t.data_location != 1 and _nbytes(info) > _KEEP_BYTES:
             t.ClearField("raw_data")  # shape inference needs dims only; the bytes are re-read when shown
             t.data_location = 1
             t.external_data.add(key="location", value="(stripped by bertviz_graph)")

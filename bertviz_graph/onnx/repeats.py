@@ -9,7 +9,7 @@ cross from one block into the next (a layer hands on the hidden state, not its i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +33,9 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
     return int(starts[k]), int(ends[k] - starts[k])
 
 
-def find_repeat(tokens: Sequence[int], crossings: Sequence[int], min_period: int = 4) -> Repeat | None:
-    """The repeat covering the most ops (ties: the shorter block). ``crossings[c]`` is the number of
-    tensors produced before position c and still used at or after it; block starts minimise its sum."""
+def find_repeat(tokens: Sequence[int], cut_cost: Callable[[int], tuple], min_period: int = 4) -> Repeat | None:
+    """The repeat covering the most ops (ties: the shorter block). Block starts minimise the summed
+    ``cut_cost(c)`` of their cuts (e.g. (tensors crossing cut c, -their uses after it))."""
     a = np.asarray(tokens, dtype=np.int64)
     n = len(a)
     best: tuple[int, int, int, int] | None = None  # (coverage, -period, run start, run length)
@@ -52,13 +52,13 @@ def find_repeat(tokens: Sequence[int], crossings: Sequence[int], min_period: int
     _, neg_p, run_start, length = best
     p = -neg_p
     end = run_start + length + p  # the region [run_start, end) is p-periodic
-    cross = np.asarray(crossings, dtype=np.int64)
-    choice: tuple[int, int, int] | None = None  # (-copies, crossing sum, start)
+    choice: tuple[int, tuple, int] | None = None  # (-copies, summed cost, start)
     for s in range(run_start, run_start + p):
         copies = (end - s) // p
         if copies < 2:
             continue
-        cost = int(sum(cross[s + k * p] for k in range(copies + 1) if s + k * p < len(cross)))
+        costs = [cut_cost(s + k * p) for k in range(copies + 1) if s + k * p <= n]
+        cost = tuple(sum(c[i] for c in costs) for i in range(len(costs[0]))) if costs else ()
         cand = (-copies, cost, s)
         if choice is None or cand < choice:
             choice = cand
@@ -67,11 +67,22 @@ def find_repeat(tokens: Sequence[int], crossings: Sequence[int], min_period: int
     return Repeat(start=choice[2], period=p, copies=-choice[0])
 
 
-def crossing_counts(n: int, spans: Sequence[tuple[int, int]]) -> list[int]:
-    """For cut positions 0..n: how many (producer, last consumer) spans p < c <= q contain the cut."""
-    diff = np.zeros(n + 2, dtype=np.int64)
-    for p, q in spans:
-        if q > p:
-            diff[p + 1] += 1
-            diff[q + 1] -= 1
-    return np.cumsum(diff)[: n + 1].tolist()
+def cut_costs(n: int, uses: Sequence[tuple[int, Sequence[int]]]) -> list[tuple[int, int]]:
+    """For cut positions 0..n (cut c lies before op c): (tensors crossing the cut, -their uses after it).
+    ``uses``: (producer position, consumer positions) per tensor. A layer boundary is crossed by few
+    tensors (the hidden state) that many ops then read (Q, K, V and the residual)."""
+    cross = np.zeros(n + 2, dtype=np.int64)
+    fan = np.zeros(n + 2, dtype=np.int64)
+    for p, qs in uses:
+        qs = sorted(q for q in qs if q > p)
+        if not qs:
+            continue
+        cross[p + 1] += 1
+        cross[qs[-1] + 1] -= 1
+        # uses after cut c, for p < c <= q_last: the number of q >= c
+        for i, q in enumerate(qs):
+            lo = p + 1 if i == 0 else qs[i - 1] + 1
+            fan[lo] += len(qs) - i
+            fan[q + 1] -= len(qs) - i
+    cross, fan = np.cumsum(cross), np.cumsum(fan)
+    return [(int(cross[c]), -int(fan[c])) for c in range(n + 1)]

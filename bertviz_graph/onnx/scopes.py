@@ -138,19 +138,25 @@ def _token(w: Work, r: OpRec) -> str:
 
 
 def _structural(w: Work) -> None:
-    from bertviz_graph.onnx.repeats import crossing_counts, find_repeat
+    from bertviz_graph.onnx.repeats import cut_costs, find_repeat
 
-    ops = w.ops
+    # Only ops downstream of a trained weight are searched: what is computed from the inputs alone (the
+    # attention mask, made once and shared by all layers) would break the repeat; it stays at the top.
+    data: set[str] = set()
+    for r in w.ops:
+        if w.param_inputs(r) or any(w.producer.get(v) in data for v in r.inputs):
+            data.add(r.id)
+    ops = [r for r in w.ops if r.id in data]
     ids: dict[str, int] = {}
     tokens = [ids.setdefault(_token(w, r), len(ids)) for r in ops]
     pos = {r.id: i for i, r in enumerate(ops)}
-    last_use: dict[str, int] = {}
+    uses: dict[str, list[int]] = {}
     for i, r in enumerate(ops):
         for v in r.inputs:
             if v in w.producer and w.producer[v] in pos:
-                last_use[w.producer[v]] = max(last_use.get(w.producer[v], -1), i)
-    spans = [(pos[p], q) for p, q in last_use.items()]
-    rep = find_repeat(tokens, crossing_counts(len(ops), spans))
+                uses.setdefault(w.producer[v], []).append(i)
+    costs = cut_costs(len(ops), [(pos[p], qs) for p, qs in uses.items()])
+    rep = find_repeat(tokens, costs.__getitem__)
     if rep is None:
         return
     block_ops = ops[rep.start: rep.start + rep.period]
