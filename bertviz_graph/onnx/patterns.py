@@ -62,16 +62,23 @@ def _sole_user(w: Work, value: str) -> OpRec | None:
 
 def _place(c: _Ctx, ops: list[OpRec], cls: str, attrs: dict[str, Any], stem: str) -> str:
     """Put ``ops`` into a module of class ``cls`` and return its path."""
+    from bertviz_graph.onnx.scopes import common_ancestor
+
     w = c.w
-    home = ops[0].module
+    home = common_ancestor([r.module for r in ops], w.modules)  # TF puts LayerNorm's means in ".../moments"
     info = w.modules.get(home)
     ids = {r.id for r in ops}
     if info is not None and home and (info.cls == cls or info.qualname.endswith("." + cls)):
         info.attrs.update(attrs)
         info.cls = cls
+        for r in ops:
+            r.module = home
         return home
     alone = all(r.id in ids or r.op_type in _PASS for r in c.by_module.get(home, []))
-    if info is not None and home and alone and home not in c.parents and w.tier.startswith("name"):
+    below = {r.module for r in ops} - {home}
+    if info is not None and home and alone and (home not in c.parents or below) and w.tier.startswith("name"):
+        for r in ops:
+            r.module = home
         info.cls, info.attrs = cls, {**info.attrs, **attrs}
         return home
     c.count[(home, stem)] += 1
