@@ -59,7 +59,7 @@ def fold_series(h: Hierarchy) -> None:
         for c in kids:
             if c in h.groups and h.groups[c].kind == "module" and h.groups[c].cls != "(ops)" and run \
                     and sigs[run[-1]] == sigs[c] \
-                    and h.groups[c].cls == h.groups[run[-1]].cls:
+                    and h.groups[c].cls == h.groups[run[-1]].cls and _listed(c) and _listed(run[-1]):
                 run.append(c)
                 continue
             if len(run) >= MIN_SERIES:
@@ -69,6 +69,15 @@ def fold_series(h: Hierarchy) -> None:
             runs.append(run)
         for members in runs:
             _make_series(h, gid, members)
+
+
+_LISTED = re.compile(r"([._]\d+|@\d+)$")
+
+
+def _listed(gid: str) -> bool:
+    """Members of a series are items of a list (layer.3, layer_3) or calls of one module (layer@2):
+    two different attributes that happen to match (an ONNX graph's query and key Linears) are not."""
+    return bool(_LISTED.search(gid))
 
 
 def series_id(members: list[str]) -> str:
