@@ -401,6 +401,10 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
             attrs["layout"] = "in,out"
         if name in w.quant:
             attrs["quant"] = dict(w.quant[name])
+        if t.embedded is not None:
+            attrs["file_offset"] = list(t.embedded)  # where its bytes are in the .onnx file
+        elif t.external:
+            attrs["external"] = dict(t.external)
         g.add_node(nid, **attrs)
         node_of[name] = nid
     for r in w.ops:

@@ -33,6 +33,7 @@ class TensorInfo:
     dtype: str  # numpy-style name: "float32", "int8", ...
     value: Any = None  # numpy array when small (<= _KEEP_BYTES), else None
     external: dict[str, str] = field(default_factory=dict)  # location/offset/length when stored outside
+    embedded: tuple[int, int] | None = None  # (offset, length) of its bytes inside the .onnx file
 
 
 @dataclass
@@ -76,15 +77,16 @@ def _type_shape(tp: Any) -> tuple[list[Any] | None, str]:
     return dims, dtype
 
 
-def _parse(path: Path):
-    import onnx
+def _parse(path: Path) -> tuple[Any, dict[str, tuple[int, int]]]:
     from google.protobuf.message import DecodeError
+
+    from bertviz_graph.onnx.wire import read_model
 
     size = path.stat().st_size
     if size == 0:
         raise UserError(f"{path} is empty, not an ONNX model", _FIX_EXPORT)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model, cut = read_model(path)
     except (DecodeError, RuntimeError, ValueError, TypeError, UnicodeDecodeError, OSError) as e:
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise UserError(f"{path} is not a readable ONNX model (truncated or another format?): {first}",
@@ -93,7 +95,24 @@ def _parse(path: Path):
         raise UserError(f"{path} is not a readable ONNX model: {type(e).__name__}", _FIX_EXPORT) from None
     if not model.HasField("graph") or (not model.graph.node and not model.graph.output):
         raise UserError(f"{path} holds no ONNX graph (not an ONNX model, or truncated)", _FIX_EXPORT)
-    return model
+    return model, cut
+
+
+def _check_text(path: Path, model: Any) -> None:
+    """protobuf hands back invalid UTF-8 in string fields as bytes: such a file is damaged."""
+    g = model.graph
+    strings: list[Any] = [g.name]
+    for n in g.node:
+        strings += [n.name, n.op_type, n.domain, *n.input, *n.output]
+        strings += [x for p in n.metadata_props for x in (p.key, p.value)]
+        strings += [a.name for a in n.attribute]
+    for vi in (*g.input, *g.output, *g.value_info):
+        strings.append(vi.name)
+    for t in g.initializer:
+        strings += [t.name, *(x for e in t.external_data for x in (e.key, e.value))]
+    strings += [o.domain for o in model.opset_import]
+    if any(not isinstance(x, str) for x in strings):
+        raise UserError(f"{path} has names that are not valid UTF-8 text (a damaged ONNX file)", _FIX_EXPORT)
 
 
 def _check_external(path: Path, model: Any) -> None:
@@ -158,12 +177,21 @@ def read_onnx(path: str | Path) -> OnnxFile:
         raise UserError(f"no such file: {path}", "check the path to the .onnx file")
     if path.is_dir():
         raise UserError(f"{path} is a folder, not an .onnx file", "pass the .onnx file itself")
-    model = _parse(path)
+    model, cut = _parse(path)
+    _check_text(path, model)
     _check_external(path, model)
     tensors: dict[str, TensorInfo] = {}
     for t in model.graph.initializer:
-        tensors[t.name] = info = _tensor_info(t)
-        if t.data_location != 1 and _nbytes(info) > _KEEP_BYTES:
+        if t.name in cut:
+            info = TensorInfo(name=t.name, shape=[int(d) for d in t.dims], dtype=dtype_name(t.data_type),
+                              embedded=cut[t.name])
+            if _nbytes(info) != cut[t.name][1]:
+                raise UserError(f"{path}: tensor {t.name!r} has {cut[t.name][1]} bytes but its shape "
+                                f"{info.shape} needs {_nbytes(info)}", _FIX_EXPORT)
+            tensors[t.name] = info
+        else:
+            tensors[t.name] = info = _tensor_info(t)
+        if t.name in cut or (t.data_location != 1 and _nbytes(info) > _KEEP_BYTES):
             t.ClearField("raw_data")  # shape inference needs dims only; the bytes are re-read when shown
             t.data_location = 1
             t.external_data.add(key="location", value="(stripped by bertviz_graph)")

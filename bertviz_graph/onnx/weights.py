@@ -32,6 +32,7 @@ class OnnxWeights:
         self._params = params
         self._by_onnx = {p["onnx_name"]: n for n, p in params.items()}
         self._proto: dict[str, Any] | None = None
+        self._cut: dict[str, tuple[int, int]] = {}
         self._maps: dict[Path, np.memmap] = {}
         self._lock = threading.Lock()
         flipped = any(p.get("layout") == "in,out" for p in params.values())
@@ -41,7 +42,8 @@ class OnnxWeights:
     @classmethod
     def for_graph(cls, graph: Any) -> OnnxWeights:
         params = {d["name"]: {"onnx_name": d.get("onnx_name", d["name"]), "shape": list(d.get("shape") or []),
-                              "dtype": d.get("dtype", ""), "layout": d.get("layout"), "quant": d.get("quant")}
+                              "dtype": d.get("dtype", ""), "layout": d.get("layout"), "quant": d.get("quant"),
+                              "file_offset": d.get("file_offset"), "external": d.get("external")}
                   for _, d in graph.nodes() if d["kind"] in ("param", "buffer")}
         return cls(graph.meta["onnx_file"], params)
 
@@ -88,9 +90,9 @@ class OnnxWeights:
     def _tensors(self) -> dict[str, Any]:
         with self._lock:
             if self._proto is None:
-                import onnx
+                from bertviz_graph.onnx.wire import read_model
 
-                model = onnx.load(str(self.path), load_external_data=False)
+                model, self._cut = read_model(self.path)  # large tensors' bytes stay in the file
                 found: dict[str, Any] = {t.name: t for t in model.graph.initializer}
                 for node in model.graph.node:
                     if node.op_type == "Constant" and node.output:
@@ -100,14 +102,36 @@ class OnnxWeights:
                 self._proto = found
             return self._proto
 
+    def _mapped(self, file: Path, offset: int, dtype: str, shape: list[int]) -> np.ndarray:
+        mm = self._maps.get(file)
+        if mm is None:
+            mm = self._maps[file] = np.memmap(file, dtype=np.uint8, mode="r")
+        dt = np.dtype(dtype)
+        n = int(np.prod(shape)) if shape else 1
+        if offset + n * dt.itemsize > mm.size:
+            raise UserError(f"{file} is shorter than the tensors it should hold (changed since import?)",
+                            "import the .onnx file again")
+        return mm[offset: offset + n * dt.itemsize].view(dt).reshape(tuple(shape))
+
     def _raw(self, onnx_name: str) -> np.ndarray:
-        """The stored array (not transposed, not dequantized); external data is memory-mapped."""
+        """The stored array (not transposed, not dequantized), memory-mapped when it is large."""
         import onnx.numpy_helper as nh
         from onnx.helper import tensor_dtype_to_np_dtype
 
+        shown = self._by_onnx.get(onnx_name)
+        p = self._params.get(shown) if shown else None
+        if p and p.get("file_offset") and p.get("dtype") not in (None, "", "bfloat16"):
+            return self._mapped(self.path, int(p["file_offset"][0]), p["dtype"], p["shape"])
+        if p and p.get("external") and p.get("dtype") not in (None, "", "bfloat16"):
+            ext = p["external"]
+            return self._mapped(self.path.parent / ext["location"], int(ext.get("offset", 0) or 0), p["dtype"],
+                                p["shape"])
         t = self._tensors().get(onnx_name)
         if t is None:
             raise KeyError(f"tensor {onnx_name!r} is not in {self.path}")
+        if onnx_name in self._cut:
+            return self._mapped(self.path, self._cut[onnx_name][0],
+                                str(np.dtype(tensor_dtype_to_np_dtype(t.data_type))), list(t.dims))
         if t.data_location == 1:
             info = {e.key: e.value for e in t.external_data}
             file = self.path.parent / info["location"]
