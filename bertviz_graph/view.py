@@ -294,8 +294,8 @@ class View:
         meta = h.graph.meta
         params = h.groups[ROOT].params
         title = f"{meta.get('name', h.graph.name)} · {meta.get('model_class', h.groups[ROOT].cls)}"
-        subtitle = (f"{params:,} parameters · {h.groups[ROOT].n_ops} ops ({meta.get('attention', '?')} "
-                    f"attention, {meta.get('ops', 'aten')} level)")
+        how = meta.get("ops_note") or f"{meta.get('attention', '?')} attention, {meta.get('ops', 'aten')} level"
+        subtitle = f"{params:,} parameters · {h.groups[ROOT].n_ops} ops ({how})"
         return ViewData(title=title, subtitle=subtitle, nodes=nodes, edges=edges)
 
     def size(self) -> int:

@@ -115,6 +115,7 @@ def test_dynamo_export_weights_are_the_modules_weights(exported):
         np.testing.assert_allclose(store.get(name), expected, rtol=0, atol=0, err_msg=name)
     meta = _heatmap(graph, "encoder.layer.1.attention.self.query.weight")
     assert meta["heads"]["count"] == HEADS and meta["full"] == [HIDDEN, HIDDEN]
+    assert "shown transposed as [out, in]" in meta["meaning"]
     det = node_details(graph.hierarchy, "param:encoder.layer.1.attention.self.query.weight")
     assert any(k == "note" and "[in, out]" in v and "[out, in]" in v for k, v in det["rows"])
     # Without metadata the names are the exporter's, but the values are still PyTorch's [out, in] matrices.

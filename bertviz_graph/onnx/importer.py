@@ -484,6 +484,7 @@ def _meta(w: Work, seq_len: int, n_dropped: int, sizes: dict[str, int]) -> dict[
         "onnx_file": str(w.f.path.resolve()),
         "structure_only": False,
         "hierarchy_from": w.tier,
+        "ops_note": f"ONNX opset {w.f.opsets.get('ai.onnx', '?')} ops, grouped by {w.tier.split(' (')[0]}",
         "notes": notes,
         "tracer": "onnx",
         "producer": f"{m.producer_name} {m.producer_version}".strip(),

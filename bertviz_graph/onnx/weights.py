@@ -43,7 +43,8 @@ class OnnxWeights:
     def for_graph(cls, graph: Any) -> OnnxWeights:
         params = {d["name"]: {"onnx_name": d.get("onnx_name", d["name"]), "shape": list(d.get("shape") or []),
                               "dtype": d.get("dtype", ""), "layout": d.get("layout"), "quant": d.get("quant"),
-                              "file_offset": d.get("file_offset"), "external": d.get("external")}
+                              "file_offset": d.get("file_offset"), "external": d.get("external"),
+                              "note": d.get("note")}
                   for _, d in graph.nodes() if d["kind"] in ("param", "buffer")}
         return cls(graph.meta["onnx_file"], params)
 
@@ -73,6 +74,10 @@ class OnnxWeights:
     def dtype(self, name: str) -> str:
         p = self._info(name)
         return f"{p['dtype']} (dequantized)" if p.get("quant") else str(p["dtype"] or "float32")
+
+    def note(self, name: str) -> str | None:
+        """How the shown matrix differs from what the file stores (transposed, dequantized), or None."""
+        return self._info(name).get("note")
 
     def quantization(self, name: str) -> dict[str, Any] | None:
         """Scale and zero point of a quantized weight (as small lists), or None."""
