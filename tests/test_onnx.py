@@ -190,6 +190,13 @@ def test_packaged_minilm_folds_three_layers():
     np.testing.assert_array_equal(store.get(q + ".weight"), stored.T)
     meta = _heatmap(graph, q + ".weight")
     assert meta["heads"]["count"] == 12
+    # the neuron view reads the same initializer, the right way round
+    from bertviz_graph.neurons.views import neuron_view, resolve_linear
+
+    inter = "model.0.auto_model.encoder.layer.1.intermediate.dense"
+    ref = resolve_linear(graph, inter)
+    assert (ref.in_features, ref.out_features, ref.bias) == (384, 1536, inter + ".bias")
+    assert neuron_view(graph, inter).data
 
 
 def test_quantized_weight_is_dequantized_with_scale_and_zero_point(tmp_path):

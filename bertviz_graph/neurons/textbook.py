@@ -100,7 +100,7 @@ def _linear_op(h: Hierarchy, gid: str) -> str | None:
     g = h.graph.g
     for n in h.leaves(gid):
         d = g.nodes[n]
-        if d["kind"] == "op" and d.get("op") in _LINEAR_OPS:
+        if d["kind"] == "op" and (d.get("op") in _LINEAR_OPS or d.get("role") == "linear"):
             return n
     return None
 

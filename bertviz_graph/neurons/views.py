@@ -130,11 +130,13 @@ def _linear_label(h: Hierarchy, gid: str) -> str:
 def _param_of_linear(h: Hierarchy, gid: str) -> tuple[str | None, str | None]:
     """(weight name, bias name) the Linear's op reads (a tied decoder reads the word embedding)."""
     g = h.graph.g
-    for n in h.leaves(gid):
+    weight = bias = None
+    for n in h.leaves(gid):  # an imported graph may add the bias in an op of its own (MatMul, then Add)
         d = g.nodes[n]
-        if d["kind"] == "op" and d.get("op") in _LINEAR_OPS:
-            return _op_params(h, n)
-    return None, None
+        if d["kind"] == "op" and (d.get("op") in _LINEAR_OPS or d.get("role") == "linear"):
+            w, b = _op_params(h, n)
+            weight, bias = weight or w, bias or b
+    return weight, bias
 
 
 def _op_params(h: Hierarchy, op: str) -> tuple[str | None, str | None]:
@@ -189,11 +191,11 @@ def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
         elif d["kind"] == "param" and len(d.get("shape") or []) == 2:
             weight = d["name"]
             users = [v for v in g.successors(nid) if g.nodes[v]["kind"] == "op"
-                     and g.nodes[v].get("op") in _LINEAR_OPS]
+                     and (g.nodes[v].get("op") in _LINEAR_OPS or g.nodes[v].get("role") == "linear")]
             if users:
                 home = h.parent(users[0])
                 gid = home if home is not None and _is_linear_group(h, home) else None
-                bias = _op_params(h, users[0])[1]
+                bias = (_param_of_linear(h, gid)[1] if gid else None) or _op_params(h, users[0])[1]
         else:
             raise UserError(f"'{d.get('label', nid)}' is not a fully-connected layer",
                             "select a Linear module, a linear op or a 2-D weight")

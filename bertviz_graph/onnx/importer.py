@@ -393,8 +393,14 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
         shown = w.param_names.get(name, name)
         nid = f"{kind}:{shown}"
         numel = int(np.prod(t.shape)) if t.shape else 1
-        attrs: dict[str, Any] = dict(kind=kind, name=shown, module=w.param_owner.get(name, ""), shape=list(t.shape),
-                                     dtype=t.dtype, numel=numel, tied=[], order=nxt(), onnx_name=name)
+        # A MatMul weight stored [in, out] is presented [out, in], as PyTorch's Linear (rows = output
+        # neurons), everywhere after this adapter; its stored shape and a note say so.
+        flip = name in w.transposed and len(t.shape) == 2
+        attrs: dict[str, Any] = dict(kind=kind, name=shown, module=w.param_owner.get(name, ""),
+                                     shape=list(t.shape[::-1]) if flip else list(t.shape), dtype=t.dtype,
+                                     numel=numel, tied=[], order=nxt(), onnx_name=name)
+        if flip:
+            attrs["stored_shape"] = list(t.shape)
         if name in w.param_note:
             attrs["note"] = w.param_note[name]
         if name in w.transposed:

@@ -41,7 +41,8 @@ class OnnxWeights:
 
     @classmethod
     def for_graph(cls, graph: Any) -> OnnxWeights:
-        params = {d["name"]: {"onnx_name": d.get("onnx_name", d["name"]), "shape": list(d.get("shape") or []),
+        params = {d["name"]: {"onnx_name": d.get("onnx_name", d["name"]),
+                              "shape": list(d.get("stored_shape") or d.get("shape") or []),
                               "dtype": d.get("dtype", ""), "layout": d.get("layout"), "quant": d.get("quant"),
                               "file_offset": d.get("file_offset"), "external": d.get("external"),
                               "note": d.get("note")}
