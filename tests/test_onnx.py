@@ -97,6 +97,17 @@ def test_dynamo_export_folds_like_the_pytorch_trace(exported, which):
         assert series.label == "BertLayer ×3"
         assert graph.hierarchy.groups["encoder.layer.0.intermediate.dense"].sublabel == f"Linear {HIDDEN}→{FFN}"
         assert graph.hierarchy.groups["encoder.layer.0.attention.self"].sublabel == f"{HEADS} heads, d_head 8"
+        # FLOPs of the FFN MatMul (symbolic batch, seq counted as 1, 16) against torch's own flop counter
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+
+        ids = torch.arange(16).unsqueeze(0)
+        with FlopCounterMode(display=False) as counter:
+            model(input_ids=ids, attention_mask=torch.ones_like(ids), token_type_ids=torch.zeros_like(ids))
+        expected = counter.get_flop_counts()["BertModel.encoder.layer.0.intermediate.dense"]
+        mm = [n for n in graph.hierarchy.leaves("encoder.layer.0.intermediate.dense")
+              if graph.g.nodes[n].get("op") == "MatMul"]
+        assert [graph.g.nodes[n]["flops"] for n in mm] == [sum(expected.values())]
     else:
         assert graph.meta["hierarchy_from"].startswith("repeated blocks")
         assert series.label == "Layer ×3"
@@ -295,6 +306,12 @@ def test_unknown_op_is_drawn_not_refused(tmp_path):
     assert d["unknown"] is True and d["op"] == "FancyNorm" and d["attrs"] == {"gamma": 0.5}
     assert any("does not know" in v for _, v in node_details(graph.hierarchy, "fancy")["rows"])
     assert "FancyNorm" in graph.view().to_svg()
+    # an opset newer than the installed onnx knows: imported, with a note
+    m.opset_import[0].version = 99
+    onnx.save(m, str(path))
+    graph = bg.trace(path)
+    assert graph.g.nodes["mm"]["shape"] == [2, 3]
+    assert any("opset 99" in n for n in graph.meta["notes"])
 
 
 def test_cycles_and_dangling_names_are_refused(tmp_path):

@@ -197,6 +197,10 @@ def read_onnx(path: str | Path) -> OnnxFile:
             t.external_data.add(key="location", value="(stripped by bertviz_graph)")
     opsets = {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}
     notes: list[str] = []
+    newest = onnx.defs.onnx_opset_version()
+    if opsets.get("ai.onnx", 0) > newest:
+        notes.append(f"opset {opsets['ai.onnx']} is newer than this onnx package knows ({newest}); ops are read "
+                     f"with their opset-{newest} meaning")
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False,
                                                      data_prop=True)
