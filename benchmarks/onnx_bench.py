@@ -86,8 +86,9 @@ def export(folder: Path) -> tuple[Path, Path]:
 
 def run(what: str, path: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BERTVIZ_GRAPH_CACHE": "/tmp/bvg-onnx-bench-cache"}
-    out = subprocess.run([sys.executable, "-c", _CHILD, what, str(path)], capture_output=True, text=True,
-                         env=env, check=True)
+    out = subprocess.run([sys.executable, "-c", _CHILD, what, str(path)], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise SystemExit(f"{what} {path} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
