@@ -113,9 +113,9 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
         rows.append(("shape", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"))
     mod = h.groups.get(h.parent(node_id) or "")
     attrs = mod.attrs if mod is not None else {}
-    return {"id": node_id, "title": d.get("label", node_id), "subtitle": d.get("sublabel", ""),
-            "role": d.get("role", "other"), "rows": rows,
-            "explanation": explain(d.get("role", "other"), dims_for(h, attrs)),
+    return {"id": node_id, "title": h.label_of(node_id), "subtitle": h.sublabel_of(node_id),
+            "role": h.role_of(node_id), "rows": rows,
+            "explanation": explain(h.role_of(node_id), dims_for(h, attrs)),
             "weights": weight_names(h, node_id)}
 
 

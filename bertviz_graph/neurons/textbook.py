@@ -202,7 +202,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
         d = g.nodes[x]
         if d["kind"] != "op":
             return
-        role = d.get("role")
+        role = h.role_of(x)
         if role == "softmax":
             # per head: softmax(QKᵀ/√d)·V; as wide as the value vectors it mixes
             width = bands[-1].width if bands else (h.ctx.get("hidden") or 0)
@@ -249,8 +249,8 @@ def _residual_source(h: Hierarchy, norm_gid: str, owner: dict[str, int], n_bands
             if du["kind"] != "op" or du.get("op") != "add":
                 continue
             srcs = [(src, ed) for src, _, ed in g.in_edges(u, data=True) if src in owner]
-            for src, ed in srcs:
-                if ed.get("residual"):
+            for src, _ed in srcs:
+                if h.is_residual(src, u):
                     return owner[src]
             back = [owner[src] for src, _ in srcs if owner[src] < n_bands - 1]
             if back and len(g.in_edges(u)) >= 2:

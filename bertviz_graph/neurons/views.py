@@ -397,7 +397,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     g = h.graph.g
     d = g.nodes[node]
     op = d.get("op", "")
-    role = d.get("role", "other")
+    role = h.role_of(node)
     home = h.parent(node)
     dims = _dims(h, home)
     hidden = dims.get("hidden")
@@ -432,7 +432,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
             rows.append((f"op {op}", f"table lookup = a fully-connected layer from {n:,} one-hot input neurons to "
                                      f"{dim} neurons, no bias; only the active input's {dim} edges matter"))
     elif op == "add":
-        residual = any(ed.get("residual") for _, _, ed in g.in_edges(node, data=True))
+        residual = any(h.is_residual(u, node) for u in g.predecessors(node))
         if residual:
             rows.append(("op add (skip connection)", "per-neuron: adds the block's input back, unchanged, to its "
                                                       "output; no weights"))
