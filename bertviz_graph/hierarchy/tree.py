@@ -116,21 +116,33 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     from bertviz_graph.hierarchy.series import fold_series, label_series
 
     g = graph.g
-    ctx = model_context(graph.meta.get("config"), graph.modules)
-    ctx["tied"] = any(d.get("tied") for _, d in graph.nodes("param"))
+    tied_pairs = [(d["name"], t) for _, d in graph.nodes("param") for t in d.get("tied") or []]
+    ctx = model_context(graph.meta.get("config"), graph.modules, graph.meta.get("head"), tied_pairs)
+    ctx["tied"] = bool(tied_pairs)
     ctx["seq"] = graph.meta.get("seq_len")
     groups: dict[str, Group] = {}
     parent_of: dict[str, str] = {}
 
     # Groups: one per module instance; the root module is the tree's root.
     root_info = graph.modules.get(ROOT)
+    roles: dict[str, str] = {}
+    kids: dict[str, list[str]] = {}
     for path, info in graph.modules.items():
         depth = 0 if path == ROOT else 1 + path.split("@")[0].count(".")
-        role = module_role(info.cls, path, depth)
-        label, sub = module_label(info.cls, path, role, info.attrs, ctx)
+        roles[path] = module_role(info.cls, path, depth)
+        parent = None if path == ROOT else (info.parent if info.parent in graph.modules else ROOT)
+        if parent is not None:
+            kids.setdefault(parent, []).append(path)
+    for path, info in graph.modules.items():
+        role = roles[path]
+        attrs = dict(info.attrs)
+        if role == "embeddings":
+            attrs["parts"] = _embedding_parts(kids.get(path, []), graph)
+        label, sub = module_label(info.cls, path, role, attrs, ctx,
+                                  frozenset(roles[k] for k in kids.get(path, [])))
         parent = None if path == ROOT else (info.parent if info.parent in graph.modules else ROOT)
         groups[path] = Group(id=path, kind="module", cls=info.cls, label=label, sublabel=sub, role=role,
-                             parent=parent, attrs=dict(info.attrs))
+                             parent=parent, attrs=attrs)
     if ROOT not in groups:
         groups[ROOT] = Group(id=ROOT, kind="module", cls=root_info.cls if root_info else "Model",
                              label=graph.name, sublabel="", role="model", parent=None)
@@ -193,6 +205,22 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     compute_aggregates(h)
     label_series(h)
     return h
+
+
+_PART_NAMES = {"word_embeddings": "token", "wte": "token", "embed_tokens": "token", "tok_embeddings": "token",
+               "position_embeddings": "position", "wpe": "position", "embed_positions": "position",
+               "token_type_embeddings": "type"}
+
+
+def _embedding_parts(children: list[str], graph: OpGraph) -> str:
+    """'token + position + type': the lookups an Embeddings module really holds (RoBERTa has a type table
+    of one row, DistilBERT none, DeBERTa-v3 no position table)."""
+    parts = []
+    for c in children:
+        if graph.modules[c].cls == "Embedding":
+            leaf = c.split("@")[0].rsplit(".", 1)[-1]
+            parts.append(_PART_NAMES.get(leaf, leaf))
+    return " + ".join(dict.fromkeys(parts)) or "lookups"
 
 
 def _remove_group(groups: dict[str, Group], parent_of: dict[str, str], gid: str) -> None:
