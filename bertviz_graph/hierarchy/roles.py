@@ -161,7 +161,7 @@ def module_label(cls: str, path: str, role: str, attrs: dict[str, Any], ctx: dic
             return attr, f"RMSNorm({hidden})" if hidden else "RMSNorm"
         return attr, dims or cls
     if role == "head":
-        what = _tied_outside(ctx, path)
+        what = tied_outside(ctx, path)
         tie = f" · tied to {what}" if what else ""
         if "MLM" in cls or "LMPrediction" in cls or "Predictions" in cls or (
                 "LMHead" in cls and ctx.get("head") == "mlm"):
@@ -175,7 +175,7 @@ def module_label(cls: str, path: str, role: str, attrs: dict[str, Any], ctx: dic
     return attr, cls
 
 
-def _tied_outside(ctx: dict[str, Any], path: str) -> str:
+def tied_outside(ctx: dict[str, Any], path: str) -> str:
     """The module (leaf name) a weight under ``path`` is tied to, if that module lies outside it."""
     pre = path.split("@")[0] + "."
     for a, b in ctx.get("tied_pairs", ()):

@@ -68,7 +68,7 @@ def op_structure(g: Any, leaves: list[str], depth_of: Any = None) -> list[list[A
         by_slot = {e.get("index", 0): u for u, _, e in g.in_edges(n, data=True)}
         slots = [source(by_slot[k], here) for k in sorted(by_slot)]
 
-        def fill(v: Any, slots: list = slots, by_slot: dict = by_slot) -> Any:
+        def fill(v: Any, by_slot: dict = by_slot, here: int = here) -> Any:
             if isinstance(v, dict) and set(v) == {"$"}:
                 k = v["$"]
                 return source(by_slot[k], here) if k in by_slot else ["?"]

@@ -443,7 +443,9 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     elif role == "elementwise":
         rows.append((f"op {op}", "per-neuron: works number by number; no weights, no edges"))
     elif role == "shape":
-        rows.append((f"op {op}", "regroups the same numbers (e.g. 768 → 12 heads × 64); no computation"))
+        heads, d_head = h.ctx.get("heads"), h.ctx.get("d_head")
+        eg = f" (e.g. {hidden} → {heads} heads × {d_head})" if hidden and heads and d_head else ""
+        rows.append((f"op {op}", f"regroups the same numbers{eg}; no computation"))
     elif role == "dropout":
         rows.append((f"op {op}", "identity at inference; in training it zeroes random neurons"))
     else:

@@ -26,8 +26,9 @@ def make_config(cfg: dict[str, Any], attention: str = "eager") -> Any:
     fields = {k: v for k, v in cfg.items() if k not in ("model_type", "auto_map", "transformers_version")}
     try:
         config = CONFIG_MAPPING[model_type](**fields)
-    except (TypeError, ValueError) as e:
-        raise UserError(f"unsupported config: {e}", "check config.json against the model type") from e
+    except Exception as e:  # transformers raises TypeError, ValueError, NotImplementedError ... for bad fields
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"unsupported config for {model_type}: {first}", "check config.json against the model type") from e
     config._attn_implementation = attention
     if hasattr(config, "use_cache"):
         config.use_cache = False  # no KV cache: one forward pass over the whole sequence is the graph
