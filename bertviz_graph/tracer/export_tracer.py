@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 from typing import Any
 
@@ -44,7 +46,9 @@ def instance_of(key: str, path: str) -> str:
 def export_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any], ops_level: str = "aten") -> OpGraph:
     import torch
 
-    ep = torch.export.export(model, args, kwargs=kwargs or None, strict=False)
+    # On a data-dependent failure torch prints the whole traced program; the caller reports one line.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        ep = torch.export.export(model, args, kwargs=kwargs or None, strict=False)
     if ops_level == "primitive":
         ep = ep.run_decompositions(primitive_decompositions())
     sig = ep.graph_signature
