@@ -84,6 +84,8 @@ def op_role(op: str) -> str:
 def _dims(attrs: dict[str, Any]) -> str:
     if "in_features" in attrs:
         return f"Linear {attrs['in_features']}→{attrs['out_features']}"
+    if "nf" in attrs and "nx" in attrs:
+        return f"Conv1D {attrs['nx']}→{attrs['nf']} (a Linear, W stored in×out)"
     if "num_embeddings" in attrs:
         return f"Embedding {attrs['num_embeddings']}×{attrs['embedding_dim']}"
     if "normalized_shape" in attrs:
@@ -122,6 +124,9 @@ def module_label(cls: str, path: str, role: str, attrs: dict[str, Any], ctx: dic
     graph (hidden, heads, kv_heads, d_head, ffn, act, norm, gated, positions, tied); ``child_roles``
     the roles of the module's direct sub-modules (a wrapper of an attention is not the attention)."""
     attr = path.split("@")[0].rsplit(".", 1)[-1] or cls
+    parts = path.split("@")[0].rsplit(".", 2)
+    # an entry of a ModuleList / Sequential is named with its list: "blocks.3", not "3"
+    name = f"{parts[-2]}.{attr}" if attr.isdigit() and len(parts) >= 2 else attr
     hidden, ffn = ctx.get("hidden"), ctx.get("ffn")
     norm = ctx.get("norm") or "LayerNorm"
     dims = _dims(attrs)
@@ -158,8 +163,8 @@ def module_label(cls: str, path: str, role: str, attrs: dict[str, Any], ctx: dic
         return "Pooler", f"Linear {hidden}→{hidden} + tanh on [CLS]" if hidden else cls
     if role == "layernorm":
         if "RMS" in cls or cls == "T5LayerNorm":
-            return attr, f"RMSNorm({hidden})" if hidden else "RMSNorm"
-        return attr, dims or cls
+            return name, f"RMSNorm({hidden})" if hidden else "RMSNorm"
+        return name, dims or cls
     if role == "head":
         what = tied_outside(ctx, path)
         tie = f" · tied to {what}" if what else ""
@@ -169,10 +174,10 @@ def module_label(cls: str, path: str, role: str, attrs: dict[str, Any], ctx: dic
         if attr in ("lm_head", "generator_lm_head") or "LMHead" in cls:
             text = f"Linear {hidden}→{ctx.get('vocab')}" if hidden and ctx.get("vocab") else cls
             return "LM head", text + tie
-        return attr, cls
+        return name, cls
     if dims:
-        return attr, dims
-    return attr, cls
+        return name, dims
+    return name, cls
 
 
 def tied_outside(ctx: dict[str, Any], path: str) -> str:

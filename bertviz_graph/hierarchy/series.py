@@ -271,5 +271,6 @@ def label_series(h: Hierarchy) -> None:
         n = len(members)
         each = f"{first.params / 1e6:.1f}M params each" if first.params >= 1e5 else f"{first.params:,} params each"
         series.shared_weights = shared
-        series.label = f"{first.label} ×{n}"
+        base = re.sub(r"\.\d+$", "", first.label)  # "blocks.0" stands for all: "blocks ×4"
+        series.label = f"{base} ×{n}"
         series.sublabel = f"{n} identical layers, shared weights" if shared else f"{n} identical blocks · {each}"

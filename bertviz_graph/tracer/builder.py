@@ -17,6 +17,7 @@ from bertviz_graph.tracer.flops import op_flops
 _MODULE_ATTRS = (
     "in_features", "out_features", "num_embeddings", "embedding_dim", "normalized_shape", "eps", "p",
     "num_attention_heads", "attention_head_size", "all_head_size", "n_heads", "dim", "padding_idx",
+    "nf", "nx",  # GPT-2's Conv1D: a Linear whose weight is stored [in, out]
 )
 
 
