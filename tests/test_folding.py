@@ -295,3 +295,30 @@ def test_llama_layout_with_one_block_using_other_eps_does_not_fold():
     model.layers[1].norm2.eps = 1e-5
     g = bg.trace(model, (torch.arange(6).unsqueeze(0),))
     assert all(len(s.members) < 3 for s in g.hierarchy.series())
+
+
+def test_recorded_arguments_are_plain_json_and_fold_the_same_after_loading(tmp_path):
+    import json
+
+    from bertviz_graph.graph import OpGraph
+
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList(nn.Linear(D, D) for _ in range(3))
+
+        def forward(self, x):
+            for blk in self.blocks:
+                x = blk(x).masked_fill(x > 3, float("-inf")).clamp(min=-1e4)
+            return x
+
+    g = _trace(Masked())
+    text = json.dumps(g.to_json_dict(), allow_nan=False)  # -inf is stored as data, not as a bare token
+    fills = [d for _, d in g.nodes("op") if d["op"] == "masked_fill"]
+    assert fills and fills[0]["args"][2] == {"float": "-inf"}
+    path = tmp_path / "g.json"
+    path.write_text(text)
+    again = OpGraph.load(path)
+    assert [(s.id, s.members) for s in build_hierarchy(again).series()] == \
+        [(s.id, s.members) for s in g.hierarchy.series()] == [("blocks[0-2]", ["blocks.0.<step>", "blocks.1.<step>",
+                                                                               "blocks.2.<step>"])]
