@@ -301,8 +301,9 @@ def _group_loose_ops(h: Hierarchy, min_ops: int = 3) -> None:
     g = h.graph.g
     for gid in list(h.groups):
         grp = h.groups[gid]
-        # Only model wrappers: inside a block (self-attention) the loose ops ARE the computation.
-        if grp.role != "model" or not any(c in h.groups for c in grp.children):
+        # Only model wrappers and stacks (T5Stack builds its mask inside): inside a block (self-attention)
+        # the loose ops ARE the computation.
+        if grp.role not in ("model", "encoder", "decoder") or not any(c in h.groups for c in grp.children):
             continue
         runs: list[list[str]] = [[]]
         for c in grp.children:

@@ -66,5 +66,5 @@ def build_model(source: ModelSource, attention: str = "eager", seq_len: int = 16
     source.example_inputs = (ids,)
     if getattr(config, "is_encoder_decoder", False):
         # The decoder reads its own tokens (here the same length) and cross-attends to the encoder.
-        source.example_kwargs = {"decoder_input_ids": ids}
+        source.example_kwargs = {"decoder_input_ids": ids.clone()}  # its own tensor, its own input node
     return source
