@@ -322,3 +322,16 @@ def test_recorded_arguments_are_plain_json_and_fold_the_same_after_loading(tmp_p
     assert [(s.id, s.members) for s in build_hierarchy(again).series()] == \
         [(s.id, s.members) for s in g.hierarchy.series()] == [("blocks[0-2]", ["blocks.0.<step>", "blocks.1.<step>",
                                                                                "blocks.2.<step>"])]
+
+
+def test_dispatch_tracer_records_the_same_arguments():
+    class DataDependent(Stack):
+        def forward(self, x):
+            if float(x.sum()) > -1e9:  # data-dependent Python branch: torch.export refuses, fallback traces
+                for blk in self.blocks:
+                    x = blk(x)
+            return x
+
+    g = _trace(DataDependent([Block(), Block(), Block(eps=1e-6)]))
+    assert g.meta["tracer"] == "dispatch"
+    assert _series(g) == [("blocks[0-1]", 2)]  # the third block's eps differs
