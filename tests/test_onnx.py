@@ -155,9 +155,9 @@ def test_tf_and_paddle_style_graphs_fold_and_show_their_weights(tmp_path, style)
     else:
         assert graph.meta["hierarchy_from"] == "name scopes in node names"
         assert not any("StatefulPartitionedCall" in gid for gid in graph.hierarchy.groups)
-        grp = graph.hierarchy.groups["bert.encoder.layer_1.intermediate.dense"]
+        grp = graph.hierarchy.groups["bert.encoder.layer.1.intermediate.dense"]
         assert (grp.cls, grp.sublabel) == ("Linear", "Linear 16→32")
-        assert graph.hierarchy.groups["bert.encoder.layer_1.output.LayerNorm"].sublabel == "LayerNorm(16)"
+        assert graph.hierarchy.groups["bert.encoder.layer.1.output.LayerNorm"].sublabel == "LayerNorm(16)"
     lins = _linears(graph)
     assert sum(1 for gid in lins if gid.startswith(series.members[0] + ".")) == 6
     # The FFN up-projection of layer 1, as the builder made it ([in, out]), shown as [out, in].
@@ -167,7 +167,7 @@ def test_tf_and_paddle_style_graphs_fold_and_show_their_weights(tmp_path, style)
                and np.array_equal(store.get(n), kernel.T)]
     assert len(matches) == 1
     assert _heatmap(graph, matches[0])["full"] == [32, 16]
-    roles = {graph.g.nodes[n]["role"] for n in graph.ops() if graph.g.nodes[n]["op"] in ("Erf", "Softmax")}
+    roles = {graph.hierarchy.role_of(n) for n in graph.ops() if graph.g.nodes[n]["op"] in ("Erf", "Softmax")}
     assert roles == {"activation", "softmax"}
 
 
@@ -250,7 +250,7 @@ def test_cli_info_trace_export_on_onnx(tmp_path):
     run = subprocess.run([*env_py, "trace", str(path), "-o", str(saved)], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
     again = bg.trace(saved)  # the saved graph still reads its weights from the .onnx file
-    assert weights_for(again).shape("bert.encoder.layer_1.intermediate.dense.weight") == (32, 16)
+    assert weights_for(again).shape("bert.encoder.layer.1.intermediate.dense.weight") == (32, 16)
 
 
 # --- bad input ---------------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_not_onnx_truncated_and_missing_external_data(tmp_path):
     onnx.save(model, str(ext), save_as_external_data=True, all_tensors_to_one_file=True, location="ext.onnx.data",
               size_threshold=0)
     graph = bg.trace(ext)  # present: imported, weights read from the .data file when shown
-    assert weights_for(graph).get("bert.encoder.layer_1.intermediate.dense.weight").shape == (32, 16)
+    assert weights_for(graph).get("bert.encoder.layer.1.intermediate.dense.weight").shape == (32, 16)
     (tmp_path / "ext.onnx.data").unlink()
     err = _cli_fails(ext, tmp_path)
     assert "ext.onnx.data" in err and "missing" in err

@@ -426,11 +426,16 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
         source, code = _stack_source(r.meta)
         known = onnx.defs.has(r.op_type, r.domain) if r.domain in ("", "ai.onnx", "ai.onnx.ml") else False
         params = [w.param_names.get(v, v) for _, v in w.param_inputs(r)]
+        # Arguments in the form the series signature reads (as the PyTorch tracer records them): tensor
+        # inputs by slot {"$": i}, constants by value, ONNX attributes as keywords.
+        args = [{"$": i} if v and w.kind.get(v) != "const" and v not in shape_values else
+                (_small_repr(w.tensors[v]) if v in w.tensors else "shape" if v in shape_values else None)
+                for i, v in enumerate(r.inputs)]
         attrs = dict(kind="op", name=r.id, op=r.op_type, target=f"{r.domain or 'onnx'}::{r.op_type}",
                      module=r.module, shape=shape, dtype=dtype, params=params,
                      flops=onnx_flops(r.op_type, r.attrs, in_shapes, concrete(shape, sizes, seq_len)),
                      source=source or (f"ONNX node {r.name}" if r.name else ""), code=code, order=nxt(),
-                     attrs=r.attrs, consts=consts)
+                     attrs=r.attrs, consts=consts, args=args, kwargs=dict(r.attrs))
         if r.role:
             attrs["role_hint"] = r.role
         if not known:

@@ -27,6 +27,7 @@ _NAMES = {
 }
 _MODELS = ("bert", "roberta", "distilbert", "albert", "electra", "xlm_roberta", "ernie", "model", "auto_model")
 _INDEX = re.compile(r"^(.*?)[._](\d+)$")
+_TF_INDEX = re.compile(r"^([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z][A-Za-z0-9]*)*)_(\d+)$")
 
 
 def is_within(path: str, top: str) -> bool:
@@ -73,6 +74,11 @@ def scope_chain(name: str) -> list[str]:
     path = ""
     for comp in parts:
         comp = comp.replace(" ", "_")
+        # TF and Keras number list entries "layer_3", "dense_1": written as PyTorch does ("layer.3"), so
+        # they read as one list and fold as one
+        m = _TF_INDEX.match(comp)
+        if m:
+            comp = f"{m.group(1)}.{m.group(2)}"
         if path and comp.startswith(path + "."):  # the old exporter repeats the full prefix ("model/model.0")
             path = comp
         elif path and comp.startswith(path.rsplit(".", 1)[-1] + "."):
