@@ -30,9 +30,26 @@ def _model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
     p.add_argument("--no-cache", action="store_true", help="trace again even if a cached graph exists")
 
 
+def _version_text() -> str:
+    """Versions from package metadata: no torch import, so --version answers at once."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from bertviz_graph import __version__
+
+    parts = [f"bertviz-graph {__version__}"]
+    for dist in ("torch", "transformers"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    return ", ".join(parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bertviz-graph", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=_version_text(),
+                        help="print the versions of bertviz-graph, torch and transformers")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="print the hierarchy with parameters, FLOPs and shapes")

@@ -90,18 +90,27 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --quiet --disable-pip-version-check)
 
-# torch first and alone, pinned. Where the index offers a CPU build (this machine's wheel folder,
-# or TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu elsewhere) pip takes it; 2.13.0+cpu also
-# satisfies ==2.13.0. For a CUDA build elsewhere: TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128.
+# torch first and alone, pinned. The same pin from the public index (PyPI) is the CUDA build on Linux
+# (several GB of nvidia-* wheels), so without an NVIDIA GPU (no working nvidia-smi) torch comes from
+# PyTorch's CPU index; a wheel folder pip is configured with (find-links) still counts, and 2.13.0+cpu
+# satisfies ==2.13.0. Choose yourself with TORCH_INDEX_URL: https://download.pytorch.org/whl/cpu,
+# https://download.pytorch.org/whl/cu128, ... or TORCH_INDEX_URL=pypi for PyPI's default build.
 # constraints.txt pins torch==2.13.0 too, so nothing later can swap it.
 TORCH_ARGS=("torch==2.13.0")
-if [ -n "${TORCH_INDEX_URL:-}" ]; then
+if [ -z "${TORCH_INDEX_URL:-}" ]; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+        TORCH_INDEX_URL=pypi
+    else
+        TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+    fi
+fi
+if [ "$TORCH_INDEX_URL" != "pypi" ]; then
     TORCH_ARGS+=(--index-url "$TORCH_INDEX_URL")
 fi
 if "$PY" -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' >/dev/null 2>&1; then
     say "torch 2.13.0 present"
 else
-    say "pip: torch==2.13.0"
+    say "pip: torch==2.13.0 (from $TORCH_INDEX_URL)"
     "${PIP[@]}" "${TORCH_ARGS[@]}"
 fi
 
