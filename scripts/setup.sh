@@ -91,27 +91,31 @@ PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --quiet --disable-pip-version-check)
 
 # torch first and alone, pinned. The same pin from the public index (PyPI) is the CUDA build on Linux
-# (several GB of nvidia-* wheels), so without an NVIDIA GPU (no working nvidia-smi) torch comes from
-# PyTorch's CPU index; a wheel folder pip is configured with (find-links) still counts, and 2.13.0+cpu
-# satisfies ==2.13.0. Choose yourself with TORCH_INDEX_URL: https://download.pytorch.org/whl/cpu,
-# https://download.pytorch.org/whl/cu128, ... or TORCH_INDEX_URL=pypi for PyPI's default build.
-# constraints.txt pins torch==2.13.0 too, so nothing later can swap it.
-TORCH_ARGS=("torch==2.13.0")
-if [ -z "${TORCH_INDEX_URL:-}" ]; then
-    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-        TORCH_INDEX_URL=pypi
-    else
-        TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-    fi
-fi
-if [ "$TORCH_INDEX_URL" != "pypi" ]; then
-    TORCH_ARGS+=(--index-url "$TORCH_INDEX_URL")
-fi
+# (several GB of nvidia-* wheels). So without an NVIDIA GPU (no working nvidia-smi) the CPU build is
+# asked for by name, 2.13.0+cpu, from a wheel folder pip is configured with (find-links) or PyTorch's
+# CPU index; only when neither offers it does pip fall back to PyPI's default build, and says so.
+# Choose yourself with TORCH_INDEX_URL: https://download.pytorch.org/whl/cpu (CPU),
+# https://download.pytorch.org/whl/cu128 (CUDA 12.8), ... or TORCH_INDEX_URL=pypi (PyPI's default).
+# constraints.txt pins torch==2.13.0 too (2.13.0+cpu satisfies it), so nothing later can swap it.
 if "$PY" -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' >/dev/null 2>&1; then
     say "torch 2.13.0 present"
+elif [ -n "${TORCH_INDEX_URL:-}" ]; then
+    say "pip: torch==2.13.0 from $TORCH_INDEX_URL"
+    if [ "$TORCH_INDEX_URL" = "pypi" ]; then
+        "${PIP[@]}" "torch==2.13.0"
+    else
+        "${PIP[@]}" "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
+    fi
+elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    say "pip: torch==2.13.0 (NVIDIA GPU found: PyPI's CUDA build)"
+    "${PIP[@]}" "torch==2.13.0"
 else
-    say "pip: torch==2.13.0 (from $TORCH_INDEX_URL)"
-    "${PIP[@]}" "${TORCH_ARGS[@]}"
+    say "pip: torch==2.13.0+cpu (no NVIDIA GPU)"
+    if ! "${PIP[@]}" --retries 1 "torch==2.13.0+cpu" --extra-index-url https://download.pytorch.org/whl/cpu; then
+        say "no CPU build of torch 2.13.0 reachable; installing PyPI's default build (CUDA on Linux, large)"
+        say "  to get the CPU build: TORCH_INDEX_URL=<an index with torch 2.13.0+cpu> bash scripts/setup.sh"
+        "${PIP[@]}" "torch==2.13.0"
+    fi
 fi
 
 if ((WITH_TEST)); then
