@@ -96,6 +96,8 @@ def _progress():
 def _trace(args: argparse.Namespace):
     import bertviz_graph as bg
 
+    if args.seq_len < 1:
+        raise UserError(f"--seq-len {args.seq_len} is below 1", "use --seq-len 1 or more (default 16)")
     status, say = _progress()
     if status is not None:
         status.start()

@@ -24,7 +24,8 @@ _DIM = {"type": "integer", "minimum": 0, "maximum": MAX_DIM}
 _SHAPE = {"anyOf": [{"type": "null"}, {"type": "array", "items": _DIM, "maxItems": 16}]}
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
 # Module instance paths: "encoder.layer.0", "...albert_layers.0@2"; never a file path.
-_PATH = {"type": "string", "maxLength": MAX_TEXT, "pattern": r"^(?!.*\.\.)[^/\\\x00-\x1f]*$"}
+_PATH = {"type": "string", "maxLength": MAX_TEXT, "pattern": r"^(?!.*\.\.)[^/\\\x00-\x1f]*$",
+         "description": "a module path (no '/', '\\', '..' or control characters)"}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -42,7 +43,8 @@ SCHEMA: dict[str, Any] = {
                 "seq_len": {"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]},
                 "config": {"anyOf": [{"type": "null"}, {"type": "object"}]},
                 "weight_files": {"type": "array", "maxItems": 10_000,
-                                 "items": {"type": "string", "maxLength": MAX_TEXT, "pattern": r"\.safetensors$"}},
+                                 "items": {"type": "string", "maxLength": MAX_TEXT, "pattern": r"\.safetensors$",
+                                           "description": "a .safetensors file"}},
                 "notes": {"type": "array", "items": _TEXT},
             },
         },
@@ -93,15 +95,12 @@ def _where(path: Any) -> str:
     return out or "(top level)"
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
 def parse(text: str) -> Any:
-    """json.loads that refuses NaN and Infinity (Python's json accepts them by default)."""
+    """json.loads, with NaN and Infinity read as the strings 'NaN', 'Infinity' (Python's json would make
+    floats of them), so the schema names the field that holds one: "nodes[3].shape[1]: 'NaN' is not ..."."""
     import json
 
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=str)
 
 
 def validate(data: Any, source: str = "graph file") -> None:
@@ -117,6 +116,8 @@ def validate(data: Any, source: str = "graph file") -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         message = error.message
+        if error.validator == "pattern" and "description" in error.schema:
+            message = f"{error.instance!r} is not {error.schema['description']}"
         if len(message) > 160:  # jsonschema quotes the whole value; a huge one is cut
             message = f"{repr(error.instance)[:60]}... does not match the schema ({error.validator})"
         raise UserError(f"{source}: {_where(error.absolute_path)}: {message}", fix)
