@@ -16,6 +16,7 @@ and Llama configs.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -64,6 +65,8 @@ def fast_trace(source: Any, make_meta: Callable[[Any], dict[str, Any]], ops: str
     from bertviz_graph.sources.build import build_model
     from bertviz_graph.tracer.export_tracer import export_trace
 
+    if os.environ.get("BERTVIZ_GRAPH_NO_FAST"):  # benchmarks: the whole-model export, for comparison
+        return None
     ok = eligible(source.config)
     if ok is None:
         return None
