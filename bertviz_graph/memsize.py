@@ -19,8 +19,8 @@ def approx_bytes(value: Any, _seen: set[int] | None = None, _depth: int = 0) -> 
     if isinstance(value, _ATOMS) or isinstance(value, (str, bytes, bytearray)) or _depth > 12:
         return size
     nbytes = getattr(value, "nbytes", None)
-    if isinstance(nbytes, int):  # numpy arrays, torch tensors
-        return size + nbytes
+    if isinstance(nbytes, int):  # numpy arrays, torch tensors (getsizeof counts owned data, not views')
+        return nbytes + 128
     to_plotly = getattr(value, "to_plotly_json", None)
     if callable(to_plotly) and not isinstance(value, dict):  # plotly figures and Dash components
         value = to_plotly()
