@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 PY = sys.executable
 
 TORCHVIEW = """
@@ -93,10 +94,15 @@ def main() -> None:
         wall, rss = peak_rss(big, env(fast))
         print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB")
     print("3. Llama-70B-shaped config (80 layers, hidden 8192, GQA 64/8), meta device, traced + drawn folded")
-    folder = tmp / "llama-70b-shape"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps(LLAMA))
-    cmd = [*cli, "export", str(folder), "--head", "base", "-o", str(tmp / "l.svg")]
+    from bertviz_graph.sources.presets import preset_config
+
+    if preset_config("llama-70b-shape") is not None:  # the preset (LlamaForCausalLM) where it exists
+        cmd = [*cli, "export", "llama-70b-shape", "-o", str(tmp / "l.svg")]
+    else:
+        folder = tmp / "llama-70b-shape"
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(LLAMA))
+        cmd = [*cli, "export", str(folder), "--head", "base", "-o", str(tmp / "l.svg")]
     for label, fast in (("fast path", True), ("whole-model export", False)):
         wall, rss = peak_rss(cmd, env(fast))
         print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB")
