@@ -1,6 +1,6 @@
 """Cold first picture and big models, each as a whole process (imports included), side by side.
 
-    python benchmarks/cold_start.py [--runs 3] [--skip-big]
+    python benchmarks/cold_start.py [--runs 3] [--skip-big] [--parts 1 2 3] [--no-whole]
 
 1. ``bertviz-graph export bert-base-uncased -o x.svg`` with an empty trace cache, against torchview
    ``draw_graph`` + graphviz SVG of the same model (BertForMaskedLM on the meta device) in its own process;
@@ -60,6 +60,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3], help="which of the three to run")
+    ap.add_argument("--no-whole", action="store_true", help="skip the whole-model export rows of parts 2 and 3")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bvg-cold-"))
     base = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -75,6 +77,23 @@ def main() -> None:
     tv_script = tmp / "tv.py"
     tv_script.write_text(TORCHVIEW)
     subprocess.run([PY, "-c", "import torch, transformers, torchview"], check=True)  # warm the OS file cache
+    if 1 in args.parts:
+        part1(args, cli, env, base, tv_script, tmp)
+    if args.skip_big:
+        return
+    variants = (("fast path", True),) if args.no_whole else (("fast path", True), ("whole-model export", False))
+    if 2 in args.parts:
+        print("2. bert-xl-48 --ops primitive --depth 9 --unfold, cold, whole process")
+        big = [*cli, "export", "bert-xl-48", "--ops", "primitive", "--depth", "9", "--unfold", "-o",
+               str(tmp / "x.svg")]
+        for label, fast in variants:
+            wall, rss = peak_rss(big, env(fast))
+            print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB", flush=True)
+    if 3 in args.parts:
+        part3(cli, env, tmp, variants)
+
+
+def part1(args, cli, env, base, tv_script, tmp) -> None:
     rows: dict[str, list[float]] = {"ours": [], "torchview": [], "ours, whole-model export": []}
     for _ in range(args.runs):
         rows["ours"].append(peak_rss([*cli, "export", "bert-base-uncased", "-o", str(tmp / "a.svg")], env(True))[0])
@@ -86,13 +105,9 @@ def main() -> None:
     for k, v in rows.items():
         print(f"   {k:28s} {statistics.median(v):6.2f} s   ratio to torchview {statistics.median(v) / tv:.2f}"
               f"   runs {', '.join(f'{x:.2f}' for x in v)}")
-    if args.skip_big:
-        return
-    print("2. bert-xl-48 --ops primitive --depth 9 --unfold, cold, whole process")
-    big = [*cli, "export", "bert-xl-48", "--ops", "primitive", "--depth", "9", "--unfold", "-o", str(tmp / "x.svg")]
-    for label, fast in (("fast path", True), ("whole-model export", False)):
-        wall, rss = peak_rss(big, env(fast))
-        print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB")
+
+
+def part3(cli, env, tmp, variants) -> None:
     print("3. Llama-70B-shaped config (80 layers, hidden 8192, GQA 64/8), meta device, traced + drawn folded")
     from bertviz_graph.sources.presets import preset_config
 
@@ -103,9 +118,9 @@ def main() -> None:
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps(LLAMA))
         cmd = [*cli, "export", str(folder), "--head", "base", "-o", str(tmp / "l.svg")]
-    for label, fast in (("fast path", True), ("whole-model export", False)):
+    for label, fast in variants:
         wall, rss = peak_rss(cmd, env(fast))
-        print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB")
+        print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB", flush=True)
 
 
 if __name__ == "__main__":
