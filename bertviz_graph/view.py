@@ -12,7 +12,6 @@ the visible representatives of its ends, aggregated (tensor count, shapes) when 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -375,16 +374,28 @@ def _leaf_attrs(d: dict[str, Any]) -> dict[str, Any]:
     return {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
 
 
+def search_pattern(query: str, max_length: int = 1000):
+    """The user's regex, compiled by RE2: linear time, so no pattern (``(a+)+$``) can stall a server.
+    Case-insensitive; plain text when RE2 cannot parse it (backreferences, lookaround) or it is too long."""
+    import re2
+
+    opts = re2.Options()
+    opts.case_sensitive = False
+    opts.log_errors = False
+    query = query[:max_length]
+    try:
+        return re2.compile(query, opts)
+    except re2.error:
+        return re2.compile(re2.escape(query), opts)
+
+
 def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:
     """Groups and nodes whose label, class, path, name or op matches ``query`` (regex, case-insensitive;
     plain text if the regex is invalid). Series members come after everything outside a hidden member."""
     query = query.strip()
     if not query:
         return []
-    try:
-        pat = re.compile(query, re.IGNORECASE)
-    except re.error:
-        pat = re.compile(re.escape(query), re.IGNORECASE)
+    pat = search_pattern(query)
     out: list[str] = []
     for _, x in h.walk():
         if x == ROOT:

@@ -128,6 +128,9 @@ def _resolve_path(path: Path, head: str) -> ModelSource:
         raise UserError(f"{config_path} is not valid JSON ({e})", "fix or re-save the config") from e
     if not isinstance(cfg, dict) or "model_type" not in cfg:
         raise UserError(f"{config_path} has no model_type", "re-save the model with save_pretrained")
+    from bertviz_graph.sources.config_check import check_config_sizes
+
+    check_config_sizes(cfg, str(config_path))
     weights = sorted(path.glob("*.safetensors"))
     if weights:
         from bertviz_graph.sources.weights import read_header
