@@ -15,7 +15,13 @@ def load_graph_file(path: Path) -> OpGraph:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e})", "pass a graph saved by 'bertviz-graph trace -o'") from e
     try:
-        return OpGraph.from_json_dict(data)
+        graph = OpGraph.from_json_dict(data)
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path} is not a bertviz_graph graph: {e}",
                         "pass a graph saved by 'bertviz-graph trace -o FILE.json'") from e
+    from bertviz_graph.sources.status import weights_status
+
+    status = weights_status(graph)
+    if status.missing:  # the structure still opens; the weights are said to be unavailable
+        graph.meta["warnings"] = [status.text]
+    return graph

@@ -30,8 +30,10 @@ class Group:
     shared_weights: bool = False  # series only: members read the very same parameters (ALBERT)
     attrs: dict[str, Any] = field(default_factory=dict)  # module attributes (in/out features, ...)
     # aggregates (filled by aggregates.compute)
-    params: int = 0
+    params: int = 0  # each tensor once, where first used (see aggregates)
+    reads_elsewhere: dict[str, str] = field(default_factory=dict)  # param name -> group counting it
     flops: int = 0
+    flops_unknown: int = 0  # ops whose FLOPs cannot be counted (not included in ``flops``)
     n_ops: int = 0
     inputs: list[list[int]] = field(default_factory=list)
     outputs: list[list[int]] = field(default_factory=list)
@@ -170,6 +172,7 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     compute_aggregates(h)
     if fold:
         fold_series(h)
+        compute_aggregates(h, only=[s.id for s in h.series()])  # series totals by the same rule
     return h
 
 
