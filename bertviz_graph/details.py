@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
-from bertviz_graph.render.tree_text import human
+from bertviz_graph.render.tree_text import flops_text
 from bertviz_graph.sources.status import WeightsStatus, weights_status
 
 __all__ = ["WeightsStatus", "weights_status", "weights_for", "node_details", "ModuleWeights"]
@@ -16,14 +16,6 @@ __all__ = ["WeightsStatus", "weights_status", "weights_for", "node_details", "Mo
 
 def _shape(s: list[int] | None) -> str:
     return "[" + ", ".join(map(str, s)) + "]" if s else "-"
-
-
-def flops_text(flops: int | None, unknown: int = 0) -> str:
-    """'1,234 (1.2K)'; 'unknown' for an op we cannot count, and a note when a total leaves some out."""
-    if flops is None or (unknown and not flops):
-        return "unknown" + (f" ({unknown} ops not countable)" if unknown > 1 else "")
-    text = f"{flops:,} ({human(flops)})"
-    return text + (f" + unknown ({unknown} ops not countable)" if unknown else "")
 
 
 def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -364,7 +364,8 @@ def _shape_text(shape: list[int]) -> str:
 
 
 def _group_attrs(grp) -> dict[str, Any]:
-    return {"class": grp.cls, "path": grp.id, "params": grp.params, "flops": grp.flops, "ops": grp.n_ops,
+    return {"class": grp.cls, "path": grp.id, "params": grp.params, "flops": grp.flops,
+            "flops_unknown": grp.flops_unknown or None, "ops": grp.n_ops,
             "inputs": grp.inputs, "outputs": grp.outputs, "members": len(grp.members) or None,
             "shared_weights": grp.shared_weights or None, **{k: v for k, v in grp.attrs.items()}}
 
@@ -372,7 +373,10 @@ def _group_attrs(grp) -> dict[str, Any]:
 def _leaf_attrs(d: dict[str, Any]) -> dict[str, Any]:
     keep = ("op", "target", "module", "shape", "dtype", "params", "flops", "source", "code", "numel", "tied",
             "name")
-    return {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
+    out = {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
+    if d.get("kind") == "op" and d.get("flops", 0) is None:
+        out["flops_unknown"] = 1  # an op we cannot count: shown as "unknown", never as a number
+    return out
 
 
 def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:

@@ -99,7 +99,10 @@ def node_tip(n: VNode, inputs: list[list[int]] | None = None) -> str:
         lines.append("parameters " + (_num(p) if isinstance(p, int) else ", ".join(map(str, p))))
     if a.get("numel"):
         lines.append(f"{_num(a['numel'])} weights")
-    if a.get("flops"):
+    if a.get("flops_unknown"):
+        lines.append("FLOPs " + (f"{_num(a['flops'])} + unknown ({a['flops_unknown']} ops not countable)"
+                                 if a.get("flops") else "unknown"))
+    elif a.get("flops"):
         lines.append(f"FLOPs {_num(a['flops'])}")
     if a.get("ops") and n.kind in ("group", "series"):
         lines.append(f"{a['ops']} ops")

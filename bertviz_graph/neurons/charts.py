@@ -287,6 +287,9 @@ def _subtitle(h: Hierarchy, metric: str) -> str:
     else:
         seq = h.ctx.get("seq")
         bits.append(f"{human(f['total'])} FLOPs per forward pass" + (f" of {seq} tokens" if seq else ""))
+        unknown = h.groups[ROOT].flops_unknown
+        if unknown:
+            bits.append(f"+ unknown: {unknown} ops we cannot count are left out")
     if "layer" in f and f["layer"]["value"] > 0:
         lay = f["layer"]
         bits.append(f"each {lay['label']}: feed-forward {lay['ffn_share']:.1%}, attention "

@@ -15,7 +15,7 @@ from bertviz_graph.sources.resolve import ModelSource
 
 ATTENTION = ("eager", "sdpa")
 # Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
-TRACER_REVISION = 3
+TRACER_REVISION = 4
 OPS_LEVELS = ("aten", "primitive")
 # Meta keys that belong to one run (which checkpoint, what it is called), never to a cache entry.
 RUN_KEYS = ("name", "origin", "weight_files", "structure_only", "notes", "cache", "warnings")

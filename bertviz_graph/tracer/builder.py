@@ -117,14 +117,15 @@ class GraphBuilder:
         return node_id
 
     def add_op(self, node_id: str, target: Any, module: str, inputs: list[tuple[str, list[int] | None, str]],
-               shape: list[int] | None, dtype: str, stack_trace: str | None) -> str:
+               shape: list[int] | None, dtype: str, stack_trace: str | None,
+               op_kwargs: dict[str, Any] | None = None) -> str:
         op = short_op(target)
         params = [self.g.nodes[src]["name"] for src, _, _ in inputs
                   if src in self.g and self.g.nodes[src]["kind"] == "param"]
         source, code = user_frame(stack_trace)
         self.g.add_node(node_id, kind="op", name=node_id, op=op, target=str(target), module=module,
                         shape=shape, dtype=dtype, params=params,
-                        flops=op_flops(op, [s for _, s, _ in inputs], shape),
+                        flops=op_flops(op, [s for _, s, _ in inputs], shape, op_kwargs),
                         source=source, code=code, order=self._next())
         for index, (src, s, dt) in enumerate(inputs):
             if self.g.has_edge(src, node_id):  # same tensor twice (x * x): one edge, remember both slots

@@ -69,7 +69,8 @@ def dispatch_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any]) 
             b.add_op(node_id, func, stack[-1] if stack else "", inputs,
                      list(first.shape) if first is not None else None,
                      str(first.dtype).replace("torch.", "") if first is not None else "",
-                     "".join(traceback.format_stack(limit=40)))
+                     "".join(traceback.format_stack(limit=40)),
+                     {k: v for k, v in (kwargs or {}).items() if isinstance(v, (bool, int, float, str))})
             for t in tensors:
                 producers[id(t)] = (node_id, t)
             return out

@@ -84,7 +84,9 @@ def export_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any], op
             if shape is None and not n.users:
                 continue  # assertions and other side-effect-only calls carry no tensor
             inputs = [(ids[a.name], *shapes[a.name]) for a in n.all_input_nodes if a.name in ids]
-            ids[n.name] = b.add_op(n.name, n.target, module, inputs, shape, dtype, n.meta.get("stack_trace"))
+            plain = {k: v for k, v in n.kwargs.items() if isinstance(v, (bool, int, float, str))}
+            ids[n.name] = b.add_op(n.name, n.target, module, inputs, shape, dtype, n.meta.get("stack_trace"),
+                                   plain)
         elif n.op == "output":
             outs = n.args[0] if isinstance(n.args[0], (list, tuple)) else [n.args[0]]
             for i, a in enumerate(outs):
