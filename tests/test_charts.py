@@ -19,7 +19,6 @@ from bertviz_graph.neurons.charts import (
     chart_figure,
     chart_pair,
     facts,
-    leaf_values,
     write_chart,
 )
 

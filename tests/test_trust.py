@@ -166,8 +166,8 @@ def _independent_total(model) -> int:
 def test_group_totals_add_up(name, tied):
     graph = bg.trace(name)
     h = graph.hierarchy
-    from transformers import AutoConfig, AutoModelForMaskedLM  # noqa: F401  (independent count)
     import torch
+    from transformers import AutoConfig, AutoModelForMaskedLM  # noqa: F401  (independent count)
 
     from bertviz_graph.sources.build import make_config
 
