@@ -36,10 +36,33 @@ def param_leaf_values(g: nx.DiGraph) -> dict[str, int]:
     return out
 
 
+def weight_edge_kinds(g: nx.DiGraph, homes: dict[str, str] | None = None) -> dict[tuple[str, str], str]:
+    """Parameter edges that are not a plain "weight into its op": ``"tied"`` when the tensor is read under
+    another of its names (BERT's decoder reading the word embeddings), ``"shared"`` when a later call or
+    instance reads a tensor already used (ALBERT's one layer, run 12 times)."""
+    homes = param_homes(g) if homes is None else homes
+    out: dict[tuple[str, str], str] = {}
+    for p, d in g.nodes(data=True):
+        if d["kind"] != "param":
+            continue
+        owner, home = d.get("module", ""), homes.get(p, p)
+        home_module = g.nodes[home].get("module", "")
+        for v in g.successors(p):
+            mv = g.nodes[v].get("module", "")
+            inside_owner = not owner or mv == owner or mv.startswith(owner + ".")
+            if d.get("tied") and not inside_owner:
+                out[(p, v)] = "tied"
+            elif v != home and mv != home_module:
+                out[(p, v)] = "shared"
+    return out
+
+
 def compute_aggregates(h: Hierarchy, only: list[str] | None = None) -> None:
     """Fill params, reads_elsewhere, flops, n_ops, inputs, outputs of every group (or of ``only``)."""
     g = h.graph.g
     homes = param_homes(g)
+    if only is None:
+        h.edge_kinds = weight_edge_kinds(g, homes)
     counted_at = {}  # leaf -> params counted there
     for p, home in homes.items():
         counted_at.setdefault(home, []).append(p)

@@ -45,6 +45,7 @@ class Hierarchy:
     groups: dict[str, Group]
     parent_of: dict[str, str]  # every leaf node and group -> its parent group id
     ctx: dict[str, Any]  # model-wide dims: hidden, heads, d_head, ffn, vocab, layers
+    edge_kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # (param, op) -> "tied" | "shared"
 
     # --- navigation -----------------------------------------------------------------------------
     def is_group(self, x: str) -> bool:
