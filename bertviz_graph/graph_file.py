@@ -19,6 +19,10 @@ def load_graph_file(path: Path) -> OpGraph:
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path} is not a bertviz_graph graph: {e}",
                         "pass a graph saved by 'bertviz-graph trace -o FILE.json'") from e
+    files = graph.meta.get("weight_files") or []
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise UserError(f"{path}: 'meta.weight_files' must be a list of file paths, not {type(files).__name__}",
+                        "fix the file, or trace the model again with 'bertviz-graph trace -o'")
     from bertviz_graph.sources.status import weights_status
 
     status = weights_status(graph)

@@ -231,3 +231,16 @@ def test_charts_cli_and_tree_agree(tiny_graph, capsys):
     assert main(["info", "bert-tiny", "--depth", "1"]) == 0
     out = capsys.readouterr().out
     assert f"params {h.groups['cls'].params:,}" in out
+
+
+def test_bad_weight_files_field_is_one_line_exit_2(tmp_path, capsys):
+    saved = tmp_path / "g.json"
+    assert main(["trace", "bert-tiny", "-o", str(saved)]) == 0
+    data = json.loads(saved.read_text())
+    data["meta"]["weight_files"] = "model.safetensors"  # hand-edited: a string, not a list
+    saved.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["info", str(saved)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "weight_files" in err[0] and "must be a list" in err[0]
+    assert err[1].strip().startswith("fix:") and "Traceback" not in "".join(err)
