@@ -2,6 +2,7 @@
 
     python benchmarks/layout_scaling.py                 # 1, 2, 4, 8, 12, 24, 48 layers
     python benchmarks/layout_scaling.py --layers 1 12 --baseline-timeout 30
+    python benchmarks/layout_scaling.py --layers --peer --real   # only the real-model rows
 
 For each size it prints: visible nodes, expanded containers, cold layout (empty cache, dot processes
 already started), cold with nothing shared (every layer made different, so no two layers share a cache
@@ -295,6 +296,18 @@ def peer_torchview(model: str, runner: DotRunner, reps: int) -> None:
           f"speed-up {theirs / ours:.1f}×", flush=True)
 
 
+def real_traces(runner: DotRunner, reps: int) -> None:
+    """Cold layouts (empty layout cache, dot started) of real traces, fully open and unfolded."""
+    import bertviz_graph as bg
+
+    for model, ops in (("bert-base-uncased", "aten"), ("bert-xl-48", "primitive")):
+        g = bg.trace(model, ops=ops)  # from the disk trace cache after the first run
+        view = g.view(depth=99, unfold=True).data()
+        cold = best_of(reps, cold_layout, view, runner)
+        print(f"real, {model} --ops {ops}: {len(g.ops())} ops, {len(view.nodes)} visible nodes, "
+              f"{len(view.edges)} edges, fully open and unfolded: cold layout {cold:.3f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, nargs="*", default=[1, 2, 4, 8, 12, 24, 48])
@@ -303,11 +316,14 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="repetitions; the best time is shown")
     ap.add_argument("--peer", action="store_true", help="also compare with torchview on a real 48-layer model")
     ap.add_argument("--peer-model", default="bert-xl-48")
+    ap.add_argument("--real", action="store_true", help="also lay out real traces (bert-base, bert-xl-48 primitive)")
     args = ap.parse_args()
     runner = DotRunner()
     runner.layout(["digraph{a}"] * 2)  # start dot processes: cold = empty cache, not process start-up
     if args.peer:
         peer_torchview(args.peer_model, runner, args.reps)
+    if args.real:
+        real_traces(runner, args.reps)
     print(
         f"{'layers':>6} {'nodes':>6} {'conts':>6} {'cold s':>8} {'dot graphs':>10} {'unshared s':>10} "
         f"{'warm s':>8} {'open+1 s':>9} {'1-dot s':>9} {'ratio':>7}"
