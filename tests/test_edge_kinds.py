@@ -39,7 +39,7 @@ def test_albert_shared_weights_are_not_a_data_edge(albert, instance):
 
 
 def test_tied_label_only_on_tied_weights(base_graph, albert):
-    for graph, head in ((base_graph, "cls"), (albert, "predictions")):
+    for graph in (base_graph, albert):
         for depth in (None, 1, 2):
             edges = graph.view(depth=depth).data().edges
             tied = [e for e in edges if e.kind == "tied"]
@@ -96,3 +96,21 @@ def test_neuron_views_at_both_op_levels(levels):
     ba = [(b.kind, b.name, b.width) for b in collect_bands(aten.hierarchy)[0]]
     bp = [(b.kind, b.name, b.width) for b in collect_bands(prim.hierarchy)[0]]
     assert bp == ba and ("attention", "attention", 128) in bp
+
+
+def test_mapping_text_names_tied_and_shared_apart(albert, levels):
+    from bertviz_graph.neurons.views import mapping_text
+
+    g = albert.g
+    q3 = next(n for n, d in albert.nodes("op") if d["module"].endswith("attention.query@3"))
+    rows = dict(mapping_text(albert, q3))
+    assert "shared weight" in rows and "tied weight" not in rows
+    dec = next(n for n, d in albert.nodes("op") if d["module"] == "predictions.decoder" and d["op"] == "linear")
+    assert "tied weight" in dict(mapping_text(albert, dec))
+    q0 = next(n for n, d in albert.nodes("op") if d["module"].endswith("attention.query") and d["op"] == "linear")
+    assert not {"tied weight", "shared weight"} & set(dict(mapping_text(albert, q0)))
+    assert g.nodes[q0]["order"] < g.nodes[q3]["order"]
+    for graph in levels:
+        op = next(n for n, d in graph.nodes("op") if d["module"] == "cls.predictions.decoder"
+                  and d["op"] in ("linear", "mm"))
+        assert "tied weight" in dict(mapping_text(graph, op)), graph.meta["ops"]

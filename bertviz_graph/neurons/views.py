@@ -401,8 +401,12 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
         if w is not None:
             n_out, n_in = g.nodes[w]["shape"]
             rows += _linear_rows(h, n_in, n_out, f"op {op} (Linear)")
-            if g.nodes[w].get("tied") or not g.nodes[w]["name"].startswith((d.get("module") or "#") + "."):
+            kinds = {h.edge_kinds.get((w, x)) for x in (node, *g.predecessors(node))}  # via permute(W) too
+            if "tied" in kinds:
                 rows.append(("tied weight", f"reads {g.nodes[w]['name']}: the same trained numbers as that layer"))
+            elif "shared" in kinds:
+                rows.append(("shared weight", f"reads {g.nodes[w]['name']}: the same tensor every repeat of "
+                                              "this layer uses (counted once, at its first use)"))
     elif role == "softmax":
         rows.append((f"op {op}", "attention weights: edges between token positions (per head, a "
                                  f"{h.ctx.get('seq') or 'N'}×{h.ctx.get('seq') or 'N'} table) whose weights are "
