@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.heads import HEADS
 
 EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml")
 
@@ -20,8 +21,10 @@ def _model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
     p.add_argument("model", nargs="?" if optional else None, default=None,
                    help="preset name (bert-base-uncased), local model folder, Hub id in the local cache, "
                         "or a graph saved by 'trace'")
-    p.add_argument("--head", default="auto", choices=["auto", "base", "mlm", "cls", "qa"],
-                   help="task head to build (default: from the checkpoint, else masked LM)")
+    p.add_argument("--head", default="auto", choices=["auto", *HEADS],
+                   help="task head to build (default: from the config's architectures, is_decoder and "
+                        "model type: masked LM for encoders, causal LM for decoders, seq2seq LM for "
+                        "encoder-decoders)")
     p.add_argument("--attention", default="eager", choices=["eager", "sdpa"],
                    help="eager shows QKᵀ, softmax, ·V as ops; sdpa the fused kernel")
     p.add_argument("--ops", default="aten", choices=["aten", "primitive"],

@@ -246,12 +246,12 @@ class View:
                     attrs=_group_attrs(grp)))
             else:
                 d = g.nodes[x]
-                label, sub = d.get("label", x), d.get("sublabel", "")
+                label, sub = h.label_of(x), h.sublabel_of(x)
                 home = h.parent(x)
                 if home in h.groups and _is_trivial(h, home):  # "dropout" op shown with its module name
                     mod = h.groups[home]
                     label = f"{mod.label} · {d['op']}" if mod.label != d.get("op") else label
-                nodes.append(VNode(id=x, kind=d["kind"], label=label, sublabel=sub, role=d.get("role", "other"),
+                nodes.append(VNode(id=x, kind=d["kind"], label=label, sublabel=sub, role=h.role_of(x),
                                    parent=parent, attrs=_leaf_attrs(d)))
         visible = {n.id: n for n in nodes}
         frames_above: dict[str, list[str]] = {}
@@ -269,7 +269,7 @@ class View:
             if ru is None or rv is None or ru == rv or ru not in visible or rv not in visible:
                 continue
             kind = (h.edge_kinds.get((u, v), "param") if g.nodes[u]["kind"] in ("param", "buffer")
-                    else "residual" if d.get("residual") else "data")
+                    else "residual" if h.is_residual(u, v) else "data")
             # a tensor that is both the data into a box and a skip inside it is drawn once, as data
             seen = per_tensor.setdefault((ru, rv), {})
             if u not in seen or _KIND_ORDER.index(kind) < _KIND_ORDER.index(seen[u][0]):
@@ -418,7 +418,7 @@ def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:
             fields = (grp.label, grp.cls, grp.id, grp.sublabel)
         else:
             d = h.graph.g.nodes[x]
-            fields = (x, d.get("name", ""), d.get("op", ""), d.get("label", ""), d.get("module", ""))
+            fields = (x, d.get("name", ""), d.get("op", ""), h.label_of(x), d.get("module", ""))
         if any(f and pat.search(str(f)) for f in fields):
             out.append(x)
             if len(out) >= limit:

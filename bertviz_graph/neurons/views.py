@@ -390,7 +390,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     g = h.graph.g
     d = g.nodes[node]
     op = d.get("op", "")
-    role = d.get("role", "other")
+    role = h.role_of(node)
     home = h.parent(node)
     dims = _dims(h, home)
     hidden = dims.get("hidden")
@@ -429,7 +429,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
             rows.append((f"op {op}", f"table lookup = a fully-connected layer from {n:,} one-hot input neurons to "
                                      f"{dim} neurons, no bias; only the active input's {dim} edges matter"))
     elif op == "add":
-        residual = any(ed.get("residual") for _, _, ed in g.in_edges(node, data=True))
+        residual = any(h.is_residual(u, node) for u in g.predecessors(node))
         if residual:
             rows.append(("op add (skip connection)", "per-neuron: adds the block's input back, unchanged, to its "
                                                       "output; no weights"))
@@ -440,7 +440,9 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     elif role == "elementwise":
         rows.append((f"op {op}", "per-neuron: works number by number; no weights, no edges"))
     elif role == "shape":
-        rows.append((f"op {op}", "regroups the same numbers (e.g. 768 → 12 heads × 64); no computation"))
+        heads, d_head = h.ctx.get("heads"), h.ctx.get("d_head")
+        eg = f" (e.g. {hidden} → {heads} heads × {d_head})" if hidden and heads and d_head else ""
+        rows.append((f"op {op}", f"regroups the same numbers{eg}; no computation"))
     elif role == "dropout":
         rows.append((f"op {op}", "identity at inference; in training it zeroes random neurons"))
     else:

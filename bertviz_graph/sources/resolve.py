@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, HEADS, preset_config, preset_names
+from bertviz_graph.sources.heads import HEADS, auto_head, check_head
+from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, preset_config, preset_names
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
@@ -99,16 +100,10 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _pick_head(head: str, cfg: dict) -> str:
-    if head != "auto":
-        return head
-    archs = " ".join(cfg.get("architectures") or [])
-    if "SequenceClassification" in archs:
-        return "cls"
-    if "QuestionAnswering" in archs:
-        return "qa"
-    if archs and "MaskedLM" not in archs and "PreTraining" not in archs:
-        return "base"
-    return "mlm"
+    if head == "auto":
+        return auto_head(cfg)
+    check_head(head, cfg.get("model_type"))
+    return head
 
 
 def _resolve_path(path: Path, head: str) -> ModelSource:

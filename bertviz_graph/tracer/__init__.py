@@ -15,7 +15,7 @@ from bertviz_graph.sources.resolve import ModelSource
 
 ATTENTION = ("eager", "sdpa")
 # Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
-TRACER_REVISION = 4
+TRACER_REVISION = 5  # 4: FLOPs counting rule (issue 9), 3: recorded args
 OPS_LEVELS = ("aten", "primitive")
 # Meta keys that belong to one run (which checkpoint, what it is called), never to a cache entry.
 RUN_KEYS = ("name", "origin", "weight_files", "structure_only", "notes", "cache", "warnings")
@@ -97,7 +97,10 @@ def _trace_model(source: ModelSource, meta: dict, ops: str, say: Callable[[str],
             raise UserError(
                 f"cannot trace {source.name}: torch.export failed ({first}) and the fallback tracer failed "
                 f"({second})",
-                "check that the model runs on the example inputs: model(*example_inputs)",
+                "check that the model runs on the example inputs: model(*example_inputs)" if source.origin == "module"
+                else f"{source.config.get('model_type') if source.config else 'this model'} cannot be traced "
+                     "structure-only (its code needs real values); trace the loaded model instead: "
+                     "bg.trace(model, (input_ids,))",
             ) from fallback_error
         graph.meta["tracer"] = "dispatch"
         graph.meta["tracer_note"] = f"torch.export refused the model: {first}"
