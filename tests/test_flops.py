@@ -101,7 +101,7 @@ def _module_totals(graph) -> dict[str, int]:
     return out
 
 
-@pytest.mark.parametrize("name", ["bert-base-uncased", "gpt2-module"])
+@pytest.mark.parametrize("name", ["bert-base-uncased", "gpt2", "gpt2-module"])
 def test_aten_and_primitive_levels_agree(name):
     if name == "gpt2-module":
         model, ids = _gpt2("eager"), torch.arange(12).unsqueeze(0)
