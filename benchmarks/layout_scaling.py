@@ -2,11 +2,18 @@
 
     python benchmarks/layout_scaling.py                 # 1, 2, 4, 8, 12, 24, 48 layers
     python benchmarks/layout_scaling.py --layers 1 12 --baseline-timeout 30
+    python benchmarks/layout_scaling.py --layers --peer --real   # only the real-model rows
 
 For each size it prints: visible nodes, expanded containers, cold layout (empty cache, dot processes
 already started), cold with nothing shared (every layer made different, so no two layers share a cache
 entry), warm (same view again), opening one more group with a warm cache, and a single ``dot`` run over
 the same graph with nested clusters (the old way; killed after --baseline-timeout s) with the ratio.
+
+``--peer`` adds the comparison with a peer tool on a real model: torchview 0.2.7's ``draw_graph`` of
+bert-xl-48 (48 layers, meta device, depth 6, expand_nested: every module a nested cluster) is laid out by
+one ``dot`` run over its whole graph; ours lays out our fully open, unfolded view of the same model (the
+trace comes from the disk cache; the layout cache is empty, dot processes started: "cold layout").
+Both are timed on the layout alone (dot -Tjson0 for torchview's DOT source), best of --reps.
 """
 
 from __future__ import annotations
@@ -261,15 +268,62 @@ def baseline(view: ViewData, timeout: float) -> float | None:
     return time.perf_counter() - t
 
 
+def peer_torchview(model: str, runner: DotRunner, reps: int) -> None:
+    """Our cold layout of the real model, fully open, against torchview's one dot run over its graph."""
+    import torch
+    from torchview import draw_graph
+
+    import bertviz_graph as bg
+    from bertviz_graph.sources.build import build_model
+    from bertviz_graph.sources.resolve import resolve
+
+    view = bg.trace(model).view(depth=99, unfold=True).data()
+    ours = best_of(reps, cold_layout, view, runner)
+    src = build_model(resolve(model))
+    ids = torch.zeros(1, 16, dtype=torch.long, device="meta")
+    tv = draw_graph(src.model, input_data=[ids], device="meta", depth=6, expand_nested=True,
+                    hide_inner_tensors=True)
+    dot_src = tv.visual_graph.source
+    n_tv = dot_src.count("label=<") or dot_src.count("[label")
+
+    def one_dot() -> None:
+        subprocess.run(["dot", "-Tjson0", "-o", "/dev/null"], input=dot_src.encode(), capture_output=True,
+                       check=True)
+
+    theirs = best_of(reps, one_dot)
+    print(f"peer, {model}: ours cold layout {ours:.3f} s ({len(view.nodes)} visible nodes, fully open and "
+          f"unfolded)   torchview one dot run {theirs:.3f} s (about {n_tv} nodes, depth 6, expand_nested)   "
+          f"speed-up {theirs / ours:.1f}×", flush=True)
+
+
+def real_traces(runner: DotRunner, reps: int) -> None:
+    """Cold layouts (empty layout cache, dot started) of real traces, fully open and unfolded."""
+    import bertviz_graph as bg
+
+    for model, ops in (("bert-base-uncased", "aten"), ("bert-xl-48", "primitive")):
+        g = bg.trace(model, ops=ops)  # from the disk trace cache after the first run
+        view = g.view(depth=99, unfold=True).data()
+        cold = best_of(reps, cold_layout, view, runner)
+        print(f"real, {model} --ops {ops}: {len(g.ops())} ops, {len(view.nodes)} visible nodes, "
+              f"{len(view.edges)} edges, fully open and unfolded: cold layout {cold:.3f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, nargs="*", default=[1, 2, 4, 8, 12, 24, 48])
     ap.add_argument("--baseline-timeout", type=float, default=60.0)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--reps", type=int, default=3, help="repetitions; the best time is shown")
+    ap.add_argument("--peer", action="store_true", help="also compare with torchview on a real 48-layer model")
+    ap.add_argument("--peer-model", default="bert-xl-48")
+    ap.add_argument("--real", action="store_true", help="also lay out real traces (bert-base, bert-xl-48 primitive)")
     args = ap.parse_args()
     runner = DotRunner()
     runner.layout(["digraph{a}"] * 2)  # start dot processes: cold = empty cache, not process start-up
+    if args.peer:
+        peer_torchview(args.peer_model, runner, args.reps)
+    if args.real:
+        real_traces(runner, args.reps)
     print(
         f"{'layers':>6} {'nodes':>6} {'conts':>6} {'cold s':>8} {'dot graphs':>10} {'unshared s':>10} "
         f"{'warm s':>8} {'open+1 s':>9} {'1-dot s':>9} {'ratio':>7}"

@@ -115,6 +115,8 @@ def _trace(args: argparse.Namespace):
             status.stop()
     for note in graph.meta.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
+    for warning in graph.meta.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     if graph.meta.get("tracer_note"):
         print(f"note: {graph.meta['tracer_note']} (used the dispatch tracer)", file=sys.stderr)
     return graph

@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
-from bertviz_graph.render.tree_text import human
+from bertviz_graph.render.tree_text import flops_text
+from bertviz_graph.sources.status import WeightsStatus, weights_status
+
+__all__ = ["WeightsStatus", "weights_status", "weights_for", "node_details", "ModuleWeights"]
 
 
 def _shape(s: list[int] | None) -> str:
@@ -86,16 +89,20 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             ("class", grp.cls),
             ("module path", grp.id or "(model)"),
             ("parameters", f"{grp.params:,}" + (" (shared by all members)" if grp.shared_weights else "")),
-            ("FLOPs", f"{grp.flops:,} ({human(grp.flops)})"),
+            ("FLOPs", flops_text(grp.flops, grp.flops_unknown)),
             ("ops", str(grp.n_ops)),
             ("inputs", ", ".join(_shape(s) for s in grp.inputs) or "-"),
             ("outputs", ", ".join(_shape(s) for s in grp.outputs) or "-"),
         ]
+        if grp.reads_elsewhere:
+            rows.insert(4, ("also reads (counted once, elsewhere)", "; ".join(
+                f"{name} ({h.graph.g.nodes.get('param:' + name, {}).get('numel', 0):,}, tied or shared; counted "
+                f"in {gid or '(model)'})" for name, gid in grp.reads_elsewhere.items())))
         if grp.kind == "series":
             rows.insert(1, ("members", f"{len(grp.members)}: " + ", ".join(m.rsplit('.', 1)[-1] for m in grp.members)))
         for k, v in grp.attrs.items():
             rows.append((k.replace("_", " "), str(v)))
-        if grp.parent not in (None, ROOT) and grp.parent in h.groups:
+        if grp.parent is not None:
             total = h.groups[ROOT].params
             if total:
                 rows.append(("share of model parameters", f"{100 * grp.params / total:.1f}%"))
@@ -112,7 +119,7 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             ("op", d.get("target", d.get("op", ""))),
             ("output", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"),
             ("inputs", "; ".join(f"{g.nodes[u].get('label', u)} {_shape(ed.get('shape'))}" for u, ed in ins) or "-"),
-            ("FLOPs", f"{d.get('flops', 0):,} ({human(d.get('flops', 0))})"),
+            ("FLOPs", flops_text(d.get("flops"), 1 if d.get("flops") is None else 0)),
         ]
         if d.get("params"):
             rows.append(("parameters read", ", ".join(d["params"])))
@@ -145,25 +152,25 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
 
 
 def weights_for(graph: Any):
-    """The weight source of a traced graph: its safetensors files, else deterministic random weights
-    (said plainly by ``.trained`` / ``.description``)."""
+    """The weight source of a traced graph: the in-memory module, its safetensors files, else deterministic
+    random weights (said plainly by ``.trained`` / ``.description``, from ``weights_status``)."""
     from pathlib import Path
 
     from bertviz_graph.sources.weights import RandomWeights, WeightStore
 
-    if getattr(graph, "module", None) is not None:
-        store = ModuleWeights(graph.module)
-        if store.trained:
-            return store  # else: a meta-device module has no values; fall through to random ones
     if graph.meta.get("onnx_file"):
         from bertviz_graph.onnx.weights import OnnxWeights
 
         return OnnxWeights.for_graph(graph)
-    files = [Path(p) for p in graph.meta.get("weight_files") or []]
-    if files:
-        return WeightStore.open(files)
+    status = weights_status(graph)
+    if status.trained and getattr(graph, "module", None) is not None:
+        return ModuleWeights(graph.module)
+    if status.trained:
+        return WeightStore.open([Path(p) for p in graph.meta["weight_files"]])
     shapes = {d["name"]: tuple(d.get("shape") or ()) for _, d in graph.nodes() if d["kind"] in ("param", "buffer")}
-    return RandomWeights(shapes, seed=0)
+    store = RandomWeights(shapes, seed=0)
+    store.description = status.text
+    return store
 
 
 class ModuleWeights:

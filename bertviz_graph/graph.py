@@ -15,7 +15,7 @@ Node attributes (all plain data):
     shape       output shape (list of ints) of the first tensor output, or None
     dtype       dtype string of that output
     params      parameter names the op reads (ops only)
-    flops       estimated floating-point operations (ops only)
+    flops       floating-point operations (ops only; None for an op that cannot be counted: "unknown")
     source      "modeling_bert.py:123" of the model code that called the op (ops only)
     numel       element count (params/buffers)
     tied        other names of the same tensor (params only; e.g. BERT's MLM decoder weight)

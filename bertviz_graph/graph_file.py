@@ -31,7 +31,17 @@ def load_graph_file(path: Path) -> OpGraph:
         raise UserError(f"cannot read {path}: {e.strerror}", "check the path") from e
     validate(data, source=str(path))
     try:
-        return OpGraph.from_json_dict(data)
+        graph = OpGraph.from_json_dict(data)
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path} is not a bertviz_graph graph: {e}",
                         "pass a graph saved by 'bertviz-graph trace -o FILE.json'") from e
+    files = graph.meta.get("weight_files") or []
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise UserError(f"{path}: 'meta.weight_files' must be a list of file paths, not {type(files).__name__}",
+                        "fix the file, or trace the model again with 'bertviz-graph trace -o'")
+    from bertviz_graph.sources.status import weights_status
+
+    status = weights_status(graph)
+    if status.missing:  # the structure still opens; the weights are said to be unavailable
+        graph.meta["warnings"] = [status.text]
+    return graph

@@ -261,20 +261,30 @@ class View:
                 frames_above[x] = ([] if p is None else [p, *frames(p)])
             return frames_above[x]
 
-        agg: dict[tuple[str, str], dict[str, Any]] = {}
+        agg: dict[tuple[str, str, str], dict[str, Any]] = {}
+        per_tensor: dict[tuple[str, str], dict[str, tuple[str, Any]]] = {}
         for u, v, d in g.edges(data=True):
             ru, rv = self._reps.get(u), self._reps.get(v)
             if ru is None or rv is None or ru == rv or ru not in visible or rv not in visible:
                 continue
-            kind = ("param" if g.nodes[u]["kind"] in ("param", "buffer")
+            kind = (h.edge_kinds.get((u, v), "param") if g.nodes[u]["kind"] in ("param", "buffer")
                     else "residual" if h.is_residual(u, v) else "data")
-            e = agg.setdefault((ru, rv), {"tensors": set(), "shapes": [], "kinds": set()})
-            e["tensors"].add(u)
-            e["kinds"].add(kind)
-            if d.get("shape") and d["shape"] not in e["shapes"]:
-                e["shapes"].append(d["shape"])
+            # a tensor that is both the data into a box and a skip inside it is drawn once, as data
+            seen = per_tensor.setdefault((ru, rv), {})
+            if u not in seen or _KIND_ORDER.index(kind) < _KIND_ORDER.index(seen[u][0]):
+                seen[u] = (kind, d.get("shape"))
+        # one drawn edge per kind: shared weights never merge into the activation entering a layer
+        for (ru, rv), tensors in per_tensor.items():
+            for u, (kind, shape) in sorted(tensors.items(), key=lambda t: g.nodes[t[0]]["order"]):
+                e = agg.setdefault((ru, rv, kind), {"tensors": set(), "shapes": []})
+                e["tensors"].add(u)
+                if shape and shape not in e["shapes"]:
+                    e["shapes"].append(shape)
         edges: list[VEdge] = []
-        for (ru, rv), e in agg.items():
+        first_kind: dict[tuple[str, str], str] = {}
+        for ru, rv, kind in sorted(agg, key=lambda k: _KIND_ORDER.index(k[2])):
+            first_kind.setdefault((ru, rv), kind)
+        for (ru, rv, kind), e in agg.items():
             fu, fv = frames(ru), frames(rv)
             if rv in fu:
                 container = rv
@@ -283,13 +293,10 @@ class View:
             else:
                 common = [f for f in fu if f in set(fv)]
                 container = common[0] if common else None
-            kinds = e["kinds"]
-            kind = "data" if "data" in kinds else "residual" if "residual" in kinds else "param"
             count = len(e["tensors"])
-            label = "tied weight" if kind == "param" and h.parent(ru) != h.parent(rv) and ru in h.groups else "" if kind == "param" else (
-                _shape_text(e["shapes"][0]) if count == 1 and e["shapes"] else f"{count} tensors")
-            edges.append(VEdge(id=f"{ru}->{rv}", source=ru, target=rv, container=container, kind=kind,
-                               count=count, shapes=e["shapes"], label=label))
+            eid = f"{ru}->{rv}" if first_kind[(ru, rv)] == kind else f"{ru}->{rv}#{kind}"
+            edges.append(VEdge(id=eid, source=ru, target=rv, container=container, kind=kind,
+                               count=count, shapes=e["shapes"], label=_edge_label(kind, count, e["shapes"])))
         meta = h.graph.meta
         params = h.groups[ROOT].params
         title = f"{meta.get('name', h.graph.name)} · {meta.get('model_class', h.groups[ROOT].cls)}"
@@ -358,12 +365,26 @@ def _is_trivial(h: Hierarchy, gid: str) -> bool:
     return only not in h.groups and h.graph.g.nodes[only]["kind"] == "op"
 
 
+_KIND_ORDER = ("data", "residual", "param", "shared", "tied")
+
+
+def _edge_label(kind: str, count: int, shapes: list[list[int]]) -> str:
+    """What an aggregated edge says: its tensor's shape, a count, or which kind of weight it carries."""
+    if kind == "param":
+        return ""  # a weight's shape is on its own box
+    if kind in ("tied", "shared"):
+        what = "tied weight" if kind == "tied" else "shared weight"
+        return what if count == 1 else f"{count} {what}s"
+    return _shape_text(shapes[0]) if count == 1 and shapes else f"{count} tensors"
+
+
 def _shape_text(shape: list[int]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
 def _group_attrs(grp) -> dict[str, Any]:
-    return {"class": grp.cls, "path": grp.id, "params": grp.params, "flops": grp.flops, "ops": grp.n_ops,
+    return {"class": grp.cls, "path": grp.id, "params": grp.params, "flops": grp.flops,
+            "flops_unknown": grp.flops_unknown or None, "ops": grp.n_ops,
             "inputs": grp.inputs, "outputs": grp.outputs, "members": len(grp.members) or None,
             "shared_weights": grp.shared_weights or None, **{k: v for k, v in grp.attrs.items()}}
 
@@ -371,7 +392,10 @@ def _group_attrs(grp) -> dict[str, Any]:
 def _leaf_attrs(d: dict[str, Any]) -> dict[str, Any]:
     keep = ("op", "target", "module", "shape", "dtype", "params", "flops", "source", "code", "numel", "tied",
             "name")
-    return {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
+    out = {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
+    if d.get("kind") == "op" and d.get("flops", 0) is None:
+        out["flops_unknown"] = 1  # an op we cannot count: shown as "unknown", never as a number
+    return out
 
 
 def search_pattern(query: str, max_length: int = 1000):

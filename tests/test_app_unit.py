@@ -240,10 +240,25 @@ def test_npy_route_streams_the_tensor(graph):
 
 
 def test_views_are_cached_but_bounded(C):
-    for k in range(60):
-        v = View(C.h).open(SERIES) if k % 2 else View(C.h)
-        C.render(v.state, ["role", "flops", "params"][k % 3])
-    assert len(C._rendered) <= C._rendered.size
+    """More distinct (view, colour) keys than the cache holds: it stays at its size, evicts the oldest,
+    and a cached one is not laid out again."""
+    from bertviz_graph.app.context import LRU, AppContext
+
+    small = AppContext(C.graph, view_cache=3)
+    states = [View(C.h).state, View(C.h).open(SERIES).state]
+    keys = [(s, mode) for s in states for mode in ("role", "flops", "params")]  # 6 distinct keys
+    first = small.render(*keys[0])
+    for k in keys[1:]:
+        small.render(*k)
+    assert len(small._rendered) == 3 < len(keys)
+    assert small.render(*keys[-1]) is small.render(*keys[-1])  # a hit returns the same object
+    assert small.render(*keys[0]) is not first  # evicted, so laid out anew
+
+    calls: list[int] = []
+    lru = LRU(2)
+    for k in (1, 2, 1, 3, 2):
+        lru.get_or_make(k, lambda k=k: calls.append(k) or k)
+    assert calls == [1, 2, 3, 2]  # 1 was fresh when 3 arrived, so 2 was the one evicted
 
 
 def test_lru_computes_a_value_once_for_concurrent_askers(C):

@@ -44,8 +44,12 @@ def test_aggregates(base_graph):
     assert q.flops == 2 * 16 * 768 * 768 + 16 * 768
     assert q.inputs == [[1, 16, 768]] and q.outputs == [[1, 16, 768]]
     assert h.groups["bert.embeddings.word_embeddings"].params == 30522 * 768
-    # the head reports the tied decoder weight it applies; the model counts it once
-    assert h.groups["cls"].params == 768 * 768 + 768 + 2 * 768 + 30522 * 768 + 30522
+    # each tensor once, where first used: the tied decoder weight counts at the word-embedding lookup,
+    # and the head names it instead of adding its 23.4M again
+    assert h.groups["cls"].params == 768 * 768 + 768 + 2 * 768 + 30522
+    assert h.groups["cls"].reads_elsewhere == {"bert.embeddings.word_embeddings.weight":
+                                               "bert.embeddings.word_embeddings"}
+    assert h.groups["bert"].params + h.groups["cls"].params == base_graph.param_count() == 109_514_298
 
 
 def test_residual_edges_marked(base_graph):

@@ -307,14 +307,26 @@ def test_missing_dot_is_a_user_error():
 
 
 def test_measure_never_clips():
+    """Our widths against the real font's advance widths (FreeType via Pillow, not our table)."""
+    from PIL import ImageFont
+
+    fonts = {bold: ImageFont.truetype(f"/usr/share/fonts/truetype/dejavu/DejaVuSans{'-Bold' if bold else ''}.ttf",
+                                      size=1000) for bold in (False, True)}
+    texts = ["BertLayer ×11", "layers 0-10", "Linear 768→3072", "query (linear)", "[1, 16, 768]", "WWW", "iii",
+             "softmax · ÷√64", "LayerNorm ε=1e-12"]
+    for text in texts:
+        for bold in (False, True):
+            real = fonts[bold].getlength(text) * 12 / 1000
+            ours = measure.text_width(text, 12, bold=bold)
+            assert ours >= real - 0.5, (text, bold, ours, real)  # never narrower than the font: no clipping
+            assert ours <= real * 1.03 + 1, (text, bold, ours, real)  # and not wildly wide
     n = VNode("x", "series", "BertLayer", "layers 0-10", "layer", count=11)
     w, h = measure.node_size(n)
     assert measure.display_label(n) == "BertLayer ×11"
-    assert w >= measure.text_width("BertLayer ×11", measure.LABEL_PX, bold=True) + 2 * measure.STACK_OFFSET
-    assert (
-        h >= measure.LABEL_PX * measure.LINE + measure.SUBLABEL_PX * measure.LINE + 2 * measure.STACK_OFFSET
-    )
-    assert measure.text_width("WWW", 12) > measure.text_width("iii", 12)
+    real_label = fonts[True].getlength("BertLayer ×11") * measure.LABEL_PX / 1000
+    assert w >= real_label + 2 * measure.GROUP_PAD_X + 2 * measure.STACK_OFFSET
+    asc, desc = fonts[False].getmetrics()
+    assert h >= (asc + desc) / 1000 * (measure.LABEL_PX + measure.SUBLABEL_PX) + 2 * measure.STACK_OFFSET
 
 
 @pytest.mark.parametrize("direction", ["TB", "LR"])

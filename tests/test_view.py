@@ -24,7 +24,7 @@ def test_default_overview(base_graph):
     e = edges[("bert.embeddings", SERIES)]
     assert e.shapes == [[1, 16, 768]] and e.container == "bert"
     tied = edges[("bert.embeddings", "cls")]
-    assert tied.kind == "param" and tied.label == "tied weight"
+    assert tied.kind == "tied" and tied.label == "tied weight"  # drawn apart from ordinary weights
 
 
 def test_open_series_shows_one_member_and_edges_cross_its_frame(base_graph):

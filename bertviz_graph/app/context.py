@@ -121,8 +121,13 @@ class AppContext:
 
     @property
     def trained(self) -> bool:
-        files = self.graph.meta.get("weight_files") or []
-        return bool(files) and bool(getattr(self.weights, "trained", True))
+        return self.weights_status.trained
+
+    @property
+    def weights_status(self):
+        from bertviz_graph.sources.status import weights_status
+
+        return weights_status(self.graph)
 
     def prefetch(self, cache: LRU, key: Hashable, make: Callable[[], Any]) -> bool:
         """Compute ``cache[key]`` in a background thread, one at a time (skipped when one is running)."""

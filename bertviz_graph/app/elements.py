@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bertviz_graph.hierarchy.style import role_color, role_label
+from bertviz_graph.hierarchy.style import EDGE_STYLE, WEIGHT_KINDS, role_color, role_label
 from bertviz_graph.layout import measure
 from bertviz_graph.layout.types import LaidOutView, NodeBox, Point
 from bertviz_graph.view_types import VEdge, VNode
@@ -35,9 +35,8 @@ SUFFIXES = ("::sub", "::stack1", "::stack2", "::bar", "::title", "::subtitle", "
 
 TEXT = "#1a1a1a"
 SUBTEXT = "#4d4d4d"
-EDGE_COLORS = {"data": "#4d4d4d", "residual": "#2b6cb0", "param": "#a68a00"}
-EDGE_LEGEND = {"data": "Data flow (tensor)", "residual": "Residual (skip) connection",
-               "param": "Weight into its op"}
+EDGE_COLORS = {k: c for k, (c, _w, _d, _l) in EDGE_STYLE.items()}
+EDGE_LEGEND = {k: label for k, (_c, _w, _d, label) in EDGE_STYLE.items()}
 HIGHLIGHT = "#e6007e"
 SELECTED = "#1f6feb"
 
@@ -99,7 +98,10 @@ def node_tip(n: VNode, inputs: list[list[int]] | None = None) -> str:
         lines.append("parameters " + (_num(p) if isinstance(p, int) else ", ".join(map(str, p))))
     if a.get("numel"):
         lines.append(f"{_num(a['numel'])} weights")
-    if a.get("flops"):
+    if a.get("flops_unknown"):
+        lines.append("FLOPs " + (f"{_num(a['flops'])} + unknown ({a['flops_unknown']} ops not countable)"
+                                 if a.get("flops") else "unknown"))
+    elif a.get("flops"):
         lines.append(f"FLOPs {_num(a['flops'])}")
     if a.get("ops") and n.kind in ("group", "series"):
         lines.append(f"{a['ops']} ops")
@@ -211,7 +213,7 @@ def to_elements(
     names = {n.id: measure.display_label(n) for n in view.nodes}
     inputs: dict[str, list[list[int]]] = {}
     for e in view.edges:
-        inputs.setdefault(e.target, []).extend(s for s in e.shapes if e.kind != "param")
+        inputs.setdefault(e.target, []).extend(s for s in e.shapes if e.kind not in WEIGHT_KINDS)
     out: list[dict[str, Any]] = []
     lh1 = measure.LABEL_PX * measure.LINE
     lh2 = measure.SUBLABEL_PX * measure.LINE
@@ -272,7 +274,7 @@ def to_elements(
             cls.append("straight")
         out.append({"data": data, "classes": " ".join(cls), "selectable": False})
         lp = lv.label_pos.get(e.id)
-        if lp is not None and e.label and kind != "param":
+        if lp is not None and e.label and kind != "param":  # tied/shared weights keep their label
             w, h = measure.edge_label_size(e.label)
             node = _text_node(f"{e.id}::label", e.container if e.container in by_id else None, lp[0], lp[1],
                               e.label, "elabel", e.id)
@@ -406,12 +408,10 @@ def stylesheet() -> list[dict[str, Any]]:
         {"selector": "edge.routed", "style": {
             "curve-style": "segments", "edge-distances": "endpoints", "segment-weights": "data(sw)",
             "segment-distances": "data(sd)"}},
-        {"selector": "edge.ek-residual", "style": {
-            "width": 1.4, "line-color": EDGE_COLORS["residual"], "target-arrow-color": EDGE_COLORS["residual"],
-            "line-style": "dashed", "line-dash-pattern": [6, 3]}},
-        {"selector": "edge.ek-param", "style": {
-            "width": 1.0, "line-color": EDGE_COLORS["param"], "target-arrow-color": EDGE_COLORS["param"],
-            "line-style": "dashed", "line-dash-pattern": [2, 2]}},
+        *({"selector": f"edge.ek-{k}", "style": {
+            "width": w, "line-color": c, "target-arrow-color": c,
+            "line-style": "dashed", "line-dash-pattern": [float(x) for x in d.split(",")]}}
+          for k, (c, w, d, _l) in EDGE_STYLE.items() if d),
         # search matches and the selection
         {"selector": "node.hl.box, node.hl.bar", "style": {
             "border-width": 3, "border-color": HIGHLIGHT, "underlay-color": HIGHLIGHT, "underlay-padding": 4,

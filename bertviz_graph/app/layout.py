@@ -36,9 +36,10 @@ def add_panel(panel: ModuleType) -> None:
 def header(C: AppContext) -> html.Div:
     d = C.view(C.default_state).data()
     parts: list[Any] = [html.Span(d.title, className="bv-title"), html.Span(d.subtitle, className="bv-subtitle")]
-    if not C.trained:
+    status = C.weights_status
+    if not status.trained:
         parts.append(html.Span(
-            "weights: random initial values (no checkpoint found), not trained", id=ids.RANDOM_BANNER,
+            status.text, id=ids.RANDOM_BANNER,
             className="bv-banner", title=weights_panel.RANDOM_TEXT))
     return html.Div(parts, id=ids.HEADER, className="bv-header")
 

@@ -1,4 +1,4 @@
-"""Colours and legend names for each semantic role: one table, read by every renderer."""
+"""Colours and legend names for each semantic role and each edge kind: one table each, read by every renderer."""
 
 from __future__ import annotations
 
@@ -40,3 +40,21 @@ def role_color(role: str) -> str:
 
 def role_label(role: str) -> str:
     return ROLE_STYLE.get(role, ROLE_STYLE["other"])[1]
+
+
+# edge kind -> (colour, width, dash pattern, legend label). Weights are dotted; a weight read again by a
+# repeated layer (ALBERT) or under another name (a tied decoder) gets its own colour, so it never passes for
+# the activation entering a layer or for an ordinary weight.
+EDGE_STYLE: dict[str, tuple[str, float, str, str]] = {
+    "data": ("#4d4d4d", 1.2, "", "Data flow (tensor)"),
+    "residual": ("#2b6cb0", 1.4, "6,3", "Residual (skip) connection"),
+    "param": ("#a68a00", 1.0, "2,2", "Weight into its op"),
+    "shared": ("#7b3fa0", 1.2, "2,2", "Shared weight (the same tensor, read again by a repeated layer)"),
+    "tied": ("#c2410c", 1.2, "5,2,1,2", "Tied weight (the same tensor under another name)"),
+}
+WEIGHT_KINDS = ("param", "shared", "tied")
+
+
+def edge_kind(kind: str) -> str:
+    """A known edge kind (unknown ones draw as data)."""
+    return kind if kind in EDGE_STYLE else "data"

@@ -30,8 +30,10 @@ class Group:
     shared_weights: bool = False  # series only: members read the very same parameters (ALBERT)
     attrs: dict[str, Any] = field(default_factory=dict)  # module attributes (in/out features, ...)
     # aggregates (filled by aggregates.compute)
-    params: int = 0
+    params: int = 0  # each tensor once, where first used (see aggregates)
+    reads_elsewhere: dict[str, str] = field(default_factory=dict)  # param name -> group counting it
     flops: int = 0
+    flops_unknown: int = 0  # ops whose FLOPs cannot be counted (not included in ``flops``)
     n_ops: int = 0
     inputs: list[list[int]] = field(default_factory=list)
     outputs: list[list[int]] = field(default_factory=list)
@@ -50,6 +52,7 @@ class Hierarchy:
     node_role: dict[str, str] = field(default_factory=dict)  # leaf node -> role ("linear", "param", ...)
     node_label: dict[str, tuple[str, str]] = field(default_factory=dict)  # leaf node -> (label, sublabel)
     residual: frozenset[tuple[str, str]] = frozenset()  # (u, v) edges that are skip connections
+    edge_kinds: dict[tuple[str, str], str] = field(default_factory=dict)  # (param, op) -> "tied" | "shared"
 
     # --- navigation -----------------------------------------------------------------------------
     def is_group(self, x: str) -> bool:

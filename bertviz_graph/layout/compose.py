@@ -25,6 +25,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bertviz_graph.hierarchy.style import WEIGHT_KINDS
 from bertviz_graph.layout import measure
 from bertviz_graph.layout.cache import LayoutCache, default_cache
 from bertviz_graph.layout.dot_runner import DotRunner, default_runner
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 NODESEP = 0.25  # inches between nodes of a rank
 RANKSEP = 0.30  # inches between ranks
 PORT_SIZE = 0.02  # inches: invisible port nodes are points
-WEIGHT = {"data": 2, "residual": 1, "param": 1}  # keep the main data chain straight
+WEIGHT = {"data": 2, "residual": 1, "param": 1}  # keep the main data chain straight (tied/shared: "param")
 
 PortKey = tuple[str, str]  # (id of the edge's source VNode, kind group): one port per signal and kind
 # An end of a piece inside a container: ("c", child_id, None | (side, PortKey)) or ("p", side, PortKey)
@@ -44,7 +45,8 @@ Ep = tuple[Any, ...]
 
 
 def _kind_group(kind: str) -> str:
-    return kind if kind in ("residual", "param") else "data"
+    """Ports and weights per kind group: every weight kind (plain, shared, tied) routes as a weight."""
+    return "param" if kind in WEIGHT_KINDS else kind if kind == "residual" else "data"
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class _Builder:
                 inner: Ep = ("c", chain[i + 1], ("in", pk)) if i + 1 < len(chain) else ("c", t, None)
                 tail_pieces.append((a, self._add_piece(a, ("p", "in", pk), inner, kg)))
         main = self._add_piece(top, src, dst, kg)
-        if e.label and kg != "param":  # a weight's shape is on the weight's own box
+        if e.label and e.kind != "param":  # a weight's shape is on its own box; tied/shared say so
             c = self.conts[top]
             if not c.piece_label[main]:
                 c.piece_label[main] = e.label

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.aggregates import param_leaf_values
 from bertviz_graph.hierarchy.style import role_color, role_label
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.io import check_writable, write_atomic
@@ -86,13 +87,16 @@ def leaf_values(h: Hierarchy, metric: str) -> dict[str, float]:
             if d["kind"] == "op" and d.get("flops"):
                 out[n] = out.get(n, 0) + float(d["flops"])
         return out
-    for n, d in g.nodes(data=True):
-        if d["kind"] != "param":
-            continue
-        users = [v for v in g.successors(n) if g.nodes[v]["kind"] == "op"]
-        home = min(users, key=lambda v: g.nodes[v]["order"]) if users else n
-        out[home] = out.get(home, 0) + float(d.get("numel", 0))
-    return out
+    return {n: float(v) for n, v in param_leaf_values(g).items()}
+
+
+def _elsewhere_text(h: Hierarchy, reads: dict[str, str]) -> str:
+    """'also reads X (counted in Y, tied or shared)' for tensors another group counts."""
+    names = list(reads.items())
+    first = ", ".join(f"{n} (counted in {h.label_of(gid) if gid in h.groups else gid or 'model'})"
+                      for n, gid in names[:2])
+    more = f" and {len(names) - 2} more" if len(names) > 2 else ""
+    return f"also reads {first}{more}: tied or shared, counted once"
 
 
 def _check_metric(metric: str) -> None:
@@ -283,6 +287,9 @@ def _subtitle(h: Hierarchy, metric: str) -> str:
     else:
         seq = h.ctx.get("seq")
         bits.append(f"{human(f['total'])} FLOPs per forward pass" + (f" of {seq} tokens" if seq else ""))
+        unknown = h.groups[ROOT].flops_unknown
+        if unknown:
+            bits.append(f"+ unknown: {unknown} ops we cannot count are left out")
     if "layer" in f and f["layer"]["value"] > 0:
         lay = f["layer"]
         bits.append(f"each {lay['label']}: feed-forward {lay['ffn_share']:.1%}, attention "
@@ -350,8 +357,8 @@ def _trace_data(h: Hierarchy, metric: str, series: str) -> dict[str, Any]:
         if s.note:
             lines.append(s.note)
         grp = h.groups[s.gid]
-        if metric == "params" and grp.params > s.value and grp.kind == "module" and s.members == 1:
-            lines.append(f"also uses {human(grp.params - s.value)} counted elsewhere (tied or shared)")
+        if metric == "params" and grp.reads_elsewhere and s.members == 1:
+            lines.append(_elsewhere_text(h, grp.reads_elsewhere))
         lines.append(f"{role_label(s.role)} · click to open <i>{s.gid or '(model)'}</i>")
         hovers.append("<br>".join(lines))
         pct = f"{s.value / layer.value:.1%} of layer" if layer is not None and layer.value else f"{share_root:.1%}"

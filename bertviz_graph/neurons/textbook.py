@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.neurons.linear_ops import is_softmax, linear_op, linear_params
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 # Roles that name what a band is for (its colour); the nearest such ancestor wins.
 _BLOCK_ROLES = ("attention", "attention_output", "ffn", "ffn_output", "pooler", "head", "embeddings")
-_LINEAR_OPS = ("linear", "addmm", "mm", "matmul")
 THICK = 0.5  # band height of a layer of neurons (y units)
 THIN = 0.22  # band height of a per-neuron operation (LayerNorm, GELU)
 FAN = 1.25  # vertical gap holding a fully-connected fan
@@ -84,25 +84,12 @@ def _block_role(h: Hierarchy, gid: str, default: str) -> str:
 
 
 def _weight_name(h: Hierarchy, gid: str) -> str | None:
-    """The 2-D weight the Linear's op reads (a tied decoder reads the word embedding)."""
-    g = h.graph.g
-    op = _linear_op(h, gid)
-    if op is None:
-        return None
-    for p in g.predecessors(op):
-        d = g.nodes[p]
-        if d["kind"] == "param" and len(d.get("shape") or []) == 2:
-            return d["name"]
-    return None
+    """The 2-D weight the Linear's op reads (a tied decoder reads the word embedding), at either op level."""
+    return linear_params(h, gid)[0]
 
 
 def _linear_op(h: Hierarchy, gid: str) -> str | None:
-    g = h.graph.g
-    for n in h.leaves(gid):
-        d = g.nodes[n]
-        if d["kind"] == "op" and (d.get("op") in _LINEAR_OPS or h.role_of(n) == "linear"):
-            return n
-    return None
+    return linear_op(h, gid)
 
 
 _GENERIC = ("dense", "lin1", "lin2", "fc1", "fc2", "out_lin", "linear", "proj", "out_proj", "decoder")
@@ -204,7 +191,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
         if d["kind"] != "op":
             return
         role = h.role_of(x)
-        if role == "softmax":
+        if role == "softmax" or is_softmax(g, x):  # primitive level: the div ending exp / sum(exp)
             # per head: softmax(QKᵀ/√d)·V; as wide as the value vectors it mixes
             width = bands[-1].width if bands else (h.ctx.get("hidden") or 0)
             parent = h.parent(x) or ROOT

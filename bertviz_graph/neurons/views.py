@@ -24,6 +24,13 @@ import numpy as np
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.neurons.linear_ops import (
+    LINEAR_OPS,
+    linear_params,
+    linear_users,
+    params_read,
+    weight_and_bias,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -31,7 +38,7 @@ if TYPE_CHECKING:
     from bertviz_graph.graph import OpGraph
     from bertviz_graph.hierarchy.tree import Hierarchy
 
-_LINEAR_OPS = ("linear", "addmm", "mm", "matmul")
+_LINEAR_OPS = LINEAR_OPS
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -129,28 +136,11 @@ def _linear_label(h: Hierarchy, gid: str) -> str:
 
 def _param_of_linear(h: Hierarchy, gid: str) -> tuple[str | None, str | None]:
     """(weight name, bias name) the Linear's op reads (a tied decoder reads the word embedding)."""
-    g = h.graph.g
-    weight = bias = None
-    for n in h.leaves(gid):  # an imported graph may add the bias in an op of its own (MatMul, then Add)
-        d = g.nodes[n]
-        if d["kind"] == "op" and (d.get("op") in _LINEAR_OPS or h.role_of(n) == "linear"):
-            w, b = _op_params(h, n)
-            weight, bias = weight or w, bias or b
-    return weight, bias
+    return linear_params(h, gid)
 
 
 def _op_params(h: Hierarchy, op: str) -> tuple[str | None, str | None]:
-    g = h.graph.g
-    weight = bias = None
-    for p in g.predecessors(op):
-        d = g.nodes[p]
-        if d["kind"] != "param":
-            continue
-        if len(d.get("shape") or []) == 2 and weight is None:
-            weight = d["name"]
-        elif len(d.get("shape") or []) == 1 and bias is None:
-            bias = d["name"]
-    return weight, bias
+    return weight_and_bias(h.graph.g, op)
 
 
 def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
@@ -185,13 +175,15 @@ def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
             weight, bias = _op_params(h, nid)
             home = h.parent(nid)
             gid = home if home is not None and _is_linear_group(h, home) else None
+            if gid is not None and bias is None:
+                bias = _param_of_linear(h, gid)[1]  # primitive level: the bias is added by a later op
             if weight is None:
                 raise UserError(f"op '{d.get('label', nid)}' reads no trained weight matrix",
                                 "select a linear op, a Linear module or a weight parameter")
         elif d["kind"] == "param" and len(d.get("shape") or []) == 2:
             weight = d["name"]
-            users = [v for v in g.successors(nid) if g.nodes[v]["kind"] == "op"
-                     and (g.nodes[v].get("op") in _LINEAR_OPS or h.role_of(v) == "linear")]
+            users = linear_users(g, nid) or [v for v in g.successors(nid) if g.nodes[v]["kind"] == "op"
+                                             and h.role_of(v) == "linear"]
             if users:
                 home = h.parent(users[0])
                 gid = home if home is not None and _is_linear_group(h, home) else None
@@ -404,14 +396,18 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     dims = _dims(h, home)
     hidden = dims.get("hidden")
     rows: list[tuple[str, str]] = []
-    params = [p for p in g.predecessors(node) if g.nodes[p]["kind"] == "param"]
+    params = params_read(g, node)  # at the primitive level W arrives as permute(W)
     if role == "linear" or (op in _LINEAR_OPS and any(len(g.nodes[p].get("shape") or []) == 2 for p in params)):
         w = next((p for p in params if len(g.nodes[p].get("shape") or []) == 2), None)
         if w is not None:
             n_out, n_in = g.nodes[w]["shape"]
             rows += _linear_rows(h, n_in, n_out, f"op {op} (Linear)")
-            if g.nodes[w].get("tied") or not g.nodes[w]["name"].startswith((d.get("module") or "#") + "."):
+            kinds = {h.edge_kinds.get((w, x)) for x in (node, *g.predecessors(node))}  # via permute(W) too
+            if "tied" in kinds:
                 rows.append(("tied weight", f"reads {g.nodes[w]['name']}: the same trained numbers as that layer"))
+            elif "shared" in kinds:
+                rows.append(("shared weight", f"reads {g.nodes[w]['name']}: the same tensor every repeat of "
+                                              "this layer uses (counted once, at its first use)"))
     elif role == "softmax":
         rows.append((f"op {op}", "attention weights: edges between token positions (per head, a "
                                  f"{h.ctx.get('seq') or 'N'}×{h.ctx.get('seq') or 'N'} table) whose weights are "
@@ -460,7 +456,7 @@ def _param_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     d = g.nodes[node]
     shape = d.get("shape") or []
     name = d["name"]
-    users = [g.nodes[v].get("op") for v in g.successors(node)]
+    users = [g.nodes[v].get("op") for v in g.successors(node)] + (["linear"] if linear_users(g, node) else [])
     rows: list[tuple[str, str]] = []
     if len(shape) == 2 and "embedding" in users:
         rows.append((f"table {_shape_text(shape)}", f"{shape[0]:,} rows of {shape[1]} numbers; as a layer: the "
@@ -573,6 +569,7 @@ def mapping_text(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
         return [(f"{kind} {_shape_text(shape)}", explain_tensor(shape, dims=_dims(h)) if shape else kind)]
     if "->" in node_id:
         u, v = node_id.split("->", 1)
+        v = v.split("#", 1)[0]  # "a->b#shared": the second edge of another kind between the same boxes
         shape = None
         if g.has_edge(u, v):
             shape = g.edges[u, v].get("shape")

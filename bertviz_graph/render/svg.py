@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape, quoteattr
 
+from bertviz_graph.hierarchy.style import EDGE_STYLE as EDGE_TABLE
 from bertviz_graph.hierarchy.style import ROLE_STYLE, role_color, role_label
 from bertviz_graph.layout import measure
 from bertviz_graph.layout.types import LaidOutView, NodeBox, Point
@@ -18,16 +19,8 @@ from bertviz_graph.view_types import VEdge, VNode
 TEXT = "#1a1a1a"
 SUBTEXT = "#4d4d4d"
 EDGE_LABEL = "#6b6b6b"
-EDGE_STYLE: dict[str, tuple[str, float, str]] = {  # kind -> (colour, width, dash)
-    "data": ("#4d4d4d", 1.2, ""),
-    "residual": ("#2b6cb0", 1.4, "6,3"),
-    "param": ("#a68a00", 1.0, "2,2"),
-}
-EDGE_LEGEND = {
-    "data": "Data flow (tensor)",
-    "residual": "Residual (skip) connection",
-    "param": "Weight into its op",
-}
+EDGE_STYLE: dict[str, tuple[str, float, str]] = {k: (c, w, d) for k, (c, w, d, _) in EDGE_TABLE.items()}
+EDGE_LEGEND = {k: label for k, (_, _, _, label) in EDGE_TABLE.items()}
 PAGE_PAD = 16.0
 LEGEND_PX = 11.0
 

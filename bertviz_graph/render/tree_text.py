@@ -15,6 +15,14 @@ def human(n: float) -> str:
     return f"{int(n)}"
 
 
+def flops_text(flops: int | None, unknown: int = 0, short: bool = False) -> str:
+    """'1,234 (1.2k)' or '1.2k'; 'unknown' for an op we cannot count, and a note when a total leaves some out."""
+    if flops is None or (unknown and not flops):
+        return "unknown" + (f" ({unknown} ops not countable)" if unknown > 1 else "")
+    text = human(flops) if short else f"{flops:,} ({human(flops)})"
+    return text + (f" + unknown ({unknown} ops not countable)" if unknown else "")
+
+
 def _shapes(shapes: list[list[int]]) -> str:
     if not shapes:
         return "-"
@@ -30,7 +38,7 @@ def group_line(h: Hierarchy, gid: str) -> str:
         head += f" [dim]({g.sublabel})[/dim]"
     if name and name != g.label:
         head += f"  [cyan]{name}[/cyan]"
-    stats = f"params {h.groups[gid].params:,}  FLOPs {human(g.flops)}  ops {g.n_ops}"
+    stats = f"params {g.params:,}  FLOPs {flops_text(g.flops, g.flops_unknown, short=True)}  ops {g.n_ops}"
     return f"{head}  {stats}  {_shapes(g.inputs)} → {_shapes(g.outputs)}"
 
 

@@ -15,8 +15,10 @@ from bertviz_graph.sources.resolve import ModelSource
 
 ATTENTION = ("eager", "sdpa")
 # Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
-TRACER_REVISION = 3
+TRACER_REVISION = 6  # 6: merge of fast path + run facts, 5: FLOPs counting rule (issue 9), 3: recorded args
 OPS_LEVELS = ("aten", "primitive")
+# Meta keys that belong to one run (which checkpoint, what it is called), never to a cache entry.
+RUN_KEYS = ("name", "origin", "weight_files", "structure_only", "notes", "cache", "warnings")
 
 
 def cache_dir() -> Path:
@@ -49,10 +51,12 @@ def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten
     if cached is not None and cached.is_file():
         try:
             graph = OpGraph.load(cached)
-            graph.meta["cache"] = "hit"
-            return graph
         except (ValueError, KeyError, json.JSONDecodeError):
             cached.unlink(missing_ok=True)  # stale or corrupt cache entry: trace again
+        else:
+            graph.meta.update(run_meta(source))  # never another checkpoint's name, weights or notes
+            graph.meta["cache"] = "hit"
+            return graph
 
     from bertviz_graph.sources.build import build_model
     from bertviz_graph.tracer.fast import fast_trace
@@ -70,7 +74,8 @@ def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
-            graph.save(cached)
+            structural = {k: v for k, v in graph.meta.items() if k not in RUN_KEYS}
+            OpGraph(g=graph.g, modules=graph.modules, meta=structural).save(cached)
         except (OSError, UserError):
             pass  # a read-only cache folder must not stop the user
     graph.meta["cache"] = "miss"
@@ -107,21 +112,29 @@ def _trace_model(source: ModelSource, meta: dict, ops: str, say: Callable[[str],
         return graph
 
 
+def run_meta(source: ModelSource) -> dict[str, Any]:
+    """Facts of this run, not of the structure: attached from the source on every load, never cached
+    (two fine-tunes with one config.json share a cache entry but not their name or weights)."""
+    return {
+        "name": source.name,
+        "origin": source.origin,
+        "weight_files": [str(p) for p in source.weight_files],
+        "structure_only": source.structure_only,
+        "notes": list(source.notes),
+    }
+
+
 def _meta(source: ModelSource, attention: str, ops: str, seq_len: int, model: Any = None) -> dict[str, Any]:
     import torch
     import transformers
 
     return {
-        "name": source.name,
-        "origin": source.origin,
+        **run_meta(source),
         "head": source.head,
         "config": source.config,
         "attention": attention,
         "ops": ops,
         "seq_len": seq_len if source.origin != "module" else None,
         "model_class": type(model if model is not None else source.model).__name__,
-        "weight_files": [str(p) for p in source.weight_files],
-        "structure_only": source.structure_only,
-        "notes": list(source.notes),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }

@@ -171,7 +171,7 @@ class GraphBuilder:
         source, code = user_frame(stack_trace)
         self.g.add_node(node_id, kind="op", name=node_id, op=op, target=str(target), module=module,
                         shape=shape, dtype=dtype, params=params,
-                        flops=op_flops(op, [s for _, s, _ in inputs], shape),
+                        flops=op_flops(op, [s for _, s, _ in inputs], shape, kwargs),
                         source=source, code=code, order=self._next())
         if args is not None:
             self.g.nodes[node_id]["args"] = args
