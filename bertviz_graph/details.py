@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.format import human
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
-from bertviz_graph.render.tree_text import human
 
 
 def _shape(s: list[int] | None) -> str:

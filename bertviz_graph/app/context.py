@@ -183,9 +183,10 @@ class AppContext:
 
     def _render(self, state: ViewState, color_by: str) -> Rendered:
         from bertviz_graph.app.elements import to_elements
+        from bertviz_graph.layout import layout_of
 
         view = self.view(state)
-        lv = view.layout()
+        lv = layout_of(view)
         values: dict[str, float] = {}
         fills: dict[str, str] = {}
         vrange = None

@@ -297,9 +297,12 @@ def register(app, C: AppContext) -> None:
     def _download_svg(n: int, state_d: dict | None):
         if not n:
             return no_update, no_update
+        from bertviz_graph.layout import layout_of
+        from bertviz_graph.render.svg import to_svg
+
         try:
             state, _ = C.state(state_d)
-            svg = C.view(state).to_svg()
+            svg = to_svg(layout_of(C.view(state)))
         except Exception as exc:  # noqa: BLE001
             return no_update, error_text(exc)
         name = (C.graph.name or "model").replace("/", "_")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph.format import size as _n
 from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
 
@@ -273,8 +274,6 @@ def _levels(h: Hierarchy, bands: list[Band]) -> None:
         prev_inputs = inputs
 
 
-def _n(v: int) -> str:
-    return f"{v:,}" if v >= 100_000 else str(v)
 
 
 def _detail(h: Hierarchy, b: Band, bands: list[Band]) -> str:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.tree import Tree
 
+from bertviz_graph.format import human
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 
+__all__ = ["human", "print_tree"]
 
-def human(n: float) -> str:
-    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.1f}{unit}"
-    return f"{int(n)}"
+
 
 
 def _shapes(shapes: list[list[int]]) -> str:

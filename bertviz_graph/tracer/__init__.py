@@ -30,7 +30,7 @@ def cache_key(source: ModelSource, attention: str, ops: str, seq_len: int) -> st
     import torch
     import transformers
 
-    from bertviz_graph import __version__
+    from bertviz_graph.version import __version__
 
     blob = json.dumps([source.config, source.head, attention, ops, seq_len, torch.__version__,
                        transformers.__version__, __version__, TRACER_REVISION], sort_keys=True, default=str)

@@ -27,7 +27,7 @@ from bertviz_graph.errors import UserError
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 
-__all__ = ["GraphWidget", "ShowError", "show"]
+__all__ = ["GraphWidget", "ShowError"]
 
 ROOT = ""
 
@@ -227,9 +227,9 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         ``None`` or "" clears the selection. It does not open anything: see ``reveal``."""
         node_id = node_id or ""
         if node_id and not self._exists(node_id):
-            from bertviz_graph.view import _nearby
+            from bertviz_graph.view import nearby
 
-            raise UserError(f"no node or group '{node_id}' in this model", _nearby(self._h, node_id))
+            raise UserError(f"no node or group '{node_id}' in this model", nearby(self._h, node_id))
         self.selected = node_id
         return self
 
@@ -305,21 +305,23 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
             self._render()
 
     def _render(self) -> None:
-        svg = self._view.to_svg()
+        from bertviz_graph.layout import layout_of
+        from bertviz_graph.render.svg import to_svg
+
+        svg = to_svg(layout_of(self._view))
         with self.hold_sync():
             self.svg = svg
             self._update_marks()
             self._update_details()
 
     def _update_marks(self) -> None:
-        reps = self._view._reps
-        sel = reps.get(self.selected, "") if self.selected else ""
+        sel = (self._view.rep(self.selected) or "") if self.selected else ""
         matches = sorted(x for x in self._view.highlight(self.matches) if x)
         self._marks = {"selected": sel or "", "matches": matches}
 
     def _focus_on(self, node_id: str) -> None:
         self._focus_n += 1
-        self._focus = {"id": self._view._reps.get(node_id, node_id) or "", "n": self._focus_n}
+        self._focus = {"id": self._view.rep(node_id) or node_id, "n": self._focus_n}
 
     # --- selection -> details and weights ---------------------------------------------------------
     @traitlets.validate("selected")
@@ -477,9 +479,9 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
 
     def _check_group(self, gid: str) -> None:
         if gid not in self._h.groups or gid == ROOT:
-            from bertviz_graph.view import _nearby
+            from bertviz_graph.view import nearby
 
-            raise UserError(f"no group '{gid}' in this model", _nearby(self._h, gid))
+            raise UserError(f"no group '{gid}' in this model", nearby(self._h, gid))
 
     def __repr__(self) -> str:
         opened = len(self._view.state.opened)
@@ -491,7 +493,7 @@ def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "model").strip("_") or "model"
 
 
-# --- show() -----------------------------------------------------------------------------------------------
+# --- errors of show() (bertviz_graph.api.show) ---------------------------------------------------------------
 
 
 class ShowError(UserError):
@@ -504,53 +506,3 @@ class ShowError(UserError):
         if self.fix:
             lines.append(f"  fix: {self.fix}")
         return lines
-
-
-def show(model: Any = None, example_inputs: Any = None, *, height: int = 640, open: tuple[str, ...] | list[str] = (),
-         select: str | None = None, show_params: bool = True, direction: str = "TB",
-         **trace_kwargs: Any) -> GraphWidget:
-    """Trace ``model`` (if needed) and return the interactive widget.
-
-    ``model``: a preset name ("bert-base-uncased"), a local Hugging Face folder, a model id in the local
-    Hugging Face cache, a saved graph (.json), an ``OpGraph`` from ``trace``, a ``View``
-    (``graph.view(depth=2)``), or an ``nn.Module`` with ``example_inputs``. ``open``: groups to open;
-    ``select``: a node to select; other keywords go to ``bertviz_graph.trace`` (attention="sdpa", ...).
-    Bad input raises ``ShowError`` (a ``UserError``) whose message names the problem and the fix.
-    """
-    try:
-        return _show(model, example_inputs, height=height, open=open, select=select, show_params=show_params,
-                     direction=direction, **trace_kwargs)
-    except ShowError:
-        raise
-    except UserError as e:
-        raise ShowError(e.problem, e.fix) from None
-
-
-def _show(model: Any, example_inputs: Any, *, height: int, open: tuple[str, ...] | list[str], select: str | None,
-          show_params: bool, direction: str, **trace_kwargs: Any) -> GraphWidget:
-    import inspect
-
-    import bertviz_graph
-    from bertviz_graph.graph import OpGraph
-    from bertviz_graph.view import View
-
-    allowed = set(inspect.signature(bertviz_graph.trace).parameters) - {"model", "example_inputs"}
-    unknown = sorted(set(trace_kwargs) - allowed)
-    if unknown:
-        raise UserError(f"show() got unknown option(s): {', '.join(unknown)}",
-                        f"options: height, open, select, show_params, direction, {', '.join(sorted(allowed))}")
-    view = None
-    if isinstance(model, View):
-        view, graph = model, model.hierarchy.graph
-    elif isinstance(model, OpGraph):
-        graph = bertviz_graph.trace(model, **trace_kwargs)
-    else:
-        graph = bertviz_graph.trace(model, example_inputs, **trace_kwargs)
-    w = GraphWidget(graph, view=view, height=height, show_params=show_params, direction=direction)
-    if isinstance(open, str):
-        open = [open]
-    if open:
-        w.open(*open)
-    if select:
-        w.select(select)
-    return w
