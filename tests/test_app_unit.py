@@ -13,7 +13,8 @@ from bertviz_graph.app import graph_panel, ids, make_app
 from bertviz_graph.app.context import AppContext, color_for
 from bertviz_graph.app.elements import _bezier_points, route_style, target_of
 from bertviz_graph.app.graph_panel import controller
-from bertviz_graph.app.weights_panel import NPY_ROUTE, readout, weight_options, window_from_relayout
+from bertviz_graph.app.weights_panel import NPY_ROUTE, weight_options, window_from_relayout
+from bertviz_graph.presenters.weights import readout
 from bertviz_graph.render import weights as rw
 from bertviz_graph.view import View
 
@@ -220,7 +221,7 @@ def test_readout_is_exact(C):
     mv = rw.matrix_view(C.weights, QW, None, None, (64, 64), "maxabs")
     win = {"name": QW, "shape": list(mv.shape), "rows": list(mv.rows), "cols": list(mv.cols),
            "block": list(mv.block), "how": "maxabs"}
-    text = readout(C, {"x": 5.0, "y": 7.0}, win)
+    text = readout(C.weights, {"x": 5.0, "y": 7.0}, win)
     assert f"w = {rw.value_at(C.weights, QW, 7, 5):.6g} (exact)" in text and "this cell" in text
 
 
@@ -250,7 +251,7 @@ def test_lru_computes_a_value_once_for_concurrent_askers(C):
     import threading
     import time
 
-    from bertviz_graph.app.context import LRU
+    from bertviz_graph.memo import Memo as LRU
 
     calls = []
 

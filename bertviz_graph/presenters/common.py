@@ -19,9 +19,9 @@ PLOT_CONFIG: dict[str, Any] = {
     # plotly's "Double-click to zoom back out" toast sits at the top of the plot, over our tab headers
     "showTips": False,
 }
-RANDOM_NOTE = ("RANDOM initial weights, not trained: no checkpoint was found for this model, so the values "
-               "only show what an untrained network looks like (normal, std 0.02). Serve or show a local "
-               "model folder with .safetensors to see trained weights.")
+RANDOM_NOTE = ("These are RANDOM initial weights, not trained ones: no checkpoint was found for this model, "
+               "so the values only show what an untrained (random) network looks like (normal, std 0.02). "
+               "Serve or show a local model folder with .safetensors to see trained weights.")
 
 
 def how_or_default(how: Any) -> str:

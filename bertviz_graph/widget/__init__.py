@@ -85,7 +85,9 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         self._view = view if view is not None else View.default(self._h, show_params=show_params,
                                                                 direction=direction)
         self._store: Any = None
-        self._stats: dict[str, dict] = {}
+        from bertviz_graph.memo import Memo
+
+        self._stats = Memo(16)  # statistics of the tensors shown lately (a whole pass over each)
         self._matrix_args: dict[str, Any] = {}
         self._extra_handlers: dict[str, Callable[[GraphWidget, dict], Any]] = {}
         self._focus_n = 0
