@@ -80,7 +80,7 @@ def series_id(members: list[str]) -> str:
 
 
 def _make_series(h: Hierarchy, parent_id: str, members: list[str]) -> Group:
-    from bertviz_graph.hierarchy.tree import Group
+    import dataclasses
 
     g = h.graph.g
     parent = h.groups[parent_id]
@@ -97,9 +97,11 @@ def _make_series(h: Hierarchy, parent_id: str, members: list[str]) -> Group:
     n = len(members)
     each = f"{first.params / 1e6:.1f}M params each" if first.params >= 1e5 else f"{first.params:,} params each"
     sub = f"{n} identical layers, shared weights" if shared else f"{n} identical blocks · {each}"
-    series = Group(id=sid, kind="series", cls=first.cls, label=f"{first.label} ×{n}", sublabel=sub,
-                   role=first.role, parent=parent_id, children=list(members), members=list(members),
-                   shared_weights=shared, attrs=dict(first.attrs))
+    # a Group like the first member's (dataclasses.replace: no import of tree.py, which imports this module)
+    series = dataclasses.replace(
+        first, id=sid, kind="series", cls=first.cls, label=f"{first.label} ×{n}", sublabel=sub, role=first.role,
+        parent=parent_id, children=list(members), members=list(members), shared_weights=shared,
+        attrs=dict(first.attrs))
     # Aggregates: parameters once if shared, else summed; flops and ops always summed.
     series.params = first.params if shared else sum(h.groups[m].params for m in members)
     series.flops = sum(h.groups[m].flops for m in members)

@@ -62,3 +62,22 @@ def click_action(h: Hierarchy, gid: Any) -> dict[str, str] | None:
 def num_heads(h: Hierarchy) -> int | None:
     heads = h.ctx.get("heads")
     return int(heads) if heads else None
+
+
+def same_place(h: Hierarchy, x: str, src: str, dst: str) -> str | None:
+    """The node of series member ``dst`` at the place ``x`` has in member ``src`` (members share one
+    structure), or None when ``x`` is not inside ``src``."""
+    path: list[int] = []
+    while x != src:
+        p = h.parent(x)
+        if p is None or p not in h.groups:
+            return None
+        path.append(h.groups[p].children.index(x))
+        x = p
+    y = dst
+    for i in reversed(path):
+        kids = h.groups[y].children if y in h.groups else []
+        if i >= len(kids):
+            return None
+        y = kids[i]
+    return y

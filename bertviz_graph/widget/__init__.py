@@ -24,6 +24,7 @@ import anywidget
 import traitlets
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.presenters.common import same_place
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 
@@ -158,36 +159,17 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         view = self._view.open_instance(series, k)
         if old is not None and old != k:
             src, dst = h.groups[series].members[old], h.groups[series].members[k]
-            same = [self._same_place(g, src, dst) for g in view.state.opened if g == src or src in h.ancestors(g)]
+            same = [same_place(self._h, g, src, dst) for g in view.state.opened if g == src or src in h.ancestors(g)]
             same = [g for g in same if g and g in h.groups]
             if same:
                 view = view.open(*same)
             self._set_view(view)
-            moved = self._same_place(self.selected, src, dst) if self.selected else None
+            moved = same_place(self._h, self.selected, src, dst) if self.selected else None
             if moved:
                 self._select_keeping_matrix(moved)
         else:
             self._set_view(view)
         return self
-
-    def _same_place(self, x: str, src: str, dst: str) -> str | None:
-        """The node of member ``dst`` at the position ``x`` has in member ``src`` (series members share
-        one structure), or None when ``x`` is not inside ``src``."""
-        h = self._h
-        path: list[int] = []
-        while x != src:
-            p = h.parent(x)
-            if p is None or p not in h.groups:
-                return None
-            path.append(h.groups[p].children.index(x))
-            x = p
-        y = dst
-        for i in reversed(path):
-            kids = h.groups[y].children if y in h.groups else []
-            if i >= len(kids):
-                return None
-            y = kids[i]
-        return y
 
     def _select_keeping_matrix(self, node_id: str) -> None:
         """Select ``node_id`` and show its counterpart of the matrix shown now (same index, head, window)."""
@@ -355,40 +337,12 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         self.details = self._details_for(nid)
 
     def _details_for(self, nid: str) -> dict[str, Any]:
-        from bertviz_graph.details import node_details
-        from bertviz_graph.hierarchy.style import role_color
+        from bertviz_graph.presenters.details import details
 
-        h, view = self._h, self._view
-        d = node_details(h, nid)
-        d["rows"] = [list(r) for r in d.get("rows", [])]
-        d["color"] = role_color(d.get("role", "other"))
-        visible = {n.id: n for n in view.data().nodes}
-        vn = visible.get(nid)
-        is_group = nid in h.groups and nid != ROOT
-        d["visible"] = vn is not None
-        d["expandable"] = bool(vn.expandable) if vn is not None else is_group
-        d["expanded"] = bool(vn.expanded) if vn is not None else (
-            nid in view.state.opened or nid in view.state.unfolded)
-        chain = [a for a in reversed(h.ancestors(nid)) if a != ROOT]
-        d["breadcrumb"] = [[a, h.label_of(a)] for a in chain]
-        d["series"] = self._series_info(nid)
-        d["mapping"] = self._mapping_rows(nid)  # neurons/views.mapping_text: this element in NN terms
-        if d["mapping"]:
+        d = details(self._h, nid, self._view)
+        if d["mapping"]:  # the widget has one pane: the mapping follows the rows
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         return d
-
-    def _series_info(self, nid: str) -> dict[str, Any] | None:
-        """The folded series this node is (or sits in a member of), for the instance picker."""
-        h, view = self._h, self._view
-        for sid in [nid, *h.ancestors(nid)]:
-            grp = h.groups.get(sid)
-            if grp is None or grp.kind != "series" or sid in view.state.unfolded:
-                continue
-            member = h.groups[grp.members[0]]
-            word = re.sub(r"(?<!^)(?=[A-Z])", " ", member.cls).split()[-1].lower() if member.cls else "member"
-            return {"id": sid, "label": grp.label, "count": len(grp.members), "index": view.instance_of(sid),
-                    "open": sid in view.state.opened, "member_label": word, "members": list(grp.members)}
-        return None
 
     # --- search -----------------------------------------------------------------------------------------
     @traitlets.observe("search")
