@@ -43,7 +43,7 @@ function render({ model, el }) {
       btn("−", "zoom out (−)", () => canvas.pz.zoomCenter(0.8), "zoom-out"),
       zoom,
       btn("+", "zoom in (+)", () => canvas.pz.zoomCenter(1.25), "zoom-in"),
-      btn("Fit", "show the whole picture (0)", () => canvas.pz.fit(), "fit"),
+      btn("Fit", "show the whole picture (0)", () => canvas.fitReadable(), "fit"),
       btn("Overview", "close everything: back to the first view", () => api.send({ type: "reset" }), "reset"),
       btn("SVG ⤓", "download the picture as SVG (what w.to_svg() saves)", () => download(model), "download"),
     ),
