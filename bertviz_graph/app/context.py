@@ -41,11 +41,11 @@ LRU = Memo  # the app's bounded caches: cachetools behind a lock, each value com
 
 @dataclass
 class Rendered:
-    """One laid-out view, ready for cytoscape (without search highlight)."""
+    """One laid-out view and its picture (render/svg.py, without title and legend: the page has its own)."""
 
     view: View
     lv: LaidOutView
-    elements: list[dict[str, Any]]
+    svg: str
     values: dict[str, float]  # colour-by values of visible nodes (empty for "role")
     vrange: tuple[float, float] | None
 
@@ -153,7 +153,7 @@ class AppContext:
         return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
 
     def _render(self, state: ViewState, color_by: str) -> Rendered:
-        from bertviz_graph.app.elements import to_elements
+        from bertviz_graph.render.svg import to_svg
         from bertviz_graph.layout import layout_of
 
         view = self.view(state)
@@ -173,7 +173,7 @@ class AppContext:
                     fills[n.id] = color_for(values.get(n.id), lo, hi)
             else:
                 fills = {n.id: NO_VALUE for n in lv.view.nodes}
-        return Rendered(view, lv, to_elements(lv, fills), values, vrange)
+        return Rendered(view, lv, to_svg(lv, legend=False, title=False, fills=fills), values, vrange)
 
     # ---- colour-by values ---------------------------------------------------------------------------------
     def node_value(self, n: VNode, mode: str) -> float | None:
