@@ -18,6 +18,7 @@ from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, SEQUENTIAL, AppCont
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.presenters.search import summary as search_summary
 from bertviz_graph.render.tree_text import human
 from bertviz_graph.view import LARGE_VIEW, View, ViewState
 
@@ -69,7 +70,7 @@ def layout(C: AppContext) -> html.Div:
     r = C.render(C.default_state, "role")
     toolbar = html.Div(className="bv-toolbar", children=[
         html.Div(className="bv-search", children=[
-            dcc.Input(id=ids.SEARCH_INPUT, type="search", placeholder="search: query, softmax, layer\\.3\\..*dense",
+            dcc.Input(id=ids.SEARCH_INPUT, type="search", placeholder="search (regex): softmax, query …",
                       debounce=False, n_submit=0, className="bv-input", autoComplete="off"),
             _button("Find", ids.SEARCH_GO, "reveal and highlight the matches (regular expression)"),
             _button("Next", ids.SEARCH_NEXT, "reveal the next match"),
@@ -376,13 +377,12 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
             redraw = True
         elif not matches:
             search = {"query": q, "matches": [], "index": 0}
-            out["search_info"] = f"no match for “{q}”"
+            out["search_info"] = search_summary(h, q, [], 0)
             redraw = True
         else:
             m = matches[index]
             search = {"query": q, "matches": matches, "index": index}
-            more = " (first 200)" if len(matches) >= 200 else ""
-            out["search_info"] = f"{index + 1} of {len(matches)}{more}: {h.label_of(m)}"
+            out["search_info"] = search_summary(h, q, matches, index)
             new = view.reveal(m).state
             sel = m
             focus = {"id": m, "mode": "center"}
@@ -401,7 +401,7 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
             new = view.unfold(all_series=True).state
         focus = {"mode": "top"}
     elif trig == ids.OPEN_ALL:
-        new, focus = view.open_all().state, {"mode": "top"}
+        new, focus = open_all(view).state, {"mode": "top"}
     elif trig == ids.CONFIRM:
         if isinstance(pending, dict) and pending.get("state") is not None:
             new, _ = C.state(pending["state"])
@@ -479,6 +479,13 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         out["crumbs"] = _crumbs(C, view, prev)
     out["notice"] = "; ".join(notes)
     return out
+
+
+def open_all(view: View) -> View:
+    """Every group open except the attention-mask plumbing (22 ops building one mask): open it by hand."""
+    h = view.hierarchy
+    mask = [g for g in h.groups if g.split(".")[-1] == "<mask>" and g not in view.state.opened]
+    return view.open_all().close(*mask)
 
 
 _counter = [0]
