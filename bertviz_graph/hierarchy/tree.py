@@ -93,6 +93,7 @@ class Hierarchy:
 
 def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     from bertviz_graph.hierarchy.aggregates import compute_aggregates
+    from bertviz_graph.hierarchy.op_names import op_names
     from bertviz_graph.hierarchy.series import fold_series
 
     g = graph.g
@@ -119,12 +120,13 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
             parent_of[gid] = grp.parent
 
     # Leaves: ops in their instance, params/buffers in their owner, inputs/outputs at the top.
+    names = op_names(graph)
     for n, d in g.nodes(data=True):
         kind = d["kind"]
         if kind == "op":
             home = d["module"] if d["module"] in groups else ROOT
             d["role"] = op_role(d["op"])
-            d["label"] = d["op"]
+            d["label"] = names.get(n, d["op"])  # what it does ("Q·Kᵀ"); the ATen name stays in "target"
             d["sublabel"] = _shape_text(d.get("shape"))
         elif kind in ("param", "buffer"):
             home = d["module"] if d["module"] in groups else ROOT

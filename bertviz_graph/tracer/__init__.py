@@ -15,7 +15,7 @@ from bertviz_graph.sources.resolve import ModelSource
 
 ATTENTION = ("eager", "sdpa")
 # Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
-TRACER_REVISION = 2
+TRACER_REVISION = 3  # 3: attention ops' source is their own line (stack-trace anchors)
 OPS_LEVELS = ("aten", "primitive")
 
 
