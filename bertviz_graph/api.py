@@ -111,6 +111,9 @@ def trace(
     from bertviz_graph.sources.resolve import resolve
     from bertviz_graph.tracer import trace_source
 
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
+        raise UserError(f"seq_len {seq_len!r} is not a positive number of token positions",
+                        "use seq_len=1 or more (default 16)")
     if isinstance(model, OpGraph):
         graph = model
     elif isinstance(model, (str, Path)) and str(model).endswith(".json") and Path(model).is_file():

@@ -8,7 +8,7 @@ from rich.tree import Tree
 from bertviz_graph.format import human
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 
-__all__ = ["human", "print_tree"]
+__all__ = ["human", "linear_depth", "print_tree"]
 
 
 
@@ -51,6 +51,27 @@ def build_tree(h: Hierarchy, max_depth: int = 4) -> Tree:
 
     add(root, ROOT, 0)
     return root
+
+
+def linear_depth(h: Hierarchy) -> int:
+    """The ``max_depth`` at which ``build_tree`` shows every Linear (of the member a series shows):
+    the default of ``bertviz-graph info``, so the tree reaches the weight matrices."""
+    best = 1
+
+    def walk(gid: str, level: int) -> None:
+        nonlocal best
+        grp = h.groups[gid]
+        if grp.cls in ("Linear", "Conv1D") or grp.role == "linear":
+            best = max(best, level)
+        if grp.kind == "series":
+            walk(grp.members[0], level + 1)
+            return
+        for c in grp.children:
+            if c in h.groups:
+                walk(c, level + 1)
+
+    walk(ROOT, 0)
+    return best
 
 
 def print_tree(h: Hierarchy, max_depth: int = 4, console: Console | None = None) -> None:
