@@ -153,8 +153,8 @@ class AppContext:
         return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
 
     def _render(self, state: ViewState, color_by: str) -> Rendered:
-        from bertviz_graph.render.svg import to_svg
         from bertviz_graph.layout import layout_of
+        from bertviz_graph.render.svg import to_svg
 
         view = self.view(state)
         lv = layout_of(view)

@@ -20,7 +20,12 @@ from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.presenters.search import summary as search_summary
 from bertviz_graph.render.tree_text import human
-from bertviz_graph.view import LARGE_VIEW, View, ViewState
+from bertviz_graph.view import View, ViewState
+
+# Above this many boxes + edges the app asks before drawing. The canvas draws bert-base unfolded (1,420) in
+# ~0.4 s and the 48-layer primitive view (12,106) in ~2.5-3.5 s (benchmarks/graph_render_bench.py): about 1 s
+# of waiting, the most that still feels like a click, is ~4,000 elements.
+LARGE_VIEW = 4000
 
 OUTPUTS = {
     "state": Output(ids.VIEW_STATE, "data"),
@@ -445,8 +450,8 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         if check_size and new is not None and new != cur and nview.size() > LARGE_VIEW \
                 and nview.size() > view.size():
             out["confirm"] = True
-            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (more than {LARGE_VIEW:,}); "
-                                  f"drawing it may be slow. Open it anyway?")
+            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (the graph is comfortable up to "
+                                  f"{LARGE_VIEW:,}); drawing it takes a few seconds. Open it anyway?")
             out["pending"] = {"state": final.to_json_dict(), "focus": focus}
             out["notice"] = "; ".join(notes)
             return out
