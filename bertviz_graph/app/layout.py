@@ -64,7 +64,7 @@ def register(app) -> None:
 
 def page(C: AppContext, panels: list[ModuleType]) -> html.Div:
     tabs = dcc.Tabs(
-        id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs",
+        id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs", style={"flexWrap": "wrap"},
         children=[dcc.Tab(label=p.TAB_LABEL, value=p.TAB_VALUE, id=f"bv-tab-{p.TAB_VALUE}", **weights_panel.TAB_STYLE, children=html.Div(p.layout(C),
                                                                                  className="bv-tab-content"))
                   for p in panels])

@@ -38,8 +38,9 @@ TAB_VALUE = ids.TAB_WEIGHTS
 TAB_LABEL = "Weights"
 NPY_ROUTE = "/_bertviz/weights.npy"
 STATS_NAME = "bv-stats-name"  # store: the tensor the statistics shown belong to
-TAB_STYLE = {"style": {"padding": "4px 10px", "lineHeight": "20px"},
-             "selected_style": {"padding": "4px 10px", "lineHeight": "20px", "fontWeight": "bold"}}
+# a tab label stays on one line; tabs that do not fit wrap as whole tabs (the page's tab bar wraps)
+_TAB = {"padding": "4px 10px", "lineHeight": "20px", "whiteSpace": "nowrap", "width": "auto", "flex": "1 0 auto"}
+TAB_STYLE = {"style": _TAB, "selected_style": {**_TAB, "fontWeight": "bold"}}
 GRAPH_CONFIG = PLOT_CONFIG
 EMPTY_TEXT = pw.EMPTY_TEXT
 RANDOM_TEXT = RANDOM_NOTE

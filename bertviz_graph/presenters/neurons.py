@@ -65,7 +65,7 @@ def layer(graph: OpGraph, linear: str, head: int | None = None, store: Any = Non
             if sep in title:
                 title = title.replace(sep, sep.rstrip() + "<br>", 1)
                 break
-    fig.update_layout(title={"text": title}, autosize=True, width=None, margin={"t": 132})
+    fig.update_layout(title={"text": title}, autosize=True, width=None, margin={"t": 124})
     return fig
 
 
