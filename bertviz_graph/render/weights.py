@@ -722,11 +722,11 @@ def to_npy_bytes(
 
 
 def _lut(n: int = 256) -> np.ndarray:
-    """n RGB colours interpolated along DIVERGING."""
-    stops = np.array([[int(v) for v in c[4:-1].split(",")] for c in DIVERGING], np.float64)
-    pos = np.linspace(0, 1, len(stops))
-    t = np.linspace(0, 1, n)
-    return np.stack([np.interp(t, pos, stops[:, k]) for k in range(3)], axis=1).round().astype(np.uint8)
+    """n RGB colours along DIVERGING, sampled by plotly (the same scale its heatmaps use)."""
+    from plotly.colors import sample_colorscale, unlabel_rgb
+
+    return np.array([unlabel_rgb(c) for c in sample_colorscale(COLORSCALE, list(np.linspace(0, 1, n)))],
+                    np.float64).round().astype(np.uint8)
 
 
 _LUT = _lut()

@@ -55,6 +55,7 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
     _marks = traitlets.Dict().tag(sync=True)  # {"selected": visible id, "matches": [visible ids]}
     _focus = traitlets.Dict().tag(sync=True)  # {"id": visible id, "n": counter}: centre the picture on it
     _match_info = traitlets.List().tag(sync=True)  # [label, where] per match, for the results list
+    _search_info = traitlets.Unicode("").tag(sync=True)  # "1 of 12: softmax in layer 3" (presenters.search)
     _name = traitlets.Unicode("model").tag(sync=True)  # download file name
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
@@ -351,9 +352,12 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
 
         q = change["new"] or ""
         found = find(self._h, q) if q.strip() else []
+        from bertviz_graph.presenters.search import summary
+
         with self.hold_sync():
             self.matches = found
             self._match_info = [self._where(x) for x in found]
+            self._search_info = summary(self._h, q, found, 0) if q.strip() else ""
             self._update_marks()
 
     def _where(self, x: str) -> list[str]:
