@@ -67,6 +67,7 @@ const wiggle = (i) => (i %% 20 < 10 ? 1 : -1);
 window.bench = async function (cand, key) {
   const host = document.getElementById("host");
   const out = {};
+  window.__partial = out;  // what was measured before a timeout
   if (cand === "cytoscape") {
     const els = await (await fetch(key + ".els.json")).json();
     const style = await (await fetch("style.json")).json();
@@ -217,8 +218,13 @@ def main() -> None:
                     try:
                         page.wait_for_function("window.__r !== null", timeout=args.cell_timeout * 1000, polling=200)
                         r = page.evaluate("window.__r")
-                    except Exception:  # noqa: BLE001 - a candidate too slow to finish: recorded as such
+                    except Exception:  # noqa: BLE001 - a candidate too slow to finish: what it got to, else inf
                         r = {"draw": float("inf"), "fitZoom": float("nan"), "fpsFit": 0.0, "fps100": 0.0}
+                        try:
+                            r.update(page.evaluate("window.__partial || {}"))
+                        except Exception:  # noqa: BLE001 - the page is stuck in a long frame
+                            pass
+                        r["timeout"] = 1.0
                     print(f"  {key} {cand}: " + ", ".join(f"{k} {v:.3g}" for k, v in r.items()), flush=True)
                     results.setdefault((key, cand), []).append(r)
                     page.close()

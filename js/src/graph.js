@@ -305,16 +305,20 @@ export class GraphCanvas {
   }
 
   /** Fit the whole picture; when that is below readable zoom, fit its width instead (the minimap shows the
-   * rest) unless asked again at once. */
+   * rest); Fit again without moving in between: all of it. */
   fitReadable() {
-    const whole = Math.min(this.pz.width / this.pz.cw, this.pz.height / this.pz.ch);
-    const now = Date.now();
-    if (whole >= ZOOM_NAMES || (this.lastFit && now - this.lastFit < 1500)) this.pz.fit();
-    else {
-      this.pz.top(Math.max(ZOOM_NAMES, Math.min(1, this.pz.width / this.pz.cw)));
-      this.showHint(`all of it would be drawn at ${Math.round(whole * 100)}%: showing its top (overview bottom right); Fit again for all`);
+    const pz = this.pz;
+    const whole = Math.min(pz.width / pz.cw, pz.height / pz.ch);
+    const m = this.fitMark;
+    const again = m && m.k === pz.k && m.x === pz.x && m.y === pz.y && m.svg === this.svg;
+    this.fitMark = null;
+    if (whole >= ZOOM_NAMES || again) {
+      pz.fit();
+      return;
     }
-    this.lastFit = now;
+    pz.top(Math.max(ZOOM_NAMES, Math.min(1, pz.width / pz.cw)));
+    this.fitMark = { k: pz.k, x: pz.x, y: pz.y, svg: this.svg };
+    this.showHint(`all of it would be drawn at ${Math.round(whole * 100)}%: showing its top (overview bottom right); Fit again for all`);
   }
 
   showHint(text) {

@@ -46,7 +46,9 @@ export class Minimap {
   setPicture(boxes, cw, ch) {
     this.cw = cw;
     this.ch = ch;
-    this.scale = Math.min(MAX_W / cw, MAX_H / ch);
+    // a tall strip (12 unfolded layers) gets a taller overview, up to most of the screen's height
+    const maxH = Math.max(MAX_H, Math.min(0.7 * this.pz.height, 520));
+    this.scale = Math.min(MAX_W / cw, maxH / ch);
     const w = Math.max(24, Math.round(cw * this.scale));
     const hh = Math.max(24, Math.round(ch * this.scale));
     this.cv.width = w;
