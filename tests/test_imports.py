@@ -115,16 +115,24 @@ def test_no_private_names_across_modules():
     assert bad == []
 
 
+# private names of OTHER libraries' objects that are their public way in (an ATen op spelled with "_", the
+# transformers config field that picks the attention kernel)
+EXTERNAL_PRIVATE = {"aten._softmax", "config._attn_implementation"}
+
+
 def test_no_reaching_into_private_attributes_of_other_objects():
-    """``something._x`` where ``something`` is not ``self``/``cls`` (the widget read the view's ``_reps``)."""
+    """``x._y`` on anything but ``self``/``cls`` (the widget read the view's ``_reps``, the network tab
+    stored its figure as ``C._bv_textbook``)."""
     bad = []
     for p in sorted(PKG.rglob("*.py")):
         for node in ast.walk(ast.parse(p.read_text(), str(p))):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                    and isinstance(node.value, ast.Attribute)
-                    and isinstance(node.value.value, ast.Name) and node.value.value.id in ("self", "cls")):
-                # self._view._reps: a private name of an object we hold
-                bad.append(f"{module_name(p)}:{node.lineno} .{node.value.attr}.{node.attr}")
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if ast.unparse(node) in EXTERNAL_PRIVATE:
+                continue
+            bad.append(f"{module_name(p)}:{node.lineno} {ast.unparse(node)}")
     assert bad == []
 
 

@@ -6,8 +6,6 @@ A side-panel module as ``app.layout`` expects: TAB_VALUE, TAB_LABEL, layout(C), 
 
 from __future__ import annotations
 
-import threading
-
 from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -23,17 +21,11 @@ KIND = "bv-chart-kind"
 CHART = "bv-chart"
 GRAPH_CONFIG = PLOT_CONFIG
 FOOTER = "bv-chart-footer"
-_LOCK = threading.Lock()
 
 
 def figure(C: AppContext, metric: str, kind: str):
     """The chart for this model (cached on the context: 2 metrics × 2 kinds at most)."""
-    with _LOCK:
-        cache = C.__dict__.setdefault("_bv_charts", {})
-    key = (metric, kind)
-    if key not in cache:
-        cache[key] = pc.chart(C.h, metric, kind)
-    return cache[key]
+    return C.figures.get_or_make(("chart", metric, kind), lambda: pc.chart(C.h, metric, kind))
 
 
 def layout(C: AppContext) -> html.Div:

@@ -66,6 +66,7 @@ class AppContext:
         self._rendered = LRU(view_cache)
         self.stats_cache = LRU(16)
         self.matrix_cache = LRU(8)
+        self.figures = LRU(16)  # panel figures that only depend on the model (textbook, charts)
         self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
         self.default_state = View.default(self.h, direction=direction).state
         self._prefetching = threading.Lock()

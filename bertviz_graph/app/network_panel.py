@@ -26,10 +26,8 @@ _NONCE = itertools.count(1)
 
 
 def figure(C: AppContext, selected: str | None = None):
-    base = getattr(C, "_bv_textbook", None)
-    if base is None:
-        base = network(C.h, None, compact=True)
-        C._bv_textbook = base  # the model does not change while the server runs
+    # the picture without highlight depends only on the model, which does not change while the server runs
+    base = C.figures.get_or_make(("textbook",), lambda: network(C.h, None, compact=True))
     return network(C.h, selected, base=base) if selected else base
 
 
