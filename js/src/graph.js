@@ -77,7 +77,10 @@ export class GraphCanvas {
     el.appendChild(this.host);
     this.minimap = null;
     const later = throttleFrame(() => this.afterMove());
-    this.pz = new PanZoom(this.host, later);
+    this.pz = new PanZoom(this.host, () => {
+      this.updateZoomLabel();
+      later();
+    });
     this.minimap = new Minimap(this.host, this.pz);
     this.zoomClass = "";
     this.svgText = null;
@@ -101,9 +104,8 @@ export class GraphCanvas {
     clearTimeout(this.hintTimer);
   }
 
-  /** After every pan/zoom (once per frame): zoom label, semantic-zoom class, minimap rectangle. */
+  /** After every pan/zoom (once per frame): semantic-zoom class, minimap rectangle. */
   afterMove() {
-    this.updateZoomLabel();
     const k = this.pz.k;
     const cls = k < ZOOM_NAMES ? "bvg-z-boxes" : k < ZOOM_DETAIL ? "bvg-z-names" : "";
     if (cls !== this.zoomClass) {
