@@ -23,6 +23,7 @@ function send(msg) {
     state.nonce += 1;
     dc.set_props(EVENT_ID, { data: { ...msg, nonce: state.nonce } });
     dc.set_props(SELECTED_ID, { data: { id: msg.id } });
+    if (state.canvas) state.canvas.setMarks({ ...state.canvas.marks, selected: msg.id }); // at once, no round trip
   }
 }
 

@@ -112,8 +112,9 @@ function render({ model, el }) {
   };
   let lastFocus = (model.get("_focus") || {}).n;
   for (const t of ["svg", "_marks", "_focus", "error", "height"]) on(t, refresh);
-  const updateSearch = () => search.update(model.get("search"), model.get("matches") || [], model.get("_match_info") || []);
-  for (const t of ["search", "matches", "_match_info"]) on(t, updateSearch);
+  const updateSearch = () =>
+    search.update(model.get("search"), model.get("matches") || [], model.get("_match_info") || [], model.get("_search_info") || "");
+  for (const t of ["search", "matches", "_match_info", "_search_info"]) on(t, updateSearch);
   updateSearch();
   refresh();
 
