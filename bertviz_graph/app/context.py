@@ -36,7 +36,7 @@ SEQUENTIAL: list[str] = _sequential_scale()
 NO_VALUE = "#f4f4f4"
 
 
-LRU = Memo  # the app's bounded caches: cachetools behind a lock, each value computed once
+LRU = Memo  # the app's bounded caches (memo.Memo: cachetools, byte budget, each value computed once)
 
 
 @dataclass
@@ -63,10 +63,11 @@ class AppContext:
         self.direction = direction
         self._weights = None
         self._weights_lock = threading.Lock()
-        self._rendered = LRU(view_cache)
-        self.stats_cache = LRU(16)
-        self.matrix_cache = LRU(8)
-        self.figures = LRU(16)  # panel figures that only depend on the model (textbook, charts)
+        # Byte budgets: a rendered bert-base view is ~0.1-2 MB, a weight overview up to ~10 MB.
+        self._rendered = LRU(view_cache, max_bytes=96 * 1024**2)
+        self.stats_cache = LRU(16, max_bytes=16 * 1024**2)
+        self.matrix_cache = LRU(8, max_bytes=160 * 1024**2)
+        self.figures = LRU(16, max_bytes=64 * 1024**2)  # panel figures that only depend on the model
         self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
         self.default_state = View.default(self.h, direction=direction).state
         self._prefetching = threading.Lock()

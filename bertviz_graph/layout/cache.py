@@ -5,7 +5,8 @@ the container's own ports, the edges between them, edge label sizes, the title w
 The 12 layers of BERT, once opened, have identical interiors and so share one entry.
 
 There is one cache per process (``default_cache()``): the app, the widget, ``export`` and the Python API
-all lay out through it, so a layout computed by one is reused by the others.
+all lay out through it, so a layout computed by one is reused by the others. It is bounded in entries and
+in bytes (key + value, ``approx_bytes``), so a server cannot grow past ``max_bytes``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from bertviz_graph.memo import Memo
 class LayoutCache(Memo):
     """A bounded LRU map: structural key -> local layout of one container. Thread-safe."""
 
-    def __init__(self, max_entries: int = 20_000):
-        super().__init__(max_entries)
+    def __init__(self, max_entries: int = 20_000, max_bytes: int = 128 * 1024**2):
+        super().__init__(max_entries, max_bytes=max_bytes)
 
     @property
     def max_entries(self) -> int:

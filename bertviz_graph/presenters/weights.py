@@ -103,6 +103,7 @@ class Matrix:
     view: rw.MatrixView
     stats: dict[str, Any] | None  # render.weights.stats of the whole tensor, when the caller has them
     heads: HeadInfo | None
+    note: str | None = None  # how the shown matrix differs from the stored one ("stored [in, out] ...")
 
     def meta(self) -> dict[str, Any]:
         """JSON-able description (no values) for the widget's pane and the app's stores."""
@@ -121,7 +122,7 @@ class Matrix:
             "row_label": row_label,
             "col_label": col_label,
             "heads": None if self.heads is None else self.heads.to_json_dict(),
-            "meaning": _meaning(mv.name, shape),
+            "meaning": " ".join(x for x in (_meaning(mv.name, shape), f"{self.note}." if self.note else "") if x),
             "notice": None if mv.trained else RANDOM_NOTE,
             "picked": None,
         }
@@ -132,9 +133,11 @@ class Matrix:
     def hint(self) -> str:
         mv = self.view
         if mv.exact:
-            return "one cell = one weight: hover for the exact value"
-        return (f"each cell = {mv.cell_label}; the hover shows its rows, columns and value, a click or a "
-                f"pause the exact weight at its centre; drag to zoom in")
+            hint = "one cell = one weight: hover for the exact value"
+        else:
+            hint = (f"each cell = {mv.cell_label}; the hover shows its rows, columns and value, a click or a "
+                    f"pause the exact weight at its centre; drag to zoom in")
+        return f"{self.note}. {hint}" if self.note else hint
 
     def figure(self) -> go.Figure:
         """The heatmap: a plotly heatmap, or a PNG image with the same axes when there are many cells."""
@@ -224,7 +227,8 @@ def matrix(store: Any, name: str, *, rows: tuple[int, int] | list[int] | None = 
                         "per-head views exist for query/key/value weights and the attention output dense")
     mv = rw.matrix_view(store, name, rows=tuple(rows) if rows else None, cols=tuple(cols) if cols else None,
                         max_px=max_px, how=how_or_default(how))
-    return Matrix(view=mv, stats=stats, heads=heads)
+    note = store.note(name) if hasattr(store, "note") else None  # e.g. an ONNX weight shown transposed
+    return Matrix(view=mv, stats=stats, heads=heads, note=note or None)
 
 
 def readout(store: Any, point: dict[str, Any], win: dict[str, Any]) -> str:
