@@ -26,7 +26,9 @@ def prim():
 
 
 def _ops(graph, module_prefix: str) -> list[tuple[str, dict]]:
-    return sorted(((n, d) for n, d in graph.g.nodes(data=True)
+    """(op id, its attributes plus the hierarchy's label) of the ops under a module, in order."""
+    h = graph.hierarchy
+    return sorted(((n, {**d, "label": h.label_of(n)}) for n, d in graph.g.nodes(data=True)
                    if d["kind"] == "op" and (d.get("module") or "").startswith(module_prefix)),
                   key=lambda x: x[1]["order"])
 
@@ -98,5 +100,5 @@ def test_primitive_layernorm_gelu_and_addmm_factors(prim):
     q = Counter(d["label"] for _, d in _ops(prim, f"{L0}.attention.self.query"))
     assert q["× 1 (addmm α, no effect)"] == 1 and q["× 1 (addmm β, no effect)"] == 1 and q["+ bias"] == 1
     # every mul in a Linear at primitive level is one of addmm's factors, none is left as a bare "mul"
-    assert not [n for n, d in prim.g.nodes(data=True) if d["kind"] == "op" and d["label"] == "mul"
+    assert not [n for n, d in prim.g.nodes(data=True) if d["kind"] == "op" and prim.hierarchy.label_of(n) == "mul"
                 and prim.modules.get(d["module"]) and prim.modules[d["module"]].cls == "Linear"]

@@ -25,7 +25,7 @@ ROLE_STYLE: dict[str, tuple[str, str]] = {
     "matmul": ("#fc9272", "Matmul (attention)"),
     "elementwise": ("#f3e6f7", "Elementwise (add, mul, ...)"),
     "shape": ("#ffffff", "Reshape / transpose / view"),
-    "dropout": ("#e0f3f3", "Dropout (no-op at inference)"),
+    "dropout": ("#fde5e8", "Dropout (no-op at inference)"),
     "param": ("#ffffcc", "Trained parameter (weights)"),
     "buffer": ("#eef5a8", "Buffer (not trained)"),
     "input": ("#bdbdbd", "Model input"),
