@@ -109,8 +109,6 @@ def _trace(args: argparse.Namespace, shows_weights: bool = False):
     if args.seq_len < 1:
         raise UserError(f"--seq-len {args.seq_len} is below 1", "use --seq-len 1 or more (default 16)")
 
-    if args.seq_len < 1:
-        raise UserError(f"--seq-len {args.seq_len} is below 1", "use --seq-len 1 or more (default 16)")
     status, say = _progress()
     if status is not None:
         status.start()
