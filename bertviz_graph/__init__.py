@@ -1,7 +1,7 @@
 """bertviz_graph: see what a BERT model really is, from the whole model down to one weight matrix.
 
     import bertviz_graph as bg
-    graph = bg.trace("bert-base-uncased")        # OpGraph with .hierarchy
+    graph = bg.trace("bert-base-uncased")        # a Graph (OpGraph) with .hierarchy
     graph.view(depth=2).to_svg()                 # a picture of any cut through the hierarchy
     bg.show("bert-base-uncased")                 # the explorer as a notebook widget
     bg.app("bert-base-uncased").run(jupyter_mode="inline")   # the Dash app, in a notebook cell
@@ -13,84 +13,27 @@ import sys as _sys
 import types as _types
 from typing import Any
 
-__version__ = "0.1.0"
+from bertviz_graph.version import __version__
 
-__all__ = ["trace", "show", "app", "__version__"]
+__all__ = ["trace", "show", "app", "Graph", "View", "__version__"]
 
-
-def trace(
-    model: Any = None,
-    example_inputs: Any = None,
-    *,
-    head: str = "auto",
-    attention: str = "eager",
-    ops: str = "aten",
-    seq_len: int = 16,
-    cache: bool = True,
-    fold: bool = True,
-    progress: Any = None,
-):
-    """Trace a model into its op graph and build the hierarchy over it.
-
-    ``model``: a preset name ("bert-base-uncased"), a local Hugging Face folder (config.json + safetensors),
-    a model id in the local Hugging Face cache, a saved graph (.json), an ONNX file (.onnx), or an ``nn.Module`` (then give
-    ``example_inputs``). ``attention``: "eager" shows QKᵀ, softmax and ·V as ops; "sdpa" the fused kernel.
-    ``ops``: "aten" or "primitive" (LayerNorm, GELU, softmax as elementary math, like a TensorFlow graph).
-    Returns an ``OpGraph`` whose ``.hierarchy`` holds the module tree with the repeated layers folded.
-    """
-    from pathlib import Path
-
-    from bertviz_graph.graph import OpGraph
-    from bertviz_graph.hierarchy.tree import build_hierarchy
-    from bertviz_graph.sources.resolve import resolve
-    from bertviz_graph.tracer import trace_source
-
-    if isinstance(model, OpGraph):
-        graph = model
-    elif isinstance(model, (str, Path)) and str(model).endswith(".json") and Path(model).is_file():
-        from bertviz_graph.graph_file import load_graph_file
-
-        graph = load_graph_file(Path(model))
-    elif isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"):
-        from bertviz_graph.onnx import import_onnx
-
-        graph = import_onnx(Path(model).expanduser(), seq_len=seq_len)
-    else:
-        source = resolve(model, head=head, example_inputs=example_inputs)
-        graph = trace_source(source, attention=attention, ops=ops, seq_len=seq_len, use_cache=cache,
-                             progress=progress)
-        if source.origin == "module":
-            graph.module = source.model
-    if graph.hierarchy is None:
-        graph.hierarchy = build_hierarchy(graph, fold=fold)
-    return graph
+_FACADE = ("trace", "show", "Graph", "View")
 
 
-def show(model: Any = None, example_inputs: Any = None, **kwargs: Any):
-    """The explorer as a notebook widget (JupyterLab, Notebook 7, VS Code, marimo; works offline).
+def __getattr__(name: str) -> Any:
+    # the facade (bertviz_graph.api) is imported on first use: ``import bertviz_graph`` stays instant
+    if name in _FACADE:
+        from bertviz_graph import api
 
-    ``model``: anything ``trace`` takes, or an ``OpGraph`` / ``View`` already made. Keywords: ``height``,
-    ``open`` (groups to open), ``select``, ``show_params``, ``direction``, and ``trace``'s options.
-    Returns a ``GraphWidget``: click boxes to open them, or drive it from Python (``w.open(...)``,
-    ``w.select(...)``, ``w.to_svg("model.svg")``). Bad input raises a ``UserError`` shown as one short message.
-    """
-    from bertviz_graph.widget import show as _show
-
-    return _show(model, example_inputs, **kwargs)
+        return getattr(api, name)
+    raise AttributeError(f"module 'bertviz_graph' has no attribute {name!r}")
 
 
 def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
-    """The Dash web app for ``model`` (not started). In a notebook: ``app(...).run(jupyter_mode="inline")``;
-    from a shell, ``bertviz-graph serve`` does the same on http://127.0.0.1:8050.
+    """The Dash web app for ``model`` (not started); see ``bertviz_graph.api.app``."""
+    from bertviz_graph.api import app as _app
 
-    Keywords ``trace`` knows (attention, ops, head, ...) go to it; the rest to ``app.make_app``."""
-    import inspect
-
-    from bertviz_graph.app import make_app
-
-    traced = set(inspect.signature(trace).parameters)
-    graph = trace(model, example_inputs, **{k: v for k, v in kwargs.items() if k in traced})
-    return make_app(graph, **{k: v for k, v in kwargs.items() if k not in traced})
+    return _app(model, example_inputs, **kwargs)
 
 
 # ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app. Importing the

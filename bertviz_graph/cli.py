@@ -29,7 +29,7 @@ def _model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
                    help="eager shows QKᵀ, softmax, ·V as ops; sdpa the fused kernel")
     p.add_argument("--ops", default="aten", choices=["aten", "primitive"],
                    help="primitive splits LayerNorm, GELU and softmax into elementary math")
-    p.add_argument("--seq-len", type=int, default=16, help="token positions in the example input")
+    p.add_argument("--seq-len", type=int, default=16, help="token positions in the example input (1 or more)")
     p.add_argument("--no-cache", action="store_true", help="trace again even if a cached graph exists")
 
 
@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print the hierarchy with parameters, FLOPs and shapes")
     _model_args(p)
-    p.add_argument("--depth", type=int, default=4, help="tree levels to print (default 4)")
+    p.add_argument("--depth", type=int, default=None,
+                   help="tree levels to print (default: deep enough to reach the Linear layers)")
     p.add_argument("--chart", type=Path, help="also write a parameter/FLOPs sunburst (.html, .svg, .png)")
 
     p = sub.add_parser("trace", help="trace a model and save its graph as JSON")
@@ -99,11 +100,15 @@ def _progress():
     return status, say
 
 
-def _trace(args: argparse.Namespace):
+def _trace(args: argparse.Namespace, shows_weights: bool = False):
+    """Trace what the arguments name. ``shows_weights``: the command's output shows weight values (the
+    app does; a tree, a graph file or a diagram does not), so the note that they are random matters."""
     import bertviz_graph as bg
+    from bertviz_graph.sources.resolve import RANDOM_WEIGHTS_NOTE
 
     if args.seq_len < 1:
         raise UserError(f"--seq-len {args.seq_len} is below 1", "use --seq-len 1 or more (default 16)")
+
     status, say = _progress()
     if status is not None:
         status.start()
@@ -114,6 +119,8 @@ def _trace(args: argparse.Namespace):
         if status is not None:
             status.stop()
     for note in graph.meta.get("notes", []):
+        if note == RANDOM_WEIGHTS_NOTE and not shows_weights:
+            continue
         print(f"note: {note}", file=sys.stderr)
     for warning in graph.meta.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
@@ -123,9 +130,9 @@ def _trace(args: argparse.Namespace):
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from bertviz_graph.render.tree_text import print_tree
+    from bertviz_graph.render.tree_text import linear_depth, print_tree
 
-    if args.depth < 0:
+    if args.depth is not None and args.depth < 0:
         raise UserError(f"depth {args.depth} is below 0", "use --depth 0 or more")
     if args.chart is not None:
         from bertviz_graph.io import check_writable
@@ -134,7 +141,7 @@ def cmd_info(args: argparse.Namespace) -> None:
         if args.chart.suffix.lower() not in (".html", ".svg", ".png"):
             raise UserError(f"unknown chart format '{args.chart.suffix}'", "use .html, .svg or .png")
     graph = _trace(args)
-    print_tree(graph.hierarchy, max_depth=args.depth)
+    print_tree(graph.hierarchy, max_depth=linear_depth(graph.hierarchy) if args.depth is None else args.depth)
     if args.chart is not None:
         from bertviz_graph.neurons.charts import write_chart
 
@@ -185,7 +192,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers {args.workers} is out of range", "use --workers 1 to 64")
     _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
-    graph = _trace(args)
+    graph = _trace(args, shows_weights=True)
     if args.workers is None:
         serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
         return

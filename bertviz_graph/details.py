@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.format import flops_text
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
-from bertviz_graph.render.tree_text import flops_text
 from bertviz_graph.sources.status import WeightsStatus, weights_status
 
 __all__ = ["WeightsStatus", "weights_status", "weights_for", "node_details", "ModuleWeights"]

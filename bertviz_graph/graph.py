@@ -54,7 +54,7 @@ class OpGraph:
     g: nx.DiGraph
     modules: dict[str, ModuleInfo]  # instance path -> info, in first-call order
     meta: dict[str, Any] = field(default_factory=dict)  # model name, config, options, versions
-    hierarchy: Any = None  # set by bertviz_graph.trace(); see hierarchy.build_hierarchy
+    hierarchy: Any = None  # set by bertviz_graph.trace() (the facade); see hierarchy.build_hierarchy
     module: Any = None  # the traced nn.Module when the user passed one (its weights are in memory)
 
     # --- queries -----------------------------------------------------------------------------
@@ -113,27 +113,6 @@ class OpGraph:
     @classmethod
     def load(cls, path: str | Path) -> OpGraph:
         return cls.from_json_dict(json.loads(Path(path).read_text()))
-
-    def view(self, depth: int | None = None, open: tuple[str, ...] | list[str] = (), unfold: bool = False,
-             show_params: bool = True, direction: str = "TB"):
-        """A view of this graph: the overview, or ``depth`` levels opened, plus the ``open`` groups."""
-        from bertviz_graph.view import View
-
-        if self.hierarchy is None:
-            from bertviz_graph.hierarchy.tree import build_hierarchy
-
-            self.hierarchy = build_hierarchy(self)
-        if depth is None:
-            v = View.default(self.hierarchy, show_params=show_params, direction=direction)
-        else:
-            v = View(self.hierarchy, show_params=show_params, direction=direction)
-        if unfold:
-            v = v.unfold(all_series=True)
-        if depth is not None:
-            v = v.open_depth(depth)
-        for gid in open:
-            v = v.reveal(gid).open(gid) if gid in self.hierarchy.groups else v.reveal(gid)
-        return v
 
     def to_graphml(self) -> str:
         """GraphML text; list-valued attributes are written as JSON strings (GraphML has no lists)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
@@ -63,11 +62,12 @@ class View:
     def _with(self, **changes: Any) -> View:
         state = ViewState(**{**{"opened": self.state.opened, "unfolded": self.state.unfolded,
                                 "instance": self.state.instance}, **changes})
-        return View(self.hierarchy, state, self.show_params, self.direction)
+        # type(self): the facade's View subclass (bertviz_graph.api) stays itself through open/close
+        return type(self)(self.hierarchy, state, self.show_params, self.direction)
 
     def _check(self, gid: str) -> None:
         if gid not in self.hierarchy.groups or gid == ROOT:
-            raise UserError(f"no group '{gid}' in this model", _nearby(self.hierarchy, gid))
+            raise UserError(f"no group '{gid}' in this model", nearby(self.hierarchy, gid))
 
     # --- operations (each returns a new View) ---------------------------------------------------
     def open(self, *gids: str) -> View:
@@ -133,7 +133,7 @@ class View:
         """Open every ancestor of ``node`` (and show the right member of any folded series on the way)."""
         h = self.hierarchy
         if node not in h.parent_of and node not in h.groups:
-            raise UserError(f"no node '{node}' in this model", _nearby(h, node))
+            raise UserError(f"no node '{node}' in this model", nearby(h, node))
         opened = set(self.state.opened)
         inst = dict(self.state.instance)
         chain = [node, *h.ancestors(node)]
@@ -316,46 +316,6 @@ class View:
         """Visible nodes to highlight for these matches: the match itself or the box hiding it."""
         return {self._reps[m] for m in matches if self._reps.get(m) is not None}
 
-    # --- rendering ---------------------------------------------------------------------------------------
-    def layout(self):
-        from bertviz_graph.layout import layout_view
-
-        return layout_view(self.data(), direction=self.direction, cache=_shared_cache())
-
-    def to_svg(self, legend: bool = True) -> str:
-        from bertviz_graph.render.svg import to_svg
-
-        return to_svg(self.layout(), legend=legend)
-
-    def _repr_svg_(self) -> str:
-        return self.to_svg()
-
-    def save(self, path: str | Path) -> Path:
-        """Write .svg .pdf .png .dot .json (laid-out view) or .graphml (the flat op graph)."""
-        from bertviz_graph.render.export import write_view
-
-        path = Path(path)
-        if path.suffix.lower() == ".graphml":
-            from bertviz_graph.io import write_atomic
-
-            write_atomic(path, self.hierarchy.graph.to_graphml())
-            return path
-        write_view(self.layout(), path)
-        return path
-
-
-_CACHE = None
-
-
-def _shared_cache():
-    global _CACHE
-    if _CACHE is None:
-        from bertviz_graph.layout import LayoutCache
-
-        _CACHE = LayoutCache()
-    return _CACHE
-
-
 def _is_trivial(h: Hierarchy, gid: str) -> bool:
     """A module that ran exactly one op and owns nothing (Dropout, GELU): showing it as a box adds nothing."""
     grp = h.groups.get(gid)
@@ -437,7 +397,8 @@ def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:
     return out
 
 
-def _nearby(h: Hierarchy, gid: str) -> str:
+def nearby(h: Hierarchy, gid: str) -> str:
+    """'groups nearby: a, b, c' for an id that is not in the model (the fix part of a UserError)."""
     import difflib
 
     names = [g for g in h.groups if g]

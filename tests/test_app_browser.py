@@ -46,32 +46,42 @@ def app(tiny):
 def load(page, url: str) -> None:
     page.set_viewport_size({"width": 1500, "height": 950})
     page.goto(url)
-    page.wait_for_function("window.bvGraph && window.bvGraph.firstDraw !== null && window.bvGraph.cy()",
-                           timeout=20000)
+    page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=20000)
 
 
-def has(page, element_id: str) -> bool:
-    return page.evaluate("([i]) => window.bvGraph.cy().getElementById(i).length > 0", [element_id])
+NODE = "#bv-graph g.node[data-id='%s']"
 
 
-def wait_for(page, element_id: str, present: bool = True) -> None:
-    page.wait_for_function("([i, p]) => (window.bvGraph.cy().getElementById(i).length > 0) === p",
-                           arg=[element_id, present], timeout=15000)
+def has(page, node_id: str) -> bool:
+    return page.locator(NODE % node_id).count() > 0
+
+
+def is_open(page, node_id: str) -> bool:
+    return page.locator((NODE % node_id) + "[data-expanded='1']").count() > 0
+
+
+def wait_open(page, node_id: str, opened: bool = True) -> None:
+    page.wait_for_selector((NODE % node_id) + f"[data-expanded='{int(opened)}']", timeout=15000)
     page.wait_for_timeout(150)  # viewport moves settle
 
 
-def click_node(page, element_id: str) -> None:
-    """A real mouse click at the element's place on screen (cytoscape's own tap)."""
-    pos = page.evaluate("""([i]) => { const cy = window.bvGraph.cy(); const e = cy.getElementById(i);
-        if (!e.length) return null;
-        const bb = e.renderedBoundingBox({includeLabels: false});
-        const r = cy.container().getBoundingClientRect();
-        return [r.left + (bb.x1 + bb.x2) / 2, r.top + (bb.y1 + bb.y2) / 2,
-                bb.x2 > 0 && bb.x1 < r.width && bb.y2 > 0 && bb.y1 < r.height]; }""", [element_id])
-    assert pos is not None, f"{element_id} is not drawn"
-    if not pos[2]:  # off screen: bring it into view first
-        page.evaluate("([i]) => window.bvGraph.cy().center(window.bvGraph.cy().getElementById(i))", [element_id])
-        return click_node(page, element_id)
+def click_node(page, node_id: str, part: str = "box") -> None:
+    """A real mouse click on a node's box (part "box"), an open frame's title bar ("title") or body ("body");
+    off-screen nodes are brought into view first."""
+    js = """([i, part]) => { const g = document.querySelector(`#bv-graph g.node[data-id="${CSS.escape(i)}"]`);
+        if (!g) return null;
+        const shapes = g.querySelectorAll(':scope > rect, :scope > path');
+        const el = part === 'title' ? shapes[1] : part === 'body' ? shapes[0] : shapes[shapes.length - 1];
+        const r = el.getBoundingClientRect(), host = document.getElementById('bv-graph').getBoundingClientRect();
+        const y = part === 'body' ? r.top + 0.8 * r.height : r.top + r.height / 2;
+        const x = part === 'body' ? r.left + 8 : r.left + r.width / 2;
+        return [x, y, x > host.left && x < host.right && y > host.top && y < host.bottom]; }"""
+    pos = page.evaluate(js, [node_id, part])
+    assert pos is not None, f"{node_id} is not drawn"
+    if not pos[2]:
+        page.evaluate("([i]) => { const c = window.bvgGraph.canvas; c.pz.center(c.box(i)); }", [node_id])
+        page.wait_for_timeout(50)
+        pos = page.evaluate(js, [node_id, part])
     page.mouse.click(pos[0], pos[1])
 
 
@@ -80,7 +90,7 @@ def shot(page, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path))
-    box = page.locator("#bv-cyto").bounding_box()
+    box = page.locator("#bv-graph").bounding_box()
     with Image.open(path) as img:
         graph = np.asarray(img.convert("RGB").crop((int(box["x"]), int(box["y"]),
                                                     int(box["x"] + box["width"]), int(box["y"] + box["height"]))))
@@ -90,48 +100,64 @@ def shot(page, name: str) -> Path:
     return path
 
 
-def classes(page, element_id: str) -> str:
-    return page.evaluate("([i]) => window.bvGraph.cy().getElementById(i).classes().join(' ')", [element_id])
+def styled(page) -> dict:
+    """Every drawn node has a filled shape (not the browser's default black) and a label."""
+    return page.evaluate("""() => { const out = {nodes: 0, unstyled: [], unlabelled: []};
+        for (const g of document.querySelectorAll('#bv-graph g.node')) {
+          out.nodes += 1;
+          const shape = g.querySelector(':scope > rect, :scope > path');
+          const fill = shape ? getComputedStyle(shape).fill : '';
+          if (!shape || !fill || fill === 'rgb(0, 0, 0)' || fill === 'none') out.unstyled.push(g.dataset.id);
+          if (!g.querySelector(':scope > text')) out.unlabelled.push(g.dataset.id);
+        } return out; }""")
 
 
 def test_walk_from_model_to_self_attention_and_search(page, console_errors, serve_app, app):
     load(page, serve_app(app))
     assert page.title().startswith("bertviz-graph")
-    assert has(page, SERIES) and not has(page, f"{SERIES}::bar")
+    assert has(page, SERIES) and not is_open(page, SERIES)
     shot(page, "01-overview")
 
     click_node(page, SERIES)  # open a layer: the stack opens showing layer 0
-    wait_for(page, f"{SERIES}::bar")
+    wait_open(page, SERIES)
     assert page.is_visible("#bv-series-box")
     page.wait_for_function("document.getElementById('bv-details').innerText.includes('Transformer layer')")
     shot(page, "02-layer-open")
 
     click_node(page, ATTN)
-    wait_for(page, f"{ATTN}::bar")
+    wait_open(page, ATTN)
+    # the opened group and its parent frame (the layer, with its neighbours) are both on screen
+    inside = page.evaluate("""([a, p]) => { const c = window.bvgGraph.canvas, v = c.pz.visible();
+        const ok = (b) => b.x >= v.x - 1 && b.y >= v.y - 1 && b.x + b.w <= v.x + v.w + 1 && b.y + b.h <= v.y + v.h + 1;
+        return [ok(c.box(a)), ok(c.box(p)), c.pz.k]; }""", [ATTN, SERIES])
+    assert inside[0] and inside[1], inside
     click_node(page, SELF)  # open self-attention: QKᵀ, softmax, ·V as ops
-    wait_for(page, f"{SELF}::bar")
+    wait_open(page, SELF)
     assert has(page, "softmax") and has(page, "matmul")
     assert "Self-attention" in page.inner_text("#bv-breadcrumb")
     shot(page, "03-self-attention")
 
-    # hover shows shapes and sizes
+    # the tooltip (the node's <title>) names the op; a click shows its details
+    assert "softmax" in page.locator((NODE % "softmax") + " > title").text_content()
     click_node(page, "softmax")
     page.wait_for_function("document.getElementById('bv-details').innerText.includes('aten.softmax')")
-    tip = page.locator(".bv-tip")
-    assert "softmax" in (tip.text_content() or "")
+    assert page.locator((NODE % "softmax") + ".bvg-selected").count() == 1
 
-    # close self-attention with its title bar
-    click_node(page, f"{SELF}::bar")
-    wait_for(page, f"{SELF}::bar", present=False)
+    # a click in an open frame's body selects it; its title bar closes it
+    click_node(page, SELF, "body")
+    page.wait_for_timeout(400)
+    assert is_open(page, SELF)
+    click_node(page, SELF, "title")
+    wait_open(page, SELF, False)
     assert has(page, SELF)
 
     # search "query": revealed and highlighted
     page.fill("#bv-search-input", "query")
     page.press("#bv-search-input", "Enter")
-    page.wait_for_function("([i]) => window.bvGraph.cy().getElementById(i).hasClass('hl')", arg=[QUERY],
-                           timeout=15000)
-    assert "1 of" in page.inner_text("#bv-search-info")
-    assert has(page, f"{SELF}::bar")
+    page.wait_for_selector((NODE % QUERY) + ".bvg-match", timeout=15000)
+    assert page.inner_text("#bv-search-info").startswith("1 of")
+    assert " in layer 0" in page.inner_text("#bv-search-info")
+    assert is_open(page, SELF)
     shot(page, "04-search-query")
     assert console_errors == []
 
@@ -202,10 +228,13 @@ def test_node_without_weights_and_stale_request(page, console_errors, serve_app,
     page.click("#bv-tab-weights")
     page.wait_for_function("document.getElementById('bv-weight-empty').innerText.includes('no weight matrix')")
     # a click on a node id the server does not know (a stale page): a sentence, no traceback
-    page.evaluate("""() => { const cy = window.bvGraph.cy();
-        cy.add({data: {id: 'ghost.node', label: 'ghost', w: 40, h: 20, target: 'ghost.node'},
-                position: {x: 10, y: 10}, classes: 'box'});
-        cy.getElementById('ghost.node').emit('tap'); }""")
+    page.evaluate("""() => { const d = document.querySelector('#bv-graph g.diagram');
+        const ns = 'http://www.w3.org/2000/svg', g = document.createElementNS(ns, 'g');
+        g.setAttribute('class', 'node'); g.setAttribute('data-id', 'ghost.node');
+        const r = document.createElementNS(ns, 'rect');
+        for (const [k, v] of Object.entries({x: 0, y: 0, width: 400, height: 400, fill: '#f00'})) r.setAttribute(k, v);
+        g.appendChild(r); d.appendChild(g);
+        window.bvgGraph.canvas.onClick(r, {clientX: 0, clientY: 0, shiftKey: false}); }""")
     page.wait_for_function("document.getElementById('bv-notice').innerText.includes('not in this model')")
     assert "Traceback" not in page.content()
     assert console_errors == []
@@ -217,15 +246,15 @@ def test_two_tabs_explore_different_paths(page, console_errors, serve_app, app):
     other = page.context.new_page()
     load(other, url)
     click_node(page, SERIES)
-    wait_for(page, f"{SERIES}::bar")
+    wait_open(page, SERIES)
     click_node(other, "bert.embeddings")
-    wait_for(other, "bert.embeddings::bar")
+    wait_open(other, "bert.embeddings")
     click_node(page, ATTN)
-    wait_for(page, f"{ATTN}::bar")
-    assert not has(page, "bert.embeddings::bar")
-    assert not has(other, f"{SERIES}::bar")
-    assert page.evaluate("window.bvGraph.cy().elements().length") != other.evaluate(
-        "window.bvGraph.cy().elements().length")
+    wait_open(page, ATTN)
+    assert not is_open(page, "bert.embeddings")
+    assert not is_open(other, SERIES)
+    count = "document.querySelectorAll('#bv-graph g.node').length"
+    assert page.evaluate(count) != other.evaluate(count)
     other.close()
     assert console_errors == []
 
@@ -235,17 +264,58 @@ def test_bert_base_structure_and_layer_picker(page, console_errors, serve_app):
     load(page, serve_app(base))
     series = "bert.encoder.layer[0-11]"
     assert has(page, series)
-    label = page.evaluate("([i]) => window.bvGraph.cy().getElementById(i).data('label')", [series])
+    label = page.locator((NODE % series) + " > text.lbl").text_content()
     assert label == "BertLayer ×12"
     click_node(page, series)
-    wait_for(page, f"{series}::bar")
+    wait_open(page, series)
     assert page.get_attribute("#bv-series-slider [role=slider]", "aria-valuemax") == "11"
     # pick layer 5 with the slider's keyboard: the frame now shows member 6 of 12
     page.focus("#bv-series-slider [role=slider]")
     for _ in range(5):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function("""([i]) => { const t = window.bvGraph.cy().getElementById(i + '::title');
-        return t.length && t.data('label').includes('showing 6 of 12'); }""", arg=[series], timeout=15000)
+    page.wait_for_function("""([i]) => { const g = document.querySelector(`#bv-graph g.node[data-id="${i}"]`);
+        return g && g.textContent.includes('showing 6 of 12'); }""", arg=[series], timeout=15000)
     assert has(page, "bert.encoder.layer.5.attention")
     shot(page, "06-bert-base-layer-5")
+    assert console_errors == []
+
+
+def test_open_all_unfold_reset(page, console_errors, serve_app):
+    """Open all, then Unfold ×N, then Reset on bert-base: styled nodes every time, no console error, and
+    Reset gives back the first picture (the cytoscape app broke here: unstyled squares, 'nonexistant source')."""
+    base = make_app(bg.trace("bert-base-uncased"))
+    page.on("dialog", lambda d: d.accept())  # "this view has N boxes and edges ... open it anyway?"
+    load(page, serve_app(base))
+    first = sorted(page.eval_on_selector_all("#bv-graph g.node", "gs => gs.map((g) => g.dataset.id)"))
+    draws = lambda: page.evaluate("window.bvgGraph.draws")  # noqa: E731
+    for button, name in (("#bv-open-all", "07-open-all"), ("#bv-unfold", "08-open-all-unfolded")):
+        n = draws()
+        page.click(button)
+        page.wait_for_function("([n]) => window.bvgGraph.draws > n", arg=[n], timeout=30000)
+        page.wait_for_timeout(300)
+        st = styled(page)
+        assert st["nodes"] > 100 and st["unstyled"] == [] and st["unlabelled"] == [], st
+        shot(page, name)
+    assert page.locator("#bv-graph g.node[data-expanded='1']").count() > 50
+    assert page.locator("#bv-graph g.node[data-id='bert.encoder.layer.11.attention']").count() == 1
+    assert not is_open(page, "bert.<mask>")  # the mask plumbing stays closed until asked for
+    # Fit of a view 30x taller than the screen: its width at a readable zoom, the minimap for the rest;
+    # Fit again: all of it, boxes in colour with their frame names only (semantic zoom)
+    page.click("#bv-fit")
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.bvgGraph.canvas.pz.k") >= 0.2
+    assert page.is_visible("#bv-graph .bvg-minimap")
+    shot(page, "09-unfolded-fit-width")
+    page.click("#bv-fit")
+    page.wait_for_timeout(500)
+    k = page.evaluate("window.bvgGraph.canvas.pz.k")
+    assert k < 0.2 and "bvg-z-boxes" in page.evaluate("document.querySelector('#bv-graph .bvg-canvas').className")
+    page.screenshot(path=str(SHOTS / "09-unfolded-fit-all.png"))  # a 1,400 x 41,000 px strip: mostly white
+    n = draws()
+    page.click("#bv-reset")
+    page.wait_for_function("([n]) => window.bvgGraph.draws > n", arg=[n], timeout=30000)
+    page.wait_for_timeout(300)
+    assert sorted(page.eval_on_selector_all("#bv-graph g.node", "gs => gs.map((g) => g.dataset.id)")) == first
+    assert styled(page)["unstyled"] == []
+    shot(page, "10-after-reset")
     assert console_errors == []

@@ -55,7 +55,7 @@ def test_panel_helpers(ctx):
 
 def _open(page, url):
     page.goto(url)
-    page.wait_for_selector("#bv-cyto", timeout=30_000)
+    page.wait_for_selector("#bv-graph svg", timeout=30_000)
 
 
 def _select_by_search(page, query: str) -> None:

@@ -1,9 +1,9 @@
-"""The Dash app without a browser: elements, the graph controller, state checks, weights answers, routes."""
+"""The Dash app without a browser: the picture, the graph controller, state checks, weights answers, routes."""
 
 from __future__ import annotations
 
 import io
-import math
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -11,9 +11,9 @@ import pytest
 import bertviz_graph as bg
 from bertviz_graph.app import graph_panel, ids, make_app
 from bertviz_graph.app.context import AppContext, color_for
-from bertviz_graph.app.elements import _bezier_points, route_style, target_of
 from bertviz_graph.app.graph_panel import controller
-from bertviz_graph.app.weights_panel import NPY_ROUTE, readout, weight_options, window_from_relayout
+from bertviz_graph.app.weights_panel import NPY_ROUTE, weight_options, window_from_relayout
+from bertviz_graph.presenters.weights import readout
 from bertviz_graph.render import weights as rw
 from bertviz_graph.view import View
 
@@ -21,6 +21,11 @@ SERIES = "bert.encoder.layer[0-1]"
 ATTN = "bert.encoder.layer.0.attention"
 SELF = "bert.encoder.layer.0.attention.self"
 QW = "bert.encoder.layer.0.attention.self.query.weight"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _click(nid: str, toggle: bool = True, part: str = "box") -> dict:
+    return {"type": "click", "id": nid, "toggle": toggle, "part": part, "nonce": 1}
 
 
 @pytest.fixture(scope="module")
@@ -40,53 +45,38 @@ def _state(C, *opened):
     return v.state.to_json_dict()
 
 
-# ---- elements -------------------------------------------------------------------------------------------
-def test_elements_match_the_layout(C):
+# ---- the picture ---------------------------------------------------------------------------------------
+def _nodes(svg: str) -> dict[str, ET.Element]:
+    """g.node elements of an SVG picture by data-id."""
+    root = ET.fromstring(svg.split("?>", 1)[-1])
+    return {g.get("data-id"): g for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
+
+
+def _fill(g: ET.Element) -> str:
+    return next(c for c in g if c.tag in (f"{SVG}rect", f"{SVG}path")).get("fill")
+
+
+def test_picture_matches_the_layout(C):
+    """The app's picture is render.svg of the laid-out view: every visible node, at the layout's box."""
     state, _ = C.state(_state(C, SERIES, ATTN, SELF))
     r = C.render(state)
-    lv = r.lv
-    nodes = [e for e in r.elements if "source" not in e["data"]]
-    edges = [e for e in r.elements if "source" in e["data"]]
-    ids_seen: set[str] = set()
-    for el in nodes:  # a compound parent always comes before its children
-        p = el["data"].get("parent")
-        assert p is None or p in ids_seen, el["data"]["id"]
-        ids_seen.add(el["data"]["id"])
-    node_ids = {e["data"]["id"] for e in nodes}
-    assert all(e["data"]["source"] in node_ids and e["data"]["target"] in node_ids for e in edges)
-    # every collapsed box sits where layout put it (a series' front box is shifted by the stack offset)
-    for n in lv.view.nodes:
-        el = next(e for e in nodes if e["data"]["id"] == n.id)
-        if n.expanded:
-            assert "frame" in el["classes"] and "position" not in el
-            assert f"{n.id}::bar" in node_ids and f"{n.id}::end" in node_ids
-        elif n.count == 1:
-            assert el["position"] == {"x": round(lv.boxes[n.id].x, 2), "y": round(lv.boxes[n.id].y, 2)}
-    assert len(edges) == len([e for e in lv.view.edges if e.id in lv.routes])
-    assert all(target_of(e["data"]["id"]) for e in nodes)
-    assert target_of(f"{SELF}::bar") == SELF and target_of("softmax") == "softmax"
-
-
-def test_route_segments_follow_the_bezier():
-    route = [(0.0, 0.0), (0.0, 50.0), (100.0, 50.0), (100.0, 100.0)]
-    rs = route_style(route)
-    assert rs is not None and rs["weights"]
-    (x0, y0), (x1, y1) = rs["p0"], rs["p1"]
-    dx, dy = x1 - x0, y1 - y0
-    L = math.hypot(dx, dy)
-    pts = _bezier_points(route)
-    for w, d in zip(rs["weights"], rs["distances"]):  # rebuild each kept point from (weight, distance)
-        px = x0 + w * dx - d * dy / L
-        py = y0 + w * dy + d * dx / L
-        assert min(math.hypot(px - qx, py - qy) for qx, qy in pts) < 0.05
-    assert route_style([(1.0, 1.0), (1.0, 1.0)]) is None
+    nodes = _nodes(r.svg)
+    assert set(nodes) == {n.id for n in r.lv.view.nodes}
+    for n in r.lv.view.nodes:
+        b = r.lv.boxes[n.id]
+        x, y, w, h = (float(v) for v in nodes[n.id].get("data-box").split(","))
+        assert (x, y, w, h) == pytest.approx((b.left, b.top, b.w, b.h), abs=0.01)
+        assert nodes[n.id].get("data-expanded") == str(int(n.expanded))
+    assert nodes[SELF].get("data-parent") == ATTN
+    edges = ET.fromstring(r.svg.split("?>", 1)[-1]).iter(f"{SVG}g")
+    assert sum(1 for g in edges if g.get("class") == "edge") == len(r.lv.view.edges)
 
 
 def test_colour_modes(C):
     for mode in ("flops", "params", "norm"):
         r = C.render(C.default_state, mode)
         assert r.vrange is not None and r.vrange[0] > 0
-        fills = {e["data"]["id"]: e["data"].get("fill") for e in r.elements if "source" not in e["data"]}
+        fills = {k: _fill(g) for k, g in _nodes(r.svg).items()}
         assert fills["bert.embeddings"] != fills["output:0"]
     assert color_for(None, 1, 10) == color_for(0, 1, 10)
     assert color_for(1, 1, 10) != color_for(10, 1, 10)
@@ -94,28 +84,32 @@ def test_colour_modes(C):
 
 # ---- controller -------------------------------------------------------------------------------------------
 def test_tap_opens_a_series_and_the_bar_closes_it(C):
-    out = controller(C, ids.CYTO, tap={"id": SERIES, "target": SERIES}, state=_state(C))
+    out = controller(C, ids.GRAPH_EVENT, event=_click(SERIES), state=_state(C))
     assert SERIES in out["state"]["opened"] and out["focus"]["mode"] == "fit"
-    assert any(e["data"]["id"] == f"{SERIES}::bar" for e in out["elements"])
+    assert _nodes(out["picture"]["svg"])[SERIES].get("data-expanded") == "1"
+    assert out["picture"]["marks"]["selected"] == SERIES
     assert out["series_style"] == {"display": "flex"} and out["series_max"] == 1
     assert out["crumbs"] and out["notice"] == ""
-    out2 = controller(C, ids.CYTO, tap={"id": f"{SERIES}::bar", "target": SERIES}, state=out["state"])
+    out2 = controller(C, ids.GRAPH_EVENT, event=_click(SERIES, part="title"), state=out["state"])
     assert SERIES not in out2["state"]["opened"]
     assert out2["series_style"] == {"display": "none"}
 
 
 def test_tap_on_an_op_only_selects(C):
     state = _state(C, SERIES, ATTN, SELF)
-    out = controller(C, ids.CYTO, tap={"id": "softmax", "target": "softmax"}, state=state)
-    assert "elements" not in out and "state" not in out
+    out = controller(C, ids.GRAPH_EVENT, event=_click("softmax", toggle=False), state=state)
+    assert "picture" not in out and "state" not in out
+    # a click on an opened frame's body selects it, does not close it
+    out = controller(C, ids.GRAPH_EVENT, event=_click(SELF, toggle=False, part="body"), state=state)
+    assert "state" not in out
     assert out["crumbs"]
 
 
 def test_stale_and_unknown_ids_get_a_sentence(C):
-    out = controller(C, ids.CYTO, tap={"id": "no.such.node", "target": "no.such.node"}, state=_state(C))
-    assert "not in this model" in out["notice"] and "elements" in out
+    out = controller(C, ids.GRAPH_EVENT, event=_click("no.such.node"), state=_state(C))
+    assert "not in this model" in out["notice"] and "picture" in out
     # a real node that is not visible in this view (a stale click from an older picture)
-    out = controller(C, ids.CYTO, tap={"id": "softmax"}, state=_state(C))
+    out = controller(C, ids.GRAPH_EVENT, event=_click("softmax"), state=_state(C))
     assert "not in the current view" in out["notice"]
     # a view state with ids this model does not have, and garbage types
     bad = {"opened": ["bert", "ghost.group", 7], "instance": {SERIES: "x", "ghost": 3}, "unfolded": "nope"}
@@ -134,30 +128,37 @@ def test_search_reveals_and_highlights(C):
     out = controller(C, ids.SEARCH_GO, query="query", state=_state(C), search=None)
     assert out["search"]["matches"] and "1 of" in out["search_info"]
     assert SELF in out["state"]["opened"]
-    hl = {e["data"]["id"] for e in out["elements"] if " hl" in " " + e.get("classes", "")}
+    hl = set(out["picture"]["marks"]["matches"])
     assert "bert.encoder.layer.0.attention.self.query" in hl
+    assert out["picture"]["marks"]["selected"] == out["search"]["matches"][0]
     out2 = controller(C, ids.SEARCH_NEXT, query="query", state=out["state"], search=out["search"])
     assert out2["search"]["index"] == 1
     out3 = controller(C, ids.SEARCH_GO, query="zzz-nothing", state=_state(C), search=None)
     assert "no match" in out3["search_info"]
     out4 = controller(C, ids.SEARCH_GO, query="[unclosed", state=_state(C), search=None)  # bad regex: plain text
-    assert "search_info" in out4
+    assert "not a regular expression" in out4["search_info"] and "no match" in out4["search_info"]
+    # the result names the layer it is in: softmax of the first layer of the folded ×2 stack
+    out5 = controller(C, ids.SEARCH_GO, query="softmax", state=_state(C), search=None)
+    assert out5["search_info"].startswith("1 of 2: ") and out5["search_info"].endswith(" in layer 0")
+    out6 = controller(C, ids.SEARCH_NEXT, query="softmax", state=out5["state"], search=out5["search"])
+    assert out6["search_info"].startswith("2 of 2: ") and out6["search_info"].endswith(" in layer 1")
 
 
 def test_large_view_asks_first(C, monkeypatch):
     monkeypatch.setattr(graph_panel, "LARGE_VIEW", 40)
     out = controller(C, ids.OPEN_ALL, state=_state(C))
     assert out["confirm"] is True and "Open it anyway" in out["confirm_msg"]
-    assert "elements" not in out and out["pending"]["state"]["opened"]
+    assert "picture" not in out and out["pending"]["state"]["opened"]
     done = controller(C, ids.CONFIRM, state=_state(C), pending=out["pending"])
-    assert done["pending"] is None and len(done["state"]["opened"]) > 5 and done["elements"]
+    assert done["pending"] is None and len(done["state"]["opened"]) > 5 and done["picture"]["svg"]
+    assert not any(g.endswith("<mask>") for g in done["state"]["opened"])  # the mask plumbing stays closed
 
 
 def test_slider_picks_the_member(C):
     state = _state(C, SERIES)
     out = controller(C, ids.SERIES_SLIDER, slider=1, state=state, series_target=SERIES)
     assert out["state"]["instance"] == {SERIES: 1}
-    assert any("showing 2 of 2" in str(e["data"].get("label", "")) for e in out["elements"])
+    assert "showing 2 of 2" in out["picture"]["svg"]
 
 
 def test_unfold_and_fold(C):
@@ -220,7 +221,7 @@ def test_readout_is_exact(C):
     mv = rw.matrix_view(C.weights, QW, None, None, (64, 64), "maxabs")
     win = {"name": QW, "shape": list(mv.shape), "rows": list(mv.rows), "cols": list(mv.cols),
            "block": list(mv.block), "how": "maxabs"}
-    text = readout(C, {"x": 5.0, "y": 7.0}, win)
+    text = readout(C.weights, {"x": 5.0, "y": 7.0}, win)
     assert f"w = {rw.value_at(C.weights, QW, 7, 5):.6g} (exact)" in text and "this cell" in text
 
 
@@ -265,7 +266,7 @@ def test_lru_computes_a_value_once_for_concurrent_askers(C):
     import threading
     import time
 
-    from bertviz_graph.app.context import LRU
+    from bertviz_graph.memo import Memo as LRU
 
     calls = []
 

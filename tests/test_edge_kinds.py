@@ -50,6 +50,7 @@ def test_tied_label_only_on_tied_weights(base_graph, albert):
 
 def test_renderers_draw_kinds_apart(albert, tmp_path):
     from bertviz_graph.app.elements import EDGE_COLORS, stylesheet, to_elements
+
     from bertviz_graph.hierarchy.style import EDGE_STYLE
 
     h = albert.hierarchy

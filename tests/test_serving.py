@@ -50,7 +50,7 @@ def test_serve_workers_runs_gunicorn_sharing_the_trace_cache(tmp_path):
                 assert proc.poll() is None, proc.stdout.read()
                 assert time.time() < deadline, "server did not answer"
                 time.sleep(0.5)
-        assert "bv-cyto" in json.dumps(layout)
+        assert "bv-graph" in json.dumps(layout)  # the graph canvas (issue 10: no cytoscape)
         while len(_children(proc.pid)) != 2:  # gunicorn's master is the CLI process; two workers under it
             assert time.time() < deadline, f"workers: {_children(proc.pid)}"
             time.sleep(0.5)

@@ -242,5 +242,5 @@ def test_bad_weight_files_field_is_one_line_exit_2(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(saved)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and "weight_files" in err[0] and "must be a list" in err[0]
+    assert len(err) == 2 and "weight_files" in err[0] and "is not of type 'array'" in err[0]
     assert err[1].strip().startswith("fix:") and "Traceback" not in "".join(err)

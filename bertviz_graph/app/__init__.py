@@ -6,9 +6,10 @@
 
 The server holds the one traced graph, its weights (read lazily) and LRU-bounded caches; each browser tab
 keeps its own view state in a dcc.Store, so tabs never interfere and memory does not grow with sessions.
-Files: ``ids`` (component ids), ``context`` (server state), ``elements`` (laid-out view -> cytoscape),
-``graph_panel``, ``details_panel``, ``weights_panel`` (layout + callbacks of each panel), ``layout`` (the
-page and the list of side panels), ``assets/`` (CSS, viewport and tooltip JS).
+Files: ``ids`` (component ids), ``context`` (server state), ``graph_panel`` (the graph: our SVG, drawn by
+the same JS canvas as the notebook widget), ``details_panel``, ``weights_panel`` ... (layout + callbacks of
+each panel), ``layout`` (the page and the list of side panels), ``assets/`` (CSS; ``bvg-graph.js/.css`` are
+built from js/src by js/build.mjs, do not edit).
 """
 
 from __future__ import annotations

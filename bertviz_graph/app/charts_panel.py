@@ -6,35 +6,26 @@ A side-panel module as ``app.layout`` expects: TAB_VALUE, TAB_LABEL, layout(C), 
 
 from __future__ import annotations
 
-import threading
-
 from dash import Input, Output, dcc, html
 from dash.exceptions import PreventUpdate
 
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.network_panel import register_click_opens_group
+from bertviz_graph.presenters import charts as pc
+from bertviz_graph.presenters.common import PLOT_CONFIG
 
 TAB_VALUE = "charts"
-TAB_LABEL = "Parameters & FLOPs"
+TAB_LABEL = "Params & FLOPs"
 METRIC = "bv-chart-metric"
 KIND = "bv-chart-kind"
 CHART = "bv-chart"
-GRAPH_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png"}}
-_LOCK = threading.Lock()
+GRAPH_CONFIG = PLOT_CONFIG
+FOOTER = "bv-chart-footer"
 
 
 def figure(C: AppContext, metric: str, kind: str):
     """The chart for this model (cached on the context: 2 metrics × 2 kinds at most)."""
-    from bertviz_graph.neurons.charts import chart_figure
-
-    with _LOCK:
-        cache = C.__dict__.setdefault("_bv_charts", {})
-    key = (metric, kind)
-    if key not in cache:
-        fig = chart_figure(C.h, metric, kind, height=620, maxdepth=4 if kind == "sunburst" else 3)
-        fig.update_layout(margin={"l": 4, "r": 4, "t": 96, "b": 4}, title={"font": {"size": 14}})
-        cache[key] = fig
-    return cache[key]
+    return C.figures.get_or_make(("chart", metric, kind), lambda: pc.chart(C.h, metric, kind))
 
 
 def layout(C: AppContext) -> html.Div:
@@ -48,17 +39,16 @@ def layout(C: AppContext) -> html.Div:
                                                                 {"label": "treemap", "value": "treemap"}], **radio),
         ]),
         dcc.Graph(id=CHART, figure=figure(C, "params", "sunburst"), config=GRAPH_CONFIG),
-        html.Div("Click a sector to zoom into it and open it in the graph; click the centre to zoom out. "
-                 "Tied weights (the MLM decoder) are counted once, where they are first used.",
-                 className="bv-empty"),
+        html.Div(pc.footer("sunburst"), id=FOOTER, className="bv-empty"),
     ])
 
 
 def register(app, C: AppContext) -> None:
-    @app.callback(Output(CHART, "figure"), Input(METRIC, "value"), Input(KIND, "value"), prevent_initial_call=True)
+    @app.callback(Output(CHART, "figure"), Output(FOOTER, "children"), Input(METRIC, "value"), Input(KIND, "value"),
+                  prevent_initial_call=True)
     def _chart(metric: str, kind: str):
-        if metric not in ("params", "flops") or kind not in ("sunburst", "treemap"):
+        if metric not in pc.METRICS or kind not in pc.KINDS:
             raise PreventUpdate
-        return figure(C, metric, kind)
+        return figure(C, metric, kind), pc.footer(kind)
 
     register_click_opens_group(app, C, CHART)

@@ -18,72 +18,34 @@ from typing import Any
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout.types import LaidOutView
-from bertviz_graph.memsize import approx_bytes
+from bertviz_graph.memo import Memo
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
 
 log = logging.getLogger(__name__)
 
+
+def _sequential_scale() -> list[str]:
+    from plotly.colors import sample_colorscale, sequential
+
+    return sample_colorscale(sequential.YlOrRd, [0.0, 0.2, 0.4, 0.55, 0.7])
+
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm"}
-# light -> strong, dark text stays readable on every stop
-SEQUENTIAL = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#f2703a"]
+# plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
+SEQUENTIAL: list[str] = _sequential_scale()
 NO_VALUE = "#f4f4f4"
 
 
-class LRU:
-    """A thread-safe LRU map bounded in bytes (``approx_bytes`` of each value) and in entries.
-
-    ``get_or_make`` computes a missing value once even when several requests ask for it at the same time
-    (the others wait for it): two callbacks wanting the same 30522×768 overview read the tensor once.
-    A value larger than the whole budget is returned but not kept."""
-
-    def __init__(self, size: int, max_bytes: int = 64 * 1024**2):
-        from cachetools import LRUCache
-
-        self.size = size
-        self.max_bytes = max_bytes
-        self._data = LRUCache(maxsize=max_bytes, getsizeof=lambda entry: entry[1])
-        self._lock = threading.Lock()
-        self._making: dict[Hashable, threading.Event] = {}
-
-    def get_or_make(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        while True:
-            with self._lock:
-                if key in self._data:
-                    return self._data[key][0]  # cachetools marks it recently used
-                busy = self._making.get(key)
-                if busy is None:
-                    self._making[key] = threading.Event()
-                    break
-            busy.wait(60)  # someone else is computing it: wait, then look again
-        try:
-            value = make()
-            nbytes = approx_bytes(value) + approx_bytes(key)
-            with self._lock:
-                if nbytes <= self.max_bytes:
-                    self._data[key] = (value, nbytes)
-                while len(self._data) > self.size:
-                    self._data.popitem()
-            return value
-        finally:
-            with self._lock:
-                self._making.pop(key).set()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._data.currsize)
+LRU = Memo  # the app's bounded caches (memo.Memo: cachetools, byte budget, each value computed once)
 
 
 @dataclass
 class Rendered:
-    """One laid-out view, ready for cytoscape (without search highlight)."""
+    """One laid-out view and its picture (render/svg.py, without title and legend: the page has its own)."""
 
     view: View
     lv: LaidOutView
-    elements: list[dict[str, Any]]
+    svg: str
     values: dict[str, float]  # colour-by values of visible nodes (empty for "role")
     vrange: tuple[float, float] | None
 
@@ -105,6 +67,7 @@ class AppContext:
         self._rendered = LRU(view_cache, max_bytes=96 * 1024**2)
         self.stats_cache = LRU(16, max_bytes=16 * 1024**2)
         self.matrix_cache = LRU(8, max_bytes=160 * 1024**2)
+        self.figures = LRU(16, max_bytes=64 * 1024**2)  # panel figures that only depend on the model
         self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
         self.default_state = View.default(self.h, direction=direction).state
         self._prefetching = threading.Lock()
@@ -121,7 +84,9 @@ class AppContext:
 
     @property
     def trained(self) -> bool:
-        return self.weights_status.trained
+        from bertviz_graph.presenters.common import is_trained
+
+        return is_trained(self.graph, self.weights)
 
     @property
     def weights_status(self):
@@ -129,7 +94,7 @@ class AppContext:
 
         return weights_status(self.graph)
 
-    def prefetch(self, cache: LRU, key: Hashable, make: Callable[[], Any]) -> bool:
+    def prefetch(self, cache: Memo, key: Hashable, make: Callable[[], Any]) -> bool:
         """Compute ``cache[key]`` in a background thread, one at a time (skipped when one is running)."""
         if not self._prefetching.acquire(blocking=False):
             return False
@@ -196,10 +161,11 @@ class AppContext:
         return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
 
     def _render(self, state: ViewState, color_by: str) -> Rendered:
-        from bertviz_graph.app.elements import to_elements
+        from bertviz_graph.layout import layout_of
+        from bertviz_graph.render.svg import to_svg
 
         view = self.view(state)
-        lv = view.layout()
+        lv = layout_of(view)
         values: dict[str, float] = {}
         fills: dict[str, str] = {}
         vrange = None
@@ -215,10 +181,14 @@ class AppContext:
                     fills[n.id] = color_for(values.get(n.id), lo, hi)
             else:
                 fills = {n.id: NO_VALUE for n in lv.view.nodes}
-        return Rendered(view, lv, to_elements(lv, fills), values, vrange)
+        return Rendered(view, lv, to_svg(lv, legend=False, title=False, fills=fills), values, vrange)
 
     # ---- colour-by values ---------------------------------------------------------------------------------
     def node_value(self, n: VNode, mode: str) -> float | None:
+        """The colour-by value of a visible box; None for an opened frame (its children carry the colour,
+        and its total would squash them all to the pale end of the scale)."""
+        if n.expanded:
+            return None
         a = n.attrs
         if mode == "flops":
             return float(a["flops"]) if a.get("flops") else None
@@ -257,14 +227,16 @@ class AppContext:
 
 
 def color_for(v: float | None, lo: float, hi: float) -> str:
-    """Sequential colour on a log scale between lo and hi; NO_VALUE for nothing."""
+    """Sequential colour for ``v`` on a LINEAR scale from 0 to ``hi`` (``NO_VALUE`` for nothing).
+
+    Linear, because the question is where the parameters and the compute are: on a log scale BERT-base's
+    attention (1.2 GFLOPs), feed-forward (2.4 G) and MLM head (0.8 G) came out the same orange."""
+    from plotly.colors import find_intermediate_color, unlabel_rgb
+
     if v is None or v <= 0:
         return NO_VALUE
-    t = 0.0 if hi <= lo else (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-    t = min(max(t, 0.0), 1.0) * (len(SEQUENTIAL) - 1)
+    t = 0.0 if hi <= 0 else min(max(v / hi, 0.0), 1.0)
+    t *= len(SEQUENTIAL) - 1
     i = min(int(t), len(SEQUENTIAL) - 2)
-    f = t - i
-    a, b = SEQUENTIAL[i], SEQUENTIAL[i + 1]
-    ca = [int(a[k : k + 2], 16) for k in (1, 3, 5)]
-    cb = [int(b[k : k + 2], 16) for k in (1, 3, 5)]
-    return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(ca, cb))
+    rgb = find_intermediate_color(unlabel_rgb(SEQUENTIAL[i]), unlabel_rgb(SEQUENTIAL[i + 1]), t - i)
+    return "#" + "".join(f"{round(c):02x}" for c in rgb)

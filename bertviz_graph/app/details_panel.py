@@ -1,4 +1,4 @@
-"""The details panel: what the selected node is (``details.node_details``), as a table and a paragraph.
+"""The details panel: what the selected node is (``presenters.details``), as a table and a paragraph.
 
 Its "Show weights" buttons pick a matrix for the weights panel and switch to that tab.
 """
@@ -12,8 +12,7 @@ from dash import ALL, Input, Output, ctx, html, no_update
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import guarded
-from bertviz_graph.details import node_details
-from bertviz_graph.hierarchy.style import role_color, role_label
+from bertviz_graph.presenters.details import details
 
 TAB_VALUE = ids.TAB_DETAILS
 TAB_LABEL = "Details"
@@ -47,22 +46,21 @@ def _empty(C: AppContext) -> list[Any]:
 def render(C: AppContext, node_id: str | None) -> list[Any]:
     if not node_id:
         return _empty(C)
-    d = node_details(C.h, node_id)
+    d = details(C.h, node_id)
     rows = [html.Tr([html.Td(k), html.Td(v)]) for k, v in d["rows"]]
     out: list[Any] = [
         html.Div(d["title"], className="bv-d-title"),
         html.Div(d["subtitle"], className="bv-d-sub") if d["subtitle"] else None,
-        html.Span(role_label(d["role"]), className="bv-role", style={"background": role_color(d["role"])}),
+        html.Span(d["role_label"], className="bv-role", style={"background": d["color"]}),
         html.Table(html.Tbody(rows), className="bv-rows"),
     ]
     if d["explanation"]:
         out.append(html.Div(d["explanation"], className="bv-explain"))
     if d["weights"]:
         out.append(html.Div(className="bv-weights-list", children=[
-            html.Button(f"Show weights: {w.rsplit('.', 2)[-2] + '.' + w.rsplit('.', 1)[-1] if '.' in w else w}",
-                        id={"type": SHOW_WEIGHT, "name": w}, n_clicks=0, className="bv-btn bv-btn-primary",
-                        title=w)
-            for w in d["weights"]
+            html.Button(f"Show weights: {lab}", id={"type": SHOW_WEIGHT, "name": w}, n_clicks=0,
+                        className="bv-btn bv-btn-primary", title=w)
+            for w, lab in zip(d["weights"], d["weight_labels"], strict=True)
         ]))
     return out
 

@@ -1,30 +1,35 @@
 """The graph panel: toolbar (search, colour-by, fit / zoom / reset / open all, SVG download), breadcrumb,
-the layer picker of an opened ×N series, the cytoscape view and its legend; and the callbacks they need.
+the layer picker of an opened ×N series, the graph canvas and its legend; and the callbacks they need.
 
-One server callback (``_controller``) turns every user action into a new ViewState and, in the same
-answer, the new elements: a click on a box costs one round trip. Viewport moves, zoom buttons, breadcrumb
-clicks and tooltips run in the browser (``assets/graph.js``).
+The graph is the picture ``export`` writes (``render.svg.to_svg``), drawn by the same front end as the
+notebook widget (js/src/graph.js, bundled into ``assets/bvg-graph.js``). One server callback
+(``_controller``) turns every user action into a new ViewState and, in the same answer, the new picture: a
+click on a box costs one round trip. Viewport moves, zoom buttons and breadcrumb clicks run in the browser.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import dash_cytoscape as cyto
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, SEQUENTIAL, AppContext
-from bertviz_graph.app.elements import legend_edges, legend_roles, stylesheet, target_of
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.presenters.search import summary as search_summary
 from bertviz_graph.render.tree_text import human
-from bertviz_graph.view import LARGE_VIEW, View, ViewState
+from bertviz_graph.view import View, ViewState
+
+# Above this many boxes + edges the app asks before drawing. The canvas draws bert-base unfolded (1,420) in
+# ~0.4 s and the 48-layer primitive view (12,106) in ~2.5-3.5 s (benchmarks/graph_render_bench.py): about 1 s
+# of waiting, the most that still feels like a click, is ~4,000 elements.
+LARGE_VIEW = 4000
 
 OUTPUTS = {
     "state": Output(ids.VIEW_STATE, "data"),
-    "elements": Output(ids.CYTO, "elements"),
+    "picture": Output(ids.GRAPH_PICTURE, "data"),
     "legend": Output(ids.LEGEND, "children"),
     "crumbs": Output(ids.BREADCRUMB, "children"),
     "series_style": Output(ids.SERIES_BOX, "style"),
@@ -60,6 +65,8 @@ def stores(C: AppContext) -> list[Any]:
         dcc.Store(id=ids.FOCUS, data=None),
         dcc.Store(id=ids.VIEW_REQUEST, data=None),
         dcc.Store(id=ids.SERIES_TARGET, data=None),
+        dcc.Store(id=ids.GRAPH_PICTURE, data=_picture(C.render(C.default_state, "role"), set())),
+        dcc.Store(id=ids.GRAPH_EVENT, data=None),
         dcc.Store(id=ids.DUMMY_FIT), dcc.Store(id=ids.DUMMY_ZOOM), dcc.Store(id=ids.DUMMY_FOCUS),
     ]
 
@@ -68,7 +75,7 @@ def layout(C: AppContext) -> html.Div:
     r = C.render(C.default_state, "role")
     toolbar = html.Div(className="bv-toolbar", children=[
         html.Div(className="bv-search", children=[
-            dcc.Input(id=ids.SEARCH_INPUT, type="search", placeholder="search: query, softmax, layer\\.3\\..*dense",
+            dcc.Input(id=ids.SEARCH_INPUT, type="search", placeholder="search (regex): softmax, query …",
                       debounce=False, n_submit=0, className="bv-input", autoComplete="off"),
             _button("Find", ids.SEARCH_GO, "reveal and highlight the matches (regular expression)"),
             _button("Next", ids.SEARCH_NEXT, "reveal the next match"),
@@ -101,24 +108,12 @@ def layout(C: AppContext) -> html.Div:
                      className="bv-series-slider"),
         ]),
     ])
-    graph = cyto.Cytoscape(
-        id=ids.CYTO,
-        elements=r.elements,
-        stylesheet=stylesheet(),
-        layout={"name": "preset", "fit": True, "padding": 16},
-        autoRefreshLayout=False,
-        autoungrabify=True,
-        boxSelectionEnabled=False,
-        minZoom=0.03,
-        maxZoom=4.0,
-        className="bv-cyto",
-        style={"width": "100%", "height": "100%"},
-    )
+    graph = html.Div(id=ids.GRAPH, className="bv-graph")  # js/src/graph.js draws into it
     return html.Div(className="bv-graph-panel", children=[
         toolbar,
         second,
         html.Div(id=ids.NOTICE, className="bv-notice", role="status"),
-        html.Div(className="bv-cyto-wrap", children=[
+        html.Div(className="bv-graph-wrap", children=[
             graph,
             html.Div(id=ids.VIEW_INFO, className="bv-view-info", children=_info(r.view)),
         ]),
@@ -137,10 +132,19 @@ def _info(view: View) -> str:
     return f"{len(d.nodes)} boxes · {len(d.edges)} edges"
 
 
+def _picture(r, hl: set[str], selected: str | None = None) -> dict[str, Any]:
+    """What the canvas draws: the SVG and the marks on it (search matches, the selected box)."""
+    return {"svg": r.svg, "marks": {"selected": selected or "", "matches": sorted(hl)}}
+
+
 def _legend(lv, color_by: str, vrange: tuple[float, float] | None) -> list[Any]:
+    from bertviz_graph.hierarchy.style import role_color
+    from bertviz_graph.render.svg import EDGE_STYLE, legend_items
+
     items: list[Any] = []
+    legend = legend_items(lv)
     if color_by == "role":
-        for color, text in legend_roles(lv):
+        for color, text in ((role_color(key), text) for kind, key, text in legend if kind == "role"):
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(className="bv-swatch", style={"background": color}), html.Span(text)]))
     else:
@@ -159,7 +163,7 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None) -> list[Any]:
                 html.Span(fmt(hi), className="bv-leg-num")]))
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span("no value")]))
-    for kind, color, text in legend_edges(lv):
+    for kind, color, text in ((key, EDGE_STYLE[key][0], text) for k, key, text in legend if k == "edge"):
         items.append(html.Div(className="bv-leg-item", children=[
             html.Span(className=f"bv-edge-swatch bv-edge-{kind}", style={"borderTopColor": color}),
             html.Span(text)]))
@@ -227,18 +231,6 @@ def _series_controls(C: AppContext, view: View, target: str | None) -> dict[str,
     }
 
 
-def _highlight(elements: list[dict[str, Any]], hl: set[str]) -> list[dict[str, Any]]:
-    if not hl:
-        return elements
-    out = []
-    for el in elements:
-        d = el.get("data", {})
-        if d.get("id") in hl or (d.get("id", "").endswith("::bar") and d.get("target") in hl):
-            el = {**el, "classes": el.get("classes", "") + " hl"}
-        out.append(el)
-    return out
-
-
 def _highlight_set(view: View, matches: list[str]) -> set[str]:
     """Boxes to highlight: each match, or the closed box hiding it. An opened frame is highlighted (its
     title bar) only when it matches itself, not because a match hides in a member it does not show."""
@@ -258,7 +250,7 @@ def register(app, C: AppContext) -> None:
     @app.callback(
         output=OUTPUTS,
         inputs={
-            "tap": Input(ids.CYTO, "tapNodeData"),
+            "event": Input(ids.GRAPH_EVENT, "data"),
             "go": Input(ids.SEARCH_GO, "n_clicks"),
             "submit": Input(ids.SEARCH_INPUT, "n_submit"),
             "nxt": Input(ids.SEARCH_NEXT, "n_clicks"),
@@ -297,33 +289,35 @@ def register(app, C: AppContext) -> None:
     def _download_svg(n: int, state_d: dict | None):
         if not n:
             return no_update, no_update
+        from bertviz_graph.layout import layout_of
+        from bertviz_graph.render.svg import to_svg
+
         try:
             state, _ = C.state(state_d)
-            svg = C.view(state).to_svg()
+            svg = to_svg(layout_of(C.view(state)))  # what export writes (role colours, title, legend)
         except Exception as exc:  # noqa: BLE001
             return no_update, error_text(exc)
         name = (C.graph.name or "model").replace("/", "_")
         return dcc.send_string(svg, f"{name}-view.svg", type="image/svg+xml"), ""
 
-    # viewport and breadcrumb: in the browser (assets/graph.js)
-    app.clientside_callback(ClientsideFunction("bv", "fit"), Output(ids.DUMMY_FIT, "data"),
+    # the picture, the viewport and the breadcrumb: in the browser (js/src/app.js -> assets/bvg-graph.js);
+    # a click selects at once there too (set_props), so details and weights load while the graph is laid out
+    app.clientside_callback(ClientsideFunction("bvg", "draw"), Output(ids.DUMMY_FOCUS, "data"),
+                            Input(ids.GRAPH_PICTURE, "data"), Input(ids.FOCUS, "data"))
+    app.clientside_callback(ClientsideFunction("bvg", "fit"), Output(ids.DUMMY_FIT, "data"),
                             Input(ids.FIT, "n_clicks"), prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("bv", "zoom"), Output(ids.DUMMY_ZOOM, "data"),
-                            Input(ids.ZOOM_IN, "n_clicks"), Input(ids.ZOOM_OUT, "n_clicks"),
-                            prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("bv", "focus"), Output(ids.DUMMY_FOCUS, "data"),
-                            Input(ids.FOCUS, "data"), prevent_initial_call=True)
-    # a click selects at once, in the browser: details and weights load while the graph is laid out
-    app.clientside_callback(ClientsideFunction("bv", "select"), Output(ids.SELECTED, "data", allow_duplicate=True),
-                            Input(ids.CYTO, "tapNodeData"), prevent_initial_call=True)
-    app.clientside_callback(ClientsideFunction("bv", "crumb"),
+    app.clientside_callback(ClientsideFunction("bvg", "zoomIn"), Output(ids.DUMMY_ZOOM, "data"),
+                            Input(ids.ZOOM_IN, "n_clicks"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("bvg", "zoomOut"), Output(ids.DUMMY_ZOOM, "data", allow_duplicate=True),
+                            Input(ids.ZOOM_OUT, "n_clicks"), prevent_initial_call=True)
+    app.clientside_callback(ClientsideFunction("bvg", "crumb"),
                             Output(ids.FOCUS, "data", allow_duplicate=True),
                             Output(ids.SELECTED, "data", allow_duplicate=True),
                             Input({"type": ids.CRUMB, "id": ALL, "rep": ALL}, "n_clicks"),
                             prevent_initial_call=True)
 
 
-def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int | None = None,
+def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: int | None = None,
                color_by: str | None = "role", request: dict | None = None, state: dict | None = None,
                query: str | None = None, search: dict | None = None, pending: dict | None = None,
                series_target: str | None = None, selected: dict | None = None, **_clicks: Any) -> dict[str, Any]:
@@ -343,13 +337,14 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
     focus: dict[str, Any] | None = None
     sel: str | None = None
     sel_crumbs: str | None = None
+    sel_mark: str | None = None
     search = search if isinstance(search, dict) else {"query": "", "matches": [], "index": 0}
     target = series_target
 
-    if trig == ids.CYTO:
-        tap = tap if isinstance(tap, dict) else {}
-        eid = str(tap.get("id", ""))
-        x = str(tap.get("target") or target_of(eid))
+    if trig == ids.GRAPH_EVENT:
+        event = event if isinstance(event, dict) else {}
+        x = str(event.get("id", ""))
+        toggle = bool(event.get("toggle")) or event.get("type") == "dblclick"
         visible = {n.id: n for n in view.data().nodes}
         if x not in h.groups and x not in h.parent_of:
             notes.append(f"'{x}' is not in this model (a stale page?): the view was drawn again")
@@ -359,11 +354,12 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
             redraw = True
         else:
             n = visible[x]
-            sel_crumbs = x  # selected in the browser already (bv.select); only the breadcrumb follows
-            if n.expanded and eid.endswith("::bar"):
+            sel_crumbs = x  # selected in the browser already (app.js); only the breadcrumb follows
+            sel_mark = x
+            if n.expanded and toggle:
                 new = view.close(x).state
                 focus = {"id": x, "mode": "keep"}
-            elif n.expandable and not n.expanded:
+            elif n.expandable and not n.expanded and toggle:
                 if n.kind == "series":
                     new = view.open_instance(x, view.instance_of(x)).state
                     target = x
@@ -386,13 +382,12 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
             redraw = True
         elif not matches:
             search = {"query": q, "matches": [], "index": 0}
-            out["search_info"] = f"no match for “{q}”"
+            out["search_info"] = search_summary(h, q, [], 0)
             redraw = True
         else:
             m = matches[index]
             search = {"query": q, "matches": matches, "index": index}
-            more = " (first 200)" if len(matches) >= 200 else ""
-            out["search_info"] = f"{index + 1} of {len(matches)}{more}: {h.label_of(m)}"
+            out["search_info"] = search_summary(h, q, matches, index)
             new = view.reveal(m).state
             sel = m
             focus = {"id": m, "mode": "center"}
@@ -411,7 +406,7 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
             new = view.unfold(all_series=True).state
         focus = {"mode": "top"}
     elif trig == ids.OPEN_ALL:
-        new, focus = view.open_all().state, {"mode": "top"}
+        new, focus = open_all(view).state, {"mode": "top"}
     elif trig == ids.CONFIRM:
         if isinstance(pending, dict) and pending.get("state") is not None:
             new, _ = C.state(pending["state"])
@@ -455,17 +450,18 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
         if check_size and new is not None and new != cur and nview.size() > LARGE_VIEW \
                 and nview.size() > view.size():
             out["confirm"] = True
-            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (more than {LARGE_VIEW:,}); "
-                                  f"drawing it may be slow. Open it anyway?")
+            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (the graph is comfortable up to "
+                                  f"{LARGE_VIEW:,}); drawing it takes a few seconds. Open it anyway?")
             out["pending"] = {"state": final.to_json_dict(), "focus": focus}
             out["notice"] = "; ".join(notes)
             return out
         r = C.render(final, color_by or "role")
         hl = _highlight_set(r.view, search.get("matches") or [])
-        els = _highlight(r.elements, hl)
+        mark = sel if sel is not None else sel_mark if sel_mark is not None else (
+            selected.get("id") if isinstance(selected, dict) else None)
         out.update({
             "state": final.to_json_dict(),
-            "elements": els,
+            "picture": _picture(r, hl, _rep(r.view, mark) if mark else None),
             "legend": _legend(r.lv, color_by or "role", r.vrange),
             "info": _info(r.view),
             "unfold_label": _unfold_label(final),
@@ -474,7 +470,7 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
         if focus is not None:
             if focus.get("id") is not None:
                 focus = {**focus, "id": _rep(r.view, focus["id"]) or focus["id"]}
-            out["focus"] = {**focus, "n": len(els), "nonce": _nonce()}
+            out["focus"] = {**focus, "nonce": _nonce()}
         view = r.view
     elif target != series_target:
         out.update(_series_controls(C, view, target))
@@ -488,6 +484,13 @@ def controller(C: AppContext, trig: Any, *, tap: dict | None = None, slider: int
         out["crumbs"] = _crumbs(C, view, prev)
     out["notice"] = "; ".join(notes)
     return out
+
+
+def open_all(view: View) -> View:
+    """Every group open except the attention-mask plumbing (22 ops building one mask): open it by hand."""
+    h = view.hierarchy
+    mask = [g for g in h.groups if g.split(".")[-1] == "<mask>" and g not in view.state.opened]
+    return view.open_all().close(*mask)
 
 
 _counter = [0]

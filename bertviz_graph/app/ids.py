@@ -27,7 +27,9 @@ NOTICE = "bv-notice"  # one line of feedback (bad search, stale click ...), neve
 RANDOM_BANNER = "bv-random-banner"
 
 # --- graph panel ---------------------------------------------------------------------------------------
-CYTO = "bv-cyto"
+GRAPH = "bv-graph"  # the div the graph canvas (js/src/graph.js) draws into
+GRAPH_PICTURE = "bv-graph-picture"  # store: {"svg": render.svg.to_svg(...), "marks": {"selected", "matches"}}
+GRAPH_EVENT = "bv-graph-event"  # store written by the canvas: {"type": "click", "id", "toggle", "part", "nonce"}
 BREADCRUMB = "bv-breadcrumb"
 CRUMB = "bv-crumb"  # pattern id type: {"type": CRUMB, "id": group id}
 SEARCH_INPUT = "bv-search-input"

@@ -1,6 +1,7 @@
 """The page: a header, the graph panel on the left, tabs of side panels on the right.
 
-Side panels are listed in ``PANELS`` (details, weights, neurons, network, parameters & FLOPs). A new panel (neurons, sunburst charts) is one module
+Side panels are listed in ``PANELS`` (details, network, weights, neurons, parameters & FLOPs); each renders
+a presenter (``bertviz_graph.presenters``), the same one the notebook widget uses. A new panel (neurons, sunburst charts) is one module
 with ``TAB_VALUE``, ``TAB_LABEL``, ``layout(C)`` and ``register(app, C)``; add it with ``add_panel(module)``
 before ``make_app`` (or append it to ``PANELS``). It reads ``ids.SELECTED`` / ``ids.WEIGHT_NAME`` and may
 write ``ids.VIEW_REQUEST`` to move the graph.
@@ -24,7 +25,8 @@ from bertviz_graph.app import (
 )
 from bertviz_graph.app.context import AppContext
 
-PANELS: list[ModuleType] = [details_panel, weights_panel, neurons_panel, network_panel, charts_panel]
+# Network second: the textbook picture (how the graph relates to a neural network) one click from the start
+PANELS: list[ModuleType] = [details_panel, network_panel, weights_panel, neurons_panel, charts_panel]
 
 
 def add_panel(panel: ModuleType) -> None:
@@ -63,7 +65,7 @@ def register(app) -> None:
 
 def page(C: AppContext, panels: list[ModuleType]) -> html.Div:
     tabs = dcc.Tabs(
-        id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs",
+        id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs", style={"flexWrap": "wrap"},
         children=[dcc.Tab(label=p.TAB_LABEL, value=p.TAB_VALUE, id=f"bv-tab-{p.TAB_VALUE}", **weights_panel.TAB_STYLE, children=html.Div(p.layout(C),
                                                                                  className="bv-tab-content"))
                   for p in panels])

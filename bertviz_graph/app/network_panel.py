@@ -1,7 +1,7 @@
-"""The Network tab: the whole model as a textbook stack of neuron layers (``neurons.textbook``).
-
-Clicking a band moves the graph view: a Linear, LayerNorm or activation band selects and reveals that
-module; the attention band, an embeddings band or the ×N mark opens that group.
+"""The Network tab: the whole model as a textbook stack of neuron layers (``presenters.network``), beside
+the graph and linked both ways: selecting a node in the graph outlines its band(s); clicking a band moves
+the graph (``presenters.common.click_action``: a Linear, LayerNorm or activation band selects and reveals
+that module; the attention band, an embeddings band or the ×N mark opens that group).
 A side-panel module as ``app.layout`` expects: TAB_VALUE, TAB_LABEL, layout(C), register(app, C).
 """
 
@@ -10,39 +10,31 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
-from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.presenters.common import PLOT_CONFIG, click_action
+from bertviz_graph.presenters.network import network
 
 TAB_VALUE = "network"
 TAB_LABEL = "Network"
 NET = "bv-net-graph"
-GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-                "toImageButtonOptions": {"format": "png"}, "scrollZoom": False}
+GRAPH_CONFIG = {**PLOT_CONFIG, "scrollZoom": False}
 _NONCE = itertools.count(1)
 
 
-def figure(C: AppContext):
-    from bertviz_graph.neurons.textbook import textbook_figure
-
-    fig = getattr(C, "_bv_textbook", None)
-    if fig is None:
-        fig = textbook_figure(C.h, compact=True)
-        C._bv_textbook = fig  # the model does not change while the server runs
-    return fig
+def figure(C: AppContext, selected: str | None = None):
+    # the picture without highlight depends only on the model, which does not change while the server runs
+    base = C.figures.get_or_make(("textbook",), lambda: network(C.h, None, compact=True))
+    return network(C.h, selected, base=base) if selected else base
 
 
 def request_for(C: AppContext, gid: str) -> dict[str, Any] | None:
-    """The graph request a click on ``gid`` makes: select a leaf module (Linear ...), open a block."""
-    h = C.h
-    if not isinstance(gid, str) or gid == ROOT or gid not in h.groups:
-        return None
-    grp = h.groups[gid]
-    leafish = grp.kind == "module" and not any(c in h.groups for c in grp.children)
-    return {"action": "select" if leafish else "open", "id": gid, "nonce": next(_NONCE)}
+    """The graph request a click on ``gid`` makes (``common.click_action``), with a fresh nonce."""
+    act = click_action(C.h, gid)
+    return None if act is None else {**act, "nonce": next(_NONCE)}
 
 
 def layout(C: AppContext) -> html.Div:
@@ -66,3 +58,11 @@ def register_click_opens_group(app, C: AppContext, figure_id: str) -> None:
 
 def register(app, C: AppContext) -> None:
     register_click_opens_group(app, C, NET)
+
+    @app.callback(Output(NET, "figure"), Input(ids.SELECTED, "data"), Input(ids.TABS, "value"),
+                  State(NET, "figure"), prevent_initial_call=True)
+    def _highlight(selected: dict | None, tab: str | None, _shown: Any):
+        if tab != TAB_VALUE:
+            raise PreventUpdate  # drawn when the tab is shown
+        node = selected.get("id") if isinstance(selected, dict) else None
+        return figure(C, node if isinstance(node, str) and node else None)

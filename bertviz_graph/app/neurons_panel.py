@@ -18,7 +18,8 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
-from bertviz_graph.errors import UserError
+from bertviz_graph.presenters import neurons as pn
+from bertviz_graph.presenters.common import PLOT_CONFIG
 
 TAB_VALUE = "neurons"
 TAB_LABEL = "Neurons"
@@ -32,10 +33,8 @@ DETAIL_BOX = "bv-n-detail-box"
 MSG = "bv-n-msg"
 
 ALL_HEADS = "all"
-GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-                "toImageButtonOptions": {"format": "png"}}
-EMPTY = ("Select a node in the graph: here it is said in neural-network terms, and a Linear (fully-connected "
-         "layer) is drawn as the textbook picture: input neurons, output neurons, one weighted edge per weight.")
+GRAPH_CONFIG = PLOT_CONFIG
+EMPTY = pn.EMPTY
 _TD_KEY = {"padding": "3px 8px 3px 0", "verticalAlign": "top", "color": "#555", "whiteSpace": "nowrap",
            "fontFamily": "DejaVu Sans Mono, monospace", "fontSize": "12px", "borderTop": "1px solid #eee"}
 _TD_VAL = {"padding": "3px 0", "verticalAlign": "top", "fontSize": "13px", "borderTop": "1px solid #eee"}
@@ -50,9 +49,9 @@ def _blank(text: str = "") -> dict[str, Any]:
 
 
 def layout(C: AppContext) -> html.Div:
+    # the drawing first, so it is in sight when the tab opens; the mapping table follows it
     return html.Div([
-        html.Div(className="bv-empty", id=MAPPING, children=EMPTY),
-        html.Div(style={"display": "flex", "gap": "8px", "alignItems": "center", "margin": "8px 0 4px 0"},
+        html.Div(style={"display": "flex", "gap": "8px", "alignItems": "center", "margin": "2px 0 4px 0"},
                  children=[
                      dcc.Dropdown(id=LINEAR, options=[], value=None, clearable=False, placeholder="Linear layer",
                                   style={"flex": "1 1 auto", "fontSize": "13px"}),
@@ -65,13 +64,12 @@ def layout(C: AppContext) -> html.Div:
         html.Div(id=DETAIL_BOX, style={"display": "none"}, children=[
             dcc.Graph(id=DETAIL, config=GRAPH_CONFIG, figure=_blank()),
         ]),
+        html.Div(className="bv-empty", id=MAPPING, children=EMPTY),
     ])
 
 
 def mapping_table(C: AppContext, node_id: str) -> list[Any]:
-    from bertviz_graph.neurons.views import mapping_text
-
-    rows = mapping_text(C.graph, node_id)
+    rows = pn.mapping(C.graph, node_id)
     return [
         html.Div("In neural-network terms", style={"fontWeight": "bold", "margin": "2px 0 4px 0"}),
         html.Table(html.Tbody([html.Tr([html.Td(k, style=_TD_KEY), html.Td(v, style=_TD_VAL)]) for k, v in rows]),
@@ -81,38 +79,17 @@ def mapping_table(C: AppContext, node_id: str) -> list[Any]:
 
 def linear_options(C: AppContext, node_id: str) -> tuple[list[dict[str, str]], str | None, str]:
     """(dropdown options, value, message) for the selection: the Linear it is, or the Linears inside it."""
-    from bertviz_graph.neurons.views import linear_candidates, resolve_linear
-
-    try:
-        ref = resolve_linear(C.graph, node_id)
-        value = ref.gid or node_id
-        return [{"label": ref.label, "value": value}], value, ""
-    except UserError as e:
-        cands = linear_candidates(C.graph, node_id) if node_id in C.h.groups else []
-        if cands:
-            opts = [{"label": label, "value": gid} for gid, label in cands]
-            return opts, cands[0][0], f"{len(cands)} fully-connected layers inside; pick one above."
-        return [], None, e.problem + " — the neuron view draws fully-connected (Linear) layers."
+    found, value, msg = pn.linears(C.graph, node_id)
+    return [{"label": label, "value": gid} for gid, label in found], value, msg
 
 
 def head_options(C: AppContext, linear: str | None) -> tuple[list[dict[str, Any]], bool]:
-    from bertviz_graph.neurons.views import resolve_linear
-
     opts: list[dict[str, Any]] = [{"label": "all heads", "value": ALL_HEADS}]
-    if not linear:
-        return opts, True
-    try:
-        ref = resolve_linear(C.graph, linear)
-    except UserError:
-        return opts, True
-    if ref.split is None or not ref.d_head:
-        return opts, True
-    return opts + [{"label": f"head {i}", "value": str(i)} for i in range(ref.heads)], False
+    n = pn.heads(C.graph, linear)
+    return (opts + [{"label": f"head {i}", "value": str(i)} for i in range(n)], False) if n else (opts, True)
 
 
 def register(app, C: AppContext) -> None:
-    from bertviz_graph.neurons.views import neuron_detail, neuron_view
-
     @app.callback(
         Output(MAPPING, "children"), Output(LINEAR, "options"), Output(LINEAR, "value"), Output(MSG, "children"),
         Input(ids.SELECTED, "data"), prevent_initial_call=True,
@@ -150,10 +127,9 @@ def register(app, C: AppContext) -> None:
         if not linear:
             return _blank(), {"display": "none"}, no_update
         try:
-            fig = neuron_view(C.graph, linear, None if head in (None, ALL_HEADS) else int(head), store=C.weights)
+            fig = pn.layer(C.graph, linear, None if head in (None, ALL_HEADS) else int(head), store=C.weights)
         except Exception as exc:  # noqa: BLE001
             return _blank(), {"display": "none"}, error_text(exc)
-        fig.update_layout(autosize=True, width=None)
         return fig, {"display": "none"}, ""
 
     @app.callback(
@@ -174,8 +150,8 @@ def register(app, C: AppContext) -> None:
             return no_update, no_update, f"input neuron {int(idx)}: click an output neuron (right column) for its " \
                                          "incoming weights"
         try:
-            fig = neuron_detail(C.graph, linear, int(idx), None if head in (None, ALL_HEADS) else int(head),
-                                store=C.weights)
+            fig = pn.neuron(C.graph, linear, int(idx), None if head in (None, ALL_HEADS) else int(head),
+                            store=C.weights)
         except Exception as exc:  # noqa: BLE001
             return no_update, no_update, error_text(exc)
         return fig, {"display": "block"}, ""

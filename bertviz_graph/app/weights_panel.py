@@ -23,25 +23,27 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text, guarded
-from bertviz_graph.details import weight_names
+from bertviz_graph.presenters import weights as pw
+from bertviz_graph.presenters.common import (
+    HOW,
+    PLOT_CONFIG,
+    RANDOM_NOTE,
+    how_or_default,
+    is_trained,
+    num_heads,
+)
 from bertviz_graph.render import weights as rw
 
 TAB_VALUE = ids.TAB_WEIGHTS
 TAB_LABEL = "Weights"
-MAX_PX = (320, 384)  # heatmap cells (rows, cols) sent at most: about the plot's size in pixels
-IMAGE_CELLS = 128 * 128  # above this many cells the heatmap is sent as a PNG image (plotly draws a
-# 60k-cell go.Heatmap in ~350 ms, an image in a few); hover then reads values from the server
 NPY_ROUTE = "/_bertviz/weights.npy"
 STATS_NAME = "bv-stats-name"  # store: the tensor the statistics shown belong to
-TAB_STYLE = {"style": {"padding": "4px 10px", "lineHeight": "20px"},
-             "selected_style": {"padding": "4px 10px", "lineHeight": "20px", "fontWeight": "bold"}}
-GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
-                "toImageButtonOptions": {"format": "png"}}
-EMPTY_TEXT = ("Select a Linear, Embedding or LayerNorm box, or a weight (the boxes with a folded corner), "
-              "to see its weights here.")
-RANDOM_TEXT = ("These are RANDOM initial weights, not trained ones: no checkpoint was found for this model, so "
-               "the values only show what an untrained network looks like (normal, std 0.02). Serve a local "
-               "model folder with .safetensors to see trained weights.")
+# a tab label stays on one line; tabs that do not fit wrap as whole tabs (the page's tab bar wraps)
+_TAB = {"padding": "4px 10px", "lineHeight": "20px", "whiteSpace": "nowrap", "width": "auto", "flex": "1 0 auto"}
+TAB_STYLE = {"style": _TAB, "selected_style": {**_TAB, "fontWeight": "bold"}}
+GRAPH_CONFIG = PLOT_CONFIG
+EMPTY_TEXT = pw.EMPTY_TEXT
+RANDOM_TEXT = RANDOM_NOTE
 
 
 # ---- layout --------------------------------------------------------------------------------------------
@@ -55,7 +57,7 @@ def layout(C: AppContext) -> html.Div:
             html.Div(className="bv-w-top", children=[
                 dcc.Dropdown(id=ids.WEIGHT_PICK, options=[], value=None, clearable=False,
                              className="bv-w-pick", placeholder="weight tensor"),
-                dcc.RadioItems(id=ids.HEATMAP_HOW, value="maxabs", inline=True,
+                dcc.RadioItems(id=ids.HEATMAP_HOW, value=HOW, inline=True,
                                options=[{"label": " block mean", "value": "mean"},
                                         {"label": " block max |w|", "value": "maxabs"}],
                                inputStyle={"marginLeft": "8px"}),
@@ -100,28 +102,6 @@ def _blank(text: str) -> dict[str, Any]:
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
-def _order(names: list[str], C: AppContext) -> list[str]:
-    """Matrices first (weight before bias), then vectors."""
-    store = C.weights
-
-    def key(n: str) -> tuple[int, int]:
-        try:
-            nd = len(store.shape(n))
-        except Exception:  # noqa: BLE001
-            nd = 0
-        return (0 if nd >= 2 else 1, 0 if n.endswith("weight") else 1)
-
-    return sorted(names, key=key)
-
-
-def _label(C: AppContext, name: str) -> str:
-    try:
-        shape = C.weights.shape(name)
-    except Exception:  # noqa: BLE001
-        return name
-    return f"{name}  ({'×'.join(str(d) for d in shape) or 'scalar'})"
-
-
 def window_from_relayout(rl: dict | None, shape2: tuple[int, int], cur: dict | None) -> tuple | None:
     """(rows, cols) the user zoomed to, or None when this relayout is no zoom (autosize, drag mode ...)."""
     if not isinstance(rl, dict):
@@ -164,98 +144,21 @@ def _window_dict(mv: rw.MatrixView) -> dict[str, Any]:
             "block": list(mv.block), "how": mv.how, "vmax": mv.vmax}
 
 
-def _heatmap_figure(mv: rw.MatrixView):
-    """``render.weights.heatmap_figure``, its cells swapped for a PNG when there are many of them."""
-    import plotly.graph_objects as go
-
-    fig = rw.heatmap_figure(mv)
-    sub = fig.layout.title.subtitle.text or ""
-    # two short lines fit the panel; the untrained warning stays in the picture
-    sub = sub.replace(" · colour", "<br>colour").replace(" · RANDOM", " · <b>RANDOM</b>")
-    fig.update_layout(title={"subtitle": {"text": sub, "font": {"size": 11}}},
-                      uirevision=f"{mv.name}|{mv.how}", height=250 if mv.is_vector else 500,
-                      margin={"l": 64, "r": 10, "t": 84, "b": 44}, dragmode="zoom")
-    if mv.is_vector:  # a one-row strip: a short colour bar with few ticks
-        fig.update_traces(colorbar={"nticks": 3, "len": 1.0, "thickness": 10})
-    if mv.z.size > IMAGE_CELLS:
-        heat = fig.data[0]
-        br, bc = mv.block
-        x0 = float(mv.col_centres[0])
-        y0 = 0.0 if mv.is_vector else float(mv.row_centres[0])
-        where = "around col %{x:.0f}" if mv.is_vector else "around row %{y:.0f}, col %{x:.0f}"
-        image = go.Image(source=_png_uri(mv), x0=x0, dx=float(bc), y0=y0, dy=float(br if not mv.is_vector else 1),
-                         zsmooth=False, hovertemplate=where + "<extra></extra>")
-        scale = go.Scatter(x=[x0], y=[y0], mode="markers", hoverinfo="skip", showlegend=False,
-                           marker={"size": 0.1, "opacity": 0, "color": [0.0], "colorscale": rw.COLORSCALE,
-                                   "cmin": -mv.vmax, "cmax": mv.vmax, "showscale": True,
-                                   "colorbar": heat.colorbar.to_plotly_json()})
-        fig.data = []
-        fig.add_traces([image, scale])
-        fig.update_yaxes(scaleanchor=False)
-    return fig
+def stats_table(rows: list[tuple[str, str]]) -> html.Table:
+    pairs = [html.Tr([html.Td(rows[i][0]), html.Td(rows[i][1]),
+                      html.Td(rows[i + 1][0]) if i + 1 < len(rows) else None,
+                      html.Td(rows[i + 1][1]) if i + 1 < len(rows) else None])
+             for i in range(0, len(rows), 2)]
+    return html.Table(html.Tbody(pairs), className="bv-stats")
 
 
-def _png_uri(mv: rw.MatrixView) -> str:
-    import base64
-
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rw.colorize(mv.z, mv.vmax)).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+def _summary(C: AppContext, name: str) -> pw.Distribution:
+    return C.stats_cache.get_or_make(name, lambda: pw.distribution(C.weights, name))
 
 
-def stats_table(s: dict[str, Any]) -> html.Table:
-    def f(v: float) -> str:
-        return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
-
-    cells = [
-        ("shape", "×".join(str(d) for d in s["shape"]) or "scalar"), ("elements", f"{s['numel']:,}"),
-        ("mean", f(s["mean"])), ("std", f(s["std"])),
-        ("min", f(s["min"])), ("max", f(s["max"])),
-        ("Frobenius norm", f(s["fro_norm"])),
-        (f"|w| < {s['near_zero_threshold']:g}", f"{100 * s['near_zero_share']:.2f}%"
-         if not math.isnan(s["near_zero_share"]) else "nan"),
-        ("dtype", s["dtype"]), ("values", "trained" if s["trained"] else "RANDOM (untrained)"),
-    ]
-    rows = [html.Tr([html.Td(cells[i][0]), html.Td(cells[i][1]),
-                     html.Td(cells[i + 1][0]) if i + 1 < len(cells) else None,
-                     html.Td(cells[i + 1][1]) if i + 1 < len(cells) else None])
-            for i in range(0, len(cells), 2)]
-    return html.Table(html.Tbody(rows), className="bv-stats")
-
-
-def histogram_figure(name: str, s: dict[str, Any], counts: np.ndarray, edges: np.ndarray, trained: bool):
-    import plotly.graph_objects as go
-
-    centres = (edges[:-1] + edges[1:]) / 2
-    colors = [rw.NEGATIVE_COLOR if c < 0 else rw.POSITIVE_COLOR for c in centres]
-    fig = go.Figure(go.Bar(
-        x=centres, y=counts, width=np.diff(edges), marker={"color": colors, "line": {"width": 0}},
-        customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-        hovertemplate="%{customdata[0]:.4g} … %{customdata[1]:.4g}<br>%{y} values<extra></extra>"))
-    note = "" if trained else " · <b>RANDOM</b> initial weights, not trained"
-    fig.update_layout(
-        title={"text": f"Distribution of its {int(counts.sum()):,} values", "font": {"size": 14},
-               "subtitle": {"text": f"{name}{note}", "font": {"size": 11}}, "x": 0.01},
-        margin={"l": 50, "r": 10, "t": 64, "b": 40}, height=340, bargap=0,
-        xaxis={"title": {"text": "weight value"}}, yaxis={"title": {"text": "count"}}, plot_bgcolor="white")
-    return fig
-
-
-def _summary(C: AppContext, name: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-    def make():
-        s = rw.stats(C.weights, name)
-        lo, hi = s["min"], s["max"]
-        counts, edges = rw.histogram(C.weights, name, 60, (lo, hi) if math.isfinite(lo) else None)
-        return s, counts, edges
-
-    return C.stats_cache.get_or_make(name, make)
-
-
-def _num_heads(C: AppContext) -> int | None:
-    heads = C.h.ctx.get("heads")
-    return int(heads) if heads else None
+def _matrix(C: AppContext, name: str, rows, cols, how: str) -> pw.Matrix:
+    return C.matrix_cache.get_or_make(_view_key(name, rows, cols, how), lambda: pw.matrix(
+        C.weights, name, rows=rows, cols=cols, how=how))
 
 
 def _view_key(name: str, rows, cols, how: str) -> tuple:
@@ -265,18 +168,10 @@ def _view_key(name: str, rows, cols, how: str) -> tuple:
 def weight_options(C: AppContext, node: str | None) -> tuple:
     """(dropdown options, value, message, message style, body style) for the selected node."""
     hidden, shown = {"display": "none"}, {"display": "block"}
-    if not node:
-        return [], None, EMPTY_TEXT, shown, hidden
-    if node not in C.h.groups and node not in C.h.parent_of:
-        return [], None, f"'{node}' is not in this model.", shown, hidden
-    names = [n for n in weight_names(C.h, node) if C.weights.resolve(n) is not None]
+    names, msg = pw.choices(C.h, C.weights, node)
     if not names:
-        msg = (f"“{C.h.label_of(node)}” has no weight matrix of its own: ops such as add, matmul or softmax "
-               f"compute with the tensors flowing in, not with trained weights. Select a Linear, Embedding or "
-               f"LayerNorm box, or a weight box (folded corner).")
         return [], None, msg, shown, hidden
-    names = _order(names, C)
-    return [{"label": _label(C, n), "value": n} for n in names], names[0], "", hidden, shown
+    return [{"label": lab, "value": n} for n, lab in names], names[0][0], "", hidden, shown
 
 
 # ---- callbacks -----------------------------------------------------------------------------------------
@@ -292,9 +187,9 @@ def register(app, C: AppContext) -> None:
         out = weight_options(C, node if isinstance(node, str) else None)
         name = out[1]
         if name is not None:  # start reading the overview now: the heatmap asks for it a render later
-            how = how if how in ("mean", "maxabs") else "maxabs"
+            how = how_or_default(how)
             C.prefetch(C.matrix_cache, _view_key(name, None, None, how),
-                       lambda: rw.matrix_view(C.weights, name, None, None, MAX_PX, how))
+                       lambda: pw.matrix(C.weights, name, how=how))
         return out
 
     app.clientside_callback("function (v) { return v || null; }", Output(ids.WEIGHT_NAME, "data"),
@@ -311,7 +206,7 @@ def register(app, C: AppContext) -> None:
         if not name:
             return _blank(""), None, {"display": "none"}, "", ""
         store = C.weights
-        how = how if how in ("mean", "maxabs") else "maxabs"
+        how = how_or_default(how)
         if store.resolve(name) is None:
             return _blank(f"no weight tensor named {name}"), None, no_update, "", f"no weight tensor named {name}"
         shape2 = rw.matrix_shape(tuple(store.shape(name)))
@@ -326,17 +221,10 @@ def register(app, C: AppContext) -> None:
                 raise PreventUpdate  # a relayout that is no zoom (autosize, pan mode ...)
             if list(rows) == cur.get("rows") and list(cols) == cur.get("cols") and how == cur.get("how"):
                 raise PreventUpdate
-        mv = C.matrix_cache.get_or_make(_view_key(name, rows, cols, how),
-                                        lambda: rw.matrix_view(store, name, rows, cols, MAX_PX, how))
-        banner = {"display": "none"} if getattr(store, "trained", True) else {"display": "block"}
+        m = _matrix(C, name, rows, cols, how)
+        banner = {"display": "none"} if is_trained(C.graph, store) else {"display": "block"}
         href = f"{NPY_ROUTE}?name={quote(name)}"
-        hint = ("one cell = one weight: hover for the exact value" if mv.exact else
-                f"each cell = {mv.cell_label}; hover for the exact weight at the cell's centre, "
-                f"or drag to zoom in")
-        note = store.note(name) if hasattr(store, "note") else None  # e.g. "stored [in, out], shown [out, in]"
-        if note:
-            hint = f"{note}. {hint}"
-        return _heatmap_figure(mv), _window_dict(mv), banner, href, hint
+        return m.figure(), _window_dict(m.view), banner, href, m.hint()
 
     @app.callback(Output(ids.HEATMAP_READOUT, "children", allow_duplicate=True),
                   Input(ids.HEATMAP, "hoverData"), Input(ids.HEATMAP, "clickData"),
@@ -346,7 +234,7 @@ def register(app, C: AppContext) -> None:
         data = click if any(k.endswith("clickData") for k in ctx.triggered_prop_ids) else hover
         if not isinstance(data, dict) or not data.get("points") or not isinstance(win, dict):
             raise PreventUpdate
-        return readout(C, data["points"][0], win)
+        return pw.readout(C.weights, data["points"][0], win)
 
     # statistics read the whole tensor twice: they start once the heatmap is answered, never competing with it
     @app.callback(Output(ids.STATS, "children"), Output(ids.HISTOGRAM, "figure"), Output(STATS_NAME, "data"),
@@ -358,8 +246,8 @@ def register(app, C: AppContext) -> None:
             raise PreventUpdate
         if not name or C.weights.resolve(name) is None:
             return None, _blank(""), None
-        s, counts, edges = _summary(C, name)
-        return stats_table(s), histogram_figure(name, s, counts, edges, bool(s["trained"])), name
+        dist = _summary(C, name)
+        return stats_table(dist.rows()), dist.figure(name), name
 
     @app.callback(Output(ids.PER_HEAD_BOX, "children"),
                   Input(ids.WEIGHT_NAME, "data"), Input(ids.WEIGHT_TABS, "value"), Input(ids.HEATMAP_HOW, "value"),
@@ -368,14 +256,11 @@ def register(app, C: AppContext) -> None:
     def _per_head(name: str | None, tab: str | None, how: str | None):
         if tab != "heads":
             raise PreventUpdate
-        heads = _num_heads(C)
+        heads = num_heads(C.h)
         if not name or rw.head_split_dim(name) is None or not heads:
-            return html.Div(className="bv-empty", children=(
-                "The per-head split applies to the query, key and value weights (and biases) and to the "
-                "attention output weight: head h owns rows (or columns) h·d … (h+1)·d−1. Pick one of those."))
-        how = how if how in ("mean", "maxabs") else "maxabs"
-        fig = C.matrix_cache.get_or_make(("heads", name, how), lambda: rw.per_head_figure(
-            C.weights, name, heads, grid_cols=min(4, heads), how=how))
+            return html.Div(className="bv-empty", children=pw.NO_HEADS_TEXT)
+        how = how_or_default(how)
+        fig = C.matrix_cache.get_or_make(("heads", name, how), lambda: pw.per_head(C.weights, name, heads, how))
         return dcc.Graph(id=ids.PER_HEAD, figure=fig, config=GRAPH_CONFIG)
 
     @app.callback(Output(ids.DOWNLOAD_PNG_FILE, "data"), Input(ids.DOWNLOAD_PNG, "n_clicks"),
@@ -385,39 +270,11 @@ def register(app, C: AppContext) -> None:
         if not n or not isinstance(win, dict):
             raise PreventUpdate
         name = win["name"]
-        mv = C.matrix_cache.get_or_make(
-            _view_key(name, win["rows"], win["cols"], win.get("how", "maxabs")),
-            lambda: rw.matrix_view(C.weights, name, tuple(win["rows"]), tuple(win["cols"]), MAX_PX,
-                                   win.get("how", "mean")))
+        mv = _matrix(C, name, tuple(win["rows"]), tuple(win["cols"]), how_or_default(win.get("how"))).view
         fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
         return dcc.send_bytes(rw.to_png_bytes(mv, scale=2 if max(mv.z.shape) < 400 else 1), f"{fname}.png")
 
     register_routes(app.server, C)
-
-
-def readout(C: AppContext, p: dict[str, Any], win: dict[str, Any]) -> str:
-    """Row, column and exact value under the pointer (the cell's centre weight when cells are blocks)."""
-    shape = tuple(win["shape"])
-    R, Cn = rw.matrix_shape(shape)
-    x, y = float(p.get("x", 0)), float(p.get("y", 0))
-    col = min(max(int(math.floor(x + 0.5)), 0), Cn - 1)
-    row = 0 if len(shape) <= 1 else min(max(int(math.floor(y + 0.5)), 0), R - 1)
-    value = rw.value_at(C.weights, win["name"], row, col)
-    where = f"index {col}" if len(shape) <= 1 else f"row {row}, col {col}"
-    text = f"{where}: w = {value:.6g} (exact)"
-    br, bc = (int(v) for v in win.get("block", [1, 1]))
-    if (br, bc) != (1, 1):
-        (r0, r1), (c0, c1) = win["rows"], win["cols"]
-        a = r0 + ((row - r0) // br) * br if len(shape) > 1 else 0
-        c = c0 + ((col - c0) // bc) * bc
-        rows, cols = (a, min(r1, a + br)), (c, min(c1, c + bc))
-        block = rw.matrix_view(C.weights, win["name"], rows, cols, (1, 1), win.get("how", "maxabs"),
-                               scale="window")
-        what = "mean" if win.get("how") == "mean" else "largest |w| (signed)"
-        span = (f"cols {cols[0]}–{cols[1] - 1}" if len(shape) <= 1
-                else f"rows {rows[0]}–{rows[1] - 1}, cols {cols[0]}–{cols[1] - 1}")
-        text += f"\nthis cell: {span}; {what} = {float(block.z.flat[0]):.4g}"
-    return text
 
 
 def register_routes(server, C: AppContext) -> None:

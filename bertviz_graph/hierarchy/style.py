@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-# role -> (fill colour, legend label). Colour-blind-safe-ish pastel fills; text is always dark.
+# role -> (fill colour, legend label). Pastel fills, text always dark; every two roles differ by ΔE76 >= 6
+# (tests/test_panels_unit.py), so the greys of structure roles can be told apart in the legend.
 ROLE_STYLE: dict[str, tuple[str, str]] = {
-    "model": ("#f4f4f4", "Model"),
+    "model": ("#ebebeb", "Model"),
     "embeddings": ("#c6dbef", "Embeddings"),
-    "encoder": ("#f0f0f0", "Encoder"),
-    "decoder": ("#ebebeb", "Decoder"),
+    "encoder": ("#e8e1d4", "Encoder"),
+    "decoder": ("#dfe7dc", "Decoder"),
     "layer": ("#fdd0a2", "Transformer layer"),
     "attention": ("#fcbba1", "Attention (self, causal or cross)"),
     "attention_output": ("#fee0d2", "Attention output + Add & LayerNorm"),
@@ -22,15 +23,15 @@ ROLE_STYLE: dict[str, tuple[str, str]] = {
     "rotary": ("#e5f5f9", "Rotary positions (no weights)"),
     "softmax": ("#fb6a4a", "Softmax"),
     "matmul": ("#fc9272", "Matmul (attention)"),
-    "elementwise": ("#e7e7e7", "Elementwise (add, mul, ...)"),
-    "shape": ("#f7f7f7", "Reshape / transpose / view"),
-    "dropout": ("#f7f7f7", "Dropout (no-op at inference)"),
+    "elementwise": ("#f3e6f7", "Elementwise (add, mul, ...)"),
+    "shape": ("#ffffff", "Reshape / transpose / view"),
+    "dropout": ("#fde5e8", "Dropout (no-op at inference)"),
     "param": ("#ffffcc", "Trained parameter (weights)"),
-    "buffer": ("#f7fcb9", "Buffer (not trained)"),
-    "input": ("#d9d9d9", "Model input"),
-    "output": ("#d9d9d9", "Model output"),
-    "module": ("#f2f2f2", "Module"),
-    "other": ("#ffffff", "Other op"),
+    "buffer": ("#eef5a8", "Buffer (not trained)"),
+    "input": ("#bdbdbd", "Model input"),
+    "output": ("#bdbdbd", "Model output"),
+    "module": ("#d9d9d9", "Module"),
+    "other": ("#fdf5e6", "Other op"),
 }
 
 

@@ -116,6 +116,7 @@ class Hierarchy:
 
 def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     from bertviz_graph.hierarchy.aggregates import compute_aggregates
+    from bertviz_graph.hierarchy.op_names import op_names
     from bertviz_graph.hierarchy.series import fold_series, label_series
 
     g = graph.g
@@ -156,12 +157,13 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     # Leaves: ops in their instance, params/buffers in their owner, inputs/outputs at the top.
     node_role: dict[str, str] = {}
     node_label: dict[str, tuple[str, str]] = {}
+    names = op_names(graph)  # what each op does ("Q·Kᵀ"); the ATen name stays in "target"
     for n, d in g.nodes(data=True):
         kind = d["kind"]
         if kind == "op":
             home = d["module"] if d["module"] in groups else ROOT
             node_role[n] = d.get("role_hint") or op_role(d["op"])  # an importer may know better (ONNX)
-            node_label[n] = (d["op"], _shape_text(d.get("shape")))
+            node_label[n] = (names.get(n, d["op"]), _shape_text(d.get("shape")))
         elif kind in ("param", "buffer"):
             home = d["module"] if d["module"] in groups else ROOT
             node_role[n] = kind

@@ -16,5 +16,12 @@ __all__ = [
     "NodeBox",
     "default_cache",
     "default_runner",
+    "layout_of",
     "layout_view",
 ]
+
+
+def layout_of(view) -> LaidOutView:
+    """Positions for a ``View`` (anything with ``data()`` and ``direction``), through the one process-wide
+    layout cache: what the app, the widget, ``export`` and ``view.layout()`` all call."""
+    return layout_view(view.data(), direction=view.direction, cache=default_cache())

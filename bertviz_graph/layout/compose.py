@@ -275,6 +275,9 @@ class _Builder:
 
 
 # ---- dot input and output ---------------------------------------------------------------------------
+HTML_CELL_MAX = 60000  # below Graphviz's 65535 limit on an HTML table cell's WIDTH/HEIGHT
+
+
 def _html_frame(w: float, h: float, ins: tuple[int, ...], outs: tuple[int, ...], lr: bool) -> str:
     """An expanded child as a w×h HTML table whose border cells i{k}/o{k} sit at the port offsets."""
     tab = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
@@ -300,7 +303,13 @@ def _html_frame(w: float, h: float, ins: tuple[int, ...], outs: tuple[int, ...],
         mid = f'<TD FIXEDSIZE="TRUE" WIDTH="{W - 2}" HEIGHT="{H}"></TD>'
         body = f"<TR>{strip(H, ins, 'i')}{mid}{strip(H, outs, 'o')}</TR>"
     else:
-        mid = f'<TR><TD FIXEDSIZE="TRUE" WIDTH="{W}" HEIGHT="{H - 2}"></TD></TR>'
+        # Graphviz caps a cell's HEIGHT at 65535 pt: a taller frame (48 unfolded layers: 309,000 px) is a stack
+        # of cells, else the parent would lay it out 65535 tall and the frame would spill over its neighbours.
+        rows, left = [], H - 2
+        while left > 0:
+            rows.append(min(left, HTML_CELL_MAX))
+            left -= rows[-1]
+        mid = "".join(f'<TR><TD FIXEDSIZE="TRUE" WIDTH="{W}" HEIGHT="{r}"></TD></TR>' for r in rows or [0])
         body = f"<TR>{strip(W, ins, 'i')}</TR>{mid}<TR>{strip(W, outs, 'o')}</TR>"
     return f"<{tab}{body}</TABLE>>"
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.format import human
 from bertviz_graph.hierarchy.aggregates import param_leaf_values
 from bertviz_graph.hierarchy.style import role_color, role_label
 from bertviz_graph.hierarchy.tree import ROOT
@@ -44,13 +45,6 @@ _FFN_NAMES = ("ffn", "intermediate", "mlp", "lin1", "lin2", "fc1", "fc2")
 _ATT_NAMES = ("attention", "attn", "query", "key", "value", "q_lin", "k_lin", "v_lin", "out_lin")
 
 
-def human(n: float) -> str:
-    """3 significant digits with a unit: 23.4M, 7.09M, 590k, 3.51G."""
-    for unit, div in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            v = n / div
-            return f"{v:.3g}{unit}" if v < 100 else f"{v:.0f}{unit}"
-    return f"{int(n)}"
 
 
 # ----------------------------------------------------------------------------------------------------------

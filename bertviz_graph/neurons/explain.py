@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bertviz_graph.format import size as _n
+
 Dims = Mapping[str, Any]
 
 
@@ -20,11 +22,6 @@ def _get(dims: Dims, key: str, default: Any = None) -> Any:
     return default if v is None else v
 
 
-def _n(v: Any) -> str:
-    """Sizes as plain digits (768, 30522, as in configs); big counts with separators (2,359,296)."""
-    if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 100_000:
-        return f"{v:,}"
-    return str(v)
 
 
 def _derived(dims: Dims) -> dict[str, Any]:

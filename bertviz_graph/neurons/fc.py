@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from bertviz_graph.format import pct as _pct
 from bertviz_graph.render.weights import NEGATIVE_COLOR, POSITIVE_COLOR
 
 
@@ -66,13 +67,6 @@ class FcSample:
         )
 
 
-def _pct(x: float) -> str:
-    p = 100.0 * x
-    if p == 0:
-        return "0%"
-    if p >= 10:
-        return f"{p:.0f}%"
-    return f"{p:.2g}%"
 
 
 def sample_fc(

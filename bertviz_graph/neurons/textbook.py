@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph.format import size as _n
 from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.neurons.linear_ops import is_softmax, linear_op, linear_params
@@ -291,8 +292,6 @@ def _levels(h: Hierarchy, bands: list[Band]) -> None:
         prev_inputs = inputs
 
 
-def _n(v: int) -> str:
-    return f"{v:,}" if v >= 100_000 else str(v)
 
 
 def _detail(h: Hierarchy, b: Band, bands: list[Band]) -> str:
@@ -492,6 +491,10 @@ def textbook_figure(h: Hierarchy, height: int | None = None, compact: bool = Fal
                     short = f"{b.name.rsplit(' ', 1)[0] if b.name.endswith(' dense') else b.name} · {_n(b.width)}"
                 anns.append({"x": b.x0 + b.drawn_width / 2, "y": b.y, "text": short, "showarrow": False,
                              "font": {"size": 11, "color": "#222"}, "bgcolor": "rgba(255,255,255,0.7)"})
+            elif b.thin and compact:  # LayerNorm / GELU bands are thin: a small label on their left end
+                anns.append({"x": b.x0, "y": b.y, "text": b.name, "showarrow": False, "xanchor": "left",
+                             "font": {"size": 9, "color": "#333"}, "bgcolor": "rgba(255,255,255,0.8)",
+                             "borderpad": 0})
             if b.cut:
                 for xe in (b.x0, b.x0 + b.drawn_width):
                     anns.append({"x": xe, "y": b.y, "text": "≈", "showarrow": False,
@@ -521,9 +524,10 @@ def textbook_figure(h: Hierarchy, height: int | None = None, compact: bool = Fal
     seq = h.ctx.get("seq")
     ymax = max(b.y for b in bands) + THICK if bands else 1
     if compact:
-        sub = ("bands = layers of neurons (width = real size) · grey fans = fully-connected<br>(one trained "
-               "weight per edge) · dotted = attention · grey lines = skips<br>one network, run at each of the "
-               f"{seq or 'N'} positions · hover a band for numbers, click to open it")
+        # short lines: the side panel is about 480 px wide and plotly does not wrap titles
+        sub = ("bands = layers of neurons, width = real size<br>grey fans = fully-connected (a trained weight "
+               "per edge)<br>dotted = attention · grey lines = skip connections<br>run at each of the "
+               f"{seq or 'N'} positions · click a band to open it")
         xr = [left - 0.09 * cap, cap / 2 + 0.12 * cap]
     else:
         sub = ("bands = layers of neurons, width = real size · grey fans = fully-connected layers (one trained "
@@ -536,7 +540,7 @@ def textbook_figure(h: Hierarchy, height: int | None = None, compact: bool = Fal
         annotations=anns, barmode="overlay", bargap=0, plot_bgcolor="white", paper_bgcolor="white",
         xaxis={"visible": False, "range": xr},
         yaxis={"visible": False, "range": [ymax + 0.2, -THICK - 0.2]},
-        margin={"l": 10, "r": 10, "t": 110 if compact else 96, "b": 10},
+        margin={"l": 10, "r": 10, "t": 128 if compact else 96, "b": 10},
         height=height or int(130 + 52 * ymax / 1.2 + 60), width=None,
         font={"family": "DejaVu Sans, Liberation Sans, Arial, sans-serif", "size": 12},
         hovermode="closest", dragmode=False,

@@ -227,11 +227,14 @@ def head_window(ref: LinearRef, head: int | None) -> tuple[slice, slice, int, in
                         "per-head views exist for query, key, value and the attention output projection")
     if not 0 <= int(head) < ref.heads:
         raise UserError(f"head {head} is out of range", f"use 0..{ref.heads - 1}")
+    from bertviz_graph.render.weights import HeadSlice
+    from bertviz_graph.render.weights import head_window as window
+
     d = ref.d_head
-    a, b = int(head) * d, (int(head) + 1) * d
-    if ref.split == 0:
-        return slice(a, b), slice(0, ref.in_features), a, 0
-    return slice(0, ref.out_features), slice(a, b), 0, a
+    # the one head-slice rule (render.weights.head_window), as slices of W [out, in]
+    (r0, r1), (c0, c1) = window((ref.out_features, ref.in_features),
+                                HeadSlice(int(head), ref.split, int(head) * d, (int(head) + 1) * d))
+    return slice(r0, r1), slice(c0, c1), r0, c0
 
 
 def head_matrix(graph: OpGraph, node_id: str, head: int | None = None, store: Any = None) -> np.ndarray:

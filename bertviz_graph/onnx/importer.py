@@ -14,7 +14,6 @@ optimizer de-duplicated) are placed in the module that holds all their users.
 
 from __future__ import annotations
 
-import ast
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,14 +38,6 @@ _WEIGHT_INPUTS = {
     "DequantizeLinear": (0,), "MatMulInteger": (1,), "QLinearMatMul": (3,), "ConvInteger": (1,),
     "PRelu": (1,), "Attention": (1, 2), "EmbedLayerNormalization": (2, 3, 4, 5, 6),
 }
-_SHAPE_ROLE = {
-    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Slice", "Concat", "Split",
-    "Identity", "Cast", "CastLike", "Shape", "Size", "Tile", "Pad", "GatherND", "GatherElements", "Range",
-    "ConstantOfShape", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
-}
-_OP_ROLE = {"Softmax": "softmax", "LogSoftmax": "softmax", "Gelu": "activation", "FastGelu": "activation",
-            "Tanh": "activation", "Relu": "activation", "Sigmoid": "activation", "Erf": "activation",
-            "Dropout": "dropout", "LayerNormalization": "layernorm", "SkipLayerNormalization": "layernorm"}
 _FIX = "export the model again, or check the file with onnx.checker.check_model"
 
 
@@ -532,12 +523,3 @@ def _inferred_config(w: Work) -> dict[str, Any]:
     if vocab:
         cfg["vocab_size"] = int(max(vocab))
     return cfg
-
-
-def parse_list(text: str) -> list[str]:
-    """The string lists torch.onnx writes into metadata ("['', 'encoder', ...]")."""
-    try:
-        v = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return []
-    return [str(x) for x in v] if isinstance(v, (list, tuple)) else []

@@ -24,6 +24,16 @@ if TYPE_CHECKING:
 _PATHLIKE = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*\.(weight|bias|gamma|beta|kernel)$")
 _PASS = {"Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "DequantizeLinear", "Flatten"}
 
+# roles of ONNX ops that need no pattern (the importer's tables, here where they are applied)
+SHAPE_ROLE = {
+    "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Slice", "Concat", "Split",
+    "Identity", "Cast", "CastLike", "Shape", "Size", "Tile", "Pad", "GatherND", "GatherElements", "Range",
+    "ConstantOfShape", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear",
+}
+OP_ROLE = {"Softmax": "softmax", "LogSoftmax": "softmax", "Gelu": "activation", "FastGelu": "activation",
+           "Tanh": "activation", "Relu": "activation", "Sigmoid": "activation", "Erf": "activation",
+           "Dropout": "dropout", "LayerNormalization": "layernorm", "SkipLayerNormalization": "layernorm"}
+
 
 class _Ctx:
     def __init__(self, w: Work):
@@ -256,7 +266,6 @@ def _activations(c: _Ctx) -> None:
 
 
 def apply(w: Work) -> None:
-    from bertviz_graph.onnx.importer import _OP_ROLE, _SHAPE_ROLE
 
     c = _Ctx(w)
     _linears(c)
@@ -265,9 +274,9 @@ def apply(w: Work) -> None:
     _activations(c)
     for r in w.ops:
         if r.role is None:
-            if r.op_type in _OP_ROLE:
-                r.role = _OP_ROLE[r.op_type]
-            elif r.op_type in _SHAPE_ROLE or r.op_type == "Gather":
+            if r.op_type in OP_ROLE:
+                r.role = OP_ROLE[r.op_type]
+            elif r.op_type in SHAPE_ROLE or r.op_type == "Gather":
                 r.role = "shape"
             elif r.op_type in ("MatMul", "Gemm"):
                 r.role = "matmul"

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -96,7 +97,6 @@ def _add(w: Work, path: str, cls: str, qual: str, parent: str | None) -> None:
 
 def assign_modules(w: Work) -> str:
     """Set ``module`` of every op and fill ``w.modules``; returns which source the hierarchy came from."""
-    from bertviz_graph.onnx.importer import parse_list
 
     ops = [r for r in w.ops]
     with_meta = sum(1 for r in ops if "pkg.torch.onnx.name_scopes" in r.meta)
@@ -205,3 +205,12 @@ def ensure_parents(w: Work) -> None:
             continue
         if info.parent is None or info.parent not in w.modules:
             info.parent = ""
+
+
+def parse_list(text: str) -> list[str]:
+    """The string lists torch.onnx writes into metadata ("['', 'encoder', ...]")."""
+    try:
+        v = ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return []
+    return [str(x) for x in v] if isinstance(v, (list, tuple)) else []

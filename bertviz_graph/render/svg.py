@@ -1,13 +1,17 @@
 """Our own SVG of a laid-out view: the same picture the app and the notebook widget show.
 
-Every node is ``<g class="node" data-id data-kind data-role data-expandable data-expanded>`` and every edge
-``<g class="edge" data-id data-source data-target data-kind>``, each with a ``<title>`` tooltip; the widget
-and tests find them by these attributes. Sizes come from ``layout.measure``, like the layout's.
+Every node is ``<g class="node" data-id data-parent data-box data-kind data-role data-expandable data-expanded>``
+(``data-box`` = "left,top,width,height" in diagram coordinates) and every edge
+``<g class="edge" data-id data-source data-target data-kind>``, each with a ``<title>`` tooltip; the graph canvas
+(js/src/graph.js, used by the app and the widget) and tests find them by these attributes. Box labels carry
+``class="lbl"``, second lines ``class="sub"`` (the canvas hides them when zoomed far out). Sizes come from
+``layout.measure``, like the layout's.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 from bertviz_graph.hierarchy.style import EDGE_STYLE as EDGE_TABLE
@@ -60,13 +64,13 @@ def _text_lines(n: VNode, cx: float, cy: float) -> list[str]:
     top = cy - (lh1 + lh2) / 2
     weight = ' font-weight="bold"' if bold else ""
     out = [
-        f'<text x="{_f(cx)}" y="{_f(top + lh1 / 2 + measure.LABEL_PX * 0.36)}" text-anchor="middle" '
+        f'<text class="lbl" x="{_f(cx)}" y="{_f(top + lh1 / 2 + measure.LABEL_PX * 0.36)}" text-anchor="middle" '
         f'font-size="{_f(measure.LABEL_PX)}" fill="{TEXT}"{weight}>{esc(measure.display_label(n))}</text>'
     ]
     if n.sublabel:
         out.append(
-            f'<text x="{_f(cx)}" y="{_f(top + lh1 + lh2 / 2 + measure.SUBLABEL_PX * 0.36)}" text-anchor="middle" '
-            f'font-size="{_f(measure.SUBLABEL_PX)}" fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
+            f'<text class="sub" x="{_f(cx)}" y="{_f(top + lh1 + lh2 / 2 + measure.SUBLABEL_PX * 0.36)}" '
+            f'text-anchor="middle" font-size="{_f(measure.SUBLABEL_PX)}" fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
         )
     return out
 
@@ -84,22 +88,23 @@ def _tooltip(n: VNode) -> str:
     return "\n".join(lines)
 
 
-def _node_open(n: VNode) -> str:
+def _node_open(n: VNode, b: NodeBox, parent: str | None) -> str:
+    par = f" data-parent={attr(parent)}" if parent else ""
     return (
-        f'<g class="node" data-id={attr(n.id)} data-kind={attr(n.kind)} data-role={attr(n.role)} '
+        f'<g class="node" data-id={attr(n.id)}{par} data-box="{_f(b.left)},{_f(b.top)},{_f(b.w)},{_f(b.h)}" '
+        f'data-kind={attr(n.kind)} data-role={attr(n.role)} '
         f'data-expandable="{int(n.expandable)}" data-expanded="{int(n.expanded)}">'
         f"<title>{esc(_tooltip(n))}</title>"
     )
 
 
-def _frame(n: VNode, b: NodeBox) -> list[str]:
-    """An opened group: light body in its role colour, a title bar with label and sublabel."""
-    fill = role_color(n.role)
+def _frame(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
+    """An opened group: light body in its (role) colour, a title bar with label and sublabel."""
     x, y, w, h = b.left, b.top, b.w, b.h
     _tw, th = measure.frame_title_size(n)
     r = 6.0
     out = [
-        _node_open(n),
+        _node_open(n, b, parent),
         f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" rx="{r}" '
         f'fill="{_mix(fill, "#ffffff", 0.6)}" stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
         # title bar: rounded at the top only
@@ -112,8 +117,8 @@ def _frame(n: VNode, b: NodeBox) -> list[str]:
     return out
 
 
-def _frame_title(n: VNode, b: NodeBox, halo: bool = False) -> list[str]:
-    """A frame's title texts; with ``halo``, outlined in the bar colour (drawn again over the edges)."""
+def _frame_title(n: VNode, b: NodeBox, halo: str | None = None) -> list[str]:
+    """A frame's title texts; with ``halo`` (the bar colour), outlined in it (drawn again over the edges)."""
     _tw, th = measure.frame_title_size(n)
     base = b.top + th / 2 + measure.LABEL_PX * 0.36
     tx = b.left + measure.TITLE_BAR_PAD_X
@@ -127,17 +132,16 @@ def _frame_title(n: VNode, b: NodeBox, halo: bool = False) -> list[str]:
         head = f'<text x="{_f(x)}" y="{_f(base)}" font-size="{_f(size)}"{weight}'
         if halo:
             out.append(
-                f'{head} fill="none" stroke="{role_color(n.role)}" stroke-width="4" '
+                f'{head} fill="none" stroke="{halo}" stroke-width="4" '
                 f'stroke-linejoin="round">{esc(text)}</text>'
             )
         out.append(f'{head} fill="{color}">{esc(text)}</text>')
     return out
 
 
-def _leaf(n: VNode, b: NodeBox) -> list[str]:
-    fill = role_color(n.role)
+def _leaf(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
     x, y, w, h = b.left, b.top, b.w, b.h
-    out = [_node_open(n)]
+    out = [_node_open(n, b, parent)]
     if n.kind in ("group", "series"):
         stroke, sw, rx = "#4d4d4d", 1.2, 6.0
     else:
@@ -231,7 +235,7 @@ def _markers() -> str:
     return "".join(out)
 
 
-def _legend_items(lv: LaidOutView) -> list[tuple[str, str, str]]:
+def legend_items(lv: LaidOutView) -> list[tuple[str, str, str]]:
     """(kind, key, text) for roles and edge kinds present, in the style table's order."""
     roles = {n.role if n.role in ROLE_STYLE else "other" for n in lv.view.nodes}
     items = [("role", r, role_label(r)) for r in ROLE_STYLE if r in roles]
@@ -242,7 +246,7 @@ def _legend_items(lv: LaidOutView) -> list[tuple[str, str, str]]:
 
 def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[str], float, float]:
     """Legend entries in as many columns as fit ``max_w``; returns (svg, width, height)."""
-    items = _legend_items(lv)
+    items = legend_items(lv)
     if not items:
         return [], 0.0, 0.0
     sw, gap, row_h, col_gap = 22.0, 6.0, LEGEND_PX * 1.7, 18.0
@@ -288,8 +292,11 @@ def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[s
     return out, sum(widths) + col_gap * (cols - 1), top + rows * row_h
 
 
-def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True) -> str:
-    """A standalone SVG document of ``lv`` (title on top, legend below), valid XML."""
+def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True, fills: Mapping[str, str] | None = None) -> str:
+    """A standalone SVG document of ``lv`` (title on top, legend below), valid XML.
+
+    ``fills``: node id -> fill colour (colour-by in the app; default: the role colour)."""
+    fills = fills or {}
     view = lv.view
     parts: list[str] = []
     y = 0.0
@@ -329,17 +336,23 @@ def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True) -> str:
     frames = sorted((n for n in drawn if n.expanded or n.id in parents), key=lambda n: d(n.id))
     leaves = [n for n in drawn if not (n.expanded or n.id in parents)]
     body = [f'<g class="diagram" transform="translate(0,{_f(diagram_y)})">']
+    def fill(n: VNode) -> str:
+        return fills.get(n.id) or role_color(n.role)
+
+    def parent(n: VNode) -> str | None:
+        return n.parent if n.parent in by_id else None
+
     for n in frames:
-        body += _frame(n, lv.boxes[n.id])
+        body += _frame(n, lv.boxes[n.id], fill(n), parent(n))
     names = {n.id: measure.display_label(n) for n in view.nodes}
     for e in view.edges:
         body += _edge(e, lv, names)
     for n in leaves:
-        body += _leaf(n, lv.boxes[n.id])
+        body += _leaf(n, lv.boxes[n.id], fill(n), parent(n))
     if frames:  # titles again, over any edge that enters a frame through its title bar
         body.append('<g class="frame-titles" pointer-events="none">')
         for n in frames:
-            body += _frame_title(n, lv.boxes[n.id], halo=True)
+            body += _frame_title(n, lv.boxes[n.id], halo=fill(n))
         body.append("</g>")
     body.append("</g>")
     y = diagram_y + lv.height

@@ -5,22 +5,12 @@ from __future__ import annotations
 from rich.console import Console
 from rich.tree import Tree
 
+from bertviz_graph.format import flops_text, human
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 
-
-def human(n: float) -> str:
-    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.1f}{unit}"
-    return f"{int(n)}"
+__all__ = ["human", "linear_depth", "print_tree"]
 
 
-def flops_text(flops: int | None, unknown: int = 0, short: bool = False) -> str:
-    """'1,234 (1.2k)' or '1.2k'; 'unknown' for an op we cannot count, and a note when a total leaves some out."""
-    if flops is None or (unknown and not flops):
-        return "unknown" + (f" ({unknown} ops not countable)" if unknown > 1 else "")
-    text = human(flops) if short else f"{flops:,} ({human(flops)})"
-    return text + (f" + unknown ({unknown} ops not countable)" if unknown else "")
 
 
 def _shapes(shapes: list[list[int]]) -> str:
@@ -61,6 +51,27 @@ def build_tree(h: Hierarchy, max_depth: int = 4) -> Tree:
 
     add(root, ROOT, 0)
     return root
+
+
+def linear_depth(h: Hierarchy) -> int:
+    """The ``max_depth`` at which ``build_tree`` shows every Linear (of the member a series shows):
+    the default of ``bertviz-graph info``, so the tree reaches the weight matrices."""
+    best = 1
+
+    def walk(gid: str, level: int) -> None:
+        nonlocal best
+        grp = h.groups[gid]
+        if grp.cls in ("Linear", "Conv1D") or grp.role == "linear":
+            best = max(best, level)
+        if grp.kind == "series":
+            walk(grp.members[0], level + 1)
+            return
+        for c in grp.children:
+            if c in h.groups:
+                walk(c, level + 1)
+
+    walk(ROOT, 0)
+    return best
 
 
 def print_tree(h: Hierarchy, max_depth: int = 4, console: Console | None = None) -> None:

@@ -145,9 +145,17 @@ ALIASES: dict[str, str] = {
 DEFAULT_MODEL = "bert-base-uncased"
 
 
+_FOLDED = {k.lower(): k for k in PRESETS} | {a.lower(): k for a, k in ALIASES.items()}
+
+
+def preset_name(name: str) -> str | None:
+    """The preset ``name`` means, ignoring case ("BERT-Base-Uncased", "google-bert/bert-base-uncased"), or None."""
+    return _FOLDED.get(name.strip().lower())
+
+
 def preset_config(name: str) -> dict | None:
-    key = ALIASES.get(name, name)
-    cfg = PRESETS.get(key)
+    key = preset_name(name)
+    cfg = PRESETS.get(key) if key is not None else None
     return dict(cfg) if cfg is not None else None
 
 

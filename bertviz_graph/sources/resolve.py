@@ -17,9 +17,10 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.sources.heads import HEADS, auto_head, check_head
-from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, preset_config, preset_names
+from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, preset_config, preset_name, preset_names
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+RANDOM_WEIGHTS_NOTE = "structure only: preset config without weights (weights shown are random)"
 
 
 @dataclass
@@ -70,9 +71,9 @@ def resolve(spec: Any, head: str = "auto", example_inputs: Any = None) -> ModelS
     text = str(spec)
     cfg = preset_config(text)
     if cfg is not None:
-        return ModelSource(name=ALIASES.get(text, text), origin="preset", config=cfg,
+        return ModelSource(name=preset_name(text) or text, origin="preset", config=cfg,
                            head=_pick_head(head, cfg),
-                           notes=["structure only: preset config without weights (weights shown are random)"])
+                           notes=[RANDOM_WEIGHTS_NOTE])
     path = Path(text).expanduser()
     if path.exists():
         return _resolve_path(path, head)

@@ -15,7 +15,6 @@ import math
 import struct
 import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -428,7 +427,9 @@ class RandomWeights(_Resolver):
         self._shapes = {k: tuple(int(d) for d in v) for k, v in shapes.items()}
         self._keys = self._shapes  # type: ignore[assignment]
         self.seed = int(seed)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        from cachetools import LRUCache
+
+        self._cache: LRUCache = LRUCache(maxsize=max(1, cache_tensors))  # whole tensors read lately
         self._cache_size = cache_tensors
         self._lock = threading.Lock()  # the Dash server calls from several threads
         self._build_index()
@@ -469,10 +470,7 @@ class RandomWeights(_Resolver):
 
     def _cached(self, key: str) -> np.ndarray | None:
         with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-            return hit
+            return self._cache.get(key)
 
     def get(self, name: str) -> np.ndarray:
         """The whole tensor as float32. It is cached and returned read-only: copy it to modify."""
@@ -486,8 +484,6 @@ class RandomWeights(_Resolver):
         if self._cache_size > 0:
             with self._lock:
                 self._cache[key] = arr
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
         return arr
 
     def get_slice(self, name: str, rows: slice, cols: slice | None = None) -> np.ndarray:

@@ -15,7 +15,7 @@ from bertviz_graph.sources.resolve import ModelSource
 
 ATTENTION = ("eager", "sdpa")
 # Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
-TRACER_REVISION = 6  # 6: merge of fast path + run facts, 5: FLOPs counting rule (issue 9), 3: recorded args
+TRACER_REVISION = 7  # 7: merge of op source lines (4) with run facts + FLOPs (6)
 OPS_LEVELS = ("aten", "primitive")
 # Meta keys that belong to one run (which checkpoint, what it is called), never to a cache entry.
 RUN_KEYS = ("name", "origin", "weight_files", "structure_only", "notes", "cache", "warnings")
@@ -32,7 +32,7 @@ def cache_key(source: ModelSource, attention: str, ops: str, seq_len: int) -> st
     import torch
     import transformers
 
-    from bertviz_graph import __version__
+    from bertviz_graph.version import __version__
 
     blob = json.dumps([source.config, source.head, attention, ops, seq_len, torch.__version__,
                        transformers.__version__, __version__, TRACER_REVISION], sort_keys=True, default=str)

@@ -43,9 +43,42 @@ def instance_of(key: str, path: str) -> str:
     return path
 
 
+def _anchor_attention_functions(model: Any) -> None:
+    """Keep the frames of Hugging Face's attention functions in each op's recorded stack trace.
+
+    torch.export keeps only ``forward`` frames, so every op of ``eager_attention_forward`` (QKᵀ, scale,
+    mask, softmax, ·V) was attributed to the one line that calls the attention interface. torch.fx lets a
+    tracer register extra "anchor" functions whose frames are kept; we register the attention functions of
+    the model's own modeling modules (and transformers' shared ones), so the source is the line that made
+    the op. Without that hook (another torch), sources fall back to the calling line."""
+    import sys
+
+    import torch.fx.proxy as fx_proxy
+
+    register = getattr(fx_proxy, "_register_stack_trace_anchor", None)
+    if register is None:
+        return
+    fns = []
+    for mod_name in {type(m).__module__ for m in model.modules()}:
+        mod = sys.modules.get(mod_name)
+        for attr in ("eager_attention_forward", "sdpa_attention_forward"):
+            fn = getattr(mod, attr, None)
+            if callable(fn):
+                fns.append(fn)
+    try:
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+        fns += [fn for fn in ALL_ATTENTION_FUNCTIONS.values() if callable(fn)]
+    except Exception:  # noqa: BLE001 - not a transformers model, or another transformers layout
+        pass
+    for fn in fns:
+        register(getattr(fn, "__wrapped__", fn))
+
+
 def export_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any], ops_level: str = "aten") -> OpGraph:
     import torch
 
+    _anchor_attention_functions(model)
     # On a data-dependent failure torch prints the whole traced program; the caller reports one line.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         ep = torch.export.export(model, args, kwargs=kwargs or None, strict=False)

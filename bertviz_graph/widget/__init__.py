@@ -24,10 +24,11 @@ import anywidget
 import traitlets
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.presenters.common import same_place
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 
-__all__ = ["GraphWidget", "ShowError", "show"]
+__all__ = ["GraphWidget", "ShowError"]
 
 ROOT = ""
 
@@ -54,6 +55,7 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
     _marks = traitlets.Dict().tag(sync=True)  # {"selected": visible id, "matches": [visible ids]}
     _focus = traitlets.Dict().tag(sync=True)  # {"id": visible id, "n": counter}: centre the picture on it
     _match_info = traitlets.List().tag(sync=True)  # [label, where] per match, for the results list
+    _search_info = traitlets.Unicode("").tag(sync=True)  # "1 of 12: softmax in layer 3" (presenters.search)
     _name = traitlets.Unicode("model").tag(sync=True)  # download file name
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
@@ -85,7 +87,9 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         self._view = view if view is not None else View.default(self._h, show_params=show_params,
                                                                 direction=direction)
         self._store: Any = None
-        self._stats: dict[str, dict] = {}
+        from bertviz_graph.memo import Memo
+
+        self._stats = Memo(16)  # statistics of the tensors shown lately (a whole pass over each)
         self._matrix_args: dict[str, Any] = {}
         self._extra_handlers: dict[str, Callable[[GraphWidget, dict], Any]] = {}
         self._focus_n = 0
@@ -156,36 +160,17 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         view = self._view.open_instance(series, k)
         if old is not None and old != k:
             src, dst = h.groups[series].members[old], h.groups[series].members[k]
-            same = [self._same_place(g, src, dst) for g in view.state.opened if g == src or src in h.ancestors(g)]
+            same = [same_place(self._h, g, src, dst) for g in view.state.opened if g == src or src in h.ancestors(g)]
             same = [g for g in same if g and g in h.groups]
             if same:
                 view = view.open(*same)
             self._set_view(view)
-            moved = self._same_place(self.selected, src, dst) if self.selected else None
+            moved = same_place(self._h, self.selected, src, dst) if self.selected else None
             if moved:
                 self._select_keeping_matrix(moved)
         else:
             self._set_view(view)
         return self
-
-    def _same_place(self, x: str, src: str, dst: str) -> str | None:
-        """The node of member ``dst`` at the position ``x`` has in member ``src`` (series members share
-        one structure), or None when ``x`` is not inside ``src``."""
-        h = self._h
-        path: list[int] = []
-        while x != src:
-            p = h.parent(x)
-            if p is None or p not in h.groups:
-                return None
-            path.append(h.groups[p].children.index(x))
-            x = p
-        y = dst
-        for i in reversed(path):
-            kids = h.groups[y].children if y in h.groups else []
-            if i >= len(kids):
-                return None
-            y = kids[i]
-        return y
 
     def _select_keeping_matrix(self, node_id: str) -> None:
         """Select ``node_id`` and show its counterpart of the matrix shown now (same index, head, window)."""
@@ -227,9 +212,9 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         ``None`` or "" clears the selection. It does not open anything: see ``reveal``."""
         node_id = node_id or ""
         if node_id and not self._exists(node_id):
-            from bertviz_graph.view import _nearby
+            from bertviz_graph.view import nearby
 
-            raise UserError(f"no node or group '{node_id}' in this model", _nearby(self._h, node_id))
+            raise UserError(f"no node or group '{node_id}' in this model", nearby(self._h, node_id))
         self.selected = node_id
         return self
 
@@ -305,21 +290,23 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
             self._render()
 
     def _render(self) -> None:
-        svg = self._view.to_svg()
+        from bertviz_graph.layout import layout_of
+        from bertviz_graph.render.svg import to_svg
+
+        svg = to_svg(layout_of(self._view))
         with self.hold_sync():
             self.svg = svg
             self._update_marks()
             self._update_details()
 
     def _update_marks(self) -> None:
-        reps = self._view._reps
-        sel = reps.get(self.selected, "") if self.selected else ""
+        sel = (self._view.rep(self.selected) or "") if self.selected else ""
         matches = sorted(x for x in self._view.highlight(self.matches) if x)
         self._marks = {"selected": sel or "", "matches": matches}
 
     def _focus_on(self, node_id: str) -> None:
         self._focus_n += 1
-        self._focus = {"id": self._view._reps.get(node_id, node_id) or "", "n": self._focus_n}
+        self._focus = {"id": self._view.rep(node_id) or node_id, "n": self._focus_n}
 
     # --- selection -> details and weights ---------------------------------------------------------
     @traitlets.validate("selected")
@@ -351,40 +338,12 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
         self.details = self._details_for(nid)
 
     def _details_for(self, nid: str) -> dict[str, Any]:
-        from bertviz_graph.details import node_details
-        from bertviz_graph.hierarchy.style import role_color
+        from bertviz_graph.presenters.details import details
 
-        h, view = self._h, self._view
-        d = node_details(h, nid)
-        d["rows"] = [list(r) for r in d.get("rows", [])]
-        d["color"] = role_color(d.get("role", "other"))
-        visible = {n.id: n for n in view.data().nodes}
-        vn = visible.get(nid)
-        is_group = nid in h.groups and nid != ROOT
-        d["visible"] = vn is not None
-        d["expandable"] = bool(vn.expandable) if vn is not None else is_group
-        d["expanded"] = bool(vn.expanded) if vn is not None else (
-            nid in view.state.opened or nid in view.state.unfolded)
-        chain = [a for a in reversed(h.ancestors(nid)) if a != ROOT]
-        d["breadcrumb"] = [[a, h.label_of(a)] for a in chain]
-        d["series"] = self._series_info(nid)
-        d["mapping"] = self._mapping_rows(nid)  # neurons/views.mapping_text: this element in NN terms
-        if d["mapping"]:
+        d = details(self._h, nid, self._view)
+        if d["mapping"]:  # the widget has one pane: the mapping follows the rows
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         return d
-
-    def _series_info(self, nid: str) -> dict[str, Any] | None:
-        """The folded series this node is (or sits in a member of), for the instance picker."""
-        h, view = self._h, self._view
-        for sid in [nid, *h.ancestors(nid)]:
-            grp = h.groups.get(sid)
-            if grp is None or grp.kind != "series" or sid in view.state.unfolded:
-                continue
-            member = h.groups[grp.members[0]]
-            word = re.sub(r"(?<!^)(?=[A-Z])", " ", member.cls).split()[-1].lower() if member.cls else "member"
-            return {"id": sid, "label": grp.label, "count": len(grp.members), "index": view.instance_of(sid),
-                    "open": sid in view.state.opened, "member_label": word, "members": list(grp.members)}
-        return None
 
     # --- search -----------------------------------------------------------------------------------------
     @traitlets.observe("search")
@@ -393,9 +352,12 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
 
         q = change["new"] or ""
         found = find(self._h, q) if q.strip() else []
+        from bertviz_graph.presenters.search import summary
+
         with self.hold_sync():
             self.matches = found
             self._match_info = [self._where(x) for x in found]
+            self._search_info = summary(self._h, q, found, 0) if q.strip() else ""
             self._update_marks()
 
     def _where(self, x: str) -> list[str]:
@@ -477,9 +439,9 @@ class GraphWidget(NeuronMethods, anywidget.AnyWidget):
 
     def _check_group(self, gid: str) -> None:
         if gid not in self._h.groups or gid == ROOT:
-            from bertviz_graph.view import _nearby
+            from bertviz_graph.view import nearby
 
-            raise UserError(f"no group '{gid}' in this model", _nearby(self._h, gid))
+            raise UserError(f"no group '{gid}' in this model", nearby(self._h, gid))
 
     def __repr__(self) -> str:
         opened = len(self._view.state.opened)
@@ -491,7 +453,7 @@ def _file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name or "model").strip("_") or "model"
 
 
-# --- show() -----------------------------------------------------------------------------------------------
+# --- errors of show() (bertviz_graph.api.show) ---------------------------------------------------------------
 
 
 class ShowError(UserError):
@@ -504,53 +466,3 @@ class ShowError(UserError):
         if self.fix:
             lines.append(f"  fix: {self.fix}")
         return lines
-
-
-def show(model: Any = None, example_inputs: Any = None, *, height: int = 640, open: tuple[str, ...] | list[str] = (),
-         select: str | None = None, show_params: bool = True, direction: str = "TB",
-         **trace_kwargs: Any) -> GraphWidget:
-    """Trace ``model`` (if needed) and return the interactive widget.
-
-    ``model``: a preset name ("bert-base-uncased"), a local Hugging Face folder, a model id in the local
-    Hugging Face cache, a saved graph (.json), an ``OpGraph`` from ``trace``, a ``View``
-    (``graph.view(depth=2)``), or an ``nn.Module`` with ``example_inputs``. ``open``: groups to open;
-    ``select``: a node to select; other keywords go to ``bertviz_graph.trace`` (attention="sdpa", ...).
-    Bad input raises ``ShowError`` (a ``UserError``) whose message names the problem and the fix.
-    """
-    try:
-        return _show(model, example_inputs, height=height, open=open, select=select, show_params=show_params,
-                     direction=direction, **trace_kwargs)
-    except ShowError:
-        raise
-    except UserError as e:
-        raise ShowError(e.problem, e.fix) from None
-
-
-def _show(model: Any, example_inputs: Any, *, height: int, open: tuple[str, ...] | list[str], select: str | None,
-          show_params: bool, direction: str, **trace_kwargs: Any) -> GraphWidget:
-    import inspect
-
-    import bertviz_graph
-    from bertviz_graph.graph import OpGraph
-    from bertviz_graph.view import View
-
-    allowed = set(inspect.signature(bertviz_graph.trace).parameters) - {"model", "example_inputs"}
-    unknown = sorted(set(trace_kwargs) - allowed)
-    if unknown:
-        raise UserError(f"show() got unknown option(s): {', '.join(unknown)}",
-                        f"options: height, open, select, show_params, direction, {', '.join(sorted(allowed))}")
-    view = None
-    if isinstance(model, View):
-        view, graph = model, model.hierarchy.graph
-    elif isinstance(model, OpGraph):
-        graph = bertviz_graph.trace(model, **trace_kwargs)
-    else:
-        graph = bertviz_graph.trace(model, example_inputs, **trace_kwargs)
-    w = GraphWidget(graph, view=view, height=height, show_params=show_params, direction=direction)
-    if isinstance(open, str):
-        open = [open]
-    if open:
-        w.open(*open)
-    if select:
-        w.select(select)
-    return w

@@ -42,45 +42,46 @@ class NeuronMethods:
         A block holding several Linears (Self-attention) raises a UserError that lists them."""
         from bertviz_graph.neurons.views import neuron_view
 
+        # the plain drawing (the app's side panel wraps its title: presenters.neurons.layer)
         return neuron_view(self.graph, self._neuron_target(node_id), head, store=self.weights, **kw)
 
     def neuron(self, out_index: int, node_id: str | None = None, head: int | None = None) -> go.Figure:
         """All incoming weights of output neuron ``out_index`` of the selected (or given) Linear."""
-        from bertviz_graph.neurons.views import neuron_detail
+        from bertviz_graph.presenters.neurons import neuron
 
-        return neuron_detail(self.graph, self._neuron_target(node_id), out_index, head, store=self.weights)
+        return neuron(self.graph, self._neuron_target(node_id), out_index, head, store=self.weights)
 
     def mapping(self, node_id: str | None = None) -> list[tuple[str, str]]:
         """The selected (or given) element in neural-network terms: [(graph element, meaning)]."""
-        from bertviz_graph.neurons.views import mapping_text
+        from bertviz_graph.presenters.neurons import mapping
 
-        return mapping_text(self.graph, self._neuron_target(node_id))
+        return mapping(self.graph, self._neuron_target(node_id))
 
     def network(self, compact: bool = False, link: bool = True) -> go.Figure:
-        """The whole model as a stack of neuron layers whose widths are the real sizes; ×N marks repeats."""
-        from bertviz_graph.neurons.textbook import textbook_figure
+        """The whole model as a stack of neuron layers whose widths are the real sizes; ×N marks repeats.
+        The selected node's band is outlined."""
+        from bertviz_graph.presenters.network import network
 
-        return self._linked(textbook_figure(self.hierarchy, compact=compact), link)
+        return self._linked(network(self.hierarchy, getattr(self, "selected", "") or None, compact=compact), link)
 
     def chart(self, metric: str = "params", kind: str = "sunburst", series: str = "fold",
               link: bool = True) -> go.Figure:
         """Sunburst or treemap of parameters ("params") or FLOPs ("flops") by group."""
-        from bertviz_graph.neurons.charts import chart_figure
+        from bertviz_graph.presenters.charts import chart
 
-        return self._linked(chart_figure(self.hierarchy, metric, kind, series=series), link)
+        return self._linked(chart(self.hierarchy, metric, kind, height=760, series=series), link)
 
     # --- clicks in a figure open the group in this widget -----------------------------------------------
     def _open_from_figure(self, gid: Any) -> None:
-        from bertviz_graph.hierarchy.tree import ROOT
+        from bertviz_graph.presenters.common import click_action
 
-        h = self.hierarchy
-        if not isinstance(gid, str) or gid == ROOT or gid not in h.groups:
+        act = click_action(self.hierarchy, gid)
+        if act is None:
             return
-        grp = h.groups[gid]
-        if grp.kind == "module" and not any(c in h.groups for c in grp.children):
-            self.reveal(gid).select(gid)  # a Linear / LayerNorm: show it in place
+        if act["action"] == "select":
+            self.reveal(act["id"]).select(act["id"])  # a Linear / LayerNorm: show it in place
         else:
-            self.open(gid).select(gid)
+            self.open(act["id"]).select(act["id"])
 
     def _linked(self, fig: go.Figure, link: bool) -> go.Figure:
         if not link:
@@ -106,12 +107,3 @@ class NeuronMethods:
             if getattr(t, "customdata", None) is not None and hasattr(t, "on_click"):
                 t.on_click(on_click)
         return fw
-
-    def _mapping_rows(self, nid: str) -> list[list[str]]:
-        """Rows for the details pane; empty when the element has no mapping (never an error in the pane)."""
-        from bertviz_graph.neurons.views import mapping_text
-
-        try:
-            return [[k, v] for k, v in mapping_text(self.graph, nid)]
-        except Exception:  # noqa: BLE001 - the details pane must show whatever else it has
-            return []

@@ -1,14 +1,25 @@
-// The diagram: our own SVG (rendered in the kernel, identical to `bertviz-graph export`), made clickable.
+// The graph canvas: our own SVG (render/svg.py, the picture `bertviz-graph export` writes), made clickable.
+// The ONE front end of the graph: the notebook widget (index.js) and the Dash app (app.js) both draw with it.
 //
-// Every node is <g class="node" data-id data-kind data-expandable data-expanded>, every edge <g class="edge">.
-// Clicking a collapsed box opens it; clicking an open frame's title bar (or its − badge) closes it; clicking
-// anything else selects it. Drag pans, ctrl/⌘ + wheel zooms (plain wheel scrolls the picture once it has focus).
+// Every node is <g class="node" data-id data-parent data-kind data-expandable data-expanded>, every edge
+// <g class="edge">. Clicking a collapsed box opens it; clicking an open frame's title bar (or its − badge)
+// closes it; clicking anything else selects it. Drag pans, ctrl/⌘ + wheel zooms (plain wheel scrolls the
+// picture once it has focus). api.send(msg) gets {type: "click", id, toggle, part, shift} | {type: "dblclick", id}.
+//
+// Readable at every zoom: far out, boxes show their colour and name only (classes bvg-z-names / bvg-z-boxes,
+// graph.css); a minimap shows where the screen is in a picture bigger than it; opening a group keeps its
+// parent frame (its neighbours) in sight when that is readable.
 
+import "./graph.css";
+import { Minimap } from "./minimap.js";
 import { PanZoom } from "./panzoom.js";
-import { clear, h, s } from "./util.js";
+import { clear, h, s, throttleFrame } from "./util.js";
 
 const CLICK_SLOP = 4; // px a press may move and still count as a click
 const DOUBLE_MS = 350;
+export const ZOOM_DETAIL = 0.5; // below: no sublabels or edge labels
+export const ZOOM_NAMES = 0.2; // below: no box labels, frame titles drawn larger
+const MIN_READABLE = 0.45; // opening a group never zooms out below this to show its context
 let instances = 0;
 
 function cssEscape(v) {
@@ -22,8 +33,13 @@ function diagramOffset(g) {
   return m ? [parseFloat(m[1]), parseFloat(m[2])] : [0, 0];
 }
 
-/** A node's box in its own coordinates, from its rects (robust while hidden), else getBBox. */
+/** A node's box in its own coordinates: data-box (written by render/svg.py), else its rects, else getBBox. */
 function localBox(g) {
+  const db = g.getAttribute("data-box");
+  if (db) {
+    const [bx, by, bw, bh] = db.split(",").map(parseFloat);
+    if ([bx, by, bw, bh].every((v) => isFinite(v))) return { x: bx, y: by, w: bw, h: bh };
+  }
   let x0 = Infinity;
   let y0 = Infinity;
   let x1 = -Infinity;
@@ -59,7 +75,14 @@ export class GraphCanvas {
     this.hint = h("div", { class: "bvg-hint" });
     this.host.appendChild(this.hint);
     el.appendChild(this.host);
-    this.pz = new PanZoom(this.host, () => this.updateZoomLabel());
+    this.minimap = null;
+    const later = throttleFrame(() => this.afterMove());
+    this.pz = new PanZoom(this.host, () => {
+      this.updateZoomLabel();
+      later();
+    });
+    this.minimap = new Minimap(this.host, this.pz);
+    this.zoomClass = "";
     this.svgText = null;
     this.svg = null;
     this.nodes = new Map();
@@ -79,6 +102,18 @@ export class GraphCanvas {
   destroy() {
     if (this.ro) this.ro.disconnect();
     clearTimeout(this.hintTimer);
+  }
+
+  /** After every pan/zoom (once per frame): semantic-zoom class, minimap rectangle. */
+  afterMove() {
+    const k = this.pz.k;
+    const cls = k < ZOOM_NAMES ? "bvg-z-boxes" : k < ZOOM_DETAIL ? "bvg-z-names" : "";
+    if (cls !== this.zoomClass) {
+      if (this.zoomClass) this.host.classList.remove(this.zoomClass);
+      if (cls) this.host.classList.add(cls);
+      this.zoomClass = cls;
+    }
+    if (this.minimap) this.minimap.update();
   }
 
   // --- picture --------------------------------------------------------------------------------------
@@ -108,8 +143,25 @@ export class GraphCanvas {
       if (g.getAttribute("data-expandable") === "1") this.addBadge(g);
     }
     this.pz.attach(svg, cw, ch);
+    this.minimap.setPicture(this.overviewBoxes(), cw, ch);
     this.applyMarks();
     this.placeView();
+    this.drawn = (this.drawn || 0) + 1;
+    this.host.setAttribute("data-drawn", String(this.drawn));
+  }
+
+  /** Every node's box and fill, for the minimap (frames first, so boxes are drawn over them). */
+  overviewBoxes() {
+    const frames = [];
+    const leaves = [];
+    for (const [id, g] of this.nodes) {
+      const r = g.querySelector(":scope > rect, :scope > path");
+      const b = this.box(id);
+      if (!b || !r) continue;
+      const frame = g.getAttribute("data-expanded") === "1";
+      (frame ? frames : leaves).push({ ...b, fill: r.getAttribute("fill"), frame });
+    }
+    return [...frames, ...leaves];
   }
 
   addBadge(g) {
@@ -160,12 +212,58 @@ export class GraphCanvas {
     } else if (anchor && this.box(anchor.id)) {
       const b = this.box(anchor.id);
       this.pz.pin(b.x + b.w / 2, b.y, anchor.sx, Math.max(8, Math.min(anchor.sy, this.pz.height * 0.4)));
-      // the box grew when it opened: pan just enough to show it whole, or zoom out (not below readable)
-      if (this.pz.fits(b)) this.pz.reveal(b);
-      else this.pz.center(b, 16, 0.6);
+      if (this.nodes.get(anchor.id).getAttribute("data-expanded") === "1") this.showWithContext(anchor.id);
+      else this.pz.reveal(b);
     } else {
       this.pz.apply();
     }
+  }
+
+  /** The box of ``id`` grown to include its neighbours: its parent frame, else a margin around it. */
+  contextBox(id) {
+    const b = this.box(id);
+    const g = this.nodes.get(id);
+    const parent = g && g.getAttribute("data-parent");
+    const p = parent ? this.box(parent) : null;
+    if (p) return p;
+    const m = 60;
+    return { x: b.x - m, y: b.y - m, w: b.w + 2 * m, h: b.h + 2 * m };
+  }
+
+  /** A group just opened: show it with its parent frame when that is readable, else it whole (zooming out
+   * down to MIN_READABLE), else its top; never zoom in. */
+  showWithContext(id) {
+    const b = this.box(id);
+    if (!b) return;
+    const c = this.contextBox(id);
+    for (const target of [c, b]) {
+      const k = Math.min(this.pz.k, this.pz.fitK(target, 20));
+      if (k >= MIN_READABLE) {
+        if (k < this.pz.k) this.pz.show(target, k, 20);
+        else this.pz.reveal(target, 20);
+        return;
+      }
+    }
+    this.pz.center(b, 20, MIN_READABLE);
+  }
+
+  /** Keep ``id`` where it is on screen through the next picture (a frame showing another member). */
+  keep(id) {
+    const b = this.box(id);
+    if (!b) return;
+    const [sx, sy] = this.pz.toScreen(b.x + b.w / 2, b.y);
+    this.anchor = { id, sx, sy };
+  }
+
+  /** Where the view goes next, by name: "all" (fit, readable), "top", "center" (on id), "fit" (id opened:
+   * with context), "keep" (id stays in place). For the app, whose server says it with the new picture. */
+  goTo(mode, id) {
+    if (!this.svg) return;
+    if (mode === "all") this.pz.fit();
+    else if (mode === "top") this.pz.initial(MIN_READABLE);
+    else if (mode === "center" && this.box(id)) this.pz.center(this.box(id));
+    else if (mode === "fit" && this.box(id)) this.showWithContext(id);
+    this.needsInitial = false;
   }
 
   /** Centre on a node when it is (or, after the next picture, will be) visible. */
@@ -206,6 +304,23 @@ export class GraphCanvas {
 
   updateZoomLabel() {
     if (this.zoomLabel) this.zoomLabel.textContent = `${Math.round(this.pz.k * 100)}%`;
+  }
+
+  /** Fit the whole picture; when that is below readable zoom, fit its width instead (the minimap shows the
+   * rest); Fit again without moving in between: all of it. */
+  fitReadable() {
+    const pz = this.pz;
+    const whole = Math.min(pz.width / pz.cw, pz.height / pz.ch);
+    const m = this.fitMark;
+    const again = m && m.k === pz.k && m.x === pz.x && m.y === pz.y && m.svg === this.svg;
+    this.fitMark = null;
+    if (whole >= ZOOM_NAMES || again) {
+      pz.fit();
+      return;
+    }
+    pz.top(Math.max(ZOOM_NAMES, Math.min(1, pz.width / pz.cw)));
+    this.fitMark = { k: pz.k, x: pz.x, y: pz.y, svg: this.svg };
+    this.showHint(`all of it would be drawn at ${Math.round(whole * 100)}%: showing its top (overview bottom right); Fit again for all`);
   }
 
   showHint(text) {
@@ -273,7 +388,7 @@ export class GraphCanvas {
         "+": () => this.pz.zoomCenter(1.25),
         "=": () => this.pz.zoomCenter(1.25),
         "-": () => this.pz.zoomCenter(0.8),
-        0: () => this.pz.fit(),
+        0: () => this.fitReadable(),
         ArrowLeft: () => this.pz.panBy(step, 0),
         ArrowRight: () => this.pz.panBy(-step, 0),
         ArrowUp: () => this.pz.panBy(0, step),

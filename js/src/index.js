@@ -43,7 +43,7 @@ function render({ model, el }) {
       btn("−", "zoom out (−)", () => canvas.pz.zoomCenter(0.8), "zoom-out"),
       zoom,
       btn("+", "zoom in (+)", () => canvas.pz.zoomCenter(1.25), "zoom-in"),
-      btn("Fit", "show the whole picture (0)", () => canvas.pz.fit(), "fit"),
+      btn("Fit", "show the whole picture (0)", () => canvas.fitReadable(), "fit"),
       btn("Overview", "close everything: back to the first view", () => api.send({ type: "reset" }), "reset"),
       btn("SVG ⤓", "download the picture as SVG (what w.to_svg() saves)", () => download(model), "download"),
     ),
@@ -112,8 +112,9 @@ function render({ model, el }) {
   };
   let lastFocus = (model.get("_focus") || {}).n;
   for (const t of ["svg", "_marks", "_focus", "error", "height"]) on(t, refresh);
-  const updateSearch = () => search.update(model.get("search"), model.get("matches") || [], model.get("_match_info") || []);
-  for (const t of ["search", "matches", "_match_info"]) on(t, updateSearch);
+  const updateSearch = () =>
+    search.update(model.get("search"), model.get("matches") || [], model.get("_match_info") || [], model.get("_search_info") || "");
+  for (const t of ["search", "matches", "_match_info", "_search_info"]) on(t, updateSearch);
   updateSearch();
   refresh();
 

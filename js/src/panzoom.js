@@ -1,12 +1,19 @@
-// Pan and zoom of one <svg> by rewriting its viewBox. Screen point (sx, sy) shows content point
-// (x + sx / k, y + sy / k): (x, y) is the content point at the top-left corner, k the zoom (1 = 100 %).
+// Pan and zoom of one <svg> drawn at its own size and moved by a CSS transform (translate + scale).
+// Screen point (sx, sy) shows content point (x + sx / k, y + sy / k): (x, y) is the content point at the
+// top-left corner, k the zoom (1 = 100 %).
+//
+// Why a transform and not the viewBox: changing the viewBox makes the browser lay out and repaint every
+// element of the picture on each frame (3.9 frames/s panning bert-base unfolded, 0.5 for the 48-layer view),
+// a transform moves the already painted layer (60 frames/s for both); benchmarks/graph_render_bench.py.
+// After a zoom settles the layer is painted again at the new scale, so text stays sharp.
 
-const MIN_K = 0.05;
+const MIN_K = 0.01;
 const MAX_K = 6;
+const SHARPEN_MS = 180;
 
 export class PanZoom {
   constructor(host, onChange) {
-    this.host = host; // the element the svg fills; its size is the viewport
+    this.host = host; // the element the svg sits in; its size is the viewport
     this.onChange = onChange || (() => {});
     this.svg = null;
     this.cw = 1; // content size (the svg's own width/height)
@@ -14,6 +21,8 @@ export class PanZoom {
     this.x = 0;
     this.y = 0;
     this.k = 1;
+    this.paintedK = null;
+    this.sharpenTimer = null;
   }
 
   get width() {
@@ -28,18 +37,33 @@ export class PanZoom {
     this.svg = svg;
     this.cw = Math.max(1, cw);
     this.ch = Math.max(1, ch);
-    svg.setAttribute("width", "100%");
-    svg.setAttribute("height", "100%");
-    svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+    svg.setAttribute("width", String(this.cw));
+    svg.setAttribute("height", String(this.ch));
+    svg.removeAttribute("viewBox");
+    svg.setAttribute("viewBox", `0 0 ${this.cw} ${this.ch}`);
+    Object.assign(svg.style, { position: "absolute", left: "0", top: "0", transformOrigin: "0 0", willChange: "transform" });
+    this.paintedK = null;
     this.apply();
   }
 
   apply() {
     if (!this.svg) return;
-    const w = this.width / this.k;
-    const h = this.height / this.k;
-    this.svg.setAttribute("viewBox", `${this.x} ${this.y} ${w} ${h}`);
+    this.svg.style.transform = `translate(${-this.x * this.k}px, ${-this.y * this.k}px) scale(${this.k})`;
+    if (this.paintedK !== this.k) this.sharpenLater();
     this.onChange(this);
+  }
+
+  /** Once the zoom has stopped changing, paint the layer again at the new scale (else it stays blurred). */
+  sharpenLater() {
+    clearTimeout(this.sharpenTimer);
+    this.sharpenTimer = setTimeout(() => {
+      if (!this.svg) return;
+      this.paintedK = this.k;
+      this.svg.style.willChange = "auto";
+      requestAnimationFrame(() => {
+        if (this.svg) this.svg.style.willChange = "transform";
+      });
+    }, SHARPEN_MS);
   }
 
   /** Content point under a screen point (relative to the host). */
@@ -49,6 +73,11 @@ export class PanZoom {
 
   toScreen(cx, cy) {
     return [(cx - this.x) * this.k, (cy - this.y) * this.k];
+  }
+
+  /** The content rectangle on screen. */
+  visible() {
+    return { x: this.x, y: this.y, w: this.width / this.k, h: this.height / this.k };
   }
 
   zoomAt(factor, sx, sy) {
@@ -69,12 +98,20 @@ export class PanZoom {
     this.apply();
   }
 
+  fitK(box, margin = 16) {
+    return Math.min((this.width - 2 * margin) / Math.max(1, box.w), (this.height - 2 * margin) / Math.max(1, box.h));
+  }
+
   /** Show the whole picture, at most at ``maxK``. */
   fit(maxK = 1.25) {
-    const k = Math.min(this.width / this.cw, this.height / this.ch, maxK);
-    this.k = Math.max(MIN_K, k * 0.98);
-    this.x = this.cw / 2 - this.width / (2 * this.k);
-    this.y = this.ch / 2 - this.height / (2 * this.k);
+    this.show({ x: 0, y: 0, w: this.cw, h: this.ch }, maxK, 8);
+  }
+
+  /** Zoom so that ``box`` fits (at most ``maxK``) and centre it. */
+  show(box, maxK = 1.25, margin = 16) {
+    this.k = Math.max(MIN_K, Math.min(MAX_K, maxK, this.fitK(box, margin)));
+    this.x = box.x + box.w / 2 - this.width / (2 * this.k);
+    this.y = box.y + box.h / 2 - this.height / (2 * this.k);
     this.apply();
   }
 
@@ -85,7 +122,12 @@ export class PanZoom {
       this.fit(1);
       return;
     }
-    this.k = Math.max(minReadable, Math.min(1, this.width / this.cw));
+    this.top(minReadable);
+  }
+
+  /** The top of the picture, as wide as fits but not below ``minReadable``, centred across. */
+  top(minReadable = 0.6) {
+    this.k = Math.max(minReadable, Math.min(1, (this.width - 16) / this.cw));
     this.x = this.cw / 2 - this.width / (2 * this.k);
     this.y = -8 / this.k;
     this.apply();
@@ -94,7 +136,7 @@ export class PanZoom {
   /** Centre a content box on screen, zooming out (never below ``minK``) if it does not fit; a box still
    * too big shows its top-left part. */
   center(box, margin = 24, minK = 0.35) {
-    const kFit = Math.min((this.width - 2 * margin) / box.w, (this.height - 2 * margin) / box.h);
+    const kFit = this.fitK(box, margin);
     if (kFit < this.k) this.k = Math.max(MIN_K, Math.max(kFit, Math.min(minK, this.k)));
     if (box.w * this.k <= this.width - 2 * margin) this.x = box.x + box.w / 2 - this.width / (2 * this.k);
     else this.x = box.x - margin / this.k;
@@ -131,5 +173,10 @@ export class PanZoom {
     this.x = cx - sx / this.k;
     this.y = cy - sy / this.k;
     this.apply();
+  }
+
+  /** Centre the screen on content point (cx, cy), keeping the zoom. */
+  lookAt(cx, cy) {
+    this.pin(cx, cy, this.width / 2, this.height / 2);
   }
 }

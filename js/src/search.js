@@ -9,7 +9,7 @@ export class SearchBox {
     this.input = h("input", {
       class: "bvg-search",
       type: "search",
-      placeholder: "search: query, LayerNorm, layer.3, softmax …",
+      placeholder: "search (regex): softmax, query …",
       "aria-label": "search the model",
       spellcheck: "false",
     });
@@ -49,11 +49,13 @@ export class SearchBox {
     this.api.send({ type: "select", id, reveal: true });
   }
 
-  update(query, matches, info) {
+  /** summary: the kernel's line for the first match ("1 of 12: softmax in layer 3", or why nothing matched). */
+  update(query, matches, info, summary = "") {
     if (document.activeElement !== this.input && this.input.value !== query) this.input.value = query || "";
     clear(this.list);
     this.first = matches.length ? matches[0] : null;
-    this.count.textContent = query ? `${matches.length}${matches.length >= 200 ? "+" : ""} found` : "";
+    this.count.textContent = query ? summary || `${matches.length}${matches.length >= 200 ? "+" : ""} found` : "";
+    this.count.title = this.count.textContent;
     matches.slice(0, 60).forEach((id, i) => {
       const [label, where] = (info && info[i]) || [id, ""];
       this.list.appendChild(
@@ -66,6 +68,6 @@ export class SearchBox {
       );
     });
     if (matches.length > 60) this.list.appendChild(h("div", { class: "bvg-muted", text: `… ${matches.length - 60} more: refine the search` }));
-    if (query && !matches.length) this.list.appendChild(h("div", { class: "bvg-muted", text: "nothing matches" }));
+    if (query && !matches.length) this.list.appendChild(h("div", { class: "bvg-muted", text: summary || "nothing matches" }));
   }
 }

@@ -1,0 +1,99 @@
+// The Dash app's graph: the same GraphCanvas (graph.js) the notebook widget draws with, bundled by build.mjs
+// into bertviz_graph/app/assets/bvg-graph.js (an IIFE; Dash serves it offline with the other assets).
+//
+// Server -> browser: the store `bv-graph-picture` ({svg, marks}) and `bv-focus` ({id, mode, nonce}) are the
+// inputs of one clientside callback, dash_clientside.bvg.draw, which draws them into <div id="bv-graph">.
+// Browser -> server: a click is written into the store `bv-graph-event` ({type, id, toggle, part, nonce})
+// with dash_clientside.set_props, and the selection into `bv-selected` at once (panels load meanwhile).
+// No polling, no access to any component's internals.
+
+import { GraphCanvas } from "./graph.js";
+
+const HOST_ID = "bv-graph";
+const EVENT_ID = "bv-graph-event";
+const SELECTED_ID = "bv-selected";
+
+const state = { canvas: null, host: null, nonce: 0, draws: 0, firstDraw: null, lastDraw: null, GraphCanvas };
+window.bvgGraph = state; // read by tests and benchmarks (benchmarks/graph_render_bench.py draws with GraphCanvas)
+
+function send(msg) {
+  const dc = window.dash_clientside;
+  if (!dc || !dc.set_props) return;
+  if (msg.type === "click" || msg.type === "dblclick") {
+    state.nonce += 1;
+    dc.set_props(EVENT_ID, { data: { ...msg, nonce: state.nonce } });
+    dc.set_props(SELECTED_ID, { data: { id: msg.id } });
+    if (state.canvas) state.canvas.setMarks({ ...state.canvas.marks, selected: msg.id }); // at once, no round trip
+  }
+}
+
+function canvas() {
+  const el = document.getElementById(HOST_ID);
+  if (!el) return null;
+  if (state.canvas && state.host === el) return state.canvas;
+  if (state.canvas) state.canvas.destroy();
+  el.textContent = "";
+  state.host = el;
+  state.canvas = new GraphCanvas({ send }, el);
+  return state.canvas;
+}
+
+function draw(picture, focus) {
+  const c = canvas();
+  if (!c) return window.dash_clientside.no_update;
+  const f = focus || {};
+  const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
+  const newPicture = picture && picture.svg !== c.svgText;
+  if (newPicture) {
+    if (f.id && (f.mode === "keep" || f.mode === "keep-top") && !c.anchor) c.keep(f.id);
+    const t0 = performance.now();
+    c.setSvg(picture.svg);
+    state.draws += 1;
+    requestAnimationFrame(() => {
+      state.lastDraw = performance.now();
+      state.lastDrawMs = state.lastDraw - t0;
+      if (state.firstDraw === null) state.firstDraw = state.lastDraw;
+    });
+  }
+  if (picture) c.setMarks(picture.marks);
+  const focusChanged = triggered.some((p) => p.startsWith("bv-focus."));
+  if (f.mode && (focusChanged || newPicture)) {
+    const anchored = c.anchor && c.anchor.id === f.id; // a click: the canvas keeps the clicked box in place
+    if (!anchored && !(f.mode === "keep" || f.mode === "keep-top")) c.goTo(f.mode, f.id);
+  }
+  return Date.now();
+}
+
+function zoom(factor) {
+  const c = canvas();
+  if (c) c.pz.zoomCenter(factor);
+  return Date.now();
+}
+
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+  bvg: {
+    draw,
+    fit: () => {
+      const c = canvas();
+      if (c) c.fitReadable();
+      return Date.now();
+    },
+    zoomIn: () => zoom(1.25),
+    zoomOut: () => zoom(0.8),
+    crumb: () => {
+      const nu = window.dash_clientside.no_update;
+      const trig = window.dash_clientside.callback_context.triggered;
+      if (!trig || trig.length !== 1 || !trig[0].value) return [nu, nu];
+      const key = trig[0].prop_id.slice(0, trig[0].prop_id.lastIndexOf("."));
+      let id;
+      try {
+        id = JSON.parse(key);
+      } catch (_e) {
+        return [nu, nu];
+      }
+      const sel = id.id === "" ? nu : { id: id.id };
+      const focus = id.rep ? { id: id.rep, mode: "center", nonce: Date.now() } : { mode: "all", nonce: Date.now() };
+      return [focus, sel];
+    },
+  },
+});
