@@ -17,6 +17,7 @@ _HEAD_AUTO = {
     "cls": "AutoModelForSequenceClassification",
     "qa": "AutoModelForQuestionAnswering",
 }
+HEAD_CLASSES = _HEAD_AUTO  # public: the run stage builds the same class with real weights
 
 
 def make_config(cfg: dict[str, Any], attention: str = "eager") -> Any:
