@@ -135,6 +135,13 @@ class OpGraph:
             v = v.reveal(gid).open(gid) if gid in self.hierarchy.groups else v.reveal(gid)
         return v
 
+    def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None):
+        """Run a sentence (or a pair, or token ids) through the real model: every op's output, keyed by this
+        graph's node ids (``bertviz_graph.run.run_text``; the graph itself is not changed)."""
+        from bertviz_graph.run import run_text
+
+        return run_text(self, text, pair, ids)
+
     def to_graphml(self) -> str:
         """GraphML text; list-valued attributes are written as JSON strings (GraphML has no lists)."""
         flat = nx.DiGraph()

@@ -50,6 +50,7 @@ class Runnable:
     attention: str = "eager"
     ops: str = "aten"
     weights: str = ""  # plain words: where the weights come from
+    folder: Path | None = None  # the checkpoint folder (None for presets)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -202,7 +203,8 @@ def _build(source: Any, attention: str, ops: str) -> Runnable:
             notes.append("tokenizer: BERT's uncased WordPiece vocabulary (shipped with all-MiniLM-L6-v2)")
     model.eval()
     return Runnable(model=model, tokenizer=tokenizer, trained=trained, name=source.name, head=source.head,
-                    config=source.config, attention=attention, ops=ops, weights=weights, notes=notes)
+                    config=source.config, attention=attention, ops=ops, weights=weights, notes=notes,
+                    folder=source.weight_files[0].parent if source.weight_files else None)
 
 
 def _fill_random(model: Any) -> None:
