@@ -16,11 +16,11 @@ from bertviz_graph.errors import UserError
 EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml")
 
 
-def _model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+def _model_args(p: argparse.ArgumentParser, optional: bool = False, head_flag: str = "--head") -> None:
     p.add_argument("model", nargs="?" if optional else None, default=None,
                    help="preset name (bert-base-uncased), local model folder, Hub id in the local cache, "
                         "or a graph saved by 'trace'")
-    p.add_argument("--head", default="auto", choices=["auto", "base", "mlm", "cls", "qa"],
+    p.add_argument(head_flag, dest="head", default="auto", choices=["auto", "base", "mlm", "cls", "qa"],
                    help="task head to build (default: from the checkpoint, else masked LM)")
     p.add_argument("--attention", default="eager", choices=["eager", "sdpa"],
                    help="eager shows QKᵀ, softmax, ·V as ops; sdpa the fused kernel")
@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--open-browser", action="store_true", help="open the app in the default browser")
+    from bertviz_graph.cli_prune import add_parsers
+
+    add_parsers(sub, _model_args)
+    from bertviz_graph.cli_run import add_commands
+
+    add_commands(sub, _model_args)
     return parser
 
 
@@ -172,7 +178,29 @@ def _check_port(host: str, port: int) -> None:
                         "stop the program using that port, or pass --port N") from e
 
 
-COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve": cmd_serve}
+def cmd_run(args: argparse.Namespace) -> None:
+    from bertviz_graph.cli_run import cmd_run as run
+
+    run(args, _trace)
+
+
+def cmd_attention(args: argparse.Namespace) -> None:
+    from bertviz_graph.cli_run import cmd_attention as attention
+
+    attention(args, _trace)
+
+
+COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve": cmd_serve, "run": cmd_run,
+            "attention": cmd_attention}
+
+
+def _more_commands() -> None:
+    from bertviz_graph.cli_prune import COMMANDS as PRUNE_COMMANDS
+
+    COMMANDS.update(PRUNE_COMMANDS)
+
+
+_more_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,15 +64,15 @@ def find_layers(model: nn.Module, need: str = "heads") -> list[LayerParts]:
 
     ``need`` only words the error: "heads" (head pruning) or "neurons" (feed-forward pruning).
     """
+    if getattr(getattr(model, "config", None), "model_type", "") == "albert":
+        raise UserError("ALBERT shares one layer's weights across all layers, so a head or neuron cannot be "
+                        "pruned in one layer only", "use --method magnitude")
     found = _layer_list(model)
     if found is None:
         raise UserError(f"{need} pruning needs transformer layers with attention heads; "
                         f"{type(model).__name__} has none",
                         "use --method magnitude (works on any model with Linear weights)")
     list_path, layers = found
-    if getattr(getattr(model, "config", None), "model_type", "") == "albert":
-        raise UserError("ALBERT shares one layer's weights across all layers, so a head or neuron cannot be "
-                        "pruned in one layer only", "use --method magnitude")
     out = []
     for i, layer in enumerate(layers):
         subs = dict(layer.named_modules())

@@ -22,7 +22,7 @@ def activation_scores(model: nn.Module, layers: list[LayerParts], batches: list[
         mask = batch["attention_mask"].bool()
         handles = []
         for lp in layers:
-            def pre(_m, args, i=lp.index):
+            def pre(_m, args, i=lp.index, mask=mask):
                 total[i] += args[0].abs()[mask].sum(0).double()
             handles.append(lp.ffn_out.register_forward_pre_hook(pre))
         try:
