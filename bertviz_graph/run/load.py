@@ -112,9 +112,10 @@ def tokenize(run: Runnable, text: str | None = None, pair: str | None = None,
     return out
 
 
-def load_runnable(model_or_graph: Any = None, head: str = "auto") -> Runnable:
+def load_runnable(model_or_graph: Any = None, head: str = "auto", cached: bool = True) -> Runnable:
     """The real model behind a preset name, a local folder, a Hub id in the local cache, a ModelSource
-    or an OpGraph (then its own head, attention and config are used). Cached per process."""
+    or an OpGraph (then its own head, attention and config are used). Cached per process, unless
+    ``cached=False``: then a fresh model the caller owns (and may change) is built and not kept."""
     from bertviz_graph.graph import OpGraph
     from bertviz_graph.sources.resolve import ModelSource, resolve
 
@@ -148,6 +149,8 @@ def load_runnable(model_or_graph: Any = None, head: str = "auto") -> Runnable:
         if source.origin != "preset" and not source.weight_files:
             raise _no_weights(source.name)
     key = (source.name, source.origin, source.head, attention, tuple(map(str, source.weight_files)))
+    if not cached:
+        return _build(source, attention, ops)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is None:
@@ -172,6 +175,7 @@ def _build(source: Any, attention: str, ops: str) -> Runnable:
 
     from bertviz_graph.sources.build import HEAD_CLASSES, make_config
 
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in the CLI's output
     config = make_config(source.config or {}, attention)
     auto = getattr(transformers, HEAD_CLASSES.get(source.head, "AutoModel"))
     notes: list[str] = []
