@@ -162,6 +162,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not loopback:
         print(f"warning: binding to {args.host} makes the app reachable from other machines", file=sys.stderr)
     _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
+    if args.model is None:  # the trained MiniLM (packaged) when installed, with an example sentence run
+        from bertviz_graph.sources.packaged import default_serve_model
+
+        args.model = default_serve_model()
     graph = _trace(args)
     serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
 

@@ -283,3 +283,40 @@ def ffn_neurons(graph: OpGraph, acts: Any, layer: int, top_k: int = 10) -> dict[
     m = as_token_matrix(acts.array(ops[layer]), len(acts.tokens))[0]
     top = [[(int(i), float(row[i])) for i in np.argsort(-row)[:top_k]] for row in m]
     return {"op": ops[layer], "matrix": m, "firing": (m > 0).mean(1), "top": top, "tokens": acts.labels}
+
+
+def op_for(graph: OpGraph, h: Any, node_id: str | None) -> str | None:
+    """The op whose output stands for a selected node: the op itself, a module's last op (its output), or
+    for a folded ×N series its first member's. None for parameters and unknown ids."""
+    if not node_id:
+        return None
+    g = graph.g
+    if node_id in g:
+        d = g.nodes[node_id]
+        if d["kind"] == "op":
+            return node_id
+        if d["kind"] == "output":
+            preds = list(g.predecessors(node_id))
+            return preds[0] if preds else None
+        return None
+    grp = h.groups.get(node_id) if h is not None else None
+    if grp is None:
+        return None
+    if grp.kind == "series" and grp.members:
+        return op_for(graph, h, grp.members[0])
+    leaves = [x for x in h.leaves(node_id) if x in g and g.nodes[x]["kind"] == "op"]
+    return max(leaves, key=lambda x: g.nodes[x]["order"]) if leaves else None
+
+
+def linear_module(graph: OpGraph, h: Any, node_id: str | None) -> str | None:
+    """The module path of a selected Linear (the module itself or its linear op), else None."""
+    if not node_id:
+        return None
+    g = graph.g
+    if node_id in g and g.nodes[node_id]["kind"] == "op":
+        d = g.nodes[node_id]
+        return d["module"] if d.get("op") in ("linear", "addmm") else None
+    grp = h.groups.get(node_id) if h is not None else None
+    if grp is not None and grp.cls == "Linear":
+        return node_id
+    return None

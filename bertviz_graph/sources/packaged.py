@@ -31,3 +31,10 @@ def packaged_dir(name: str) -> Path | None:
         return None
     folder = Path(next(iter(spec.submodule_search_locations))) / entry[1]
     return folder if (folder / "config.json").is_file() else None
+
+
+def default_serve_model() -> str:
+    """What ``bertviz-graph serve`` opens without a MODEL: the trained MiniLM when its package is installed."""
+    from bertviz_graph.sources.presets import DEFAULT_MODEL
+
+    return UNCASED_VOCAB_MODEL if packaged_dir(UNCASED_VOCAB_MODEL) is not None else DEFAULT_MODEL

@@ -1,0 +1,76 @@
+"""One model's runs, shared by every callback of the app and by the widget: the model is loaded once
+(lazily, in the background if asked), the last few runs are kept in a small LRU keyed by the input, so the
+browser only holds the text it ran and the server keeps no per-session state."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from cachetools import LRUCache
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.graph import OpGraph
+
+EXAMPLE = "The cat sat on the mat because it was tired."
+EXAMPLE_PAIR = "The dog slept."
+
+
+def can_run(graph: OpGraph) -> str | None:
+    """None when the graph's model can run, else the reason (shown instead of the Run button)."""
+    meta = graph.meta
+    if graph.module is not None:
+        return None
+    if not meta.get("config"):
+        return "this graph has no model config (a traced nn.Module saved to JSON): nothing to run"
+    if meta.get("origin") != "preset" and not meta.get("weight_files"):
+        return ("structure only: the model folder has config.json but no *.safetensors weights, so there is "
+                "nothing to run. Add model.safetensors (model.save_pretrained(dir)).")
+    return None
+
+
+class RunSession:
+    def __init__(self, graph: OpGraph, size: int = 4):
+        self.graph = graph
+        self._lock = threading.Lock()
+        self._runs: LRUCache = LRUCache(maxsize=size)
+        self._runnable = None
+
+    @property
+    def runnable(self):
+        from bertviz_graph.run.load import load_runnable
+
+        reason = can_run(self.graph)
+        if reason:
+            raise UserError(reason, "open a model folder with weights, or a preset (random weights)")
+        with self._lock:
+            if self._runnable is None:
+                self._runnable = load_runnable(self.graph)
+            return self._runnable
+
+    def preload(self) -> None:
+        """Load the model in a background thread (the first Run then does not wait for it)."""
+        if can_run(self.graph):
+            return
+
+        def go() -> None:
+            try:
+                self.runnable  # noqa: B018 - loading is the point
+            except Exception:  # noqa: BLE001 - the Run button will say what is wrong
+                pass
+
+        threading.Thread(target=go, name="bv-run-preload", daemon=True).start()
+
+    def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
+        from bertviz_graph.run.capture import capture
+
+        key = (text or "", pair or "", tuple(ids or ()))
+        with self._lock:
+            hit = self._runs.get(key)
+        if hit is not None:
+            return hit
+        run = self.runnable
+        acts = capture(self.graph, run, run.tokenize(text, pair, ids))
+        with self._lock:
+            self._runs[key] = acts
+        return acts
