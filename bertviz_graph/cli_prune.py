@@ -112,8 +112,8 @@ def _summary(rec) -> str:
 def cmd_diff(args: argparse.Namespace) -> None:
     import bertviz_graph as bg
     from bertviz_graph.diff import diff_graphs
-    from bertviz_graph.diff.render import write_diff
     from bertviz_graph.io import check_writable
+    from bertviz_graph.render.diff_export import write_diff
 
     suffix = args.output.suffix.lower()
     if suffix not in DIFF_FORMATS:
