@@ -104,9 +104,12 @@ def _summary(rec) -> str:
     if rec.neurons:
         n = sum(len(v) for v in rec.neurons.values())
         return f"{rec.method}: {n} of {rec.n_layers * rec.ffn} feed-forward neurons pruned"
-    z = sum(v[0] for v in rec.sparsity.values())
-    t = sum(v[1] for v in rec.sparsity.values())
-    return f"{rec.method}: {z:,} of {t:,} matrix weights are zero ({z / max(t, 1):.1%})"
+    from bertviz_graph.prune.arch import layer_of
+
+    inside = [v for k, v in rec.sparsity.items() if layer_of(k) != k]  # the layers' matrices, not embeddings
+    z = sum(v[0] for v in inside)
+    t = sum(v[1] for v in inside)
+    return f"{rec.method}: {z:,} of {t:,} weights of the layers' matrices are zero ({z / max(t, 1):.1%})"
 
 
 def cmd_diff(args: argparse.Namespace) -> None:

@@ -137,6 +137,7 @@ def prune_module(model: nn.Module, method: str, amount: float, batches: list[dic
     if fam == "heads":
         shown = -scores if method == "heads-entropy" else scores  # the grid shows entropy itself
         rec.scores, rec.score_name = shown.tolist(), score_name
-    rec.sentences = sum(int(b["input_ids"].shape[0]) for b in batches or [])
+    if method in NEEDS_DATA:
+        rec.sentences = sum(int(b["input_ids"].shape[0]) for b in batches or [])
     rec.sparsity = sparsity_of(model)
     return rec
