@@ -24,7 +24,8 @@ from bertviz_graph.view_types import VNode
 
 log = logging.getLogger(__name__)
 
-COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm"}
+COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
+               "sparsity": "Sparsity (exact zeros)"}
 # light -> strong, dark text stays readable on every stop
 SEQUENTIAL = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#f2703a"]
 NO_VALUE = "#f4f4f4"
@@ -214,12 +215,23 @@ class AppContext:
             if n.kind == "param":
                 return float(a.get("numel") or 0) or None
             return None
+        if mode == "sparsity":
+            return self.sparsity_values().get(n.id) or None
         if mode == "norm":
             names = self.param_names_under(n)
             if not names:
                 return None
             return math.sqrt(sum(self.sumsq(p) for p in names))
         return None
+
+    def sparsity_values(self) -> dict[str, float]:
+        """Fraction of exact zeros per group and weight (pruned models), from the pruning presenter."""
+        if "_sparsity" not in self.__dict__:
+            from bertviz_graph.presenters.pruning import group_sparsity, sparsity
+
+            self.__dict__["_sparsity"] = group_sparsity(self.graph, sparsity(self.graph, self.weights)) \
+                if self.trained else {}
+        return self.__dict__["_sparsity"]
 
     def param_names_under(self, n: VNode) -> list[str]:
         g = self.graph.g

@@ -21,13 +21,14 @@ from bertviz_graph.app import (
     ids,
     network_panel,
     neurons_panel,
+    pruning_panel,
     run_panel,
     weights_panel,
 )
 from bertviz_graph.app.context import AppContext
 
 PANELS: list[ModuleType] = [details_panel, run_panel, attention_panel, weights_panel, neurons_panel, network_panel,
-                            charts_panel]
+                            charts_panel, pruning_panel]
 
 
 def add_panel(panel: ModuleType) -> None:

@@ -164,8 +164,9 @@ def head_grid_figure(grid: dict[str, Any]) -> dict[str, Any]:
         z=z, x=[f"h{j}" for j in range(n_h)], y=[f"L{i}" for i in range(n_l)], colorscale="Viridis",
         text=text, texttemplate="%{text}", customdata=[[[i, j] for j in range(n_h)] for i in range(n_l)],
         hovertemplate="layer %{y} head %{x}<br>" + grid["score_name"] + " %{z:.4g}<extra></extra>",
-        colorbar={"title": {"text": grid["score_name"][:18]}}))
-    fig.update_layout(title="Heads: " + grid["score_name"] + " (✕ = pruned)", yaxis={"autorange": "reversed"},
+        colorbar={"title": {"text": grid["score_name"].split(" ")[0]}}))
+    fig.update_layout(title={"text": "Heads, layers × heads (✕ = pruned)", "font": {"size": 13}},
+                      yaxis={"autorange": "reversed"},
                       height=80 + 28 * n_l, width=120 + 34 * n_h, margin={"l": 40, "r": 10, "t": 40, "b": 30},
                       template="plotly_white")
     return fig.to_dict()
