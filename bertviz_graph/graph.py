@@ -142,6 +142,24 @@ class OpGraph:
 
         return run_text(self, text, pair, ids)
 
+    def prune(self, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
+        """Prune this graph's trained model (``bertviz_graph.prune.api.prune``): returns a ``Pruned`` with
+        ``.record``, ``.metrics()`` and ``.save(folder)``; the graph itself is not changed."""
+        from bertviz_graph.prune.api import prune
+
+        return prune(self, method, amount, **kwargs)
+
+    def diff(self, other: Any):
+        """Compare with another graph (or anything ``bertviz_graph.trace`` takes), aligned by structure and
+        role: a ``GraphDiff`` (``bertviz_graph.diff.diff_graphs``)."""
+        from bertviz_graph.diff import diff_graphs
+
+        if not isinstance(other, OpGraph):
+            import bertviz_graph
+
+            other = bertviz_graph.trace(other)
+        return diff_graphs(self, other)
+
     def to_graphml(self) -> str:
         """GraphML text; list-valued attributes are written as JSON strings (GraphML has no lists)."""
         flat = nx.DiGraph()
