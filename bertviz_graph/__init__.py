@@ -15,7 +15,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["trace", "show", "app", "__version__"]
+__all__ = ["trace", "show", "show_diff", "app", "prune", "diff", "__version__"]
 
 
 def trace(
@@ -60,6 +60,29 @@ def trace(
     if graph.hierarchy is None:
         graph.hierarchy = build_hierarchy(graph, fold=fold)
     return graph
+
+
+def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
+    """Prune a trained model (name, folder or graph): ``method`` one of ``bertviz_graph.prune.METHODS``,
+    ``amount`` in [0, 1). Returns a ``Pruned``: ``.record``, ``.metrics(task="lee")``, ``.save(folder)``."""
+    from bertviz_graph.prune.api import prune as _prune
+
+    return _prune(model, method, amount, **kwargs)
+
+
+def diff(a: Any, b: Any, **kwargs: Any):
+    """Compare two models (anything ``trace`` takes), aligned by structure and role: a ``GraphDiff``."""
+    from bertviz_graph.diff import diff_graphs
+
+    return diff_graphs(trace(a, **kwargs), trace(b, **kwargs))
+
+
+def show_diff(a: Any, b: Any, **kwargs: Any):
+    """Two models side by side in a notebook: two explorers that open, close and select together, aligned
+    by structure and role (``bertviz_graph.widget.diff``)."""
+    from bertviz_graph.widget.diff import show_diff as _show_diff
+
+    return _show_diff(a, b, **kwargs)
 
 
 def show(model: Any = None, example_inputs: Any = None, **kwargs: Any):

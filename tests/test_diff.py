@@ -99,3 +99,18 @@ def test_models_sharing_nothing_are_drawn_and_said(tmp_path, capsys):
     write_diff(d, out)
     svg = out.read_text()
     assert "share nothing" in svg and svg.count("<svg") == 3  # the page and both views
+
+
+def test_widgets_open_and_close_together(bert_and_distil):
+    a, b = bert_and_distil
+    w = bg.show_diff(a, b, height=300)
+    w.a.open("bert.encoder.layer[0-11]")
+    assert "distilbert.transformer.layer[0-5]" in w.b.state["opened"]
+    w.a.open_instance("bert.encoder.layer[0-11]", 6)
+    assert w.b.state["instance"]["distilbert.transformer.layer[0-5]"] == 3
+    w.b.open("distilbert.transformer.layer.3.attention")
+    assert "bert.encoder.layer.6.attention" in w.a.state["opened"]
+    w.a.close("bert.encoder.layer.6.attention")
+    assert "distilbert.transformer.layer.3.attention" not in w.b.state["opened"]
+    w.a.select("bert.encoder.layer.6.attention.self.query")
+    assert w.b.selected == "distilbert.transformer.layer.3.attention.q_lin"
