@@ -56,12 +56,24 @@ def attention_ops(graph: OpGraph) -> list[tuple[str, str]]:
     for module, mm in by_module.items():
         if len(mm) < 2:
             continue
-        for a in g.predecessors(mm[1]):
-            shape = g.nodes[a].get("shape") or []
-            if g.nodes[a]["kind"] == "op" and len(shape) == 4 and shape[-1] == shape[-2]:
+        # walk back from the ·V matmul through reshapes (the primitive level's matmul is view + bmm)
+        stack, seen = list(g.predecessors(mm[1])), set()
+        while stack:
+            a = stack.pop(0)
+            d = g.nodes[a]
+            if a in seen or d["kind"] != "op":
+                continue
+            seen.add(a)
+            shape = d.get("shape") or []
+            if len(shape) == 4 and shape[-1] == shape[-2]:
                 out.append((a, module))
                 break
+            if d.get("op") in _RESHAPES:
+                stack.extend(g.predecessors(a))
     return sorted(out, key=lambda x: g.nodes[x[0]]["order"])
+
+
+_RESHAPES = ("view", "_unsafe_view", "reshape", "expand", "clone", "contiguous", "alias")
 
 
 def attention_maps(graph: OpGraph, acts) -> AttentionMaps:

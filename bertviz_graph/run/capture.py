@@ -6,9 +6,10 @@ node with ``torch.fx.Interpreter``, recording each node's value. Program nodes a
 structurally, not by guessing: parameters and inputs by name, each op by (ATen target, module, already
 matched inputs) in execution order. Ops that find no partner are listed in ``Activations.unmatched``.
 
-Memory: a 512-token sentence on bert-base produces about 1 GB of float32 intermediate tensors. Tensors are
-kept as they are (views share storage) until ``budget_mb`` is reached; beyond it, large tensors are kept
-in float16, and once the budget is spent the rest are recomputed on demand (one more pass) when asked for.
+Memory: a 512-token sentence on bert-base produces about 1.3 GB of float32 intermediate tensors. The
+attention maps are always kept; other tensors are kept as they are (views share storage) until half of
+``budget_mb`` is used, then in float16 until the budget is spent; the rest are recomputed on demand (one
+more pass, all missing ones together) when asked for.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.run.load import Runnable, Tokens
 
 DEFAULT_BUDGET_MB = 256
-_SMALL = 1 << 18  # elements: always kept exactly (1 MB of float32)
 
 
 @dataclass
@@ -102,8 +102,10 @@ class Activations:
 class _Recorder:
     """Runs an exported program, keeping values of the nodes that map to graph ids, within a budget."""
 
-    def __init__(self, prog: Program, budget_bytes: int | None, only: set[str] | None = None):
+    def __init__(self, prog: Program, budget_bytes: int | None, only: set[str] | None = None,
+                 priority: set[str] | None = None):
         self.prog, self.budget, self.only = prog, budget_bytes, only
+        self.priority = priority or set()
         self.values: dict[str, Any] = {}
         self.float16: set[str] = set()
         self.skipped: set[str] = set()
@@ -125,16 +127,17 @@ class _Recorder:
             self.values[gid] = val
             return
         val = val.detach()
-        if self.budget is None or self.only is not None:
-            self.values[gid] = val
-            return
         ptr = val.untyped_storage().data_ptr()
         if ptr in self.storages:  # a view of a tensor already kept: free
             self.values[gid] = val
             return
         nbytes = val.untyped_storage().nbytes()
         used = sum(self.storages.values())
-        if val.numel() <= _SMALL or used + nbytes <= self.budget // 2:
+        # no budget, a recomputation, or an attention map (always kept: the Attention tab shows them all)
+        if self.budget is None or self.only is not None or gid in self.priority:
+            self.storages[ptr] = nbytes
+            self.values[gid] = val
+        elif used + nbytes <= self.budget // 2:
             self.storages[ptr] = nbytes
             self.values[gid] = val
         elif val.is_floating_point() and used + nbytes // 2 <= self.budget:
@@ -201,7 +204,7 @@ def _export(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool) -> Progr
     ids = torch.zeros((1, n), dtype=torch.long)
     shapes = ({1: torch.export.Dim("seq", min=2, max=run.max_positions)},) if dynamic else None
     ep = torch.export.export(run.model, (ids,), dynamic_shapes=shapes, strict=False)
-    if run.ops == "primitive":
+    if graph.meta.get("ops", run.ops) == "primitive":  # the graph's op level, whatever the model was loaded for
         ep = ep.run_decompositions(primitive_decompositions())
     to_graph, unmatched = match(graph, ep)
     tt = None
@@ -277,7 +280,9 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
     prog = program_for(graph, run, len(tokens))
     args = _args(prog, run, tokens)
     budget = None if budget_mb is None else int(budget_mb * 2**20)
-    rec = _Recorder(prog, budget)
+    from bertviz_graph.run.attention import attention_ops
+
+    rec = _Recorder(prog, budget, priority={op for op, _ in attention_ops(graph)})
     out = rec.run(args)
 
     def recompute(ids: list[str]) -> dict[str, Any]:

@@ -148,7 +148,7 @@ def load_runnable(model_or_graph: Any = None, head: str = "auto", cached: bool =
             raise UserError("an nn.Module runs as it is", "trace it first: bg.trace(module, inputs).run(...)")
         if source.origin != "preset" and not source.weight_files:
             raise _no_weights(source.name)
-    key = (source.name, source.origin, source.head, attention, tuple(map(str, source.weight_files)))
+    key = (source.name, source.origin, source.head, attention, ops, tuple(map(str, source.weight_files)))
     if not cached:
         return _build(source, attention, ops)
     with _LOCK:

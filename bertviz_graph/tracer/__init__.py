@@ -50,6 +50,11 @@ def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten
         try:
             graph = OpGraph.load(cached)
             graph.meta["cache"] = "hit"
+            # the key is the config, not the source: a folder with a preset's config.json must not
+            # inherit the preset's name, origin and (missing) weight files
+            graph.meta.update({"name": source.name, "origin": source.origin,
+                               "weight_files": [str(p) for p in source.weight_files],
+                               "structure_only": source.structure_only, "notes": list(source.notes)})
             return graph
         except (ValueError, KeyError, json.JSONDecodeError):
             cached.unlink(missing_ok=True)  # stale or corrupt cache entry: trace again
