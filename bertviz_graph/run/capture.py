@@ -56,6 +56,11 @@ class Activations:
     seconds: float = 0.0
     _recompute: Any = None  # callable(ids) -> {id: tensor}
 
+    def __repr__(self) -> str:
+        return (f"Activations({self.model_name}: {len(self.tokens)} tokens, {len(self.values)} op outputs kept, "
+                f"{len(self.on_demand)} on demand, {self.stored_bytes / 2**20:.1f} MB"
+                + ("" if self.trained else ", random weights") + ")")
+
     @property
     def labels(self) -> list[str]:
         return list(self.tokens.tokens)
