@@ -93,10 +93,11 @@ def grid_figure(am: AttentionMaps, threshold: float = 0.0, values: np.ndarray | 
         title={"text": _title(am, title or f"Model view: {L} layers × {H} heads (click a map to enlarge)"),
                "font": {"size": 12}},
         xaxis={"tickmode": "array", "tickvals": [h * step + s / 2 for h in range(H)],
-               "ticktext": [f"h{h}" for h in range(H)], "side": "top", "showgrid": False, "zeroline": False},
+               "ticktext": [f"h{h}" for h in range(H)], "side": "top", "showgrid": False, "zeroline": False,
+               "constrain": "domain"},
         yaxis={"tickmode": "array", "tickvals": [li * step + s / 2 for li in range(L)],
                "ticktext": [f"L{li}" for li in range(L)], "autorange": "reversed", "showgrid": False,
-               "zeroline": False, "scaleanchor": "x"},
+               "zeroline": False, "scaleanchor": "x", "constrain": "domain"},
         height=max(260, 70 + 52 * L), margin={"l": 10, "r": 10, "t": 60, "b": 10}, font=FONT,
         plot_bgcolor="white")
     return fig
@@ -105,9 +106,12 @@ def grid_figure(am: AttentionMaps, threshold: float = 0.0, values: np.ndarray | 
 def grid_cell(click: dict | None) -> tuple[int, int] | None:
     """(layer, head) of a click on the grid (plotly clickData), or None."""
     pts = (click or {}).get("points") or []
-    if not pts or not isinstance(pts[0].get("customdata"), (list, tuple)):
+    cd = pts[0].get("customdata") if pts else None
+    if isinstance(cd, dict):  # a typed array arrives as {"0": layer, "1": head}
+        cd = [cd.get("0"), cd.get("1")]
+    if not isinstance(cd, (list, tuple)) or len(cd) < 2:
         return None
-    li, hi = pts[0]["customdata"][:2]
+    li, hi = cd[:2]
     return (int(li), int(hi)) if li is not None and li >= 0 else None
 
 
