@@ -103,3 +103,25 @@ def test_structure_only_model_disables_running(tmp_path, page, serve_dash, conso
     assert "no *.safetensors weights" in page.text_content("#bv-run-status")
     assert "Traceback" not in page.content()
     assert console_errors == []
+
+
+def test_switch_model_without_restarting(page, serve_dash, console_errors):
+    app = make_app(bg.trace("bert-tiny"))
+    url = serve_dash(app)
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    page.goto(url + "/")
+    page.click("#bv-tab-run")
+    page.wait_for_selector("#bv-model-input")
+    page.fill("#bv-model-input", "bert-tiny-typo")
+    page.click("#bv-model-go")
+    page.wait_for_function("/unknown model/.test(document.querySelector('#bv-model-status').textContent)",
+                           timeout=30000)
+    page.fill("#bv-model-input", "all-MiniLM-L6-v2")
+    page.click("#bv-model-go")
+    page.wait_for_function("document.title.length && document.querySelector('#bv-header') && "
+                           "/all-MiniLM-L6-v2/.test(document.querySelector('#bv-header').textContent)",
+                           timeout=90000)
+    assert app.bv_context.graph.name == "all-MiniLM-L6-v2"
+    assert "random" not in page.text_content("#bv-header")  # trained weights now
+    assert "Traceback" not in page.content()
+    assert console_errors == []

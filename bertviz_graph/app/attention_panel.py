@@ -73,9 +73,6 @@ def _maps(C: AppContext, run: dict | None):
 
 
 def register(app, C: AppContext) -> None:
-    if can_run(C.graph):
-        return
-
     @app.callback(Output(GRID, "figure"), Output(INFO, "children"), Output(LAYER, "options"),
                   Output(HEAD, "options"), Output(SUMMARY, "figure"), Output(ROLLOUT, "figure"),
                   Input(RUN, "data"), Input(THRESHOLD, "value"), Input(SUMMARY_KEY, "value"))

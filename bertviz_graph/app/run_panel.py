@@ -71,12 +71,16 @@ def header_note(C: AppContext) -> html.Span:
 
 
 def layout(C: AppContext) -> html.Div:
+    from bertviz_graph.app import model_switch
+
     reason = can_run(C.graph)
     if reason:
-        return html.Div([html.Div(f"Running is disabled: {reason}", id=RUN_STATUS, className="bv-banner")])
+        return html.Div([model_switch.layout(C),
+                         html.Div(f"Running is disabled: {reason}", id=RUN_STATUS, className="bv-banner")])
     session(C).preload()
     tok = "" if C.graph.meta.get("origin") != "preset" else " (preset: random weights)"
     return html.Div([
+        model_switch.layout(C),
         html.Div([
             dcc.Input(id=RUN_TEXT, value=EXAMPLE, type="text", debounce=True, placeholder="a sentence",
                       style={"width": "100%"}),
@@ -130,8 +134,9 @@ def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
 
 
 def register(app, C: AppContext) -> None:
-    if can_run(C.graph):
-        return
+    from bertviz_graph.app import model_switch
+
+    model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
 
     @app.callback(Output(RUN, "data"), Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
                   State(RUN_TEXT, "value"), State(RUN_PAIR, "value"), State(RUN, "data"),
