@@ -154,7 +154,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f} (other jobs share the cores)")
     for name in ("bert-base-uncased", "all-MiniLM-L6-v2"):
         r = bench_capture(name, args.repeat)
         print(json.dumps(r))

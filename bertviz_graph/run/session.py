@@ -49,13 +49,15 @@ class RunSession:
             return self._runnable
 
     def preload(self) -> None:
-        """Load the model in a background thread (the first Run then does not wait for it)."""
+        """Load and export the model in a background thread (the first Run then does not wait for it)."""
         if can_run(self.graph):
             return
 
         def go() -> None:
-            try:
-                self.runnable  # noqa: B018 - loading is the point
+            from bertviz_graph.run.capture import program_for
+
+            try:  # the model, then its exported program (the slow part of a first run)
+                program_for(self.graph, self.runnable, 16)
             except Exception:  # noqa: BLE001 - the Run button will say what is wrong
                 pass
 
