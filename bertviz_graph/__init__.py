@@ -112,20 +112,20 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     return make_app(graph, **{k: v for k, v in kwargs.items() if k not in traced})
 
 
-# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app. Importing the
-# subpackage makes Python set the package attribute ``app`` to the module, which would shadow the function;
-# so that module is made callable, and ``bertviz_graph.app(...)`` works before and after the import.
-_app_function = app
+# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app (likewise ``prune`` and
+# ``diff``). Importing a subpackage makes Python set the package attribute to the module, which would shadow
+# the function; so that module is made callable, and ``bertviz_graph.app(...)`` works before and after.
+_FACADES = {"app": app, "prune": prune, "diff": diff}
 
 
 class _CallableModule(_types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any):
-        return _app_function(*args, **kwargs)
+        return _FACADES[self.__name__.rsplit(".", 1)[-1]](*args, **kwargs)
 
 
 class _Package(_types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "app" and isinstance(value, _types.ModuleType) and type(value) is _types.ModuleType:
+        if name in _FACADES and isinstance(value, _types.ModuleType) and type(value) is _types.ModuleType:
             value.__class__ = _CallableModule
         super().__setattr__(name, value)
 

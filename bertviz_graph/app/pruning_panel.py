@@ -2,7 +2,7 @@
 matrix shown in the weights panel. Everything comes from ``presenters.pruning``; this only lays it out.
 
 A side-panel module as ``app.layout`` expects: TAB_VALUE, TAB_LABEL, layout(C), register(app, C).
-Clicking a head in the grid selects that layer's attention in the graph (VIEW_REQUEST).
+Clicking a head in the grid shows its attention map (Attention tab) and its query projection in the graph.
 """
 
 from __future__ import annotations
@@ -93,11 +93,16 @@ def register(app, C: AppContext) -> None:
     if panel(C).head_grid is None:
         return
 
-    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(GRID, "clickData"),
-                  prevent_initial_call=True)
+    from bertviz_graph.app import attention_panel as A
+
+    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True),
+                  Output(A.LAYER, "value", allow_duplicate=True), Output(A.HEAD, "value", allow_duplicate=True),
+                  Output(ids.TABS, "value", allow_duplicate=True),
+                  Input(GRID, "clickData"), prevent_initial_call=True)
     def _head(click):
+        """A head in the grid: its attention map (Attention tab) and its query projection in the graph."""
         try:
-            layer, _head_index = click["points"][0]["customdata"]
+            layer, head_index = click["points"][0]["customdata"]
         except (TypeError, KeyError, IndexError, ValueError):
             raise PreventUpdate from None
         layers = panel(C).head_grid["layers"]
@@ -106,4 +111,5 @@ def register(app, C: AppContext) -> None:
         from bertviz_graph.diff.align import units
 
         target = next((u.module for u in units(C.h) if u.layer == int(layer) and u.tag == "Q"), layers[int(layer)])
-        return {"action": "reveal", "id": target, "nonce": time.time()}
+        return ({"action": "reveal", "id": target, "nonce": time.time()}, int(layer), int(head_index),
+                A.TAB_VALUE)

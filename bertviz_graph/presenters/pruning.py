@@ -152,8 +152,8 @@ def head_grid(rec: dict[str, Any], layer_ids: list[str]) -> dict[str, Any] | Non
     return {"z": z, "pruned": pruned, "score_name": rec.get("score_name", "score"), "layers": layer_ids}
 
 
-def head_grid_figure(grid: dict[str, Any]) -> dict[str, Any]:
-    """A layers × heads heatmap (plotly figure dict); pruned heads crossed out. Click a cell -> (layer, head)
+def head_grid_figure(grid: dict[str, Any]):
+    """A layers × heads heatmap (a plotly Figure); pruned heads crossed out. Click a cell -> (layer, head)
     in ``customdata``, the same pair the attention maps take."""
     import plotly.graph_objects as go
 
@@ -169,7 +169,7 @@ def head_grid_figure(grid: dict[str, Any]) -> dict[str, Any]:
                       yaxis={"autorange": "reversed"},
                       height=80 + 28 * n_l, width=120 + 34 * n_h, margin={"l": 40, "r": 10, "t": 40, "b": 30},
                       template="plotly_white")
-    return fig.to_dict()
+    return fig
 
 
 def zero_mask(weights, name: str, max_side: int = 256) -> np.ndarray:
