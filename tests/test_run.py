@@ -220,3 +220,18 @@ def test_cli_run_and_attention(tmp_path, capsys):
     assert main(["run", "all-MiniLM-L6-v2", "--text", ""]) == 2
     err = capsys.readouterr().err
     assert "head 99 does not exist" in err and "the text is empty" in err and "Traceback" not in err
+
+
+def test_app_colour_by_activation_follows_the_last_run(minilm):
+    from bertviz_graph.app.context import AppContext
+    from bertviz_graph.app.run_panel import session
+
+    g, run = minilm
+    C = AppContext(g)
+    session(C).run(TEXT)
+    r = C.render(C.default_state, "activation")
+    seen, _ = _hooked(run, run.tokenize(TEXT), kinds=(torch.nn.LayerNorm,))
+    rms = float(seen["embeddings.LayerNorm"].pow(2).mean().sqrt())
+    assert r.values["embeddings"] == pytest.approx(rms, rel=1e-5)  # the block's output = its LayerNorm's
+    session(C).run("Another sentence entirely, a little longer than the first one.")
+    assert C.render(C.default_state, "activation").values["embeddings"] != pytest.approx(rms, rel=1e-3)

@@ -25,7 +25,7 @@ from bertviz_graph.view_types import VNode
 log = logging.getLogger(__name__)
 
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
-               "sparsity": "Sparsity (exact zeros)"}
+               "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (last run)"}
 # light -> strong, dark text stays readable on every stop
 SEQUENTIAL = ["#fff7bc", "#fee391", "#fec44f", "#fe9929", "#f2703a"]
 NO_VALUE = "#f4f4f4"
@@ -179,7 +179,8 @@ class AppContext:
     # ---- rendering ---------------------------------------------------------------------------------------
     def render(self, state: ViewState, color_by: str = "role") -> Rendered:
         color_by = color_by if color_by in COLOR_MODES else "role"
-        key = (self.state_key(state), color_by)
+        run = self.__dict__.get("bv_run_session")  # colour by activation follows the last sentence run
+        key = (self.state_key(state), color_by, run.last_key if run is not None and color_by == "activation" else None)
         return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
 
     def _render(self, state: ViewState, color_by: str) -> Rendered:
@@ -217,6 +218,9 @@ class AppContext:
             return None
         if mode == "sparsity":
             return self.sparsity_values().get(n.id) or None
+        if mode == "activation":
+            run = self.__dict__.get("bv_run_session")
+            return run.activation_value(self.h, n.id) if run is not None else None
         if mode == "norm":
             names = self.param_names_under(n)
             if not names:

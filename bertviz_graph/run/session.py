@@ -35,6 +35,8 @@ class RunSession:
         self._lock = threading.Lock()
         self._runs: LRUCache = LRUCache(maxsize=size)
         self._runnable = None
+        self.last_key: tuple | None = None  # the most recent run (colour-by activation shows it)
+        self._sizes: dict[str, float] = {}
 
     @property
     def runnable(self):
@@ -69,10 +71,20 @@ class RunSession:
         key = (text or "", pair or "", tuple(ids or ()))
         with self._lock:
             hit = self._runs.get(key)
-        if hit is not None:
-            return hit
-        run = self.runnable
-        acts = capture(self.graph, run, run.tokenize(text, pair, ids))
-        with self._lock:
-            self._runs[key] = acts
-        return acts
+        if hit is None:
+            run = self.runnable
+            hit = capture(self.graph, run, run.tokenize(text, pair, ids))
+            with self._lock:
+                self._runs[key] = hit
+        if key != self.last_key:
+            from bertviz_graph.presenters.activations import node_sizes
+
+            self._sizes, self.last_key = node_sizes(self.graph, hit), key
+        return hit
+
+    def activation_value(self, h, node_id: str) -> float | None:
+        """RMS of the output of a node (an op, or a group's last op) in the last run; None if not kept."""
+        from bertviz_graph.presenters.activations import op_for
+
+        op = op_for(self.graph, h, node_id)
+        return self._sizes.get(op) if op is not None else None
