@@ -15,7 +15,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["trace", "show", "show_diff", "app", "prune", "diff", "__version__"]
+__all__ = ["trace", "show", "show_diff", "show_pruning", "app", "prune", "diff", "__version__"]
 
 
 def trace(
@@ -83,6 +83,13 @@ def show_diff(a: Any, b: Any, **kwargs: Any):
     from bertviz_graph.widget.diff import show_diff as _show_diff
 
     return _show_diff(a, b, **kwargs)
+
+
+def show_pruning(model: Any, **kwargs: Any):
+    """The pruning panel in a notebook (summary, savings, heads grid) for a pruned folder or graph."""
+    from bertviz_graph.widget.pruning import pruning_widget
+
+    return pruning_widget(trace(model, **kwargs))
 
 
 def show(model: Any = None, example_inputs: Any = None, **kwargs: Any):

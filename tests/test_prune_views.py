@@ -76,6 +76,13 @@ def test_app_pruning_tab_and_sparsity_colour(pruned):
     assert "exactly zero" in json.dumps(graph.to_plotly_json()["props"]["figure"].to_plotly_json()["layout"])
 
 
+def test_notebook_pruning_widget(pruned):
+    _folder, out = pruned
+    box = bg.show_pruning(str(out))
+    assert "2 of 8 attention heads pruned" in box.children[0].value
+    assert len(box.children) == 2 and box.children[1].data[0].type == "heatmap"
+
+
 def test_classifier_logits_agreement(tmp_path):
     folder = tiny_model(tmp_path / "cls", cls="BertForSequenceClassification", num_labels=3)
     p0 = bg.prune(str(folder), "magnitude", 0.0)

@@ -18,12 +18,25 @@ from bertviz_graph.prune.arch import layer_of, linear_weights
 SCOPES = ("global", "layer", "matrix")
 
 
+@torch.no_grad()
 def _kth_abs(ws: list[torch.Tensor], k: int) -> tuple[float, int]:
-    """The k-th smallest |w| over the tensors and how many weights equal to it are to be zeroed."""
-    flat = torch.cat([w.detach().abs().flatten() for w in ws])
-    thr = float(torch.kthvalue(flat, k).values) if k > 0 else -1.0
-    below = int((flat < thr).sum()) if k > 0 else 0
-    del flat
+    """The k-th smallest |w| over the tensors and how many weights equal to it are to be zeroed.
+
+    One float32 buffer holds every |w| (filled matrix by matrix, no other copy) and is partitioned in place
+    (numpy), so the peak is one copy of the pruned weights."""
+    if k <= 0:
+        return -1.0, 0
+    n = sum(w.numel() for w in ws)
+    flat = torch.empty(n, dtype=torch.float32)
+    at = 0
+    for w in ws:
+        torch.abs(w.detach().reshape(-1), out=flat[at:at + w.numel()])
+        at += w.numel()
+    arr = flat.numpy()
+    arr.partition(k - 1)
+    thr = float(arr[k - 1])
+    below = int(np.count_nonzero(arr[: k - 1] < arr[k - 1]))
+    del flat, arr
     return thr, k - below
 
 
@@ -78,7 +91,12 @@ def magnitude_thresholds(model: nn.Module, amounts: list[float], scope: str = "g
     by_name = dict(targets)
     out: list[dict] = [{} for _ in amounts]
     for key, names in buckets.items():
-        srt = torch.cat([by_name[n].detach().abs().flatten() for n in names]).numpy()
+        flat = torch.empty(sum(by_name[n].numel() for n in names), dtype=torch.float32)
+        at = 0
+        for n in names:
+            torch.abs(by_name[n].detach().reshape(-1), out=flat[at:at + by_name[n].numel()])
+            at += by_name[n].numel()
+        srt = flat.numpy()
         srt.sort()  # in place: the scope's |w| is the only copy made
         for i, a in enumerate(amounts):
             k = int(round(a * srt.size))
@@ -87,7 +105,7 @@ def magnitude_thresholds(model: nn.Module, amounts: list[float], scope: str = "g
             thr = float(srt[k - 1])
             below = int(np.searchsorted(srt, srt[k - 1], side="left"))
             out[i][key] = (names, thr, k - below)
-        del srt
+        del srt, flat
     return out
 
 
