@@ -114,3 +114,11 @@ def test_widgets_open_and_close_together(bert_and_distil):
     assert "distilbert.transformer.layer.3.attention" not in w.b.state["opened"]
     w.a.select("bert.encoder.layer.6.attention.self.query")
     assert w.b.selected == "distilbert.transformer.layer.3.attention.q_lin"
+
+
+def test_diff_bad_output_is_refused_before_tracing(tmp_path, capsys):
+    assert main(["diff", "bert-tiny", "bert-mini", "-o", str(tmp_path / "d.pdf")]) == 2
+    assert "unknown diff format" in capsys.readouterr().err
+    assert main(["diff", "bert-tiny", "bert-mini", "-o", str(tmp_path / "no" / "d.svg")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
