@@ -131,7 +131,8 @@ class GraphDiff:
             heads = self.removed_heads.get(side) or {}
             if heads:
                 k = sum(len(v) for v in heads.values())
-                out.append(f"{k} attention heads removed in {name} (their weights are zero)")
+                out.append(f"{k} attention heads removed in {name} (their weights are zero): "
+                           + "; ".join(f"{layer} heads {', '.join(map(str, hs))}" for layer, hs in heads.items()))
         if not self.weights_compared:
             out.append("weights not compared: at least one side has no checkpoint (structure only)")
         if self.is_empty():
