@@ -40,9 +40,15 @@ _NONCE = itertools.count(1)
 
 def layout(C: AppContext) -> html.Div:
     reason = can_run(C.graph)
-    if reason:
-        return html.Div(f"Attention maps need a run: {reason}", className="bv-banner")
-    return html.Div([
+    body = _body()
+    if reason:  # components stay (hidden) so the callbacks always have their targets
+        return html.Div([html.Div(f"Attention maps need a run: {reason}", className="bv-banner"),
+                         html.Div(body, style={"display": "none"})])
+    return html.Div(body)
+
+
+def _body() -> list[Any]:
+    return [
         html.Div(id=INFO, className="bv-empty", children="Run a sentence in the Run tab (the example runs first)."),
         html.Div([html.Span("threshold"), dcc.Slider(id=THRESHOLD, min=0, max=0.5, step=0.01, value=0.0,
                                                      marks={0: "0", 0.1: "0.1", 0.25: "0.25", 0.5: "0.5"})],
@@ -62,7 +68,7 @@ def layout(C: AppContext) -> html.Div:
             style={"display": "flex", "alignItems": "center", "gap": "6px"}),
         dcc.Graph(id=SUMMARY, config=CONFIG),
         dcc.Graph(id=ROLLOUT, config=CONFIG),
-    ])
+    ]
 
 
 def _maps(C: AppContext, run: dict | None):

@@ -74,13 +74,20 @@ def layout(C: AppContext) -> html.Div:
     from bertviz_graph.app import model_switch
 
     reason = can_run(C.graph)
-    if reason:
+    if reason:  # the panel's components stay in the page (hidden): its callbacks always have their targets
         return html.Div([model_switch.layout(C),
-                         html.Div(f"Running is disabled: {reason}", id=RUN_STATUS, className="bv-banner")])
+                         html.Div(f"Running is disabled: {reason}", id=RUN_STATUS, className="bv-banner"),
+                         html.Div(_body(C, ""), style={"display": "none"})])
     session(C).preload()
     tok = "" if C.graph.meta.get("origin") != "preset" else " (preset: random weights)"
     return html.Div([
         model_switch.layout(C),
+        html.Div(f"Running the example sentence{tok} …", id=RUN_STATUS, className="bv-empty"),
+        *_body(C, tok)])
+
+
+def _body(C: AppContext, tok: str) -> list[Any]:
+    return [
         html.Div([
             dcc.Input(id=RUN_TEXT, value=EXAMPLE, type="text", debounce=True, placeholder="a sentence",
                       style={"width": "100%"}),
@@ -88,7 +95,6 @@ def layout(C: AppContext) -> html.Div:
                       placeholder="second sentence (optional; a pair with token types)", style={"width": "100%"}),
             html.Button("Run", id=RUN_GO, n_clicks=0, className="bv-btn bv-btn-primary"),
         ], className="bv-run-inputs"),
-        html.Div(f"Running the example sentence{tok} …", id=RUN_STATUS, className="bv-empty"),
         html.Div([html.Span("Token: "), dcc.Dropdown(id=RUN_TOKEN, options=[], value=None, clearable=True,
                                                       placeholder="all tokens", style={"minWidth": "220px"})],
                  style={"display": "flex", "alignItems": "center", "gap": "6px"}),
@@ -104,7 +110,7 @@ def layout(C: AppContext) -> html.Div:
                   placeholder="another sentence: cosine similarity of the embeddings", style={"width": "100%"}),
         html.Div(id=RUN_PRED),
         dcc.Graph(id=RUN_RESIDUAL, config=CONFIG),
-    ])
+    ]
 
 
 def _tokens(acts) -> list[Any]:
