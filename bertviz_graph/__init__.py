@@ -33,7 +33,7 @@ def trace(
     """Trace a model into its op graph and build the hierarchy over it.
 
     ``model``: a preset name ("bert-base-uncased"), a local Hugging Face folder (config.json + safetensors),
-    a model id in the local Hugging Face cache, a saved graph (.json), or an ``nn.Module`` (then give
+    a model id in the local Hugging Face cache, a saved graph (.json), an ONNX file (.onnx), or an ``nn.Module`` (then give
     ``example_inputs``). ``attention``: "eager" shows QKᵀ, softmax and ·V as ops; "sdpa" the fused kernel.
     ``ops``: "aten" or "primitive" (LayerNorm, GELU, softmax as elementary math, like a TensorFlow graph).
     Returns an ``OpGraph`` whose ``.hierarchy`` holds the module tree with the repeated layers folded.
@@ -51,6 +51,10 @@ def trace(
         from bertviz_graph.graph_file import load_graph_file
 
         graph = load_graph_file(Path(model))
+    elif isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"):
+        from bertviz_graph.onnx import import_onnx
+
+        graph = import_onnx(Path(model).expanduser(), seq_len=seq_len)
     else:
         source = resolve(model, head=head, example_inputs=example_inputs)
         graph = trace_source(source, attention=attention, ops=ops, seq_len=seq_len, use_cache=cache,

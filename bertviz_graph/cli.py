@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.heads import HEADS
 
 EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml")
 
@@ -20,8 +21,10 @@ def _model_args(p: argparse.ArgumentParser, optional: bool = False, head_flag: s
     p.add_argument("model", nargs="?" if optional else None, default=None,
                    help="preset name (bert-base-uncased), local model folder, Hub id in the local cache, "
                         "or a graph saved by 'trace'")
-    p.add_argument(head_flag, dest="head", default="auto", choices=["auto", "base", "mlm", "cls", "qa"],
-                   help="task head to build (default: from the checkpoint, else masked LM)")
+    p.add_argument(head_flag, dest="head", default="auto", choices=["auto", *HEADS],
+                   help="task head to build (default: from the config's architectures, is_decoder and "
+                        "model type: masked LM for encoders, causal LM for decoders, seq2seq LM for "
+                        "encoder-decoders)")
     p.add_argument("--attention", default="eager", choices=["eager", "sdpa"],
                    help="eager shows QKᵀ, softmax, ·V as ops; sdpa the fused kernel")
     p.add_argument("--ops", default="aten", choices=["aten", "primitive"],
@@ -30,9 +33,26 @@ def _model_args(p: argparse.ArgumentParser, optional: bool = False, head_flag: s
     p.add_argument("--no-cache", action="store_true", help="trace again even if a cached graph exists")
 
 
+def _version_text() -> str:
+    """Versions from package metadata: no torch import, so --version answers at once."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from bertviz_graph import __version__
+
+    parts = [f"bertviz-graph {__version__}"]
+    for dist in ("torch", "transformers"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    return ", ".join(parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bertviz-graph", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=_version_text(),
+                        help="print the versions of bertviz-graph, torch and transformers")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="print the hierarchy with parameters, FLOPs and shapes")
@@ -59,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8050)
     p.add_argument("--open-browser", action="store_true", help="open the app in the default browser")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="serve with gunicorn in N processes sharing the trace cache (default: one process, "
+                        "Dash's own server)")
     from bertviz_graph.cli_prune import add_parsers
 
     add_parsers(sub, _model_args)
@@ -85,6 +108,8 @@ def _progress():
 def _trace(args: argparse.Namespace):
     import bertviz_graph as bg
 
+    if args.seq_len < 1:
+        raise UserError(f"--seq-len {args.seq_len} is below 1", "use --seq-len 1 or more (default 16)")
     status, say = _progress()
     if status is not None:
         status.start()
@@ -161,13 +186,29 @@ def cmd_serve(args: argparse.Namespace) -> None:
         loopback = args.host == "localhost"
     if not loopback:
         print(f"warning: binding to {args.host} makes the app reachable from other machines", file=sys.stderr)
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        raise UserError(f"--workers {args.workers} is out of range", "use --workers 1 to 64")
     _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
     if args.model is None:  # the trained MiniLM (packaged) when installed, with an example sentence run
         from bertviz_graph.sources.packaged import default_serve_model
 
         args.model = default_serve_model()
     graph = _trace(args)
-    serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
+    if args.workers is None:
+        serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
+        return
+    import bertviz_graph as bg
+    from bertviz_graph.app import make_app
+    from bertviz_graph.app.wsgi import run_gunicorn
+
+    options = {"head": args.head, "attention": args.attention, "ops": args.ops, "seq_len": args.seq_len}
+
+    def make_server():  # in each worker: a trace-cache hit, not a new trace
+        return make_app(bg.trace(args.model, **options)).server
+
+    print(f"bertviz-graph: {graph.name} at http://{args.host}:{args.port}/  ({args.workers} gunicorn "
+          "workers; Ctrl+C to stop)", flush=True)
+    run_gunicorn(make_server, args.host, args.port, args.workers)
 
 
 def _check_port(host: str, port: int) -> None:

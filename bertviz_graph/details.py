@@ -15,15 +15,30 @@ def _shape(s: list[int] | None) -> str:
     return "[" + ", ".join(map(str, s)) + "]" if s else "-"
 
 
-def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Numbers the explanations quote: hidden, heads, d_head, ffn, seq, vocab, and a module's in/out."""
-    d = {k: v for k, v in h.ctx.items() if v is not None and k != "tied"}
+def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None, grp: Any = None) -> dict[str, Any]:
+    """Facts the explanations quote: the model's (hidden, heads, kv_heads, d_head, ffn, act, norm, seq,
+    vocab, ...), a module's own (in/out features, embedding parts) and a group's (its real parameter
+    count, its label, whether a series shares its weights)."""
+    d = {k: v for k, v in h.ctx.items() if v is not None and k not in ("tied", "tied_pairs")}
     if "ffn" in d:
         d["intermediate"] = d["ffn"]
-    for key in ("in_features", "out_features", "num_embeddings", "embedding_dim"):
+    for key in ("in_features", "out_features", "num_embeddings", "embedding_dim", "parts"):
         if attrs and key in attrs:
             d[key] = attrs[key]
+    if grp is not None:
+        d["params"] = grp.params
+        d["label"] = grp.label
+        if grp.kind == "series":
+            d["members"] = len(grp.members)
+            d["shared_weights"] = grp.shared_weights
+        d["tied_to"] = _tied_to(h, grp.id)
     return d
+
+
+def _tied_to(h: Hierarchy, gid: str) -> str:
+    from bertviz_graph.hierarchy.roles import tied_outside
+
+    return tied_outside(h.ctx, gid)
 
 
 def explain(role: str, dims: dict[str, Any]) -> str:
@@ -85,7 +100,7 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             if total:
                 rows.append(("share of model parameters", f"{100 * grp.params / total:.1f}%"))
         return {"id": node_id, "title": grp.label, "subtitle": grp.sublabel, "role": grp.role, "rows": rows,
-                "explanation": explain(grp.role, dims_for(h, grp.attrs)), "weights": weight_names(h, node_id)}
+                "explanation": explain(grp.role, dims_for(h, grp.attrs, grp)), "weights": weight_names(h, node_id)}
     if node_id not in g:
         return {"id": node_id, "title": "not found", "subtitle": "", "role": "other",
                 "rows": [("error", f"no node '{node_id}' in this model")], "explanation": "", "weights": []}
@@ -101,6 +116,12 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
         ]
         if d.get("params"):
             rows.append(("parameters read", ", ".join(d["params"])))
+        if d.get("attrs"):
+            rows.append(("attributes", ", ".join(f"{k}={v}" for k, v in d["attrs"].items())))
+        if d.get("consts"):
+            rows.append(("constant inputs", ", ".join(f"#{i}: {v}" for i, v in d["consts"])))
+        if d.get("unknown"):
+            rows.append(("note", f"{d.get('target', d['op'])} is an op this importer does not know; drawn as is"))
         if d.get("source"):
             rows.append(("source", d["source"] + (f"  {d['code']}" if d.get("code") else "")))
     elif d["kind"] in ("param", "buffer"):
@@ -109,13 +130,17 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
                  ("used by", ", ".join(sorted(g.successors(node_id))) or "-")]
         if d.get("tied"):
             rows.append(("tied with", ", ".join(d["tied"])))
+        if d.get("onnx_name") and d["onnx_name"] != d["name"]:
+            rows.append(("name in the file", d["onnx_name"]))
+        if d.get("note"):
+            rows.append(("note", d["note"]))
     else:
         rows.append(("shape", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"))
     mod = h.groups.get(h.parent(node_id) or "")
     attrs = mod.attrs if mod is not None else {}
-    return {"id": node_id, "title": d.get("label", node_id), "subtitle": d.get("sublabel", ""),
-            "role": d.get("role", "other"), "rows": rows,
-            "explanation": explain(d.get("role", "other"), dims_for(h, attrs)),
+    return {"id": node_id, "title": h.label_of(node_id), "subtitle": h.sublabel_of(node_id),
+            "role": h.role_of(node_id), "rows": rows,
+            "explanation": explain(h.role_of(node_id), dims_for(h, attrs)),
             "weights": weight_names(h, node_id)}
 
 
@@ -130,6 +155,10 @@ def weights_for(graph: Any):
         store = ModuleWeights(graph.module)
         if store.trained:
             return store  # else: a meta-device module has no values; fall through to random ones
+    if graph.meta.get("onnx_file"):
+        from bertviz_graph.onnx.weights import OnnxWeights
+
+        return OnnxWeights.for_graph(graph)
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if files:
         return WeightStore.open(files)

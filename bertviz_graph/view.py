@@ -12,7 +12,6 @@ the visible representatives of its ends, aggregated (tensor count, shapes) when 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -246,12 +245,12 @@ class View:
                     attrs=_group_attrs(grp)))
             else:
                 d = g.nodes[x]
-                label, sub = d.get("label", x), d.get("sublabel", "")
+                label, sub = h.label_of(x), h.sublabel_of(x)
                 home = h.parent(x)
                 if home in h.groups and _is_trivial(h, home):  # "dropout" op shown with its module name
                     mod = h.groups[home]
                     label = f"{mod.label} · {d['op']}" if mod.label != d.get("op") else label
-                nodes.append(VNode(id=x, kind=d["kind"], label=label, sublabel=sub, role=d.get("role", "other"),
+                nodes.append(VNode(id=x, kind=d["kind"], label=label, sublabel=sub, role=h.role_of(x),
                                    parent=parent, attrs=_leaf_attrs(d)))
         visible = {n.id: n for n in nodes}
         frames_above: dict[str, list[str]] = {}
@@ -268,7 +267,7 @@ class View:
             if ru is None or rv is None or ru == rv or ru not in visible or rv not in visible:
                 continue
             kind = ("param" if g.nodes[u]["kind"] in ("param", "buffer")
-                    else "residual" if d.get("residual") else "data")
+                    else "residual" if h.is_residual(u, v) else "data")
             e = agg.setdefault((ru, rv), {"tensors": set(), "shapes": [], "kinds": set()})
             e["tensors"].add(u)
             e["kinds"].add(kind)
@@ -294,8 +293,8 @@ class View:
         meta = h.graph.meta
         params = h.groups[ROOT].params
         title = f"{meta.get('name', h.graph.name)} · {meta.get('model_class', h.groups[ROOT].cls)}"
-        subtitle = (f"{params:,} parameters · {h.groups[ROOT].n_ops} ops ({meta.get('attention', '?')} "
-                    f"attention, {meta.get('ops', 'aten')} level)")
+        how = meta.get("ops_note") or f"{meta.get('attention', '?')} attention, {meta.get('ops', 'aten')} level"
+        subtitle = f"{params:,} parameters · {h.groups[ROOT].n_ops} ops ({how})"
         return ViewData(title=title, subtitle=subtitle, nodes=nodes, edges=edges)
 
     def size(self) -> int:
@@ -375,16 +374,28 @@ def _leaf_attrs(d: dict[str, Any]) -> dict[str, Any]:
     return {k: d[k] for k in keep if d.get(k) not in (None, [], "")}
 
 
+def search_pattern(query: str, max_length: int = 1000):
+    """The user's regex, compiled by RE2: linear time, so no pattern (``(a+)+$``) can stall a server.
+    Case-insensitive; plain text when RE2 cannot parse it (backreferences, lookaround) or it is too long."""
+    import re2
+
+    opts = re2.Options()
+    opts.case_sensitive = False
+    opts.log_errors = False
+    query = query[:max_length]
+    try:
+        return re2.compile(query, opts)
+    except re2.error:
+        return re2.compile(re2.escape(query), opts)
+
+
 def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:
     """Groups and nodes whose label, class, path, name or op matches ``query`` (regex, case-insensitive;
     plain text if the regex is invalid). Series members come after everything outside a hidden member."""
     query = query.strip()
     if not query:
         return []
-    try:
-        pat = re.compile(query, re.IGNORECASE)
-    except re.error:
-        pat = re.compile(re.escape(query), re.IGNORECASE)
+    pat = search_pattern(query)
     out: list[str] = []
     for _, x in h.walk():
         if x == ROOT:
@@ -394,7 +405,7 @@ def find(h: Hierarchy, query: str, limit: int = 200) -> list[str]:
             fields = (grp.label, grp.cls, grp.id, grp.sublabel)
         else:
             d = h.graph.g.nodes[x]
-            fields = (x, d.get("name", ""), d.get("op", ""), d.get("label", ""), d.get("module", ""))
+            fields = (x, d.get("name", ""), d.get("op", ""), h.label_of(x), d.get("module", ""))
         if any(f and pat.search(str(f)) for f in fields):
             out.append(x)
             if len(out) >= limit:

@@ -90,19 +90,32 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --quiet --disable-pip-version-check)
 
-# torch first and alone, pinned. Where the index offers a CPU build (this machine's wheel folder,
-# or TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu elsewhere) pip takes it; 2.13.0+cpu also
-# satisfies ==2.13.0. For a CUDA build elsewhere: TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128.
-# constraints.txt pins torch==2.13.0 too, so nothing later can swap it.
-TORCH_ARGS=("torch==2.13.0")
-if [ -n "${TORCH_INDEX_URL:-}" ]; then
-    TORCH_ARGS+=(--index-url "$TORCH_INDEX_URL")
-fi
+# torch first and alone, pinned. The same pin from the public index (PyPI) is the CUDA build on Linux
+# (several GB of nvidia-* wheels). So without an NVIDIA GPU (no working nvidia-smi) the CPU build is
+# asked for by name, 2.13.0+cpu, from a wheel folder pip is configured with (find-links) or PyTorch's
+# CPU index; only when neither offers it does pip fall back to PyPI's default build, and says so.
+# Choose yourself with TORCH_INDEX_URL: https://download.pytorch.org/whl/cpu (CPU),
+# https://download.pytorch.org/whl/cu128 (CUDA 12.8), ... or TORCH_INDEX_URL=pypi (PyPI's default).
+# constraints.txt pins torch==2.13.0 too (2.13.0+cpu satisfies it), so nothing later can swap it.
 if "$PY" -c 'import torch, sys; sys.exit(torch.__version__.split("+")[0] != "2.13.0")' >/dev/null 2>&1; then
     say "torch 2.13.0 present"
+elif [ -n "${TORCH_INDEX_URL:-}" ]; then
+    say "pip: torch==2.13.0 from $TORCH_INDEX_URL"
+    if [ "$TORCH_INDEX_URL" = "pypi" ]; then
+        "${PIP[@]}" "torch==2.13.0"
+    else
+        "${PIP[@]}" "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
+    fi
+elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    say "pip: torch==2.13.0 (NVIDIA GPU found: PyPI's CUDA build)"
+    "${PIP[@]}" "torch==2.13.0"
 else
-    say "pip: torch==2.13.0"
-    "${PIP[@]}" "${TORCH_ARGS[@]}"
+    say "pip: torch==2.13.0+cpu (no NVIDIA GPU)"
+    if ! "${PIP[@]}" --retries 1 "torch==2.13.0+cpu" --extra-index-url https://download.pytorch.org/whl/cpu; then
+        say "no CPU build of torch 2.13.0 reachable; installing PyPI's default build (CUDA on Linux, large)"
+        say "  to get the CPU build: TORCH_INDEX_URL=<an index with torch 2.13.0+cpu> bash scripts/setup.sh"
+        "${PIP[@]}" "torch==2.13.0"
+    fi
 fi
 
 if ((WITH_TEST)); then

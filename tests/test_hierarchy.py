@@ -50,9 +50,12 @@ def test_aggregates(base_graph):
 
 def test_residual_edges_marked(base_graph):
     g = base_graph.g
-    residual = [(u, v) for u, v, d in g.edges(data=True) if d.get("residual")]
+    residual = base_graph.hierarchy.residual
     assert len(residual) == 24  # two skip connections per layer
     assert all(g.nodes[v]["op"] == "add" for _, v in residual)
+    # the hierarchy's findings stay out of the traced graph (and so out of a saved graph.json)
+    assert not any("residual" in d for *_, d in g.edges(data=True))
+    assert not any({"role", "label", "sublabel"} & set(d) for _, d in g.nodes(data=True))
 
 
 def test_unfolded_hierarchy_keeps_all_layers(tiny_graph):
@@ -68,9 +71,9 @@ def test_residuals_in_other_families_and_primitive_level():
 
     for name, layers in (("distilbert-base-uncased", 6), ("albert-base-v2", 12)):
         g = bg.trace(name)
-        assert sum(1 for *_, d in g.g.edges(data=True) if d.get("residual")) == 2 * layers, name
+        assert len(g.hierarchy.residual) == 2 * layers, name
     prim = bg.trace("bert-tiny", ops="primitive")  # LayerNorm/GELU math has inner adds: no skips
-    assert sum(1 for *_, d in prim.g.edges(data=True) if d.get("residual")) == 2 * 2
+    assert len(prim.hierarchy.residual) == 2 * 2
 
 
 def test_op_ids_never_collide_with_module_paths():

@@ -100,6 +100,7 @@ DIMS = {
     "vocab": 30522,
     "seq": 16,
     "layers": 12,
+    "act": "GELU",
 }
 
 
@@ -114,11 +115,12 @@ DIMS = {
         ("dropout", ["identity"]),
         ("elementwise", ["neuron by neuron", "no weights"]),
         ("layer", ["7,087,872"]),
-        ("encoder", ["12 identical"]),
+        ("encoder", ["12 transformer layers", "its own trained weights"]),
     ],
 )
 def test_explain_role_uses_numbers(role, must):
-    text = explain_role(role, DIMS)
+    # a group's parameter count is the real one the hierarchy measured, passed in (no BERT formula)
+    text = explain_role(role, {**DIMS, "params": 7_087_872} if role == "layer" else DIMS)
     for m in must:
         assert m in text, (role, m, text)
 

@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout.types import LaidOutView
+from bertviz_graph.memsize import approx_bytes
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
 
@@ -32,14 +32,18 @@ NO_VALUE = "#f4f4f4"
 
 
 class LRU:
-    """A small thread-safe LRU map with a fixed number of entries.
+    """A thread-safe LRU map bounded in bytes (``approx_bytes`` of each value) and in entries.
 
     ``get_or_make`` computes a missing value once even when several requests ask for it at the same time
-    (the others wait for it): two callbacks wanting the same 30522×768 overview read the tensor once."""
+    (the others wait for it): two callbacks wanting the same 30522×768 overview read the tensor once.
+    A value larger than the whole budget is returned but not kept."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, max_bytes: int = 64 * 1024**2):
+        from cachetools import LRUCache
+
         self.size = size
-        self._data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._data = LRUCache(maxsize=max_bytes, getsizeof=lambda entry: entry[1])
         self._lock = threading.Lock()
         self._making: dict[Hashable, threading.Event] = {}
 
@@ -47,8 +51,7 @@ class LRU:
         while True:
             with self._lock:
                 if key in self._data:
-                    self._data.move_to_end(key)
-                    return self._data[key]
+                    return self._data[key][0]  # cachetools marks it recently used
                 busy = self._making.get(key)
                 if busy is None:
                     self._making[key] = threading.Event()
@@ -56,11 +59,12 @@ class LRU:
             busy.wait(60)  # someone else is computing it: wait, then look again
         try:
             value = make()
+            nbytes = approx_bytes(value) + approx_bytes(key)
             with self._lock:
-                self._data[key] = value
-                self._data.move_to_end(key)
+                if nbytes <= self.max_bytes:
+                    self._data[key] = (value, nbytes)
                 while len(self._data) > self.size:
-                    self._data.popitem(last=False)
+                    self._data.popitem()
             return value
         finally:
             with self._lock:
@@ -68,6 +72,10 @@ class LRU:
 
     def __len__(self) -> int:
         return len(self._data)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._data.currsize)
 
 
 @dataclass
@@ -94,9 +102,10 @@ class AppContext:
         self.direction = direction
         self._weights = None
         self._weights_lock = threading.Lock()
-        self._rendered = LRU(view_cache)
-        self.stats_cache = LRU(16)
-        self.matrix_cache = LRU(8)
+        # Byte budgets: a rendered bert-base view is ~0.1-2 MB, a weight overview up to ~10 MB.
+        self._rendered = LRU(view_cache, max_bytes=96 * 1024**2)
+        self.stats_cache = LRU(16, max_bytes=16 * 1024**2)
+        self.matrix_cache = LRU(8, max_bytes=160 * 1024**2)
         self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
         self.default_state = View.default(self.h, direction=direction).state
         self._prefetching = threading.Lock()

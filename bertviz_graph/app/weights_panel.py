@@ -333,6 +333,9 @@ def register(app, C: AppContext) -> None:
         hint = ("one cell = one weight: hover for the exact value" if mv.exact else
                 f"each cell = {mv.cell_label}; hover for the exact weight at the cell's centre, "
                 f"or drag to zoom in")
+        note = store.note(name) if hasattr(store, "note") else None  # e.g. "stored [in, out], shown [out, in]"
+        if note:
+            hint = f"{note}. {hint}"
         return _heatmap_figure(mv), _window_dict(mv), banner, href, hint
 
     @app.callback(Output(ids.HEATMAP_READOUT, "children", allow_duplicate=True),

@@ -39,10 +39,17 @@ class Group:
 
 @dataclass
 class Hierarchy:
+    """The tree over an OpGraph. What the hierarchy decides about a leaf node (its role and label) and
+    which edges are residual (skip) connections live here, not in the OpGraph's node attributes, so the
+    graph (and a saved graph.json) stays what the tracer recorded."""
+
     graph: OpGraph
     groups: dict[str, Group]
     parent_of: dict[str, str]  # every leaf node and group -> its parent group id
     ctx: dict[str, Any]  # model-wide dims: hidden, heads, d_head, ffn, vocab, layers
+    node_role: dict[str, str] = field(default_factory=dict)  # leaf node -> role ("linear", "param", ...)
+    node_label: dict[str, tuple[str, str]] = field(default_factory=dict)  # leaf node -> (label, sublabel)
+    residual: frozenset[tuple[str, str]] = frozenset()  # (u, v) edges that are skip connections
 
     # --- navigation -----------------------------------------------------------------------------
     def is_group(self, x: str) -> bool:
@@ -82,7 +89,20 @@ class Hierarchy:
     def label_of(self, x: str) -> str:
         if x in self.groups:
             return self.groups[x].label
-        return self.graph.g.nodes[x].get("label", x)
+        return self.node_label.get(x, (x, ""))[0]
+
+    def sublabel_of(self, x: str) -> str:
+        if x in self.groups:
+            return self.groups[x].sublabel
+        return self.node_label.get(x, (x, ""))[1]
+
+    def role_of(self, x: str) -> str:
+        if x in self.groups:
+            return self.groups[x].role
+        return self.node_role.get(x, "other")
+
+    def is_residual(self, u: str, v: str) -> bool:
+        return (u, v) in self.residual
 
     def walk(self, gid: str = ROOT, depth: int = 0):
         """Yield (depth, id) depth-first over groups and leaves."""
@@ -93,24 +113,36 @@ class Hierarchy:
 
 def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     from bertviz_graph.hierarchy.aggregates import compute_aggregates
-    from bertviz_graph.hierarchy.series import fold_series
+    from bertviz_graph.hierarchy.series import fold_series, label_series
 
     g = graph.g
-    ctx = model_context(graph.meta.get("config"), graph.modules)
-    ctx["tied"] = any(d.get("tied") for _, d in graph.nodes("param"))
+    tied_pairs = [(d["name"], t) for _, d in graph.nodes("param") for t in d.get("tied") or []]
+    ctx = model_context(graph.meta.get("config"), graph.modules, graph.meta.get("head"), tied_pairs)
+    ctx["tied"] = bool(tied_pairs)
     ctx["seq"] = graph.meta.get("seq_len")
     groups: dict[str, Group] = {}
     parent_of: dict[str, str] = {}
 
     # Groups: one per module instance; the root module is the tree's root.
     root_info = graph.modules.get(ROOT)
+    roles: dict[str, str] = {}
+    kids: dict[str, list[str]] = {}
     for path, info in graph.modules.items():
         depth = 0 if path == ROOT else 1 + path.split("@")[0].count(".")
-        role = module_role(info.cls, path, depth)
-        label, sub = module_label(info.cls, path, role, info.attrs, ctx)
+        roles[path] = module_role(info.cls, path, depth)
+        parent = None if path == ROOT else (info.parent if info.parent in graph.modules else ROOT)
+        if parent is not None:
+            kids.setdefault(parent, []).append(path)
+    for path, info in graph.modules.items():
+        role = roles[path]
+        attrs = dict(info.attrs)
+        if role == "embeddings":
+            attrs["parts"] = _embedding_parts(kids.get(path, []), graph)
+        label, sub = module_label(info.cls, path, role, attrs, ctx,
+                                  frozenset(roles[k] for k in kids.get(path, [])))
         parent = None if path == ROOT else (info.parent if info.parent in graph.modules else ROOT)
         groups[path] = Group(id=path, kind="module", cls=info.cls, label=label, sublabel=sub, role=role,
-                             parent=parent, attrs=dict(info.attrs))
+                             parent=parent, attrs=attrs)
     if ROOT not in groups:
         groups[ROOT] = Group(id=ROOT, kind="module", cls=root_info.cls if root_info else "Model",
                              label=graph.name, sublabel="", role="model", parent=None)
@@ -119,22 +151,22 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
             parent_of[gid] = grp.parent
 
     # Leaves: ops in their instance, params/buffers in their owner, inputs/outputs at the top.
+    node_role: dict[str, str] = {}
+    node_label: dict[str, tuple[str, str]] = {}
     for n, d in g.nodes(data=True):
         kind = d["kind"]
         if kind == "op":
             home = d["module"] if d["module"] in groups else ROOT
-            d["role"] = op_role(d["op"])
-            d["label"] = d["op"]
-            d["sublabel"] = _shape_text(d.get("shape"))
+            node_role[n] = d.get("role_hint") or op_role(d["op"])  # an importer may know better (ONNX)
+            node_label[n] = (d["op"], _shape_text(d.get("shape")))
         elif kind in ("param", "buffer"):
             home = d["module"] if d["module"] in groups else ROOT
-            d["role"] = kind
-            d["label"], d["sublabel"] = param_label(d["name"], d.get("shape") or [])
+            node_role[n] = kind
+            node_label[n] = param_label(d["name"], d.get("shape") or [])
         else:
             home = ROOT
-            d["role"] = kind
-            d["label"] = d["name"].replace("input:", "")
-            d["sublabel"] = _shape_text(d.get("shape"))
+            node_role[n] = kind
+            node_label[n] = (d["name"].replace("input:", ""), _shape_text(d.get("shape")))
         parent_of[n] = home
 
     # Order children by first execution: ops by order, params just before their first consumer.
@@ -164,13 +196,31 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     for gid in [k for k, v in groups.items() if not v.children and k != ROOT]:
         _remove_group(groups, parent_of, gid)
 
-    h = Hierarchy(graph=graph, groups=groups, parent_of=parent_of, ctx=ctx)
-    _group_loose_ops(h)
-    _mark_residuals(h)
-    compute_aggregates(h)
+    h = Hierarchy(graph=graph, groups=groups, parent_of=parent_of, ctx=ctx, node_role=node_role,
+                  node_label=node_label, residual=frozenset(residual_edges(g)))
+    # Fold before grouping loose ops: a loop's in-between ops (x = x + blk(x)) belong to its steps.
     if fold:
         fold_series(h)
+    _group_loose_ops(h)
+    compute_aggregates(h)
+    label_series(h)
     return h
+
+
+_PART_NAMES = {"word_embeddings": "token", "wte": "token", "embed_tokens": "token", "tok_embeddings": "token",
+               "position_embeddings": "position", "wpe": "position", "embed_positions": "position",
+               "token_type_embeddings": "type"}
+
+
+def _embedding_parts(children: list[str], graph: OpGraph) -> str:
+    """'token + position + type': the lookups an Embeddings module really holds (RoBERTa has a type table
+    of one row, DistilBERT none, DeBERTa-v3 no position table)."""
+    parts = []
+    for c in children:
+        if graph.modules[c].cls == "Embedding":
+            leaf = c.split("@")[0].rsplit(".", 1)[-1]
+            parts.append(_PART_NAMES.get(leaf, leaf))
+    return " + ".join(dict.fromkeys(parts)) or "lookups"
 
 
 def _remove_group(groups: dict[str, Group], parent_of: dict[str, str], gid: str) -> None:
@@ -187,11 +237,11 @@ def _shape_text(shape: list[int] | None) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]" if shape else ""
 
 
-def _mark_residuals(h: Hierarchy) -> None:
+def residual_edges(g) -> list[tuple[str, str]]:
     """Skip connections: an add whose input ``a`` also feeds, through other ops, its other input ``b``.
     The edge a -> add is then the skip (the residual). Same shape as the sum, so a broadcast such as the
     attention mask added to the scores is never taken for one."""
-    g = h.graph.g
+    out: list[tuple[str, str]] = []
     for v, dv in g.nodes(data=True):
         if dv.get("kind") != "op" or dv.get("op") != "add":
             continue
@@ -201,7 +251,8 @@ def _mark_residuals(h: Hierarchy) -> None:
         for a, b in (ins, ins[::-1]):
             d = g.edges[a, v]
             if d.get("shape") == dv.get("shape") and g.out_degree(a) >= 2 and _reaches(g, a, b):
-                d["residual"] = True
+                out.append((a, v))
+    return out
 
 
 def _reaches(g, a: str, b: str) -> bool:
@@ -245,28 +296,39 @@ _MASK_OPS = {"where", "ge", "gt", "lt", "le", "eq", "masked_fill", "logical_not"
 
 def _group_loose_ops(h: Hierarchy, min_ops: int = 3) -> None:
     """Ops a model runs outside any submodule (BertModel building its attention mask: arange, unsqueeze,
-    where, ...) would scatter over the overview; they become one group."""
+    where, ...) would scatter over the overview; each unbroken run of them becomes one group, at the
+    place where it runs."""
     g = h.graph.g
     for gid in list(h.groups):
         grp = h.groups[gid]
-        # Only model wrappers: inside a block (self-attention) the loose ops ARE the computation.
-        if grp.role != "model" or not any(c in h.groups for c in grp.children):
+        # Only model wrappers and stacks (T5Stack builds its mask inside): inside a block (self-attention)
+        # the loose ops ARE the computation.
+        if grp.role not in ("model", "encoder", "decoder") or not any(c in h.groups for c in grp.children):
             continue
-        loose = [c for c in grp.children if c not in h.groups and g.nodes[c]["kind"] == "op"]
-        if len(loose) < min_ops:
-            continue
-        ops = sorted(loose, key=lambda x: g.nodes[x]["order"])
-        names = {g.nodes[x]["op"] for x in ops}
-        is_mask = bool(names & _MASK_OPS)
-        tag = "<mask>" if is_mask else "<ops>"
-        new_id = f"{gid}.{tag}" if gid else tag
-        label = "Attention mask" if is_mask else "Other ops"
-        sub_label = f"{len(ops)} ops · " + ", ".join(sorted(names)[:4]) + (" …" if len(names) > 4 else "")
-        pos = grp.children.index(ops[0])
-        grp.children = [c for c in grp.children if c not in set(ops)]
-        grp.children.insert(pos, new_id)
-        h.groups[new_id] = Group(id=new_id, kind="module", cls="(ops)", label=label, sublabel=sub_label,
-                                 role="shape", parent=gid, children=ops)
-        h.parent_of[new_id] = gid
-        for x in ops:
-            h.parent_of[x] = new_id
+        runs: list[list[str]] = [[]]
+        for c in grp.children:
+            if c not in h.groups and g.nodes[c]["kind"] == "op":
+                runs[-1].append(c)
+            elif c in h.groups and runs[-1]:
+                runs.append([])
+        taken: set[str] = set()
+        for ops in (r for r in runs if len(r) >= min_ops):
+            names = {g.nodes[x]["op"] for x in ops}
+            is_mask = bool(names & _MASK_OPS)
+            tag = "<mask>" if is_mask else "<ops>"
+            new_id = f"{gid}.{tag}" if gid else tag
+            k = 2
+            while new_id in h.groups or new_id in taken:
+                new_id = (f"{gid}.{tag[:-1]}:{k}>" if gid else f"{tag[:-1]}:{k}>")
+                k += 1
+            taken.add(new_id)
+            label = "Attention mask" if is_mask else "Other ops"
+            sub_label = f"{len(ops)} ops · " + ", ".join(sorted(names)[:4]) + (" …" if len(names) > 4 else "")
+            pos = grp.children.index(ops[0])
+            grp.children = [c for c in grp.children if c not in set(ops)]
+            grp.children.insert(pos, new_id)
+            h.groups[new_id] = Group(id=new_id, kind="module", cls="(ops)", label=label, sublabel=sub_label,
+                                     role="shape", parent=gid, children=ops)
+            h.parent_of[new_id] = gid
+            for x in ops:
+                h.parent_of[x] = new_id

@@ -2,8 +2,9 @@
 
 Why: people look at ``add`` / ``mul`` / ``matmul`` nodes and ask where the neurons are. These short texts,
 shown in the details panel, answer that for each semantic role and each tensor shape, using the model's
-real numbers (``dims``: hidden=768, heads=12, d_head=64, intermediate=3072, vocab=30522, seq=16,
-in_features/out_features of a Linear, ...). A missing number is described in words instead.
+real facts (``dims``, read from the config and the graph: hidden, heads, kv_heads, d_head, intermediate,
+vocab, seq, act, norm, gated, positions, arch, a Linear's in/out features, a group's real parameter
+count ...). A missing fact is described in words instead; nothing is assumed from BERT-base.
 """
 
 from __future__ import annotations
@@ -78,23 +79,46 @@ def explain_role(role: str, dims: Dims | None = None) -> str:
     S = _n(seq) if seq is not None else "every"
     pos = f"each of the {_n(seq)} token positions" if seq is not None else "each token position"
     ISZ = _n(inter) if inter is not None else "intermediate-size"
+    act = _get(d, "act", "the activation function")
+    norm = _get(d, "norm", "LayerNorm")
+    params = _get(d, "params")
+    real = f" It holds {_n(params)} trained numbers." if isinstance(params, int) and params > 0 else ""
 
     if role == "model":
         L = _n(layers) if layers is not None else "a stack of"
+        arch = _get(d, "arch", "encoder")
+        if arch == "encoder-decoder":
+            dl = _get(d, "decoder_layers", layers)
+            stack = (f"an encoder of {L} transformer layers reads the input; a decoder of "
+                     f"{_n(dl) if dl is not None else 'several'} layers writes the output token by token, "
+                     "cross-attending to the encoder's vectors")
+        elif arch == "decoder":
+            stack = f"{L} decoder layers refine those vectors, each position looking only at earlier ones"
+        else:
+            stack = f"{L} transformer layers refine those vectors"
         return (
             f"The whole network. Embeddings turn each token id into a vector of {H} numbers (neurons); "
-            f"{L} transformer layers refine those vectors; a head turns them into the output. In textbook "
+            f"{stack}; a head turns them into the output.{real} In textbook "
             "terms it is many fully-connected layers (one trained weight per edge) applied to every token "
-            "position, plus self-attention, whose connections between positions are weighted by numbers "
+            "position, plus attention, whose connections between positions are weighted by numbers "
             "computed from the input rather than trained."
         )
     if role == "embeddings":
-        v = f"{_n(vocab)}-word" if vocab is not None else "vocabulary"
+        v = f"{_n(vocab)}-token" if vocab is not None else "vocabulary"
+        parts = [p.strip() for p in str(_get(d, "parts", "token")).split("+")]
+        named = {"token": f"token from the {v} table", "position": "position", "type": "token type"}
+        lookups = ", ".join(named.get(p, p) for p in parts)
+        width = _get(d, "embedding_size") or hidden
+        W = _n(width) if width is not None else H
+        count = {1: "one table lookup", 2: "two table lookups", 3: "three table lookups"}.get(
+            len(parts), f"{len(parts)} table lookups")
+        summed = " whose vectors are added" if len(parts) > 1 else ""
+        proj = (f" (projected to {H} in the encoder)" if width != hidden and width is not None and
+                hidden is not None else "")
         return (
-            f"Embeddings block: three table lookups (word from the {v} table, position, token type) whose "
-            f"vectors of {H} numbers are added, then LayerNorm and dropout. Output: one vector of {H} neurons "
-            f"for {pos}. Each lookup is equivalent to a fully-connected layer with no bias applied to a "
-            "one-hot input."
+            f"Embeddings block: {count} ({lookups}) of {W} numbers{summed}, then {norm} and dropout. "
+            f"Output: one vector of {W} neurons{proj} for {pos}. Each lookup is equivalent to a "
+            "fully-connected layer with no bias applied to a one-hot input."
         )
     if role == "embedding":
         rows = _get(d, "num_embeddings", vocab)
@@ -114,41 +138,63 @@ def explain_role(role: str, dims: Dims | None = None) -> str:
             "the single active input neuron matter, so the lookup just copies that row."
         )
     if role == "attention":
+        kv = _get(d, "kv_heads", heads)
         if isinstance(heads, int) and isinstance(d_head, int):
-            hs = (
-                f"{_n(heads)} heads of {_n(d_head)} neurons ({_n(heads)}×{_n(d_head)} = {_n(heads * d_head)})"
-            )
+            hs = f"{_n(heads)} heads of {_n(d_head)} neurons ({_n(heads)}×{_n(d_head)} = {_n(heads * d_head)})"
         else:
             hs = "several heads, each a slice of the hidden vector"
-        qkv = (
-            f"three fully-connected layers {H}→{H} ({_n(3 * linear_params(hidden, hidden))} trained numbers)"
-            if isinstance(hidden, int)
-            else "three fully-connected layers"
-        )
+        if isinstance(hidden, int) and isinstance(heads, int) and isinstance(d_head, int) and isinstance(kv, int):
+            qkv = (f"fully-connected layers: query {H}→{_n(heads * d_head)}, key and value "
+                   f"{H}→{_n(kv * d_head)} each")
+        else:
+            qkv = "fully-connected layers"
+        gqa = ""
+        if isinstance(kv, int) and isinstance(heads, int) and kv != heads:
+            kind = "Multi-query" if kv == 1 else "Grouped-query"
+            gqa = (f" {kind} attention: only {_n(kv)} key/value head{'s' if kv != 1 else ''}, each shared by "
+                   f"{_n(heads // kv)} query heads, so K and V are smaller than Q.")
+        label = str(_get(d, "label", "")).lower()
+        cross = "cross" in label
+        causal = "causal" in label or (not cross and _get(d, "arch") == "decoder")
+        who = ("Cross-attention: queries come from the decoder, keys and values from the encoder's output"
+               if cross else "Causal self-attention: each position attends only to itself and earlier "
+               "positions (a mask hides the later ones)" if causal else "Self-attention")
+        rot = (" Rotary position embedding turns Q and K by position-dependent angles (no trained weights), "
+               "so the scores depend on relative positions." if _get(d, "positions") == "rotary" else "")
         sq = f"{_n(seq)}×{_n(seq)}" if seq is not None else "positions×positions"
         scale = f"√{_n(d_head)}" if d_head is not None else "√d_head"
         return (
-            f"Self-attention with {hs}. Query, key and value are {qkv}, applied to every position. Then, "
+            f"{who}, with {hs}. Query, key and value are {qkv}, applied to every position.{gqa}{rot} Then, "
             f"per head, QKᵀ/{scale} and softmax give a {sq} table of weights between token positions: edges "
             "between positions whose weights are computed from the input, not trained, and different for "
-            "every sentence. Each position's output is the weighted sum of the value vectors."
+            f"every sentence. Each position's output is the weighted sum of the value vectors.{real}"
         )
     if role == "attention_output":
         return (
             f"Attention output: a fully-connected layer {H}→{H} that mixes the heads' outputs back "
             "together, then dropout, a residual add (the block's input added back unchanged: a skip "
-            f"connection, no weights) and LayerNorm over the {H} neurons of each position."
+            f"connection, no weights) and {norm} over the {H} neurons of each position."
         )
     if role == "ffn":
+        if _get(d, "gated") and "Intermediate" not in str(_get(d, "label", "")):
+            glu = _get(d, "glu", "A gated MLP")
+            n = (f" ({_n(3 * hidden * inter)} weights)"
+                 if isinstance(hidden, int) and isinstance(inter, int) else "")
+            return (
+                f"Feed-forward, gated ({glu}): two fully-connected layers {H}→{ISZ} side by side, 'gate' and "
+                f"'up'; {act} is applied to each gate neuron and multiplied by the matching up neuron, then a "
+                f"third layer {ISZ}→{H} ('down') goes back to the hidden size{n}. Applied to each token "
+                f"position independently with the same weights.{real}"
+            )
         n = (
             f"{H}×{ISZ} = {_n(hidden * inter)} trained weights + {ISZ} biases"
             if isinstance(hidden, int) and isinstance(inter, int)
             else "one weight per edge plus biases"
         )
         return (
-            f"Feed-forward (expand): a fully-connected layer {H}→{ISZ} ({n}), then GELU applied neuron by "
+            f"Feed-forward (expand): a fully-connected layer {H}→{ISZ} ({n}), then {act} applied neuron by "
             f"neuron to the {ISZ} neurons. This is the classic hidden layer of an MLP, applied to each token "
-            "position independently with the same weights; no information moves between positions here."
+            f"position independently with the same weights; no information moves between positions here.{real}"
         )
     if role == "ffn_output":
         n = (
@@ -158,24 +204,34 @@ def explain_role(role: str, dims: Dims | None = None) -> str:
         )
         return (
             f"Feed-forward output: a fully-connected layer {ISZ}→{H}{n} back down to the hidden size, dropout, "
-            f"a residual add (skip connection, no weights) and LayerNorm over the {H} neurons of each position."
+            f"a residual add (skip connection, no weights) and {norm} over the {H} neurons of each position."
         )
     if role == "layer":
-        extra = ""
-        if isinstance(hidden, int) and isinstance(inter, int):
-            att = 4 * linear_params(hidden, hidden) + 2 * hidden
-            ffn = linear_params(hidden, inter) + linear_params(inter, hidden) + 2 * hidden
-            extra = f" It holds {_n(att + ffn)} trained numbers ({_n(att)} in attention, {_n(ffn)} in feed-forward)."
+        members = _get(d, "members")
+        if isinstance(members, int):
+            share = (f"{_n(members)} applications of one set of shared trained weights" if _get(d, "shared_weights")
+                     else f"{_n(members)} layers, each with its own trained weights")
+            extra = f" Folded: {share}; {_n(params)} trained numbers in all." if isinstance(params, int) else ""
+        else:
+            extra = real
+        mid = ("self-attention (positions exchange information), cross-attention to the encoder's output, "
+               "then a feed-forward network" if "Decoder" in str(_get(d, "label", "")) and
+               _get(d, "arch") == "encoder-decoder" else
+               "self-attention (positions exchange information) then a feed-forward network")
         return (
-            "One transformer layer: self-attention (positions exchange information) then a feed-forward "
-            "network (each position on its own), each followed by a residual add and LayerNorm. Its input "
-            f"and output are both {S} × {H} numbers." + extra
+            f"One transformer layer: {mid} (each position on its own), each with a residual add and {norm}. "
+            f"Its input and output are both {S} × {H} numbers." + extra
         )
-    if role == "encoder":
-        L = f"{_n(layers)} identical" if layers is not None else "identical"
+    if role == "encoder" or role == "decoder":
+        n = layers if role == "encoder" else _get(d, "decoder_layers", layers)
+        L = f"{_n(n)}" if n is not None else "several"
+        own = ("all of them apply one set of shared trained weights (ALBERT-style parameter sharing)"
+               if _get(d, "shared_layers") else "each has its own trained weights")
+        what = "Encoder" if role == "encoder" else "Decoder"
         return (
-            f"Encoder: {L} transformer layers stacked; each has its own trained weights and refines the "
+            f"{what}: {L} transformer layers stacked; {own}; they refine the "
             f"{H}-number vector of every position. Drawn folded as one layer ×N because the structure repeats."
+            + real
         )
     if role == "pooler":
         return (
@@ -183,16 +239,27 @@ def explain_role(role: str, dims: Dims | None = None) -> str:
             "and tanh, neuron by neuron. It summarises the sentence for classification."
         )
     if role == "head":
+        tied = _get(d, "tied_to")
+        tie = (f" (its weights are tied to {tied}: the same trained numbers)" if tied else "")
+        label = str(_get(d, "label", ""))
         if isinstance(n_in, int) and isinstance(n_out, int):
-            last = f"ends in a fully-connected layer {_n(n_in)}→{_n(n_out)}"
-        elif vocab is not None:
-            last = f"for masked-language modelling ends in a fully-connected layer {H}→{_n(vocab)}, one score per word (its weights are usually tied to the word embeddings)"
+            last = f"ends in a fully-connected layer {_n(n_in)}→{_n(n_out)}{tie}"
+        elif vocab is not None and label in ("MLM head", "LM head"):
+            task = "masked-language modelling" if label == "MLM head" else "predicting the next token"
+            last = f"for {task} ends in a fully-connected layer {H}→{_n(vocab)}, one score per token{tie}"
         else:
-            last = "ends in a fully-connected layer to the output size"
-        return f"Task head: turns the final {H}-number vectors into the task's output; it {last}."
+            last = f"ends in a fully-connected layer to the output size{tie}"
+        return f"Task head: turns the final {H}-number vectors into the task's output; it {last}.{real}"
     if role == "linear":
         return "Linear: " + _linear_text(n_in, n_out, seq)
     if role == "layernorm":
+        if norm == "RMSNorm":
+            p = f"{H}" if isinstance(hidden, int) else "1 per neuron"
+            return (
+                f"RMSNorm: per-token normalisation over the {H} neurons of one position: divide by their root "
+                f"mean square (no mean subtracted), then scale each neuron by its own trained gain ({p} trained "
+                "parameters, no bias). No weighted edges between neurons."
+            )
         p = f"2×{H} = {_n(2 * hidden)}" if isinstance(hidden, int) else "2 per neuron"
         return (
             f"LayerNorm: per-token normalisation over the {H} neurons of one position: subtract their mean, "
@@ -201,8 +268,14 @@ def explain_role(role: str, dims: Dims | None = None) -> str:
         )
     if role == "activation":
         return (
-            "Activation (GELU or tanh): applied neuron by neuron, each number passes through the same "
+            f"Activation ({act}): applied neuron by neuron, each number passes through the same "
             "nonlinear function on its own. No weights, no connections; this is the 'neuron fires' part."
+        )
+    if role == "rotary":
+        return (
+            "Rotary position embedding: computes a cosine and sine per position and per pair of neurons of a "
+            f"head (d_head {_n(d_head) if d_head is not None else '?'}); attention rotates Q and K by these "
+            "angles, so their dot product depends on how far apart two positions are. No trained weights."
         )
     if role == "softmax":
         k = f"the {_n(seq)} key positions" if seq is not None else "the key positions"
@@ -354,10 +427,11 @@ def explain_overview(dims: Dims | None = None) -> str:
         edges = f" ({_n(d['hidden'] * d['intermediate'])} edges)"
     return (
         "In the textbook picture a layer is a column of neurons and every edge carries a trained weight. In "
-        f"BERT each token position holds a column of {H} neurons. A Linear node is exactly a fully-connected "
+        f"this model each token position holds a column of {H} neurons. A Linear node is exactly a fully-connected "
         f"layer: e.g. the feed-forward expand connects {H} neurons to {ISZ}{edges}, one trained weight per "
         "edge, and the same weights are reused at every position. The op graph shows that layer as a matmul "
-        "with the weight matrix plus an add of the biases; GELU, tanh and LayerNorm act on each neuron's "
+        f"with the weight matrix plus an add of the biases; {d.get('act') or 'the activation'} and "
+        f"{d.get('norm') or 'LayerNorm'} act on each neuron's "
         "number. Add nodes are residual skip connections or bias adds, mul nodes scale, and reshape/transpose "
         "nodes only regroup numbers (e.g. into heads). What the textbook picture lacks is attention: its "
         "matmuls connect token positions with weights computed from the input itself (softmax of Q·Kᵀ), "

@@ -136,7 +136,7 @@ def _positions(idx: np.ndarray) -> dict[int, float]:
 def fc_figure(
     sample: FcSample,
     title: str,
-    in_label: str = "input neurons (768 per token)",
+    in_label: str = "input neurons (per token)",
     out_label: str = "output neurons",
     width_buckets: int = 4,
 ) -> go.Figure:

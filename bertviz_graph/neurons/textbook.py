@@ -100,7 +100,7 @@ def _linear_op(h: Hierarchy, gid: str) -> str | None:
     g = h.graph.g
     for n in h.leaves(gid):
         d = g.nodes[n]
-        if d["kind"] == "op" and d.get("op") in _LINEAR_OPS:
+        if d["kind"] == "op" and (d.get("op") in _LINEAR_OPS or h.role_of(n) == "linear"):
             return n
     return None
 
@@ -189,6 +189,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
                 shape = a.get("normalized_shape") or [bands[-1].width if bands else 0]
                 width = shape[0] if isinstance(shape, list) else int(shape)
                 b = Band(x, "norm", x.split("@")[0].rsplit(".", 1)[-1], int(width), "layernorm")
+                b.meta["norm"] = "RMSNorm" if "RMS" in grp.cls or grp.cls == "T5LayerNorm" else "LayerNorm"
                 b.residual_from = _residual_source(h, x, owner, len(bands))
                 add(b, h.leaves(x))
                 return
@@ -202,7 +203,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
         d = g.nodes[x]
         if d["kind"] != "op":
             return
-        role = d.get("role")
+        role = h.role_of(x)
         if role == "softmax":
             # per head: softmax(QKᵀ/√d)·V; as wide as the value vectors it mixes
             width = bands[-1].width if bands else (h.ctx.get("hidden") or 0)
@@ -214,6 +215,7 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
             add(Band(h.parent(x) or ROOT, "act", d["op"], int(width), "activation"), [x])
 
     visit(ROOT)
+    bands[:] = _gated_order(h, bands)
     _levels(h, bands)
     for b in bands:
         b.detail = _detail(h, b, bands)
@@ -249,14 +251,43 @@ def _residual_source(h: Hierarchy, norm_gid: str, owner: dict[str, int], n_bands
             if du["kind"] != "op" or du.get("op") != "add":
                 continue
             srcs = [(src, ed) for src, _, ed in g.in_edges(u, data=True) if src in owner]
-            for src, ed in srcs:
-                if ed.get("residual"):
+            for src, _ed in srcs:
+                if h.is_residual(src, u):
                     return owner[src]
             back = [owner[src] for src, _ in srcs if owner[src] < n_bands - 1]
             if back and len(g.in_edges(u)) >= 2:
                 return min(back)
         break
     return None
+
+
+def _gated_order(h: Hierarchy, bands: list[Band]) -> list[Band]:
+    """A gated MLP runs gate, act(gate), up: the up projection reads the same tensor as the gate, so it is
+    moved next to the gate (one level, side by side) and the activation, which multiplies both, after them.
+    Skip-connection band indices are remapped."""
+    order = list(range(len(bands)))
+    for i, b in enumerate(bands):
+        if b.kind != "linear" or i < 2:
+            continue
+        pos = order.index(i)
+        j = pos - 1
+        while j >= 0 and bands[order[j]].kind == "act":
+            j -= 1
+        prev = bands[order[j]] if j >= 0 else None
+        if j < pos - 1 and prev is not None and prev.kind == "linear" and \
+                _data_inputs(h, prev.meta.get("op")) == _data_inputs(h, b.meta.get("op")):
+            order.insert(j + 1, order.pop(pos))
+            for k in range(j + 2, pos + 1):
+                if bands[order[k]].kind == "act":
+                    bands[order[k]].meta["gated"] = True
+    if order == list(range(len(bands))):
+        return bands
+    new_of = {old: new for new, old in enumerate(order)}
+    out = [bands[k] for k in order]
+    for b in out:
+        if b.residual_from is not None:
+            b.residual_from = new_of[b.residual_from]
+    return out
 
 
 def _levels(h: Hierarchy, bands: list[Band]) -> None:
@@ -310,8 +341,14 @@ def _detail(h: Hierarchy, b: Band, bands: list[Band]) -> str:
     if b.kind == "norm":
         skip = " after adding the skip connection (the block's input, unchanged)" if b.residual_from is not None \
             else ""
+        if b.meta.get("norm") == "RMSNorm":
+            return (f"RMSNorm over the {b.width} neurons of each position{skip}; {b.width} trained "
+                    "numbers (a gain per neuron, no shift), no edges between neurons")
         return (f"LayerNorm over the {b.width} neurons of each position{skip}; {2 * b.width} trained "
                 "numbers (a gain and a shift per neuron), no edges between neurons")
+    if b.meta.get("gated"):
+        return (f"{b.name} of each of the {b.width} gate neurons, times the matching up neuron (a gated MLP): "
+                "no weights, no edges")
     return f"{b.name} applied to each of the {b.width} neurons on its own: no weights, no edges"
 
 
@@ -399,6 +436,8 @@ def textbook_figure(h: Hierarchy, height: int | None = None, compact: bool = Fal
             w = sum((b.in_features or 0) * b.width for b in lin)
             if len(lin) > 1 and len({b.width for b in lin}) == 1:
                 txt = f"{len(lin)} × {n_in}×{lin[0].width} = {_n(w)} weights"
+            elif len(lin) > 1:  # grouped-query attention: K and V narrower than Q
+                txt = " + ".join(f"{b.in_features}×{b.width}" for b in lin) + f" = {_n(w)} weights"
             else:
                 txt = f"{n_in}×{lin[0].width} = {_n(w)} weights"
             if lin[0].split_inputs:
@@ -537,7 +576,9 @@ def _band_title(b: Band) -> str:
         heads = f" = {b.heads} heads × {b.width // b.heads}" if b.heads else ""
         return f"attention mix softmax(QKᵀ)·V: {size}{heads}"
     if b.kind == "norm":
-        return ("Add (skip) & " if b.residual_from is not None else "") + f"LayerNorm {size}"
+        return ("Add (skip) & " if b.residual_from is not None else "") + f"{b.meta.get('norm', 'LayerNorm')} {size}"
+    if b.meta.get("gated"):
+        return f"{b.name}(gate) × up, on each neuron"
     return f"{b.name} on each neuron"
 
 

@@ -130,11 +130,13 @@ def _linear_label(h: Hierarchy, gid: str) -> str:
 def _param_of_linear(h: Hierarchy, gid: str) -> tuple[str | None, str | None]:
     """(weight name, bias name) the Linear's op reads (a tied decoder reads the word embedding)."""
     g = h.graph.g
-    for n in h.leaves(gid):
+    weight = bias = None
+    for n in h.leaves(gid):  # an imported graph may add the bias in an op of its own (MatMul, then Add)
         d = g.nodes[n]
-        if d["kind"] == "op" and d.get("op") in _LINEAR_OPS:
-            return _op_params(h, n)
-    return None, None
+        if d["kind"] == "op" and (d.get("op") in _LINEAR_OPS or h.role_of(n) == "linear"):
+            w, b = _op_params(h, n)
+            weight, bias = weight or w, bias or b
+    return weight, bias
 
 
 def _op_params(h: Hierarchy, op: str) -> tuple[str | None, str | None]:
@@ -189,11 +191,11 @@ def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
         elif d["kind"] == "param" and len(d.get("shape") or []) == 2:
             weight = d["name"]
             users = [v for v in g.successors(nid) if g.nodes[v]["kind"] == "op"
-                     and g.nodes[v].get("op") in _LINEAR_OPS]
+                     and (g.nodes[v].get("op") in _LINEAR_OPS or h.role_of(v) == "linear")]
             if users:
                 home = h.parent(users[0])
                 gid = home if home is not None and _is_linear_group(h, home) else None
-                bias = _op_params(h, users[0])[1]
+                bias = (_param_of_linear(h, gid)[1] if gid else None) or _op_params(h, users[0])[1]
         else:
             raise UserError(f"'{d.get('label', nid)}' is not a fully-connected layer",
                             "select a Linear module, a linear op or a 2-D weight")
@@ -397,7 +399,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     g = h.graph.g
     d = g.nodes[node]
     op = d.get("op", "")
-    role = d.get("role", "other")
+    role = h.role_of(node)
     home = h.parent(node)
     dims = _dims(h, home)
     hidden = dims.get("hidden")
@@ -432,7 +434,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
             rows.append((f"op {op}", f"table lookup = a fully-connected layer from {n:,} one-hot input neurons to "
                                      f"{dim} neurons, no bias; only the active input's {dim} edges matter"))
     elif op == "add":
-        residual = any(ed.get("residual") for _, _, ed in g.in_edges(node, data=True))
+        residual = any(h.is_residual(u, node) for u in g.predecessors(node))
         if residual:
             rows.append(("op add (skip connection)", "per-neuron: adds the block's input back, unchanged, to its "
                                                       "output; no weights"))
@@ -443,7 +445,9 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     elif role == "elementwise":
         rows.append((f"op {op}", "per-neuron: works number by number; no weights, no edges"))
     elif role == "shape":
-        rows.append((f"op {op}", "regroups the same numbers (e.g. 768 → 12 heads × 64); no computation"))
+        heads, d_head = h.ctx.get("heads"), h.ctx.get("d_head")
+        eg = f" (e.g. {hidden} → {heads} heads × {d_head})" if hidden and heads and d_head else ""
+        rows.append((f"op {op}", f"regroups the same numbers{eg}; no computation"))
     elif role == "dropout":
         rows.append((f"op {op}", "identity at inference; in training it zeroes random neurons"))
     else:

@@ -353,9 +353,9 @@ def axis_labels(name: str, shape: tuple[int, ...]) -> tuple[str, str]:
     low = name.lower()
     if len(shape) <= 1:
         return "", "neuron (index)"
-    if "word_embeddings" in low or "embed_tokens" in low:
+    if any(k in low for k in ("word_embeddings", "embed_tokens", "wte.", "shared.", "tok_embeddings")):
         return "token id (row)", "feature (column)"
-    if "position_embeddings" in low:
+    if any(k in low for k in ("position_embeddings", "wpe.", "embed_positions")):
         return "position (row)", "feature (column)"
     if "token_type_embeddings" in low:
         return "token type (row)", "feature (column)"

@@ -173,11 +173,12 @@ def _build(source: Any, attention: str, ops: str) -> Runnable:
     import torch
     import transformers
 
-    from bertviz_graph.sources.build import HEAD_CLASSES, make_config
+    from bertviz_graph.sources.build import make_config
+    from bertviz_graph.sources.heads import auto_class
 
     transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in the CLI's output
     config = make_config(source.config or {}, attention)
-    auto = getattr(transformers, HEAD_CLASSES.get(source.head, "AutoModel"))
+    auto = getattr(transformers, auto_class(source.head) if source.head != "custom" else "AutoModel")
     notes: list[str] = []
     if source.weight_files:
         folder = source.weight_files[0].parent

@@ -58,6 +58,58 @@ PRESETS: dict[str, dict] = {
     },
     "all-MiniLM-L6-v2": _bert(hidden_size=384, num_hidden_layers=6, intermediate_size=1536),
     "MiniLM-L12-H384": _bert(hidden_size=384, num_hidden_layers=12, intermediate_size=1536),
+    "xlm-roberta-base": _bert(model_type="xlm-roberta", vocab_size=250002, max_position_embeddings=514,
+                              type_vocab_size=1, layer_norm_eps=1e-5, pad_token_id=1, bos_token_id=0,
+                              eos_token_id=2, architectures=["XLMRobertaForMaskedLM"]),
+    "electra-small-discriminator": _bert(model_type="electra", embedding_size=128, hidden_size=256,
+                                         num_attention_heads=4, intermediate_size=1024,
+                                         architectures=["ElectraForPreTraining"]),
+    "deberta-v3-small": _bert(model_type="deberta-v2", vocab_size=128100, num_hidden_layers=6,
+                              type_vocab_size=0, layer_norm_eps=1e-7, relative_attention=True,
+                              max_relative_positions=-1, position_buckets=256, norm_rel_ebd="layer_norm",
+                              share_att_key=True, pos_att_type=["p2c", "c2p"], position_biased_input=False,
+                              architectures=["DebertaV2ForMaskedLM"]),
+    # Decoders: GPT-2 (learned positions, LayerNorm, GELU MLP, tied LM head) and Llama-style (rotary
+    # positions, RMSNorm, SwiGLU MLP, grouped-query attention).
+    "gpt2": {
+        "model_type": "gpt2", "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12,
+        "n_head": 12, "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5,
+        "bos_token_id": 50256, "eos_token_id": 50256, "architectures": ["GPT2LMHeadModel"],
+    },
+    "llama-tiny": {
+        "model_type": "llama", "vocab_size": 1000, "hidden_size": 64, "intermediate_size": 176,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "hidden_act": "silu",
+        "max_position_embeddings": 256, "rms_norm_eps": 1e-5, "tie_word_embeddings": False,
+        "architectures": ["LlamaForCausalLM"],
+    },
+    # Llama-3-70B's shape (structure only; meta device): 80 layers, hidden 8192, GQA 64 query / 8 KV heads.
+    "llama-70b-shape": {
+        "model_type": "llama", "vocab_size": 128256, "hidden_size": 8192, "intermediate_size": 28672,
+        "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8, "hidden_act": "silu",
+        "max_position_embeddings": 8192, "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
+        "tie_word_embeddings": False, "bos_token_id": 128000, "eos_token_id": 128001,
+        "architectures": ["LlamaForCausalLM"],
+    },
+    "mistral-7b-shape": {
+        "model_type": "mistral", "vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 14336,
+        "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "hidden_act": "silu",
+        "max_position_embeddings": 32768, "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "sliding_window": 4096,
+        "tie_word_embeddings": False, "architectures": ["MistralForCausalLM"],
+    },
+    # Encoder-decoders: an encoder stack and a decoder stack (with cross-attention), each folded.
+    "t5-small": {
+        "model_type": "t5", "vocab_size": 32128, "d_model": 512, "d_kv": 64, "d_ff": 2048, "num_layers": 6,
+        "num_decoder_layers": 6, "num_heads": 8, "relative_attention_num_buckets": 32,
+        "feed_forward_proj": "relu", "layer_norm_epsilon": 1e-6, "pad_token_id": 0, "eos_token_id": 1,
+        "decoder_start_token_id": 0, "architectures": ["T5ForConditionalGeneration"],
+    },
+    "bart-base": {
+        "model_type": "bart", "vocab_size": 50265, "d_model": 768, "encoder_layers": 6, "decoder_layers": 6,
+        "encoder_attention_heads": 12, "decoder_attention_heads": 12, "encoder_ffn_dim": 3072,
+        "decoder_ffn_dim": 3072, "activation_function": "gelu", "max_position_embeddings": 1024,
+        "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2, "decoder_start_token_id": 2,
+        "architectures": ["BartForConditionalGeneration"],
+    },
     # A 48-layer, 1024-wide BERT (about 640M parameters): the structure-only stress test.
     "bert-xl-48": _bert(hidden_size=1024, num_hidden_layers=48, num_attention_heads=16,
                         intermediate_size=4096),
@@ -82,12 +134,15 @@ ALIASES: dict[str, str] = {
     "albert/albert-base-v2": "albert-base-v2",
     "sentence-transformers/all-MiniLM-L6-v2": "all-MiniLM-L6-v2",
     "microsoft/MiniLM-L12-H384-uncased": "MiniLM-L12-H384",
+    "FacebookAI/xlm-roberta-base": "xlm-roberta-base",
+    "google/electra-small-discriminator": "electra-small-discriminator",
+    "microsoft/deberta-v3-small": "deberta-v3-small",
+    "openai-community/gpt2": "gpt2",
+    "google-t5/t5-small": "t5-small",
+    "facebook/bart-base": "bart-base",
 }
 
 DEFAULT_MODEL = "bert-base-uncased"
-
-# Task heads people pick; "auto" = what the checkpoint's "architectures" says, else masked LM.
-HEADS = ("base", "mlm", "cls", "qa")
 
 
 def preset_config(name: str) -> dict | None:

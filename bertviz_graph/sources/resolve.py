@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.heads import HEADS, auto_head, check_head
 from bertviz_graph.sources.packaged import packaged_dir
-from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, HEADS, preset_config, preset_names
+from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, preset_config, preset_names
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
@@ -105,16 +106,10 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _pick_head(head: str, cfg: dict) -> str:
-    if head != "auto":
-        return head
-    archs = " ".join(cfg.get("architectures") or [])
-    if "SequenceClassification" in archs:
-        return "cls"
-    if "QuestionAnswering" in archs:
-        return "qa"
-    if archs and "MaskedLM" not in archs and "PreTraining" not in archs:
-        return "base"
-    return "mlm"
+    if head == "auto":
+        return auto_head(cfg)
+    check_head(head, cfg.get("model_type"))
+    return head
 
 
 def _resolve_path(path: Path, head: str) -> ModelSource:
@@ -139,6 +134,9 @@ def _resolve_path(path: Path, head: str) -> ModelSource:
         raise UserError(f"{config_path} is not valid JSON ({e})", "fix or re-save the config") from e
     if not isinstance(cfg, dict) or "model_type" not in cfg:
         raise UserError(f"{config_path} has no model_type", "re-save the model with save_pretrained")
+    from bertviz_graph.sources.config_check import check_config_sizes
+
+    check_config_sizes(cfg, str(config_path))
     weights = sorted(path.glob("*.safetensors"))
     if weights:
         from bertviz_graph.sources.weights import read_header

@@ -229,6 +229,11 @@ def read_header(path: Path) -> tuple[dict[str, _Entry], int]:
         if end - begin != need:
             raise _bad(path, f"tensor {key!r} has {end - begin} bytes but its shape {shape} needs {need}")
         entries[key] = _Entry(path, dtype, tuple(shape), begin, end)
+    # Lying offsets: two tensors claiming the same bytes mean the header does not describe the data.
+    spans = sorted((e.begin, e.end, k) for k, e in entries.items() if e.end > e.begin)
+    for (_, end_a, a), (begin_b, _, b) in zip(spans, spans[1:]):
+        if begin_b < end_a:
+            raise _bad(path, f"tensors {a!r} and {b!r} overlap in the data (data_offsets lie)")
     return entries, data_start
 
 
@@ -259,6 +264,10 @@ def _expand_paths(paths: Iterable[str | Path]) -> list[Path]:
                     f"{p} is not a valid safetensors index: no 'weight_map' object", _FIX_FILE
                 ) from None
             for s in shards:
+                # a shard is a file next to the index: no folder part, no '..', nothing absolute
+                if not isinstance(s, str) or not s.endswith(".safetensors") or Path(s).name != s or s in (".", ".."):
+                    raise UserError(f"{p} lists shard {s!r}, which is not a .safetensors file in {p.parent}",
+                                    "an index may only name shard files in its own folder")
                 sp = p.parent / s
                 if not sp.exists():
                     raise UserError(f"{p} lists shard {s} but {sp} does not exist", "download all shards")

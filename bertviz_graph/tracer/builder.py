@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -14,6 +17,7 @@ from bertviz_graph.tracer.flops import op_flops
 _MODULE_ATTRS = (
     "in_features", "out_features", "num_embeddings", "embedding_dim", "normalized_shape", "eps", "p",
     "num_attention_heads", "attention_head_size", "all_head_size", "n_heads", "dim", "padding_idx",
+    "nf", "nx",  # GPT-2's Conv1D: a Linear whose weight is stored [in, out]
 )
 
 
@@ -59,6 +63,45 @@ def user_frame(stack_trace: str | None) -> tuple[str, str]:
     return best
 
 
+def encode_arg(value: Any, slot_of: Callable[[Any], int | None]) -> Any:
+    """An op argument as plain, JSON-safe data: a tensor becomes ``{"$": k}`` (k = the ``index`` of its
+    edge into the op), scalars stay themselves (non-finite floats as strings), dtypes and devices become
+    tagged strings. Recorded so that two ops with a different eps, GELU approximation or scale factor are
+    told apart (series folding compares them)."""
+    slot = slot_of(value)
+    if slot is not None or _is_tensor_like(value):
+        return {"$": slot}
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": str(value)}
+    if isinstance(value, (list, tuple)):
+        return [encode_arg(v, slot_of) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode_arg(v, slot_of) for k, v in value.items()}
+    kind = type(value).__name__
+    if kind in ("SymInt", "SymFloat", "SymBool"):
+        return {"sym": str(value)}
+    if kind in ("dtype", "device", "layout", "memory_format"):
+        return {kind: str(value).replace("torch.", "")}
+    return {"repr": kind}
+
+
+def _is_tensor_like(value: Any) -> bool:
+    return type(value).__name__ in ("Tensor", "Parameter", "Node", "FakeTensor", "FunctionalTensor")
+
+
+def tensor_digest(t: Any, limit: int = 1 << 16) -> str | None:
+    """A short hash of a small buffer's values (None on the meta device or for big tensors), so that two
+    blocks holding different constants do not pass for identical."""
+    try:
+        if t is None or t.device.type == "meta" or t.numel() > limit:
+            return None
+        return hashlib.sha1(t.detach().contiguous().cpu().numpy().tobytes()).hexdigest()[:16]
+    except (RuntimeError, TypeError, AttributeError):  # odd dtypes numpy cannot take
+        return None
+
+
 class GraphBuilder:
     """Accumulates nodes, edges and module instances; ``finish()`` returns the OpGraph."""
 
@@ -89,7 +132,8 @@ class GraphBuilder:
         self.modules[instance] = ModuleInfo(path=instance, cls=cls, qualname=cls_qualname, attrs=attrs,
                                             parent=parent)
 
-    def add_param(self, name: str, shape: list[int], dtype: str, kind: str = "param") -> str:
+    def add_param(self, name: str, shape: list[int], dtype: str, kind: str = "param",
+                  digest: str | None = None) -> str:
         names = self.names_of.get(name, [name])
         canon = names[0]
         node_id = f"{kind}:{canon}"
@@ -101,6 +145,8 @@ class GraphBuilder:
                 numel *= s
             self.g.add_node(node_id, kind=kind, name=canon, module=owner, shape=shape, dtype=dtype,
                             numel=numel, tied=tied, order=self._next())
+            if digest is not None:
+                self.g.nodes[node_id]["digest"] = digest
         return node_id
 
     def add_input(self, name: str, shape: list[int] | None, dtype: str) -> str:
@@ -117,7 +163,8 @@ class GraphBuilder:
         return node_id
 
     def add_op(self, node_id: str, target: Any, module: str, inputs: list[tuple[str, list[int] | None, str]],
-               shape: list[int] | None, dtype: str, stack_trace: str | None) -> str:
+               shape: list[int] | None, dtype: str, stack_trace: str | None, args: list | None = None,
+               kwargs: dict | None = None) -> str:
         op = short_op(target)
         params = [self.g.nodes[src]["name"] for src, _, _ in inputs
                   if src in self.g and self.g.nodes[src]["kind"] == "param"]
@@ -126,6 +173,9 @@ class GraphBuilder:
                         shape=shape, dtype=dtype, params=params,
                         flops=op_flops(op, [s for _, s, _ in inputs], shape),
                         source=source, code=code, order=self._next())
+        if args is not None:
+            self.g.nodes[node_id]["args"] = args
+            self.g.nodes[node_id]["kwargs"] = kwargs or {}
         for index, (src, s, dt) in enumerate(inputs):
             if self.g.has_edge(src, node_id):  # same tensor twice (x * x): one edge, remember both slots
                 continue

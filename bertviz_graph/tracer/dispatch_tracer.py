@@ -11,7 +11,7 @@ import traceback
 from typing import Any
 
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.tracer.builder import GraphBuilder
+from bertviz_graph.tracer.builder import GraphBuilder, encode_arg, tensor_digest
 
 
 def dispatch_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any]) -> OpGraph:
@@ -29,7 +29,7 @@ def dispatch_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any]) 
         producers[id(p)] = (b.add_param(name, list(p.shape), str(p.dtype).replace("torch.", "")), p)
     for name, buf in model.named_buffers():
         producers[id(buf)] = (b.add_param(name, list(buf.shape), str(buf.dtype).replace("torch.", ""),
-                                          kind="buffer"), buf)
+                                          kind="buffer", digest=tensor_digest(buf)), buf)
     flat_in, _ = tree_flatten((args, kwargs))
     for i, t in enumerate(flat_in):
         if isinstance(t, torch.Tensor):
@@ -61,6 +61,15 @@ def dispatch_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any]) 
                     inputs.append((producers[id(a)][0], list(a.shape), str(a.dtype).replace("torch.", "")))
             flat_out, _ = tree_flatten(out)
             tensors = [t for t in flat_out if isinstance(t, torch.Tensor)]
+            first_slot: dict[str, int] = {}
+            for i, (src, _, _) in enumerate(inputs):
+                first_slot.setdefault(src, i)
+
+            def slot_of(x: Any) -> int | None:
+                if isinstance(x, torch.Tensor) and id(x) in producers:
+                    return first_slot.get(producers[id(x)][0])
+                return None
+
             op = func.overloadpacket.__name__
             n = counter.get(op, 0)
             counter[op] = n + 1
@@ -69,7 +78,8 @@ def dispatch_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any]) 
             b.add_op(node_id, func, stack[-1] if stack else "", inputs,
                      list(first.shape) if first is not None else None,
                      str(first.dtype).replace("torch.", "") if first is not None else "",
-                     "".join(traceback.format_stack(limit=40)))
+                     "".join(traceback.format_stack(limit=40)),
+                     args=encode_arg(list(args), slot_of), kwargs=encode_arg(dict(kwargs or {}), slot_of))
             for t in tensors:
                 producers[id(t)] = (node_id, t)
             return out

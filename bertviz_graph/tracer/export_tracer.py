@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import operator
 from typing import Any
 
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.tracer.builder import GraphBuilder
+from bertviz_graph.tracer.builder import GraphBuilder, encode_arg, tensor_digest
 
 
 def _shape_dtype(val: Any) -> tuple[list[int] | None, str]:
@@ -44,10 +46,13 @@ def instance_of(key: str, path: str) -> str:
 def export_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any], ops_level: str = "aten") -> OpGraph:
     import torch
 
-    ep = torch.export.export(model, args, kwargs=kwargs or None, strict=False)
+    # On a data-dependent failure torch prints the whole traced program; the caller reports one line.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        ep = torch.export.export(model, args, kwargs=kwargs or None, strict=False)
     if ops_level == "primitive":
         ep = ep.run_decompositions(primitive_decompositions())
     sig = ep.graph_signature
+    state = {**ep.state_dict, **getattr(ep, "constants", {})}
     b = GraphBuilder(model, meta)
     ids: dict[str, str] = {}  # fx node name -> OpGraph node id
     shapes: dict[str, tuple[list[int] | None, str]] = {}
@@ -60,10 +65,13 @@ def export_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any], op
             if n.name in sig.inputs_to_parameters:
                 ids[n.name] = b.add_param(sig.inputs_to_parameters[n.name], shape or [], dtype)
             elif n.name in sig.inputs_to_buffers:
-                ids[n.name] = b.add_param(sig.inputs_to_buffers[n.name], shape or [], dtype, kind="buffer")
+                name = sig.inputs_to_buffers[n.name]
+                ids[n.name] = b.add_param(name, shape or [], dtype, kind="buffer",
+                                          digest=tensor_digest(state.get(name)))
             elif n.name in getattr(sig, "inputs_to_lifted_tensor_constants", {}):
-                ids[n.name] = b.add_param(sig.inputs_to_lifted_tensor_constants[n.name], shape or [], dtype,
-                                          kind="buffer")
+                name = sig.inputs_to_lifted_tensor_constants[n.name]
+                ids[n.name] = b.add_param(name, shape or [], dtype, kind="buffer",
+                                          digest=tensor_digest(state.get(name)))
             else:
                 ids[n.name] = b.add_input(n.name, shape, dtype)
         elif n.op == "call_function":
@@ -83,8 +91,15 @@ def export_trace(model: Any, args: tuple, kwargs: dict, meta: dict[str, Any], op
                 module = ""
             if shape is None and not n.users:
                 continue  # assertions and other side-effect-only calls carry no tensor
-            inputs = [(ids[a.name], *shapes[a.name]) for a in n.all_input_nodes if a.name in ids]
-            ids[n.name] = b.add_op(n.name, n.target, module, inputs, shape, dtype, n.meta.get("stack_trace"))
+            known = [a for a in n.all_input_nodes if a.name in ids]
+            inputs = [(ids[a.name], *shapes[a.name]) for a in known]
+            slots = {a.name: i for i, a in enumerate(known)}
+
+            def slot_of(x: Any, slots: dict = slots) -> int | None:
+                return slots.get(x.name) if hasattr(x, "name") and hasattr(x, "op") else None
+
+            ids[n.name] = b.add_op(n.name, n.target, module, inputs, shape, dtype, n.meta.get("stack_trace"),
+                                   args=encode_arg(list(n.args), slot_of), kwargs=encode_arg(dict(n.kwargs), slot_of))
         elif n.op == "output":
             outs = n.args[0] if isinstance(n.args[0], (list, tuple)) else [n.args[0]]
             for i, a in enumerate(outs):

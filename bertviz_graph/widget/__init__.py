@@ -405,7 +405,7 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
             g = h.groups[x]
             return [f"{g.label}" + (f" · {g.sublabel}" if g.sublabel else ""), x]
         d = h.graph.g.nodes[x]
-        label = d.get("label", x) + (f" · {d['sublabel']}" if d.get("sublabel") else "")
+        label = h.label_of(x) + (f" · {h.sublabel_of(x)}" if h.sublabel_of(x) else "")
         return [label, f"{d.get('module') or '(model)'} · {d.get('name') or x}"]
 
     # --- messages from the browser ----------------------------------------------------------------------

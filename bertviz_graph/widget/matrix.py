@@ -87,10 +87,16 @@ def matrix_payload(
         "row_label": row_label,
         "col_label": col_label,
         "heads": heads,
-        "meaning": _meaning(name, shape),
+        "meaning": " ".join(x for x in (_meaning(name, shape), _store_note(store, name)) if x),
         "notice": None if mv.trained else (
             "No checkpoint was loaded, so these are random initial values (normal, std 0.02), not what a "
             "trained BERT learned. Point show() at a folder with model.safetensors to see trained weights."),
         "picked": None,
     }
     return rw.to_png_bytes(mv), meta
+
+
+def _store_note(store, name: str) -> str:
+    """How the shown matrix differs from the stored one (an ONNX [in, out] weight shown [out, in])."""
+    note = store.note(name) if hasattr(store, "note") else None
+    return f"{note}." if note else ""
