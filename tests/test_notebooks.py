@@ -40,7 +40,7 @@ def test_notebook_runs(path, tmp_path):
 
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "skip-in-tests" not in c.metadata.get("tags", [])]
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+    client = NotebookClient(nb, timeout=SLOW.get(path.stem, 300), kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError on any error outside a "raises-exception" cell
     for i, cell in enumerate(nb.cells):
