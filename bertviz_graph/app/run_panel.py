@@ -78,7 +78,6 @@ def layout(C: AppContext) -> html.Div:
         return html.Div([model_switch.layout(C),
                          html.Div(f"Running is disabled: {reason}", id=RUN_STATUS, className="bv-banner"),
                          html.Div(_body(C, ""), style={"display": "none"})])
-    session(C).preload()
     tok = "" if C.graph.meta.get("origin") != "preset" else " (preset: random weights)"
     return html.Div([
         model_switch.layout(C),

@@ -51,7 +51,8 @@ class RunSession:
             return self._runnable
 
     def preload(self) -> None:
-        """Load and export the model in a background thread (the first Run then does not wait for it)."""
+        """Load and export the model in a background thread. Not called by the app: torch.export is not
+        thread-safe, and an export running beside another one (a trace, a model switch) fails."""
         if can_run(self.graph):
             return
 
