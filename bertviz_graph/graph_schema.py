@@ -3,7 +3,7 @@
 A graph file can come from anyone, so everything later stages trust is checked here, before an OpGraph is
 built: types, no NaN or negative sizes, sizes a real model could have (so nothing later allocates
 terabytes), unique ids, edges between existing nodes, module paths without '/' or '..' (they name files
-in downloads), weight files that are .safetensors. Errors name the field: ``nodes[3].shape[1]``.
+in downloads), weight files that are .safetensors or .onnx. Errors name the field: ``nodes[3].shape[1]``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ MAX_NUMEL = 10**12  # one tensor: 4 TB in float32; random weights are only made 
 MAX_TEXT = 4096
 
 _INT = {"type": "integer", "minimum": 0}
-_DIM = {"type": "integer", "minimum": 0, "maximum": MAX_DIM}
+# A dimension is a size, or the name of a symbolic one ("batch", "seq"; "?" unknown) as ONNX files have.
+_DIM = {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_DIM},
+                  {"type": "string", "pattern": r"^(\?|(?!(NaN|Infinity)$)[A-Za-z_][A-Za-z0-9_]{0,63})$"}]}
 _SHAPE = {"anyOf": [{"type": "null"}, {"type": "array", "items": _DIM, "maxItems": 16}]}
 _TEXT = {"type": "string", "maxLength": MAX_TEXT}
 # Module instance paths: "encoder.layer.0", "...albert_layers.0@2"; never a file path.
@@ -43,8 +45,8 @@ SCHEMA: dict[str, Any] = {
                 "seq_len": {"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 1, "maximum": MAX_DIM}]},
                 "config": {"anyOf": [{"type": "null"}, {"type": "object"}]},
                 "weight_files": {"type": "array", "maxItems": 10_000,
-                                 "items": {"type": "string", "maxLength": MAX_TEXT, "pattern": r"\.safetensors$",
-                                           "description": "a .safetensors file"}},
+                                 "items": {"type": "string", "maxLength": MAX_TEXT, "pattern": r"\.(safetensors|onnx)$",
+                                           "description": "a .safetensors or .onnx weight file"}},
                 "notes": {"type": "array", "items": _TEXT},
             },
         },
@@ -116,7 +118,9 @@ def validate(data: Any, source: str = "graph file") -> None:
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
         message = error.message
-        if error.validator == "pattern" and "description" in error.schema:
+        if error.instance in ("NaN", "Infinity", "-Infinity"):  # read from a bare NaN, see parse()
+            message = f"{error.instance!r} is not of type 'integer'"
+        elif error.validator == "pattern" and "description" in error.schema:
             message = f"{error.instance!r} is not {error.schema['description']}"
         if len(message) > 160:  # jsonschema quotes the whole value; a huge one is cut
             message = f"{repr(error.instance)[:60]}... does not match the schema ({error.validator})"
@@ -127,10 +131,12 @@ def validate(data: Any, source: str = "graph file") -> None:
             raise UserError(f"{source}: nodes[{i}].id: duplicate node id {node['id']!r}", fix)
         ids.add(node["id"])
         numel = node.get("numel")
-        if numel is not None and node.get("shape") is not None and numel != math.prod(node["shape"]):
+        sizes = [d for d in node.get("shape") or () if isinstance(d, int)]  # symbolic dims have no size
+        symbolic = len(sizes) != len(node.get("shape") or ())
+        if numel is not None and node.get("shape") is not None and not symbolic and numel != math.prod(sizes):
             raise UserError(f"{source}: nodes[{i}].numel: {numel} is not the product of its shape "
                             f"{node['shape']}", fix)
-        if node.get("shape") is not None and math.prod(node["shape"]) > MAX_NUMEL:
+        if math.prod(sizes) > MAX_NUMEL:
             raise UserError(f"{source}: nodes[{i}].shape: {node['shape']} has more than {MAX_NUMEL:.0e} "
                             "elements", fix)
     for i, edge in enumerate(data["edges"]):
