@@ -3,6 +3,7 @@
     import bertviz_graph as bg
     graph = bg.trace("bert-base-uncased")        # a Graph (OpGraph) with .hierarchy
     graph.view(depth=2).to_svg()                 # a picture of any cut through the hierarchy
+    graph.run("The cat sat on the mat.")         # a real forward pass: every op's value, attention maps
     bg.show("bert-base-uncased")                 # the explorer as a notebook widget
     bg.app("bert-base-uncased").run(jupyter_mode="inline")   # the Dash app, in a notebook cell
 """
@@ -15,9 +16,10 @@ from typing import Any
 
 from bertviz_graph.version import __version__
 
-__all__ = ["trace", "show", "app", "Graph", "View", "__version__"]
+__all__ = ["trace", "show", "show_diff", "show_pruning", "app", "prune", "diff", "Graph", "View",
+           "__version__"]
 
-_FACADE = ("trace", "show", "Graph", "View")
+_FACADE = ("trace", "show", "show_diff", "show_pruning", "Graph", "View")
 
 
 def __getattr__(name: str) -> Any:
@@ -36,20 +38,34 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     return _app(model, example_inputs, **kwargs)
 
 
-# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app. Importing the
-# subpackage makes Python set the package attribute ``app`` to the module, which would shadow the function;
-# so that module is made callable, and ``bertviz_graph.app(...)`` works before and after the import.
-_app_function = app
+def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
+    """Prune a trained model; see ``bertviz_graph.api.prune``."""
+    from bertviz_graph.api import prune as _prune
+
+    return _prune(model, method, amount, **kwargs)
+
+
+def diff(a: Any, b: Any, **kwargs: Any):
+    """Compare two models aligned by structure and role; see ``bertviz_graph.api.diff``."""
+    from bertviz_graph.api import diff as _diff
+
+    return _diff(a, b, **kwargs)
+
+
+# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app (likewise ``prune`` and
+# ``diff``). Importing a subpackage makes Python set the package attribute to the module, which would shadow
+# the function; so that module is made callable, and ``bertviz_graph.app(...)`` works before and after.
+_FACADES = {"app": app, "prune": prune, "diff": diff}
 
 
 class _CallableModule(_types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any):
-        return _app_function(*args, **kwargs)
+        return _FACADES[self.__name__.rsplit(".", 1)[-1]](*args, **kwargs)
 
 
 class _Package(_types.ModuleType):
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "app" and isinstance(value, _types.ModuleType) and type(value) is _types.ModuleType:
+        if name in _FACADES and isinstance(value, _types.ModuleType) and type(value) is _types.ModuleType:
             value.__class__ = _CallableModule
         super().__setattr__(name, value)
 

@@ -19,7 +19,7 @@ from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import build_hierarchy
 
-__all__ = ["Graph", "View", "app", "show", "trace"]
+__all__ = ["Graph", "View", "app", "diff", "prune", "show", "show_diff", "show_pruning", "trace"]
 
 
 class View(_core_view.View):
@@ -85,6 +85,24 @@ class Graph(OpGraph):
         if self.hierarchy is None:
             self.hierarchy = build_hierarchy(self)
         return make_view(self, depth, open, unfold, show_params, direction)
+
+    def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None):
+        """Run a sentence (or a pair, or token ids) through the real model: every op's output, keyed by this
+        graph's node ids (``bertviz_graph.run.run_text``; the graph itself is not changed)."""
+        from bertviz_graph.run import run_text
+
+        return run_text(self, text, pair, ids)
+
+    def prune(self, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
+        """Prune this graph's trained model: a ``Pruned`` with ``.record``, ``.metrics()`` and
+        ``.save(folder)``; the graph itself is not changed."""
+        return prune(self, method, amount, **kwargs)
+
+    def diff(self, other: Any):
+        """Compare with another graph (or anything ``trace`` takes), aligned by structure and role."""
+        from bertviz_graph.diff import diff_graphs
+
+        return diff_graphs(self, other if isinstance(other, OpGraph) else trace(other))
 
 
 def trace(
@@ -195,3 +213,33 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     traced = set(inspect.signature(trace).parameters)
     graph = trace(model, example_inputs, **{k: v for k, v in kwargs.items() if k in traced})
     return make_app(graph, **{k: v for k, v in kwargs.items() if k not in traced})
+
+
+def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
+    """Prune a trained model (name, folder or graph): ``method`` one of ``bertviz_graph.prune.METHODS``,
+    ``amount`` in [0, 1). Returns a ``Pruned``: ``.record``, ``.metrics(task="lee")``, ``.save(folder)``."""
+    from bertviz_graph.prune.api import prune as _prune
+
+    return _prune(model, method, amount, **kwargs)
+
+
+def diff(a: Any, b: Any, **kwargs: Any):
+    """Compare two models (anything ``trace`` takes), aligned by structure and role: a ``GraphDiff``."""
+    from bertviz_graph.diff import diff_graphs
+
+    return diff_graphs(trace(a, **kwargs), trace(b, **kwargs))
+
+
+def show_diff(a: Any, b: Any, **kwargs: Any):
+    """Two models side by side in a notebook: two explorers that open, close and select together, aligned
+    by structure and role (``bertviz_graph.widget.diff``)."""
+    from bertviz_graph.widget.diff import show_diff as _show_diff
+
+    return _show_diff(a, b, **kwargs)
+
+
+def show_pruning(model: Any, **kwargs: Any):
+    """The pruning panel in a notebook (summary, savings, heads grid) for a pruned folder or graph."""
+    from bertviz_graph.widget.pruning import pruning_widget
+
+    return pruning_widget(trace(model, **kwargs))

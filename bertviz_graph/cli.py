@@ -17,11 +17,11 @@ from bertviz_graph.sources.heads import HEADS
 EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml")
 
 
-def _model_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+def _model_args(p: argparse.ArgumentParser, optional: bool = False, head_flag: str = "--head") -> None:
     p.add_argument("model", nargs="?" if optional else None, default=None,
                    help="preset name (bert-base-uncased), local model folder, Hub id in the local cache, "
                         "or a graph saved by 'trace'")
-    p.add_argument("--head", default="auto", choices=["auto", *HEADS],
+    p.add_argument(head_flag, dest="head", default="auto", choices=["auto", *HEADS],
                    help="task head to build (default: from the config's architectures, is_decoder and "
                         "model type: masked LM for encoders, causal LM for decoders, seq2seq LM for "
                         "encoder-decoders)")
@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="serve with gunicorn in N processes sharing the trace cache (default: one process, "
                         "Dash's own server)")
+    from bertviz_graph.cli_prune import add_parsers
+
+    add_parsers(sub, _model_args)
+    from bertviz_graph.cli_run import add_commands
+
+    add_commands(sub, _model_args)
     return parser
 
 
@@ -192,6 +198,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers {args.workers} is out of range", "use --workers 1 to 64")
     _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
+    if args.model is None:  # the trained MiniLM (packaged) when installed, with an example sentence run
+        from bertviz_graph.sources.packaged import default_serve_model
+
+        args.model = default_serve_model()
     graph = _trace(args, shows_weights=True)
     if args.workers is None:
         serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
@@ -222,7 +232,29 @@ def _check_port(host: str, port: int) -> None:
                         "stop the program using that port, or pass --port N") from e
 
 
-COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve": cmd_serve}
+def cmd_run(args: argparse.Namespace) -> None:
+    from bertviz_graph.cli_run import cmd_run as run
+
+    run(args, _trace)
+
+
+def cmd_attention(args: argparse.Namespace) -> None:
+    from bertviz_graph.cli_run import cmd_attention as attention
+
+    attention(args, _trace)
+
+
+COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve": cmd_serve, "run": cmd_run,
+            "attention": cmd_attention}
+
+
+def _more_commands() -> None:
+    from bertviz_graph.cli_prune import COMMANDS as PRUNE_COMMANDS
+
+    COMMANDS.update(PRUNE_COMMANDS)
+
+
+_more_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

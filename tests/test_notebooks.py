@@ -30,13 +30,17 @@ def test_notebook_is_stored_without_outputs(path):
     assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+SLOW = {"pruning_what_if": 900}  # runs a real sweep on the trained MiniLM (seconds on a quiet machine)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.timeout(SLOW[p.stem])) if p.stem in SLOW
+                                  else p for p in NOTEBOOKS], ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "skip-in-tests" not in c.metadata.get("tags", [])]
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+    client = NotebookClient(nb, timeout=SLOW.get(path.stem, 300), kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
     client.execute()  # raises CellExecutionError on any error outside a "raises-exception" cell
     for i, cell in enumerate(nb.cells):

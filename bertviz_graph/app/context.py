@@ -30,7 +30,8 @@ def _sequential_scale() -> list[str]:
 
     return sample_colorscale(sequential.YlOrRd, [0.0, 0.2, 0.4, 0.55, 0.7])
 
-COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm"}
+COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
+               "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (last run)"}
 # plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
 SEQUENTIAL: list[str] = _sequential_scale()
 NO_VALUE = "#f4f4f4"
@@ -157,7 +158,8 @@ class AppContext:
     # ---- rendering ---------------------------------------------------------------------------------------
     def render(self, state: ViewState, color_by: str = "role") -> Rendered:
         color_by = color_by if color_by in COLOR_MODES else "role"
-        key = (self.state_key(state), color_by)
+        run = self.__dict__.get("bv_run_session")  # colour by activation follows the last sentence run
+        key = (self.state_key(state), color_by, run.last_key if run is not None and color_by == "activation" else None)
         return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
 
     def _render(self, state: ViewState, color_by: str) -> Rendered:
@@ -198,12 +200,26 @@ class AppContext:
             if n.kind == "param":
                 return float(a.get("numel") or 0) or None
             return None
+        if mode == "sparsity":
+            return self.sparsity_values().get(n.id) or None
+        if mode == "activation":
+            run = self.__dict__.get("bv_run_session")
+            return run.activation_value(self.h, n.id) if run is not None else None
         if mode == "norm":
             names = self.param_names_under(n)
             if not names:
                 return None
             return math.sqrt(sum(self.sumsq(p) for p in names))
         return None
+
+    def sparsity_values(self) -> dict[str, float]:
+        """Fraction of exact zeros per group and weight (pruned models), from the pruning presenter."""
+        if "_sparsity" not in self.__dict__:
+            from bertviz_graph.presenters.pruning import group_sparsity, sparsity
+
+            self.__dict__["_sparsity"] = group_sparsity(self.graph, sparsity(self.graph, self.weights)) \
+                if self.trained else {}
+        return self.__dict__["_sparsity"]
 
     def param_names_under(self, n: VNode) -> list[str]:
         g = self.graph.g

@@ -15,18 +15,22 @@ from typing import Any
 from dash import Input, Output, dcc, html
 
 from bertviz_graph.app import (
+    attention_panel,
     charts_panel,
     details_panel,
     graph_panel,
     ids,
     network_panel,
     neurons_panel,
+    pruning_panel,
+    run_panel,
     weights_panel,
 )
 from bertviz_graph.app.context import AppContext
 
 # Network second: the textbook picture (how the graph relates to a neural network) one click from the start
-PANELS: list[ModuleType] = [details_panel, network_panel, weights_panel, neurons_panel, charts_panel]
+PANELS: list[ModuleType] = [details_panel, network_panel, run_panel, attention_panel, weights_panel, neurons_panel,
+                            charts_panel, pruning_panel]
 
 
 def add_panel(panel: ModuleType) -> None:
@@ -43,6 +47,7 @@ def header(C: AppContext) -> html.Div:
         parts.append(html.Span(
             status.text, id=ids.RANDOM_BANNER,
             className="bv-banner", title=weights_panel.RANDOM_TEXT))
+    parts.append(run_panel.header_note(C))
     return html.Div(parts, id=ids.HEADER, className="bv-header")
 
 
@@ -74,6 +79,7 @@ def page(C: AppContext, panels: list[ModuleType]) -> html.Div:
         dcc.Interval(id=WARMUP_TICK, interval=1200, max_intervals=1),
         html.Div(id=WARMUP, style={"position": "absolute", "left": "-50px", "top": "-50px", "overflow": "hidden",
                                    "width": "10px", "height": "10px"}),
+        *run_panel.stores(C),
         header(C),
         html.Div(className="bv-main", children=[
             graph_panel.layout(C),

@@ -21,7 +21,8 @@ How a panel is written once and rendered by both front ends:
 5. Test the presenter on its own (its data against an independent computation), and add the panel to
    ``tests/test_panels_browser.py`` so its screenshot is checked for blank plots and clipped titles.
 
-Panels here: ``details``, ``weights`` (matrix, per head, distribution), ``neurons``, ``network``, ``charts``.
+Panels here: ``details``, ``weights`` (matrix, per head, distribution), ``neurons``, ``network``, ``charts``,
+``search``, ``activations`` and ``attention`` (a run), ``pruning``, ``diff``.
 """
 
 from bertviz_graph.presenters import common

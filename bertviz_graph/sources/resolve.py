@@ -17,6 +17,7 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.sources.heads import HEADS, auto_head, check_head
+from bertviz_graph.sources.packaged import packaged_dir
 from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, preset_config, preset_name, preset_names
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -69,6 +70,11 @@ def resolve(spec: Any, head: str = "auto", example_inputs: Any = None) -> ModelS
             "pass a preset name, a local model folder, a saved graph (.json) or an nn.Module",
         )
     text = str(spec)
+    packaged = packaged_dir(ALIASES.get(text, text))
+    if packaged is not None:  # real weights win over the structure-only preset of the same name
+        src = _resolve_path(packaged, head)
+        src.name = ALIASES.get(text, text)
+        return src
     cfg = preset_config(text)
     if cfg is not None:
         return ModelSource(name=preset_name(text) or text, origin="preset", config=cfg,

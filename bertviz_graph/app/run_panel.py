@@ -1,0 +1,266 @@
+"""The Run tab: type a sentence (or a pair), run the real model, and see what the selected node computed.
+
+Shows the tokens (a token picker focuses every run panel), the selected op's activation heatmap
+[tokens × features] with statistics and top features, the neuron view of a selected Linear for the chosen
+token, which feed-forward neurons fire, the residual stream's norm, and the head's predictions. The run's
+input lives in the browser (``RUN``), its result in a small server LRU (``run.session``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from bertviz_graph.app import ids
+from bertviz_graph.app.context import AppContext
+from bertviz_graph.app.guard import error_text
+from bertviz_graph.presenters import activations as PA
+from bertviz_graph.run.session import EXAMPLE, RunSession, can_run
+
+TAB_VALUE = "run"
+TAB_LABEL = "Run"
+RUN = "bv-run"  # store: {"text", "pair", "ids", "nonce"} of the run shown
+RUN_TOKEN = "bv-run-token"  # dropdown: chosen token index (or None: all tokens)
+RUN_TEXT = "bv-run-text"
+RUN_PAIR = "bv-run-pair"
+RUN_OTHER = "bv-run-other"
+RUN_GO = "bv-run-go"
+RUN_STATUS = "bv-run-status"
+RUN_TOKENS = "bv-run-tokens"
+RUN_ACT = "bv-run-act"
+RUN_ACT_INFO = "bv-run-act-info"
+RUN_NEURONS = "bv-run-neurons"
+RUN_NEURONS_INFO = "bv-run-neurons-info"
+RUN_RESIDUAL = "bv-run-residual"
+RUN_PRED = "bv-run-pred"
+RUN_FFN = "bv-run-ffn"
+RUN_TOK = "bv-run-tok"  # page-level store: the token picked (None: all), read by every run panel
+RUN_SUMMARY = "bv-run-summary"  # one line in the header: what ran
+CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
+          "toImageButtonOptions": {"format": "png"}}
+
+
+def session(C: AppContext) -> RunSession:
+    s = getattr(C, "bv_run_session", None)
+    if s is None:
+        s = RunSession(C.graph)
+        C.bv_run_session = s
+    return s
+
+
+def acts_of(C: AppContext, run: dict | None):
+    if not isinstance(run, dict) or not (run.get("text") or run.get("ids")):
+        return None
+    return session(C).run(run.get("text"), run.get("pair") or None, run.get("ids") or None)
+
+
+def stores(C: AppContext) -> list[Any]:
+    """Page-level state (present whichever tab is open): the run's input and the picked token."""
+    runnable = can_run(C.graph) is None
+    return [dcc.Store(id=RUN, data={"text": EXAMPLE, "pair": "", "ids": None, "nonce": 0} if runnable else None),
+            dcc.Store(id=RUN_TOK, data=None)]
+
+
+def header_note(C: AppContext) -> html.Span:
+    reason = can_run(C.graph)
+    text = f"running disabled: {reason}" if reason else f"ran: “{EXAMPLE}” (Run and Attention tabs)"
+    return html.Span(text, id=RUN_SUMMARY, className="bv-subtitle", title=text)
+
+
+def layout(C: AppContext) -> html.Div:
+    from bertviz_graph.app import model_switch
+
+    reason = can_run(C.graph)
+    if reason:  # the panel's components stay in the page (hidden): its callbacks always have their targets
+        return html.Div([model_switch.layout(C),
+                         html.Div(f"Running is disabled: {reason}", id=RUN_STATUS, className="bv-banner"),
+                         html.Div(_body(C, ""), style={"display": "none"})])
+    tok = "" if C.graph.meta.get("origin") != "preset" else " (preset: random weights)"
+    return html.Div([
+        model_switch.layout(C),
+        html.Div(f"Running the example sentence{tok} …", id=RUN_STATUS, className="bv-empty"),
+        *_body(C, tok)])
+
+
+def _body(C: AppContext, tok: str) -> list[Any]:
+    return [
+        html.Div([
+            dcc.Input(id=RUN_TEXT, value=EXAMPLE, type="text", debounce=True, placeholder="a sentence",
+                      style={"width": "100%"}),
+            dcc.Input(id=RUN_PAIR, value="", type="text", debounce=True,
+                      placeholder="second sentence (optional; a pair with token types)", style={"width": "100%"}),
+            html.Button("Run", id=RUN_GO, n_clicks=0, className="bv-btn bv-btn-primary"),
+        ], className="bv-run-inputs"),
+        html.Div([html.Span("Token: "), dcc.Dropdown(id=RUN_TOKEN, options=[], value=None, clearable=True,
+                                                      placeholder="all tokens", style={"minWidth": "220px"})],
+                 style={"display": "flex", "alignItems": "center", "gap": "6px"}),
+        html.Div(id=RUN_TOKENS, className="bv-run-tokens"),
+        html.Div("Select an op or a module in the graph to see its output for this sentence.", id=RUN_ACT_INFO,
+                 className="bv-empty"),
+        dcc.Graph(id=RUN_ACT, config=CONFIG, style={"display": "none"}),
+        html.Div(id=RUN_NEURONS_INFO, className="bv-explain"),
+        dcc.Graph(id=RUN_NEURONS, config=CONFIG, style={"display": "none"}),
+        dcc.Graph(id=RUN_FFN, config=CONFIG, style={"display": "none"}),
+        html.H4("Predictions"),
+        dcc.Input(id=RUN_OTHER, value="", type="text", debounce=True,
+                  placeholder="another sentence: cosine similarity of the embeddings", style={"width": "100%"}),
+        html.Div(id=RUN_PRED),
+        dcc.Graph(id=RUN_RESIDUAL, config=CONFIG),
+    ]
+
+
+def _tokens(acts) -> list[Any]:
+    return [html.Span(f"{i}:{t}", className="bv-token", title=f"token {i}",
+                      style={"marginRight": "6px", "whiteSpace": "nowrap"}) for i, t in enumerate(acts.labels)]
+
+
+def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
+    from bertviz_graph.run.predict import predict
+
+    p = predict(session(C).runnable, acts, other=other or None)
+    out: list[Any] = []
+    if p.kind == "mlm":
+        for r in p.rows:
+            out.append(html.Div(f"[MASK] at {r['position']}: " + ", ".join(
+                f"{t} {pr:.3f}" for t, pr in zip(r["tokens"], r["probs"]))))
+    elif p.kind == "cls":
+        out += [html.Div(f"{r['label']}: logit {r['logit']:.4f}, p {r['prob']:.3f}") for r in p.rows]
+    elif p.kind == "embedding":
+        out.append(html.Div(f"Sentence embedding ({p.pooling} pooling, normalised, {p.embedding.size} dims): "
+                            + " ".join(f"{v:.3f}" for v in p.embedding[:6]) + " …"))
+        out += [html.Div(f"cosine with “{r['other']}”: {r['cosine']:.4f}", className="bv-d-title")
+                for r in p.rows]
+    if p.note:
+        out.append(html.Div(p.note, className="bv-banner"))
+    return out
+
+
+def register(app, C: AppContext) -> None:
+    from bertviz_graph.app import model_switch
+
+    model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
+
+    @app.callback(Output(RUN, "data"), Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
+                  State(RUN_TEXT, "value"), State(RUN_PAIR, "value"), State(RUN, "data"),
+                  prevent_initial_call=True)
+    def _go(_n, _s, text, pair, cur):
+        nonce = (cur or {}).get("nonce", 0) + 1
+        return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}
+
+    @app.callback(Output(RUN_TOK, "data"), Input(RUN_TOKEN, "value"), prevent_initial_call=True)
+    def _tok(v):
+        return v
+
+    @app.callback(Output(RUN_SUMMARY, "children"), Input(RUN, "data"), prevent_initial_call=True)
+    def _summary(run):
+        try:
+            acts = acts_of(C, run)
+        except Exception as e:  # noqa: BLE001
+            return error_text(e)
+        if acts is None:
+            raise PreventUpdate
+        text = " ".join(acts.labels)
+        return f"ran: {text[:80] + '…' if len(text) > 80 else text} ({len(acts.tokens)} tokens; Run and Attention tabs)"
+
+    @app.callback(Output(RUN_STATUS, "children"), Output(RUN_STATUS, "className"), Output(RUN_TOKENS, "children"),
+                  Output(RUN_TOKEN, "options"), Output(RUN_TOKEN, "value"), Output(RUN_RESIDUAL, "figure"),
+                  Input(RUN, "data"))
+    def _run(run):
+        try:
+            acts = acts_of(C, run)
+            if acts is None:
+                raise PreventUpdate
+            labels, norms = PA.residual_norms(C.graph, acts)
+            fig = PA.residual_figure(labels, norms, acts.labels)
+        except PreventUpdate:
+            raise
+        except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
+            return error_text(e), "bv-banner", [], [], None, {}
+        notes = list(acts.notes)
+        status = (f"{len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {acts.seconds:.2f} s"
+                  + ("" if acts.trained else " — random weights: no learned structure")
+                  + ("; " + "; ".join(n for n in notes if "random initial" not in n) if notes else ""))
+        opts = [{"label": f"{i}: {t}", "value": i} for i, t in enumerate(acts.labels)]
+        return status, "bv-empty" if acts.trained else "bv-banner", _tokens(acts), opts, None, fig
+
+    @app.callback(Output(RUN_ACT, "figure"), Output(RUN_ACT, "style"), Output(RUN_ACT_INFO, "children"),
+                  Output(RUN_NEURONS, "figure"), Output(RUN_NEURONS, "style"), Output(RUN_NEURONS_INFO, "children"),
+                  Output(RUN_FFN, "figure"), Output(RUN_FFN, "style"),
+                  Input(ids.SELECTED, "data"), Input(RUN, "data"), Input(RUN_TOK, "data"))
+    def _act(selected, run, token):
+        hide = {"display": "none"}
+        node = selected.get("id") if isinstance(selected, dict) else None
+        try:
+            acts = acts_of(C, run)
+            if acts is None:
+                raise PreventUpdate
+            op = PA.op_for(C.graph, C.h, node)
+            if op is None:
+                return ({}, hide, "Select an op or a module in the graph to see its output for this sentence.",
+                        {}, hide, "", {}, hide)
+            tv = PA.tensor_view(acts, op, token)
+            info = [html.Span(f"{C.h.label_of(node) if node in C.h.groups else node} → output of {op}: "),
+                    html.Span(", ".join(f"{k} {v}" for k, v in tv.stats))]
+            t = PA.check_token(acts, token)
+            if t is not None and tv.token_axis:
+                info.append(html.Div("top features for this token: " + ", ".join(
+                    f"[{i}] {v:.3g}" for i, v in tv.top[t])))
+            if tv.note:
+                info.append(html.Div(tv.note, className="bv-banner"))
+            act_fig = PA.tensor_figure(tv, t)
+            nfig, nstyle, ninfo = {}, hide, ""
+            lin = PA.linear_module(C.graph, C.h, node)
+            if lin is not None:
+                mod = session(C).runnable.model.get_submodule(lin)
+                nv = PA.neuron_view(C.graph, acts, mod.weight.detach().numpy(),
+                                    None if mod.bias is None else mod.bias.detach().numpy(), lin,
+                                    0 if t is None else t)
+                nfig, nstyle, ninfo = PA.neuron_figure(nv), {}, nv.caption
+            ffig, fstyle = {}, hide
+            if C.graph.g.nodes[op].get("op") == "gelu" or (lin or "").endswith("intermediate.dense"):
+                ffn = PA.ffn_ops(C.graph)
+                gelu = op if op in ffn else next((o for o in ffn if C.graph.g.nodes[o]["module"].startswith(
+                    lin.rsplit(".", 1)[0])), None)
+                if gelu is not None:
+                    f = PA.ffn_neurons(C.graph, acts, ffn.index(gelu))
+                    ffig = _ffn_figure(f, acts.trained)
+                    fstyle = {}
+            return act_fig, {}, info, nfig, nstyle, ninfo, ffig, fstyle
+        except PreventUpdate:
+            raise
+        except Exception as e:  # noqa: BLE001
+            return {}, hide, html.Div(error_text(e), className="bv-banner"), {}, hide, "", {}, hide
+
+    @app.callback(Output(RUN_PRED, "children"), Input(RUN, "data"), Input(RUN_OTHER, "value"))
+    def _predict(run, other):
+        try:
+            acts = acts_of(C, run)
+            if acts is None:
+                raise PreventUpdate
+            return _pred(C, acts, other)
+        except PreventUpdate:
+            raise
+        except Exception as e:  # noqa: BLE001
+            return html.Div(error_text(e), className="bv-banner")
+
+
+def _ffn_figure(f: dict, trained: bool):
+    import plotly.graph_objects as go
+
+    m = f["matrix"]
+    tokens = [f"{i} {t}" for i, t in enumerate(f["tokens"])]
+    fig = go.Figure(go.Heatmap(z=np.maximum(m, 0), y=list(range(len(tokens))), colorscale="Oranges",
+                               customdata=np.broadcast_to(np.array(tokens, dtype=object)[:, None], m.shape),
+                               hovertemplate="token %{customdata}<br>neuron %{x}<br>GELU %{z:.4g}<extra></extra>",
+                               colorbar={"thickness": 10}))
+    share = ", ".join(f"{t}: {p:.0%}" for t, p in zip(f["tokens"], f["firing"]))
+    fig.update_layout(title={"text": f"Feed-forward neurons that fire (after GELU, {f['op']}); share > 0 per token"
+                             + ("" if trained else " — random weights"), "font": {"size": 12}},
+                      yaxis={"tickmode": "array", "tickvals": list(range(len(tokens))), "ticktext": tokens,
+                             "autorange": "reversed", "automargin": True},
+                      xaxis={"title": f"neuron ({share})" if len(share) < 120 else "neuron"},
+                      height=max(220, 60 + 18 * len(tokens)), margin={"l": 10, "r": 10, "t": 40, "b": 40})
+    return fig

@@ -1,0 +1,225 @@
+"""Plain data for the pruning panel (app, widget): what was pruned in this graph's model, where, and what it
+saves; sparsity per matrix as a colour-by value; the head-importance grid; a weight matrix's zeros.
+
+Reads the record ``bertviz-graph prune`` writes into config.json (``graph.meta["config"]``) and the weights
+themselves (a ``WeightStore``), so a pruned folder traced later shows its pruning without any other file.
+Savings are said honestly: zeros left in a dense matrix save no FLOPs in dense kernels (they would with
+sparse kernels or hardware support); heads and neurons that are pruned whole can be removed from the
+matrices, and then their parameters and FLOPs are saved (computed here from the traced ops' FLOPs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bertviz_graph.diff.align import layer_groups, units
+from bertviz_graph.graph import OpGraph
+from bertviz_graph.prune.methods import RECORD_KEY
+
+DENSE_NOTE = ("Unstructured zeros save no FLOPs in dense kernels: the matrix keeps its shape and every "
+              "multiply still runs. Whole heads and neurons can be cut out of the matrices, and then their "
+              "parameters and FLOPs are saved.")
+
+
+@dataclass
+class GroupSaving:
+    group: str
+    label: str
+    heads: list[int] = field(default_factory=list)
+    neurons: int = 0
+    params_removable: int = 0  # parameters that disappear when the pruned heads / neurons are cut out
+    flops_removable: int = 0
+    zeros: int = 0  # exact zeros in this group's weight matrices
+    numel: int = 0
+
+
+@dataclass
+class PruningPanel:
+    pruned: bool
+    method: str
+    amount: float
+    summary: list[str]
+    groups: list[GroupSaving]
+    head_grid: dict[str, Any] | None  # {z: layers×heads scores, pruned: bool grid, score_name, layers}
+    sparsity: dict[str, float]  # param name -> fraction of zeros
+    notes: list[str]
+
+
+def record_of(graph: OpGraph) -> dict[str, Any] | None:
+    return (graph.meta.get("config") or {}).get(RECORD_KEY)
+
+
+def sparsity(graph: OpGraph, weights) -> dict[str, float]:
+    """Fraction of exact zeros of every 2-D parameter (read from the weights, not from the record)."""
+    out = {}
+    if weights is None or not getattr(weights, "trained", False):
+        return out
+    for _n, d in graph.nodes("param"):
+        shape = d.get("shape") or []
+        if len(shape) == 2:
+            try:
+                w = weights.get(d["name"])
+            except KeyError:
+                continue
+            out[d["name"]] = float((w == 0).mean())
+    return out
+
+
+def group_sparsity(graph: OpGraph, values: dict[str, float]) -> dict[str, float]:
+    """Colour-by value for groups: zeros / size over the 2-D weights under each group."""
+    h = graph.hierarchy
+    sizes = {d["name"]: int(np.prod(d.get("shape") or [0])) for _n, d in graph.nodes("param")}
+    out: dict[str, float] = {}
+    for gid in h.groups:
+        z = t = 0
+        for leaf in h.leaves(gid):
+            d = graph.g.nodes[leaf] if leaf in graph.g else None
+            if d is not None and d.get("kind") == "param" and d["name"] in values:
+                t += sizes[d["name"]]
+                z += values[d["name"]] * sizes[d["name"]]
+        if t:
+            out[gid] = z / t
+    for n, d in graph.nodes("param"):
+        if d["name"] in values:
+            out[n] = values[d["name"]]
+    return out
+
+
+def _op_flops(graph: OpGraph, gid: str) -> int:
+    h = graph.hierarchy
+    return sum(int(graph.g.nodes[x].get("flops") or 0) for x in h.leaves(gid)
+               if x in graph.g and graph.g.nodes[x].get("kind") == "op")
+
+
+def _attention_core(h, q_module: str) -> str:
+    """The innermost attention group holding the query projection: its ops all scale with the heads."""
+    for a in h.ancestors(q_module):
+        if h.groups[a].role == "attention":
+            return a
+    return h.parent(q_module)
+
+
+def savings(graph: OpGraph, rec: dict[str, Any]) -> list[GroupSaving]:
+    """Per layer: heads or neurons pruned and what cutting them out saves (parameters, FLOPs)."""
+    h = graph.hierarchy
+    layers = layer_groups(h)
+    by_layer: dict[int, dict[str, Any]] = {}
+    for u in units(h):
+        if u.section == "layer" and u.layer is not None:
+            by_layer.setdefault(u.layer, {})[u.tag] = u
+    nparams = {n: int(np.prod(d.get("shape") or [1])) for n, d in graph.nodes("param")}
+    out = []
+    heads = {int(k): v for k, v in (rec.get("heads") or {}).items()}
+    neurons = {int(k): v for k, v in (rec.get("neurons") or {}).items()}
+    for i, lid in enumerate(layers):
+        parts = by_layer.get(i, {})
+        s = GroupSaving(lid, h.groups[lid].label)
+        if heads.get(i) and all(t in parts for t in ("Q", "K", "V", "attention output")):
+            frac = len(heads[i]) / max(rec.get("n_heads") or 1, 1)
+            core = _attention_core(h, parts["Q"].module)
+            out_unit = parts["attention output"]
+            inside = core in h.ancestors(out_unit.module)
+            f = _op_flops(graph, core) - (_op_flops(graph, out_unit.module) if inside else 0)
+            f += _op_flops(graph, out_unit.module)
+            p = sum(nparams[x] for t in ("Q", "K", "V") for x in parts[t].params)
+            p += sum(nparams[x] for x in out_unit.params if x.endswith("weight"))
+            s.heads = list(heads[i])
+            s.params_removable += int(round(p * frac))
+            s.flops_removable += int(round(f * frac))
+        if neurons.get(i) and all(t in parts for t in ("FFN in", "FFN out")):
+            frac = len(neurons[i]) / max(rec.get("ffn") or 1, 1)
+            fin, fout = parts["FFN in"], parts["FFN out"]
+            act = [g for g in h.groups if h.parent(g) == h.parent(fin.module) and h.groups[g].role == "activation"]
+            f = _op_flops(graph, fin.module) + _op_flops(graph, fout.module) + sum(_op_flops(graph, g) for g in act)
+            p = sum(nparams[x] for x in fin.params) + sum(nparams[x] for x in fout.params if x.endswith("weight"))
+            s.neurons = len(neurons[i])
+            s.params_removable += int(round(p * frac))
+            s.flops_removable += int(round(f * frac))
+        out.append(s)
+    return out
+
+
+def head_grid(rec: dict[str, Any], layer_ids: list[str]) -> dict[str, Any] | None:
+    if not rec.get("scores"):
+        return None
+    z = np.asarray(rec["scores"], dtype=float)
+    pruned = np.zeros_like(z, dtype=bool)
+    for k, hs in (rec.get("heads") or {}).items():
+        pruned[int(k), hs] = True
+    return {"z": z, "pruned": pruned, "score_name": rec.get("score_name", "score"), "layers": layer_ids}
+
+
+def head_grid_figure(grid: dict[str, Any]):
+    """A layers × heads heatmap (a plotly Figure); pruned heads crossed out. Click a cell -> (layer, head)
+    in ``customdata``, the same pair the attention maps take."""
+    import plotly.graph_objects as go
+
+    z, pruned = grid["z"], grid["pruned"]
+    n_l, n_h = z.shape
+    text = [["✕" if pruned[i, j] else "" for j in range(n_h)] for i in range(n_l)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[f"h{j}" for j in range(n_h)], y=[f"L{i}" for i in range(n_l)], colorscale="Viridis",
+        text=text, texttemplate="%{text}", customdata=[[[i, j] for j in range(n_h)] for i in range(n_l)],
+        hovertemplate="layer %{y} head %{x}<br>" + grid["score_name"] + " %{z:.4g}<extra></extra>",
+        colorbar={"title": {"text": grid["score_name"].split(" ")[0]}}))
+    fig.update_layout(title={"text": "Heads, layers × heads (✕ = pruned)", "font": {"size": 13}},
+                      yaxis={"autorange": "reversed"},
+                      height=80 + 28 * n_l, width=120 + 34 * n_h, margin={"l": 40, "r": 10, "t": 40, "b": 30},
+                      template="plotly_white")
+    return fig
+
+
+def zero_mask(weights, name: str, max_side: int = 256) -> np.ndarray:
+    """Fraction of exact zeros per block of a matrix (1 = every weight in the block pruned), for a heatmap
+    overlay that shows pruned weights as pruned rather than as small values."""
+    from bertviz_graph.presenters.diff import block_mean
+
+    w = np.atleast_2d(weights.get(name))
+    return block_mean((w == 0).astype(np.float64), max_side)
+
+
+def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
+    rec = record_of(graph)
+    sp = sparsity(graph, weights)
+    zeros = {k: v for k, v in sp.items() if v > 0}
+    notes = [DENSE_NOTE]
+    if rec is None:
+        summary = ["this model carries no pruning record"]
+        if zeros:
+            summary.append(f"{len(zeros)} weight matrices hold exact zeros (up to {max(zeros.values()):.0%})")
+        return PruningPanel(False, "", 0.0, summary, [], None, sp, notes)
+    groups = savings(graph, rec)
+    layer_ids = [g.group for g in groups]
+    sizes = {d["name"]: int(np.prod(d.get("shape") or [0])) for _n, d in graph.nodes("param")}
+    h = graph.hierarchy
+    for g in groups:  # zeros in each layer's matrices
+        for leaf in h.leaves(g.group):
+            d = graph.g.nodes.get(leaf) if leaf in graph.g else None
+            if d is not None and d.get("kind") == "param" and d["name"] in sp:
+                g.numel += sizes[d["name"]]
+                g.zeros += int(round(sp[d["name"]] * sizes[d["name"]]))
+    total_z = sum(g.zeros for g in groups)
+    total_n = sum(g.numel for g in groups)
+    summary = [f"pruned with {rec['method']} at {rec['amount']:.0%}"
+               + (f" (scored on {rec['sentences']} sentences)" if rec.get("sentences") else "")]
+    if total_n:
+        summary.append(f"{total_z:,} of {total_n:,} weights in the layers' matrices are zero ({total_z / total_n:.1%})")
+    nh = sum(len(g.heads) for g in groups)
+    nn_ = sum(g.neurons for g in groups)
+    if nh:
+        summary.append(f"{nh} of {len(groups) * (rec.get('n_heads') or 0)} attention heads pruned")
+    if nn_:
+        summary.append(f"{nn_:,} of {len(groups) * (rec.get('ffn') or 0):,} feed-forward neurons pruned")
+    p = sum(g.params_removable for g in groups)
+    f = sum(g.flops_removable for g in groups)
+    root = h.groups.get("")
+    if nh or nn_:
+        summary.append(f"cutting them out saves {p:,} parameters ({p / max(graph.param_count(), 1):.1%}) and "
+                       f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%})")
+    else:
+        summary.append("FLOPs saved in dense kernels: 0 (the zeros stay in dense matrices)")
+    return PruningPanel(True, rec["method"], float(rec["amount"]), summary, groups,
+                        head_grid(rec, layer_ids), sp, notes)

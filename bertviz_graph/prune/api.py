@@ -1,0 +1,126 @@
+"""The Python facade: prune a named model, folder or graph; measure; save."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.prune.core import PruneRecord, check_method, prune_module
+
+
+def load_trained(model: Any, head: str = "auto", own: bool = True):
+    """The runnable trained model behind a name, folder or graph; ``own``: a model the caller may change
+    (the process-wide cached one is shared with the other panels)."""
+    from bertviz_graph.run.load import load_runnable
+
+    kwargs = {"head": head}
+    if own and "cached" in inspect.signature(load_runnable).parameters:
+        kwargs["cached"] = False
+        run = load_runnable(model, **kwargs)
+    else:
+        run = load_runnable(model, **kwargs)
+        if own:
+            run = copy.copy(run)
+            run.model = copy.deepcopy(run.model)
+    if not run.trained:
+        raise UserError(f"{run.name} is structure only (a preset config without a checkpoint): its weights "
+                        "are random, so pruning them shows nothing about a trained model",
+                        "prune a trained model folder, e.g. all-MiniLM-L6-v2 or a save_pretrained folder")
+    return run
+
+
+def sentence_batches(tokenizer, sentences: list[str] | str | Path | None = None, batch_size: int = 32,
+                     keep_order: bool = False):
+    """Batches of the user's sentences (a list, or a text file with one per line) or the built-in set."""
+    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches, read_sentences
+
+    if tokenizer is None:
+        raise UserError("this model has no tokenizer, so sentences cannot be scored",
+                        "add tokenizer files to the model folder (tokenizer.save_pretrained(dir))")
+    if sentences is None:
+        texts = BUILTIN_SENTENCES
+    elif isinstance(sentences, (str, Path)):
+        texts = read_sentences(sentences)
+    else:
+        texts = [s for s in sentences if str(s).strip()]
+        if not texts:
+            raise UserError("no sentences given", "pass a list of sentences, or none for the built-in set")
+    return texts, batches(tokenizer, list(texts), batch_size=batch_size, keep_order=keep_order)
+
+
+@dataclass
+class Pruned:
+    """A pruned copy of a trained model, with the record of what was pruned."""
+
+    model: Any
+    tokenizer: Any
+    record: PruneRecord
+    name: str
+    source_folder: Path | None
+    _texts: list[str]
+    _batches: list[dict]
+    _reference: Any = None  # the unpruned model's outputs on the sentences
+
+    def metrics(self, task: str | None = None) -> dict[str, float]:
+        """Agreement with the unpruned model on the scoring sentences; ``task="lee"`` adds the Lee corpus
+        human-similarity Spearman of the pruned model."""
+        from bertviz_graph.prune.metrics import agreement
+
+        out = agreement(self.model, self._reference, self._batches, self.tokenizer)
+        if task == "lee":
+            from bertviz_graph.prune.sweep import lee_metric
+
+            out["lee_spearman"] = lee_metric(self.tokenizer)(self.model)
+        return out
+
+    def save(self, out: str | Path, force: bool = False) -> Path:
+        from bertviz_graph.prune.save import save_pruned
+
+        return save_pruned(self.model, self.record, out, self.source_folder, self.tokenizer, force)
+
+
+def prune(model: Any, method: str = "magnitude", amount: float = 0.3, *, sentences: Any = None,
+          labels: Any = None, head: str = "auto", seed: int = 0) -> Pruned:
+    """Prune a trained model (name, folder or OpGraph) with ``method`` (see ``METHODS``) by ``amount``
+    (a fraction in [0, 1)). Heads and neurons are scored on ``sentences`` (list or file) or a built-in set."""
+    import torch
+
+    from bertviz_graph.prune.metrics import reference
+
+    check_method(method, amount)
+    run = load_trained(model, head=head)
+    texts, bats = sentence_batches(run.tokenizer, sentences, keep_order=labels is not None)
+    lab = None
+    if labels is not None:
+        lab = [torch.as_tensor(labels[i:i + len(b["input_ids"])]) for i, b in
+               zip(_offsets(bats), bats)]
+    ref = reference(run.model, bats, run.tokenizer)
+    rec = prune_module(run.model, method, amount, bats, run.tokenizer, lab, seed)
+    folder = _folder_of(model, run)
+    return Pruned(run.model, run.tokenizer, rec, run.name, folder, texts, bats, ref)
+
+
+def _offsets(bats: list[dict]) -> list[int]:
+    out, n = [], 0
+    for b in bats:
+        out.append(n)
+        n += len(b["input_ids"])
+    return out
+
+
+def _folder_of(model: Any, run: Any) -> Path | None:
+    from bertviz_graph.graph import OpGraph
+    from bertviz_graph.sources.resolve import resolve
+
+    try:
+        if isinstance(model, OpGraph):
+            files = model.meta.get("weight_files") or []
+        else:
+            files = resolve(model).weight_files
+        return Path(files[0]).parent if files else None
+    except UserError:
+        return None

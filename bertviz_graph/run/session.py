@@ -1,0 +1,91 @@
+"""One model's runs, shared by every callback of the app and by the widget: the model is loaded once
+(lazily, in the background if asked), the last few runs are kept in a small LRU keyed by the input, so the
+browser only holds the text it ran and the server keeps no per-session state."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from cachetools import LRUCache
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.graph import OpGraph
+
+EXAMPLE = "The cat sat on the mat because it was tired."
+EXAMPLE_PAIR = "The dog slept."
+
+
+def can_run(graph: OpGraph) -> str | None:
+    """None when the graph's model can run, else the reason (shown instead of the Run button)."""
+    meta = graph.meta
+    if graph.module is not None:
+        return None
+    if not meta.get("config"):
+        return "this graph has no model config (a traced nn.Module saved to JSON): nothing to run"
+    if meta.get("origin") != "preset" and not meta.get("weight_files"):
+        return ("structure only: the model folder has config.json but no *.safetensors weights, so there is "
+                "nothing to run. Add model.safetensors (model.save_pretrained(dir)).")
+    return None
+
+
+class RunSession:
+    def __init__(self, graph: OpGraph, size: int = 4):
+        self.graph = graph
+        self._lock = threading.Lock()
+        self._runs: LRUCache = LRUCache(maxsize=size)
+        self._runnable = None
+        self.last_key: tuple | None = None  # the most recent run (colour-by activation shows it)
+        self._sizes: dict[str, float] = {}
+
+    @property
+    def runnable(self):
+        from bertviz_graph.run.load import load_runnable
+
+        reason = can_run(self.graph)
+        if reason:
+            raise UserError(reason, "open a model folder with weights, or a preset (random weights)")
+        with self._lock:
+            if self._runnable is None:
+                self._runnable = load_runnable(self.graph)
+            return self._runnable
+
+    def preload(self) -> None:
+        """Load and export the model in a background thread. Not called by the app: torch.export is not
+        thread-safe, and an export running beside another one (a trace, a model switch) fails."""
+        if can_run(self.graph):
+            return
+
+        def go() -> None:
+            from bertviz_graph.run.capture import program_for
+
+            try:  # the model, then its exported program (the slow part of a first run)
+                program_for(self.graph, self.runnable, 16)
+            except Exception:  # noqa: BLE001 - the Run button will say what is wrong
+                pass
+
+        threading.Thread(target=go, name="bv-run-preload", daemon=True).start()
+
+    def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
+        from bertviz_graph.run.capture import capture
+
+        key = (text or "", pair or "", tuple(ids or ()))
+        with self._lock:
+            hit = self._runs.get(key)
+        if hit is None:
+            run = self.runnable
+            hit = capture(self.graph, run, run.tokenize(text, pair, ids))
+            with self._lock:
+                self._runs[key] = hit
+        if key != self.last_key:
+            from bertviz_graph.presenters.activations import node_sizes
+
+            self._sizes, self.last_key = node_sizes(self.graph, hit), key
+        return hit
+
+    def activation_value(self, h, node_id: str) -> float | None:
+        """RMS of the output of a node (an op, or a group's last op) in the last run; None if not kept."""
+        from bertviz_graph.presenters.activations import op_for
+
+        op = op_for(self.graph, h, node_id)
+        return self._sizes.get(op) if op is not None else None

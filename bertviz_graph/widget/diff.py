@@ -1,0 +1,109 @@
+"""Two models side by side in a notebook: two explorer widgets whose views open, close and select together
+(through the structural alignment of ``bertviz_graph.diff``), above the comparison's summary.
+
+    d = bg.show_diff("bert-base-uncased", "distilbert-base-uncased")
+    d                                   # both explorers; open BertLayer 6 in one, DistilBERT's layer 3 opens
+    d.a.open("bert.encoder.layer[0-11]")
+    d.diff.summary_lines()
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bertviz_graph.diff import GraphDiff, diff_graphs
+
+
+class DiffWidgets:
+    """``a`` and ``b`` are GraphWidgets kept in step; ``diff`` is the GraphDiff; display shows both."""
+
+    def __init__(self, d: GraphDiff, height: int = 560):
+        import ipywidgets as W
+
+        from bertviz_graph.widget import GraphWidget
+
+        self.diff = d
+        self.a = GraphWidget(d.a, height=height)
+        self.b = GraphWidget(d.b, height=height)
+        self._busy = False
+        self.a.observe(lambda ch: self._sync(ch, "a"), names="state")
+        self.b.observe(lambda ch: self._sync(ch, "b"), names="state")
+        self.a.observe(lambda ch: self._select(ch, "a"), names="selected")
+        self.b.observe(lambda ch: self._select(ch, "b"), names="selected")
+        lines = "".join(f"<li>{_esc(s)}</li>" for s in d.summary_lines())
+        self.summary = W.HTML(f"<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>")
+        self.box = W.VBox([self.summary, W.HBox([self.a, self.b],
+                                                layout=W.Layout(width="100%", align_items="flex-start"))])
+
+    def _partner(self, gid: str, side: str) -> str | None:
+        return self.diff.partner(gid, side=side)
+
+    def _sync(self, change: dict, side: str) -> None:
+        """Open what was opened, close what was closed, unfold what was unfolded, on the other side."""
+        if self._busy:
+            return
+        old, new = change.get("old") or {}, change.get("new") or {}
+        other = self.b if side == "a" else self.a
+        h = other.hierarchy
+        self._busy = True
+        try:
+            for key in ("opened", "unfolded"):
+                before, after = set(old.get(key, ())), set(new.get(key, ()))
+                for gid in sorted(after - before):
+                    p = self._partner(gid, side)
+                    if p in h.groups:
+                        if key == "opened":
+                            other.reveal(p).open(p)
+                        else:
+                            other.unfold(p)
+                for gid in sorted(before - after):
+                    p = self._partner(gid, side)
+                    if p in h.groups and key == "opened":
+                        other.close(p)
+            src_h = (self.a if side == "a" else self.b).hierarchy
+            for series, k in (new.get("instance") or {}).items():  # the layer shown in a ×N stack
+                if (old.get("instance") or {}).get(series) == k or series not in src_h.groups:
+                    continue
+                members = src_h.groups[series].members
+                p = self._partner(members[int(k)], side) if int(k) < len(members) else None
+                ps = h.parent(p) if p is not None else None
+                if ps in h.groups and h.groups[ps].kind == "series":
+                    other.open_instance(ps, h.groups[ps].members.index(p))
+        finally:
+            self._busy = False
+
+    def _select(self, change: dict, side: str) -> None:
+        if self._busy or not change.get("new"):
+            return
+        other = self.b if side == "a" else self.a
+        p = self._partner(change["new"], side)
+        if p is not None and p in other.hierarchy.groups:
+            self._busy = True
+            try:
+                other.reveal(p)
+                other.select(p)
+            finally:
+                self._busy = False
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.box._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.box)
+
+
+def _esc(s: str) -> str:
+    import html
+
+    return html.escape(str(s))
+
+
+def show_diff(a: Any, b: Any, height: int = 560, **trace_kwargs: Any) -> DiffWidgets:
+    """Two models (anything ``bertviz_graph.trace`` takes) side by side, aligned by structure and role."""
+    import bertviz_graph as bg
+
+    ga = a if hasattr(a, "hierarchy") and hasattr(a, "g") else bg.trace(a, **trace_kwargs)
+    gb = b if hasattr(b, "hierarchy") and hasattr(b, "g") else bg.trace(b, **trace_kwargs)
+    return DiffWidgets(diff_graphs(ga, gb), height=height)
