@@ -126,30 +126,10 @@ def trace(
     Returns a ``Graph`` (an ``OpGraph``) whose ``.hierarchy`` holds the module tree with the repeated layers
     folded, and whose ``.view(...)`` is a picture of any cut through it.
     """
-    from bertviz_graph.sources.resolve import resolve
-    from bertviz_graph.tracer import trace_source
+    from bertviz_graph.pipeline import graph_of
 
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-        raise UserError(f"seq_len {seq_len!r} is not a positive number of token positions",
-                        "use seq_len=1 or more (default 16)")
-    if isinstance(model, OpGraph):
-        graph = model
-    elif isinstance(model, (str, Path)) and str(model).endswith(".json") and Path(model).is_file():
-        from bertviz_graph.graph_file import load_graph_file
-
-        graph = load_graph_file(Path(model))
-    elif isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"):
-        from bertviz_graph.onnx import import_onnx
-
-        graph = import_onnx(Path(model).expanduser(), seq_len=seq_len)
-    else:
-        source = resolve(model, head=head, example_inputs=example_inputs)
-        graph = trace_source(source, attention=attention, ops=ops, seq_len=seq_len, use_cache=cache,
-                             progress=progress)
-        if source.origin == "module":
-            graph.module = source.model
-    if graph.hierarchy is None:
-        graph.hierarchy = build_hierarchy(graph, fold=fold)
+    graph = graph_of(model, example_inputs, head=head, attention=attention, ops=ops, seq_len=seq_len,
+                     cache=cache, fold=fold, progress=progress)
     return Graph.of(graph)
 
 

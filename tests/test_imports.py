@@ -26,6 +26,8 @@ STAGES: list[tuple[str, list[str]]] = [
     ("hierarchy", ["hierarchy"]),
     ("view", ["view", "view_types"]),
     ("layout", ["layout"]),
+    # a run (one forward pass), pruning and diffs: data beside the graph, read by the panels
+    ("analyses", ["run", "prune", "diff", "pipeline"]),
     ("presenters", ["presenters", "details", "neurons", "render.weights"]),
     ("renderers", ["render", "app", "widget"]),
     ("facade", ["api", "cli", "__main__", ""]),  # "" = bertviz_graph/__init__
@@ -129,6 +131,8 @@ def test_no_reaching_into_private_attributes_of_other_objects():
             if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
                 continue
             if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if node.attr.startswith(("_repr_", "_ipython_")):  # IPython's display protocol: public by design
                 continue
             if ast.unparse(node) in EXTERNAL_PRIVATE:
                 continue

@@ -196,7 +196,7 @@ def test_bad_input_is_a_user_error(minilm, tmp_path):
     (folder / "config.json").write_text(json.dumps({**bg.trace("bert-tiny").meta["config"]}))
     with pytest.raises(UserError, match="no weights"):
         load_runnable(folder)
-    from bertviz_graph.run.session import can_run
+    from bertviz_graph.presenters.run_session import can_run
 
     assert "structure only" in can_run(bg.trace(folder))
 

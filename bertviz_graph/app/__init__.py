@@ -43,7 +43,9 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, *
         **dash_kwargs,
     )
     app.layout = page(C, panels)
-    app.bv_panels = panels  # app/model_switch.py rebuilds the page for another model
+    app.bv_panels = panels
+    # app/model_switch.py rebuilds the page for another model (without importing app.layout: no cycle)
+    app.bv_page = lambda: page(C, panels)
     register_page(app)
     graph_panel.register(app, C)
     for p in panels:

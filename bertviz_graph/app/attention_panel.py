@@ -19,8 +19,9 @@ from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.run_panel import CONFIG, RUN, RUN_TOK, acts_of
 from bertviz_graph.presenters import attention as AT
-from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps, head_params
-from bertviz_graph.run.session import can_run
+from bertviz_graph.presenters.attention import head_params
+from bertviz_graph.presenters.run_session import can_run
+from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps
 
 TAB_VALUE = "attention"
 TAB_LABEL = "Attention"

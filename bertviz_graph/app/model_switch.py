@@ -45,15 +45,14 @@ def layout(C: AppContext) -> html.Div:
 def switch(app, C: AppContext, spec: str) -> None:
     """Trace ``spec`` and make it the app's model (the same AppContext object, re-initialised, and the
     page rebuilt for it: Dash serves ``app.layout`` afresh on every page load)."""
-    import bertviz_graph as bg
-    from bertviz_graph.app.layout import page
+    from bertviz_graph.pipeline import graph_of
 
-    graph = bg.trace(spec.strip())
+    graph = graph_of(spec.strip())
     with _LOCK:
         direction = C.direction
         C.__dict__.clear()  # panel caches (textbook, charts, runs) belong to the old model
         C.__init__(graph, direction=direction)
-        app.layout = page(C, app.bv_panels)
+        app.layout = app.bv_page()
 
 
 def register(app, C: AppContext) -> None:

@@ -3,7 +3,7 @@
 Shows the tokens (a token picker focuses every run panel), the selected op's activation heatmap
 [tokens × features] with statistics and top features, the neuron view of a selected Linear for the chosen
 token, which feed-forward neurons fire, the residual stream's norm, and the head's predictions. The run's
-input lives in the browser (``RUN``), its result in a small server LRU (``run.session``).
+input lives in the browser (``RUN``), its result in a small server LRU (``presenters.run_session``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.presenters import activations as PA
-from bertviz_graph.run.session import EXAMPLE, RunSession, can_run
+from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
 
 TAB_VALUE = "run"
 TAB_LABEL = "Run"

@@ -141,7 +141,7 @@ class GraphDiff:
         return out
 
 
-def _weights(graph: OpGraph):
+def weight_source(graph: OpGraph):
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if not files or not all(f.is_file() for f in files):
         return None
@@ -192,7 +192,7 @@ def diff_graphs(a: OpGraph, b: OpGraph, compare_weights: bool = True) -> GraphDi
             g.hierarchy = build_hierarchy(g)
     ha, hb = a.hierarchy, b.hierarchy
     al = align(ha, hb)
-    wa, wb = (_weights(a), _weights(b)) if compare_weights else (None, None)
+    wa, wb = (weight_source(a), weight_source(b)) if compare_weights else (None, None)
     rows: list[UnitRow] = []
     for ua, ub in al.units:
         pa = sum(_numel(s) for s in ua.shapes) if ua else 0

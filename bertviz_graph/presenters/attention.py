@@ -8,12 +8,16 @@ The grid is ONE heatmap trace (the maps tiled with gaps), so 72 maps draw as fas
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.run.attention import SUMMARY_KEYS, AttentionMaps, head_summaries, rollout
+
+if TYPE_CHECKING:
+    from bertviz_graph.graph import OpGraph
 
 THUMB = 48  # tokens per tile side in the grid, at most
 GAP = 1  # empty cells between tiles
@@ -218,3 +222,21 @@ def write_attention(am: AttentionMaps, path: str | Path, layer: int | None = Non
     else:
         write_atomic(path, figure_image(fig, suffix[1:]))
     return path
+
+
+def head_params(graph: OpGraph, module: str, head: int, num_heads: int) -> dict[str, tuple[int, int, int]]:
+    """{parameter name: (dim, start, stop)} of the Q, K, V weights/biases and output projection columns that
+    ``head`` of the attention module ``module`` owns."""
+    from bertviz_graph.render.weights import head_slices, head_split_dim
+
+    parent = module.rsplit(".", 1)[0] if module.endswith(".self") else module
+    out: dict[str, tuple[int, int, int]] = {}
+    for _, d in graph.nodes("param"):
+        name = d["name"]
+        if not name.startswith(parent + ".") or head_split_dim(name) is None:
+            continue
+        if name.count(".") - parent.count(".") > 3:
+            continue
+        hs = head_slices(name, d["shape"], num_heads)[head]
+        out[name] = (hs.dim, hs.start, hs.stop)
+    return out

@@ -81,7 +81,7 @@ def block_mean(x: np.ndarray, max_side: int = 192) -> np.ndarray:
 
 def heatmaps(d: GraphDiff, limit: int = 6, max_side: int = 192) -> list[dict[str, Any]]:
     """B − A for the ``limit`` same-shape weights that changed most (relative norm)."""
-    from bertviz_graph.diff import _weights
+    from bertviz_graph.diff import weight_source
 
     if not d.weights_compared:
         return []
@@ -89,7 +89,7 @@ def heatmaps(d: GraphDiff, limit: int = 6, max_side: int = 192) -> list[dict[str
                    key=lambda w: -w.rel_norm)[:limit]
     if not cands:
         return []
-    wa, wb = _weights(d.a), _weights(d.b)
+    wa, wb = weight_source(d.a), weight_source(d.b)
     out = []
     for w in cands:
         delta = wb.get(w.name_b).astype(np.float64) - wa.get(w.name_a).astype(np.float64)

@@ -124,21 +124,3 @@ def rollout(am: AttentionMaps, residual: bool = True) -> np.ndarray:
         acc = m @ acc
         out.append(acc.copy())
     return np.stack(out).astype(np.float32)
-
-
-def head_params(graph: OpGraph, module: str, head: int, num_heads: int) -> dict[str, tuple[int, int, int]]:
-    """{parameter name: (dim, start, stop)} of the Q, K, V weights/biases and output projection columns that
-    ``head`` of the attention module ``module`` owns."""
-    from bertviz_graph.render.weights import head_slices, head_split_dim
-
-    parent = module.rsplit(".", 1)[0] if module.endswith(".self") else module
-    out: dict[str, tuple[int, int, int]] = {}
-    for _, d in graph.nodes("param"):
-        name = d["name"]
-        if not name.startswith(parent + ".") or head_split_dim(name) is None:
-            continue
-        if name.count(".") - parent.count(".") > 3:
-            continue
-        hs = head_slices(name, d["shape"], num_heads)[head]
-        out[name] = (hs.dim, hs.start, hs.stop)
-    return out

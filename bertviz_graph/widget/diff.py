@@ -102,8 +102,8 @@ def _esc(s: str) -> str:
 
 def show_diff(a: Any, b: Any, height: int = 560, **trace_kwargs: Any) -> DiffWidgets:
     """Two models (anything ``bertviz_graph.trace`` takes) side by side, aligned by structure and role."""
-    import bertviz_graph as bg
+    from bertviz_graph.pipeline import graph_of
 
-    ga = a if hasattr(a, "hierarchy") and hasattr(a, "g") else bg.trace(a, **trace_kwargs)
-    gb = b if hasattr(b, "hierarchy") and hasattr(b, "g") else bg.trace(b, **trace_kwargs)
+    ga = a if hasattr(a, "hierarchy") and hasattr(a, "g") else graph_of(a, **trace_kwargs)
+    gb = b if hasattr(b, "hierarchy") and hasattr(b, "g") else graph_of(b, **trace_kwargs)
     return DiffWidgets(diff_graphs(ga, gb), height=height)

@@ -24,7 +24,7 @@ class RunMethods:
     """Mixed into ``GraphWidget``: needs ``graph``, ``hierarchy`` and ``selected``."""
 
     def _session(self):
-        from bertviz_graph.run.session import RunSession
+        from bertviz_graph.presenters.run_session import RunSession
 
         s = self.__dict__.get("_bv_run_session")
         if s is None:

@@ -1,0 +1,45 @@
+"""Any model the user names -> an OpGraph with its hierarchy: the one path every entry point takes.
+
+``bertviz_graph.trace`` (the facade) wraps it in a ``Graph``; the app's model switcher and the side-by-side
+diff call it directly, since the front ends must not import the facade above them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bertviz_graph.errors import UserError
+from bertviz_graph.graph import OpGraph
+from bertviz_graph.hierarchy.tree import build_hierarchy
+
+
+def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto", attention: str = "eager",
+             ops: str = "aten", seq_len: int = 16, cache: bool = True, fold: bool = True,
+             progress: Any = None) -> OpGraph:
+    """The traced (or loaded, or imported) graph of ``model`` with ``.hierarchy`` built; see ``trace``."""
+    from bertviz_graph.sources.resolve import resolve
+    from bertviz_graph.tracer import trace_source
+
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
+        raise UserError(f"seq_len {seq_len!r} is not a positive number of token positions",
+                        "use seq_len=1 or more (default 16)")
+    if isinstance(model, OpGraph):
+        graph = model
+    elif isinstance(model, (str, Path)) and str(model).endswith(".json") and Path(model).is_file():
+        from bertviz_graph.graph_file import load_graph_file
+
+        graph = load_graph_file(Path(model))
+    elif isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"):
+        from bertviz_graph.onnx import import_onnx
+
+        graph = import_onnx(Path(model).expanduser(), seq_len=seq_len)
+    else:
+        source = resolve(model, head=head, example_inputs=example_inputs)
+        graph = trace_source(source, attention=attention, ops=ops, seq_len=seq_len, use_cache=cache,
+                             progress=progress)
+        if source.origin == "module":
+            graph.module = source.model
+    if graph.hierarchy is None:
+        graph.hierarchy = build_hierarchy(graph, fold=fold)
+    return graph
