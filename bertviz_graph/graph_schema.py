@@ -70,7 +70,7 @@ SCHEMA: dict[str, Any] = {
                     "name": _TEXT, "op": _TEXT, "target": _TEXT, "module": _PATH, "dtype": _TEXT,
                     "order": _INT, "shape": _SHAPE,
                     "numel": {"type": "integer", "minimum": 0, "maximum": MAX_NUMEL},
-                    "flops": {"type": "integer", "minimum": 0},
+                    "flops": {"anyOf": [{"type": "null"}, {"type": "integer", "minimum": 0}]},  # None: not countable
                     "params": {"type": "array", "items": _TEXT},
                     "tied": {"type": "array", "items": _TEXT},
                     "source": _TEXT, "code": {"type": "string"},

@@ -37,6 +37,11 @@ say() { echo "[setup] $*"; }
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# node + npm only for the test suite: it rebuilds the front-end bundle from js/ and compares it byte for byte
+if ((WITH_TEST)); then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
 for pkg in fonts-dejavu-core fonts-liberation libcairo2; do
     # dpkg -s alone also succeeds for removed packages that left config files behind
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
@@ -125,5 +130,11 @@ else
 fi
 say "pip: -c constraints.txt -e \"$target\""
 "${PIP[@]}" -c constraints.txt -e "$target"
+
+if ((WITH_TEST)); then
+    # esbuild (pinned in js/package-lock.json) from the npm registry, so the bundle-rebuild test runs
+    say "npm ci in js/ (esbuild, for the bundle-rebuild test)"
+    (cd "$ROOT/js" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 
 say "done ($("$PY" --version 2>&1) in $VENV, torch $("$PY" -c 'import torch; print(torch.__version__)'))"

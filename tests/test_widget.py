@@ -59,8 +59,8 @@ def test_bundle_is_built_from_current_sources():
 def test_bundle_rebuild_is_identical():
     """With Node and js/node_modules present, a fresh esbuild build equals the committed files byte for byte."""
     node = shutil.which("node")
-    if node is None or not (JS_DIR / "node_modules" / "esbuild").is_dir():
-        pytest.skip("node or js/node_modules missing (the hash test above still guards staleness)")
+    assert node is not None and (JS_DIR / "node_modules" / "esbuild").is_dir(), (
+        "node or js/node_modules missing: run `bash scripts/setup.sh --test` (it runs npm ci in js/)")
     r = subprocess.run([node, "build.mjs", "--check"], cwd=JS_DIR, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
+from bertviz_graph.format import flops_text
 from bertviz_graph.hierarchy.style import EDGE_STYLE as EDGE_TABLE
 from bertviz_graph.hierarchy.style import ROLE_STYLE, role_color, role_label
 from bertviz_graph.layout import measure
@@ -81,8 +82,12 @@ def _tooltip(n: VNode) -> str:
         lines.append(n.sublabel)
     lines.append(f"{n.kind} · {role_label(n.role)}")
     for k, v in n.attrs.items():
+        if k in ("flops", "flops_unknown"):
+            continue  # said once below, with "unknown" for what cannot be counted
         if isinstance(v, (str, int, float)) and not isinstance(v, bool):
             lines.append(f"{k}: {v}")
+    if "flops" in n.attrs or n.attrs.get("flops_unknown"):
+        lines.append(f"FLOPs {flops_text(n.attrs.get('flops'), n.attrs.get('flops_unknown') or 0, short=True)}")
     if n.expandable:
         lines.append("click to close" if n.expanded else "click to open")
     return "\n".join(lines)
