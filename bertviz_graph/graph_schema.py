@@ -130,15 +130,12 @@ def validate(data: Any, source: str = "graph file") -> None:
         if node["id"] in ids:
             raise UserError(f"{source}: nodes[{i}].id: duplicate node id {node['id']!r}", fix)
         ids.add(node["id"])
-        numel = node.get("numel")
-        sizes = [d for d in node.get("shape") or () if isinstance(d, int)]  # symbolic dims have no size
-        symbolic = len(sizes) != len(node.get("shape") or ())
-        if numel is not None and node.get("shape") is not None and not symbolic and numel != math.prod(sizes):
-            raise UserError(f"{source}: nodes[{i}].numel: {numel} is not the product of its shape "
-                            f"{node['shape']}", fix)
+        numel, shape = node.get("numel"), node.get("shape")
+        sizes = [d for d in shape or () if isinstance(d, int)]  # symbolic dims ("batch") have no size
+        if numel is not None and shape is not None and len(sizes) == len(shape) and numel != math.prod(sizes):
+            raise UserError(f"{source}: nodes[{i}].numel: {numel} is not the product of its shape {shape}", fix)
         if math.prod(sizes) > MAX_NUMEL:
-            raise UserError(f"{source}: nodes[{i}].shape: {node['shape']} has more than {MAX_NUMEL:.0e} "
-                            "elements", fix)
+            raise UserError(f"{source}: nodes[{i}].shape: {shape} has more than {MAX_NUMEL:.0e} elements", fix)
     for i, edge in enumerate(data["edges"]):
         for end in ("source", "target"):
             if edge[end] not in ids:

@@ -246,20 +246,8 @@ def neuron_figure(nv: NeuronView) -> go.Figure:
                                  text=f"x[{j}]·W[{i},{j}] = {c:.4g}", showlegend=False,
                                  line={"width": 0.5 + 5 * abs(c) / cmax,
                                        "color": "rgba(200,40,40,0.6)" if c > 0 else "rgba(40,80,200,0.6)"}))
-    lim_x = float(np.abs(nv.x[nv.inputs]).max()) or 1.0
-    lim_y = float(np.abs(nv.y[nv.outputs]).max()) or 1.0
-    fig.add_trace(go.Scatter(
-        x=[0] * len(nv.inputs), y=[yin[j] for j in nv.inputs], mode="markers+text", showlegend=False,
-        marker={"size": 16, "color": [nv.x[j] for j in nv.inputs], "colorscale": "RdBu_r", "cmin": -lim_x,
-                "cmax": lim_x, "line": {"width": 1, "color": "#333"}},
-        text=[f"in {j}" for j in nv.inputs], textposition="middle left",
-        hovertemplate="input neuron %{text}<br>x = %{marker.color:.4g}<extra></extra>"))
-    fig.add_trace(go.Scatter(
-        x=[1] * len(nv.outputs), y=[yout[i] for i in nv.outputs], mode="markers+text", showlegend=False,
-        marker={"size": 16, "color": [nv.y[i] for i in nv.outputs], "colorscale": "RdBu_r", "cmin": -lim_y,
-                "cmax": lim_y, "line": {"width": 1, "color": "#333"}},
-        text=[f"out {i}" for i in nv.outputs], textposition="middle right",
-        hovertemplate="output neuron %{text}<br>y = %{marker.color:.4g}<extra></extra>"))
+    fig.add_trace(_neuron_column(0, nv.inputs, yin, nv.x, "in", "input", "x", "middle left"))
+    fig.add_trace(_neuron_column(1, nv.outputs, yout, nv.y, "out", "output", "y", "middle right"))
     fig.update_layout(
         title={"text": f"{nv.module} for token {nv.token} '{nv.token_label}'", "font": {"size": 12}},
         xaxis={"visible": False, "range": [-0.45, 1.45]}, yaxis={"visible": False, "autorange": "reversed"},
@@ -320,3 +308,14 @@ def linear_module(graph: OpGraph, h: Any, node_id: str | None) -> str | None:
     if grp is not None and grp.cls == "Linear":
         return node_id
     return None
+
+
+def _neuron_column(x: float, idx, ys, values, short: str, side: str, var: str, textpos: str) -> go.Scatter:
+    """One column of neurons (inputs at x=0, outputs at x=1), coloured by their value on a symmetric scale."""
+    lim = float(np.abs(values[idx]).max()) or 1.0
+    return go.Scatter(
+        x=[x] * len(idx), y=[ys[k] for k in idx], mode="markers+text", showlegend=False,
+        marker={"size": 16, "color": [values[k] for k in idx], "colorscale": "RdBu_r", "cmin": -lim,
+                "cmax": lim, "line": {"width": 1, "color": "#333"}},
+        text=[f"{short} {k}" for k in idx], textposition=textpos,
+        hovertemplate=f"{side} neuron %{{text}}<br>{var} = %{{marker.color:.4g}}<extra></extra>")
