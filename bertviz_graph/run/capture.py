@@ -31,13 +31,17 @@ DEFAULT_BUDGET_MB = 256
 
 @dataclass
 class Program:
-    """An exported program of the real model plus its node -> graph id map."""
+    """The real model's program (an FX graph of ATen calls) plus its node -> graph id map."""
 
-    ep: Any  # torch.export.ExportedProgram
+    gm: Any  # torch.fx.GraphModule
+    inputs: list[tuple[str, str, str | None]]  # (placeholder, "input" | "state", state name), in order
+    state: dict[str, Any]  # state name -> the real model's parameter or buffer
     to_graph: dict[str, str]  # fx node name -> graph node id (ops, inputs, params)
     unmatched: list[str]  # graph op ids without a partner in the program
     dynamic: bool
     token_type_buffer: str | None  # placeholder name of the token-type buffer (pairs write into it)
+    how: str = "whole model"  # or "one layer ×N" (run/layered.py)
+    export_s: float = 0.0  # seconds spent building it (export, decompositions, matching)
 
 
 @dataclass
@@ -164,7 +168,7 @@ class _Recorder:
                 return val
 
         with torch.no_grad():
-            return _Interp(self.prog.ep.graph_module, garbage_collect_values=True).run(*args)
+            return _Interp(self.prog.gm, garbage_collect_values=True).run(*args)
 
 
 _PROGRAMS: OrderedDict[tuple, Program] = OrderedDict()
@@ -181,13 +185,16 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int) -> Program:
                 _PROGRAMS.move_to_end(key)
                 return _PROGRAMS[key]
         prog = None
-        if seq_len >= 2:
-            try:
-                prog = _export(graph, run, seq_len, dynamic=True)
-            except Exception:  # noqa: BLE001 - torch.export's errors vary; a static export still works
-                prog = None
+        if seq_len >= 2:  # one layer exported and replicated; if that does not apply, the whole model
+            for layered in (True, False):
+                try:
+                    prog = export_program(graph, run, seq_len, dynamic=True, layered=layered)
+                except Exception:  # noqa: BLE001 - torch.export's errors vary; a static export still works
+                    prog = None
+                if prog is not None and not prog.unmatched:
+                    break
         if prog is None or prog.unmatched:
-            static = _export(graph, run, seq_len, dynamic=False)
+            static = export_program(graph, run, seq_len, dynamic=False)
             if prog is None or len(static.unmatched) < len(prog.unmatched):
                 prog = static
         _PROGRAMS[key_dyn if prog.dynamic else key_static] = prog
@@ -196,25 +203,41 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int) -> Program:
         return prog
 
 
-def _export(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool) -> Program:
+def export_program(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool, layered: bool = False) -> Program | None:
+    """torch.export of the real model (``layered``: of one layer, replicated; None if that does not apply)."""
+    import time
+
     import torch
 
+    from bertviz_graph.run.layered import export_layered
     from bertviz_graph.tracer.export_tracer import primitive_decompositions
 
+    t0 = time.perf_counter()
     n = min(max(seq_len, 2), run.max_positions) if dynamic else seq_len
     if dynamic and n == run.max_positions:  # a full-length example specialises the position slice
         n = max(2, n - 1)
     ids = torch.zeros((1, n), dtype=torch.long)
     shapes = ({1: torch.export.Dim("seq", min=2, max=run.max_positions)},) if dynamic else None
-    ep = torch.export.export(run.model, (ids,), dynamic_shapes=shapes, strict=False)
-    if graph.meta.get("ops", run.ops) == "primitive":  # the graph's op level, whatever the model was loaded for
-        ep = ep.run_decompositions(primitive_decompositions())
-    to_graph, unmatched = match(graph, ep)
-    tt = None
-    for spec_name, target in ep.graph_signature.inputs_to_buffers.items():
-        if target.endswith("token_type_ids"):
-            tt = spec_name
-    return Program(ep=ep, to_graph=to_graph, unmatched=unmatched, dynamic=dynamic, token_type_buffer=tt)
+    # the graph's op level, whatever the model was loaded for
+    decomp = primitive_decompositions() if graph.meta.get("ops", run.ops) == "primitive" else None
+    if layered:
+        lp = export_layered(run.model, run.config, ids, shapes, decomp) if graph.module is None else None
+        if lp is None:
+            return None
+        gm, inputs, state, how = lp.gm, lp.inputs, lp.state, f"one layer ×{lp.layers}"
+    else:
+        ep = torch.export.export(run.model, (ids,), dynamic_shapes=shapes, strict=False)
+        if decomp is not None:
+            ep = ep.run_decompositions(decomp)
+        gm, how = ep.graph_module, "whole model"
+        inputs = [(s.arg.name, "input" if s.kind.name == "USER_INPUT" else "state", s.target)
+                  for s in ep.graph_signature.input_specs]
+        state = {**ep.state_dict, **getattr(ep, "constants", {})}
+    targets = {name: target for name, kind, target in inputs if kind == "state"}
+    to_graph, unmatched = match(graph, gm.graph, targets)
+    tt = next((name for name, target in targets.items() if target.endswith("token_type_ids")), None)
+    return Program(gm=gm, inputs=inputs, state=state, to_graph=to_graph, unmatched=unmatched, dynamic=dynamic,
+                   token_type_buffer=tt, how=how, export_s=time.perf_counter() - t0)
 
 
 def _instance(n: Any) -> str:
@@ -227,12 +250,13 @@ def _instance(n: Any) -> str:
     return module
 
 
-def match(graph: OpGraph, ep: Any) -> tuple[dict[str, str], list[str]]:
-    """fx node name -> graph id, by names for params/inputs and by (target, module, inputs) for ops."""
+def match(graph: OpGraph, fx_graph: Any, targets: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """fx node name -> graph id, by names for params/inputs and by (target, module, inputs) for ops.
+
+    ``targets``: placeholder name -> the parameter, buffer or constant it stands for."""
     import operator
 
     g = graph.g
-    sig = ep.graph_signature
     param_id = {d["name"]: n for n, d in g.nodes(data=True) if d["kind"] in ("param", "buffer")}
     tied = {t: d["name"] for _, d in g.nodes(data=True) if d["kind"] == "param" for t in d.get("tied") or []}
     # unmatched graph ops by (target, module), in execution order
@@ -241,10 +265,9 @@ def match(graph: OpGraph, ep: Any) -> tuple[dict[str, str], list[str]]:
         pending.setdefault((d["target"], d["module"]), []).append(n)
     preds = {n: set(g.predecessors(n)) for n in g.nodes}
     to_graph: dict[str, str] = {}
-    for n in ep.graph.nodes:
+    for n in fx_graph.nodes:
         if n.op == "placeholder":
-            target = sig.inputs_to_parameters.get(n.name) or sig.inputs_to_buffers.get(n.name) or getattr(
-                sig, "inputs_to_lifted_tensor_constants", {}).get(n.name)
+            target = targets.get(n.name)
             if target is not None:
                 target = tied.get(target, target)
                 if target in param_id:
@@ -273,14 +296,16 @@ def match(graph: OpGraph, ep: Any) -> tuple[dict[str, str], list[str]]:
     return {k: (v[:-2] if v.endswith("#0") else v) for k, v in to_graph.items()}, unmatched
 
 
-def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | None = DEFAULT_BUDGET_MB) -> Activations:
-    """Run ``tokens`` through ``run.model`` once, recording every op of ``graph``."""
+def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | None = DEFAULT_BUDGET_MB,
+            program: Program | None = None) -> Activations:
+    """Run ``tokens`` through ``run.model`` once, recording every op of ``graph`` (with ``program``, if given,
+    instead of the cached one: tests compare the one-layer and whole-model programs)."""
     import time
 
     import torch
 
     t0 = time.perf_counter()
-    prog = program_for(graph, run, len(tokens))
+    prog = program if program is not None else program_for(graph, run, len(tokens))
     args = _args(prog, run, tokens)
     budget = None if budget_mb is None else int(budget_mb * 2**20)
     from bertviz_graph.run.attention import attention_ops
@@ -309,18 +334,15 @@ def _args(prog: Program, run: Runnable, tokens: Tokens) -> list[Any]:
     """Placeholder values in program order: parameters, buffers (token types written in), input ids."""
     import torch
 
-    ep = prog.ep
-    state = {**ep.state_dict, **getattr(ep, "constants", {})}
     ids = torch.tensor([tokens.input_ids], dtype=torch.long)
     out: list[Any] = []
-    for spec in ep.graph_signature.input_specs:
-        name = spec.arg.name
-        if spec.kind.name == "USER_INPUT":
+    for name, kind, target in prog.inputs:
+        if kind == "input":
             out.append(ids)
         elif name == prog.token_type_buffer and tokens.token_type_ids is not None:
-            buf = state[spec.target].clone()
+            buf = prog.state[target].clone()
             buf[..., : len(tokens.token_type_ids)] = torch.tensor(tokens.token_type_ids, dtype=buf.dtype)
             out.append(buf)
         else:
-            out.append(state[spec.target])
+            out.append(prog.state[target])
     return out

@@ -74,7 +74,7 @@ def fast_trace(source: Any, make_meta: Callable[[Any], dict[str, Any]], ops: str
     small = replace(source, config={**source.config, key: 1}, model=None, example_inputs=(), notes=[])
     build_model(small, attention=attention, seq_len=seq_len)
     shared = source.config.get("model_type") == "albert"
-    unit = _unit_path(small.model, shared)
+    unit = unit_path(small.model, shared)
     if unit is None:
         return None
     try:
@@ -87,14 +87,15 @@ def fast_trace(source: Any, make_meta: Callable[[Any], dict[str, Any]], ops: str
     return graph
 
 
-def _unit_path(model: Any, shared: bool) -> str | None:
+def unit_path(model: Any, shared: bool, layers: int = 1) -> str | None:
+    """The first layer's module path ("encoder.layer.0") in a model whose stack has ``layers`` layers."""
     import torch.nn as nn
 
     if shared:  # ALBERT: one layer group, called once per layer
         hits = [n for n, m in model.named_modules() if n.endswith("albert_layer_groups.0")]
         return hits[0] if len(hits) == 1 else None
-    lists = [n for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == 1]
-    # the layer stack is the one-element ModuleList whose element is not itself a leaf container
+    lists = [n for n, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == layers]
+    # the layer stack is the ModuleList of that length whose element is not itself a leaf container
     lists = [n for n in lists if any(True for _ in model.get_submodule(n)[0].children())]
     return f"{lists[0]}.0" if len(lists) == 1 else None
 
