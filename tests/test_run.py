@@ -4,15 +4,18 @@ output_attentions), the graph's ids, predictions, the memory budget, bad input a
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
+from tiny_models import tiny_model  # noqa: E402
 
 import bertviz_graph as bg
 from bertviz_graph.errors import UserError
 from bertviz_graph.run.attention import attention_maps, head_summaries, rollout
-from bertviz_graph.run.capture import capture
+from bertviz_graph.run.capture import capture, export_program, program_for
 from bertviz_graph.run.load import load_runnable
 
 TEXT = "The cat sat on the mat because it was tired."
@@ -235,3 +238,117 @@ def test_app_colour_by_activation_follows_the_last_run(minilm):
     assert r.values["embeddings"] == pytest.approx(rms, rel=1e-5)  # the block's output = its LayerNorm's
     session(C).run("Another sentence entirely, a little longer than the first one.")
     assert C.render(C.default_state, "activation").values["embeddings"] != pytest.approx(rms, rel=1e-3)
+
+
+def _same_values(a, b) -> None:
+    """Two captures hold the same op ids with bit-identical values."""
+    assert set(a.values) == set(b.values)
+    for k, v in b.values.items():
+        if isinstance(v, torch.Tensor):
+            assert torch.equal(a.values[k], v), k
+        else:
+            assert a.values[k] == v, k
+    assert torch.equal(a.output(0), b.output(0))
+
+
+def _aten_calls(prog) -> Counter:
+    return Counter(str(n.target) for n in prog.gm.graph.nodes if n.op == "call_function")
+
+
+def test_one_layer_program_equals_the_whole_model_export(minilm):
+    """The default program (one layer exported, replicated ×6) runs the whole export's ATen calls and gives
+    bit-identical values; every Linear and LayerNorm equals its forward hook exactly."""
+    g, run = minilm
+    toks = run.tokenize(TEXT, PAIR)
+    layered = export_program(g, run, len(toks), dynamic=True, layered=True)
+    whole = export_program(g, run, len(toks), dynamic=True, layered=False)
+    assert layered.how == "one layer ×6" and whole.how == "whole model"
+    assert layered.unmatched == [] and program_for(g, run, len(toks)).how == "one layer ×6"
+    assert _aten_calls(layered) == _aten_calls(whole)
+    a = capture(g, run, toks, program=layered)
+    _same_values(a, capture(g, run, toks, program=whole))
+    seen, _ = _hooked(run, toks)
+    assert len(seen) == 50
+    for module, value in seen.items():
+        op = next(n for n, d in g.nodes("op") if d["module"] == module and d["op"] in ("linear", "layer_norm"))
+        np.testing.assert_array_equal(a.array(op), value.numpy(), err_msg=module)
+    # another length through the same (dynamic) program
+    longer = run.tokenize(TEXT * 3)
+    b = capture(g, run, longer, program=layered)
+    seen, _ = _hooked(run, longer, kinds=(torch.nn.LayerNorm,))
+    np.testing.assert_array_equal(b.array(next(n for n, d in g.nodes("op") if d["module"] == "encoder.layer.5"
+                                               ".output.LayerNorm")), seen["encoder.layer.5.output.LayerNorm"])
+
+
+@pytest.mark.parametrize("family", ["bert-tiny-primitive", "albert-shared-layer", "roberta"])
+def test_one_layer_program_for_other_families(family, tmp_path):
+    """ALBERT's one shared layer group called ×N, RoBERTa's offset positions, the primitive op level."""
+    if family == "bert-tiny-primitive":
+        g = bg.trace("bert-tiny", ops="primitive")
+    elif family == "albert-shared-layer":
+        g = bg.trace(tiny_model(tmp_path / "m", "AlbertForMaskedLM", "albert", embedding_size=16, num_hidden_layers=3))
+    else:
+        g = bg.trace(tiny_model(tmp_path / "m", "RobertaForMaskedLM", "roberta", pad_token_id=1))
+    run = load_runnable(g, cached=False)
+    toks = run.tokenize("The quick brown fox jumps over the lazy dog.")
+    layered = export_program(g, run, len(toks), dynamic=True, layered=True)
+    whole = export_program(g, run, len(toks), dynamic=True, layered=False)
+    assert layered.how.startswith("one layer ×") and layered.unmatched == [] == whole.unmatched
+    assert _aten_calls(layered) == _aten_calls(whole)
+    _same_values(capture(g, run, toks, program=layered), capture(g, run, toks, program=whole))
+
+
+def test_models_whose_layers_may_differ_export_the_whole_model(tmp_path):
+    g = bg.trace(tiny_model(tmp_path / "d", "DistilBertForMaskedLM", "distilbert"))
+    run = load_runnable(g, cached=False)
+    assert export_program(g, run, 8, dynamic=True, layered=True) is None  # not a replicable family
+    prog = program_for(g, run, 8)
+    assert prog.how == "whole model" and prog.unmatched == []
+
+
+LABELS = {0: "negative", 1: "neutral", 2: "positive"}
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("clf") / "clf", "BertForSequenceClassification", num_labels=3,
+                      id2label=LABELS, label2id={v: k for k, v in LABELS.items()})
+
+
+def _reference_logits(folder, ids) -> torch.Tensor:
+    """The checkpoint loaded by transformers itself (not our loader) and run plainly."""
+    import transformers
+
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(folder, attn_implementation="eager")
+    with torch.no_grad():
+        return model.eval()(torch.tensor([ids])).logits[0]
+
+
+def test_classifier_logits_labels_and_top_class(classifier):
+    from bertviz_graph.run.predict import predict
+
+    g = bg.trace(classifier)
+    acts = g.run(TEXT)
+    run = load_runnable(g)
+    assert run.head == "cls" and run.trained and acts.unmatched == []
+    ref = _reference_logits(classifier, acts.tokens.input_ids)
+    p = predict(run, acts)
+    assert p.kind == "cls" and [r["label"] for r in p.rows] == ["negative", "neutral", "positive"]
+    np.testing.assert_allclose([r["logit"] for r in p.rows], ref.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose([r["prob"] for r in p.rows], torch.softmax(ref, -1).numpy(), atol=1e-6)
+    assert max(p.rows, key=lambda r: r["logit"])["label"] == LABELS[int(ref.argmax())]
+    # token ids instead of text give the same reading
+    by_ids = predict(run, g.run(ids=acts.tokens.input_ids))
+    assert [r["logit"] for r in by_ids.rows] == [r["logit"] for r in p.rows]
+
+
+def test_cli_run_prints_the_classifiers_logits(classifier, capsys):
+    from bertviz_graph.cli import main
+
+    assert main(["run", str(classifier), "--text", TEXT]) == 0
+    out = capsys.readouterr().out
+    shown = dict(re.findall(r"^(\w+): logit (-?[\d.]+), p ", out, flags=re.M))
+    assert list(shown) == ["negative", "neutral", "positive"]
+    ids = load_runnable(bg.trace(classifier)).tokenize(TEXT).input_ids
+    np.testing.assert_allclose([float(v) for v in shown.values()], _reference_logits(classifier, ids).numpy(),
+                               atol=1e-4)  # printed to 4 decimals
