@@ -2,9 +2,13 @@
 
 How: the real model (``run.load``) is exported with ``torch.export`` (the same tracer that made the graph,
 with a dynamic sequence length so one export serves every sentence) and its program is executed node by
-node with ``torch.fx.Interpreter``, recording each node's value. Program nodes are matched to graph nodes
-structurally, not by guessing: parameters and inputs by name, each op by (ATen target, module, already
-matched inputs) in execution order. Ops that find no partner are listed in ``Activations.unmatched``.
+node with ``torch.fx.Interpreter``, recording each node's value. For a stack of identical layers only ONE
+layer is exported and its nodes are replicated N times (``run/layered.py``: the export cost no longer grows
+with depth; the values are bit-identical to a whole-model export, tests/test_run.py); other models are
+exported whole. The program is built once per model and kept in memory (never saved or unpickled).
+Program nodes are matched to graph nodes structurally, not by guessing: parameters and inputs by name,
+each op by (ATen target, module, already matched inputs) in execution order. Ops that find no partner are
+listed in ``Activations.unmatched``.
 
 Memory: a 512-token sentence on bert-base produces about 1.3 GB of float32 intermediate tensors. Tensors
 are kept as they are (views share storage) until half of ``budget_mb`` is used, then in float16 until the
@@ -176,7 +180,7 @@ _PLOCK = threading.Lock()
 
 
 def program_for(graph: OpGraph, run: Runnable, seq_len: int) -> Program:
-    """The exported program of ``run.model`` matched to ``graph`` (one dynamic export per model)."""
+    """The exported program of ``run.model`` matched to ``graph`` (one dynamic export per model, kept)."""
     key_dyn = (id(run.model), id(graph), "dyn")
     key_static = (id(run.model), id(graph), seq_len)
     with _PLOCK:
@@ -188,9 +192,11 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int) -> Program:
         if seq_len >= 2:  # one layer exported and replicated; if that does not apply, the whole model
             for layered in (True, False):
                 try:
-                    prog = export_program(graph, run, seq_len, dynamic=True, layered=layered)
+                    cand = export_program(graph, run, seq_len, dynamic=True, layered=layered)
                 except Exception:  # noqa: BLE001 - torch.export's errors vary; a static export still works
-                    prog = None
+                    cand = None
+                if cand is not None and (prog is None or len(cand.unmatched) < len(prog.unmatched)):
+                    prog = cand
                 if prog is not None and not prog.unmatched:
                     break
         if prog is None or prog.unmatched:
