@@ -218,16 +218,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5, help="fresh processes per model and mode")
     ap.add_argument("--warm", type=int, default=7, help="warm plain/capture pairs per process")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads in every child (0: torch's default, one per core). On a shared machine "
+                         "1 thread is far less sensitive to the other jobs (a 2-thread op waits for its slower half)")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--child", nargs="*", help=argparse.SUPPRESS)  # internal: MODEL MODE | memory
     args = ap.parse_args()
+    if args.threads:
+        os.environ["BVG_BENCH_THREADS"] = str(args.threads)  # the children read it
     if args.child is not None:
+        if os.environ.get("BVG_BENCH_THREADS"):
+            import torch
+
+            torch.set_num_threads(int(os.environ["BVG_BENCH_THREADS"]))
         res = child_memory() if args.child == ["memory"] else child_capture(args.child[0], args.child[1], args.warm)
         print(json.dumps(res))
         return
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f} at start (other jobs share the cores)")
+          f"load average {os.getloadavg()[0]:.1f} at start (other jobs share the cores), "
+          f"torch threads: {args.threads or 'default'}")
     for r in bench_capture(args.rounds, args.warm):
         print(json.dumps(r))
     if not args.no_memory:
