@@ -3,7 +3,8 @@
     PYTHONPATH=$PWD python benchmarks/run_bench.py [--rounds 5] [--warm 7] [--no-memory] [--no-browser]
 
 1. 16-token sentence through bert-base-uncased (preset: random weights) and all-MiniLM-L6-v2 (trained).
-   Every round starts one FRESH process per model and mode (rounds interleave the models and modes):
+   Every round starts one FRESH process per model and mode (rounds interleave the models and modes;
+   modes: "ours" = graph.run/the app, any length; "fixed" = the CLI's one-sentence program; "whole"):
    it traces the graph (from the disk cache), loads the model, then times the COLD first capture (the
    program built: one layer exported and replicated, or, mode "whole", the whole model exported as before)
    and then ``--warm`` interleaved pairs of a plain ``model(input_ids)`` and a WARM capture. Medians over all
@@ -58,8 +59,8 @@ def child_capture(name: str, mode: str, warm: int) -> dict:
     t0 = time.perf_counter()
     if mode == "whole":  # the path before the one-layer program: torch.export of the whole model
         prog = export_program(graph, run, len(tokens), dynamic=True, layered=False)
-    else:
-        prog = program_for(graph, run, len(tokens))
+    else:  # "ours": graph.run / the app (any length); "fixed": the CLI's one-sentence program
+        prog = program_for(graph, run, len(tokens), any_length=mode != "fixed")
     acts = capture(graph, run, tokens, program=prog)
     cold = time.perf_counter() - t0
     x = torch.tensor([tokens.input_ids])
@@ -91,7 +92,7 @@ def bench_capture(rounds: int, warm: int) -> list[dict]:
     results: dict[tuple[str, str], list[dict]] = {}
     loads = []
     for r in range(rounds):
-        order = [(m, mode) for m in MODELS for mode in ("ours", "whole")]
+        order = [(m, mode) for m in MODELS for mode in ("ours", "fixed", "whole")]
         for name, mode in order if r % 2 == 0 else order[::-1]:
             res = _child(["--child", name, mode, "--warm", str(warm)])
             results.setdefault((name, mode), []).append(res)
@@ -99,8 +100,8 @@ def bench_capture(rounds: int, warm: int) -> list[dict]:
     med = statistics.median
     rows = []
     for name in MODELS:
-        ours, whole = results[(name, "ours")], results[(name, "whole")]
-        plain = med([t for res in ours + whole for t in res["plain_s"]])
+        ours, whole, fixed = results[(name, "ours")], results[(name, "whole")], results[(name, "fixed")]
+        plain = med([t for res in ours + whole + fixed for t in res["plain_s"]])
         warm_c = med([t for res in ours for t in res["warm_s"]])
         cold = med([res["cold_s"] for res in ours])
         cold_whole = med([res["cold_s"] for res in whole])
@@ -111,6 +112,8 @@ def bench_capture(rounds: int, warm: int) -> list[dict]:
                      "cold_capture_s": round(cold, 3), "cold_export_s": round(med([x["export_s"] for x in ours]), 3),
                      "cold_ratio_to_plain": round(cold / plain, 1),
                      "cold_whole_export_s": round(cold_whole, 3), "cold_speedup": round(cold_whole / cold, 2),
+                     "cold_fixed_length_s": round(med([x["cold_s"] for x in fixed]), 3),
+                     "cold_fixed_s_all": [round(x["cold_s"], 2) for x in fixed],
                      "cold_s_all": [round(x["cold_s"], 2) for x in ours],
                      "cold_whole_s_all": [round(x["cold_s"], 2) for x in whole]})
     rows.append({"load_average_min": min(loads), "load_average_max": max(loads)})

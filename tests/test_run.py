@@ -267,6 +267,9 @@ def test_one_layer_program_equals_the_whole_model_export(minilm):
     assert _aten_calls(layered) == _aten_calls(whole)
     a = capture(g, run, toks, program=layered)
     _same_values(a, capture(g, run, toks, program=whole))
+    fixed = export_program(g, run, len(toks), dynamic=False, layered=True)  # the CLI's one-sentence program
+    assert fixed.how == "one layer ×6" and not fixed.dynamic and fixed.unmatched == []
+    _same_values(capture(g, run, toks, program=fixed), a)
     seen, _ = _hooked(run, toks)
     assert len(seen) == 50
     for module, value in seen.items():
@@ -296,6 +299,18 @@ def test_one_layer_program_for_other_families(family, tmp_path):
     assert layered.how.startswith("one layer ×") and layered.unmatched == [] == whole.unmatched
     assert _aten_calls(layered) == _aten_calls(whole)
     _same_values(capture(g, run, toks, program=layered), capture(g, run, toks, program=whole))
+
+
+def test_one_sentence_callers_get_a_fixed_length_program():
+    g = bg.trace("bert-tiny")
+    run = load_runnable(g, cached=False)
+    toks = run.tokenize("A short sentence.")
+    acts = capture(g, run, toks, any_length=False)
+    prog = program_for(g, run, len(toks))  # the one just built and kept
+    assert prog.how == "one layer ×2" and not prog.dynamic and acts.unmatched == []
+    _same_values(acts, capture(g, run, toks, program=export_program(g, run, len(toks), True, layered=False)))
+    longer = run.tokenize("A longer sentence, with a few more words in it.")
+    assert program_for(g, run, len(longer)).dynamic  # another length, any length: the dynamic program
 
 
 def test_models_whose_layers_may_differ_export_the_whole_model(tmp_path):
