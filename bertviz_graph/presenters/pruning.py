@@ -204,6 +204,7 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     total_z = sum(g.zeros for g in groups)
     total_n = sum(g.numel for g in groups)
     summary = [f"pruned with {rec['method']} at {rec['amount']:.0%}"
+               + (f" from {rec['source']}" if rec.get("source") else "")
                + (f" (scored on {rec['sentences']} sentences)" if rec.get("sentences") else "")]
     if total_n:
         summary.append(f"{total_z:,} of {total_n:,} weights in the layers' matrices are zero ({total_z / total_n:.1%})")
@@ -221,5 +222,31 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
                        f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%})")
     else:
         summary.append("FLOPs saved in dense kernels: 0 (the zeros stay in dense matrices)")
+    summary += effect_lines(rec)
     return PruningPanel(True, rec["method"], float(rec["amount"]), summary, groups,
                         head_grid(rec, layer_ids), sp, notes)
+
+
+EFFECT_LABELS = {"embedding_cosine": "embedding cosine to the unpruned model",
+                 "fill_mask_top1_agreement": "fill-mask top-1 agreement with the unpruned model",
+                 "logits_top1_agreement": "classifier top-1 agreement with the unpruned model",
+                 "lee_spearman": "Lee corpus human-similarity Spearman"}
+
+
+def effect_lines(rec: dict[str, Any]) -> list[str]:
+    """The measured effect stored with the record (pruning from the app or widget measures it)."""
+    eff = rec.get("effect") or {}
+    n = int(eff.get("sentences") or rec.get("sentences") or 0)
+    on = f" (on the {n} example sentences)" if n else " (on the example sentences)"
+    return [f"effect: {EFFECT_LABELS.get(k, k)} {v:.3f}{on}" for k, v in eff.items()
+            if k != "sentences" and isinstance(v, (int, float))]
+
+
+def prune_controls_state(graph: OpGraph, trained: bool) -> tuple[bool, str]:
+    """(can prune from the front end, why not): a structure-only model has no weights worth pruning."""
+    if not trained:
+        return False, (f"{graph.name} is structure only (no trained weights): pruning random weights shows "
+                       "nothing. Open a trained model (e.g. all-MiniLM-L6-v2 or a model folder) to prune it.")
+    if graph.meta.get("origin") == "onnx":
+        return False, "an ONNX graph cannot be pruned here: prune the PyTorch model folder it came from"
+    return True, ""

@@ -65,6 +65,11 @@ class Pruned:
     _batches: list[dict]
     _reference: Any = None  # the unpruned model's outputs on the sentences
 
+    @property
+    def n_sentences(self) -> int:
+        """How many sentences the agreement metrics are measured on."""
+        return len(self._texts)
+
     def metrics(self, task: str | None = None) -> dict[str, float]:
         """Agreement with the unpruned model on the scoring sentences; ``task="lee"`` adds the Lee corpus
         human-similarity Spearman of the pruned model."""

@@ -33,8 +33,12 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def embed(model: nn.Module, batch: dict) -> torch.Tensor:
-    out = model(**batch, output_hidden_states=True)
-    return mean_pool(out.hidden_states[-1], batch["attention_mask"])
+    """Mean-pooled last hidden state, from the base model's own output (not ``output_hidden_states``:
+    transformers 5 records those through hooks that another thread's run of the model can leave empty)."""
+    base = getattr(model, "base_model", model)
+    out = base(**batch)
+    hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+    return mean_pool(hidden, batch["attention_mask"])
 
 
 def mask_positions(batch: dict, special_ids: set[int], every: int = 7) -> torch.Tensor:
