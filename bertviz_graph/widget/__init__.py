@@ -256,6 +256,18 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
             self.matrix_meta = {**self.matrix_meta, "picked": {"row": int(row), "col": int(col), "value": v}}
         return v
 
+    def prune(self, method: str = "magnitude", amount: float = 0.3, sentences: Any = None) -> GraphWidget:
+        """A new widget showing a pruned copy of this model (its heads and neurons greyed in the graph, the
+        Sparsity colour-by); this widget stays the original. The copy's temporary folder is
+        ``.prune_job.folder``, its agreement with the original ``.prune_job.effect``; export with
+        ``bertviz_graph.prune.job.export_folder(w2.prune_job.folder, "out/")``."""
+        from bertviz_graph.widget.pruning import prune_graph
+
+        job = prune_graph(self._graph, method, amount, sentences)
+        w = GraphWidget(job.graph, height=self.height)
+        w.prune_job, w.original = job, self
+        return w
+
     def to_svg(self, path: str | Path | None = None) -> str | Path:
         """The picture on screen as SVG text, or written to ``path`` (returns the path)."""
         if path is None:
