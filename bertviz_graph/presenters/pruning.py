@@ -31,7 +31,8 @@ class GroupSaving:
     heads: list[int] = field(default_factory=list)
     neurons: int = 0
     params_removable: int = 0  # parameters that disappear when the pruned heads / neurons are cut out
-    flops_removable: int = 0
+    flops_removable: int = 0  # every op's FLOPs (matrix products, bias adds, softmax ...) that go
+    matmul_flops_removable: int = 0  # the matrix products alone: what torch's flop counter counts
     zeros: int = 0  # exact zeros in this group's weight matrices
     numel: int = 0
 
@@ -88,10 +89,29 @@ def group_sparsity(graph: OpGraph, values: dict[str, float]) -> dict[str, float]
     return out
 
 
-def _op_flops(graph: OpGraph, gid: str) -> int:
+def _op_flops(graph: OpGraph, gid: str, matmul: bool = False) -> int:
     h = graph.hierarchy
-    return sum(int(graph.g.nodes[x].get("flops") or 0) for x in h.leaves(gid)
+    get = _matmul_part if matmul else (lambda d: int(d.get("flops") or 0))
+    return sum(get(graph.g.nodes[x]) for x in h.leaves(gid)
                if x in graph.g and graph.g.nodes[x].get("kind") == "op")
+
+
+def _matmul_part(d: dict[str, Any]) -> int:
+    """The matrix-product FLOPs of one op (tracer.flops' formula without its bias add, scale, mask and
+    softmax): the part ``torch.utils.flop_counter`` counts."""
+    from bertviz_graph.tracer.flops import ATTENTION_OPS, MATMUL_OPS
+
+    op, f = d.get("op"), int(d.get("flops") or 0)
+    out = int(np.prod(d.get("shape") or [0]))
+    if op in ("addmm", "baddbmm") or (op == "linear" and any(str(p).endswith("bias") for p in d.get("params") or [])):
+        return f - out
+    if op in MATMUL_OPS:
+        return f
+    if op in ATTENTION_OPS and d.get("shape"):
+        dv = int(d["shape"][-1])  # scores · (2·d + 2·dv + 6 [+ 1 with a mask]), with d = dv
+        scores = f // (4 * dv + 6) if f % (4 * dv + 6) == 0 else f // (4 * dv + 7)
+        return 4 * dv * scores
+    return 0
 
 
 def _attention_core(h, q_module: str) -> str:
@@ -124,6 +144,9 @@ def savings(graph: OpGraph, rec: dict[str, Any]) -> list[GroupSaving]:
             inside = core in h.ancestors(out_unit.module)
             f = _op_flops(graph, core) - (_op_flops(graph, out_unit.module) if inside else 0)
             f += _op_flops(graph, out_unit.module)
+            fm = _op_flops(graph, core, True) - (_op_flops(graph, out_unit.module, True) if inside else 0)
+            fm += _op_flops(graph, out_unit.module, True)
+            s.matmul_flops_removable += fm * len(heads[i]) // max(rec.get("n_heads") or 1, 1)
             p = sum(nparams[x] for t in ("Q", "K", "V") for x in parts[t].params)
             p += sum(nparams[x] for x in out_unit.params if x.endswith("weight"))
             s.heads = list(heads[i])
@@ -134,6 +157,8 @@ def savings(graph: OpGraph, rec: dict[str, Any]) -> list[GroupSaving]:
             fin, fout = parts["FFN in"], parts["FFN out"]
             act = [g for g in h.groups if h.parent(g) == h.parent(fin.module) and h.groups[g].role == "activation"]
             f = _op_flops(graph, fin.module) + _op_flops(graph, fout.module) + sum(_op_flops(graph, g) for g in act)
+            fm = _op_flops(graph, fin.module, True) + _op_flops(graph, fout.module, True)
+            s.matmul_flops_removable += fm * len(neurons[i]) // max(rec.get("ffn") or 1, 1)
             p = sum(nparams[x] for x in fin.params) + sum(nparams[x] for x in fout.params if x.endswith("weight"))
             s.neurons = len(neurons[i])
             s.params_removable += int(round(p * frac))
@@ -218,8 +243,10 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     f = sum(g.flops_removable for g in groups)
     root = h.groups.get("")
     if nh or nn_:
+        fm = sum(g.matmul_flops_removable for g in groups)
         summary.append(f"cutting them out saves {p:,} parameters ({p / max(graph.param_count(), 1):.1%}) and "
-                       f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%})")
+                       f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%}), "
+                       f"{fm:,} of them in matrix products (what torch's flop counter counts)")
     else:
         summary.append("FLOPs saved in dense kernels: 0 (the zeros stay in dense matrices)")
     summary += effect_lines(rec)
