@@ -92,8 +92,11 @@ def test_widget_prune_returns_a_pruned_copy(tiny):
     assert w2.original is w and w2.graph is not w.graph
     rec = w2.graph.meta["config"][RECORD_KEY]
     assert sum(len(v) for v in rec["heads"].values()) == 4  # 2 layers × 4 heads, half of them
-    svg = w2.to_svg()
-    assert "2 of 4 heads" in svg  # the graph says it inside the boxes
+    svg = w2.open("bert.encoder.layer.0.attention.self").to_svg()
+    assert "Linear 32→32 · 2 of 4 heads" in svg  # the graph says it inside the boxes, and draws the strip
+    strip = svg.split('data-id="bert.encoder.layer.0.attention.self.query"', 1)[1].split("</g>", 2)[0]
+    pale = [i for i, x in enumerate(strip.split("data-pruned=")[1:]) if x.startswith('"1"')]
+    assert pale == sorted(rec["heads"]["0"])
     with pytest.raises(UserError):
         w.prune(method="magnitude", amount=-0.1)
 

@@ -46,7 +46,7 @@ METHOD_LABELS = {
     "neurons-weight": "FFN neurons: lowest weight norm",
     "neurons-random": "FFN neurons: at random (baseline)",
 }
-HOW = ("Prune from the command line and open the result here: bertviz-graph prune MODEL --method "
+HOW = ("Or prune from the command line and open the result here: bertviz-graph prune MODEL --method "
        "heads-importance --amount 0.3 -o pruned/ && bertviz-graph serve pruned/  — or compare the two with "
        "bertviz-graph diff MODEL pruned/ -o diff.html")
 _LOCK = threading.Lock()
@@ -132,10 +132,12 @@ def controls(C: AppContext) -> html.Div:
         html.Div([html.Span("Amount"),
                   html.Div(dcc.Slider(id=AMOUNT, min=0, max=0.9, step=0.05,
                                       value=float(rec["amount"]) if copy and "amount" in rec else 0.3,
-                                      marks={v / 10: f"{v * 10}%" for v in range(0, 10)}, disabled=not ok,
+                                      marks={v / 10: f"{v * 10}%" for v in range(0, 10, 2)}, disabled=not ok,
                                       tooltip={"placement": "bottom", "always_visible": False}),
                            style={"flex": "1", "minWidth": "280px"}),
-                  html.Button("Prune", id=PRUNE, n_clicks=0, className="bv-btn bv-btn-primary", disabled=not ok)],
+                  html.Button("Prune", id=PRUNE, n_clicks=0, className="bv-btn bv-btn-primary", disabled=not ok,
+                              title=why or "prune a copy with this method and amount",
+                              style={} if ok else {"opacity": 0.4, "cursor": "not-allowed"})],
                  style=row),
         html.Div(why or (f"Prunes a copy of {original_spec(C)} in the background (the original is not "
                          "changed); then the graph, this tab and the colour-by show the copy."),
@@ -146,8 +148,8 @@ def controls(C: AppContext) -> html.Div:
     ]
     if copy:
         kids.append(html.Div([
-            html.Button(f"Back to the original ({rec.get('source') or 'unpruned'})", id=BACK, n_clicks=0,
-                        className="bv-btn"),
+            html.Button(f"Back to the original ({Path(str(rec.get('source') or 'unpruned')).name})", id=BACK,
+                        n_clicks=0, className="bv-btn", title=str(rec.get("source") or "")),
             dcc.Input(id=EXPORT_PATH, type="text", placeholder="folder to write, e.g. ~/minilm-pruned",
                       debounce=False, style={"flex": "1", "minWidth": "200px"}),
             html.Button("Export folder", id=EXPORT, n_clicks=0, className="bv-btn"),
