@@ -106,9 +106,13 @@ def original_spec(C: AppContext) -> str:
     folder = folder_of(C)
     if rec.get("source") and is_temp_copy(folder):
         return str(rec["source"])
-    if folder is not None and C.graph.meta.get("origin") == "local":
+    from bertviz_graph.sources.packaged import packaged_dir
+
+    packaged = packaged_dir(C.graph.name)
+    if folder is not None and C.graph.meta.get("origin") == "local" and not (
+            packaged is not None and Path(packaged).resolve() == folder.resolve()):
         return str(folder)
-    return C.graph.name
+    return C.graph.name  # a packaged model by its name (its folder is called "model")
 
 
 def controls(C: AppContext) -> html.Div:
