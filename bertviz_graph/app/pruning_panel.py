@@ -266,11 +266,23 @@ def _href(href: str | None, spec: str) -> str:
     from urllib.parse import quote, urlsplit
 
     base = urlsplit(href or "/")
-    return f"{base.path or '/'}?model={quote(spec)}"
+    return f"{base.path or '/'}?model={quote(spec)}{SHOW_TAB}"
+
+
+SHOW_TAB = "#pruning"  # the hash the page is reloaded with after a prune or "Back": open this tab again
 
 
 def register(app, C: AppContext) -> None:
     register_controls(app, C)
+    # after the reload a prune or "Back" causes, the Pruning tab is in front again (the hash asks for it once)
+    app.clientside_callback(
+        """function (_pic) {
+            if (window.location.hash !== '""" + SHOW_TAB + """') { return window.dash_clientside.no_update; }
+            history.replaceState(null, '', window.location.pathname + window.location.search);
+            return '""" + TAB_VALUE + """';
+        }""",
+        Output(ids.TABS, "value", allow_duplicate=True), Input(ids.GRAPH_PICTURE, "data"),
+        prevent_initial_call="initial_duplicate")
     @app.callback(Output(ZEROS, "children"), Input(ids.WEIGHT_NAME, "data"), prevent_initial_call=True)
     def _zeros(name):
         p = panel(C)
