@@ -25,6 +25,12 @@ def tiny(tmp_path_factory) -> Path:
     return tiny_model(tmp_path_factory.mktemp("shrink") / "tiny", num_hidden_layers=3, intermediate_size=96)
 
 
+@pytest.fixture(scope="module")
+def tiny_distil(tmp_path_factory) -> Path:
+    return tiny_model(tmp_path_factory.mktemp("shrink") / "distil", cls="DistilBertForMaskedLM",
+                      model_type="distilbert")
+
+
 def _count(model, ids) -> int:
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         model(input_ids=ids)
@@ -38,6 +44,15 @@ def _load(folder: Path):
 @pytest.mark.parametrize("method,amount", [("heads-random", 0.5), ("heads-importance", 0.34),
                                            ("neurons-weight", 0.3), ("neurons-random", 0.55)])
 def test_saved_params_and_flops_equal_the_shrunk_model(tiny, method, amount):
+    _check(tiny, method, amount)
+
+
+@pytest.mark.parametrize("method,amount", [("heads-random", 0.5), ("neurons-random", 0.4)])
+def test_distilbert_too(tiny_distil, method, amount):
+    _check(tiny_distil, method, amount)
+
+
+def _check(tiny: Path, method: str, amount: float) -> None:
     job = J.run_prune(bg.trace(str(tiny)), method, amount, str(tiny))
     assert job.state == "done", job.error
     graph = job.graph
