@@ -291,13 +291,7 @@ def register(app, C: AppContext) -> None:
 
 
 def output_boxes(C: AppContext) -> list[str]:
-    """The graph's output nodes and the model's head group(s) (MLM head, pooler, classifier): they stand for
-    the predictions."""
-    g = C.graph.g
-    out = [n for n, d in g.nodes(data=True) if d["kind"] == "output"]
-    heads = ("cls", "lm_head", "pooler", "classifier", "pre_classifier", "vocab_projector", "qa_outputs")
-    out += [gid for gid in C.h.groups if gid and gid.split(".")[-1] in heads and gid.count(".") <= 1]
-    return out
+    return PA.output_boxes(C.graph, C.h)
 
 
 def is_output_box(C: AppContext, node: str) -> bool:

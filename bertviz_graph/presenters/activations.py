@@ -166,12 +166,15 @@ def residual_norms(graph: OpGraph, acts: Any) -> tuple[list[str], np.ndarray]:
 
 
 def residual_figure(labels: list[str], norms: np.ndarray, tokens: list[str]) -> go.Figure:
+    step = max(1, int(np.ceil(len(tokens) / 40)))  # at most ~40 token labels: long sentences stay readable
+    ticks = list(range(0, len(tokens), step))
     fig = go.Figure(go.Heatmap(z=norms, y=labels, x=list(range(len(tokens))), colorscale="Viridis",
                                customdata=np.broadcast_to(np.array(tokens, dtype=object), norms.shape),
                                hovertemplate="%{y}, token %{customdata}<br>‖h‖ = %{z:.4g}<extra></extra>",
                                colorbar={"thickness": 10}))
     fig.update_layout(title={"text": "Residual stream norm ‖h‖ per layer and token", "font": {"size": 12}},
-                      xaxis={"tickmode": "array", "tickvals": list(range(len(tokens))), "ticktext": tokens,
+                      xaxis={"tickmode": "array", "tickvals": ticks, "ticktext": [f"{i} {tokens[i]}" if step > 1
+                                                                                   else tokens[i] for i in ticks],
                              "tickangle": -45},
                       yaxis={"autorange": "reversed"}, height=max(240, 40 + 26 * len(labels)),
                       margin={"l": 10, "r": 10, "t": 40, "b": 60}, font=FONT)
@@ -473,3 +476,76 @@ def change_values(graph: OpGraph, h: Any, acts: Any, node_ids: list[str]) -> dic
         den = float(np.linalg.norm(a.astype(np.float64)))
         out[n] = float(np.linalg.norm(b.astype(np.float64) - a.astype(np.float64)) / den) if den else "input is 0"
     return out
+
+
+def tensor_png_uri(tv: TensorView, max_cols: int = 768) -> str:
+    """The [tokens × features] matrix as a small PNG data URI (the widget's edge panel), same colours
+    as the weight heatmaps (blue < 0 < red, symmetric)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from bertviz_graph.render.weights import colorize
+
+    m = tv.matrix
+    step = max(1, int(np.ceil(m.shape[1] / max_cols)))
+    if step > 1:
+        m = m[:, ::step]
+    vmax = float(np.abs(m).max()) or 1.0
+    img = Image.fromarray(colorize(m, vmax))
+    k = max(1, min(24, 150 // max(1, m.shape[0])))  # a few tokens still make a picture you can see
+    img = img.resize((img.width, img.height * k), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def edge_details(graph: OpGraph, view: Any, acts: Any, edge_id: str, token: Any = None) -> dict[str, Any]:
+    """The widget's details panel for a selected edge: what it carries, statistics, the top features per
+    token and the heatmap as an image (the app draws the same TensorView with plotly)."""
+    et, tv, what = edge_view(graph, view, acts, edge_id, token)
+    h = view.hierarchy
+    d: dict[str, Any] = {"id": edge_id, "edge": True, "title": f"{h.label_of(et.source)} → {h.label_of(et.target)}",
+                         "subtitle": what, "color": "#ffffff", "rows": [], "weights": []}
+    if tv is None:
+        return d
+    d["rows"] = [[k, v] for k, v in tv.stats]
+    if tv.token_axis:
+        d["rows"] += [[f"top features · {tv.tokens[i]}", ", ".join(f"[{j}] {v:.3g}" for j, v in tv.top[i][:4])]
+                      for i in range(len(tv.top))][:64]
+    d["image"] = tensor_png_uri(tv)
+    d["image_caption"] = (f"rows: {len(tv.tokens)} tokens ({tv.tokens[0]} … {tv.tokens[-1]}); columns: "
+                          f"{tv.matrix.shape[1]} features; colour ±{float(np.abs(tv.matrix).max()):.3g}, "
+                          "blue < 0 < red")
+    if tv.note:
+        d["explanation"] = tv.note
+    return d
+
+
+HEAD_GROUPS = ("cls", "lm_head", "pooler", "classifier", "pre_classifier", "vocab_projector", "qa_outputs")
+
+
+def output_boxes(graph: OpGraph, h: Any) -> list[str]:
+    """The graph's output nodes and the model's head group(s) (MLM head, pooler, classifier): the boxes
+    that stand for the predictions and link to them."""
+    out = [n for n, d in graph.g.nodes(data=True) if d["kind"] == "output"]
+    out += [gid for gid in h.groups if gid and gid.split(".")[-1] in HEAD_GROUPS and gid.count(".") <= 1]
+    return out
+
+
+def prediction_rows(p: Any) -> list[list[str]]:
+    """A run.predict.Prediction as [label, text] rows (the widget's details of the output node)."""
+    rows: list[list[str]] = []
+    if p.kind == "mlm":
+        rows += [[f"[MASK] at {r['position']}", ", ".join(f"{t} {pr:.3f}" for t, pr in zip(r["tokens"], r["probs"]))]
+                 for r in p.rows]
+    elif p.kind == "cls":
+        rows += [[r["label"], f"logit {r['logit']:.4f}, p {r['prob']:.3f}"] for r in p.rows]
+    elif p.kind == "embedding":
+        rows.append([f"sentence embedding ({p.pooling} pooling, {p.embedding.size} dims)",
+                     " ".join(f"{v:.3f}" for v in p.embedding[:6]) + " …"])
+        rows += [[f"cosine with “{r['other']}”", f"{r['cosine']:.4f}"] for r in p.rows]
+    if p.note:
+        rows.append(["note", p.note])
+    return rows

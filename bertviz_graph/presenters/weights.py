@@ -369,8 +369,10 @@ def head_slice_figures(store: Any, names: list[str], num_heads: int, head: int,
         m = matrix(store, name, num_heads=num_heads, max_px=max_px)
         fig = m.figure()
         cap = highlight_head(fig, m, num_heads, head)
-        short = ".".join(name.split(".")[-3:])
-        fig.update_layout(title={"text": f"{short}: {cap}", "subtitle": {"text": ""}, "font": {"size": 11}},
+        short = ".".join(name.split(".")[-3:-1])
+        band = cap.split(" owns ")[-1].split(" (")[0]  # "rows 224:256"
+        fig.update_layout(title={"text": f"{short}: head {head} = {band}", "subtitle": {"text": ""},
+                                 "font": {"size": 11}},
                           height=260, margin={"l": 50, "r": 10, "t": 36, "b": 36}, uirevision=None)
         out.append((name, fig, cap))
     return out

@@ -126,6 +126,7 @@ export class GraphCanvas {
   setSvg(text) {
     if (text === this.svgText) return;
     this.svgText = text;
+    if (this.tip) this.tip.classList.remove("bvg-show"); // it described the old picture
     for (const old of this.host.querySelectorAll(":scope > svg")) old.remove();
     this.svg = null;
     this.nodes.clear();
@@ -488,6 +489,7 @@ export class GraphCanvas {
     }
     const g = target && target.closest ? target.closest("g.node") : null;
     if (!g || !this.host.contains(g)) return;
+    this.markEdge("");
     const id = g.getAttribute("data-id");
     const expandable = g.getAttribute("data-expandable") === "1";
     const expanded = g.getAttribute("data-expanded") === "1";
