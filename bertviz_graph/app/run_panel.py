@@ -241,13 +241,15 @@ def register(app, C: AppContext) -> None:
         except Exception as e:  # noqa: BLE001
             return {}, hide, html.Div(error_text(e), className="bv-banner"), {}, hide, "", {}, hide
 
-    @app.callback(Output(RUN_TIPS, "data"), Input(ids.GRAPH_PICTURE, "data"), Input(RUN, "data"),
-                  State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"))
-    def _tips(_picture, run, view_state, color_by):
+    @app.callback(Output(RUN_TIPS, "data"), Input(ids.GRAPH_PICTURE, "data"), Input(RUN_STATUS, "children"),
+                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"))
+    def _tips(_picture, _status, run, view_state, color_by):
         """Tooltips of the drawn edges (the tensor each carries for this tab's sentence) and, when colouring
-        by a run, of the boxes (their value, or why they have none)."""
+        by a run, of the boxes (their value, or why they have none). Only from a run already made (the
+        status line changes once it is): tooltips never start a forward pass of their own."""
         try:
-            acts = acts_of(C, run)
+            acts = None if not isinstance(run, dict) else C.run_session.cached(
+                run.get("text"), run.get("pair") or None, run.get("ids") or None)
             if acts is None:
                 return None
             state, _ = C.state(view_state)

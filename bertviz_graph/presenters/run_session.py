@@ -80,6 +80,11 @@ class RunSession:
         self.last_key = key
         return hit
 
+    def cached(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
+        """The run of this input if it is in the cache, else None (never runs the model)."""
+        with self._lock:
+            return self._runs.get(self.key_of(text, pair, ids))
+
     @staticmethod
     def key_of(text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> tuple:
         return (text or "", pair or "", tuple(ids or ()))
