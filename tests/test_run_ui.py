@@ -125,3 +125,25 @@ def test_head_band_rows_and_columns(tiny):
     W = s.runnable.model.get_submodule("encoder.layer.0.attention.self.query").weight.detach()
     d = W.shape[0] // 4
     assert (int(band_q.y0 + 0.5), int(band_q.y1 + 0.5)) == (2 * d, 3 * d)
+
+
+def test_widget_edge_output_node_and_colours(tiny):
+    from bertviz_graph.widget import GraphWidget
+
+    g, s, _acts = tiny
+    w = GraphWidget(g)
+    assert w._tips == {}  # nothing run yet: no tooltips, no run colours
+    w.run(TEXT)
+    edge = next(e.id for e in w.view.data().edges if e.source.endswith("embeddings") and e.kind == "data")
+    assert "RMS" in w._tips["edges"][edge]
+    w.select_edge(edge)
+    assert w.edge == edge and w.details["edge"] and w.details["image"].startswith("data:image/png;base64,")
+    fig = w.activation()  # no box selected: the selected edge's tensor
+    _, y = _hook(s.runnable, "embeddings")
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), y[0].numpy(), rtol=1e-5, atol=1e-6)
+    w.select("output:0")
+    assert w.edge == "" and any(r[0] == "predictions" for r in w.details["rows"])
+    w.color_by = "change"
+    assert 'fill="#f4f4f4"' in w.svg and "Legend" not in w.svg
+    w.color_by = "nonsense"
+    assert w.color_by == "role" and "unknown colour-by" in w.error

@@ -311,7 +311,8 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
 
         lv = layout_of(self._view)
         fills, tips = self._run_colours(lv)
-        svg = to_svg(lv, fills=fills) if fills else to_svg(lv)
+        # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
+        svg = to_svg(lv, legend=False, fills=fills) if fills else to_svg(lv)
         with self.hold_sync():
             self.svg = svg
             self._tips = tips
