@@ -166,7 +166,7 @@ def residual_norms(graph: OpGraph, acts: Any) -> tuple[list[str], np.ndarray]:
 
 
 def residual_figure(labels: list[str], norms: np.ndarray, tokens: list[str]) -> go.Figure:
-    step = max(1, int(np.ceil(len(tokens) / 40)))  # at most ~40 token labels: long sentences stay readable
+    step = max(1, int(np.ceil(len(tokens) / 20)))  # at most ~20 token labels: long sentences stay readable
     ticks = list(range(0, len(tokens), step))
     fig = go.Figure(go.Heatmap(z=norms, y=labels, x=list(range(len(tokens))), colorscale="Viridis",
                                customdata=np.broadcast_to(np.array(tokens, dtype=object), norms.shape),
