@@ -177,6 +177,14 @@ def test_head_outlined_in_weight_heatmaps_and_output_opens_predictions(minilm, p
     assert band == [223.5, 255.5]
     assert "encoder.layer.3.attention.self.query.weight" in page.text_content("#bv-weight-pick")
     page.screenshot(path="/tmp/bvg-weights-band.png")
+    # the Weights tab's own head picker moves the outline
+    page.click("#bv-weight-head")
+    page.get_by_role("option", name="head 2", exact=True).click()
+    page.wait_for_function("/head 2 owns rows 64:96/.test(document.querySelector('#bv-weight-head-note').textContent)",
+                           timeout=30000)
+    band = page.evaluate("() => document.querySelector('#bv-heatmap .js-plotly-plot').layout.shapes"
+                         ".filter((s) => s.name === 'head 2').map((s) => [s.y0, s.y1])[0]")
+    assert band == [63.5, 95.5]
 
     # the graph's output node opens the Run tab at the predictions
     page.click("#bv-graph g.node[data-id='output:1']")
@@ -269,4 +277,11 @@ def test_widget_edge_hover_click_colour_and_head_band(minilm, page, console_erro
     page.wait_for_selector(".bvg-headband[data-head='7']")
     assert w.matrix_meta["band"] == {"head": 7, "dim": 0, "rows": [224, 256], "cols": [0, 384]}
     page.screenshot(path="/tmp/bvg-widget-band.png")
+    # the pane's per-head selector: a head bar shows that head alone, then "outline in the whole matrix"
+    page.locator(".bvg-headbar").nth(4).click()
+    roundtrip()
+    page.click("button[data-action='outline']")
+    roundtrip()
+    page.wait_for_selector(".bvg-headband[data-head='4']")
+    assert w.matrix_meta["band"]["rows"] == [128, 160] and w.matrix_meta["rows"] == [0, 384]
     assert console_errors == []

@@ -99,7 +99,7 @@ def _body(C: AppContext, tok: str) -> list[Any]:
                                                       placeholder="all tokens", style={"minWidth": "220px"})],
                  style={"display": "flex", "alignItems": "center", "gap": "6px"}),
         html.Div(id=RUN_TOKENS, className="bv-run-tokens"),
-        html.Div("Select an op or a module in the graph to see its output for this sentence.", id=RUN_ACT_INFO,
+        html.Div("Select an op, a module or an edge in the graph to see its tensor for this sentence.", id=RUN_ACT_INFO,
                  className="bv-empty"),
         dcc.Graph(id=RUN_ACT, config=CONFIG, style={"display": "none"}),
         html.Div(id=RUN_NEURONS_INFO, className="bv-explain"),
@@ -206,7 +206,7 @@ def register(app, C: AppContext) -> None:
                 return (*_edge_panel(C, acts, str(edge), view_state, token), {}, hide, "", {}, hide)
             op = PA.op_for(C.graph, C.h, node)
             if op is None:
-                return ({}, hide, "Select an op or a module in the graph to see its output for this sentence.",
+                return ({}, hide, "Select an op, a module or an edge in the graph to see its tensor for this sentence.",
                         {}, hide, "", {}, hide)
             tv = PA.tensor_view(acts, op, token)
             info = [html.Span(f"{C.h.label_of(node) if node in C.h.groups else node} → output of {op}: "),
