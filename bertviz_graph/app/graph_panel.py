@@ -164,11 +164,14 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
             if color_by == "change":
                 from bertviz_graph.presenters.activations import CHANGE_TEXT
 
-                items.append(html.Div(CHANGE_TEXT, className="bv-leg-item bv-leg-note"))
+                items.append(html.Div("how much a box changes its input (over all tokens); only boxes that keep "
+                                      "their input's shape", className="bv-leg-item bv-leg-note", title=CHANGE_TEXT))
             items.append(html.Div(className="bv-leg-item", children=[
-                html.Span(fmt(lo), className="bv-leg-num"),
+                html.Span("0", className="bv-leg-num"),  # color_for: linear from 0 to the largest value
                 html.Span(className="bv-gradient", style={"background": grad}),
-                html.Span(fmt(hi), className="bv-leg-num")]))
+                html.Span(fmt(hi), className="bv-leg-num"),
+                html.Span(f"(values {fmt(lo)}–{fmt(hi)})" if lo != hi else f"(one value: {fmt(hi)})",
+                          className="bv-leg-num")]))
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span(_no_value_text(why, h))]))
     for kind, color, text in ((key, EDGE_STYLE[key][0], text) for k, key, text in legend if k == "edge"):
@@ -182,7 +185,7 @@ def _no_value_text(why: dict[str, str] | None, h: Any) -> str:
     """'no value', or for colour-by change how many boxes have none (each box's tooltip says why)."""
     if not why:
         return "no value"
-    return f"no value: {len(why)} box{'es' if len(why) != 1 else ''} (change undefined; hover one for why)"
+    return f"no value: {len(why)} box{'es' if len(why) != 1 else ''} (hover one for why)"
 
 
 def _crumb_label(C: AppContext, gid: str) -> str:

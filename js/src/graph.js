@@ -151,6 +151,7 @@ export class GraphCanvas {
     }
     this.edgeTitles.clear();
     for (const g of svg.querySelectorAll("g.edge")) this.addEdgeHit(g);
+    this.applyNodeTips();
     this.pz.attach(svg, cw, ch);
     this.minimap.setPicture(this.overviewBoxes(), cw, ch);
     this.applyMarks();
@@ -184,6 +185,23 @@ export class GraphCanvas {
 
   setNodeTips(tips) {
     this.nodeTips = tips || {};
+    this.applyNodeTips();
+  }
+
+  /** Boxes with a tip show it in our tooltip with their <title> text (moved out: no double tooltips). */
+  applyNodeTips() {
+    for (const [id, g] of this.nodes) {
+      const t = g.querySelector(":scope > title");
+      if (this.nodeTips[id]) {
+        if (t) {
+          g.setAttribute("data-title", t.textContent);
+          t.remove();
+        }
+      } else if (!t && g.hasAttribute("data-title")) {
+        g.insertBefore(s("title", { text: g.getAttribute("data-title") }), g.firstChild);
+        g.removeAttribute("data-title");
+      }
+    }
   }
 
   /** The tooltip of the edge or box under the pointer (e: a pointer event), or hidden. */
@@ -199,7 +217,8 @@ export class GraphCanvas {
       text = `${title}\n${tip || (edge.getAttribute("data-kind") === "param" ? "" : "run a sentence to see the tensor it carries")}`;
       text += "\n(click: the whole tensor)";
     } else if (node && this.nodeTips[node.getAttribute("data-id")]) {
-      text = this.nodeTips[node.getAttribute("data-id")];
+      const title = node.getAttribute("data-title");
+      text = `${title ? `${title}\n` : ""}${this.nodeTips[node.getAttribute("data-id")]}`;
     }
     if (!text.trim()) {
       this.tip.classList.remove("bvg-show");
