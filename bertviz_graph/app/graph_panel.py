@@ -154,7 +154,8 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
     else:
         title = COLOR_MODES.get(color_by, color_by)
         if vrange is None:
-            items.append(html.Div(f"{title}: no values in this view", className="bv-leg-item"))
+            hint = " (run a sentence in the Run tab)" if color_by in RUN_MODES else ""
+            items.append(html.Div(f"{title}: no values in this view{hint}", className="bv-leg-item"))
         else:
             lo, hi = vrange
             fmt = (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human  # noqa: E731

@@ -14,6 +14,7 @@ import numpy as np
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
@@ -327,7 +328,7 @@ def _node_tips(C: AppContext, state, color_by: str | None, run) -> dict[str, str
         return {}
     r = C.render(state, color_by, run)
     title = COLOR_MODES[color_by]
-    tips = {k: f"{title}: {v:.4g}" for k, v in r.values.items()}
+    tips = {k: f"{title}: {fmt.short(v)}" for k, v in r.values.items()}
     tips.update({k: f"{title}: no value ({why})" for k, why in r.why.items()})
     return tips
 

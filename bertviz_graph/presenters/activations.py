@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 
@@ -388,7 +389,7 @@ def edge_summary(graph: OpGraph, acts: Any, et: EdgeTensors) -> str:
             parts.append(f"{u}: {shape} token ids")
             continue
         rms, mx, _ = _tensor_stats(a)
-        parts.append(f"{u}: {shape}, RMS {rms:.4g}, max {mx:.4g}")
+        parts.append(f"{u}: {shape}, RMS {fmt.short(rms)}, max {fmt.short(mx)}")
     more = len(et.tensors) - 3
     lead = f"{len(et.tensors)} tensors — " if len(et.tensors) > 1 else ""
     return lead + "; ".join(parts) + (f"; +{more} more" if more > 0 else "")

@@ -292,6 +292,8 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
             self.color_by = "role"
             self.error = f"unknown colour-by {change['new']!r}: use 'role', 'activation' or 'change'"
             return
+        if change["new"] != "role" and "_bv_acts" not in self.__dict__:
+            self.error = f"colour-by {change['new']} shows a run: call w.run(\"The cat sat on the mat.\") first"
         if self._ready:
             self._render()
 

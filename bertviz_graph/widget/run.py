@@ -169,7 +169,9 @@ class RunMethods:
         values = {k: v for k, v in got.items() if isinstance(v, float) and v > 0}
         hi = max(values.values(), default=0.0)
         title = "change ‖out − in‖/‖in‖" if mode == "change" else "activation RMS"
-        tips["nodes"] = {k: (f"{title}: {v:.4g}" if isinstance(v, float) else f"{title}: no value ({v})")
+        from bertviz_graph.format import short
+
+        tips["nodes"] = {k: (f"{title}: {short(v)}" if isinstance(v, float) else f"{title}: no value ({v})")
                          for k, v in got.items()}
         fills = {n.id: color_for(values.get(n.id), 0.0, hi) if values else NO_VALUE for n in lv.view.nodes}
         return fills, tips
