@@ -4,7 +4,10 @@
 // Every node is <g class="node" data-id data-parent data-kind data-expandable data-expanded>, every edge
 // <g class="edge">. Clicking a collapsed box opens it; clicking an open frame's title bar (or its − badge)
 // closes it; clicking anything else selects it. Drag pans, ctrl/⌘ + wheel zooms (plain wheel scrolls the
-// picture once it has focus). api.send(msg) gets {type: "click", id, toggle, part, shift} | {type: "dblclick", id}.
+// picture once it has focus). api.send(msg) gets {type: "click", id, toggle, part, shift} | {type: "dblclick", id}
+// | {type: "edge", id, source, target} (a click on an edge: each has a 12 px wide transparent hit path).
+// Hovering an edge shows its tooltip: its <title> plus setEdgeTips()'s line (the tensor it carries for the
+// sentence run); boxes given a line by setNodeTips() (colour-by values) show theirs the same way.
 //
 // Readable at every zoom: far out, boxes show their colour and name only (classes bvg-z-names / bvg-z-boxes,
 // graph.css); a minimap shows where the screen is in a picture bigger than it; opening a group keeps its
