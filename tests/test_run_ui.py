@@ -94,8 +94,10 @@ def test_aggregated_edge_names_its_tensors(tiny):
     for e in view.data().edges:  # every drawn edge names exactly the tensors it stands for
         et = PA.edge_tensors(g, view, e.id)
         assert len(et.tensors) == e.count, e.id
-        if e.kind != "param":
+        if e.kind not in PA.WEIGHT_EDGES:
             assert et.tensors[0] in tips[e.id]
+        else:
+            assert e.id not in tips and "weights" in PA.edge_summary(g, acts, et)
     # an edge standing for two tensors says so and describes each (the view merges such tensors into one)
     two = [n for n, d in g.nodes("op") if len(d.get("shape") or []) == 3][:2]
     line = PA.edge_summary(g, acts, PA.EdgeTensors("a->b", "a", "b", "data", two))
@@ -147,3 +149,14 @@ def test_widget_edge_output_node_and_colours(tiny):
     assert 'fill="#f4f4f4"' in w.svg and "Legend" not in w.svg
     w.color_by = "nonsense"
     assert w.color_by == "role" and "unknown colour-by" in w.error
+
+
+def test_tied_weight_edge_carries_the_weight_not_an_activation():
+    g = bg.trace("bert-tiny")  # BertForMaskedLM: the MLM decoder is tied to the word embeddings
+    h = g.hierarchy
+    layer0 = next(x for x in h.groups if x.endswith("encoder.layer.0"))
+    view = View.default(h).reveal(layer0).open(layer0)
+    tied = next(e for e in view.data().edges if e.kind == "tied")
+    et = PA.edge_tensors(g, view, tied.id)
+    assert et.tensors == ["param:bert.embeddings.word_embeddings.weight"]
+    assert PA.edge_summary(g, None, et).startswith("weights (not activations): bert.embeddings.word_embeddings")

@@ -326,6 +326,8 @@ def _neuron_column(x: float, idx, ys, values, short: str, side: str, var: str, t
 
 
 # ---- edges: the tensor an edge of the drawn graph carries ------------------------------------------------
+WEIGHT_EDGES = ("param", "shared", "tied")  # view edge kinds that carry weights (view.py), not activations
+
 @dataclass
 class EdgeTensors:
     """The graph tensors one drawn edge stands for: their producers (graph node ids), kinds and names."""
@@ -345,7 +347,7 @@ def edge_tensors(graph: OpGraph, view: Any, edge_id: str) -> EdgeTensors:
     if found is None:
         raise UserError(f"no edge {edge_id!r} in this view", "hover an edge of the picture on screen")
     g = graph.g
-    weights = found.kind == "param"
+    weights = found.kind in WEIGHT_EDGES
     us: set[str] = set()
     for u, v in g.edges():
         if view.rep(u) == found.source and view.rep(v) == found.target:
@@ -367,7 +369,7 @@ def edge_summary(graph: OpGraph, acts: Any, et: EdgeTensors) -> str:
     """One line for the hover tooltip: what the edge carries for this sentence (shape, RMS, max)."""
     if not et.tensors:
         return "carries no tensor of the graph"
-    if et.kind == "param":
+    if et.kind in WEIGHT_EDGES:
         names = [graph.g.nodes[u].get("name") or u for u in et.tensors]
         return "weights (not activations): " + ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
     parts = []
@@ -407,7 +409,7 @@ def edge_tips(graph: OpGraph, view: Any, acts: Any) -> dict[str, str]:
             by_pair.setdefault((ru, rv), set()).add(u)
     out = {}
     for e in view.data().edges:
-        if e.kind == "param":
+        if e.kind in WEIGHT_EDGES:
             continue
         us = sorted(by_pair.get((e.source, e.target), ()), key=lambda x: g.nodes[x].get("order", 0))
         out[e.id] = edge_summary(graph, acts, EdgeTensors(e.id, e.source, e.target, e.kind, us))
@@ -420,7 +422,7 @@ def edge_view(graph: OpGraph, view: Any, acts: Any, edge_id: str, token: Any = N
     et = edge_tensors(graph, view, edge_id)
     h = view.hierarchy
     src, dst = h.label_of(et.source), h.label_of(et.target)
-    if et.kind == "param":
+    if et.kind in WEIGHT_EDGES:
         return et, None, (f"edge {src} → {dst} carries weights ({', '.join(et.tensors[:4])}), not an activation: "
                           "see the Weights tab")
     shown = [u for u in et.tensors if u in acts]

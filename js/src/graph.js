@@ -217,7 +217,7 @@ export class GraphCanvas {
       const id = edge.getAttribute("data-id");
       const title = this.edgeTitles.get(id) || id;
       const tip = this.edgeTips[id];
-      text = `${title}\n${tip || (edge.getAttribute("data-kind") === "param" ? "" : "run a sentence to see the tensor it carries")}`;
+      text = `${title}\n${tip || (["param", "shared", "tied"].includes(edge.getAttribute("data-kind")) ? "" : "run a sentence to see the tensor it carries")}`;
       text += "\n(click: the whole tensor)";
     } else if (node && this.nodeTips[node.getAttribute("data-id")]) {
       const title = node.getAttribute("data-title");
