@@ -122,3 +122,22 @@ def test_diff_bad_output_is_refused_before_tracing(tmp_path, capsys):
     assert main(["diff", "bert-tiny", "bert-mini", "-o", str(tmp_path / "no" / "d.svg")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mlm_heads_align_by_role():
+    """BERT's cls.predictions (transform dense, LayerNorm, activation, tied decoder whose bias the prediction
+    head owns) meets DistilBERT's vocab_transform / vocab_layer_norm / activation / vocab_projector."""
+    a = bg.trace("bert-base-uncased", head="mlm")
+    b = bg.trace("distilbert-base-uncased", head="mlm")
+    d = diff_graphs(a, b)
+    for x, y in [("cls.predictions.transform.dense", "vocab_transform"),
+                 ("cls.predictions.transform.LayerNorm", "vocab_layer_norm"),
+                 ("cls.predictions.transform.transform_act_fn", "activation"),
+                 ("cls.predictions.decoder", "vocab_projector")]:
+        assert d.partner(x) == y and d.partner(y, side="b") == x
+    head = [u for u in d.units if (u.a or u.b).section == "head"]
+    assert len(head) == 3 and all(u.status == "same" for u in head)
+    assert not any(g.startswith("cls") for g in d.removed) and d.added == []
+    assert d.removed == ["bert.embeddings.token_type_embeddings"] + [
+        g for g in d.removed if g.startswith("bert.encoder.layer.")]
+    assert set(d.regrouped) >= {"cls", "cls.predictions", "cls.predictions.transform"}  # boxes DistilBERT has not
