@@ -187,10 +187,16 @@ def _match_groups(ha: Hierarchy, hb: Hierarchy, pairs, la, lb, lmap) -> dict[str
     partner = {a.module: b.module for a, b in pairs if a is not None and b is not None}
     for a_mod, b_mod in partner.items():
         out[a_mod] = b_mod
+    # a layer without a partner (and what it holds) never meets a namesake: A's layer.1 is not B's layer.1
+    # when B's layer.1 is A's layer.2
+    lonely = {g for i, g in enumerate(la) if i not in lmap}
+    taken = set(out.values())
     for gid, g in ha.groups.items():
         if gid in out or g.kind != "module":
             continue
-        if gid in hb.groups and hb.groups[gid].role == g.role and hb.groups[gid].cls == g.cls:
+        if gid in lonely or any(x in lonely for x in ha.ancestors(gid)):
+            continue
+        if gid in hb.groups and gid not in taken and hb.groups[gid].role == g.role and hb.groups[gid].cls == g.cls:
             out[gid] = gid  # the same name, role and class: the obvious partner
             continue
         mine = [partner[u] for u in partner if u == gid or gid in ha.ancestors(u)]
