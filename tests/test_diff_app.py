@@ -112,10 +112,15 @@ def test_compare_tab_in_the_browser(app, pair, serve_dash, page, console_errors)
     click(page, D.VIEW_B, "bert.encoder.layer.1", part="title")
     page.wait_for_selector(a_layer + "[data-expanded='0']", timeout=20000)
     page.wait_for_selector(b_layer + "[data-expanded='0']", timeout=20000)
-    # a plain click selects on one side and highlights the partner on the other
+    # a click on the embeddings box opens it on both sides; the partner is highlighted
     click(page, D.VIEW_A, "bert.embeddings")
-    page.wait_for_selector(f"#{D.VIEW_B} g.node.bvg-match[data-id='bert.embeddings']", timeout=20000)
-    page.screenshot(path=str(SHOTS / "compare-3-tables.png"), full_page=True)
+    page.wait_for_selector(f"#{D.VIEW_B} g.node.bvg-match[data-id='bert.embeddings'][data-expanded='1']",
+                           timeout=20000)
+    page.screenshot(path=str(SHOTS / "compare-3-embeddings.png"))
+    page.evaluate("() => { const t = document.querySelector('.bv-side .bv-tab-content'); "
+                  "t.scrollTop = t.scrollHeight; }")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(SHOTS / "compare-4-tables-heatmaps.png"))
     # back to another tab: the side column gives the width back
     page.click("#bv-tab-details")
     page.wait_for_function("document.querySelector('.bv-side').style.flex === ''", timeout=5000)
@@ -136,3 +141,47 @@ def click(page, view_id: str, node_id: str, part: str = "box") -> None:
         return [r.left + r.width / 2, r.top + (part === 'title' ? Math.min(8, r.height / 2) : r.height / 2)]; }""",
                         [view_id, node_id, part])
     page.mouse.click(pos[0], pos[1])
+
+
+def test_bad_input_and_models_sharing_nothing(tmp_path):
+    conv = torch.nn.Sequential(torch.nn.Conv1d(4, 4, 3), torch.nn.ReLU())
+    app = make_app(bg.trace(conv, (torch.zeros(1, 4, 8),)))
+    C = app.bv_context
+    state, pics, body, status, title = D.compare(C, "no-such-model-xyz")
+    assert status.startswith("cannot compare with 'no-such-model-xyz'") and "Traceback" not in status
+    assert D.compare(C, "  ")[3].startswith("type B")
+    # a saved graph.json as B (what graph_of loads), sharing nothing with a Conv1d
+    saved = tmp_path / "graph.json"
+    bg.trace("bert-tiny").save(saved)
+    state, pics, body, status, title = D.compare(C, str(saved))
+    assert "share nothing" in status
+    assert 'data-id="0"' in pics["a"]["svg"] or "Conv1d" in pics["a"]["svg"]
+    assert "BertLayer" in pics["b"]["svg"] and state["spec"] == str(saved)
+
+
+@pytest.mark.browser
+def test_bert_base_vs_distilbert_presets_in_the_browser(serve_dash, page, console_errors):
+    """Both structure only (meta): the six missing layers named; opening BERT's layer 6 opens DistilBERT's
+    layer 3."""
+    app = make_app(bg.trace("bert-base-uncased"))
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.goto(serve_dash(app) + "/")
+    page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=30000)
+    page.click(f"#bv-tab-{D.TAB_VALUE}")
+    page.fill(f"#{D.INPUT}", "distilbert-base-uncased")
+    page.click(f"#{D.GO}")
+    a6 = f"#{D.VIEW_A} g.node[data-id='bert.encoder.layer.6']"
+    b3 = f"#{D.VIEW_B} g.node[data-id='distilbert.transformer.layer.3']"
+    page.wait_for_selector(b3, timeout=120000)
+    summary = page.inner_text(".bv-diff-summary")
+    missing = ", ".join(f"bert.encoder.layer.{i}" for i in (1, 3, 5, 7, 9, 11))
+    assert "6 layers of bert-base-uncased missing in distilbert-base-uncased: " + missing in summary, summary
+    assert "structure only" in summary
+    click(page, D.VIEW_A, "bert.encoder.layer.6")
+    page.wait_for_selector(a6 + "[data-expanded='1']", timeout=30000)
+    page.wait_for_selector(b3 + "[data-expanded='1']", timeout=30000)
+    page.wait_for_selector(f"#{D.VIEW_B} g.node[data-id='distilbert.transformer.layer.3.attention']", timeout=5000)
+    page.wait_for_timeout(400)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "compare-5-bert-distilbert.png"))
+    assert not [e for e in console_errors if "favicon" not in e], console_errors

@@ -47,6 +47,8 @@ PICTURE = "bv-diff-picture"  # {"a": {svg, marks, focus}, "b": {...}}
 EVENT = "bv-diff-event"  # written by the canvases: {side, type, id, toggle, nonce}
 DUMMY = "bv-diff-dummy"
 DUMMY_WIDE = "bv-diff-dummy-wide"
+SELECTED_COLOUR = "#1f77b4"  # the canvas' own red / orange are the marks' "removed" / "changed"
+PARTNER_COLOUR = "#17becf"
 KEEP = 2  # comparisons kept per app (each holds B's graph)
 _LOCK = threading.Lock()
 HEADS = ["auto", "base", "mlm", "cls", "qa"]
@@ -101,8 +103,14 @@ def picture(C: AppContext, d, panel, side: str, view: View, selected: str | None
     from bertviz_graph.render.svg import to_svg
 
     svg = to_svg(layout_of(view), legend=False, title=False)
-    css = marks_css(panel.marks_a if side == "a" else panel.marks_b, view,
-                    scope="#" + (VIEW_A if side == "a" else VIEW_B))
+    scope = "#" + (VIEW_A if side == "a" else VIEW_B)
+    css = marks_css(visible_marks(panel.marks_a if side == "a" else panel.marks_b, view), view, scope=scope)
+    # the selected box and its partner stay visible on a marked box (an id and two classes beat the marks)
+    css += "".join(f"\n{scope} g.node.{cls}[data-id] > rect, {scope} g.node.{cls}[data-id] > path "
+                   f"{{stroke: var({var}); stroke-width: 4px; stroke-dasharray: none;}}"
+                   for cls, var in (("bvg-selected", "--bvg-sel"), ("bvg-match", "--bvg-match")))
+    # half the width of the main graph's: the overview map would hide a third of a view this narrow
+    css += f"\n{scope} .bvg-minimap {{transform: scale(0.55); transform-origin: right bottom;}}"
     if css:
         start = svg.index("<svg")
         end = svg.index(">", start) + 1
@@ -110,6 +118,18 @@ def picture(C: AppContext, d, panel, side: str, view: View, selected: str | None
     marks = {"selected": _rep(view, selected) or "" if selected else "",
              "matches": [r for r in [_rep(view, partner_of)] if r] if partner_of else []}
     return {"svg": svg, "marks": marks, "focus": focus or {}}
+
+
+def visible_marks(marks: dict[str, str], view: View) -> dict[str, str]:
+    """The marks of the boxes drawn; a closed box that hides changed or reshaped weights is marked so too
+    (its own mark, if any, wins): a folded layer of a pruned copy shows that something inside differs."""
+    out = {g: m for g, m in marks.items() if _rep(view, g) == g}
+    for g, m in marks.items():
+        if m in ("changed", "reshaped"):
+            r = _rep(view, g)
+            if r is not None and r != g and r not in out:
+                out[r] = m
+    return out
 
 
 def _rep(view: View, x: str | None) -> str | None:
@@ -184,8 +204,9 @@ def _legend() -> html.Div:
                               style={"border": f"2.5px {'dashed' if dash else 'solid'} {colour}",
                                      "padding": "0 6px", "marginRight": "6px", "fontSize": "12px",
                                      "whiteSpace": "nowrap", "display": "inline-block", "marginBottom": "3px"}))
-    keys.append(html.Span("partner of the selected box", style={
-        "border": "2.5px solid #1f77b4", "padding": "0 6px", "fontSize": "12px", "display": "inline-block"}))
+    for text, colour in (("selected", SELECTED_COLOUR), ("its partner", PARTNER_COLOUR)):
+        keys.append(html.Span(text, style={"border": f"3px solid {colour}", "padding": "0 6px", "fontSize": "12px",
+                                           "display": "inline-block", "marginRight": "6px"}))
     return html.Div(keys, style={"margin": "4px 0"})
 
 
@@ -197,6 +218,7 @@ def _view_box(id_: str, title_id: str, title: str) -> html.Div:
                                                                   "whiteSpace": "nowrap"}),
                               html.Div(id=id_, className="bv-diff-view",
                                        style={"height": "520px", "position": "relative", "display": "flex",
+                                              "--bvg-sel": SELECTED_COLOUR, "--bvg-match": PARTNER_COLOUR,
                                               "border": "1px solid #ddd", "overflow": "hidden"})])
 
 
@@ -243,9 +265,17 @@ ROW_COLOURS = {"removed": "#fde0e0", "added": "#e0f5e0", "changed": "#fff0dd", "
                "regrouped": "#f0f0f0"}
 
 
+def _cell(r: dict, k: str) -> Any:
+    """The whole model's id is "": show it as such."""
+    if k in ("a", "b") and r.get(k) == "" and r.get("role") == "model" and (r.get("a") == r.get("b")):
+        return "(the model)"
+    return r.get(k)
+
+
 def _table(rows: list[dict], cols: list[tuple[str, str]], limit: int = 60) -> html.Div:
-    head = html.Tr([html.Th(t) for _, t in cols])
-    body = [html.Tr([html.Td(_fmt(r.get(k), k.endswith("delta")), title=str(r.get(k) or "")) for k, _ in cols],
+    head = html.Tr([html.Th(t, style={"textAlign": "left", "padding": "1px 6px"}) for _, t in cols])
+    body = [html.Tr([html.Td(_fmt(_cell(r, k), k.endswith("delta")), title=str(r.get(k) or ""),
+                             style={"padding": "1px 6px", "borderBottom": "1px solid #eee"}) for k, _ in cols],
                     style={"background": ROW_COLOURS.get(str(r.get("status")), "")}) for r in rows[:limit]]
     more = [html.P(f"… and {len(rows) - limit} more", className="bv-empty")] if len(rows) > limit else []
     return html.Div([html.Table([html.Thead(head), html.Tbody(body)], className="bv-diff-table",
@@ -262,9 +292,10 @@ def heatmap_figure(h: dict):
     fig = go.Figure(go.Heatmap(z=z, zmid=0, zmin=-lim or -1, zmax=lim or 1, colorscale="RdBu_r",
                                colorbar={"title": {"text": "B − A"}, "thickness": 10},
                                hovertemplate="block %{y}, %{x}: %{z:.3g}<extra></extra>"))
-    fig.update_layout(title={"text": f"{h['title']} ({'×'.join(map(str, h['shape']))})", "font": {"size": 12}},
-                      yaxis={"autorange": "reversed"}, height=260, template="plotly_white",
-                      margin={"l": 30, "r": 10, "t": 36, "b": 24})
+    title = h["title"].replace(" → ", " →<br>")  # A's name and B's, one a line: both fit half a panel
+    fig.update_layout(title={"text": f"{title} ({'×'.join(map(str, h['shape']))})", "font": {"size": 11}},
+                      yaxis={"autorange": "reversed"}, height=270, template="plotly_white",
+                      margin={"l": 30, "r": 10, "t": 46, "b": 24})
     return fig
 
 
@@ -288,12 +319,39 @@ def body(d, panel) -> list[Any]:
         out.append(html.P("No same-shape weights differ" + ("" if d.weights_compared else
                                                             " (weights not compared: structure only)") + ".",
                           className="bv-empty"))
+    cells = []
     for h in panel.heatmaps:
-        stats = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}" for k, v in h["stats"].items())
-        out.append(html.Div([dcc.Graph(figure=heatmap_figure(h), config={"displaylogo": False}),
-                             html.Div(stats, className="bv-diff-stats", style={"fontSize": "12px"})],
-                            className="bv-diff-heatmap"))
+        cells.append(html.Div([dcc.Graph(figure=heatmap_figure(h), config={"displaylogo": False}),
+                               html.Div(stats_text(h["stats"]), className="bv-diff-stats",
+                                        style={"fontSize": "12px", "padding": "0 8px 8px"})],
+                              className="bv-diff-heatmap", style={"minWidth": "0"}))
+    if cells:
+        out.append(html.Div(cells, style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "4px"}))
     return out
+
+
+def stats_text(stats: dict[str, Any]) -> str:
+    """max |Δ| 0.00764 · mean |Δ| 0.00115 · ‖Δ‖/‖A‖ 0.124 · changed 31% · zeros A 0 · zeros B 634."""
+    from bertviz_graph.format import count, pct, short
+
+    return " · ".join(f"{k} {pct(v) if k == 'changed' else short(v) if isinstance(v, float) else count(v)}"
+                      for k, v in stats.items())
+
+
+def outermost(h, gids: list[str]) -> list[str]:
+    """The groups not inside another of ``gids`` (a removed layer, not also its 14 parts)."""
+    s = set(gids)
+    return [g for g in gids if not any(a in s for a in h.ancestors(g))]
+
+
+def status_line(d) -> str:
+    ra, ab = outermost(d.a.hierarchy, d.removed), outermost(d.b.hierarchy, d.added)
+
+    def some(xs: list[str]) -> str:
+        return ": " + ", ".join(xs[:4]) + (f" and {len(xs) - 4} more" if len(xs) > 4 else "") if xs else ""
+
+    return (f"B is {d.b.name}. Only in A: {len(ra)} group{'s' * (len(ra) != 1)}{some(ra)}. Only in B: {len(ab)}"
+            f"{some(ab)}. Click a box: its partner is shown; open or close it: the partner follows.")
 
 
 # ---- callbacks ----------------------------------------------------------------------------------------
@@ -345,6 +403,26 @@ WIDE_JS = """function (tab) {
 }""".replace("__TAB__", TAB_VALUE)
 
 
+def compare(C: AppContext, spec: Any, head: Any = "auto") -> tuple:
+    """The answer to "Compare": (state, pictures, body, status line, B's title); bad input gives only the
+    status line, a sentence naming the problem."""
+    spec = str(spec or "").strip()
+    if not spec:
+        return no_update, no_update, no_update, "type B: a preset name, a model folder, a graph.json or an " \
+                                                ".onnx file", no_update
+    head = head if head in HEADS else "auto"
+    try:
+        d, panel = comparison(C, spec, head)
+        sa, sb = initial_states(d)
+        pics = {"a": picture(C, d, panel, "a", _view(C, d, "a", sa), focus={"mode": "top", "nonce": 0}),
+                "b": picture(C, d, panel, "b", _view(C, d, "b", sb), focus={"mode": "top", "nonce": 0})}
+    except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+        return no_update, no_update, no_update, f"cannot compare with '{spec}': {error_text(e)}", no_update
+    state = {"spec": spec, "head": head, "a": sa.to_json_dict(), "b": sb.to_json_dict()}
+    status = panel.summary[0] if d.alignment.shares_nothing else status_line(d)
+    return state, pics, body(d, panel), status, f"B: {d.b.name}"
+
+
 def register(app, C: AppContext) -> None:
     app.clientside_callback(DRAW_JS, Output(DUMMY, "data"), Input(PICTURE, "data"))
     app.clientside_callback(WIDE_JS, Output(DUMMY_WIDE, "data"), Input(ids.TABS, "value"))
@@ -354,22 +432,7 @@ def register(app, C: AppContext) -> None:
                   Input(GO, "n_clicks"), Input(INPUT, "n_submit"), State(INPUT, "value"), State(HEAD, "value"),
                   prevent_initial_call=True)
     def _compare(_n, _s, spec, head):
-        spec = str(spec or "").strip()
-        if not spec:
-            return no_update, no_update, no_update, "type B: a preset name, a model folder, a graph.json or " \
-                                                    "an .onnx file", no_update
-        head = head if head in HEADS else "auto"
-        try:
-            d, panel = comparison(C, spec, head)
-            sa, sb = initial_states(d)
-            pics = {"a": picture(C, d, panel, "a", _view(C, d, "a", sa), focus={"mode": "top", "nonce": 0}),
-                    "b": picture(C, d, panel, "b", _view(C, d, "b", sb), focus={"mode": "top", "nonce": 0})}
-        except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
-            return no_update, no_update, no_update, f"cannot compare with '{spec}': {error_text(e)}", no_update
-        state = {"spec": spec, "head": head, "a": sa.to_json_dict(), "b": sb.to_json_dict()}
-        status = panel.summary[0] if d.alignment.shares_nothing else \
-            f"B is {d.b.name}: {len(d.removed)} groups only in A, {len(d.added)} only in B (summary below)"
-        return state, pics, body(d, panel), status, f"B: {d.b.name}"
+        return compare(C, spec, head)
 
     @app.callback(Output(STATE, "data", allow_duplicate=True), Output(PICTURE, "data", allow_duplicate=True),
                   Output(STATUS, "children", allow_duplicate=True),
