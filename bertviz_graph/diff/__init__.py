@@ -142,6 +142,11 @@ class GraphDiff:
 
 
 def weight_source(graph: OpGraph):
+    """The checkpoint's tensors (safetensors or an ONNX file's initializers), or None without one."""
+    if graph.meta.get("onnx_file"):
+        from bertviz_graph.onnx.weights import OnnxWeights
+
+        return OnnxWeights.for_graph(graph)
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if not files or not all(f.is_file() for f in files):
         return None
