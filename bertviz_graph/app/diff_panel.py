@@ -27,7 +27,7 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
-from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT
+from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, visible_marks
 from bertviz_graph.view import View, ViewState
 
 TAB_VALUE = "compare"
@@ -118,18 +118,6 @@ def picture(C: AppContext, d, panel, side: str, view: View, selected: str | None
     marks = {"selected": _rep(view, selected) or "" if selected else "",
              "matches": [r for r in [_rep(view, partner_of)] if r] if partner_of else []}
     return {"svg": svg, "marks": marks, "focus": focus or {}}
-
-
-def visible_marks(marks: dict[str, str], view: View) -> dict[str, str]:
-    """The marks of the boxes drawn; a closed box that hides changed or reshaped weights is marked so too
-    (its own mark, if any, wins): a folded layer of a pruned copy shows that something inside differs."""
-    out = {g: m for g, m in marks.items() if _rep(view, g) == g}
-    for g, m in marks.items():
-        if m in ("changed", "reshaped"):
-            r = _rep(view, g)
-            if r is not None and r != g and r not in out:
-                out[r] = m
-    return out
 
 
 def _rep(view: View, x: str | None) -> str | None:

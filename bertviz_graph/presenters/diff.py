@@ -42,7 +42,7 @@ def _ancestors_chain(h, gid: str) -> list[str]:
 
 
 def marks(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
-    """Status per group id on each side; a unit's status also marks its enclosing attention/FFN block."""
+    """Status per group id on each side (what a view shows of them: ``visible_marks``)."""
     ma: dict[str, str] = {}
     mb: dict[str, str] = {}
     for r in d.groups:
@@ -56,6 +56,25 @@ def marks(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
         for layer in (d.removed_heads.get(side) or {}):
             m[layer] = "heads removed"
     return ma, mb
+
+
+def visible_marks(marks: dict[str, str], view) -> dict[str, str]:
+    """The marks of the boxes drawn; a closed box that hides changed or reshaped weights is marked so too
+    (its own mark, if any, wins): a folded layer of a pruned copy shows that something inside differs."""
+    out = {g: m for g, m in marks.items() if _rep(view, g) == g}
+    for g, m in marks.items():
+        if m in ("changed", "reshaped"):
+            r = _rep(view, g)
+            if r is not None and r != g and r not in out:
+                out[r] = m
+    return out
+
+
+def _rep(view, x: str) -> str | None:
+    try:
+        return view.rep(x)
+    except KeyError:
+        return None
 
 
 def _unit_row(u: UnitRow) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 from bertviz_graph.diff import GraphDiff
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_atomic
-from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel
+from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel, visible_marks
 
 GAP = 40.0
 
@@ -76,8 +76,11 @@ def _strip(svg: str) -> tuple[str, float, float]:
 
 
 def _marked_svg(view, marks: dict[str, str]) -> str:
-    svg, _w, _h = _strip(view.to_svg())
-    css = _css(marks, view)
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.render.svg import to_svg
+
+    svg, _w, _h = _strip(to_svg(layout_of(view)))  # any View (the facade's or the core one)
+    css = _css(visible_marks(marks, view), view)
     return svg.replace(">", f"><style>{css}</style>", 1) if css else svg
 
 
