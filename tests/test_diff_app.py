@@ -69,6 +69,17 @@ def test_comparison_and_click_sync_without_browser(app, pair):
     pic = D.picture(C, d, panel, "a", D._view(C, d, "a", sa))
     assert f'#{D.VIEW_A} g.node[data-id="bert.encoder.layer.1"] > rect' in pic["svg"]
     assert 'g.node[data-id="bert.encoder.layer.1"] > rect {' not in pic["svg"].replace(f"#{D.VIEW_A} ", "")
+    # each box's tooltip says what it meets and what differs, with the parameter delta of the hierarchy
+    import re
+
+    tip = re.search(r'data-id="bert.encoder.layer.1"[^>]*><title>(.*?)</title>', pic["svg"], re.S).group(1)
+    assert "only in tiny4 (missing in tiny2-pruned)" in tip
+    la = d.a.hierarchy.groups["bert.encoder.layer.1"].params
+    from bertviz_graph.format import human
+
+    assert f"params {human(la)} → 0 (−{human(la)})" in tip
+    tip = re.search(r'data-id="bert.encoder.layer.2"[^>]*><title>(.*?)</title>', pic["svg"], re.S).group(1)
+    assert "↔ B bert.encoder.layer.1" in tip
 
 
 @pytest.mark.browser
@@ -106,6 +117,8 @@ def test_compare_tab_in_the_browser(app, pair, serve_dash, page, console_errors)
     click(page, D.VIEW_A, "bert.encoder.layer.2")
     page.wait_for_selector(a_layer + "[data-expanded='1']", timeout=20000)
     page.wait_for_selector(b_layer + "[data-expanded='1']", timeout=20000)
+    page.wait_for_function(f"document.getElementById('{D.STATUS}').innerText.includes('↔ B bert.encoder.layer.1')",
+                           timeout=10000)
     page.wait_for_timeout(400)
     page.screenshot(path=str(SHOTS / "compare-2-opened-together.png"), full_page=False)
     # and close it on the right: the left closes too

@@ -17,6 +17,7 @@ A side-panel module as ``app.layout`` expects: TAB_VALUE, TAB_LABEL, layout(C), 
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -111,6 +112,7 @@ def picture(C: AppContext, d, panel, side: str, view: View, selected: str | None
                    for cls, var in (("bvg-selected", "--bvg-sel"), ("bvg-match", "--bvg-match")))
     # half the width of the main graph's: the overview map would hide a third of a view this narrow
     css += f"\n{scope} .bvg-minimap {{transform: scale(0.55); transform-origin: right bottom;}}"
+    svg = with_notes(svg, panel.notes_a if side == "a" else panel.notes_b)
     if css:
         start = svg.index("<svg")
         end = svg.index(">", start) + 1
@@ -118,6 +120,20 @@ def picture(C: AppContext, d, panel, side: str, view: View, selected: str | None
     marks = {"selected": _rep(view, selected) or "" if selected else "",
              "matches": [r for r in [_rep(view, partner_of)] if r] if partner_of else []}
     return {"svg": svg, "marks": marks, "focus": focus or {}}
+
+
+_TITLE = re.compile(r'(<g class="node" data-id="([^"]*)"[^>]*><title>)(.*?)(</title>)', re.S)
+
+
+def with_notes(svg: str, notes: dict[str, str]) -> str:
+    """Each box's tooltip (its <title>) ends with what it meets on the other side and what differs."""
+    import html as H
+
+    def add(m: re.Match) -> str:
+        note = notes.get(H.unescape(m.group(2)))
+        return m.group(0) if not note else f"{m.group(1)}{m.group(3)}\n{H.escape(note, quote=False)}{m.group(4)}"
+
+    return _TITLE.sub(add, svg)
 
 
 def _rep(view: View, x: str | None) -> str | None:
@@ -445,4 +461,6 @@ def register(app, C: AppContext) -> None:
                                   partner_of=target if not mine else None, focus=focus)
         except Exception as e:  # noqa: BLE001
             return no_update, no_update, error_text(e)
-        return {**state, "a": na.to_json_dict(), "b": nb.to_json_dict()}, pics, note or no_update
+        what = (panel.notes_a if side == "a" else panel.notes_b).get(str(event.get("id", "")))
+        line = f"{side.upper()} {event.get('id')}: {what}" if what else note
+        return {**state, "a": na.to_json_dict(), "b": nb.to_json_dict()}, pics, line or no_update
