@@ -70,6 +70,11 @@ def test_probe_task_in_the_sweep_cli(tmp_path):
     run = load_trained(str(folder))
     direct = probe_metric(run.tokenizer, lab)(run.model)
     assert float(rows[0]["probe_accuracy"]) == pytest.approx(direct, abs=1e-6)
+    # and in Python, on a pruned model: the row of the sweep at 50 % magnitude
+    import bertviz_graph as bg
+
+    m = bg.prune(str(folder), "magnitude", 0.5).metrics(task="probe", labelled=lab)
+    assert m["probe_accuracy"] == pytest.approx(float(rows[1]["probe_accuracy"]), abs=1e-6)
 
 
 def test_probe_bad_labelled_file(tmp_path, capsys):
