@@ -130,6 +130,12 @@ def test_compare_tab_in_the_browser(app, pair, serve_dash, page, console_errors)
     page.wait_for_selector(f"#{D.VIEW_B} g.node.bvg-match[data-id='bert.embeddings'][data-expanded='1']",
                            timeout=20000)
     page.screenshot(path=str(SHOTS / "compare-3-embeddings.png"))
+    page.evaluate("() => document.querySelector('.bv-diff-summary').scrollIntoView()")
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(SHOTS / "compare-3b-tables.png"))
+    rows = [r.split("\t") for r in page.locator(".bv-diff-table").first.inner_text().splitlines()]
+    col_a = [r[1] for r in rows if len(r) > 3]
+    assert "bert.encoder.layer.1" in col_a and "bert.encoder.layer.1.attention" not in col_a  # one row a layer
     page.evaluate("() => { const t = document.querySelector('.bv-side .bv-tab-content'); "
                   "t.scrollTop = t.scrollHeight; }")
     page.wait_for_timeout(300)

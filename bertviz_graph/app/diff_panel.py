@@ -307,8 +307,11 @@ def body(d, panel) -> list[Any]:
     """The summary, the tables of what differs and the heatmaps (below the two views)."""
     out: list[Any] = [html.H4(panel.title, style={"margin": "8px 0 2px"}),
                       html.Ul([html.Li(s) for s in panel.summary], className="bv-diff-summary")]
-    groups = [g for g in panel.groups if g["status"] != "matched" or g["params_delta"] or g["flops_delta"]]
-    out.append(html.H4(f"Groups that differ ({len(groups)})"))
+    top = set(outermost(d.a.hierarchy, d.removed)) | set(outermost(d.b.hierarchy, d.added))
+    # a removed layer is one row, not one per part it holds
+    groups = [g for g in panel.groups if (g["status"] == "matched" and (g["params_delta"] or g["flops_delta"]))
+              or g["status"] == "regrouped" or (g["a"] or g["b"]) in top]
+    out.append(html.H4(f"Groups that differ ({len(groups)}; a group only on one side counts once, with its parts)"))
     out.append(_table(groups, [("role", "role"), ("a", "A"), ("b", "B"), ("status", "status"),
                                ("params_a", "params A"), ("params_b", "params B"), ("params_delta", "Δ params"),
                                ("flops_delta", "Δ FLOPs")]) if groups else html.P("none", className="bv-empty"))
@@ -455,8 +458,9 @@ def register(app, C: AppContext) -> None:
             for s, st in (("a", na), ("b", nb)):
                 mine = s == side
                 target = sel[s]
-                focus = ({"mode": "fit" if event.get("toggle") else "center", "id": target, "nonce": nonce}
-                         if target and not mine else {})
+                # the partner centred at the zoom that side has (fitting it with its context would zoom a
+                # half-width view far out)
+                focus = {"mode": "center", "id": target, "nonce": nonce} if target and not mine else {}
                 pics[s] = picture(C, d, panel, s, _view(C, d, s, st), selected=target if mine else None,
                                   partner_of=target if not mine else None, focus=focus)
         except Exception as e:  # noqa: BLE001
