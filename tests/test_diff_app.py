@@ -53,6 +53,10 @@ def test_comparison_and_click_sync_without_browser(app, pair):
     C = app.bv_context
     d, panel = D.comparison(C, str(pair[1]))
     assert d.alignment.unmatched_layers_a == MISSING
+    # A's layer 1 is not B's layer 1 (that is A's layer 2): removed, with all it holds, and partnerless
+    assert d.partner("bert.encoder.layer.1") is None and d.partner("bert.encoder.layer.2") == "bert.encoder.layer.1"
+    assert D.outermost(d.a.hierarchy, d.removed) == MISSING and d.added == [] and d.regrouped == []
+    assert d.partner("bert.encoder.layer.1", side="b") == "bert.encoder.layer.2"
     assert any(", ".join(MISSING) in s for s in panel.summary)
     assert panel.heatmaps and all(h["stats"]["changed"] > 0 for h in panel.heatmaps)
     sa, sb = D.initial_states(d)

@@ -88,3 +88,16 @@ def test_probe_bad_labelled_file(tmp_path, capsys):
     assert not (tmp_path / "c.csv").exists()
     assert main(["prune", str(folder), "--sweep", "0,0.5", "--task", "probe", "--labelled",
                  str(Path(tmp_path / "missing.txt")), "-o", str(tmp_path / "c.csv")]) == 2
+
+
+def test_probe_sentences_fall_back_to_the_built_in_set(monkeypatch):
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.prune import data
+
+    def no_gensim():
+        raise UserError("gensim is not installed", "pip install gensim")
+
+    monkeypatch.setattr(data, "pang_lee_sentences", no_gensim)
+    texts, labels, source = data.probe_sentences()
+    assert source == "48 built-in opinions" and len(texts) == 48
+    assert labels.count("pos") == labels.count("neg") == 24
