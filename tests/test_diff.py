@@ -114,6 +114,13 @@ def test_widgets_open_and_close_together(bert_and_distil):
     assert "distilbert.transformer.layer.3.attention" not in w.b.state["opened"]
     w.a.select("bert.encoder.layer.6.attention.self.query")
     assert w.b.selected == "distilbert.transformer.layer.3.attention.q_lin"
+    # the differences are outlined as in the app, scoped to each picture: unfold BERT's stack and the
+    # six missing layers are drawn red
+    w.a.unfold("bert.encoder.layer[0-11]")
+    for i in (1, 3, 5, 7, 9, 11):
+        assert re.search(r'svg\[data-bvg-diff="[0-9a-f]+-a"\] g\.node\[data-id="bert\.encoder\.layer\.'
+                         + str(i) + r'"\] > rect[^{]*\{stroke: #d62728', w.a.svg), i
+    assert 'data-bvg-diff="' in w.b.svg and "#d62728" not in w.b.svg.split("</style>")[0]
 
 
 def test_diff_bad_output_is_refused_before_tracing(tmp_path, capsys):
