@@ -228,3 +228,32 @@ def test_pytorch_model_against_an_onnx_file():
                                                      "pooler"]
     assert d.added == ["model.1"]  # sentence-transformers' Pooling (mean over tokens), not in the HF model
     assert "Only in A: 4 groups" in status and "Only in B: 1: model.1" in status
+
+
+@pytest.mark.browser
+def test_notebook_diff_widget_draws_the_marks(page, console_errors, serve_dir, tmp_path, pair):
+    """The widget's JavaScript in a bare anywidget host (tests/test_widget_browser.py): A's picture from
+    bg.show_diff keeps its scoped <style>, and the removed layers are drawn red."""
+    from test_widget_browser import PAGE, _png, _values
+
+    from bertviz_graph.widget.bundle import CSS, ESM
+
+    (tmp_path / "index.html").write_text(PAGE, encoding="utf-8")
+    (tmp_path / "widget.js").write_bytes(ESM.read_bytes())
+    (tmp_path / "widget.css").write_bytes(CSS.read_bytes())
+    w = bg.show_diff(str(pair[0]), str(pair[1]), height=600)
+    w.a.unfold(all_series=True)
+    page.set_viewport_size({"width": 1140, "height": 700})
+    page.goto(serve_dir(tmp_path) + "/index.html")
+    page.wait_for_function("window.loaded === true")
+    page.evaluate("([v, p]) => window.init(v, p)", [_values(w.a), _png(w.a)])
+    page.wait_for_selector(".bvg-canvas svg g.node[data-id='bert.encoder.layer.1']")
+    stroke = page.evaluate("""() => getComputedStyle(document.querySelector(
+        ".bvg-canvas svg g.node[data-id='bert.encoder.layer.1'] > rect")).stroke""")
+    assert stroke == "rgb(214, 39, 40)", stroke
+    kept = page.evaluate("""() => getComputedStyle(document.querySelector(
+        ".bvg-canvas svg g.node[data-id='bert.encoder.layer.2'] > rect")).stroke""")
+    assert kept == "rgb(255, 127, 14)", kept  # its weights differ (pruned copy): orange
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "compare-6-notebook-widget.png"))
+    assert console_errors == []
