@@ -111,7 +111,6 @@ class GraphDiff:
         n = len(al.layer_map)
         out.append(f"{n} layer{'s' * (n != 1)} aligned ({len(al.layers_a)} in {na}, {len(al.layers_b)} in {nb})"
                    + (": " + ", ".join(f"{al.layers_a[i]} ↔ {al.layers_b[j]}" for i, j in al.layer_map.items()
-                                       if al.layers_a[i].rsplit('.', 1)[-1] != al.layers_b[j].rsplit('.', 1)[-1]
                                        )[:400] if n else ""))
         if al.unmatched_layers_a:
             out.append(f"{len(al.unmatched_layers_a)} layers of {na} missing in {nb}: "
