@@ -9,6 +9,10 @@
 3. Memory: peak RSS above the loaded model while pruning 30% (global magnitude), in fresh subprocesses:
    ours vs torch.nn.utils.prune, and a whole sweep; as multiples of the model's parameter bytes.
    Goal: ours never holds more than one extra copy.
+4. Probe accuracy (task metric): held-out accuracy of a logistic-regression probe on the mean-pooled
+   embeddings of the 200 labelled Pang & Lee sentences (5-fold × 4 repeats), at 0/30/60/90 % global
+   magnitude pruning, beside random unstructured pruning of the same amounts; chance is 0.50.
+   `--probe-only` runs just this part.
 
     PYTHONPATH=$PWD .venv/bin/python benchmarks/prune_bench.py [--rounds 3]
 """
@@ -87,6 +91,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3, help="interleaved repeats of [1] (medians)")
     ap.add_argument("--memory-child")
+    ap.add_argument("--probe-only", action="store_true", help="only [4], the probe-accuracy sweep")
     args = ap.parse_args()
     if args.memory_child:
         memory_child(args.memory_child)
@@ -107,6 +112,9 @@ def main() -> None:
     run = load_trained(MODEL)
     print(f"load {MODEL}: {time.perf_counter() - t0:.1f} s (cold)")
     model, tok = run.model, run.tokenizer
+    if args.probe_only:
+        probe(model, tok)
+        return
     texts, _labels = pang_lee_sentences()
     assert len(texts) == 200
     bats = batches(tok, texts, batch_size=32)
@@ -214,6 +222,22 @@ def main() -> None:
                 "sweep": "ours, 10-point sweep (no metric)"}[kind]
         print(f"    {what}: +{m['extra'] / 1e6:.0f} MB = {m['copies']:.2f} copies of the "
               f"{m['model_bytes'] / 1e6:.0f} MB model")
+    probe(model, tok)
+
+
+def probe(model, tok) -> None:
+    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches
+    from bertviz_graph.prune.sweep import sweep
+
+    t = time.perf_counter()
+    rows = sweep(model, tok, ["magnitude"], [0.0, 0.3, 0.6, 0.9], batches(tok, BUILTIN_SENTENCES),
+                 task="probe")
+    secs = time.perf_counter() - t
+    print(f"[4] probe accuracy (logistic regression on mean-pooled embeddings, 200 Pang & Lee sentences, "
+          f"5-fold × 4 held out; chance 0.50), 4 amounts × 2 methods: {secs:.1f} s")
+    for r in rows:
+        print(f"      {r['method']:<16} {r['amount']:.0%}: probe accuracy {r['probe_accuracy']:.3f}, "
+              f"embedding cosine {r['embedding_cosine']:.3f}")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,11 @@ def add_parsers(sub, model_args: Callable[[argparse.ArgumentParser], None]) -> N
                    "write the curve (-o .html .csv .svg .png), each method beside its random baseline")
     p.add_argument("--sentences", type=Path, help="text file, one sentence per line, to score heads and "
                    "neurons and measure agreement on (default: a built-in set of 48)")
-    p.add_argument("--task", choices=["lee"], help="also measure human-similarity Spearman on the Lee "
-                   "corpus (needs gensim's test data)")
+    p.add_argument("--task", choices=["lee", "probe"], help="also measure a task metric: lee = "
+                   "human-similarity Spearman on the Lee corpus (gensim's test data); probe = held-out "
+                   "accuracy of a logistic-regression probe on the sentence embeddings (--labelled)")
+    p.add_argument("--labelled", type=Path, help="for --task probe: one 'LABEL sentence' per line "
+                   "(default: gensim's 200 Pang & Lee sentences, else 48 built-in opinions)")
     p.add_argument("--seed", type=int, default=0, help="for the random methods")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder to write (or the curve file)")
     p.add_argument("--force", action="store_true", help="replace the output folder if it exists")
@@ -72,7 +75,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
         p = P.prune(args.model, methods[0], args.amount, sentences=args.sentences, head=args.head,
                     seed=args.seed)
         p.save(out, force=args.force)
-        m = p.metrics(task=args.task)
+        m = p.metrics(task=args.task, labelled=args.labelled)
         print(f"wrote {out} ({_summary(p.record)})", file=sys.stderr)
         print("agreement with the unpruned model: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
         return
@@ -92,6 +95,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
     run = P.load_trained(args.model, head=args.head)
     _texts, bats = P.sentence_batches(run.tokenizer, args.sentences)
     rows = sweep(run.model, run.tokenizer, methods, amounts, bats, task=args.task, seed=args.seed,
+                 labelled=args.labelled,
                  progress=lambda s: print(s, file=sys.stderr))
     write_curve(rows, args.output, title=f"Pruning what-if: {run.name}")
     print(f"wrote {args.output} ({len(rows)} points)", file=sys.stderr)

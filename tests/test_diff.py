@@ -114,6 +114,13 @@ def test_widgets_open_and_close_together(bert_and_distil):
     assert "distilbert.transformer.layer.3.attention" not in w.b.state["opened"]
     w.a.select("bert.encoder.layer.6.attention.self.query")
     assert w.b.selected == "distilbert.transformer.layer.3.attention.q_lin"
+    # the differences are outlined as in the app, scoped to each picture: unfold BERT's stack and the
+    # six missing layers are drawn red
+    w.a.unfold("bert.encoder.layer[0-11]")
+    for i in (1, 3, 5, 7, 9, 11):
+        assert re.search(r'svg\[data-bvg-diff="[0-9a-f]+-a"\] g\.node\[data-id="bert\.encoder\.layer\.'
+                         + str(i) + r'"\] > rect[^{]*\{stroke: #d62728', w.a.svg), i
+    assert 'data-bvg-diff="' in w.b.svg and "#d62728" not in w.b.svg.split("</style>")[0]
 
 
 def test_diff_bad_output_is_refused_before_tracing(tmp_path, capsys):
@@ -122,3 +129,22 @@ def test_diff_bad_output_is_refused_before_tracing(tmp_path, capsys):
     assert main(["diff", "bert-tiny", "bert-mini", "-o", str(tmp_path / "no" / "d.svg")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_mlm_heads_align_by_role():
+    """BERT's cls.predictions (transform dense, LayerNorm, activation, tied decoder whose bias the prediction
+    head owns) meets DistilBERT's vocab_transform / vocab_layer_norm / activation / vocab_projector."""
+    a = bg.trace("bert-base-uncased", head="mlm")
+    b = bg.trace("distilbert-base-uncased", head="mlm")
+    d = diff_graphs(a, b)
+    for x, y in [("cls.predictions.transform.dense", "vocab_transform"),
+                 ("cls.predictions.transform.LayerNorm", "vocab_layer_norm"),
+                 ("cls.predictions.transform.transform_act_fn", "activation"),
+                 ("cls.predictions.decoder", "vocab_projector")]:
+        assert d.partner(x) == y and d.partner(y, side="b") == x
+    head = [u for u in d.units if (u.a or u.b).section == "head"]
+    assert len(head) == 3 and all(u.status == "same" for u in head)
+    assert not any(g.startswith("cls") for g in d.removed) and d.added == []
+    assert d.removed == ["bert.embeddings.token_type_embeddings"] + [
+        g for g in d.removed if g.startswith("bert.encoder.layer.")]
+    assert set(d.regrouped) >= {"cls", "cls.predictions", "cls.predictions.transform"}  # boxes DistilBERT has not

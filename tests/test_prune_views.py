@@ -79,8 +79,10 @@ def test_app_pruning_tab_and_sparsity_colour(pruned):
 def test_notebook_pruning_widget(pruned):
     _folder, out = pruned
     box = bg.show_pruning(str(out))
-    assert "2 of 8 attention heads pruned" in box.children[0].value
-    assert len(box.children) == 2 and box.children[1].data[0].type == "heatmap"
+    controls, _status, body = box.children  # method / amount / Prune, progress, the panel
+    assert [type(c).__name__ for c in controls.children] == ["Dropdown", "FloatSlider", "Button"]
+    assert "2 of 8 attention heads pruned" in body.children[0].value
+    assert len(body.children) == 2 and body.children[1].data[0].type == "heatmap"
 
 
 def test_classifier_logits_agreement(tmp_path):

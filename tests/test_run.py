@@ -225,19 +225,21 @@ def test_cli_run_and_attention(tmp_path, capsys):
     assert "head 99 does not exist" in err and "the text is empty" in err and "Traceback" not in err
 
 
-def test_app_colour_by_activation_follows_the_last_run(minilm):
+def test_app_colour_by_activation_follows_the_tabs_run(minilm):
     from bertviz_graph.app.context import AppContext
-    from bertviz_graph.app.run_panel import session
 
     g, run = minilm
     C = AppContext(g)
-    session(C).run(TEXT)
-    r = C.render(C.default_state, "activation")
+    mine = {"text": TEXT, "pair": "", "ids": None}
+    r = C.render(C.default_state, "activation", mine)
     seen, _ = _hooked(run, run.tokenize(TEXT), kinds=(torch.nn.LayerNorm,))
     rms = float(seen["embeddings.LayerNorm"].pow(2).mean().sqrt())
     assert r.values["embeddings"] == pytest.approx(rms, rel=1e-5)  # the block's output = its LayerNorm's
-    session(C).run("Another sentence entirely, a little longer than the first one.")
-    assert C.render(C.default_state, "activation").values["embeddings"] != pytest.approx(rms, rel=1e-3)
+    other = {"text": "Another sentence entirely, a little longer than the first one.", "pair": "", "ids": None}
+    assert C.render(C.default_state, "activation", other).values["embeddings"] != pytest.approx(rms, rel=1e-3)
+    # another tab ran last: this tab's picture still shows its own sentence
+    assert C.render(C.default_state, "activation", mine).values["embeddings"] == pytest.approx(rms, rel=1e-5)
+    assert C.render(C.default_state, "activation", None).values == {}  # a tab that ran nothing: no colours
 
 
 def _same_values(a, b) -> None:

@@ -3,7 +3,8 @@
 A model view (layers × heads grid; click a tile to enlarge it), the enlarged map, the head view (lines
 between token columns; the run panel's token picker isolates one token), per-head summaries and rollout,
 and a threshold slider. Selecting a softmax (or anything inside an attention block) in the graph shows that
-layer; a chosen head lists the Q, K, V rows and output-projection columns it owns and selects its query.
+layer; a chosen head lists the Q, K, V rows and output-projection columns it owns, draws them outlined inside
+small heatmaps of those weights, selects its query and outlines the head in the Weights tab's heatmap.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.run_panel import CONFIG, RUN, RUN_TOK, acts_of
+from bertviz_graph.app.weights_panel import WEIGHT_HEAD_STORE
 from bertviz_graph.presenters import attention as AT
 from bertviz_graph.presenters.attention import head_params
 from bertviz_graph.presenters.run_session import can_run
@@ -36,6 +38,7 @@ HEAD = "bv-att-head"
 THRESHOLD = "bv-att-threshold"
 INFO = "bv-att-info"
 SLICES = "bv-att-slices"
+SLICE_MAPS = "bv-att-slice-maps"  # the head's Q, K, V, output weights with its slice outlined
 _NONCE = itertools.count(1)
 
 
@@ -61,6 +64,7 @@ def _body() -> list[Any]:
                                                     style={"width": "110px"})],
                  style={"display": "flex", "alignItems": "center", "gap": "6px"}),
         html.Div(id=SLICES, className="bv-explain"),
+        html.Div(id=SLICE_MAPS, style={"display": "grid", "gridTemplateColumns": "1fr 1fr", "gap": "4px"}),
         dcc.Graph(id=MAP, config=CONFIG),
         dcc.Graph(id=HEADVIEW, config=CONFIG),
         html.Div([html.Span("per-head summary "), dcc.Dropdown(
@@ -121,6 +125,25 @@ def register(app, C: AppContext) -> None:
             raise PreventUpdate
         return layer, no_update
 
+    @app.callback(Output(SLICE_MAPS, "children"), Input(HEAD, "value"), Input(LAYER, "value"),
+                  State(RUN, "data"))
+    def _slice_maps(head, layer, run):
+        """The head's slices outlined inside the Q, K, V and output-projection weight heatmaps."""
+        if head is None:
+            return []
+        try:
+            _acts, am = _maps(C, run)
+            from bertviz_graph.presenters.weights import head_slice_figures
+
+            names = list(head_params(C.graph, am.modules[int(layer or 0)], int(head), am.heads))
+            figs = C.figures.get_or_make(("slices", tuple(names), int(head)),
+                                         lambda: head_slice_figures(C.weights, names, am.heads, int(head)))
+            return [dcc.Graph(id={"type": "bv-att-slice", "name": n}, figure=f, config=CONFIG) for n, f, _ in figs]
+        except PreventUpdate:
+            raise
+        except Exception as e:  # noqa: BLE001
+            return html.Div(error_text(e), className="bv-banner")
+
     @app.callback(Output(MAP, "figure"), Output(HEADVIEW, "figure"), Output(SLICES, "children"),
                   Input(RUN, "data"), Input(LAYER, "value"), Input(HEAD, "value"), Input(THRESHOLD, "value"),
                   Input(RUN_TOK, "data"))
@@ -144,6 +167,12 @@ def register(app, C: AppContext) -> None:
             raise
         except Exception as e:  # noqa: BLE001
             return {}, {}, html.Div(error_text(e), className="bv-banner")
+
+    @app.callback(Output(WEIGHT_HEAD_STORE, "data", allow_duplicate=True), Input(HEAD, "value"),
+                  prevent_initial_call=True)
+    def _outline(head):
+        """The Weights tab outlines the chosen head in whatever Q/K/V/output weight it shows."""
+        return head
 
     @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(HEAD, "value"),
                   State(LAYER, "value"), State(RUN, "data"), prevent_initial_call=True)

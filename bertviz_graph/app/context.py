@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bertviz_graph.graph import OpGraph
@@ -31,7 +31,9 @@ def _sequential_scale() -> list[str]:
     return sample_colorscale(sequential.YlOrRd, [0.0, 0.2, 0.4, 0.55, 0.7])
 
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
-               "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (last run)"}
+               "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (this tab's run)",
+               "change": "Change ‖out − in‖/‖in‖ (this tab's run)"}
+RUN_MODES = ("activation", "change")  # colour-by modes that follow the tab's own run (the RUN store)
 # plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
 SEQUENTIAL: list[str] = _sequential_scale()
 NO_VALUE = "#f4f4f4"
@@ -49,6 +51,7 @@ class Rendered:
     svg: str
     values: dict[str, float]  # colour-by values of visible nodes (empty for "role")
     vrange: tuple[float, float] | None
+    why: dict[str, str] = field(default_factory=dict)  # visible boxes without a value: why (colour-by change)
 
 
 class AppContext:
@@ -156,13 +159,33 @@ class AppContext:
         return json.dumps(state.to_json_dict(), sort_keys=True)
 
     # ---- rendering ---------------------------------------------------------------------------------------
-    def render(self, state: ViewState, color_by: str = "role") -> Rendered:
-        color_by = color_by if color_by in COLOR_MODES else "role"
-        run = self.__dict__.get("bv_run_session")  # colour by activation follows the last sentence run
-        key = (self.state_key(state), color_by, run.last_key if run is not None and color_by == "activation" else None)
-        return self._rendered.get_or_make(key, lambda: self._render(state, color_by))
+    @property
+    def run_session(self):
+        """The model's runs (presenters.run_session), shared by every tab; made on first use."""
+        from bertviz_graph.presenters.run_session import RunSession
 
-    def _render(self, state: ViewState, color_by: str) -> Rendered:
+        s = self.__dict__.get("bv_run_session")
+        if s is None:
+            s = self.__dict__["bv_run_session"] = RunSession(self.graph)
+        return s
+
+    @staticmethod
+    def run_key(run: dict | None) -> tuple | None:
+        """The key of a tab's run (its RUN store: text, pair, ids), None when it ran nothing."""
+        from bertviz_graph.presenters.run_session import RunSession
+
+        if not isinstance(run, dict) or not (run.get("text") or run.get("ids")):
+            return None
+        return RunSession.key_of(run.get("text"), run.get("pair") or None, run.get("ids") or None)
+
+    def render(self, state: ViewState, color_by: str = "role", run: dict | None = None) -> Rendered:
+        """The picture of ``state``; colour-by activation/change use the tab's own run (its RUN store)."""
+        color_by = color_by if color_by in COLOR_MODES else "role"
+        rkey = self.run_key(run) if color_by in RUN_MODES else None
+        key = (self.state_key(state), color_by, rkey)
+        return self._rendered.get_or_make(key, lambda: self._render(state, color_by, rkey))
+
+    def _render(self, state: ViewState, color_by: str, rkey: tuple | None = None) -> Rendered:
         from bertviz_graph.layout import layout_of
         from bertviz_graph.render.svg import to_svg
 
@@ -171,11 +194,20 @@ class AppContext:
         values: dict[str, float] = {}
         fills: dict[str, str] = {}
         vrange = None
-        if color_by != "role":
+        why: dict[str, str] = {}
+        if color_by == "change" and rkey is not None:
+            from bertviz_graph.presenters.activations import change_values
+
+            acts = self.run_session.run(rkey[0], rkey[1] or None, list(rkey[2]) or None)
+            got = change_values(self.graph, self.h, acts, [n.id for n in lv.view.nodes if not n.expanded])
+            values = {k: v for k, v in got.items() if isinstance(v, float) and v > 0}
+            why = {k: v for k, v in got.items() if isinstance(v, str)}
+        elif color_by != "role":
             for n in lv.view.nodes:
-                v = self.node_value(n, color_by)
+                v = self.node_value(n, color_by, rkey)
                 if v is not None and v > 0:
                     values[n.id] = v
+        if color_by != "role":
             if values:
                 lo, hi = min(values.values()), max(values.values())
                 vrange = (lo, hi)
@@ -183,10 +215,10 @@ class AppContext:
                     fills[n.id] = color_for(values.get(n.id), lo, hi)
             else:
                 fills = {n.id: NO_VALUE for n in lv.view.nodes}
-        return Rendered(view, lv, to_svg(lv, legend=False, title=False, fills=fills), values, vrange)
+        return Rendered(view, lv, to_svg(lv, legend=False, title=False, fills=fills), values, vrange, why)
 
     # ---- colour-by values ---------------------------------------------------------------------------------
-    def node_value(self, n: VNode, mode: str) -> float | None:
+    def node_value(self, n: VNode, mode: str, rkey: tuple | None = None) -> float | None:
         """The colour-by value of a visible box; None for an opened frame (its children carry the colour,
         and its total would squash them all to the pale end of the scale)."""
         if n.expanded:
@@ -203,8 +235,7 @@ class AppContext:
         if mode == "sparsity":
             return self.sparsity_values().get(n.id) or None
         if mode == "activation":
-            run = self.__dict__.get("bv_run_session")
-            return run.activation_value(self.h, n.id) if run is not None else None
+            return self.run_session.activation_value(self.h, n.id, rkey) if rkey is not None else None
         if mode == "norm":
             names = self.param_names_under(n)
             if not names:

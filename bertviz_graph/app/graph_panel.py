@@ -14,7 +14,7 @@ from typing import Any
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
 
 from bertviz_graph.app import ids
-from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, SEQUENTIAL, AppContext
+from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
@@ -49,6 +49,9 @@ OUTPUTS = {
     "info": Output(ids.VIEW_INFO, "children"),
     "unfold_label": Output(ids.UNFOLD, "children"),
 }
+
+
+RUN_STORE = "bv-run"  # run_panel.RUN: the tab's run input {"text", "pair", "ids", "nonce"}
 
 
 # ---- layout --------------------------------------------------------------------------------------------
@@ -137,7 +140,8 @@ def _picture(r, hl: set[str], selected: str | None = None) -> dict[str, Any]:
     return {"svg": r.svg, "marks": {"selected": selected or "", "matches": sorted(hl)}}
 
 
-def _legend(lv, color_by: str, vrange: tuple[float, float] | None) -> list[Any]:
+def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str, str] | None = None,
+            h: Any = None) -> list[Any]:
     from bertviz_graph.hierarchy.style import role_color
     from bertviz_graph.render.svg import EDGE_STYLE, legend_items
 
@@ -150,24 +154,39 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None) -> list[Any]:
     else:
         title = COLOR_MODES.get(color_by, color_by)
         if vrange is None:
-            items.append(html.Div(f"{title}: no values in this view", className="bv-leg-item"))
+            hint = " (run a sentence in the Run tab)" if color_by in RUN_MODES else ""
+            items.append(html.Div(f"{title}: no values in this view{hint}", className="bv-leg-item"))
         else:
             lo, hi = vrange
-            fmt = (lambda v: f"{v:.3g}") if color_by == "norm" else human  # noqa: E731
+            fmt = (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human  # noqa: E731
             grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
             items.append(html.Div(className="bv-leg-item", children=[
-                html.Span(title + " (log scale)", className="bv-leg-title")]))
+                html.Span(title + " (linear scale from 0)", className="bv-leg-title")]))
+            if color_by == "change":
+                from bertviz_graph.presenters.activations import CHANGE_TEXT
+
+                items.append(html.Div("how much a box changes its input (over all tokens); only boxes that keep "
+                                      "their input's shape", className="bv-leg-item bv-leg-note", title=CHANGE_TEXT))
             items.append(html.Div(className="bv-leg-item", children=[
-                html.Span(fmt(lo), className="bv-leg-num"),
+                html.Span("0", className="bv-leg-num"),  # color_for: linear from 0 to the largest value
                 html.Span(className="bv-gradient", style={"background": grad}),
-                html.Span(fmt(hi), className="bv-leg-num")]))
+                html.Span(fmt(hi), className="bv-leg-num"),
+                html.Span(f"(values {fmt(lo)}–{fmt(hi)})" if lo != hi else f"(one value: {fmt(hi)})",
+                          className="bv-leg-num")]))
             items.append(html.Div(className="bv-leg-item", children=[
-                html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span("no value")]))
+                html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span(_no_value_text(why, h))]))
     for kind, color, text in ((key, EDGE_STYLE[key][0], text) for k, key, text in legend if k == "edge"):
         items.append(html.Div(className="bv-leg-item", children=[
             html.Span(className=f"bv-edge-swatch bv-edge-{kind}", style={"borderTopColor": color}),
             html.Span(text)]))
     return items
+
+
+def _no_value_text(why: dict[str, str] | None, h: Any) -> str:
+    """'no value', or for colour-by change how many boxes have none (each box's tooltip says why)."""
+    if not why:
+        return "no value"
+    return f"no value: {len(why)} box{'es' if len(why) != 1 else ''} (hover one for why)"
 
 
 def _crumb_label(C: AppContext, gid: str) -> str:
@@ -262,6 +281,7 @@ def register(app, C: AppContext) -> None:
             "slider": Input(ids.SERIES_SLIDER, "value"),
             "color_by": Input(ids.COLOR_BY, "value"),
             "request": Input(ids.VIEW_REQUEST, "data"),
+            "run": Input(RUN_STORE, "data"),  # the tab's own run: colour-by activation / change follow it
         },
         state={
             "state": State(ids.VIEW_STATE, "data"),
@@ -320,7 +340,8 @@ def register(app, C: AppContext) -> None:
 def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: int | None = None,
                color_by: str | None = "role", request: dict | None = None, state: dict | None = None,
                query: str | None = None, search: dict | None = None, pending: dict | None = None,
-               series_target: str | None = None, selected: dict | None = None, **_clicks: Any) -> dict[str, Any]:
+               series_target: str | None = None, selected: dict | None = None, run: dict | None = None,
+               **_clicks: Any) -> dict[str, Any]:
     """One user action -> the outputs that change (see OUTPUTS); ``trig`` is the id of what was used.
 
     Depends only on its arguments and the shared context C, so tests call it without a browser."""
@@ -424,6 +445,8 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
                 target = sid
     elif trig == ids.COLOR_BY:
         redraw = True
+    elif trig == RUN_STORE:
+        redraw = (color_by or "role") in RUN_MODES  # a new sentence recolours only the run's colour modes
     elif trig == ids.VIEW_REQUEST and isinstance(request, dict):
         action, x = request.get("action"), str(request.get("id", ""))
         if x not in h.groups and x not in h.parent_of:
@@ -455,14 +478,14 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
             out["pending"] = {"state": final.to_json_dict(), "focus": focus}
             out["notice"] = "; ".join(notes)
             return out
-        r = C.render(final, color_by or "role")
+        r = C.render(final, color_by or "role", run)
         hl = _highlight_set(r.view, search.get("matches") or [])
         mark = sel if sel is not None else sel_mark if sel_mark is not None else (
             selected.get("id") if isinstance(selected, dict) else None)
         out.update({
             "state": final.to_json_dict(),
             "picture": _picture(r, hl, _rep(r.view, mark) if mark else None),
-            "legend": _legend(r.lv, color_by or "role", r.vrange),
+            "legend": _legend(r.lv, color_by or "role", r.vrange, r.why, C.h),
             "info": _info(r.view),
             "unfold_label": _unfold_label(final),
         })

@@ -18,6 +18,7 @@ from bertviz_graph.app import (
     attention_panel,
     charts_panel,
     details_panel,
+    diff_panel,
     graph_panel,
     ids,
     network_panel,
@@ -30,7 +31,7 @@ from bertviz_graph.app.context import AppContext
 
 # Network second: the textbook picture (how the graph relates to a neural network) one click from the start
 PANELS: list[ModuleType] = [details_panel, network_panel, run_panel, attention_panel, weights_panel, neurons_panel,
-                            charts_panel, pruning_panel]
+                            charts_panel, pruning_panel, diff_panel]
 
 
 def add_panel(panel: ModuleType) -> None:

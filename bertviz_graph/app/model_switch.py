@@ -42,12 +42,12 @@ def layout(C: AppContext) -> html.Div:
     ], style={"display": "flex", "alignItems": "center", "gap": "6px", "marginBottom": "6px"})
 
 
-def switch(app, C: AppContext, spec: str) -> None:
-    """Trace ``spec`` and make it the app's model (the same AppContext object, re-initialised, and the
-    page rebuilt for it: Dash serves ``app.layout`` afresh on every page load)."""
+def switch(app, C: AppContext, spec: str, graph=None) -> None:
+    """Trace ``spec`` (or take ``graph``, already traced) and make it the app's model (the same AppContext
+    object, re-initialised, and the page rebuilt for it: Dash serves ``app.layout`` afresh on every page load)."""
     from bertviz_graph.pipeline import graph_of
 
-    graph = graph_of(spec.strip())
+    graph = graph if graph is not None else graph_of(spec.strip())
     with _LOCK:
         direction = C.direction
         C.__dict__.clear()  # panel caches (textbook, charts, runs) belong to the old model

@@ -9,19 +9,44 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from bertviz_graph.app import ids
+from bertviz_graph.app import ids, model_switch
 from bertviz_graph.app.context import AppContext
+from bertviz_graph.app.guard import error_text
 from bertviz_graph.render.tree_text import human
 
 TAB_VALUE = "pruning"
 TAB_LABEL = "Pruning"
 GRID = "bv-prune-grid"
 ZEROS = "bv-prune-zeros"
-HOW = ("Prune from the command line and open the result here: bertviz-graph prune MODEL --method "
+METHOD = "bv-prune-method"
+AMOUNT = "bv-prune-amount"
+PRUNE = "bv-prune-go"
+STATUS = "bv-prune-status"
+POLL = "bv-prune-poll"
+LOCATION = "bv-prune-location"  # the Run tab's Location is not mounted while this tab is shown
+JOB = "bv-prune-job"  # per browser tab: the id of the job this tab started
+BACK = "bv-prune-back"
+EXPORT_PATH = "bv-prune-export-path"
+EXPORT = "bv-prune-export"
+EXPORT_STATUS = "bv-prune-export-status"
+METHOD_LABELS = {
+    "magnitude": "weights: smallest |w|, one threshold over all layers",
+    "magnitude-layer": "weights: smallest |w| per layer",
+    "magnitude-matrix": "weights: smallest |w| per matrix",
+    "random": "weights: at random (baseline)",
+    "heads-importance": "heads: lowest importance (Michel et al.)",
+    "heads-entropy": "heads: highest attention entropy",
+    "heads-random": "heads: at random (baseline)",
+    "neurons-activation": "FFN neurons: lowest mean |activation|",
+    "neurons-weight": "FFN neurons: lowest weight norm",
+    "neurons-random": "FFN neurons: at random (baseline)",
+}
+HOW = ("Or prune from the command line and open the result here: bertviz-graph prune MODEL --method "
        "heads-importance --amount 0.3 -o pruned/ && bertviz-graph serve pruned/  — or compare the two with "
        "bertviz-graph diff MODEL pruned/ -o diff.html")
 _LOCK = threading.Lock()
@@ -42,7 +67,7 @@ def layout(C: AppContext) -> html.Div:
     from bertviz_graph.presenters.pruning import head_grid_figure
 
     p = panel(C)
-    children: list = [html.Ul([html.Li(s) for s in p.summary]),
+    children: list = [controls(C), html.Ul([html.Li(s) for s in p.summary]),
                       html.P(p.notes[0], className="bv-empty")]
     if p.head_grid is not None:
         children.append(dcc.Graph(id=GRID, figure=head_grid_figure(p.head_grid), config={"displaylogo": False}))
@@ -66,6 +91,89 @@ def layout(C: AppContext) -> html.Div:
     return html.Div(children)
 
 
+def folder_of(C: AppContext) -> Path | None:
+    files = C.graph.meta.get("weight_files") or []
+    return Path(files[0]).parent if files else None
+
+
+def original_spec(C: AppContext) -> str:
+    """What a prune in the app starts from: the model shown, or, when that is a copy pruned here, the model
+    it was pruned from (so trying another amount does not prune the pruned copy again)."""
+    from bertviz_graph.presenters.pruning import record_of
+    from bertviz_graph.prune.job import is_temp_copy
+
+    rec = record_of(C.graph) or {}
+    folder = folder_of(C)
+    if rec.get("source") and is_temp_copy(folder):
+        return str(rec["source"])
+    from bertviz_graph.sources.packaged import packaged_dir
+
+    packaged = packaged_dir(C.graph.name)
+    if folder is not None and C.graph.meta.get("origin") == "local" and not (
+            packaged is not None and Path(packaged).resolve() == folder.resolve()):
+        return str(folder)
+    return C.graph.name  # a packaged model by its name (its folder is called "model")
+
+
+def controls(C: AppContext) -> html.Div:
+    """Method, amount, Prune; progress; back to the original and export when a pruned copy is shown."""
+    from bertviz_graph.presenters.pruning import prune_controls_state, record_of
+    from bertviz_graph.prune.job import is_temp_copy
+    from bertviz_graph.prune.methods import METHODS
+
+    ok, why = prune_controls_state(C.graph, C.trained)
+    copy = is_temp_copy(folder_of(C))
+    rec = record_of(C.graph) or {}
+    row = {"display": "flex", "alignItems": "center", "gap": "8px", "flexWrap": "wrap", "marginBottom": "6px"}
+    kids = [
+        html.H4("Prune this model", style={"margin": "4px 0"}),
+        html.Div([html.Span("Method"),
+                  dcc.Dropdown(id=METHOD, options=[{"label": f"{m} — {METHOD_LABELS.get(m, m)}", "value": m}
+                                                   for m in METHODS],
+                               value=rec.get("method") if copy and rec.get("method") in METHODS else "magnitude",
+                               clearable=False, disabled=not ok, style={"flex": "1", "minWidth": "280px"})],
+                 style=row),
+        html.Div([html.Span("Amount"),
+                  html.Div(dcc.Slider(id=AMOUNT, min=0, max=0.9, step=0.05,
+                                      value=float(rec["amount"]) if copy and "amount" in rec else 0.3,
+                                      marks={v / 10: f"{v * 10}%" for v in range(0, 10, 2)}, disabled=not ok,
+                                      tooltip={"placement": "bottom", "always_visible": False}),
+                           style={"flex": "1", "minWidth": "280px"}),
+                  html.Button("Prune", id=PRUNE, n_clicks=0, className="bv-btn bv-btn-primary", disabled=not ok,
+                              title=why or "prune a copy with this method and amount",
+                              style={} if ok else {"opacity": 0.4, "cursor": "not-allowed"})],
+                 style=row),
+        html.Div(why or (f"Prunes a copy of {original_spec(C)} in the background (the original is not "
+                         "changed); then the graph, this tab and the colour-by show the copy."),
+                 id=STATUS, className="bv-empty", style={"padding": "4px"}),
+        dcc.Interval(id=POLL, interval=700, disabled=True),
+        dcc.Store(id=JOB, storage_type="memory"),
+        dcc.Location(id=LOCATION, refresh=True),
+    ]
+    if copy:
+        kids.append(html.Div([
+            html.Button(f"Back to the original ({Path(str(rec.get('source') or 'unpruned')).name})", id=BACK,
+                        n_clicks=0, className="bv-btn", title=str(rec.get("source") or "")),
+            dcc.Input(id=EXPORT_PATH, type="text", placeholder="folder to write, e.g. ~/minilm-pruned",
+                      debounce=False, style={"flex": "1", "minWidth": "200px"}),
+            html.Button("Export folder", id=EXPORT, n_clicks=0, className="bv-btn"),
+        ], style=row))
+        kids.append(html.Div(id=EXPORT_STATUS, className="bv-empty", style={"padding": "4px"}))
+    return html.Div(kids, className="bv-prune-controls",
+                    style={"borderBottom": "1px solid #ddd", "paddingBottom": "6px", "marginBottom": "6px"})
+
+
+def status_text(st: dict) -> str:
+    if st["state"] == "error":
+        return st["error"]
+    if st["state"] == "done":
+        eff = st.get("effect") or {}
+        cos = eff.get("embedding_cosine")
+        return (f"done in {st['elapsed']:.1f} s" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
+                + "; showing the pruned copy")
+    return f"{st['step']}… ({st['elapsed']:.0f} s)"
+
+
 def zeros_figure(C: AppContext, name: str):
     import plotly.graph_objects as go
 
@@ -82,7 +190,99 @@ def zeros_figure(C: AppContext, name: str):
     return fig
 
 
+def register_controls(app, C: AppContext) -> None:
+    """Prune (a background thread per job, polled by this tab), back to the original, export."""
+    from bertviz_graph.prune import job as J
+
+    @app.callback(Output(JOB, "data"), Output(POLL, "disabled"), Output(STATUS, "children"),
+                  Input(PRUNE, "n_clicks"), State(METHOD, "value"), State(AMOUNT, "value"),
+                  prevent_initial_call=True)
+    def _start(n, method, amount):
+        if not n:
+            raise PreventUpdate
+        from bertviz_graph.presenters.pruning import prune_controls_state
+
+        ok, why = prune_controls_state(C.graph, C.trained)
+        if not ok:
+            return no_update, True, why
+        try:
+            src = original_spec(C)
+            model = C.graph if src == C.graph.name else src
+            jid = J.start(model, str(method), float(amount if amount is not None else -1), src)
+        except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+            return no_update, True, error_text(e)
+        return jid, False, f"started: {method} at {float(amount):.0%} of {src}…"
+
+    @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(POLL, "disabled", allow_duplicate=True),
+                  Output(LOCATION, "href"),
+                  Input(POLL, "n_intervals"), State(JOB, "data"), State(LOCATION, "href"),
+                  prevent_initial_call=True)
+    def _poll(_n, jid, href):
+        job = J.get(jid)
+        if job is None:
+            return "the pruning job is gone (the server restarted?): press Prune again", True, no_update
+        st = job.status()
+        if st["state"] in ("queued", "running"):
+            return status_text(st), False, no_update
+        if st["state"] == "error":
+            return status_text(st), True, no_update
+        try:
+            model_switch.switch(app, C, str(job.folder), graph=job.graph)
+        except Exception as e:  # noqa: BLE001
+            return error_text(e), True, no_update
+        return status_text(st), True, _href(href, str(job.folder))
+
+    @app.callback(Output(LOCATION, "href", allow_duplicate=True),
+                  Output(STATUS, "children", allow_duplicate=True),
+                  Input(BACK, "n_clicks"), State(LOCATION, "href"), prevent_initial_call=True)
+    def _back(n, href):
+        from bertviz_graph.presenters.pruning import record_of
+
+        src = (record_of(C.graph) or {}).get("source")
+        if not n or not src:
+            raise PreventUpdate
+        try:
+            model_switch.switch(app, C, str(src))
+        except Exception as e:  # noqa: BLE001
+            return no_update, error_text(e)
+        return _href(href, str(src)), f"back to {src}"
+
+    @app.callback(Output(EXPORT_STATUS, "children"), Input(EXPORT, "n_clicks"), State(EXPORT_PATH, "value"),
+                  prevent_initial_call=True)
+    def _export(n, path):
+        folder = folder_of(C)
+        if not n:
+            raise PreventUpdate
+        if not J.is_temp_copy(folder):
+            return "the model shown is not a copy pruned here: nothing to export"
+        try:
+            out = J.export_folder(folder, path or "")
+        except Exception as e:  # noqa: BLE001
+            return error_text(e)
+        return f"wrote {out} (config.json with the pruning record, model.safetensors, tokenizer)"
+
+
+def _href(href: str | None, spec: str) -> str:
+    from urllib.parse import quote, urlsplit
+
+    base = urlsplit(href or "/")
+    return f"{base.path or '/'}?model={quote(spec)}{SHOW_TAB}"
+
+
+SHOW_TAB = "#pruning"  # the hash the page is reloaded with after a prune or "Back": open this tab again
+
+
 def register(app, C: AppContext) -> None:
+    register_controls(app, C)
+    # after the reload a prune or "Back" causes, the Pruning tab is in front again (the hash asks for it once)
+    app.clientside_callback(
+        """function (_pic) {
+            if (window.location.hash !== '""" + SHOW_TAB + """') { return window.dash_clientside.no_update; }
+            history.replaceState(null, '', window.location.pathname + window.location.search);
+            return '""" + TAB_VALUE + """';
+        }""",
+        Output(ids.TABS, "value", allow_duplicate=True), Input(ids.GRAPH_PICTURE, "data"),
+        prevent_initial_call="initial_duplicate")
     @app.callback(Output(ZEROS, "children"), Input(ids.WEIGHT_NAME, "data"), prevent_initial_call=True)
     def _zeros(name):
         p = panel(C)

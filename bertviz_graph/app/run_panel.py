@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
@@ -39,16 +40,16 @@ RUN_PRED = "bv-run-pred"
 RUN_FFN = "bv-run-ffn"
 RUN_TOK = "bv-run-tok"  # page-level store: the token picked (None: all), read by every run panel
 RUN_SUMMARY = "bv-run-summary"  # one line in the header: what ran
+RUN_TIPS = "bv-run-tips"  # store: {"edges": {edge id: line}, "nodes": {box id: line}} for the canvas tooltips
+RUN_TIPS_DONE = "bv-run-tips-done"  # clientside output that changes nothing
+OUTPUT_IDS = "bv-output-ids"  # store: the ids of the output node(s) and head group(s)
+PRED_BOX = "bv-run-pred-box"  # the predictions section (the output node and the head group link to it)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
           "toImageButtonOptions": {"format": "png"}}
 
 
 def session(C: AppContext) -> RunSession:
-    s = getattr(C, "bv_run_session", None)
-    if s is None:
-        s = RunSession(C.graph)
-        C.bv_run_session = s
-    return s
+    return C.run_session
 
 
 def acts_of(C: AppContext, run: dict | None):
@@ -61,7 +62,8 @@ def stores(C: AppContext) -> list[Any]:
     """Page-level state (present whichever tab is open): the run's input and the picked token."""
     runnable = can_run(C.graph) is None
     return [dcc.Store(id=RUN, data={"text": EXAMPLE, "pair": "", "ids": None, "nonce": 0} if runnable else None),
-            dcc.Store(id=RUN_TOK, data=None)]
+            dcc.Store(id=RUN_TOK, data=None), dcc.Store(id=RUN_TIPS, data=None), dcc.Store(id=RUN_TIPS_DONE),
+            dcc.Store(id=OUTPUT_IDS, data=output_boxes(C))]
 
 
 def header_note(C: AppContext) -> html.Span:
@@ -98,23 +100,25 @@ def _body(C: AppContext, tok: str) -> list[Any]:
                                                       placeholder="all tokens", style={"minWidth": "220px"})],
                  style={"display": "flex", "alignItems": "center", "gap": "6px"}),
         html.Div(id=RUN_TOKENS, className="bv-run-tokens"),
-        html.Div("Select an op or a module in the graph to see its output for this sentence.", id=RUN_ACT_INFO,
+        html.Div("Select an op, a module or an edge in the graph to see its tensor for this sentence.", id=RUN_ACT_INFO,
                  className="bv-empty"),
         dcc.Graph(id=RUN_ACT, config=CONFIG, style={"display": "none"}),
         html.Div(id=RUN_NEURONS_INFO, className="bv-explain"),
         dcc.Graph(id=RUN_NEURONS, config=CONFIG, style={"display": "none"}),
         dcc.Graph(id=RUN_FFN, config=CONFIG, style={"display": "none"}),
-        html.H4("Predictions"),
-        dcc.Input(id=RUN_OTHER, value="", type="text", debounce=True,
-                  placeholder="another sentence: cosine similarity of the embeddings", style={"width": "100%"}),
-        html.Div(id=RUN_PRED),
+        html.Div(id=PRED_BOX, className="bv-run-pred-box", children=[
+            html.H4("Predictions (the model's output node)"),
+            dcc.Input(id=RUN_OTHER, value="", type="text", debounce=True,
+                      placeholder="another sentence: cosine similarity of the embeddings", style={"width": "100%"}),
+            html.Div(id=RUN_PRED)]),
         dcc.Graph(id=RUN_RESIDUAL, config=CONFIG),
     ]
 
 
 def _tokens(acts) -> list[Any]:
-    return [html.Span(f"{i}:{t}", className="bv-token", title=f"token {i}",
-                      style={"marginRight": "6px", "whiteSpace": "nowrap"}) for i, t in enumerate(acts.labels)]
+    # the strip wraps (app.css .bv-run-tokens): 13 or 512 tokens stay inside the panel
+    return [html.Span([html.Span(str(i), className="bv-token-i"), t], className="bv-token", title=f"token {i}: {t}")
+            for i, t in enumerate(acts.labels)]
 
 
 def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
@@ -189,17 +193,21 @@ def register(app, C: AppContext) -> None:
     @app.callback(Output(RUN_ACT, "figure"), Output(RUN_ACT, "style"), Output(RUN_ACT_INFO, "children"),
                   Output(RUN_NEURONS, "figure"), Output(RUN_NEURONS, "style"), Output(RUN_NEURONS_INFO, "children"),
                   Output(RUN_FFN, "figure"), Output(RUN_FFN, "style"),
-                  Input(ids.SELECTED, "data"), Input(RUN, "data"), Input(RUN_TOK, "data"))
-    def _act(selected, run, token):
+                  Input(ids.SELECTED, "data"), Input(RUN, "data"), Input(RUN_TOK, "data"),
+                  State(ids.VIEW_STATE, "data"))
+    def _act(selected, run, token, view_state):
         hide = {"display": "none"}
         node = selected.get("id") if isinstance(selected, dict) else None
+        edge = selected.get("edge") if isinstance(selected, dict) else None
         try:
             acts = acts_of(C, run)
             if acts is None:
                 raise PreventUpdate
+            if edge:
+                return (*_edge_panel(C, acts, str(edge), view_state, token), {}, hide, "", {}, hide)
             op = PA.op_for(C.graph, C.h, node)
             if op is None:
-                return ({}, hide, "Select an op or a module in the graph to see its output for this sentence.",
+                return ({}, hide, "Select an op, a module or an edge in the graph to see its tensor for this sentence.",
                         {}, hide, "", {}, hide)
             tv = PA.tensor_view(acts, op, token)
             info = [html.Span(f"{C.h.label_of(node) if node in C.h.groups else node} → output of {op}: "),
@@ -234,6 +242,44 @@ def register(app, C: AppContext) -> None:
         except Exception as e:  # noqa: BLE001
             return {}, hide, html.Div(error_text(e), className="bv-banner"), {}, hide, "", {}, hide
 
+    @app.callback(Output(RUN_TIPS, "data"), Input(ids.GRAPH_PICTURE, "data"), Input(RUN_STATUS, "children"),
+                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"))
+    def _tips(_picture, _status, run, view_state, color_by):
+        """Tooltips of the drawn edges (the tensor each carries for this tab's sentence) and, when colouring
+        by a run, of the boxes (their value, or why they have none). Only from a run already made (the
+        status line changes once it is): tooltips never start a forward pass of their own."""
+        try:
+            acts = None if not isinstance(run, dict) else C.run_session.cached(
+                run.get("text"), run.get("pair") or None, run.get("ids") or None)
+            if acts is None:
+                return None
+            state, _ = C.state(view_state)
+            return {"edges": PA.edge_tips(C.graph, C.view(state), acts), "nodes": _node_tips(C, state, color_by, run)}
+        except Exception:  # noqa: BLE001 - tooltips are optional; the Run tab says what is wrong
+            return None
+
+    app.clientside_callback(ClientsideFunction("bvg", "tips"), Output(RUN_TIPS_DONE, "data"),
+                            Input(RUN_TIPS, "data"))
+
+    @app.callback(Output(ids.TABS, "value", allow_duplicate=True), Input(ids.SELECTED, "data"),
+                  prevent_initial_call=True)
+    def _to_predictions(selected):
+        """The output node (or the model's head group) opens the Run tab at its predictions."""
+        node = selected.get("id") if isinstance(selected, dict) else None
+        if not node or not is_output_box(C, node):
+            raise PreventUpdate
+        return TAB_VALUE
+
+    app.clientside_callback(
+        """function (sel, outs) {
+            var go = sel && sel.id && outs && outs.indexOf(sel.id) >= 0;
+            if (go) { setTimeout(function () { var el = document.getElementById('""" + PRED_BOX + """');
+                if (el) { el.scrollIntoView({block: 'start'}); el.classList.add('bv-flash');
+                          setTimeout(function () { el.classList.remove('bv-flash'); }, 1500); } }, 400); }
+            return window.dash_clientside.no_update;
+        }""",
+        Output(PRED_BOX, "title"), Input(ids.SELECTED, "data"), State(OUTPUT_IDS, "data"), prevent_initial_call=True)
+
     @app.callback(Output(RUN_PRED, "children"), Input(RUN, "data"), Input(RUN_OTHER, "value"))
     def _predict(run, other):
         try:
@@ -245,6 +291,46 @@ def register(app, C: AppContext) -> None:
             raise
         except Exception as e:  # noqa: BLE001
             return html.Div(error_text(e), className="bv-banner")
+
+
+def output_boxes(C: AppContext) -> list[str]:
+    return PA.output_boxes(C.graph, C.h)
+
+
+def is_output_box(C: AppContext, node: str) -> bool:
+    return node in set(output_boxes(C))
+
+
+def _edge_panel(C: AppContext, acts, edge: str, view_state, token) -> tuple:
+    """The Run tab's activation figure and caption for a selected EDGE: the tensor it carries."""
+    state, _ = C.state(view_state)
+    et, tv, what = PA.edge_view(C.graph, C.view(state), acts, edge, token)
+    if tv is None:
+        return {}, {"display": "none"}, html.Div(what, className="bv-empty")
+    t = PA.check_token(acts, token)
+    info: list[Any] = [html.Div(html.B(what)),
+                       html.Span(", ".join(f"{k} {v}" for k, v in tv.stats))]
+    if t is not None and tv.token_axis:
+        info.append(html.Div("top features for this token: " + ", ".join(f"[{i}] {v:.3g}" for i, v in tv.top[t])))
+    elif tv.token_axis:
+        info.append(html.Div("top features per token: " + "; ".join(
+            f"{acts.labels[i]} " + ", ".join(f"[{j}] {v:.3g}" for j, v in tv.top[i][:3])
+            for i in range(min(len(tv.top), 6))) + (" …" if len(tv.top) > 6 else "")))
+    if tv.note:
+        info.append(html.Div(tv.note, className="bv-banner"))
+    return PA.tensor_figure(tv, t), {}, info
+
+
+def _node_tips(C: AppContext, state, color_by: str | None, run) -> dict[str, str]:
+    from bertviz_graph.app.context import COLOR_MODES, RUN_MODES
+
+    if color_by not in RUN_MODES:
+        return {}
+    r = C.render(state, color_by, run)
+    title = COLOR_MODES[color_by]
+    tips = {k: f"{title}: {fmt.short(v)}" for k, v in r.values.items()}
+    tips.update({k: f"{title}: no value ({why})" for k, why in r.why.items()})
+    return tips
 
 
 def _ffn_figure(f: dict, trained: bool):

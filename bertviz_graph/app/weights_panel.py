@@ -38,6 +38,9 @@ TAB_VALUE = ids.TAB_WEIGHTS
 TAB_LABEL = "Weights"
 NPY_ROUTE = "/_bertviz/weights.npy"
 STATS_NAME = "bv-stats-name"  # store: the tensor the statistics shown belong to
+WEIGHT_HEAD = "bv-weight-head"  # dropdown: the attention head outlined in the heatmap (the attention tab sets it)
+WEIGHT_HEAD_NOTE = "bv-weight-head-note"
+WEIGHT_HEAD_STORE = "bv-weight-head-store"  # the head to outline: written by the dropdown and the attention tab
 # a tab label stays on one line; tabs that do not fit wrap as whole tabs (the page's tab bar wraps)
 _TAB = {"padding": "4px 10px", "lineHeight": "20px", "whiteSpace": "nowrap", "width": "auto", "flex": "1 0 auto"}
 TAB_STYLE = {"style": _TAB, "selected_style": {**_TAB, "fontWeight": "bold"}}
@@ -52,6 +55,7 @@ def layout(C: AppContext) -> html.Div:
         dcc.Store(id=ids.WEIGHT_NAME, data=None),
         dcc.Store(id=ids.WEIGHT_WINDOW, data=None),
         dcc.Store(id=STATS_NAME, data=None),
+        dcc.Store(id=WEIGHT_HEAD_STORE, data=None),
         html.Div(id=ids.WEIGHT_EMPTY, className="bv-empty", children=EMPTY_TEXT),
         html.Div(id=ids.WEIGHT_BODY, style={"display": "none"}, children=[
             html.Div(className="bv-w-top", children=[
@@ -61,7 +65,10 @@ def layout(C: AppContext) -> html.Div:
                                options=[{"label": " block mean", "value": "mean"},
                                         {"label": " block max |w|", "value": "maxabs"}],
                                inputStyle={"marginLeft": "8px"}),
+                dcc.Dropdown(id=WEIGHT_HEAD, options=[], value=None, placeholder="outline head", clearable=True,
+                             searchable=False, style={"width": "130px"}, className="bv-w-head"),
             ]),
+            html.Div(id=WEIGHT_HEAD_NOTE, className="bv-hint"),
             html.Div(id=ids.WEIGHT_BANNER, className="bv-w-banner",
                      children=RANDOM_TEXT, style={"display": "none"}),
             dcc.Tabs(id=ids.WEIGHT_TABS, value="matrix", className="bv-subtabs", children=[
@@ -198,17 +205,18 @@ def register(app, C: AppContext) -> None:
     @app.callback(
         Output(ids.HEATMAP, "figure"), Output(ids.WEIGHT_WINDOW, "data"), Output(ids.WEIGHT_BANNER, "style"),
         Output(ids.DOWNLOAD_NPY, "href"), Output(ids.HEATMAP_READOUT, "children"),
+        Output(WEIGHT_HEAD_NOTE, "children"),
         Input(ids.WEIGHT_NAME, "data"), Input(ids.HEATMAP, "relayoutData"), Input(ids.HEATMAP_HOW, "value"),
-        State(ids.WEIGHT_WINDOW, "data"), prevent_initial_call=True)
-    @guarded(lambda msg: (_blank(msg), None, no_update, no_update, msg))
-    def _heatmap(name: str | None, relayout: dict | None, how: str | None, cur: dict | None):
+        Input(WEIGHT_HEAD_STORE, "data"), State(ids.WEIGHT_WINDOW, "data"), prevent_initial_call=True)
+    @guarded(lambda msg: (_blank(msg), None, no_update, no_update, msg, ""))
+    def _heatmap(name: str | None, relayout: dict | None, how: str | None, head: int | None, cur: dict | None):
         trig = set(ctx.triggered_prop_ids.values())
         if not name:
-            return _blank(""), None, {"display": "none"}, "", ""
+            return _blank(""), None, {"display": "none"}, "", "", ""
         store = C.weights
         how = how_or_default(how)
         if store.resolve(name) is None:
-            return _blank(f"no weight tensor named {name}"), None, no_update, "", f"no weight tensor named {name}"
+            return _blank(f"no weight tensor named {name}"), None, no_update, "", f"no weight tensor named {name}", ""
         shape2 = rw.matrix_shape(tuple(store.shape(name)))
         same = isinstance(cur, dict) and cur.get("name") == name
         rows = cols = None
@@ -217,14 +225,29 @@ def register(app, C: AppContext) -> None:
             win = window_from_relayout(relayout, shape2, cur) if ids.HEATMAP in trig else None
             if win is not None:
                 rows, cols = win
-            elif ids.HEATMAP_HOW not in trig:
+            elif ids.HEATMAP_HOW not in trig and WEIGHT_HEAD_STORE not in trig:
                 raise PreventUpdate  # a relayout that is no zoom (autosize, pan mode ...)
-            if list(rows) == cur.get("rows") and list(cols) == cur.get("cols") and how == cur.get("how"):
+            if list(rows) == cur.get("rows") and list(cols) == cur.get("cols") and how == cur.get("how") \
+                    and WEIGHT_HEAD_STORE not in trig:
                 raise PreventUpdate
         m = _matrix(C, name, rows, cols, how)
         banner = {"display": "none"} if is_trained(C.graph, store) else {"display": "block"}
         href = f"{NPY_ROUTE}?name={quote(name)}"
-        return m.figure(), _window_dict(m.view), banner, href, m.hint()
+        fig, note = m.figure(), ""
+        heads = num_heads(C.h)
+        if head is not None and heads and rw.head_split_dim(name) is not None:
+            note = pw.highlight_head(fig, m, heads, int(head))
+        return fig, _window_dict(m.view), banner, href, m.hint(), note
+
+    app.clientside_callback("function (v) { return (v === undefined) ? null : v; }",
+                            Output(WEIGHT_HEAD_STORE, "data"), Input(WEIGHT_HEAD, "value"), prevent_initial_call=True)
+
+    @app.callback(Output(WEIGHT_HEAD, "options"), Input(ids.WEIGHT_NAME, "data"), prevent_initial_call=True)
+    def _head_options(name: str | None):
+        heads = num_heads(C.h)
+        if not name or not heads or rw.head_split_dim(name) is None:
+            return []
+        return [{"label": f"head {i}", "value": i} for i in range(heads)]
 
     @app.callback(Output(ids.HEATMAP_READOUT, "children", allow_duplicate=True),
                   Input(ids.HEATMAP, "hoverData"), Input(ids.HEATMAP, "clickData"),

@@ -111,7 +111,6 @@ class GraphDiff:
         n = len(al.layer_map)
         out.append(f"{n} layer{'s' * (n != 1)} aligned ({len(al.layers_a)} in {na}, {len(al.layers_b)} in {nb})"
                    + (": " + ", ".join(f"{al.layers_a[i]} ↔ {al.layers_b[j]}" for i, j in al.layer_map.items()
-                                       if al.layers_a[i].rsplit('.', 1)[-1] != al.layers_b[j].rsplit('.', 1)[-1]
                                        )[:400] if n else ""))
         if al.unmatched_layers_a:
             out.append(f"{len(al.unmatched_layers_a)} layers of {na} missing in {nb}: "
@@ -142,6 +141,11 @@ class GraphDiff:
 
 
 def weight_source(graph: OpGraph):
+    """The checkpoint's tensors (safetensors or an ONNX file's initializers), or None without one."""
+    if graph.meta.get("onnx_file"):
+        from bertviz_graph.onnx.weights import OnnxWeights
+
+        return OnnxWeights.for_graph(graph)
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if not files or not all(f.is_file() for f in files):
         return None
@@ -217,13 +221,15 @@ def diff_graphs(a: OpGraph, b: OpGraph, compare_weights: bool = True) -> GraphDi
         rows.append(row)
     groups: list[GroupRow] = []
     matched_b = set(al.groups.values())
-    has_partner = {u.module for ua, ub in al.units if ua and ub for u in (ua, ub)}
+    # per side: the two models may use the same module names for different things (B's layer.1 is A's layer.2)
+    paired = {"a": {ua.module for ua, ub in al.units if ua and ub}, "b": {ub.module for ua, ub in al.units if ua and ub}}
     units_a = {u.module for u, _ in al.units if u is not None}
     units_b = {u.module for _, u in al.units if u is not None}
 
     def status(h, gid: str, side_units: set[str], missing: str) -> str:
         inside = [u for u in side_units if u == gid or gid in h.ancestors(u)]
-        return "regrouped" if inside and all(u in has_partner for u in inside) else missing
+        side = "a" if side_units is units_a else "b"
+        return "regrouped" if inside and all(u in paired[side] for u in inside) else missing
 
     for gid, g in ha.groups.items():
         if g.kind != "module" and g.kind != "series":

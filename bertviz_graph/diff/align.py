@@ -28,6 +28,16 @@ _TAGS = [  # (regex on the module path's last parts, tag), first match wins
     (r"position_embeddings$", "position embeddings"),
     (r"token_type_embeddings$", "token type embeddings"),
 ]
+# the masked-LM head by role: BERT's cls.predictions.transform.dense / .LayerNorm / .decoder (+ the bias its
+# BertLMPredictionHead owns), DistilBERT's vocab_transform / vocab_layer_norm / vocab_projector, RoBERTa's
+# lm_head.dense / .layer_norm / .decoder, ALBERT's predictions.dense / .LayerNorm / .decoder
+_HEAD_TAGS = [
+    (r"(transform\.dense|vocab_transform|lm_head\.dense|predictions\.dense|generator_predictions\.dense)$",
+     "MLM transform"),
+    (r"(transform\.LayerNorm|vocab_layer_norm|lm_head\.layer_norm|predictions\.LayerNorm)$", "MLM layer norm"),
+    (r"(transform\.transform_act_fn|^activation|lm_head\.gelu|predictions\.activation)$", "MLM activation"),
+    (r"(predictions\.decoder|vocab_projector|lm_head\.decoder|generator_lm_head)$", "MLM decoder"),
+]
 _SECTIONS = ("embeddings", "layer", "pooler", "head")
 
 
@@ -75,6 +85,28 @@ def _section(h: Hierarchy, gid: str, layers: dict[str, int]) -> tuple[str, int |
     return "head", None  # outside embeddings, layers and pooler: the task head (DistilBERT's vocab_*)
 
 
+def head_tag(path: str) -> str | None:
+    """The role of a part of the task head, from its path ("MLM decoder"), or None."""
+    for pat, tag in _HEAD_TAGS:
+        if re.search(pat, path.split("@")[0]):
+            return tag
+    return None
+
+
+def _tied_owner(h: Hierarchy, owner: str, params: list[str], owners: dict[str, list[str]]) -> str:
+    """A decoder whose weight is tied to the word embeddings keeps only its bias, and BERT's
+    BertLMPredictionHead (ALBERT's, RoBERTa's lm_head) owns that bias: the unit is the decoder Linear
+    itself, a child without parameters of its own, so it meets DistilBERT's vocab_projector."""
+    grp = h.groups.get(owner)
+    if grp is None or not params or any(not p.endswith("bias") for p in params):
+        return owner
+    for c in grp.children:
+        cg = h.groups.get(c)
+        if cg is not None and cg.role == "linear" and c not in owners and head_tag(c) == "MLM decoder":
+            return c
+    return owner
+
+
 def _tag(path: str) -> str | None:
     for pat, tag in _TAGS:
         if re.search(pat, path.split("@")[0]):
@@ -95,16 +127,19 @@ def units(h: Hierarchy) -> list[Unit]:
     mods = sorted(by_module, key=lambda m: order.get(m, 1 << 30))
     out: list[Unit] = []
     rank: dict[tuple, int] = {}
-    for m in mods:
+    for owner in mods:
+        m = _tied_owner(h, owner, by_module[owner], by_module)
         section, layer = _section(h, m, layers)
         grp = h.groups.get(m)
         kind = grp.role if grp is not None else "module"
-        tag = _tag(m) if kind in ("linear", "embedding", "module") else None
+        tag = head_tag(m) if section == "head" else None
+        if tag is None:
+            tag = _tag(m) if kind in ("linear", "embedding", "module") else None
         if tag is None:  # by kind and rank inside its section: "layernorm 1", "linear 2"
             key = (section, layer, kind)
             rank[key] = rank.get(key, 0) + 1
             tag = f"{kind} {rank[key]}"
-        params = by_module[m]
+        params = by_module[owner]
         out.append(Unit(m, section, layer, tag, params,
                         [list(graph.g.nodes[p].get("shape") or []) for p in params]))
     return out
@@ -152,10 +187,16 @@ def _match_groups(ha: Hierarchy, hb: Hierarchy, pairs, la, lb, lmap) -> dict[str
     partner = {a.module: b.module for a, b in pairs if a is not None and b is not None}
     for a_mod, b_mod in partner.items():
         out[a_mod] = b_mod
+    # a layer without a partner (and what it holds) never meets a namesake: A's layer.1 is not B's layer.1
+    # when B's layer.1 is A's layer.2
+    lonely = {g for i, g in enumerate(la) if i not in lmap}
+    taken = set(out.values())
     for gid, g in ha.groups.items():
         if gid in out or g.kind != "module":
             continue
-        if gid in hb.groups and hb.groups[gid].role == g.role and hb.groups[gid].cls == g.cls:
+        if gid in lonely or any(x in lonely for x in ha.ancestors(gid)):
+            continue
+        if gid in hb.groups and gid not in taken and hb.groups[gid].role == g.role and hb.groups[gid].cls == g.cls:
             out[gid] = gid  # the same name, role and class: the obvious partner
             continue
         mine = [partner[u] for u in partner if u == gid or gid in ha.ancestors(u)]
@@ -169,6 +210,7 @@ def _match_groups(ha: Hierarchy, hb: Hierarchy, pairs, la, lb, lmap) -> dict[str
                     votes[cand] = votes.get(cand, 0) + 1
         if votes:
             out[gid] = max(votes.items(), key=lambda kv: (kv[1], hb.depth(kv[0])))[0]
+    _match_head_parts(ha, hb, out)
     _match_by_rank(ha, hb, out)
     # series (×N stacks) meet series
     for gid, g in ha.groups.items():
@@ -177,6 +219,22 @@ def _match_groups(ha: Hierarchy, hb: Hierarchy, pairs, la, lb, lmap) -> dict[str
             if target is not None and hb.groups.get(target) is not None and hb.groups[target].kind == "series":
                 out[gid] = target
     return out
+
+
+def _match_head_parts(ha: Hierarchy, hb: Hierarchy, out: dict[str, str]) -> None:
+    """Parts of the task head without parameters (BERT's transform_act_fn, DistilBERT's activation) meet by
+    their role in the head, whatever boxes hold them."""
+    used = set(out.values())
+    theirs: dict[str, str] = {}
+    for gid, g in hb.groups.items():
+        t = head_tag(gid) if g.kind == "module" else None
+        if t is not None and gid not in used:
+            theirs.setdefault(t, gid)
+    for gid, g in ha.groups.items():
+        t = head_tag(gid) if g.kind == "module" and gid not in out else None
+        if t is not None and t in theirs and theirs[t] not in used:
+            out[gid] = theirs[t]
+            used.add(theirs[t])
 
 
 def _descendants(h: Hierarchy, gid: str) -> list[str]:
@@ -207,3 +265,12 @@ def _match_by_rank(ha: Hierarchy, hb: Hierarchy, out: dict[str, str]) -> None:
         if k < len(theirs) and theirs[k] not in used:
             out[gid] = theirs[k]
             used.add(theirs[k])
+            continue
+        # an importer may give the same part another role (the ONNX import calls MiniLM's
+        # intermediate_act_fn "ffn"): the same attribute name under the partner ancestor
+        leaf = gid.rsplit(".", 1)[-1]
+        same = [d for d in _descendants(hb, out[anc]) if d.rsplit(".", 1)[-1] == leaf and d not in used
+                and hb.parent(d) == out.get(ha.parent(gid))]
+        if len(same) == 1:
+            out[gid] = same[0]
+            used.add(same[0])

@@ -117,6 +117,7 @@ class Hierarchy:
 def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     from bertviz_graph.hierarchy.aggregates import compute_aggregates
     from bertviz_graph.hierarchy.op_names import op_names
+    from bertviz_graph.hierarchy.pruned import annotate as annotate_pruned
     from bertviz_graph.hierarchy.series import fold_series, label_series
 
     g = graph.g
@@ -209,6 +210,7 @@ def build_hierarchy(graph: OpGraph, fold: bool = True) -> Hierarchy:
     _group_loose_ops(h)
     compute_aggregates(h)
     label_series(h)
+    annotate_pruned(groups, graph.meta.get("config"))  # pruned heads/neurons, from a pruned folder's record
     return h
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 
@@ -166,12 +167,15 @@ def residual_norms(graph: OpGraph, acts: Any) -> tuple[list[str], np.ndarray]:
 
 
 def residual_figure(labels: list[str], norms: np.ndarray, tokens: list[str]) -> go.Figure:
+    step = max(1, int(np.ceil(len(tokens) / 20)))  # at most ~20 token labels: long sentences stay readable
+    ticks = list(range(0, len(tokens), step))
     fig = go.Figure(go.Heatmap(z=norms, y=labels, x=list(range(len(tokens))), colorscale="Viridis",
                                customdata=np.broadcast_to(np.array(tokens, dtype=object), norms.shape),
                                hovertemplate="%{y}, token %{customdata}<br>‖h‖ = %{z:.4g}<extra></extra>",
                                colorbar={"thickness": 10}))
     fig.update_layout(title={"text": "Residual stream norm ‖h‖ per layer and token", "font": {"size": 12}},
-                      xaxis={"tickmode": "array", "tickvals": list(range(len(tokens))), "ticktext": tokens,
+                      xaxis={"tickmode": "array", "tickvals": ticks, "ticktext": [f"{i} {tokens[i]}" if step > 1
+                                                                                   else tokens[i] for i in ticks],
                              "tickangle": -45},
                       yaxis={"autorange": "reversed"}, height=max(240, 40 + 26 * len(labels)),
                       margin={"l": 10, "r": 10, "t": 40, "b": 60}, font=FONT)
@@ -319,3 +323,232 @@ def _neuron_column(x: float, idx, ys, values, short: str, side: str, var: str, t
                 "cmax": lim, "line": {"width": 1, "color": "#333"}},
         text=[f"{short} {k}" for k in idx], textposition=textpos,
         hovertemplate=f"{side} neuron %{{text}}<br>{var} = %{{marker.color:.4g}}<extra></extra>")
+
+
+# ---- edges: the tensor an edge of the drawn graph carries ------------------------------------------------
+WEIGHT_EDGES = ("param", "shared", "tied")  # view edge kinds that carry weights (view.py), not activations
+
+@dataclass
+class EdgeTensors:
+    """The graph tensors one drawn edge stands for: their producers (graph node ids), kinds and names."""
+
+    edge_id: str
+    source: str  # visible box ids
+    target: str
+    kind: str
+    tensors: list[str]  # graph node ids whose output flows along the edge, in model order
+
+
+def edge_tensors(graph: OpGraph, view: Any, edge_id: str) -> EdgeTensors:
+    """Which tensors the drawn edge ``edge_id`` of ``view`` carries: the outputs of the graph nodes (ops,
+    inputs, weights) inside its source box that feed a node inside its target box. An edge between two
+    closed groups can carry several."""
+    found = next((e for e in view.data().edges if e.id == edge_id), None)
+    if found is None:
+        raise UserError(f"no edge {edge_id!r} in this view", "hover an edge of the picture on screen")
+    g = graph.g
+    weights = found.kind in WEIGHT_EDGES
+    us: set[str] = set()
+    for u, v in g.edges():
+        if view.rep(u) == found.source and view.rep(v) == found.target:
+            is_w = g.nodes[u]["kind"] in ("param", "buffer")
+            if is_w == weights:
+                us.add(u)
+    ordered = sorted(us, key=lambda x: g.nodes[x].get("order", 0))
+    return EdgeTensors(edge_id, found.source, found.target, found.kind, ordered)
+
+
+def _tensor_stats(a: np.ndarray) -> tuple[float, float, float]:
+    f = np.asarray(a, dtype=np.float64).ravel()
+    if not f.size:
+        return 0.0, 0.0, 0.0
+    return float(np.sqrt((f ** 2).mean())), float(f.max()), float(f.min())
+
+
+def edge_summary(graph: OpGraph, acts: Any, et: EdgeTensors) -> str:
+    """One line for the hover tooltip: what the edge carries for this sentence (shape, RMS, max)."""
+    if not et.tensors:
+        return "carries no tensor of the graph"
+    if et.kind in WEIGHT_EDGES:
+        names = [graph.g.nodes[u].get("name") or u for u in et.tensors]
+        return "weights (not activations): " + ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+    parts = []
+    kept = getattr(acts, "values", None)
+    for u in et.tensors[:3]:
+        if kept is not None and u not in kept and u in acts:
+            parts.append(f"{u}: not kept (memory budget), click to compute it")
+            continue
+        if u not in acts:
+            parts.append(f"{u}: not captured")
+            continue
+        try:
+            a = acts.array(u)
+        except UserError:
+            parts.append(f"{u}: not a tensor")
+            continue
+        shape = "×".join(map(str, a.shape))
+        if not np.issubdtype(a.dtype, np.floating) or "input_ids" in u:
+            parts.append(f"{u}: {shape} token ids")
+            continue
+        rms, mx, _ = _tensor_stats(a)
+        parts.append(f"{u}: {shape}, RMS {fmt.short(rms)}, max {fmt.short(mx)}")
+    more = len(et.tensors) - 3
+    lead = f"{len(et.tensors)} tensors — " if len(et.tensors) > 1 else ""
+    return lead + "; ".join(parts) + (f"; +{more} more" if more > 0 else "")
+
+
+def edge_tips(graph: OpGraph, view: Any, acts: Any) -> dict[str, str]:
+    """Tooltip line of every data/residual edge of ``view`` for this run (one pass over the graph's edges)."""
+    g = graph.g
+    by_pair: dict[tuple[str, str], set[str]] = {}
+    for u, v in g.edges():
+        if g.nodes[u]["kind"] in ("param", "buffer"):
+            continue
+        ru, rv = view.rep(u), view.rep(v)
+        if ru is not None and rv is not None and ru != rv:
+            by_pair.setdefault((ru, rv), set()).add(u)
+    out = {}
+    for e in view.data().edges:
+        if e.kind in WEIGHT_EDGES:
+            continue
+        us = sorted(by_pair.get((e.source, e.target), ()), key=lambda x: g.nodes[x].get("order", 0))
+        out[e.id] = edge_summary(graph, acts, EdgeTensors(e.id, e.source, e.target, e.kind, us))
+    return out
+
+
+def edge_view(graph: OpGraph, view: Any, acts: Any, edge_id: str, token: Any = None,
+              which: int = 0) -> tuple[EdgeTensors, TensorView | None, str]:
+    """(the edge's tensors, the ``which``-th one as a TensorView or None, a sentence saying what it carries)."""
+    et = edge_tensors(graph, view, edge_id)
+    h = view.hierarchy
+    src, dst = h.label_of(et.source), h.label_of(et.target)
+    if et.kind in WEIGHT_EDGES:
+        return et, None, (f"edge {src} → {dst} carries weights ({', '.join(et.tensors[:4])}), not an activation: "
+                          "see the Weights tab")
+    shown = [u for u in et.tensors if u in acts]
+    if not shown:
+        return et, None, f"edge {src} → {dst}: no captured tensor ({', '.join(et.tensors[:4]) or 'none'})"
+    which = min(max(int(which), 0), len(shown) - 1)
+    tv = tensor_view(acts, shown[which], token)
+    what = (f"edge {src} → {dst} carries the output of {shown[which]}" if len(et.tensors) == 1 else
+            f"edge {src} → {dst} carries {len(et.tensors)} tensors ({', '.join(et.tensors[:6])}"
+            f"{' …' if len(et.tensors) > 6 else ''}); shown: {shown[which]}")
+    return et, tv, what
+
+
+# ---- colour-by change: how much a box changes its input ----------------------------------------------------
+CHANGE_TEXT = ("‖out − in‖ / ‖in‖ over all tokens: how much a box changes its input; only boxes whose output "
+               "has the shape of exactly one input (a layer, an attention block, a LayerNorm; a ×N stack as a whole)")
+
+
+def box_io(graph: OpGraph, h: Any, node_id: str) -> tuple[str | None, str | None, str]:
+    """(input node id, output op id, '') of a shape-preserving box, or (None, None, why not)."""
+    g = graph.g
+    grp = h.groups.get(node_id) if node_id not in g else None
+    # a folded ×N stack: what the whole stack does (into its first member, out of its last)
+    members = grp.members if grp is not None and grp.kind == "series" and grp.members else [node_id]
+    out = op_for(graph, h, members[-1])
+    if out is None:
+        return None, None, "an input, a weight or an empty group: no output op"
+    inside = {x for m in members for x in (h.leaves(m) if m in h.groups else [m])}
+    shape = list(g.nodes[out].get("shape") or [])
+    ins = set()
+    for x in inside:
+        for p in g.predecessors(x):
+            if p not in inside and g.nodes[p]["kind"] not in ("param", "buffer"):
+                ins.add(p)
+    same = [p for p in ins if list(g.nodes[p].get("shape") or []) == shape and shape]
+    if len(same) != 1:
+        return None, out, ("no input has the output's shape" if not same
+                           else f"{len(same)} inputs have the output's shape")
+    return same[0], out, ""
+
+
+def change_values(graph: OpGraph, h: Any, acts: Any, node_ids: list[str]) -> dict[str, float | str]:
+    """Per box: ‖out − in‖ / ‖in‖ for this run (a float), or why it is undefined (a string)."""
+    out: dict[str, float | str] = {}
+    for n in node_ids:
+        src, op, why = box_io(graph, h, n)
+        if src is None:
+            out[n] = why
+            continue
+        if src not in acts or op not in acts:
+            out[n] = "not captured"
+            continue
+        a, b = acts.arrays([src, op])
+        den = float(np.linalg.norm(a.astype(np.float64)))
+        out[n] = float(np.linalg.norm(b.astype(np.float64) - a.astype(np.float64)) / den) if den else "input is 0"
+    return out
+
+
+def tensor_png_uri(tv: TensorView, max_cols: int = 768) -> str:
+    """The [tokens × features] matrix as a small PNG data URI (the widget's edge panel), same colours
+    as the weight heatmaps (blue < 0 < red, symmetric)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from bertviz_graph.render.weights import colorize
+
+    m = tv.matrix
+    step = max(1, int(np.ceil(m.shape[1] / max_cols)))
+    if step > 1:
+        m = m[:, ::step]
+    vmax = float(np.abs(m).max()) or 1.0
+    img = Image.fromarray(colorize(m, vmax))
+    k = max(1, min(24, 150 // max(1, m.shape[0])))  # a few tokens still make a picture you can see
+    img = img.resize((img.width, img.height * k), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def edge_details(graph: OpGraph, view: Any, acts: Any, edge_id: str, token: Any = None) -> dict[str, Any]:
+    """The widget's details panel for a selected edge: what it carries, statistics, the top features per
+    token and the heatmap as an image (the app draws the same TensorView with plotly)."""
+    et, tv, what = edge_view(graph, view, acts, edge_id, token)
+    h = view.hierarchy
+    d: dict[str, Any] = {"id": edge_id, "edge": True, "title": f"{h.label_of(et.source)} → {h.label_of(et.target)}",
+                         "subtitle": what, "color": "#ffffff", "rows": [], "weights": []}
+    if tv is None:
+        return d
+    d["rows"] = [[k, v] for k, v in tv.stats]
+    if tv.token_axis:
+        d["rows"] += [[f"top features · {tv.tokens[i]}", ", ".join(f"[{j}] {v:.3g}" for j, v in tv.top[i][:4])]
+                      for i in range(len(tv.top))][:64]
+    d["image"] = tensor_png_uri(tv)
+    d["image_caption"] = (f"rows: {len(tv.tokens)} tokens ({tv.tokens[0]} … {tv.tokens[-1]}); columns: "
+                          f"{tv.matrix.shape[1]} features; colour ±{float(np.abs(tv.matrix).max()):.3g}, "
+                          "blue < 0 < red")
+    if tv.note:
+        d["explanation"] = tv.note
+    return d
+
+
+HEAD_GROUPS = ("cls", "lm_head", "pooler", "classifier", "pre_classifier", "vocab_projector", "qa_outputs")
+
+
+def output_boxes(graph: OpGraph, h: Any) -> list[str]:
+    """The graph's output nodes and the model's head group(s) (MLM head, pooler, classifier): the boxes
+    that stand for the predictions and link to them."""
+    out = [n for n, d in graph.g.nodes(data=True) if d["kind"] == "output"]
+    out += [gid for gid in h.groups if gid and gid.split(".")[-1] in HEAD_GROUPS and gid.count(".") <= 1]
+    return out
+
+
+def prediction_rows(p: Any) -> list[list[str]]:
+    """A run.predict.Prediction as [label, text] rows (the widget's details of the output node)."""
+    rows: list[list[str]] = []
+    if p.kind == "mlm":
+        rows += [[f"[MASK] at {r['position']}", ", ".join(f"{t} {pr:.3f}" for t, pr in zip(r["tokens"], r["probs"]))]
+                 for r in p.rows]
+    elif p.kind == "cls":
+        rows += [[r["label"], f"logit {r['logit']:.4f}, p {r['prob']:.3f}"] for r in p.rows]
+    elif p.kind == "embedding":
+        rows.append([f"sentence embedding ({p.pooling} pooling, {p.embedding.size} dims)",
+                     " ".join(f"{v:.3f}" for v in p.embedding[:6]) + " …"])
+        rows += [[f"cosine with “{r['other']}”", f"{r['cosine']:.4f}"] for r in p.rows]
+    if p.note:
+        rows.append(["note", p.note])
+    return rows

@@ -35,6 +35,8 @@ class DiffPanel:
     groups: list[dict[str, Any]]
     units: list[dict[str, Any]]
     heatmaps: list[dict[str, Any]] = field(default_factory=list)  # {title, z (2-D array), stats}
+    notes_a: dict[str, str] = field(default_factory=dict)  # group id -> what it meets and what differs
+    notes_b: dict[str, str] = field(default_factory=dict)
 
 
 def _ancestors_chain(h, gid: str) -> list[str]:
@@ -42,7 +44,7 @@ def _ancestors_chain(h, gid: str) -> list[str]:
 
 
 def marks(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
-    """Status per group id on each side; a unit's status also marks its enclosing attention/FFN block."""
+    """Status per group id on each side (what a view shows of them: ``visible_marks``)."""
     ma: dict[str, str] = {}
     mb: dict[str, str] = {}
     for r in d.groups:
@@ -56,6 +58,56 @@ def marks(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
         for layer in (d.removed_heads.get(side) or {}):
             m[layer] = "heads removed"
     return ma, mb
+
+
+def visible_marks(marks: dict[str, str], view) -> dict[str, str]:
+    """The marks of the boxes drawn; a closed box that hides changed or reshaped weights is marked so too
+    (its own mark, if any, wins): a folded layer of a pruned copy shows that something inside differs."""
+    out = {g: m for g, m in marks.items() if _rep(view, g) == g}
+    for g, m in marks.items():
+        if m in ("changed", "reshaped"):
+            r = _rep(view, g)
+            if r is not None and r != g and r not in out:
+                out[r] = m
+    return out
+
+
+def group_notes(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
+    """One line per group on each side saying what it meets and what differs: "↔ distilbert.transformer.layer.3
+    · params 7.09M → 7.09M · FLOPs 226M → 226M", "only in bert-base-uncased (missing in distilbert...)"."""
+    from bertviz_graph.format import human
+
+    def delta(x: int, y: int, what: str) -> str:
+        return f"{what} {human(x)} → {human(y)}" + (f" ({'+' if y > x else '−'}{human(abs(y - x))})" if x != y else "")
+
+    na, nb = {}, {}
+    for r in d.groups:
+        nums = f"{delta(r.params_a, r.params_b, 'params')} · {delta(r.flops_a, r.flops_b, 'FLOPs')}"
+        if r.a is not None and r.b is not None:
+            na[r.a] = f"↔ B {r.b or '(the model)'} · {nums}"
+            nb[r.b] = f"↔ A {r.a or '(the model)'} · {nums}"
+        elif r.a is not None:
+            na[r.a] = (f"{MARK_TEXT[r.status]}: no box of {d.b.name} holds the same parts" if r.status == "regrouped"
+                       else f"only in {d.a.name} (missing in {d.b.name}) · {nums}")
+        elif r.b is not None:
+            nb[r.b] = (f"{MARK_TEXT[r.status]}: no box of {d.a.name} holds the same parts" if r.status == "regrouped"
+                       else f"only in {d.b.name} (missing in {d.a.name}) · {nums}")
+    for u in d.units:
+        if u.status in ("changed", "reshaped") and u.a is not None and u.b is not None:
+            w = max(u.weights, key=lambda x: x.rel_norm, default=None)
+            extra = (f" · weights differ: ‖Δ‖/‖A‖ {w.rel_norm:.3g}, {w.changed:.0%} changed" if w is not None
+                     else " · shapes " + " ".join("×".join(map(str, s)) for s in u.a.shapes) + " → "
+                     + " ".join("×".join(map(str, s)) for s in u.b.shapes))
+            na[u.a.module] = na.get(u.a.module, f"↔ B {u.b.module}") + extra
+            nb[u.b.module] = nb.get(u.b.module, f"↔ A {u.a.module}") + extra
+    return na, nb
+
+
+def _rep(view, x: str) -> str | None:
+    try:
+        return view.rep(x)
+    except KeyError:
+        return None
 
 
 def _unit_row(u: UnitRow) -> dict[str, Any]:
@@ -106,7 +158,8 @@ def diff_panel(d: GraphDiff, with_heatmaps: bool = True) -> DiffPanel:
                "params_a": r.params_a, "params_b": r.params_b, "params_delta": r.params_b - r.params_a,
                "flops_a": r.flops_a, "flops_b": r.flops_b, "flops_delta": r.flops_b - r.flops_a}
               for r in d.groups if r.role not in ("linear", "layernorm", "embedding", "dropout", "activation")]
+    notes_a, notes_b = group_notes(d)
     return DiffPanel(title=f"{d.a.name} ↔ {d.b.name}", summary=d.summary_lines(), marks_a=ma, marks_b=mb,
-                     partners=dict(d.alignment.groups), groups=groups,
+                     partners=dict(d.alignment.groups), notes_a=notes_a, notes_b=notes_b, groups=groups,
                      units=[_unit_row(u) for u in d.units],
                      heatmaps=heatmaps(d) if with_heatmaps else [])

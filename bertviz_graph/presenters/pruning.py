@@ -31,7 +31,8 @@ class GroupSaving:
     heads: list[int] = field(default_factory=list)
     neurons: int = 0
     params_removable: int = 0  # parameters that disappear when the pruned heads / neurons are cut out
-    flops_removable: int = 0
+    flops_removable: int = 0  # every op's FLOPs (matrix products, bias adds, softmax ...) that go
+    matmul_flops_removable: int = 0  # the matrix products alone: what torch's flop counter counts
     zeros: int = 0  # exact zeros in this group's weight matrices
     numel: int = 0
 
@@ -88,10 +89,29 @@ def group_sparsity(graph: OpGraph, values: dict[str, float]) -> dict[str, float]
     return out
 
 
-def _op_flops(graph: OpGraph, gid: str) -> int:
+def _op_flops(graph: OpGraph, gid: str, matmul: bool = False) -> int:
     h = graph.hierarchy
-    return sum(int(graph.g.nodes[x].get("flops") or 0) for x in h.leaves(gid)
+    get = _matmul_part if matmul else (lambda d: int(d.get("flops") or 0))
+    return sum(get(graph.g.nodes[x]) for x in h.leaves(gid)
                if x in graph.g and graph.g.nodes[x].get("kind") == "op")
+
+
+def _matmul_part(d: dict[str, Any]) -> int:
+    """The matrix-product FLOPs of one op (tracer.flops' formula without its bias add, scale, mask and
+    softmax): the part ``torch.utils.flop_counter`` counts."""
+    from bertviz_graph.tracer.flops import ATTENTION_OPS, MATMUL_OPS
+
+    op, f = d.get("op"), int(d.get("flops") or 0)
+    out = int(np.prod(d.get("shape") or [0]))
+    if op in ("addmm", "baddbmm") or (op == "linear" and any(str(p).endswith("bias") for p in d.get("params") or [])):
+        return f - out
+    if op in MATMUL_OPS:
+        return f
+    if op in ATTENTION_OPS and d.get("shape"):
+        dv = int(d["shape"][-1])  # scores · (2·d + 2·dv + 6 [+ 1 with a mask]), with d = dv
+        scores = f // (4 * dv + 6) if f % (4 * dv + 6) == 0 else f // (4 * dv + 7)
+        return 4 * dv * scores
+    return 0
 
 
 def _attention_core(h, q_module: str) -> str:
@@ -124,6 +144,9 @@ def savings(graph: OpGraph, rec: dict[str, Any]) -> list[GroupSaving]:
             inside = core in h.ancestors(out_unit.module)
             f = _op_flops(graph, core) - (_op_flops(graph, out_unit.module) if inside else 0)
             f += _op_flops(graph, out_unit.module)
+            fm = _op_flops(graph, core, True) - (_op_flops(graph, out_unit.module, True) if inside else 0)
+            fm += _op_flops(graph, out_unit.module, True)
+            s.matmul_flops_removable += fm * len(heads[i]) // max(rec.get("n_heads") or 1, 1)
             p = sum(nparams[x] for t in ("Q", "K", "V") for x in parts[t].params)
             p += sum(nparams[x] for x in out_unit.params if x.endswith("weight"))
             s.heads = list(heads[i])
@@ -134,6 +157,8 @@ def savings(graph: OpGraph, rec: dict[str, Any]) -> list[GroupSaving]:
             fin, fout = parts["FFN in"], parts["FFN out"]
             act = [g for g in h.groups if h.parent(g) == h.parent(fin.module) and h.groups[g].role == "activation"]
             f = _op_flops(graph, fin.module) + _op_flops(graph, fout.module) + sum(_op_flops(graph, g) for g in act)
+            fm = _op_flops(graph, fin.module, True) + _op_flops(graph, fout.module, True)
+            s.matmul_flops_removable += fm * len(neurons[i]) // max(rec.get("ffn") or 1, 1)
             p = sum(nparams[x] for x in fin.params) + sum(nparams[x] for x in fout.params if x.endswith("weight"))
             s.neurons = len(neurons[i])
             s.params_removable += int(round(p * frac))
@@ -204,6 +229,7 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     total_z = sum(g.zeros for g in groups)
     total_n = sum(g.numel for g in groups)
     summary = [f"pruned with {rec['method']} at {rec['amount']:.0%}"
+               + (f" from {rec['source']}" if rec.get("source") else "")
                + (f" (scored on {rec['sentences']} sentences)" if rec.get("sentences") else "")]
     if total_n:
         summary.append(f"{total_z:,} of {total_n:,} weights in the layers' matrices are zero ({total_z / total_n:.1%})")
@@ -217,9 +243,37 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     f = sum(g.flops_removable for g in groups)
     root = h.groups.get("")
     if nh or nn_:
+        fm = sum(g.matmul_flops_removable for g in groups)
         summary.append(f"cutting them out saves {p:,} parameters ({p / max(graph.param_count(), 1):.1%}) and "
-                       f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%})")
+                       f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%}), "
+                       f"{fm:,} of them in matrix products (what torch's flop counter counts)")
     else:
         summary.append("FLOPs saved in dense kernels: 0 (the zeros stay in dense matrices)")
+    summary += effect_lines(rec)
     return PruningPanel(True, rec["method"], float(rec["amount"]), summary, groups,
                         head_grid(rec, layer_ids), sp, notes)
+
+
+EFFECT_LABELS = {"embedding_cosine": "embedding cosine to the unpruned model",
+                 "fill_mask_top1_agreement": "fill-mask top-1 agreement with the unpruned model",
+                 "logits_top1_agreement": "classifier top-1 agreement with the unpruned model",
+                 "lee_spearman": "Lee corpus human-similarity Spearman"}
+
+
+def effect_lines(rec: dict[str, Any]) -> list[str]:
+    """The measured effect stored with the record (pruning from the app or widget measures it)."""
+    eff = rec.get("effect") or {}
+    n = int(eff.get("sentences") or rec.get("sentences") or 0)
+    on = f" (on the {n} example sentences)" if n else " (on the example sentences)"
+    return [f"effect: {EFFECT_LABELS.get(k, k)} {v:.3f}{on}" for k, v in eff.items()
+            if k != "sentences" and isinstance(v, (int, float))]
+
+
+def prune_controls_state(graph: OpGraph, trained: bool) -> tuple[bool, str]:
+    """(can prune from the front end, why not): a structure-only model has no weights worth pruning."""
+    if not trained:
+        return False, (f"{graph.name} is structure only (no trained weights): pruning random weights shows "
+                       "nothing. Open a trained model (e.g. all-MiniLM-L6-v2 or a model folder) to prune it.")
+    if graph.meta.get("origin") == "onnx":
+        return False, "an ONNX graph cannot be pruned here: prune the PyTorch model folder it came from"
+    return True, ""

@@ -35,8 +35,8 @@ class RunSession:
         self._lock = threading.Lock()
         self._runs: LRUCache = LRUCache(maxsize=size)
         self._runnable = None
-        self.last_key: tuple | None = None  # the most recent run (colour-by activation shows it)
-        self._sizes: dict[str, float] = {}
+        self.last_key: tuple | None = None  # the most recent run (the widget's colour-by follows it)
+        self._sizes: LRUCache = LRUCache(maxsize=size)  # run key -> {op id: RMS of its output}
 
     @property
     def runnable(self):
@@ -69,7 +69,7 @@ class RunSession:
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
         from bertviz_graph.run.capture import capture
 
-        key = (text or "", pair or "", tuple(ids or ()))
+        key = self.key_of(text, pair, ids)
         with self._lock:
             hit = self._runs.get(key)
         if hit is None:
@@ -77,15 +77,37 @@ class RunSession:
             hit = capture(self.graph, run, run.tokenize(text, pair, ids))
             with self._lock:
                 self._runs[key] = hit
-        if key != self.last_key:
-            from bertviz_graph.presenters.activations import node_sizes
-
-            self._sizes, self.last_key = node_sizes(self.graph, hit), key
+        self.last_key = key
         return hit
 
-    def activation_value(self, h, node_id: str) -> float | None:
-        """RMS of the output of a node (an op, or a group's last op) in the last run; None if not kept."""
+    def cached(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
+        """The run of this input if it is in the cache, else None (never runs the model)."""
+        with self._lock:
+            return self._runs.get(self.key_of(text, pair, ids))
+
+    @staticmethod
+    def key_of(text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> tuple:
+        return (text or "", pair or "", tuple(ids or ()))
+
+    def sizes(self, key: tuple) -> dict[str, float]:
+        """{op id: RMS of its output} for the run with input ``key`` (run again if it left the cache)."""
+        from bertviz_graph.presenters.activations import node_sizes
+
+        with self._lock:
+            hit = self._sizes.get(key)
+        if hit is None:
+            hit = node_sizes(self.graph, self.run(*key[:2], list(key[2]) or None))
+            with self._lock:
+                self._sizes[key] = hit
+        return hit
+
+    def activation_value(self, h, node_id: str, key: tuple | None = None) -> float | None:
+        """RMS of the output of a node (an op, or a group's last op) in the run ``key`` (default: the last
+        one); None if not kept."""
         from bertviz_graph.presenters.activations import op_for
 
+        key = key if key is not None else self.last_key
+        if key is None:
+            return None
         op = op_for(self.graph, h, node_id)
-        return self._sizes.get(op) if op is not None else None
+        return self.sizes(key).get(op) if op is not None else None

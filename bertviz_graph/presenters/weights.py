@@ -125,6 +125,7 @@ class Matrix:
             "meaning": " ".join(x for x in (_meaning(mv.name, shape), f"{self.note}." if self.note else "") if x),
             "notice": None if mv.trained else RANDOM_NOTE,
             "picked": None,
+            "band": None,  # {"head", "dim", "rows", "cols"}: a head's slice outlined in the picture
         }
 
     def png(self, scale: int = 1) -> bytes:
@@ -174,6 +175,54 @@ class Matrix:
             fig.add_traces([image, scale])
             fig.update_yaxes(scaleanchor=False)
         return fig
+
+
+def head_band(name: str, shape: tuple[int, ...] | list[int], num_heads: int, head: int,
+              rows: tuple[int, int], cols: tuple[int, int]) -> dict[str, Any] | None:
+    """The rows (Q/K/V) or columns (attention output) that ``head`` owns, clipped to the window shown
+    ``rows`` × ``cols`` (half-open, 2-D view): {"head", "dim", "rows", "cols"}; None when it is off screen."""
+    slices = rw.head_slices(name, shape, num_heads)
+    if not 0 <= int(head) < len(slices):
+        raise UserError(f"{name} has {len(slices)} heads; {head} is out of range", f"use 0..{len(slices) - 1}")
+    (r0, r1), (c0, c1) = rw.head_window(tuple(int(d) for d in shape), slices[int(head)])
+    r0, r1 = max(r0, rows[0]), min(r1, rows[1])
+    c0, c1 = max(c0, cols[0]), min(c1, cols[1])
+    if r0 >= r1 or c0 >= c1:
+        return None
+    return {"head": int(head), "dim": slices[0].dim, "rows": [r0, r1], "cols": [c0, c1]}
+
+
+def band_shapes(band: dict[str, Any], rows: tuple[int, int], cols: tuple[int, int], vector: bool = False) -> list[dict]:
+    """Plotly shapes: the head's band outlined and the rest of the window dimmed (axes in real indices)."""
+    (r0, r1), (c0, c1) = band["rows"], band["cols"]
+    if vector:
+        r0, r1, rows = 0, 1, (0, 1)
+    dim = {"type": "rect", "line": {"width": 0}, "fillcolor": "rgba(255,255,255,0.6)", "layer": "above"}
+    shapes = []
+    if band["dim"] == 0 and not vector:  # rows band: dim above and below
+        shapes += [{**dim, "x0": cols[0] - 0.5, "x1": cols[1] - 0.5, "y0": rows[0] - 0.5, "y1": r0 - 0.5},
+                   {**dim, "x0": cols[0] - 0.5, "x1": cols[1] - 0.5, "y0": r1 - 0.5, "y1": rows[1] - 0.5}]
+    else:  # columns band (or a bias): dim left and right
+        shapes += [{**dim, "x0": cols[0] - 0.5, "x1": c0 - 0.5, "y0": rows[0] - 0.5, "y1": rows[1] - 0.5},
+                   {**dim, "x0": c1 - 0.5, "x1": cols[1] - 0.5, "y0": rows[0] - 0.5, "y1": rows[1] - 0.5}]
+    shapes = [s for s in shapes if s["x1"] > s["x0"] and s["y1"] > s["y0"]]
+    shapes.append({"type": "rect", "x0": c0 - 0.5, "x1": c1 - 0.5, "y0": r0 - 0.5, "y1": r1 - 0.5,
+                   "line": {"color": "#111111", "width": 2.5}, "fillcolor": "rgba(0,0,0,0)", "layer": "above",
+                   "name": f"head {band['head']}"})
+    return shapes
+
+
+def highlight_head(fig: go.Figure, m: Matrix, num_heads: int, head: int) -> str:
+    """Outline ``head``'s slice inside the heatmap ``fig`` of ``m`` (the rest dimmed); returns a caption."""
+    mv = m.view
+    band = head_band(mv.name, tuple(mv.shape), num_heads, head, tuple(mv.rows), tuple(mv.cols))
+    what = "rows" if rw.head_split_dim(mv.name) == 0 else "columns"
+    if band is None:
+        return f"head {head}'s {what} are outside this window"
+    for sh in band_shapes(band, tuple(mv.rows), tuple(mv.cols), mv.is_vector):
+        fig.add_shape(**sh)
+    a, b = band["rows"] if band["dim"] == 0 and not mv.is_vector else band["cols"]
+    return f"head {head} owns {what} {a}:{b} (outlined; the rest dimmed)"
 
 
 def _cell_customdata(mv: rw.MatrixView) -> np.ndarray:
@@ -307,3 +356,23 @@ def distribution(store: Any, name: str, bins: int = 60) -> Distribution:
     lo, hi = s["min"], s["max"]
     counts, edges = rw.histogram(store, name, bins, (lo, hi) if math.isfinite(lo) else None)
     return Distribution(s, counts, edges)
+
+
+def head_slice_figures(store: Any, names: list[str], num_heads: int, head: int,
+                       max_px: tuple[int, int] = (128, 128)) -> list[tuple[str, go.Figure, str]]:
+    """For one attention head: each of its Q, K, V and output-projection weights as a small heatmap with
+    the head's rows (or columns) outlined and the rest dimmed: [(name, figure, caption)]."""
+    out = []
+    for name in names:
+        if not name.endswith(".weight") or rw.head_split_dim(name) is None:
+            continue
+        m = matrix(store, name, num_heads=num_heads, max_px=max_px)
+        fig = m.figure()
+        cap = highlight_head(fig, m, num_heads, head)
+        short = ".".join(name.split(".")[-3:-1])
+        band = cap.split(" owns ")[-1].split(" (")[0]  # "rows 224:256"
+        fig.update_layout(title={"text": f"{short}: head {head} = {band}", "subtitle": {"text": ""},
+                                 "font": {"size": 11}},
+                          height=260, margin={"l": 50, "r": 10, "t": 36, "b": 36}, uirevision=None)
+        out.append((name, fig, cap))
+    return out

@@ -65,16 +65,22 @@ class Pruned:
     _batches: list[dict]
     _reference: Any = None  # the unpruned model's outputs on the sentences
 
-    def metrics(self, task: str | None = None) -> dict[str, float]:
+    @property
+    def n_sentences(self) -> int:
+        """How many sentences the agreement metrics are measured on."""
+        return len(self._texts)
+
+    def metrics(self, task: str | None = None, labelled: Any = None) -> dict[str, float]:
         """Agreement with the unpruned model on the scoring sentences; ``task="lee"`` adds the Lee corpus
-        human-similarity Spearman of the pruned model."""
+        human-similarity Spearman of the pruned model, ``task="probe"`` the held-out accuracy of a
+        logistic-regression probe on ``labelled`` sentences (a 'LABEL sentence' file; default Pang & Lee)."""
         from bertviz_graph.prune.metrics import agreement
 
         out = agreement(self.model, self._reference, self._batches, self.tokenizer)
-        if task == "lee":
-            from bertviz_graph.prune.sweep import lee_metric
+        if task is not None:
+            from bertviz_graph.prune.sweep import TASKS, task_metric
 
-            out["lee_spearman"] = lee_metric(self.tokenizer)(self.model)
+            out[TASKS[task]] = task_metric(task, self.tokenizer, labelled)(self.model)
         return out
 
     def save(self, out: str | Path, force: bool = False) -> Path:

@@ -44,6 +44,8 @@ class PruneRecord:
     score_name: str = ""
     sparsity: dict[str, list[int]] = field(default_factory=dict)  # param name -> [zeros, numel]
     layer_paths: list[str] = field(default_factory=list)
+    effect: dict[str, float] = field(default_factory=dict)  # agreement with the unpruned model, when measured
+    source: str = ""  # what was pruned (a model name or folder): the app's way back to the original
 
     def to_json(self) -> dict[str, Any]:
         d = dict(vars(self))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.pruned import RECORD_KEY as _RECORD_KEY
 
 METHODS = ("magnitude", "magnitude-layer", "magnitude-matrix", "random",
            "heads-importance", "heads-entropy", "heads-random",
@@ -12,7 +13,8 @@ BASELINE = {"magnitude": "random", "magnitude-layer": "random", "magnitude-matri
             "neurons-activation": "neurons-random", "neurons-weight": "neurons-random",
             "neurons-random": "neurons-random"}
 NEEDS_DATA = ("heads-importance", "heads-entropy", "neurons-activation")
-RECORD_KEY = "bertviz_graph_pruning"  # written into config.json: what was pruned, read back by the views
+# written into config.json: what was pruned, read back by the views (hierarchy.pruned marks the groups)
+RECORD_KEY = _RECORD_KEY
 
 
 def check_method(method: str, amount: float) -> None:

@@ -60,6 +60,36 @@ def lee_metric(tokenizer) -> Callable[[nn.Module], float]:
     return lambda m: similarity_spearman(m, bats, sym)
 
 
+def probe_metric(tokenizer, labelled: str | Path | None = None, folds: int = 5,
+                 seed: int = 0) -> Callable[[nn.Module], float]:
+    """A function model -> held-out accuracy of a logistic-regression probe on its sentence embeddings
+    (mean-pooled), cross-validated over labelled sentences: ``labelled`` (a 'LABEL sentence' file), else
+    gensim's Pang & Lee polarity sentences, else the built-in opinions (prune.data.probe_sentences)."""
+    from bertviz_graph.prune.data import batches, probe_sentences
+    from bertviz_graph.prune.metrics import probe_accuracy, sentence_embeddings
+
+    texts, labels, _source = probe_sentences(labelled)
+    bats = batches(tokenizer, texts, batch_size=32, keep_order=True)
+    y = np.asarray(labels)
+    return lambda m: probe_accuracy(sentence_embeddings(m, bats), y, folds=folds, seed=seed)
+
+
+TASKS = {"lee": "lee_spearman", "probe": "probe_accuracy"}  # --task -> the column it adds
+
+
+def task_metric(task: str | None, tokenizer, labelled: str | Path | None = None
+                ) -> Callable[[nn.Module], float] | None:
+    """The task metric's function for ``task`` (None: no task)."""
+    if task is None:
+        return None
+    if task == "lee":
+        return lee_metric(tokenizer)
+    if task == "probe":
+        return probe_metric(tokenizer, labelled)
+    raise UserError(f"unknown task '{task}'", "use --task lee (gensim's Lee corpus), --task probe "
+                    "(probe accuracy on labelled sentences) or no task")
+
+
 def _touched(model: nn.Module) -> list[torch.Tensor]:
     """The tensors any method may zero: every Linear (weight, bias) inside the layers."""
     out = []
@@ -72,9 +102,11 @@ def _touched(model: nn.Module) -> list[torch.Tensor]:
 
 def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float], batches: list[dict],
           task: str | None = None, seed: int = 0, baseline: bool = True,
-          progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman, seconds}. ``model`` is changed
-    during the sweep and restored to its unpruned weights at the end."""
+          progress: Callable[[str], None] | None = None,
+          labelled: str | Path | None = None) -> list[dict[str, Any]]:
+    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman | probe_accuracy, seconds}.
+    ``task`` "lee" or "probe" (on ``labelled``, see probe_metric). ``model`` is changed during the sweep and
+    restored to its unpruned weights at the end."""
     say = progress or (lambda _m: None)
     for m in methods:
         check_method(m, 0.0)
@@ -86,9 +118,7 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
             if b not in todo:
                 todo.append(b)
                 base_of[b] = m
-    task_fn = lee_metric(tokenizer) if task == "lee" else None
-    if task not in (None, "lee"):
-        raise UserError(f"unknown task '{task}'", "use --task lee (gensim's Lee corpus) or no task")
+    task_fn = task_metric(task, tokenizer, labelled)
     ref = reference(model, batches, tokenizer)
     scores: dict[str, Any] = {}
     for m in todo:  # on the unpruned weights: one-shot pruning
@@ -118,7 +148,7 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
                 row: dict[str, Any] = {"method": m, "baseline_of": base_of.get(m, ""), "amount": a}
                 row.update(agreement(model, ref, batches, tokenizer))
                 if task_fn is not None:
-                    row["lee_spearman"] = task_fn(model)
+                    row[TASKS[task]] = task_fn(model)
                 row["seconds"] = round(time.perf_counter() - t0, 3)
                 rows.append(row)
                 say(f"{m} {a:.2f}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()
@@ -141,6 +171,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 METRIC_LABELS = {"embedding_cosine": "embedding cosine to unpruned", "lee_spearman": "Lee human-similarity ρ",
+                 "probe_accuracy": "probe accuracy (held out)",
                  "fill_mask_top1_agreement": "fill-mask top-1 agreement",
                  "logits_top1_agreement": "logits top-1 agreement"}
 

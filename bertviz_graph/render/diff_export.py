@@ -15,7 +15,7 @@ import numpy as np
 from bertviz_graph.diff import GraphDiff
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_atomic
-from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel
+from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel, visible_marks
 
 GAP = 40.0
 
@@ -23,8 +23,7 @@ GAP = 40.0
 def paired_views(d: GraphDiff, depth: int | None = None, open_a: tuple[str, ...] = ()):
     """The two views, opened together: ``depth`` levels (default: the overview opened down to the layers,
     unfolded, so missing layers show) and each group of ``open_a`` with its partner."""
-    va = d.a.view(depth=depth, unfold=True)
-    vb = d.b.view(depth=depth, unfold=True)
+    va, vb = _unfolded(d.a, depth), _unfolded(d.b, depth)
     if depth is None:
         for v_side, layers in (("a", d.alignment.layers_a), ("b", d.alignment.layers_b)):
             if layers:
@@ -40,16 +39,34 @@ def paired_views(d: GraphDiff, depth: int | None = None, open_a: tuple[str, ...]
     return va, vb
 
 
-def _css(marks: dict[str, str], view) -> str:
+def _unfolded(graph, depth: int | None, direction: str = "TB"):
+    """The overview of any OpGraph (traced, loaded or imported), every ×N stack unfolded, ``depth`` levels
+    opened when given."""
+    from bertviz_graph.view import View
+
+    h = graph.hierarchy
+    v = View.default(h, direction=direction) if depth is None else View(h, direction=direction)
+    v = v.unfold(all_series=True)
+    return v.open_depth(depth) if depth is not None else v
+
+
+def marks_css(marks: dict[str, str], view, scope: str = "") -> str:
+    """CSS outlining each visible marked box in its status colour; ``scope`` (a CSS selector such as
+    "#bv-diff-view-a") keeps the rules to one picture when several share a page."""
     rules = []
+    pre = f"{scope} " if scope else ""
     for gid, status in marks.items():
         if view.rep(gid) != gid:
             continue  # inside a closed box: the box itself is not marked (it also holds what is the same)
         colour, dash = MARK_STYLE[status]
         sel = gid.replace("\\", "\\\\").replace('"', '\\"')
-        rules.append(f'g.node[data-id="{sel}"] > rect, g.node[data-id="{sel}"] > path '
+        rules.append(f'{pre}g.node[data-id="{sel}"] > rect, {pre}g.node[data-id="{sel}"] > path '
                      f'{{stroke: {colour}; stroke-width: 3px;{f" stroke-dasharray: {dash};" if dash else ""}}}')
     return "\n".join(rules)
+
+
+def _css(marks: dict[str, str], view) -> str:
+    return marks_css(marks, view)
 
 
 def _strip(svg: str) -> tuple[str, float, float]:
@@ -59,8 +76,11 @@ def _strip(svg: str) -> tuple[str, float, float]:
 
 
 def _marked_svg(view, marks: dict[str, str]) -> str:
-    svg, _w, _h = _strip(view.to_svg())
-    css = _css(marks, view)
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.render.svg import to_svg
+
+    svg, _w, _h = _strip(to_svg(layout_of(view)))  # any View (the facade's or the core one)
+    css = _css(visible_marks(marks, view), view)
     return svg.replace(">", f"><style>{css}</style>", 1) if css else svg
 
 

@@ -118,6 +118,11 @@ def _frame(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
         f'stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
     ]
     out += _frame_title(n, b)
+    if n.attrs.get("prune_mask"):
+        tw, _th = measure.frame_title_size(n)
+        sw = min(len(n.attrs["prune_mask"]), STRIP_CELLS) * 6.0
+        if w - tw >= sw + 12:
+            out += _prune_strip(n, x + w - sw - 8, y + th / 2 - 1.75, sw)
     out.append("</g>")
     return out
 
@@ -181,6 +186,32 @@ def _leaf(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
         )
         cx = x + w / 2
     out += _text_lines(n, cx, y + h / 2)
+    if n.attrs.get("prune_mask"):
+        right = x + w - (measure.PARAM_FOLD if n.kind in ("param", "buffer") else 0.0)
+        out += _prune_strip(n, x + 6, y + h - 4.6, right - x - 12)
+    out.append("</g>")
+    return out
+
+
+STRIP_KEPT = "#4d4d4d"
+STRIP_PRUNED = "#e6e6e6"
+STRIP_CELLS = 32  # at most this many cells: neurons are binned, a cell's grey = its share pruned
+
+
+def _prune_strip(n: VNode, x: float, y: float, w: float) -> list[str]:
+    """The pruned heads (or neurons, binned) of a box as a row of cells at (x, y) across width ``w``:
+    dark = kept, pale = pruned (hierarchy.pruned puts ``prune_mask`` on the groups)."""
+    mask = n.attrs.get("prune_mask")
+    if not mask or w < 8:
+        return []
+    cells = min(len(mask), STRIP_CELLS, max(int(w // 3), 1))
+    cw, h = w / cells, 3.5
+    out = ['<g class="prune-strip" pointer-events="none">']
+    for c in range(cells):
+        part = mask[c * len(mask) // cells:(c + 1) * len(mask) // cells]
+        gone = sum(part) / max(len(part), 1)
+        out.append(f'<rect x="{_f(x + c * cw + 0.4)}" y="{_f(y)}" width="{_f(max(cw - 0.8, 0.6))}" height="{_f(h)}" '
+                   f'fill="{_mix(STRIP_KEPT, STRIP_PRUNED, gone)}" data-pruned="{_f(gone)}"/>')
     out.append("</g>")
     return out
 

@@ -58,6 +58,9 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
     _match_info = traitlets.List().tag(sync=True)  # [label, where] per match, for the results list
     _search_info = traitlets.Unicode("").tag(sync=True)  # "1 of 12: softmax in layer 3" (presenters.search)
     _name = traitlets.Unicode("model").tag(sync=True)  # download file name
+    _tips = traitlets.Dict().tag(sync=True)  # {"edges": {id: line}, "nodes": {id: line}}: canvas tooltips (w.run)
+    edge = traitlets.Unicode("").tag(sync=True)  # the selected edge ("" = none): details show its tensor
+    color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run)
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
     message_handlers: ClassVar[dict[str, str]] = {
@@ -70,6 +73,7 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         "matrix": "_msg_matrix",
         "value": "_msg_value",
         "reset": "_msg_reset",
+        "edge": "_msg_edge",
     }
 
     def __init__(self, graph: Any, *, view: Any = None, height: int = 640, show_params: bool = True,
@@ -226,20 +230,22 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         return list(self.matches)
 
     def show_matrix(self, name: str, head: int | None = None, rows: tuple[int, int] | None = None,
-                    cols: tuple[int, int] | None = None) -> GraphWidget:
+                    cols: tuple[int, int] | None = None, highlight: int | None = None) -> GraphWidget:
         """Show a weight tensor in the matrix pane (and bring the pane to the front): the whole of it, one
-        attention head's slice (``head=3`` for a query/key/value weight), or a window (``rows=(0, 64)``)."""
-        self._load_matrix(name, head=head, rows=rows, cols=cols)
+        attention head's slice (``head=3`` for a query/key/value weight), or a window (``rows=(0, 64)``);
+        ``highlight=3`` outlines head 3's rows (Q/K/V) or columns (output projection) and dims the rest."""
+        self._load_matrix(name, head=head, rows=rows, cols=cols, highlight=highlight)
         self.panel = "matrix"
         return self
 
     def _load_matrix(self, name: str, head: int | None = None, rows: tuple[int, int] | None = None,
-                     cols: tuple[int, int] | None = None) -> None:
+                     cols: tuple[int, int] | None = None, highlight: int | None = None) -> None:
         from bertviz_graph.widget.matrix import matrix_payload
 
         png, meta = matrix_payload(self.weights, name, head=head, rows=rows, cols=cols,
-                                   num_heads=self._h.ctx.get("heads"), stats_cache=self._stats)
-        self._matrix_args = {"name": name, "head": head, "rows": rows, "cols": cols}
+                                   num_heads=self._h.ctx.get("heads"), stats_cache=self._stats,
+                                   highlight=highlight)
+        self._matrix_args = {"name": name, "head": head, "rows": rows, "cols": cols, "highlight": highlight}
         with self.hold_sync():
             self.matrix_png = png
             self.matrix_meta = meta
@@ -255,6 +261,18 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         if name == self.matrix_meta.get("name"):
             self.matrix_meta = {**self.matrix_meta, "picked": {"row": int(row), "col": int(col), "value": v}}
         return v
+
+    def prune(self, method: str = "magnitude", amount: float = 0.3, sentences: Any = None) -> GraphWidget:
+        """A new widget showing a pruned copy of this model (its heads and neurons greyed in the graph, the
+        Sparsity colour-by); this widget stays the original. The copy's temporary folder is
+        ``.prune_job.folder``, its agreement with the original ``.prune_job.effect``; export with
+        ``bertviz_graph.prune.job.export_folder(w2.prune_job.folder, "out/")``."""
+        from bertviz_graph.widget.pruning import prune_graph
+
+        job = prune_graph(self._graph, method, amount, sentences)
+        w = GraphWidget(job.graph, height=self.height)
+        w.prune_job, w.original = job, self
+        return w
 
     def to_svg(self, path: str | Path | None = None) -> str | Path:
         """The picture on screen as SVG text, or written to ``path`` (returns the path)."""
@@ -280,6 +298,17 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
             self._render()
         return self
 
+    @traitlets.observe("color_by")
+    def _on_color_by(self, change: dict) -> None:
+        if change["new"] not in ("role", "activation", "change"):
+            self.color_by = "role"
+            self.error = f"unknown colour-by {change['new']!r}: use 'role', 'activation' or 'change'"
+            return
+        if change["new"] != "role" and "_bv_acts" not in self.__dict__:
+            self.error = f"colour-by {change['new']} shows a run: call w.run(\"The cat sat on the mat.\") first"
+        if self._ready:
+            self._render()
+
     @traitlets.observe("state")
     def _on_state(self, change: dict) -> None:
         from bertviz_graph.view import View, ViewState
@@ -294,9 +323,13 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         from bertviz_graph.layout import layout_of
         from bertviz_graph.render.svg import to_svg
 
-        svg = to_svg(layout_of(self._view))
+        lv = layout_of(self._view)
+        fills, tips = self._run_colours(lv)
+        # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
+        svg = to_svg(lv, legend=False, fills=fills) if fills else to_svg(lv)
         with self.hold_sync():
             self.svg = svg
+            self._tips = tips
             self._update_marks()
             self._update_details()
 
@@ -320,6 +353,8 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
     @traitlets.observe("selected")
     def _on_selected(self, change: dict) -> None:
         with self.hold_sync():
+            if change["new"]:
+                self.edge = ""  # a box selected: the edge is not any more
             self._update_marks()
             self._update_details()
             names = self.details.get("weights") or []
@@ -333,6 +368,9 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
 
     def _update_details(self) -> None:
         nid = self.selected
+        if self.edge and not nid:
+            self.details = self._edge_details(self.edge)
+            return
         if not nid:
             self.details = {}
             return
@@ -344,6 +382,7 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         d = details(self._h, nid, self._view)
         if d["mapping"]:  # the widget has one pane: the mapping follows the rows
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
+        d["rows"] += self._prediction_rows(nid)  # the output node / head group: the run's predictions
         return d
 
     # --- search -----------------------------------------------------------------------------------------
@@ -425,14 +464,18 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
 
     def _msg_matrix(self, m: dict) -> None:
         rows, cols = m.get("rows"), m.get("cols")
+        hl = m.get("highlight")
         self.show_matrix(str(m.get("name", "")), head=m.get("head"), rows=tuple(rows) if rows else None,
-                         cols=tuple(cols) if cols else None)
+                         cols=tuple(cols) if cols else None, highlight=None if hl is None else int(hl))
 
     def _msg_value(self, m: dict) -> None:
         self.value(int(m.get("row", 0)), int(m.get("col", 0)), name=m.get("name"))
 
     def _msg_reset(self, _m: dict) -> None:
         self.reset()
+
+    def _msg_edge(self, m: dict) -> None:
+        self.select_edge(str(m.get("id", "")))
 
     # --- helpers --------------------------------------------------------------------------------------------
     def _exists(self, nid: str) -> bool:

@@ -1,5 +1,6 @@
 """Two models side by side in a notebook: two explorer widgets whose views open, close and select together
-(through the structural alignment of ``bertviz_graph.diff``), above the comparison's summary.
+(through the structural alignment of ``bertviz_graph.diff``), above the comparison's summary; the
+differences are outlined in both pictures as in the app's Compare tab (``presenters.diff``).
 
     d = bg.show_diff("bert-base-uncased", "distilbert-base-uncased")
     d                                   # both explorers; open BertLayer 6 in one, DistilBERT's layer 3 opens
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from bertviz_graph.diff import GraphDiff, diff_graphs
@@ -26,6 +28,14 @@ class DiffWidgets:
         self.a = GraphWidget(d.a, height=height)
         self.b = GraphWidget(d.b, height=height)
         self._busy = False
+        from bertviz_graph.presenters.diff import diff_panel
+
+        self.panel = diff_panel(d, with_heatmaps=False)  # the marks and notes the app's Compare tab draws
+        self._uid = uuid.uuid4().hex[:10]
+        self.a.observe(lambda ch: self._mark("a"), names="svg")
+        self.b.observe(lambda ch: self._mark("b"), names="svg")
+        self._mark("a")
+        self._mark("b")
         self.a.observe(lambda ch: self._sync(ch, "a"), names="state")
         self.b.observe(lambda ch: self._sync(ch, "b"), names="state")
         self.a.observe(lambda ch: self._select(ch, "a"), names="selected")
@@ -34,6 +44,26 @@ class DiffWidgets:
         self.summary = W.HTML(f"<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>")
         self.box = W.VBox([self.summary, W.HBox([self.a, self.b],
                                                 layout=W.Layout(width="100%", align_items="flex-start"))])
+
+    def _mark(self, side: str) -> None:
+        """Outline the differences in this side's picture (added, removed, changed ... as in the app): a
+        <style> scoped to this picture by an attribute on its <svg>, since both pictures share a page and
+        may use the same ids."""
+        from bertviz_graph.presenters.diff import visible_marks
+        from bertviz_graph.render.diff_export import marks_css
+        from bertviz_graph.view import View, ViewState
+
+        w = self.a if side == "a" else self.b
+        svg = w.svg
+        tag = f'data-bvg-diff="{self._uid}-{side}"'
+        if not svg or tag in svg:
+            return
+        view = View(w.hierarchy, ViewState.from_json_dict(w.state))
+        marks = self.panel.marks_a if side == "a" else self.panel.marks_b
+        css = marks_css(visible_marks(marks, view), view, scope=f"svg[{tag}]")
+        start = svg.index("<svg")
+        end = svg.index(">", start)
+        w.svg = svg[:end] + f" {tag}>" + (f"<style>{css}</style>" if css else "") + svg[end + 1:]
 
     def _partner(self, gid: str, side: str) -> str | None:
         return self.diff.partner(gid, side=side)

@@ -23,6 +23,7 @@ def matrix_payload(
     stats_cache: Any = None,
     max_px: tuple[int, int] = MAX_PX,
     how: str = HOW,
+    highlight: int | None = None,
 ) -> tuple[bytes, dict[str, Any]]:
     """(PNG bytes, JSON-able meta) for the weight pane. ``head`` picks one attention head's slice of a
     query/key/value/attention-output weight; ``rows``/``cols`` a window (half-open) of the 2-D view.
@@ -35,4 +36,12 @@ def matrix_payload(
         stats = stats_cache.get_or_make(name, lambda: rw.stats(store, name))
     m = pw.matrix(store, name, rows=rows, cols=cols, how=how, head=head, num_heads=num_heads, max_px=max_px,
                   stats=stats)
-    return m.png(), m.meta()
+    meta = m.meta()
+    if highlight is not None:  # one head's slice outlined inside the picture (matrix.js draws the band)
+        if not num_heads:
+            from bertviz_graph.errors import UserError
+
+            raise UserError("this model has no attention-head count", "open a model whose config has the heads")
+        mv = m.view
+        meta["band"] = pw.head_band(name, tuple(mv.shape), num_heads, int(highlight), tuple(mv.rows), tuple(mv.cols))
+    return m.png(), meta

@@ -12,6 +12,8 @@ import { GraphCanvas } from "./graph.js";
 const HOST_ID = "bv-graph";
 const EVENT_ID = "bv-graph-event";
 const SELECTED_ID = "bv-selected";
+const TABS_ID = "bv-tabs";
+const RUN_TAB = "run";
 
 const state = { canvas: null, host: null, nonce: 0, draws: 0, firstDraw: null, lastDraw: null, GraphCanvas };
 window.bvgGraph = state; // read by tests and benchmarks (benchmarks/graph_render_bench.py draws with GraphCanvas)
@@ -24,6 +26,13 @@ function send(msg) {
     dc.set_props(EVENT_ID, { data: { ...msg, nonce: state.nonce } });
     dc.set_props(SELECTED_ID, { data: { id: msg.id } });
     if (state.canvas) state.canvas.setMarks({ ...state.canvas.marks, selected: msg.id }); // at once, no round trip
+    if (state.canvas) state.canvas.markEdge("");
+  } else if (msg.type === "edge") {
+    // an edge is selected instead of a box: the Run tab shows the tensor it carries
+    state.nonce += 1;
+    dc.set_props(SELECTED_ID, { data: { id: null, edge: msg.id, source: msg.source, target: msg.target, nonce: state.nonce } });
+    if (state.canvas) state.canvas.setMarks({ ...state.canvas.marks, selected: "" });
+    dc.set_props(TABS_ID, { value: RUN_TAB });
   }
 }
 
@@ -76,6 +85,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     fit: () => {
       const c = canvas();
       if (c) c.fitReadable();
+      return Date.now();
+    },
+    tips: (tips) => {
+      const c = canvas();
+      if (c) c.setEdgeTips(tips && tips.edges);
+      if (c) c.setNodeTips(tips && tips.nodes);
       return Date.now();
     },
     zoomIn: () => zoom(1.25),

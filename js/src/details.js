@@ -64,6 +64,11 @@ function renderDetails(body, api, d, meta) {
   if (d.series) body.appendChild(seriesPicker(api, d.series));
 
   if (d.explanation) body.appendChild(h("p", { class: "bvg-explain", text: d.explanation }));
+  if (d.image) {
+    // a selected edge: the [tokens × features] tensor it carries for the sentence run (w.run)
+    body.appendChild(h("img", { class: "bvg-act-img", src: d.image, alt: "activation heatmap", style: { width: "100%", imageRendering: "pixelated", border: "1px solid #ddd" } }));
+    if (d.image_caption) body.appendChild(h("div", { class: "bvg-dsub", text: d.image_caption }));
+  }
 
   if (d.weights && d.weights.length) {
     const list = h("div", { class: "bvg-weights" }, h("div", { class: "bvg-label", text: "Weights (click one to see its matrix)" }));

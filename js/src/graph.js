@@ -4,7 +4,10 @@
 // Every node is <g class="node" data-id data-parent data-kind data-expandable data-expanded>, every edge
 // <g class="edge">. Clicking a collapsed box opens it; clicking an open frame's title bar (or its − badge)
 // closes it; clicking anything else selects it. Drag pans, ctrl/⌘ + wheel zooms (plain wheel scrolls the
-// picture once it has focus). api.send(msg) gets {type: "click", id, toggle, part, shift} | {type: "dblclick", id}.
+// picture once it has focus). api.send(msg) gets {type: "click", id, toggle, part, shift} | {type: "dblclick", id}
+// | {type: "edge", id, source, target} (a click on an edge: each has a 12 px wide transparent hit path).
+// Hovering an edge shows its tooltip: its <title> plus setEdgeTips()'s line (the tensor it carries for the
+// sentence run); boxes given a line by setNodeTips() (colour-by values) show theirs the same way.
 //
 // Readable at every zoom: far out, boxes show their colour and name only (classes bvg-z-names / bvg-z-boxes,
 // graph.css); a minimap shows where the screen is in a picture bigger than it; opening a group keeps its
@@ -87,6 +90,12 @@ export class GraphCanvas {
     this.svg = null;
     this.nodes = new Map();
     this.marks = { selected: "", matches: [] };
+    this.edgeTips = {}; // edge id -> one line about the tensor it carries for the current sentence
+    this.nodeTips = {}; // node id -> one line (colour-by values, or why a box has none)
+    this.edgeTitles = new Map(); // edge id -> its <title> text (moved into our tooltip: no double tooltips)
+    this.selectedEdge = "";
+    this.tip = h("div", { class: "bvg-tip", role: "tooltip" });
+    this.host.appendChild(this.tip);
     this.anchor = null; // {id, sx, sy}: keep this node's top at this screen point after the next picture
     this.pendingFocus = null;
     this.lastClick = { id: null, t: 0 };
@@ -120,6 +129,7 @@ export class GraphCanvas {
   setSvg(text) {
     if (text === this.svgText) return;
     this.svgText = text;
+    if (this.tip) this.tip.classList.remove("bvg-show"); // it described the old picture
     for (const old of this.host.querySelectorAll(":scope > svg")) old.remove();
     this.svg = null;
     this.nodes.clear();
@@ -142,12 +152,97 @@ export class GraphCanvas {
       this.nodes.set(g.getAttribute("data-id"), g);
       if (g.getAttribute("data-expandable") === "1") this.addBadge(g);
     }
+    this.edgeTitles.clear();
+    for (const g of svg.querySelectorAll("g.edge")) this.addEdgeHit(g);
+    this.applyNodeTips();
     this.pz.attach(svg, cw, ch);
     this.minimap.setPicture(this.overviewBoxes(), cw, ch);
     this.applyMarks();
     this.placeView();
     this.drawn = (this.drawn || 0) + 1;
     this.host.setAttribute("data-drawn", String(this.drawn));
+  }
+
+  /** A wide transparent copy of an edge's path under it: edges are hoverable without pixel hunting. */
+  addEdgeHit(g) {
+    const t = g.querySelector(":scope > title");
+    if (t) {
+      this.edgeTitles.set(g.getAttribute("data-id"), t.textContent);
+      t.remove();
+    }
+    const p = g.querySelector(":scope > path");
+    if (!p) return;
+    const hit = p.cloneNode(false);
+    hit.removeAttribute("marker-end");
+    hit.removeAttribute("stroke-dasharray");
+    hit.setAttribute("class", "bvg-edge-hit");
+    hit.setAttribute("stroke", "transparent");
+    hit.setAttribute("stroke-width", "12");
+    g.insertBefore(hit, p);
+    if (g.getAttribute("data-id") === this.selectedEdge) g.classList.add("bvg-edge-selected");
+  }
+
+  setEdgeTips(tips) {
+    this.edgeTips = tips || {};
+  }
+
+  setNodeTips(tips) {
+    this.nodeTips = tips || {};
+    this.applyNodeTips();
+  }
+
+  /** Boxes with a tip show it in our tooltip with their <title> text (moved out: no double tooltips). */
+  applyNodeTips() {
+    for (const [id, g] of this.nodes) {
+      const t = g.querySelector(":scope > title");
+      if (this.nodeTips[id]) {
+        if (t) {
+          g.setAttribute("data-title", t.textContent);
+          t.remove();
+        }
+      } else if (!t && g.hasAttribute("data-title")) {
+        g.insertBefore(s("title", { text: g.getAttribute("data-title") }), g.firstChild);
+        g.removeAttribute("data-title");
+      }
+    }
+  }
+
+  /** The tooltip of the edge or box under the pointer (e: a pointer event), or hidden. */
+  showTip(e) {
+    const t = e.target;
+    const edge = t && t.closest ? t.closest("g.edge") : null;
+    const node = !edge && t && t.closest ? t.closest("g.node") : null;
+    let text = "";
+    if (edge) {
+      const id = edge.getAttribute("data-id");
+      const title = this.edgeTitles.get(id) || id;
+      const tip = this.edgeTips[id];
+      text = `${title}\n${tip || (["param", "shared", "tied"].includes(edge.getAttribute("data-kind")) ? "" : "run a sentence to see the tensor it carries")}`;
+      text += "\n(click: the whole tensor)";
+    } else if (node && this.nodeTips[node.getAttribute("data-id")]) {
+      const title = node.getAttribute("data-title");
+      text = `${title ? `${title}\n` : ""}${this.nodeTips[node.getAttribute("data-id")]}`;
+    }
+    if (!text.trim()) {
+      this.tip.classList.remove("bvg-show");
+      return;
+    }
+    const r = this.host.getBoundingClientRect();
+    this.tip.textContent = text.trim();
+    const x = e.clientX - r.left + 14;
+    const y = e.clientY - r.top + 14;
+    this.tip.style.left = `${Math.min(x, Math.max(0, r.width - 360))}px`;
+    this.tip.style.top = `${Math.min(y, Math.max(0, r.height - 80))}px`;
+    this.tip.classList.add("bvg-show");
+    this.tip.setAttribute("data-for", edge ? edge.getAttribute("data-id") : node.getAttribute("data-id"));
+  }
+
+  markEdge(id) {
+    this.selectedEdge = id || "";
+    if (!this.svg) return;
+    for (const g of this.svg.querySelectorAll("g.edge.bvg-edge-selected")) g.classList.remove("bvg-edge-selected");
+    if (!id) return;
+    for (const g of this.svg.querySelectorAll("g.edge")) if (g.getAttribute("data-id") === id) g.classList.add("bvg-edge-selected");
   }
 
   /** Every node's box and fill, for the minimap (frames first, so boxes are drawn over them). */
@@ -345,6 +440,8 @@ export class GraphCanvas {
       host.focus({ preventScroll: true });
     });
     host.addEventListener("pointermove", (e) => {
+      if (!drag || !drag.moved) this.showTip(e);
+      else this.tip.classList.remove("bvg-show");
       if (!drag) return;
       if (!drag.moved && Math.hypot(e.clientX - drag.x, e.clientY - drag.y) > CLICK_SLOP) {
         drag.moved = true;
@@ -364,6 +461,7 @@ export class GraphCanvas {
       if (!cancelled && !d.moved) this.onClick(d.target, e);
     };
     host.addEventListener("pointerup", (e) => end(e, false));
+    host.addEventListener("pointerleave", () => this.tip.classList.remove("bvg-show"));
     host.addEventListener("pointercancel", (e) => end(e, true));
     host.addEventListener(
       "wheel",
@@ -404,8 +502,16 @@ export class GraphCanvas {
   }
 
   onClick(target, e) {
+    const edge = target && target.closest ? target.closest("g.edge") : null;
+    if (edge && this.host.contains(edge)) {
+      const id = edge.getAttribute("data-id");
+      this.markEdge(id);
+      this.api.send({ type: "edge", id, source: edge.getAttribute("data-source"), target: edge.getAttribute("data-target") });
+      return;
+    }
     const g = target && target.closest ? target.closest("g.node") : null;
     if (!g || !this.host.contains(g)) return;
+    this.markEdge("");
     const id = g.getAttribute("data-id");
     const expandable = g.getAttribute("data-expandable") === "1";
     const expanded = g.getAttribute("data-expanded") === "1";

@@ -2,7 +2,7 @@
 // this file lays out the pieces and forwards clicks as messages:
 //   {type: "click", id, toggle} | {type: "dblclick", id} | {type: "toggle", id} | {type: "select", id, reveal}
 //   {type: "instance", series, index} | {type: "search", q} | {type: "matrix", name, head?, rows?, cols?}
-//   {type: "value", name, row, col} | {type: "reset"}
+//   {type: "value", name, row, col} | {type: "reset"} | {type: "edge", id, source, target}
 // Side panels are plain objects {id, title, traits, mount(el, api) -> rerender}; add one to PANELS.
 
 import "./widget.css";
@@ -112,6 +112,14 @@ function render({ model, el }) {
   };
   let lastFocus = (model.get("_focus") || {}).n;
   for (const t of ["svg", "_marks", "_focus", "error", "height"]) on(t, refresh);
+  // tooltips of edges (the tensor each carries for the sentence run with w.run) and of boxes (colour-by values)
+  const tips = () => {
+    const t = model.get("_tips") || {};
+    canvas.setEdgeTips(t.edges || {});
+    canvas.setNodeTips(t.nodes || {});
+  };
+  on("_tips", tips);
+  tips();
   const updateSearch = () =>
     search.update(model.get("search"), model.get("matches") || [], model.get("_match_info") || [], model.get("_search_info") || "");
   for (const t of ["search", "matches", "_match_info", "_search_info"]) on(t, updateSearch);

@@ -85,6 +85,10 @@ function renderMatrix(body, api, m, url) {
   if (ratio) img.style.aspectRatio = `${1 / ratio}`;
   const sel = h("div", { class: "bvg-sel" });
   const frame = h("div", { class: "bvg-imgframe" }, img, sel);
+  if (m.band) {
+    frame.style.overflow = "hidden"; // the band's shadow dims the rest of the image, nothing outside it
+    frame.appendChild(headBand(m, R0, R1, C0, C1, vec));
+  }
   plot.appendChild(h("div", { class: "bvg-ylab", text: vec ? "" : m.row_label || "row" }));
   const col = h("div", { class: "bvg-plotcol" });
   if (!vec) col.appendChild(h("div", { class: "bvg-ticks" }, h("span", { text: `rows ${range(R0, R1)}` })));
@@ -163,6 +167,22 @@ function renderMatrix(body, api, m, url) {
   return img;
 }
 
+/** One attention head's slice outlined over the image (the rest dimmed): m.band = {head, dim, rows, cols}. */
+function headBand(m, R0, R1, C0, C1, vec) {
+  const b = m.band;
+  const pct = (v, a, z) => `${(100 * (v - a)) / Math.max(1, z - a)}%`;
+  const top = vec ? "0%" : pct(b.rows[0], R0, R1);
+  const height = vec ? "100%" : pct(b.rows[1] - b.rows[0] + R0, R0, R1);
+  const left = pct(b.cols[0], C0, C1);
+  const width = pct(b.cols[1] - b.cols[0] + C0, C0, C1);
+  return h("div", {
+    class: "bvg-headband",
+    "data-head": b.head,
+    title: `head ${b.head}: ${b.dim === 0 && !vec ? `rows ${b.rows[0]}:${b.rows[1]}` : `columns ${b.cols[0]}:${b.cols[1]}`}`,
+    style: { position: "absolute", top, left, width, height, outline: "2px solid #111", boxShadow: "0 0 0 9999px rgba(255,255,255,0.6)", pointerEvents: "none" },
+  });
+}
+
 function colorBar(m) {
   const colors = m.colors && m.colors.length ? m.colors : ["rgb(33,102,172)", "rgb(247,247,247)", "rgb(178,24,43)"];
   const bar = h("div", { class: "bvg-cbar", style: { background: `linear-gradient(to right, ${colors.join(", ")})` } });
@@ -214,7 +234,12 @@ function headBar(api, m) {
   row.appendChild(
     h("button", { class: "bvg-btn bvg-small" + (hd.head === null || hd.head === undefined ? " bvg-active" : ""), onclick: () => api.send({ type: "matrix", name: m.name, head: null }) }, "all heads"),
   );
-  if (hd.head !== null && hd.head !== undefined) row.appendChild(h("span", { class: "bvg-dsub", text: ` showing head ${hd.head} only` }));
+  if (hd.head !== null && hd.head !== undefined) {
+    row.appendChild(h("span", { class: "bvg-dsub", text: ` showing head ${hd.head} only` }));
+    row.appendChild(
+      h("button", { class: "bvg-btn bvg-small", "data-action": "outline", title: "the whole matrix with this head's slice outlined", onclick: () => api.send({ type: "matrix", name: m.name, highlight: hd.head }) }, "outline in the whole matrix"),
+    );
+  }
   box.appendChild(row);
   return box;
 }
