@@ -20,6 +20,7 @@ for. The attention maps are always kept (in float16 past half the budget: 6.3 MB
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,7 +176,9 @@ class _Recorder:
             return _Interp(self.prog.gm, garbage_collect_values=True).run(*args)
 
 
-_PROGRAMS: OrderedDict[tuple, Program] = OrderedDict()
+# key (id of the model, id of the graph, length) -> (weakref to the model, weakref to the graph, program):
+# an id alone is reused once its object is gone, and would hand a new model a dead model's program
+_PROGRAMS: OrderedDict[tuple, tuple[Any, Any, Program]] = OrderedDict()
 _PLOCK = threading.Lock()
 
 
@@ -188,9 +191,10 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int, any_length: bool = 
     key_static = (id(run.model), id(graph), seq_len)
     with _PLOCK:
         for key in (key_dyn, key_static):
-            if key in _PROGRAMS:
+            hit = _PROGRAMS.get(key)
+            if hit is not None and hit[0]() is run.model and hit[1]() is graph:
                 _PROGRAMS.move_to_end(key)
-                return _PROGRAMS[key]
+                return hit[2]
         prog = None
         if not any_length:
             try:
@@ -213,7 +217,7 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int, any_length: bool = 
             static = export_program(graph, run, seq_len, dynamic=False)
             if prog is None or len(static.unmatched) < len(prog.unmatched):
                 prog = static
-        _PROGRAMS[key_dyn if prog.dynamic else key_static] = prog
+        _PROGRAMS[key_dyn if prog.dynamic else key_static] = (weakref.ref(run.model), weakref.ref(graph), prog)
         while len(_PROGRAMS) > 4:
             _PROGRAMS.popitem(last=False)
         return prog
