@@ -59,7 +59,10 @@ def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: b
     import threading
     import webbrowser
 
+    from bertviz_graph.app.run_panel import session
+
     app = make_app(graph)
+    session(app.bv_context).preload()  # the example sentence, run while the browser opens the page
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{shown}:{port}/"
     print(f"bertviz-graph: {graph.name} at {url}  (Ctrl+C to stop)", flush=True)

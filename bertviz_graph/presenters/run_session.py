@@ -4,6 +4,7 @@ browser only holds the text it ran and the server keeps no per-session state."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -11,6 +12,8 @@ from cachetools import LRUCache
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+
+log = logging.getLogger(__name__)
 
 EXAMPLE = "The cat sat on the mat because it was tired."
 EXAMPLE_PAIR = "The dog slept."
@@ -33,6 +36,7 @@ class RunSession:
     def __init__(self, graph: OpGraph, size: int = 4):
         self.graph = graph
         self._lock = threading.Lock()
+        self._computing = threading.Lock()
         self._runs: LRUCache = LRUCache(maxsize=size)
         self._runnable = None
         self.last_key: tuple | None = None  # the most recent run (the widget's colour-by follows it)
@@ -50,21 +54,21 @@ class RunSession:
                 self._runnable = load_runnable(self.graph)
             return self._runnable
 
-    def preload(self) -> None:
-        """Load and export the model in a background thread. Not called by the app: torch.export is not
-        thread-safe, and an export running beside another one (a trace, a model switch) fails."""
+    def preload(self, text: str = EXAMPLE) -> threading.Thread | None:
+        """Run ``text`` in a background thread (the model's load and export are the slow part of a first
+        run), so the page that shows it finds it done. Safe beside a trace: both take the torch lock."""
         if can_run(self.graph):
-            return
+            return None
 
         def go() -> None:
-            from bertviz_graph.run.capture import program_for
+            try:
+                self.run(text)
+            except Exception:  # noqa: BLE001 - the Run tab says what is wrong when it asks again
+                log.debug("preloading the example run failed", exc_info=True)
 
-            try:  # the model, then its exported program (the slow part of a first run)
-                program_for(self.graph, self.runnable, 16)
-            except Exception:  # noqa: BLE001 - the Run button will say what is wrong
-                pass
-
-        threading.Thread(target=go, name="bv-run-preload", daemon=True).start()
+        t = threading.Thread(target=go, name="bv-run-preload", daemon=True)
+        t.start()
+        return t
 
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
         from bertviz_graph.run.capture import capture
@@ -73,10 +77,14 @@ class RunSession:
         with self._lock:
             hit = self._runs.get(key)
         if hit is None:
-            run = self.runnable
-            hit = capture(self.graph, run, run.tokenize(text, pair, ids))
-            with self._lock:
-                self._runs[key] = hit
+            with self._computing:  # one capture at a time: a page asking for the preloaded run waits for it
+                with self._lock:
+                    hit = self._runs.get(key)
+                if hit is None:
+                    run = self.runnable
+                    hit = capture(self.graph, run, run.tokenize(text, pair, ids))
+                    with self._lock:
+                        self._runs[key] = hit
         self.last_key = key
         return hit
 

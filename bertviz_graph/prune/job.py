@@ -89,28 +89,32 @@ def run_prune(model: Any, method: str, amount: float, source: str, job: Job | No
     result. Synchronous (the thread body; the widget calls it directly). Errors land in ``job.error``."""
     from bertviz_graph.pipeline import graph_of
     from bertviz_graph.prune.api import prune
+    from bertviz_graph.torch_lock import torch_exclusive
 
     job = job or Job(id="direct", method=method, amount=float(amount), source=source)
     job.state = "running"
-    try:
-        check_method(method, amount)
-        job.step = f"loading the model and pruning ({method})"
-        p = prune(model, method=method, amount=float(amount), sentences=sentences)
-        job.step = "measuring the effect on the example sentences"
-        job.effect = {**p.metrics(), "sentences": p.n_sentences}
-        p.record.effect, p.record.source = dict(job.effect), source
-        job.step = "writing the pruned copy to a temporary folder"
-        stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(str(p.name)).name)[:40] or "model"
-        out = Path(tempfile.mkdtemp(dir=temp_root(), prefix=f"{job.id}-")) / f"{stem}-{method}-{amount:.2f}"
-        job.folder = p.save(out)
-        del p  # the pruned module: the folder is what is shown from here on
-        job.step = "tracing the pruned copy"
-        job.graph = graph_of(str(job.folder))
-        job.state, job.step = "done", "done"
-    except Exception as exc:  # noqa: BLE001 - a sentence for the page, never a traceback
-        if not isinstance(exc, UserError):
-            log.error("pruning job %s failed", job.id, exc_info=True)  # the traceback: server log only
-        job.state, job.error = "error", _error_text(exc)
+    # The job holds the torch lock: its forward passes must not run beside an export (torch.export's flags
+    # are process-global and change transformers' code paths); a Run click meanwhile waits for the job.
+    with torch_exclusive():
+        try:
+            check_method(method, amount)
+            job.step = f"loading the model and pruning ({method})"
+            p = prune(model, method=method, amount=float(amount), sentences=sentences)
+            job.step = "measuring the effect on the example sentences"
+            job.effect = {**p.metrics(), "sentences": p.n_sentences}
+            p.record.effect, p.record.source = dict(job.effect), source
+            job.step = "writing the pruned copy to a temporary folder"
+            stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(str(p.name)).name)[:40] or "model"
+            out = Path(tempfile.mkdtemp(dir=temp_root(), prefix=f"{job.id}-")) / f"{stem}-{method}-{amount:.2f}"
+            job.folder = p.save(out)
+            del p  # the pruned module: the folder is what is shown from here on
+            job.step = "tracing the pruned copy"
+            job.graph = graph_of(str(job.folder))
+            job.state, job.step = "done", "done"
+        except Exception as exc:  # noqa: BLE001 - a sentence for the page, never a traceback
+            if not isinstance(exc, UserError):
+                log.error("pruning job %s failed", job.id, exc_info=True)  # the traceback: server log only
+            job.state, job.error = "error", _error_text(exc)
     job.elapsed = time.monotonic() - job.started
     return job
 

@@ -225,6 +225,13 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int, any_length: bool = 
 
 def export_program(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool, layered: bool = False) -> Program | None:
     """torch.export of the real model (``layered``: of one layer, replicated; None if that does not apply)."""
+    from bertviz_graph.torch_lock import torch_exclusive
+
+    with torch_exclusive():  # torch.export's state is process-global: never beside another trace or run
+        return _export_program(graph, run, seq_len, dynamic, layered)
+
+
+def _export_program(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool, layered: bool) -> Program | None:
     import time
 
     import torch

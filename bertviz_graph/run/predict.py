@@ -49,8 +49,10 @@ def embed(run: Runnable, text: str, pair: str | None = None) -> np.ndarray:
     """A plain forward pass (no capture) of ``text``: its pooled, normalised embedding."""
     import torch
 
+    from bertviz_graph.torch_lock import torch_exclusive
+
     toks = run.tokenize(text, pair)
-    with torch.no_grad():
+    with torch.no_grad(), torch_exclusive():  # an eager pass beside an export would take its code paths
         out = run.model(torch.tensor([toks.input_ids]))
     return pool(out[0][0].float().numpy(), pooling_mode(run))
 

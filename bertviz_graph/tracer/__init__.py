@@ -59,17 +59,19 @@ def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten
             return graph
 
     from bertviz_graph.sources.build import build_model
+    from bertviz_graph.torch_lock import torch_exclusive
     from bertviz_graph.tracer.fast import fast_trace
 
     say(f"building {source.name} ({'structure only, meta device' if source.structure_only else source.origin})")
-    # Identical layers: export one and replicate it (same graph, a fraction of the time; see tracer.fast).
-    graph = fast_trace(source, lambda model: _meta(source, attention, ops, seq_len, model), ops, attention,
-                       seq_len) if source.model is None else None
-    if graph is None:
-        build_model(source, attention=attention, seq_len=seq_len)
-        meta = _meta(source, attention, ops, seq_len)
-        say("tracing with torch.export")
-        graph = _trace_model(source, meta, ops, say)
+    with torch_exclusive():  # torch.export's state is process-global: one trace or run at a time
+        # Identical layers: export one and replicate it (same graph, a fraction of the time; see tracer.fast).
+        graph = fast_trace(source, lambda model: _meta(source, attention, ops, seq_len, model), ops, attention,
+                           seq_len) if source.model is None else None
+        if graph is None:
+            build_model(source, attention=attention, seq_len=seq_len)
+            meta = _meta(source, attention, ops, seq_len)
+            say("tracing with torch.export")
+            graph = _trace_model(source, meta, ops, say)
     graph.meta["params"] = graph.param_count()
     if cached is not None:
         try:
