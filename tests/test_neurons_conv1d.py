@@ -8,6 +8,7 @@ import torch
 
 import bertviz_graph as bg
 from bertviz_graph.details import ModuleWeights, weights_for
+from bertviz_graph.errors import UserError
 from bertviz_graph.neurons.views import head_matrix, neuron_detail, neuron_view, resolve_linear
 from bertviz_graph.presenters import weights as pw
 from bertviz_graph.render import weights as rw
@@ -72,7 +73,7 @@ def test_output_neuron_incoming_weights_are_a_stored_column(gpt2):
     assert len(got) == H
     np.testing.assert_allclose([got[i] for i in range(H)], W[:, j], rtol=1e-6)
     assert "column 77" in fig.layout.title.subtitle.text
-    with pytest.raises(bg.UserError if hasattr(bg, "UserError") else Exception):
+    with pytest.raises(UserError, match="outside"):
         neuron_detail(g, "h.0.mlp.c_fc", 4 * H)  # 128 is past the 128 output neurons
 
 

@@ -187,7 +187,7 @@ def head_band(name: str, shape: tuple[int, ...] | list[int], num_heads: int, hea
     hs = slices[int(head)]
     found = []
     for a, b in hs.bands:  # a fused Q|K|V weight: the head's Q, K and V rows
-        (r0, r1), (c0, c1) = rw.head_window(tuple(int(d) for d in shape), hs._replace(start=a, stop=b, parts=()))
+        (r0, r1), (c0, c1) = rw.head_window(tuple(int(d) for d in shape), rw.HeadSlice(hs.head, hs.dim, a, b))
         r0, r1 = max(r0, rows[0]), min(r1, rows[1])
         c0, c1 = max(c0, cols[0]), min(c1, cols[1])
         if r0 < r1 and c0 < c1:

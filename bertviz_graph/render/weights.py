@@ -618,7 +618,7 @@ def head_norms(store: WeightSource, name: str, num_heads: int) -> np.ndarray:
     for hs in head_slices(name, shape, num_heads):
         sq = 0.0
         for band in hs.bands:  # a fused Q|K|V head: all three of its bands
-            r, c = head_window(shape, hs._replace(start=band[0], stop=band[1], parts=()))
+            r, c = head_window(shape, HeadSlice(hs.head, hs.dim, band[0], band[1]))
             sq += float(np.square(_read_window(store, name, r, c).astype(np.float64)).sum())
         out.append(math.sqrt(sq))
     return np.asarray(out)
@@ -660,7 +660,7 @@ def per_head_figure(
     fused = bool(slices[0].parts)
     # one panel per head; a fused Q|K|V weight gets three per head (its Q, K and V rows), a row each
     panels = [(hs.head, "", hs) for hs in slices] if not fused else [
-        (hs.head, f" {QKV_PARTS[p]}", hs._replace(start=a, stop=b, parts=()))
+        (hs.head, f" {QKV_PARTS[p]}", HeadSlice(hs.head, hs.dim, a, b))
         for hs in slices for p, (a, b) in enumerate(hs.parts)]
     vmax = tensor_absmax(store, name) or 1.0
     vec = len(shape) <= 1
@@ -687,7 +687,7 @@ def per_head_figure(
     ylab, xlab = axis_labels(name, shape)
     tick = {"size": 9, "color": "#555"}
     data, layout_axes, titles = [], {}, []
-    for i, ((head, part, hs), mv) in enumerate(zip(panels, views, strict=True)):
+    for i, ((head, part, _hs), mv) in enumerate(zip(panels, views, strict=True)):
         r, c = divmod(i, cols)
         k = "" if i == 0 else str(i + 1)
         x0 = c * (w + hgap)
