@@ -26,6 +26,7 @@ from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.neurons.linear_ops import (
     LINEAR_OPS,
+    linear_features,
     linear_params,
     linear_users,
     params_read,
@@ -109,15 +110,6 @@ class LinearRef:
             return ""
         return (f"GPT-2's Conv1D stores W as [in, out] = {self.in_features}×{self.out_features}; "
                 f"shown transposed as [out, in] like a Linear")
-
-
-def linear_features(attrs: dict[str, Any]) -> tuple[int, int] | None:
-    """(in, out) features of a Linear, or of GPT-2's Conv1D (nx → nf), from its module attributes."""
-    if "in_features" in attrs and "out_features" in attrs:
-        return int(attrs["in_features"]), int(attrs["out_features"])
-    if "nx" in attrs and "nf" in attrs:
-        return int(attrs["nx"]), int(attrs["nf"])
-    return None
 
 
 def _is_linear_group(h: Hierarchy, gid: str) -> bool:
