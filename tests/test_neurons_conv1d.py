@@ -44,7 +44,7 @@ def test_conv1d_resolves_as_a_linear_with_fan_in_and_out(gpt2):
         assert (r.in_features, r.out_features, r.stored_in_out) == (n_in, n_out, True)
         assert "[in, out]" in r.layout_note
     q = resolve_linear(g, QKV)
-    assert (q.fused_qkv, q.split, q.heads, q.d_head) == (True, 0, HEADS, D) and "Q, K and V fused" in q.label
+    assert (q.fused_qkv, q.split, q.heads, q.d_head) == (True, 0, HEADS, D) and "fused query/key/value" in q.label
     assert (resolve_linear(g, "h.0.attn.c_proj").split, resolve_linear(g, "h.0.mlp.c_proj").split) == (1, None)
 
 
@@ -58,7 +58,7 @@ def test_neuron_view_edges_are_the_transposed_stored_weight(gpt2):
         o, i = int(txt.split("out ")[1].split(",")[0]), int(txt.split("in ")[1].split("]")[0])
         assert float(txt.split("= ")[1]) == pytest.approx(float(W.T[o, i]), rel=1e-3, abs=1e-4)
         hits += 1
-    assert hits == 60 and "stores W as [in, out] = 32×128" in fig.layout.title.subtitle.text
+    assert hits == 60 and "stored [in, out] = 32×128" in fig.layout.title.subtitle.text
     outs = [t for t in fig.data if t.name == "output neurons"][0].customdata
     assert max(outs) >= H  # output indices run to 128: with the transpose dropped they stop at 32
 
@@ -111,7 +111,7 @@ def test_weights_panel_shows_out_by_in_with_a_note(gpt2):
     outlined = [(s.y0 + 0.5, s.y1 + 0.5) for s in fig.layout.shapes if s.line.width]
     assert outlined == [(8, 16), (40, 48), (72, 80)]
     ph = pw.per_head(store, name, HEADS)
-    assert len(ph.data) == 3 * HEADS and "Q, K and V fused" in ph.layout.title.subtitle.text
+    assert len(ph.data) == 3 * HEADS and "Q, K, V fused: rows 0:32, 32:64, 64:96" in ph.layout.title.subtitle.text
     np.testing.assert_allclose(ph.data[4].z, W[:, H + D: H + 2 * D].T, rtol=1e-6)  # head 1 K: Q, K, V a row
 
 

@@ -108,8 +108,8 @@ class LinearRef:
         """How the drawn W relates to what the model stores ("" for an ordinary Linear)."""
         if not self.stored_in_out:
             return ""
-        return (f"GPT-2's Conv1D stores W as [in, out] = {self.in_features}×{self.out_features}; "
-                f"shown transposed as [out, in] like a Linear")
+        return (f"stored [in, out] = {self.in_features}×{self.out_features} (GPT-2's Conv1D), drawn as "
+                "[out, in]")
 
 
 def _is_linear_group(h: Hierarchy, gid: str) -> bool:
@@ -222,7 +222,7 @@ def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
     label = _linear_label(h, gid) if gid else weight
     fused = is_fused_qkv(name_for_split)
     if fused:
-        label += " · Q, K and V fused"
+        label += " · fused query/key/value"
     return LinearRef(gid=gid, weight=weight, bias=bias, out_features=n_out, in_features=n_in,
                      heads=heads, split=split, label=label, stored_in_out=stored_in_out, fused_qkv=fused)
 
@@ -333,7 +333,7 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
             (q0, q1), (k0, k1), (v0, v1) = head_bands(ref, head)
             title = (f"{ref.label}, head {head}: Q neurons {q0}–{q1 - 1}, K {k0}–{k1 - 1}, "
                      f"V {v0}–{v1 - 1}")
-            out_label = f"Q, K, V neurons of head {head} (3×{d} of {ref.out_features})"
+            out_label = f"head {head}'s Q, K, V (3×{d} of {ref.out_features})"
         elif ref.split == 0:
             title = f"{ref.label}, head {head}: output neurons {r0}–{r0 + d - 1}"
             out_label = f"output neurons of head {head} ({d} of {ref.out_features})"
@@ -349,14 +349,13 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
         marked[1].name = "output neurons"
     for t in fig.data:
         t.meta = ref.gid or ref.weight
-    note = (f"W is {ref.out_features}×{ref.in_features} · red > 0, blue < 0, width ∝ |w|<br>click an output "
-            "neuron for all its incoming weights")
+    note = f"W is {ref.out_features}×{ref.in_features} · red > 0, blue < 0, width ∝ |w|"
     if ref.stored_in_out:
         note += f"<br>{ref.layout_note}"
     if ref.fused_qkv and head is None:
         part = ref.out_features // 3
-        note += (f"<br>Q, K and V in one layer: output neurons 0–{part - 1} are Q, {part}–{2 * part - 1} K, "
-                 f"{2 * part}–{3 * part - 1} V")
+        note += f"<br>Q = output neurons 0–{part - 1}, K = {part}–{2 * part - 1}, V = {2 * part}–{3 * part - 1}"
+    note += "<br>click an output neuron for all its incoming weights"
     if not getattr(store, "trained", True):
         note += " · <span style='color:#b22'>RANDOM weights, not trained</span>"
     fig.update_layout(title={"subtitle": {"text": f"{sample.caption()}<br>{note}"}}, margin={"t": 96})
@@ -573,14 +572,24 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
         rows.append((f"{grp.label}", f"{n} stacked copies of the same layer structure, "
                                      + ("ALL with the same weights (shared)" if grp.shared_weights
                                         else f"each with its own {each:,} trained parameters")))
-    elif "in_features" in a and "out_features" in a:
-        rows += _linear_rows(h, a["in_features"], a["out_features"], f"Linear {a['in_features']}→{a['out_features']}")
-        from bertviz_graph.render.weights import head_split_dim
+    elif linear_features(a) is not None:  # a Linear, or GPT-2's Conv1D (nx → nf)
+        n_in, n_out = linear_features(a)
+        conv = grp.cls == "Conv1D"
+        rows += _linear_rows(h, n_in, n_out, f"{'Conv1D' if conv else 'Linear'} {n_in}→{n_out}")
+        if conv:
+            rows.append(("stored [in, out]", f"GPT-2's Conv1D keeps W as [{n_in}, {n_out}] (y = x·W + b): the same "
+                                             f"layer; views show it transposed as W [{n_out}, {n_in}]"))
+        from bertviz_graph.render.weights import head_split_dim, is_fused_qkv
 
         split = head_split_dim(f"{gid}.weight")
         heads = _heads_of(h, gid)
-        if split is not None and heads:
-            n = a["out_features"] if split == 0 else a["in_features"]
+        fused = is_fused_qkv(f"{gid}.weight")
+        if fused and heads and n_out % (3 * heads) == 0:
+            p, d = n_out // 3, n_out // 3 // heads
+            rows.append(("Q, K, V fused", f"output neurons 0–{p - 1} are the queries, {p}–{2 * p - 1} the keys, "
+                                          f"{2 * p}–{3 * p - 1} the values; in each, head h owns h·{d} … (h+1)·{d}−1"))
+        elif split is not None and heads:
+            n = n_out if split == 0 else n_in
             d = n // heads
             owns = "output neurons (rows)" if split == 0 else "input neurons (columns)"
             rows.append((f"{heads} heads", f"head h owns {owns} h·{d} … (h+1)·{d}−1"))

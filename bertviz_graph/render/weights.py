@@ -715,8 +715,8 @@ def per_head_figure(
     note = "" if getattr(store, "trained", True) else " · <b>RANDOM</b> initial weights, not trained"
     if fused:  # Q, K and V fused: each part is split by head on its own
         part = shape[0] // 3
-        owns_text = (f"Q, K and V fused (rows 0:{part}, {part}:{2 * part}, {2 * part}:{3 * part}); head h owns "
-                     f"{d} rows of each: h·{d} … (h+1)·{d}−1 within Q, K and V")
+        owns_text = (f"Q, K, V fused: rows 0:{part}, {part}:{2 * part}, {2 * part}:{3 * part}; "
+                     f"head h owns {d} rows of each")
     else:
         owns_text = f"head h owns {owns} h·{d} … (h+1)·{d}−1{'' if wide else '; titles: head: ‖W‖'}"
     fig = go.Figure(data=data, layout={
