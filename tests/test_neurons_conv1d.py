@@ -164,3 +164,25 @@ def test_run_time_contributions_transpose_conv1d(gpt2):
     Wt = conv.weight.detach().numpy().T
     for j, i, c in nv.edges:
         assert c == pytest.approx(float(Wt[i, j] * x[0, 1, j]), rel=1e-5)
+
+
+def test_head_params_of_gpt2_attention(gpt2):
+    """The attention tab's per-head weights: shapes as shown ([out, in]), so the fused c_attn splits."""
+    _model, g = gpt2
+    from bertviz_graph.presenters.attention import head_params
+
+    ps = head_params(g, "h.0.attn", 1, HEADS)
+    assert ps["h.0.attn.c_attn.weight"] == (0, D, 2 * D) and ps["h.0.attn.c_attn.bias"] == (0, D, 2 * D)
+    assert ps["h.0.attn.c_proj.weight"] == (1, D, 2 * D)
+    store = weights_for(g)
+    names = [n for n in ps if n.endswith(".weight")]
+    figs = pw.head_slice_figures(store, names, HEADS, 1)
+    assert [n for n, _, _ in figs] == names and "Q 8:16, K 40:48, V 72:80" in figs[0][2]
+
+
+def test_matrix_of_one_fused_head_says_where_k_and_v_are(gpt2):
+    model, g = gpt2
+    m = pw.matrix(weights_for(g), f"{QKV}.weight", num_heads=HEADS, head=2, how="mean", max_px=(512, 512))
+    W = _stored(model, QKV)
+    np.testing.assert_allclose(m.view.z, W[:, 2 * D: 3 * D].T, rtol=1e-6)
+    assert "K rows are 48:56, its V rows 80:88" in m.note

@@ -294,6 +294,10 @@ def matrix(store: Any, name: str, *, rows: tuple[int, int] | list[int] | None = 
     mv = rw.matrix_view(store, name, rows=tuple(rows) if rows else None, cols=tuple(cols) if cols else None,
                         max_px=max_px, how=how_or_default(how))
     note = store.note(name) if hasattr(store, "note") else None  # e.g. an ONNX weight shown transposed
+    if head is not None and heads is not None and rw.is_fused_qkv(name):  # one window: the head's Q rows
+        (_, _), (k0, k1), (v0, v1) = slices[int(head)].bands
+        fused = f"Q, K, V fused: this is head {head}'s Q; its K rows are {k0}:{k1}, its V rows {v0}:{v1}"
+        note = f"{note}. {fused}" if note else fused
     return Matrix(view=mv, stats=stats, heads=heads, note=note or None)
 
 
