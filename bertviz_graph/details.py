@@ -164,13 +164,22 @@ def weights_for(graph: Any):
         return OnnxWeights.for_graph(graph)
     status = weights_status(graph)
     if status.trained and getattr(graph, "module", None) is not None:
-        return ModuleWeights(graph.module)
+        return conv1d_shown_as_linear(graph, ModuleWeights(graph.module))
     if status.trained:
-        return WeightStore.open([Path(p) for p in graph.meta["weight_files"]])
+        return conv1d_shown_as_linear(graph, WeightStore.open([Path(p) for p in graph.meta["weight_files"]]))
     shapes = {d["name"]: tuple(d.get("shape") or ()) for _, d in graph.nodes() if d["kind"] in ("param", "buffer")}
     store = RandomWeights(shapes, seed=0)
     store.description = status.text
-    return store
+    return conv1d_shown_as_linear(graph, store)
+
+
+def conv1d_shown_as_linear(graph: Any, store: Any):
+    """``store`` with GPT-2's Conv1D weights (stored [in, out]) shown as [out, in], like every Linear."""
+    from bertviz_graph.sources.weights import with_transposed
+
+    names = sorted({f"{p.split('@')[0]}.weight" for p, m in getattr(graph, "modules", {}).items()
+                    if m.cls == "Conv1D"})
+    return with_transposed(store, names)
 
 
 class ModuleWeights:

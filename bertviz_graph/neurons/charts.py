@@ -28,6 +28,7 @@ from bertviz_graph.hierarchy.aggregates import param_leaf_values
 from bertviz_graph.hierarchy.style import role_color, role_label
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.io import check_writable, write_atomic
+from bertviz_graph.neurons.linear_ops import linear_features
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -228,8 +229,9 @@ def build_sectors(h: Hierarchy, metric: str = "params", series: str = "fold") ->
 def _label(grp) -> str:
     """Group label with its size for Linear and Embedding modules: "dense 768→3072"."""
     a = grp.attrs
-    if "in_features" in a and "out_features" in a:
-        return f"{grp.label} {a['in_features']}→{a['out_features']}"
+    feats = linear_features(a)  # a Linear, or GPT-2's Conv1D
+    if feats is not None:
+        return f"{grp.label} {feats[0]}→{feats[1]}"
     if "num_embeddings" in a and "embedding_dim" in a:
         return f"{grp.label} {a['num_embeddings']}×{a['embedding_dim']}"
     return grp.label

@@ -76,6 +76,7 @@ def sample_fc(
     max_edges: int = 300,
     row_offset: int = 0,
     col_offset: int = 0,
+    row_index: np.ndarray | None = None,
 ) -> FcSample:
     """Pick the strongest part of a layer W [out, in] to draw.
 
@@ -84,9 +85,11 @@ def sample_fc(
        output's 1st, then every output's 2nd, ...) until ``max_in`` are picked, so one dominant output
        neuron cannot claim all the inputs;
     3. edges: the ``max_edges`` largest |w| between the picked inputs and outputs.
-    Offsets turn indices of a slice (one attention head) into indices of the full layer.
+    Offsets turn indices of a slice (one attention head) into indices of the full layer; ``row_index``
+    (row k of W is output neuron row_index[k]) does it for rows gathered from several bands (fused Q|K|V).
     """
     W = np.asarray(W)
+    rmap = (np.arange(W.shape[0]) + row_offset) if row_index is None else np.asarray(row_index, np.intp)
     if W.ndim != 2:
         raise ValueError(f"a fully-connected layer's weight is 2-D [out, in], got shape {list(W.shape)}")
     n_out, n_in = W.shape
@@ -101,7 +104,7 @@ def sample_fc(
     flat = block.ravel()
     order = np.lexsort((i_idx, o_idx, -flat))[: max(0, int(max_edges))]
     edges = [
-        (int(i_idx[k]) + col_offset, int(o_idx[k]) + row_offset, float(W[o_idx[k], i_idx[k]])) for k in order
+        (int(i_idx[k]) + col_offset, int(rmap[o_idx[k]]), float(W[o_idx[k], i_idx[k]])) for k in order
     ]
     total = n_out * n_in
     mass = float(A.sum())
@@ -109,7 +112,7 @@ def sample_fc(
     norms = np.sqrt((A[out_pick] ** 2).sum(axis=1)) if out_pick.size else np.zeros(0)
     return FcSample(
         inputs=np.sort(in_pick) + col_offset,
-        outputs=np.sort(out_pick) + row_offset,
+        outputs=np.sort(rmap[out_pick]),
         edges=edges,
         in_features=n_in,
         out_features=n_out,
@@ -117,7 +120,7 @@ def sample_fc(
         drawn_edges=len(edges),
         edge_fraction=len(edges) / total if total else 0.0,
         mass_fraction=drawn_mass / mass if mass > 0 else 0.0,
-        out_norms={int(o) + row_offset: float(n) for o, n in zip(out_pick, norms, strict=True)},
+        out_norms={int(rmap[o]): float(n) for o, n in zip(out_pick, norms, strict=True)},
     )
 
 

@@ -7,7 +7,7 @@ through a re-view, and the bias through its own small op. Both views read the sa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -93,3 +93,12 @@ def is_softmax(g: nx.DiGraph, op: str) -> bool:
         return False
     preds = {g.nodes[p].get("op"): p for p in g.predecessors(op)}
     return "exp" in preds and "sum" in preds and preds["exp"] in set(g.predecessors(preds["sum"]))
+
+
+def linear_features(attrs: dict[str, Any]) -> tuple[int, int] | None:
+    """(in, out) features of a Linear, or of GPT-2's Conv1D (nx → nf), from its module attributes."""
+    if "in_features" in attrs and "out_features" in attrs:
+        return int(attrs["in_features"]), int(attrs["out_features"])
+    if "nx" in attrs and "nf" in attrs:
+        return int(attrs["nx"]), int(attrs["nf"])
+    return None

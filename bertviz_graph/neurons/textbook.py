@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bertviz_graph.format import size as _n
 from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
-from bertviz_graph.neurons.linear_ops import is_softmax, linear_op, linear_params
+from bertviz_graph.neurons.linear_ops import is_softmax, linear_features, linear_op, linear_params
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -128,7 +128,7 @@ def _data_inputs(h: Hierarchy, op: str | None) -> frozenset[str]:
 
 def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
     """The bands in execution order (one member of each folded series) and the series brackets."""
-    from bertviz_graph.render.weights import head_split_dim
+    from bertviz_graph.render.weights import head_split_dim, is_fused_qkv
 
     g = h.graph.g
     heads = h.ctx.get("heads") or 0
@@ -160,13 +160,16 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
                 width = max(dims)
                 add(Band(x, "embeddings", grp.label, int(width), "embeddings"), h.leaves(x))
                 return
-            if "in_features" in a and "out_features" in a:
+            feats = linear_features(a)  # a Linear, or GPT-2's Conv1D (nx → nf)
+            if feats is not None:
+                n_in, n_out = feats
                 name = _weight_name(h, x) or ""
                 split = head_split_dim(f"{x}.weight")
-                nh = heads if heads and split == 0 and a["out_features"] % heads == 0 else 0
-                b = Band(x, "linear", _context_name(h, x), int(a["out_features"]),
-                         _block_role(h, x, "linear"), heads=nh, in_features=int(a["in_features"]))
-                if split == 1 and heads and a["in_features"] % heads == 0:
+                # a fused Q|K|V (GPT-2's c_attn) is not one run of heads: drawn unsplit
+                nh = heads if heads and split == 0 and n_out % heads == 0 and not is_fused_qkv(f"{x}.weight") else 0
+                b = Band(x, "linear", _context_name(h, x), n_out,
+                         _block_role(h, x, "linear"), heads=nh, in_features=n_in)
+                if split == 1 and heads and n_in % heads == 0:
                     b.split_inputs = heads
                 b.meta["op"] = _linear_op(h, x)
                 b.meta["weight"] = name

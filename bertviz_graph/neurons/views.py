@@ -26,6 +26,7 @@ from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.neurons.linear_ops import (
     LINEAR_OPS,
+    linear_features,
     linear_params,
     linear_users,
     params_read,
@@ -91,18 +92,29 @@ class LinearRef:
     heads: int  # attention heads of the model (0 if unknown)
     split: int | None  # 0: heads own output rows (Q/K/V), 1: heads own input columns (attention output)
     label: str
+    stored_in_out: bool = False  # GPT-2's Conv1D: the checkpoint holds W as [in, out]; shown as [out, in]
+    fused_qkv: bool = False  # GPT-2's c_attn: output rows are [Q | K | V], each split by head
 
     @property
     def d_head(self) -> int | None:
         if not self.heads or self.split is None:
             return None
         n = self.out_features if self.split == 0 else self.in_features
+        n = n // 3 if self.fused_qkv else n
         return n // self.heads if n % self.heads == 0 else None
+
+    @property
+    def layout_note(self) -> str:
+        """How the drawn W relates to what the model stores ("" for an ordinary Linear)."""
+        if not self.stored_in_out:
+            return ""
+        return (f"stored [in, out] = {self.in_features}×{self.out_features} (GPT-2's Conv1D), drawn as "
+                "[out, in]")
 
 
 def _is_linear_group(h: Hierarchy, gid: str) -> bool:
     grp = h.groups.get(gid)
-    return grp is not None and grp.kind == "module" and "in_features" in grp.attrs and "out_features" in grp.attrs
+    return grp is not None and grp.kind == "module" and linear_features(grp.attrs) is not None
 
 
 def linear_candidates(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
@@ -131,7 +143,8 @@ def _linear_label(h: Hierarchy, gid: str) -> str:
     attr = gid.split("@")[0].rsplit(".", 1)[-1]
     parent = h.groups.get(grp.parent or "")
     ctx = f"{parent.label} · " if parent is not None and parent.id != ROOT and parent.label != attr else ""
-    return f"{ctx}{attr} ({grp.attrs['in_features']}→{grp.attrs['out_features']})"
+    n_in, n_out = linear_features(grp.attrs) or (0, 0)
+    return f"{ctx}{attr} ({n_in}→{n_out})"
 
 
 def _param_of_linear(h: Hierarchy, gid: str) -> tuple[str | None, str | None]:
@@ -198,13 +211,52 @@ def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
         raise UserError(f"{weight} is not a 2-D weight matrix", "select a Linear module")
     if gid is not None and not _is_linear_group(h, gid):
         gid = None
+    from bertviz_graph.render.weights import is_fused_qkv
+
+    stored_in_out = _is_conv1d(graph, gid, weight)
+    n_out, n_in = (int(shape[1]), int(shape[0])) if stored_in_out else (int(shape[0]), int(shape[1]))
     # a tied decoder reads the word embedding [vocab, hidden] = [out, in] as its weight: same layout
     name_for_split = f"{gid}.weight" if gid else weight
     split = head_split_dim(name_for_split)
     heads = int(_heads_of(h, gid) or 0)
     label = _linear_label(h, gid) if gid else weight
-    return LinearRef(gid=gid, weight=weight, bias=bias, out_features=int(shape[0]), in_features=int(shape[1]),
-                     heads=heads, split=split, label=label)
+    fused = is_fused_qkv(name_for_split)
+    if fused:
+        label += " · fused query/key/value"
+    return LinearRef(gid=gid, weight=weight, bias=bias, out_features=n_out, in_features=n_in,
+                     heads=heads, split=split, label=label, stored_in_out=stored_in_out, fused_qkv=fused)
+
+
+def _is_conv1d(graph: OpGraph, gid: str | None, weight: str) -> bool:
+    """Whether the weight belongs to a GPT-2 Conv1D (stored [in, out]): its group's or its owner's class."""
+    mods = getattr(graph, "modules", {}) or {}
+    for path in (gid, weight.rsplit(".", 1)[0]):
+        m = mods.get(path.split("@")[0]) if path else None
+        if m is not None:
+            return m.cls == "Conv1D"
+    return False
+
+
+def _store(graph: OpGraph, store: Any) -> Any:
+    """The caller's store (else the graph's), with Conv1D weights shown as [out, in]."""
+    from bertviz_graph.details import conv1d_shown_as_linear
+
+    return conv1d_shown_as_linear(graph, store or store_for(graph))
+
+
+def head_bands(ref: LinearRef, head: int | None) -> list[tuple[int, int]]:
+    """Output-row bands of W the view draws: all rows, one head's rows, or a fused head's Q, K and V rows."""
+    rows = head_window(ref, head)[0]
+    if head is None or not ref.fused_qkv:
+        return [(rows.start, rows.stop)]
+    part, d = ref.out_features // 3, ref.d_head or 0
+    return [(p * part + int(head) * d, p * part + (int(head) + 1) * d) for p in range(3)]
+
+
+def _rows_of(store: Any, ref: LinearRef, bands: list[tuple[int, int]], cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    """(W rows of the bands stacked, their output-neuron indices in the full layer)."""
+    W = np.concatenate([np.asarray(store.get_slice(ref.weight, slice(a, b), cols), np.float32) for a, b in bands])
+    return W, np.concatenate([np.arange(a, b) for a, b in bands])
 
 
 def _heads_of(h: Hierarchy, gid: str | None) -> int | None:
@@ -214,7 +266,12 @@ def _heads_of(h: Hierarchy, gid: str | None) -> int | None:
             for k in ("num_attention_heads", "n_heads", "num_heads"):
                 if isinstance(attrs.get(k), int):
                     return attrs[k]
-    return h.ctx.get("heads")
+    if h.ctx.get("heads"):
+        return h.ctx["heads"]
+    # an in-memory module traced without a config in meta (e.g. GPT2Model): ask its own config
+    cfg = getattr(getattr(h.graph, "module", None), "config", None)
+    heads = getattr(cfg, "num_attention_heads", None)
+    return heads if isinstance(heads, int) else None
 
 
 def head_window(ref: LinearRef, head: int | None) -> tuple[slice, slice, int, int]:
@@ -240,9 +297,9 @@ def head_window(ref: LinearRef, head: int | None) -> tuple[slice, slice, int, in
 def head_matrix(graph: OpGraph, node_id: str, head: int | None = None, store: Any = None) -> np.ndarray:
     """The weight matrix the neuron view samples: W, or the head's rows (Q/K/V) / columns (output)."""
     ref = resolve_linear(graph, node_id)
-    store = store or store_for(graph)
-    rows, cols, _, _ = head_window(ref, head)
-    return np.asarray(store.get_slice(ref.weight, rows, cols), np.float32)
+    store = _store(graph, store)
+    _, cols, _, _ = head_window(ref, head)
+    return _rows_of(store, ref, head_bands(ref, head), cols)[0]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -260,10 +317,11 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
     from bertviz_graph.neurons.fc import fc_figure, sample_fc
 
     ref = resolve_linear(graph, node_id)
-    store = store or store_for(graph)
+    store = _store(graph, store)
     rows, cols, r0, c0 = head_window(ref, head)
-    W = np.asarray(store.get_slice(ref.weight, rows, cols), np.float32)
-    sample = sample_fc(W, max_out=max_out, max_in=max_in, max_edges=max_edges, row_offset=r0, col_offset=c0)
+    W, row_index = _rows_of(store, ref, head_bands(ref, head), cols)
+    sample = sample_fc(W, max_out=max_out, max_in=max_in, max_edges=max_edges, row_index=row_index,
+                       col_offset=c0)
     seq = _hier(graph).ctx.get("seq")
     shared = f", shared by all {seq} positions" if seq else ", shared by every position"
     title = f"{ref.label}: a fully-connected layer{shared}"
@@ -271,7 +329,12 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
     out_label = f"output neurons ({ref.out_features} per token)"
     if head is not None:
         d = ref.d_head
-        if ref.split == 0:
+        if ref.fused_qkv:
+            (q0, q1), (k0, k1), (v0, v1) = head_bands(ref, head)
+            title = (f"{ref.label}, head {head}: Q neurons {q0}–{q1 - 1}, K {k0}–{k1 - 1}, "
+                     f"V {v0}–{v1 - 1}")
+            out_label = f"head {head}'s Q, K, V (3×{d} of {ref.out_features})"
+        elif ref.split == 0:
             title = f"{ref.label}, head {head}: output neurons {r0}–{r0 + d - 1}"
             out_label = f"output neurons of head {head} ({d} of {ref.out_features})"
         else:
@@ -286,8 +349,13 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
         marked[1].name = "output neurons"
     for t in fig.data:
         t.meta = ref.gid or ref.weight
-    note = (f"W is {ref.out_features}×{ref.in_features} · red > 0, blue < 0, width ∝ |w|<br>click an output "
-            "neuron for all its incoming weights")
+    note = f"W is {ref.out_features}×{ref.in_features} · red > 0, blue < 0, width ∝ |w|"
+    if ref.stored_in_out:
+        note += f"<br>{ref.layout_note}"
+    if ref.fused_qkv and head is None:
+        part = ref.out_features // 3
+        note += f"<br>Q = output neurons 0–{part - 1}, K = {part}–{2 * part - 1}, V = {2 * part}–{3 * part - 1}"
+    note += "<br>click an output neuron for all its incoming weights"
     if not getattr(store, "trained", True):
         note += " · <span style='color:#b22'>RANDOM weights, not trained</span>"
     fig.update_layout(title={"subtitle": {"text": f"{sample.caption()}<br>{note}"}}, margin={"t": 96})
@@ -301,11 +369,13 @@ def neuron_detail(graph: OpGraph, node_id: str, out_index: int, head: int | None
     from bertviz_graph.neurons.fc import neuron_figure
 
     ref = resolve_linear(graph, node_id)
-    store = store or store_for(graph)
+    store = _store(graph, store)
     rows, cols, r0, c0 = head_window(ref, head)
     o = int(out_index)
-    if not rows.start <= o < rows.stop:
-        raise UserError(f"output neuron {o} is outside {rows.start}..{rows.stop - 1}"
+    bands = head_bands(ref, head)
+    if not any(a <= o < b for a, b in bands):
+        where = ", ".join(f"{a}..{b - 1}" for a, b in bands)
+        raise UserError(f"output neuron {o} is outside {where}"
                         + (f" (head {head})" if head is not None else ""), "click a drawn output neuron")
     row = np.asarray(store.get_slice(ref.weight, slice(o, o + 1), cols), np.float32).reshape(1, -1)
     bias = None
@@ -321,6 +391,8 @@ def neuron_detail(graph: OpGraph, node_id: str, out_index: int, head: int | None
     extras = []
     if bias is not None:
         extras.append(f"bias {bias:.4g}")
+    if ref.stored_in_out:
+        extras.append(f"stored as column {o} of the [in, out] weight (GPT-2's Conv1D)")
     if not getattr(store, "trained", True):
         extras.append("RANDOM initial weights, not trained")
     fig.update_layout(title={"subtitle": {"text": " · ".join([sub, *extras])}})
@@ -404,6 +476,8 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
         w = next((p for p in params if len(g.nodes[p].get("shape") or []) == 2), None)
         if w is not None:
             n_out, n_in = g.nodes[w]["shape"]
+            if _is_conv1d(h.graph, home, g.nodes[w]["name"]):  # stored [in, out]
+                n_out, n_in = n_in, n_out
             rows += _linear_rows(h, n_in, n_out, f"op {op} (Linear)")
             kinds = {h.edge_kinds.get((w, x)) for x in (node, *g.predecessors(node))}  # via permute(W) too
             if "tied" in kinds:
@@ -498,14 +572,24 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
         rows.append((f"{grp.label}", f"{n} stacked copies of the same layer structure, "
                                      + ("ALL with the same weights (shared)" if grp.shared_weights
                                         else f"each with its own {each:,} trained parameters")))
-    elif "in_features" in a and "out_features" in a:
-        rows += _linear_rows(h, a["in_features"], a["out_features"], f"Linear {a['in_features']}→{a['out_features']}")
-        from bertviz_graph.render.weights import head_split_dim
+    elif linear_features(a) is not None:  # a Linear, or GPT-2's Conv1D (nx → nf)
+        n_in, n_out = linear_features(a)
+        conv = grp.cls == "Conv1D"
+        rows += _linear_rows(h, n_in, n_out, f"{'Conv1D' if conv else 'Linear'} {n_in}→{n_out}")
+        if conv:
+            rows.append(("stored [in, out]", f"GPT-2's Conv1D keeps W as [{n_in}, {n_out}] (y = x·W + b): the same "
+                                             f"layer; views show it transposed as W [{n_out}, {n_in}]"))
+        from bertviz_graph.render.weights import head_split_dim, is_fused_qkv
 
         split = head_split_dim(f"{gid}.weight")
         heads = _heads_of(h, gid)
-        if split is not None and heads:
-            n = a["out_features"] if split == 0 else a["in_features"]
+        fused = is_fused_qkv(f"{gid}.weight")
+        if fused and heads and n_out % (3 * heads) == 0:
+            p, d = n_out // 3, n_out // 3 // heads
+            rows.append(("Q, K, V fused", f"output neurons 0–{p - 1} are the queries, {p}–{2 * p - 1} the keys, "
+                                          f"{2 * p}–{3 * p - 1} the values; in each, head h owns h·{d} … (h+1)·{d}−1"))
+        elif split is not None and heads:
+            n = n_out if split == 0 else n_in
             d = n // heads
             owns = "output neurons (rows)" if split == 0 else "input neurons (columns)"
             rows.append((f"{heads} heads", f"head h owns {owns} h·{d} … (h+1)·{d}−1"))
@@ -536,8 +620,8 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
         if cands:
             n_w = 0
             for c, _ in cands:
-                ca = h.groups[c].attrs
-                n_w += ca["in_features"] * ca["out_features"]
+                n_in, n_out = linear_features(h.groups[c].attrs) or (0, 0)
+                n_w += n_in * n_out
             rows.append((grp.label, f"{len(cands)} fully-connected layer{'s' if len(cands) > 1 else ''} "
                                     f"({n_w:,} weighted edges) plus per-neuron ops"))
         else:

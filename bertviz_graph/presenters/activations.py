@@ -219,6 +219,9 @@ def neuron_view(graph: OpGraph, acts: Any, weight: np.ndarray, bias: np.ndarray 
     x = as_token_matrix(acts.array(src), len(acts.tokens))[0][t].astype(np.float64)
     y = as_token_matrix(acts.array(op), len(acts.tokens))[0][t].astype(np.float64)
     W = np.asarray(weight, dtype=np.float64)
+    mod = (getattr(graph, "modules", {}) or {}).get(module)
+    if mod is not None and mod.cls == "Conv1D":  # GPT-2 stores W as [in, out] (y = x·W + b)
+        W = W.T
     contrib = W * x[None, :]  # [out, in]
     outs = [int(i) for i in np.argsort(-np.abs(y))[:n_out]]
     sub = contrib[outs]
@@ -309,7 +312,7 @@ def linear_module(graph: OpGraph, h: Any, node_id: str | None) -> str | None:
         d = g.nodes[node_id]
         return d["module"] if d.get("op") in ("linear", "addmm") else None
     grp = h.groups.get(node_id) if h is not None else None
-    if grp is not None and grp.cls == "Linear":
+    if grp is not None and grp.cls in ("Linear", "Conv1D"):  # GPT-2's Conv1D is a Linear stored [in, out]
         return node_id
     return None
 

@@ -237,6 +237,10 @@ def head_params(graph: OpGraph, module: str, head: int, num_heads: int) -> dict[
             continue
         if name.count(".") - parent.count(".") > 3:
             continue
-        hs = head_slices(name, d["shape"], num_heads)[head]
-        out[name] = (hs.dim, hs.start, hs.stop)
+        shape = list(d["shape"])
+        mod = graph.modules.get(name.rsplit(".", 1)[0])
+        if mod is not None and mod.cls == "Conv1D" and len(shape) == 2:  # stored [in, out], shown [out, in]
+            shape = shape[::-1]
+        hs = head_slices(name, shape, num_heads)[head]
+        out[name] = (hs.dim, hs.start, hs.stop)  # a fused Q|K|V (GPT-2's c_attn): its Q band (hs.bands: all)
     return out

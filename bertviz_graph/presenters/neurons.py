@@ -61,11 +61,17 @@ def layer(graph: OpGraph, linear: str, head: int | None = None, store: Any = Non
     fig = neuron_view(graph, linear, head, store=store)
     title = fig.layout.title.text or ""
     if len(title) > 44:
-        for sep in (", ", ": "):  # one break, where the title's parts meet
-            if sep in title:
-                title = title.replace(sep, sep.rstrip() + "<br>", 1)
-                break
-    fig.update_layout(title={"text": title}, autosize=True, width=None, margin={"t": 124})
+        # one break, where the title's parts meet: the first ", " if line 1 then fits (~68 chars), else the
+        # latest ", " or ": " that fits (a GPT-2 c_attn label is long)
+        cuts = [i for sep in (", ", ": ") for i in range(len(title)) if title.startswith(sep, i)]
+        fit = [i for i in cuts if i <= 68]
+        first = title.find(", ")
+        if cuts:
+            i = first if 0 <= first <= 68 else max(fit) if fit else min(cuts)
+            title = title[:i + 1] + "<br>" + title[i + 2:]
+    # the subtitle has a line more for each note (GPT-2's Conv1D layout, fused Q/K/V): room for them all
+    extra = max(0, (fig.layout.title.subtitle.text or "").count("<br>") - 2)
+    fig.update_layout(title={"text": title}, autosize=True, width=None, margin={"t": 124 + 14 * extra})
     return fig
 
 

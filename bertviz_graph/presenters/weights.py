@@ -184,12 +184,17 @@ def head_band(name: str, shape: tuple[int, ...] | list[int], num_heads: int, hea
     slices = rw.head_slices(name, shape, num_heads)
     if not 0 <= int(head) < len(slices):
         raise UserError(f"{name} has {len(slices)} heads; {head} is out of range", f"use 0..{len(slices) - 1}")
-    (r0, r1), (c0, c1) = rw.head_window(tuple(int(d) for d in shape), slices[int(head)])
-    r0, r1 = max(r0, rows[0]), min(r1, rows[1])
-    c0, c1 = max(c0, cols[0]), min(c1, cols[1])
-    if r0 >= r1 or c0 >= c1:
+    hs = slices[int(head)]
+    found = []
+    for a, b in hs.bands:  # a fused Q|K|V weight: the head's Q, K and V rows
+        (r0, r1), (c0, c1) = rw.head_window(tuple(int(d) for d in shape), rw.HeadSlice(hs.head, hs.dim, a, b))
+        r0, r1 = max(r0, rows[0]), min(r1, rows[1])
+        c0, c1 = max(c0, cols[0]), min(c1, cols[1])
+        if r0 < r1 and c0 < c1:
+            found.append({"head": int(head), "dim": slices[0].dim, "rows": [r0, r1], "cols": [c0, c1]})
+    if not found:
         return None
-    return {"head": int(head), "dim": slices[0].dim, "rows": [r0, r1], "cols": [c0, c1]}
+    return {**found[0], "bands": [f["rows"] for f in found]} if hs.parts else found[0]
 
 
 def band_shapes(band: dict[str, Any], rows: tuple[int, int], cols: tuple[int, int], vector: bool = False) -> list[dict]:
@@ -199,6 +204,14 @@ def band_shapes(band: dict[str, Any], rows: tuple[int, int], cols: tuple[int, in
         r0, r1, rows = 0, 1, (0, 1)
     dim = {"type": "rect", "line": {"width": 0}, "fillcolor": "rgba(255,255,255,0.6)", "layer": "above"}
     shapes = []
+    if len(band.get("bands") or []) > 1 and not vector:  # fused Q|K|V: dim between the head's row bands
+        edges = [rows[0] - 0.5, *(v - 0.5 for a, b in band["bands"] for v in (a, b)), rows[1] - 0.5]
+        shapes += [{**dim, "x0": cols[0] - 0.5, "x1": cols[1] - 0.5, "y0": y0, "y1": y1}
+                   for y0, y1 in zip(edges[::2], edges[1::2], strict=True) if y1 > y0]
+        shapes += [{"type": "rect", "x0": c0 - 0.5, "x1": c1 - 0.5, "y0": a - 0.5, "y1": b - 0.5,
+                    "line": {"color": "#111111", "width": 2.5}, "fillcolor": "rgba(0,0,0,0)", "layer": "above",
+                    "name": f"head {band['head']}"} for a, b in band["bands"]]
+        return shapes
     if band["dim"] == 0 and not vector:  # rows band: dim above and below
         shapes += [{**dim, "x0": cols[0] - 0.5, "x1": cols[1] - 0.5, "y0": rows[0] - 0.5, "y1": r0 - 0.5},
                    {**dim, "x0": cols[0] - 0.5, "x1": cols[1] - 0.5, "y0": r1 - 0.5, "y1": rows[1] - 0.5}]
@@ -221,6 +234,10 @@ def highlight_head(fig: go.Figure, m: Matrix, num_heads: int, head: int) -> str:
         return f"head {head}'s {what} are outside this window"
     for sh in band_shapes(band, tuple(mv.rows), tuple(mv.cols), mv.is_vector):
         fig.add_shape(**sh)
+    if band.get("bands"):  # fused Q|K|V: "rows Q 64:128, K 832:896, V 1600:1664"
+        parts = rw.head_slices(mv.name, tuple(mv.shape), num_heads)[int(head)].bands
+        shown = ", ".join(f"{rw.QKV_PARTS[i]} {a}:{b}" for i, (a, b) in enumerate(parts))
+        return f"head {head} owns {what} {shown} (outlined; the rest dimmed)"
     a, b = band["rows"] if band["dim"] == 0 and not mv.is_vector else band["cols"]
     return f"head {head} owns {what} {a}:{b} (outlined; the rest dimmed)"
 
@@ -277,6 +294,10 @@ def matrix(store: Any, name: str, *, rows: tuple[int, int] | list[int] | None = 
     mv = rw.matrix_view(store, name, rows=tuple(rows) if rows else None, cols=tuple(cols) if cols else None,
                         max_px=max_px, how=how_or_default(how))
     note = store.note(name) if hasattr(store, "note") else None  # e.g. an ONNX weight shown transposed
+    if head is not None and heads is not None and rw.is_fused_qkv(name):  # one window: the head's Q rows
+        (_, _), (k0, k1), (v0, v1) = slices[int(head)].bands
+        fused = f"Q, K, V fused: this is head {head}'s Q; its K rows are {k0}:{k1}, its V rows {v0}:{v1}"
+        note = f"{note}. {fused}" if note else fused
     return Matrix(view=mv, stats=stats, heads=heads, note=note or None)
 
 

@@ -541,6 +541,12 @@ class HeadSlice(NamedTuple):
     dim: int
     start: int
     stop: int
+    parts: tuple[tuple[int, int], ...] = ()  # fused Q|K|V (GPT-2's c_attn): the head's Q, K and V row bands
+
+    @property
+    def bands(self) -> tuple[tuple[int, int], ...]:
+        """Every (start, stop) the head owns along ``dim``: one band, or Q, K and V of a fused weight."""
+        return self.parts or ((self.start, self.stop),)
 
     @property
     def range(self) -> range:
@@ -548,12 +554,20 @@ class HeadSlice(NamedTuple):
 
 
 _QKV = re.compile(r"(^|\.)(query|key|value|q_lin|k_lin|v_lin|q_proj|k_proj|v_proj)\.(weight|bias)$")
-_OUT = re.compile(r"(attention\.output\.dense|attention\.dense|out_lin|o_proj|out_proj)\.weight$")
+_OUT = re.compile(r"(attention\.output\.dense|attention\.dense|out_lin|o_proj|out_proj|attn\.c_proj)\.weight$")
+# GPT-2's c_attn: Q, K and V in one Linear (hidden -> 3·hidden), rows [Q | K | V] once shown as [out, in]
+_FUSED = re.compile(r"(^|\.)c_attn\.(weight|bias)$")
+QKV_PARTS = ("Q", "K", "V")
+
+
+def is_fused_qkv(name: str) -> bool:
+    """Whether ``name`` is a fused query|key|value weight or bias (GPT-2's c_attn)."""
+    return bool(_FUSED.search(name))
 
 
 def head_split_dim(name: str) -> int | None:
     """0 when heads own rows (Q/K/V weight or bias), 1 when they own columns (attention output), else None."""
-    if _QKV.search(name):
+    if _QKV.search(name) or _FUSED.search(name):
         return 0
     if _OUT.search(name):
         return 1
@@ -570,6 +584,14 @@ def head_slices(name: str, shape: tuple[int, ...] | list[int], num_heads: int) -
             "per-head views exist for query/key/value weights and biases and the attention output projection",
         )
     n = shape[dim]
+    if is_fused_qkv(name):
+        if num_heads <= 0 or n % (3 * num_heads):
+            raise UserError(f"{name} has {n} rows, not 3 × {num_heads} heads (fused Q, K, V)",
+                            "pass the model's number of attention heads")
+        part = n // 3
+        d = part // num_heads
+        return [HeadSlice(h, 0, h * d, (h + 1) * d, tuple((p * part + h * d, p * part + (h + 1) * d)
+                                                          for p in range(3))) for h in range(num_heads)]
     if num_heads <= 0 or n % num_heads:
         raise UserError(
             f"{name} has {n} {'rows' if dim == 0 else 'columns'}, not divisible by {num_heads} heads",
@@ -594,8 +616,11 @@ def head_norms(store: WeightSource, name: str, num_heads: int) -> np.ndarray:
     shape = tuple(store.shape(name))
     out = []
     for hs in head_slices(name, shape, num_heads):
-        r, c = head_window(shape, hs)
-        out.append(float(np.linalg.norm(_read_window(store, name, r, c).astype(np.float64))))
+        sq = 0.0
+        for band in hs.bands:  # a fused Q|K|V head: all three of its bands
+            r, c = head_window(shape, HeadSlice(hs.head, hs.dim, band[0], band[1]))
+            sq += float(np.square(_read_window(store, name, r, c).astype(np.float64)).sum())
+        out.append(math.sqrt(sq))
     return np.asarray(out)
 
 
@@ -632,17 +657,24 @@ def per_head_figure(
 
     shape = tuple(store.shape(name))
     slices = head_slices(name, shape, num_heads)
+    fused = bool(slices[0].parts)
+    # one panel per head; a fused Q|K|V weight gets three per head (its Q, K and V rows), a row each
+    panels = [(hs.head, "", hs) for hs in slices] if not fused else [
+        (hs.head, f" {QKV_PARTS[p]}", HeadSlice(hs.head, hs.dim, a, b))
+        for hs in slices for p, (a, b) in enumerate(hs.parts)]
     vmax = tensor_absmax(store, name) or 1.0
     vec = len(shape) <= 1
     wide = vec or slices[0].dim == 0
-    cols = grid_cols or (3 if vec else 2 if wide else min(4, num_heads))
+    cols = grid_cols or (3 if vec or fused else 2 if wide else min(4, num_heads))
     views = []
-    for hs in slices:
+    for _, _, hs in panels:
         r, c = head_window(shape, hs)
         mp = max_px if wide else (max_px[1], max_px[0])
         views.append(matrix_view(store, name, r, c, max_px=mp, how=how, scale="window"))
-    norms = head_norms(store, name, num_heads)
-    nrows = math.ceil(num_heads / cols)
+    norms = head_norms(store, name, num_heads) if not fused else [
+        float(np.linalg.norm(mv_full)) for mv_full in
+        (_read_window(store, name, *head_window(shape, hs)).astype(np.float64) for _, _, hs in panels)]
+    nrows = math.ceil(len(panels) / cols)
     panel_h = 46 if vec else 92 if wide else 210  # px: wide slices wider than tall, tall ones taller
     gap_px = 40  # room for each panel's title and tick labels
     top, bottom = 118, 34
@@ -655,15 +687,15 @@ def per_head_figure(
     ylab, xlab = axis_labels(name, shape)
     tick = {"size": 9, "color": "#555"}
     data, layout_axes, titles = [], {}, []
-    for hs, mv in zip(slices, views, strict=True):
-        r, c = divmod(hs.head, cols)
-        k = "" if hs.head == 0 else str(hs.head + 1)
+    for i, ((head, part, _hs), mv) in enumerate(zip(panels, views, strict=True)):
+        r, c = divmod(i, cols)
+        k = "" if i == 0 else str(i + 1)
         x0 = c * (w + hgap)
         y1 = 1 - r * (ph + gap)
         data.append(go.Heatmap(
             z=mv.z, x=mv.col_centres, y=np.zeros(1) if vec else mv.row_centres, coloraxis="coloraxis",
             xaxis=f"x{k}", yaxis=f"y{k}",
-            hovertemplate=f"head {hs.head}<br>" + ("index %{x:.0f}" if vec else "row %{y:.0f}, col %{x:.0f}")
+            hovertemplate=f"head {head}{part}<br>" + ("index %{x:.0f}" if vec else "row %{y:.0f}, col %{x:.0f}")
             + f"<br>{mv.cell_label}: %{{z:.4g}}<extra></extra>"))
         xa = {"domain": [x0, x0 + w], "anchor": f"y{k}", "showgrid": False, "nticks": 3, "tickfont": tick}
         ya = {"domain": [max(0.0, y1 - ph), y1], "anchor": f"x{k}", "showgrid": False, "nticks": 3,
@@ -673,20 +705,26 @@ def per_head_figure(
         if r == 0 and c == 0 and not vec:
             ya["title"] = {"text": ylab.split(" (")[0], "font": {"size": 10}, "standoff": 2}
         layout_axes[f"xaxis{k}"], layout_axes[f"yaxis{k}"] = xa, ya
-        label = (f"head {hs.head} · ‖W‖ {norms[hs.head]:.3g}" if wide else f"head {hs.head}: {norms[hs.head]:.3g}")
+        nv = norms[i] if fused else norms[head]
+        label = (f"head {head}{part} · ‖W‖ {nv:.3g}" if wide else f"head {head}: {nv:.3g}")
         titles.append({"text": label, "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
                        "xanchor": "center", "yanchor": "bottom", "showarrow": False, "yshift": 2,
                        "font": {"size": 10}})
     owns = "output rows" if slices[0].dim == 0 else "input columns"
     d = slices[0].stop - slices[0].start
     note = "" if getattr(store, "trained", True) else " · <b>RANDOM</b> initial weights, not trained"
+    if fused:  # Q, K and V fused: each part is split by head on its own
+        part = shape[0] // 3
+        owns_text = (f"Q, K, V fused: rows 0:{part}, {part}:{2 * part}, {2 * part}:{3 * part}; "
+                     f"head h owns {d} rows of each")
+    else:
+        owns_text = f"head h owns {owns} h·{d} … (h+1)·{d}−1{'' if wide else '; titles: head: ‖W‖'}"
     fig = go.Figure(data=data, layout={
         **layout_axes,
         "annotations": titles,
         "title": {
             "text": f"{short_name(name)} by head",
-            "subtitle": {"text": f"head h owns {owns} h·{d} … (h+1)·{d}−1{'' if wide else '; titles: head: ‖W‖'}"
-                                 f"<br>colour ±{vmax:.3g}{note}",
+            "subtitle": {"text": f"{owns_text}<br>colour ±{vmax:.3g}{note}",
                          "font": {"size": 11}},
             "font": {"size": 14},
             "x": 0.01,

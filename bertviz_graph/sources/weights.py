@@ -502,3 +502,73 @@ class RandomWeights(_Resolver):
         shapes = {n: tuple(p.shape) for n, p in module.named_parameters()}
         shapes.update({n: tuple(b.shape) for n, b in module.named_buffers()})
         return cls(shapes, seed=seed)
+
+
+CONV1D_NOTE = "GPT-2's Conv1D stores this weight [in, out] (y = x·W + b); shown transposed as [out, in] like a Linear"
+
+
+class TransposedWeights:
+    """A weight source showing some 2-D weights transposed, so that every matrix reads [out, in].
+
+    Why: GPT-2's ``Conv1D`` (transformers.pytorch_utils) is a Linear that stores W as [in, out]. Shown
+    transposed, its rows are output neurons like every other Linear's, and heatmaps, per-head splits and
+    the neuron view need nothing GPT-2-specific; ``note(name)`` says what was flipped (as for ONNX MatMuls).
+    Everything else is passed through to the wrapped source.
+    """
+
+    def __init__(self, base: WeightSource, names: Iterable[str], note: str = CONV1D_NOTE):
+        self.base = base
+        self._note = note
+        self._flipped = {k for k in (base.resolve(n) for n in names) if k is not None
+                         and len(base.shape(k)) == 2}
+
+    def __getattr__(self, attr: str):  # trained, description, add_aliases ... of the wrapped source
+        return getattr(self.base, attr)
+
+    def flipped(self, name: str) -> bool:
+        """Whether ``name`` is shown transposed from how it is stored."""
+        return self.base.resolve(name) in self._flipped
+
+    def names(self) -> list[str]:
+        return self.base.names()
+
+    def resolve(self, name: str) -> str | None:
+        return self.base.resolve(name)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.base.resolve(name) is not None
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        s = tuple(self.base.shape(name))
+        return s[::-1] if self.flipped(name) else s
+
+    def stored_shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.base.shape(name))
+
+    def dtype(self, name: str) -> str:
+        return self.base.dtype(name)
+
+    def note(self, name: str) -> str | None:
+        if self.flipped(name):
+            return self._note
+        inner = getattr(self.base, "note", None)
+        return inner(name) if callable(inner) else None
+
+    def get(self, name: str) -> np.ndarray:
+        arr = self.base.get(name)
+        return np.ascontiguousarray(np.asarray(arr).T) if self.flipped(name) else arr
+
+    def get_slice(self, name: str, rows: slice, cols: slice | None = None) -> np.ndarray:
+        if not self.flipped(name):
+            return self.base.get_slice(name, rows, cols)
+        # shown[rows, cols] = stored[cols, rows].T: read the stored rows the shown columns name
+        stored = self.base.get_slice(name, cols if cols is not None else slice(None), rows)
+        return np.ascontiguousarray(np.asarray(stored).T)
+
+
+def with_transposed(store: WeightSource, names: Iterable[str], note: str = CONV1D_NOTE) -> WeightSource:
+    """``store`` with ``names`` shown transposed (unchanged when there are none or it is already wrapped)."""
+    names = list(names)
+    if not names or isinstance(store, TransposedWeights):
+        return store
+    return TransposedWeights(store, names, note)
