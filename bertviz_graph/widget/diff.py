@@ -44,6 +44,7 @@ class DiffWidgets:
         self.summary = W.HTML(f"<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>")
         self.box = W.VBox([self.summary, W.HBox([self.a, self.b],
                                                 layout=W.Layout(width="100%", align_items="flex-start"))])
+        self.box.add_class("bvg-diff")
 
     def _mark(self, side: str) -> None:
         """Outline the differences in this side's picture (added, removed, changed ... as in the app): a

@@ -43,13 +43,13 @@ def _panel_html(graph: Any, p) -> str:
         f"<td>{g.neurons or '–'}</td><td>{(g.zeros / g.numel if g.numel else 0):.1%}</td>"
         f"<td>{g.params_removable:,}</td><td>{g.flops_removable:,}</td></tr>"
         for g in p.groups if g.heads or g.neurons or g.zeros)
-    table = ("<table><tr><th>layer</th><th>heads pruned</th><th>neurons pruned</th><th>zero weights</th>"
+    table = ("<table class='bvg-prune-table'><tr><th>layer</th><th>heads pruned</th><th>neurons pruned</th><th>zero weights</th>"
              f"<th>params removable</th><th>FLOPs removable</th></tr>{rows}</table>") if rows else ""
-    return (f"<b>Pruning: {html.escape(graph.name)}</b><ul>{items}</ul>"
-            f"<p><i>{html.escape(p.notes[0])}</i></p>{table}")
+    return (f"<div class='bvg-prune-summary'><b>Pruning: {html.escape(graph.name)}</b><ul>{items}</ul>"
+            f"<p><i>{html.escape(p.notes[0])}</i></p></div>{table}")
 
 
-def _panel_parts(graph: Any) -> tuple[list, Any]:
+def _panel_parts(graph: Any, with_graph: bool = False) -> tuple[list, Any]:
     import ipywidgets as W
     import plotly.graph_objects as go
 
@@ -60,6 +60,10 @@ def _panel_parts(graph: Any) -> tuple[list, Any]:
     parts: list = [W.HTML(_panel_html(graph, p))]
     if p.head_grid is not None:
         parts.append(go.FigureWidget(head_grid_figure(p.head_grid)))
+    if with_graph and p.pruned:  # the pruned copy itself: its heads and neurons greyed in the graph
+        from bertviz_graph.widget import GraphWidget
+
+        parts.append(GraphWidget(graph, height=480))
     return parts, p
 
 
@@ -80,6 +84,8 @@ def pruning_widget(graph: Any):
     status = W.HTML(html.escape(why or f"prunes a copy of {source_of(graph)} (the original is not changed)"))
     body = W.VBox()
     box = W.VBox([W.HBox([method, amount, go_btn]), status, body])
+    box.add_class("bvg-prune")
+    status.add_class("bvg-prune-status")
     parts, box.panel = _panel_parts(graph)
     body.children = parts
     box.graph, box.job = graph, None
@@ -91,7 +97,7 @@ def pruning_widget(graph: Any):
             status.value = f"<span style='color:#b00'>{html.escape(getattr(e, 'problem', str(e)))}</span>"
         else:
             box.job = job
-            parts, box.panel = _panel_parts(job.graph)
+            parts, box.panel = _panel_parts(job.graph, with_graph=True)
             body.children = parts
             status.value = html.escape(f"showing the pruned copy ({job.folder}); the original is unchanged")
         finally:
