@@ -19,7 +19,7 @@ from bertviz_graph.diff import GraphDiff, diff_graphs
 class DiffWidgets:
     """``a`` and ``b`` are GraphWidgets kept in step; ``diff`` is the GraphDiff; display shows both."""
 
-    def __init__(self, d: GraphDiff, height: int = 560):
+    def __init__(self, d: GraphDiff, height: int = 760):
         import ipywidgets as W
 
         from bertviz_graph.widget import GraphWidget
@@ -42,8 +42,11 @@ class DiffWidgets:
         self.b.observe(lambda ch: self._select(ch, "b"), names="selected")
         lines = "".join(f"<li>{_esc(s)}</li>" for s in d.summary_lines())
         self.summary = W.HTML(f"<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>")
+        for w in (self.a, self.b):  # in an HBox an explorer shrinks to its content (nothing): half each
+            w.layout = W.Layout(flex="1 1 0%", min_width="0", width="50%")
         self.box = W.VBox([self.summary, W.HBox([self.a, self.b],
-                                                layout=W.Layout(width="100%", align_items="flex-start"))])
+                                                layout=W.Layout(width="100%", align_items="flex-start",
+                                                                grid_gap="8px"))])
         self.box.add_class("bvg-diff")
 
     def _mark(self, side: str) -> None:
@@ -131,7 +134,7 @@ def _esc(s: str) -> str:
     return html.escape(str(s))
 
 
-def show_diff(a: Any, b: Any, height: int = 560, **trace_kwargs: Any) -> DiffWidgets:
+def show_diff(a: Any, b: Any, height: int = 760, **trace_kwargs: Any) -> DiffWidgets:
     """Two models (anything ``bertviz_graph.trace`` takes) side by side, aligned by structure and role."""
     from bertviz_graph.pipeline import graph_of
 
