@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.diff.align import layer_groups, units
+from bertviz_graph.format import pct
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.prune.methods import RECORD_KEY
 
@@ -214,7 +215,8 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     if rec is None:
         summary = ["this model carries no pruning record"]
         if zeros:
-            summary.append(f"{len(zeros)} weight matrices hold exact zeros (up to {max(zeros.values()):.0%})")
+            summary.append(f"{len(zeros)} weight matri{'ces hold' if len(zeros) > 1 else 'x holds'} exact zeros "
+                           f"(at most {pct(max(zeros.values()))} of a matrix)")
         return PruningPanel(False, "", 0.0, summary, [], None, sp, notes)
     groups = savings(graph, rec)
     layer_ids = [g.group for g in groups]

@@ -41,7 +41,8 @@ class DiffWidgets:
         self.a.observe(lambda ch: self._select(ch, "a"), names="selected")
         self.b.observe(lambda ch: self._select(ch, "b"), names="selected")
         lines = "".join(f"<li>{_esc(s)}</li>" for s in d.summary_lines())
-        self.summary = W.HTML(f"<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>")
+        self.summary = W.HTML(f"{_CSS}<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>"
+                              + _legend(self.panel))
         for w in (self.a, self.b):  # in an HBox an explorer shrinks to its content (nothing): half each
             w.layout = W.Layout(flex="1 1 0%", min_width="0", width="50%")
         self.box = W.VBox([self.summary, W.HBox([self.a, self.b],
@@ -126,6 +127,30 @@ class DiffWidgets:
         from IPython.display import display
 
         display(self.box)
+
+
+# JupyterLab gives widget HTML a 28 px line height (one control row per line), which spreads the summary
+# apart; each explorer is half the page, where the overview map would hide the very boxes compared: it
+# stays faint until the pointer is on it.
+_CSS = """<style>
+.bvg-diff .widget-html-content { line-height: 1.45; font-size: 13px; }
+.bvg-diff ul { margin: 4px 0 6px; padding-left: 20px; }
+.bvg-diff li { margin: 1px 0; }
+.bvg-diff-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: #444; margin: 2px 0 6px; }
+.bvg-diff-legend span { border: 0 solid; border-width: 0 0 0 14px; padding-left: 5px; }
+.bvg-diff .bvg-minimap { opacity: 0.3; transition: opacity 0.15s; }
+.bvg-diff .bvg-minimap:hover { opacity: 1; }
+</style>"""
+
+
+def _legend(panel: Any) -> str:
+    """What the outlines in the two pictures mean: only the kinds that occur (the app's words and colours)."""
+    from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT
+
+    used = set(panel.marks_a.values()) | set(panel.marks_b.values())
+    keys = "".join(f"<span style='border-color:{MARK_STYLE[k][0]}'>{_esc(k)}: {_esc(MARK_TEXT[k])}</span>"
+                   for k in MARK_STYLE if k in used)
+    return f"<div class='bvg-diff-legend'>outlined in both pictures: {keys}</div>" if keys else ""
 
 
 def _esc(s: str) -> str:

@@ -44,6 +44,8 @@ _CSS = """<style>
 .bvg-prune-table td { border-bottom: 1px solid #e6e6e6; }
 .bvg-prune-table th:first-child, .bvg-prune-table td:first-child { text-align: left; }
 .bvg-prune-table td:nth-child(2) { text-align: center; }
+.bvg-prune .bvg-minimap { opacity: 0.3; transition: opacity 0.15s; }
+.bvg-prune .bvg-minimap:hover { opacity: 1; }
 </style>"""
 
 
@@ -151,7 +153,7 @@ def pruning_widget(graph: Any):
             body.children = parts
             status.value = (f"Showing the pruned copy ({job.elapsed:.1f} s), in the temporary folder "
                             f"(<code>{html.escape(str(job.folder))}</code>): "
-                            "<code>.job.folder</code>, written out with <code>bertviz_graph.prune.job.export_folder"
+                            "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.prune.job.export_folder"
                             "</code>. The original is unchanged.")
         finally:
             go_btn.disabled = method.disabled = amount.disabled = False
