@@ -137,6 +137,15 @@ def test_prune_in_jupyterlab(lab_with_tiny, page, console_errors):
     graph = box.locator(".bvg-root")
     graph.wait_for(state="visible", timeout=60_000)
     page.wait_for_selector(f"{PRUNE} .bvg-root .bvg-canvas svg g.node", timeout=60_000)
+    # opened down to a self-attention box whose strip greys exactly that layer's pruned heads
+    strip = page.locator(f"{PRUNE} .bvg-root g.node[data-id$='attention.self'] g.prune-strip").first
+    strip.wait_for(state="attached", timeout=60_000)
+    gid = strip.locator("xpath=..").get_attribute("data-id")
+    layer = int(re.search(r"layer\.(\d+)\.", gid).group(1))
+    gone = [float(v) for v in strip.locator("rect").evaluate_all("rs => rs.map(r => r.dataset.pruned)")]
+    assert len(gone) == HEADS, gone
+    assert [h for h, v in enumerate(gone) if v == 1.0] == heads.get(layer, []), (gid, gone, heads)
+    assert all(v in (0.0, 1.0) for v in gone)
     box.scroll_into_view_if_needed()
     _shot(box, "heads")
 
