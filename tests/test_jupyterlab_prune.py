@@ -23,7 +23,7 @@ LAYERS, HEADS, HIDDEN = 2, 4, 32
 
 CELLS = [
     "import bertviz_graph as bg\np = bg.show_pruning('tiny')\np",
-    "d = bg.show_diff('tiny', str(p.job.folder))\nd",
+    "d = bg.show_diff('tiny', str(p.job.folder))\nd",  # the last copy pruned: heads
 ]
 
 
@@ -118,8 +118,22 @@ def test_prune_in_jupyterlab(lab_with_tiny, page, console_errors):
     box.scroll_into_view_if_needed()
     _shot(box, "magnitude")
 
+    # feed-forward neurons by weight norm at 25 %: the count shown is the count of zeroed intermediate rows
+    folder = _prune(page, box, "neurons-weight", -3)
+    summary = box.locator(".bvg-prune-summary").inner_text()
+    w = load_file(str(Path(folder) / "model.safetensors"))
+    dead = {i: int((~w[f"bert.encoder.layer.{i}.intermediate.dense.weight"].any(axis=1)).sum()) for i in range(LAYERS)}
+    ffn = w["bert.encoder.layer.0.intermediate.dense.weight"].shape[0]
+    assert sum(dead.values()) == round(0.25 * LAYERS * ffn), dead
+    assert f"{sum(dead.values())} of {LAYERS * ffn} feed-forward neurons pruned" in summary, (dead, summary)
+    rows = box.locator(".bvg-prune-table tr")
+    shown = [rows.nth(i).locator("td").nth(2).inner_text() for i in range(1, rows.count())]
+    assert shown == [str(dead[i]) for i in range(LAYERS)], (shown, dead)
+    box.scroll_into_view_if_needed()
+    _shot(box, "neurons")
+
     # head pruning at 50 %: the heads shown crossed out are the heads whose query rows are zero
-    folder = _prune(page, box, "heads-random", 2)
+    folder = _prune(page, box, "heads-random", 5)
     summary = box.locator(".bvg-prune-summary").inner_text()
     _z, _n, heads = _layer_zeros(folder)
     n_heads = sum(len(v) for v in heads.values())

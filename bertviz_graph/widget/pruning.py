@@ -121,7 +121,7 @@ def pruning_widget(graph: Any):
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
     method = W.Dropdown(options=list(METHODS), value="magnitude", description="Method", disabled=not ok,
-                        layout=W.Layout(width="17em"))
+                        layout=W.Layout(width="20em"))
     amount = W.FloatSlider(value=0.3, min=0.0, max=0.9, step=0.05, description="Amount", readout_format=".0%",
                            disabled=not ok, layout=W.Layout(width="22em"))
     go_btn = W.Button(description="Prune", button_style="primary", disabled=not ok, icon="scissors",
