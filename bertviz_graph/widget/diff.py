@@ -40,6 +40,7 @@ class DiffWidgets:
         self.b.observe(lambda ch: self._sync(ch, "b"), names="state")
         self.a.observe(lambda ch: self._select(ch, "a"), names="selected")
         self.b.observe(lambda ch: self._select(ch, "b"), names="selected")
+        self._show_removed_heads()
         lines = "".join(f"<li>{_esc(s)}</li>" for s in d.summary_lines())
         self.summary = W.HTML(f"{_CSS}<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>"
                               + _legend(self.panel))
@@ -69,6 +70,17 @@ class DiffWidgets:
         start = svg.index("<svg")
         end = svg.index(">", start)
         w.svg = svg[:end] + f" {tag}>" + (f"<style>{css}</style>" if css else "") + svg[end + 1:]
+
+    def _show_removed_heads(self) -> None:
+        """An original and its head-pruned copy differ inside closed layer boxes: open both down to the first
+        layer whose heads were removed (the sync opens the partner), so the first picture shows the change."""
+        for w, marks in ((self.b, self.panel.marks_b), (self.a, self.panel.marks_a)):
+            gid = next((g for g, k in marks.items() if k == "heads removed" and g in w.hierarchy.groups), None)
+            if gid is not None:  # down to its first changed matrix (query, key ... outlined) if it has one
+                inner = next((g for g, k in marks.items() if k == "changed" and g.startswith(gid + ".")
+                              and g in w.hierarchy.groups), gid)
+                w.reveal(inner)
+                return
 
     def _partner(self, gid: str, side: str) -> str | None:
         return self.diff.partner(gid, side=side)

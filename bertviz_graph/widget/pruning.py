@@ -32,6 +32,8 @@ _CSS = """<style>
 .bvg-prune .widget-html-content { line-height: 1.45; }
 .bvg-prune-controls { align-items: center; flex-wrap: wrap; gap: 4px 14px; margin-bottom: 2px; }
 .bvg-prune-status { color: #555; font-size: 12px; }
+.bvg-prune-status .bvg-prune-why { display: inline-block; background: #fff6dd; border: 1px solid #e8cf82;
+  border-radius: 4px; padding: 3px 8px; color: #5a4500; }
 .bvg-prune-status .bvg-prune-err { color: #b00020; font-weight: 600; }
 .bvg-prune-status code { font-size: 11px; background: #f3f3f3; padding: 0 3px; border-radius: 3px; }
 .bvg-prune-summary ul { margin: 4px 0 6px; padding-left: 20px; }
@@ -126,7 +128,7 @@ def pruning_widget(graph: Any):
                            disabled=not ok, layout=W.Layout(width="22em"))
     go_btn = W.Button(description="Prune", button_style="primary", disabled=not ok, icon="scissors",
                       tooltip="prune a copy (the original model is not changed)", layout=W.Layout(width="8em"))
-    status = W.HTML(html.escape(why) if why else
+    status = W.HTML(f"<span class='bvg-prune-why'>{html.escape(why)}</span>" if why else
                     f"Prunes a copy of <code>{html.escape(source_of(graph))}</code>; the original is not changed.")
     body = W.VBox()
     controls = W.HBox([method, amount, go_btn])
