@@ -168,6 +168,11 @@ def test_prune_in_jupyterlab(lab_with_tiny, page, console_errors):
     diff.wait_for(state="visible", timeout=60_000)
     page.wait_for_function("() => document.querySelectorAll('.bvg-diff .bvg-root .bvg-canvas svg g.node').length"
                            " >= 10", timeout=60_000)
+    # both pictures opened down to a layer whose heads were removed: its query matrix drawn on each side
+    for side in (0, 1):
+        q = diff.locator(".bvg-root").nth(side).locator("g.node[data-id$='attention.self.query']")
+        assert q.count() == 1, side
+    assert diff.locator(".bvg-diff-legend").inner_text().count("heads removed") == 1
     diff.scroll_into_view_if_needed()
     _shot(diff, "diff")
     assert console_errors == []
