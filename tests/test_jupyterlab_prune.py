@@ -172,7 +172,7 @@ def test_prune_in_jupyterlab(lab_with_tiny, page, console_errors):
     for side in (0, 1):
         q = diff.locator(".bvg-root").nth(side).locator("g.node[data-id$='attention.self.query']")
         assert q.count() == 1, side
-    assert diff.locator(".bvg-diff-legend").inner_text().count("heads removed") == 1
+    assert "heads removed:" in diff.locator(".bvg-diff-legend").inner_text()
     diff.scroll_into_view_if_needed()
     _shot(diff, "diff")
     assert console_errors == []
