@@ -27,6 +27,7 @@ def source_of(graph: Any) -> str:
 
 # Scoped to the panel: JupyterLab gives widget HTML a 28 px line height (one control row per line), which
 # spreads a list of sentences apart; tables get no padding or rules of their own.
+# (in the panel's HTML, which is always shown: the box keeps its three children, controls, status, panel)
 _CSS = """<style>
 .bvg-prune { font-size: 13px; gap: 2px; }
 .bvg-prune .widget-html-content { line-height: 1.45; }
@@ -76,7 +77,7 @@ def _panel_html(graph: Any, p) -> str:
         for g in p.groups if g.heads or g.neurons or g.zeros)
     table = ("<table class='bvg-prune-table'><tr><th>layer</th><th>heads pruned</th><th>neurons pruned</th><th>zero weights</th>"
              f"<th>params removable</th><th>FLOPs removable</th></tr>{rows}</table>") if rows else ""
-    return (f"<div class='bvg-prune-summary'><b>Pruning: {html.escape(graph.name)}</b><ul>{items}</ul>"
+    return (f"{_CSS}<div class='bvg-prune-summary'><b>Pruning: {html.escape(graph.name)}</b><ul>{items}</ul>"
             f"<p class='bvg-prune-note'>{html.escape(p.notes[0])}</p></div>{table}")
 
 
@@ -133,7 +134,7 @@ def pruning_widget(graph: Any):
     body = W.VBox()
     controls = W.HBox([method, amount, go_btn])
     controls.add_class("bvg-prune-controls")
-    box = W.VBox([W.HTML(_CSS), controls, status, body])
+    box = W.VBox([controls, status, body])
     box.add_class("bvg-prune")
     status.add_class("bvg-prune-status")
     parts, box.panel = _panel_parts(graph)
