@@ -215,8 +215,9 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     if rec is None:
         summary = ["this model carries no pruning record"]
         if zeros:
-            summary.append(f"{len(zeros)} weight matri{'ces hold' if len(zeros) > 1 else 'x holds'} exact zeros "
-                           f"(at most {pct(max(zeros.values()))} of a matrix)")
+            top = pct(max(zeros.values()))
+            summary.append(f"{len(zeros)} weight matrices hold exact zeros (up to {top} of a matrix)" if len(zeros) > 1
+                           else f"1 weight matrix holds exact zeros ({top} of its weights)")
         return PruningPanel(False, "", 0.0, summary, [], None, sp, notes)
     groups = savings(graph, rec)
     layer_ids = [g.group for g in groups]
