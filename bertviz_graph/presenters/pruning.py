@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.diff.align import layer_groups, units
+from bertviz_graph.format import pct
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.prune.methods import RECORD_KEY
 
@@ -214,7 +215,9 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
     if rec is None:
         summary = ["this model carries no pruning record"]
         if zeros:
-            summary.append(f"{len(zeros)} weight matrices hold exact zeros (up to {max(zeros.values()):.0%})")
+            top = pct(max(zeros.values()))
+            summary.append(f"{len(zeros)} weight matrices hold exact zeros (up to {top} of a matrix)" if len(zeros) > 1
+                           else f"1 weight matrix holds exact zeros ({top} of its weights)")
         return PruningPanel(False, "", 0.0, summary, [], None, sp, notes)
     groups = savings(graph, rec)
     layer_ids = [g.group for g in groups]

@@ -19,7 +19,7 @@ from bertviz_graph.diff import GraphDiff, diff_graphs
 class DiffWidgets:
     """``a`` and ``b`` are GraphWidgets kept in step; ``diff`` is the GraphDiff; display shows both."""
 
-    def __init__(self, d: GraphDiff, height: int = 560):
+    def __init__(self, d: GraphDiff, height: int = 760):
         import ipywidgets as W
 
         from bertviz_graph.widget import GraphWidget
@@ -40,10 +40,16 @@ class DiffWidgets:
         self.b.observe(lambda ch: self._sync(ch, "b"), names="state")
         self.a.observe(lambda ch: self._select(ch, "a"), names="selected")
         self.b.observe(lambda ch: self._select(ch, "b"), names="selected")
+        self._show_removed_heads()
         lines = "".join(f"<li>{_esc(s)}</li>" for s in d.summary_lines())
-        self.summary = W.HTML(f"<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>")
+        self.summary = W.HTML(f"{_CSS}<b>{_esc(d.a.name)} ↔ {_esc(d.b.name)}</b><ul>{lines}</ul>"
+                              + _legend(self.panel))
+        for w in (self.a, self.b):  # in an HBox an explorer shrinks to its content (nothing): half each
+            w.layout = W.Layout(flex="1 1 0%", min_width="0", width="50%")
         self.box = W.VBox([self.summary, W.HBox([self.a, self.b],
-                                                layout=W.Layout(width="100%", align_items="flex-start"))])
+                                                layout=W.Layout(width="100%", align_items="flex-start",
+                                                                grid_gap="8px"))])
+        self.box.add_class("bvg-diff")
 
     def _mark(self, side: str) -> None:
         """Outline the differences in this side's picture (added, removed, changed ... as in the app): a
@@ -64,6 +70,17 @@ class DiffWidgets:
         start = svg.index("<svg")
         end = svg.index(">", start)
         w.svg = svg[:end] + f" {tag}>" + (f"<style>{css}</style>" if css else "") + svg[end + 1:]
+
+    def _show_removed_heads(self) -> None:
+        """An original and its head-pruned copy differ inside closed layer boxes: open both down to the first
+        layer whose heads were removed (the sync opens the partner), so the first picture shows the change."""
+        for w, marks in ((self.b, self.panel.marks_b), (self.a, self.panel.marks_a)):
+            gid = next((g for g, k in marks.items() if k == "heads removed" and g in w.hierarchy.groups), None)
+            if gid is not None:  # down to its first changed matrix (query, key ... outlined) if it has one
+                inner = next((g for g, k in marks.items() if k == "changed" and g.startswith(gid + ".")
+                              and g in w.hierarchy.groups), gid)
+                w.reveal(inner)
+                return
 
     def _partner(self, gid: str, side: str) -> str | None:
         return self.diff.partner(gid, side=side)
@@ -124,13 +141,38 @@ class DiffWidgets:
         display(self.box)
 
 
+# JupyterLab gives widget HTML a 28 px line height (one control row per line), which spreads the summary
+# apart; each explorer is half the page, where the overview map would hide the very boxes compared (it
+# stays faint until the pointer is on it) and the details below would take 42 % of the height (30 % here).
+_CSS = """<style>
+.bvg-diff .widget-html-content { line-height: 1.45; font-size: 13px; }
+.bvg-diff ul { margin: 4px 0 6px; padding-left: 20px; }
+.bvg-diff li { margin: 1px 0; }
+.bvg-diff-legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: #444; margin: 2px 0 6px; }
+.bvg-diff-legend span { border: 0 solid; border-width: 0 0 0 14px; padding-left: 5px; }
+@container (max-width: 640px) { .bvg-diff .bvg-side { flex-basis: 30%; } }
+.bvg-diff .bvg-minimap { opacity: 0.3; transition: opacity 0.15s; }
+.bvg-diff .bvg-minimap:hover { opacity: 1; }
+</style>"""
+
+
+def _legend(panel: Any) -> str:
+    """What the outlines in the two pictures mean: only the kinds that occur (the app's words and colours)."""
+    from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT
+
+    used = set(panel.marks_a.values()) | set(panel.marks_b.values())
+    keys = "".join(f"<span style='border-color:{MARK_STYLE[k][0]}'>{_esc(k)}: {_esc(MARK_TEXT[k])}</span>"
+                   for k in MARK_STYLE if k in used)
+    return f"<div class='bvg-diff-legend'>outlined in both pictures: {keys}</div>" if keys else ""
+
+
 def _esc(s: str) -> str:
     import html
 
     return html.escape(str(s))
 
 
-def show_diff(a: Any, b: Any, height: int = 560, **trace_kwargs: Any) -> DiffWidgets:
+def show_diff(a: Any, b: Any, height: int = 760, **trace_kwargs: Any) -> DiffWidgets:
     """Two models (anything ``bertviz_graph.trace`` takes) side by side, aligned by structure and role."""
     from bertviz_graph.pipeline import graph_of
 
