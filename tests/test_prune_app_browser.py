@@ -35,7 +35,7 @@ def test_prune_in_the_app_then_export_and_back(tmp_path, page, serve_dash, conso
     page.click("#bv-prune-amount >> text=40%", force=True)  # at the slider's 40% mark
     page.click("#bv-prune-go")
     page.wait_for_function("/started|loading|measuring|writing|tracing/.test("
-                           "document.querySelector('#bv-prune-status').textContent)", timeout=30000)
+                           "(document.querySelector('#bv-prune-status') || {}).textContent || '')", timeout=30000)
     page.wait_for_url("**?model=**", timeout=180000)
     copy = Path(unquote(urlsplit(page.url).query.split("model=", 1)[1]))
     assert copy.is_dir() and copy != folder and not str(copy).startswith(str(folder))
@@ -56,14 +56,14 @@ def test_prune_in_the_app_then_export_and_back(tmp_path, page, serve_dash, conso
     out = tmp_path / "exported"
     page.fill("#bv-prune-export-path", str(out))
     page.click("#bv-prune-export")
-    page.wait_for_function("/wrote/.test(document.querySelector('#bv-prune-export-status').textContent)")
+    page.wait_for_function("/wrote/.test((document.querySelector('#bv-prune-export-status') || {}).textContent || '')")
     assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
     page.click("#bv-prune-export")  # again: refused, a sentence
-    page.wait_for_function("/already exists/.test(document.querySelector('#bv-prune-export-status').textContent)")
+    page.wait_for_function("/already exists/.test((document.querySelector('#bv-prune-export-status') || {}).textContent || '')")
 
     page.click("#bv-prune-back")
     page.wait_for_url(re.compile(r".*model=.*tiny(#pruning)?$"), timeout=60000)
-    page.wait_for_function("/no pruning record/.test(document.querySelector('.bv-side').textContent)",
+    page.wait_for_function("/no pruning record/.test((document.querySelector('.bv-side') || {}).textContent || '')",
                            timeout=60000)
     assert "this model carries no pruning record" in page.text_content(".bv-side")
     assert "Traceback" not in page.content()
