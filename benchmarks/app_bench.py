@@ -48,7 +48,11 @@ def free_port() -> int:
 
 
 def start_server(app) -> str:
+    import logging
+
     from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
     port = free_port()
     srv = make_server("127.0.0.1", port, app.server, threaded=True)
@@ -75,6 +79,33 @@ TAP_JS = """([id]) => {
 }"""
 
 
+class CallbackTimer:
+    """WSGI middleware: the server time of each Dash callback request (by its outputs), to see what a click
+    fires, which requests chain, and where the server time goes."""
+
+    def __init__(self, wsgi_app):
+        self.app, self.log, self.lock = wsgi_app, [], threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if not environ.get("PATH_INFO", "").endswith("_dash-update-component"):
+            return self.app(environ, start_response)
+        import io
+        import json
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            out = str(json.loads(body).get("output", "?"))
+        except ValueError:
+            out = "?"
+        t0 = time.perf_counter()
+        res = list(self.app(environ, start_response))
+        t1 = time.perf_counter()
+        with self.lock:
+            self.log.append((t0, t1, out[:60], sum(len(b) for b in res)))
+        return res
+
+
 def tap_and_wait(page, node_id: str) -> float:
     """Click a collapsed group; ms until it is drawn open and that frame painted."""
     t0 = page.evaluate(TAP_JS, [node_id])
@@ -93,6 +124,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="bert-base-uncased")
     ap.add_argument("--runs", type=int, default=3, help="page loads for the first-draw timing")
+    ap.add_argument("--callbacks", action="store_true",
+                    help="print the server time of each callback request a tap fires")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -107,6 +140,9 @@ def main() -> None:
     t = time.perf_counter()
     app = make_app(graph)
     t_app = time.perf_counter() - t
+    timer = CallbackTimer(app.server.wsgi_app) if args.callbacks else None
+    if timer is not None:
+        app.server.wsgi_app = timer
     url = start_server(app)
     C = app.bv_context
     chromium = shutil.which("chromium")
@@ -134,8 +170,11 @@ def main() -> None:
         plotly_ready = page.evaluate("performance.now()")
         page.wait_for_timeout(300)
         opens = []
+        per_open = []
         for gid in OPEN_SEQUENCE:
+            n0 = len(timer.log) if timer else 0
             opens.append((gid, tap_and_wait(page, gid)))
+            per_open.append(list(timer.log[n0:]) if timer else [])
 
         # embedding heatmap: fresh page, Weights tab open, matrix cache emptied
         page = ctx.new_page()
@@ -169,6 +208,14 @@ def main() -> None:
           f"{len(opens)} groups   target <= 150 ms median")
     for gid, v in opens:
         print(f"    {v:6.0f} ms  {gid}")
+    if timer is not None:
+        for (gid, v), reqs in zip(opens, per_open, strict=True):
+            if not reqs:
+                continue
+            base = reqs[0][0]
+            print(f"  {gid}: {len(reqs)} callback requests (start+ms, server ms, response kB, outputs)")
+            for a, b, out, size in reqs:
+                print(f"      +{(a - base) * 1000:5.0f} {(b - a) * 1000:6.0f} ms {size / 1024:7.1f} kB  {out}")
     print(f"  of which the canvas drew (SVG text in -> painted): median {statistics.median(DRAW_MS[:len(opens)]):.0f} ms")
     print(f"plotly.js (loaded in the background after the first graph) ready at {plotly_ready:.0f} ms")
     print(f"embedding heatmap (30522x768), tap -> heatmap drawn: {heat:.0f} ms   target <= 1000 ms"
