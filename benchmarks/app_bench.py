@@ -209,7 +209,7 @@ def main() -> None:
     for gid, v in opens:
         print(f"    {v:6.0f} ms  {gid}")
     if timer is not None:
-        for (gid, v), reqs in zip(opens, per_open, strict=True):
+        for (gid, _v), reqs in zip(opens, per_open, strict=True):
             if not reqs:
                 continue
             base = reqs[0][0]
