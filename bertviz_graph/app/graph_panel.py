@@ -266,12 +266,12 @@ def _highlight_set(view: View, matches: list[str]) -> set[str]:
 
 # ---- callbacks -----------------------------------------------------------------------------------------
 def register(app, C: AppContext) -> None:
-    # Two callbacks write the picture. Dash holds a callback back while any of its inputs may still be
-    # written by a callback in flight or by one that callback triggers, so with VIEW_REQUEST among its
-    # inputs a click on the graph waited for the panels' whole chain (SELECTED -> attention layer/head ->
+    # Two callbacks write the picture. Dash holds a callback back while any of its inputs or states may
+    # still be written by a callback in flight or by one that callback triggers, so with VIEW_REQUEST among
+    # its inputs a click on the graph waited for the panels' whole chain (SELECTED -> attention layer/head ->
     # VIEW_REQUEST), which waits for the tab's forward pass: seconds on the first click. Panel requests and a
-    # new run therefore have their own callback, and it leaves the slider's value (an input of the click
-    # callback) to ``set_props``, which Dash does not count as a dependency.
+    # new run therefore have their own callback, which declares no outputs and answers with ``set_props``
+    # (not a dependency to Dash), so nothing the click callback reads waits on the panels.
     def answer(kw: dict[str, Any]) -> dict[str, Any]:
         try:
             out = controller(C, ctx.triggered_id, **kw)
@@ -314,11 +314,7 @@ def register(app, C: AppContext) -> None:
         out = answer(kw)
         return {k: out.get(k, no_update) for k in OUTPUTS}
 
-    request_outputs = {k: Output(o.component_id, o.component_property, allow_duplicate=True)
-                       for k, o in OUTPUTS.items() if k != "series_value"}
-
     @app.callback(
-        output=request_outputs,
         inputs={
             "request": Input(ids.VIEW_REQUEST, "data"),
             "run": Input(RUN_STORE, "data"),  # the tab's own run: colour-by activation / change follow it
@@ -326,11 +322,13 @@ def register(app, C: AppContext) -> None:
         state={**state, "color_by": State(ids.COLOR_BY, "value"), "slider": State(ids.SERIES_SLIDER, "value")},
         prevent_initial_call=True,
     )
-    def _request(**kw: Any) -> dict[str, Any]:
-        out = answer(kw)
-        if out.get("series_value") is not None:
-            set_props(ids.SERIES_SLIDER, {"value": out["series_value"]})
-        return {k: out.get(k, no_update) for k in request_outputs}
+    def _request(**kw: Any) -> None:
+        props: dict[str, dict[str, Any]] = {}
+        for k, v in answer(kw).items():
+            o = OUTPUTS[k]
+            props.setdefault(o.component_id, {})[o.component_property] = v
+        for cid, p in props.items():
+            set_props(cid, p)
 
     @app.callback(Output(ids.DOWNLOAD_SVG_FILE, "data"), Output(ids.NOTICE, "children", allow_duplicate=True),
                   Input(ids.DOWNLOAD_SVG, "n_clicks"), State(ids.VIEW_STATE, "data"), prevent_initial_call=True)
