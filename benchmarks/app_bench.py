@@ -123,10 +123,50 @@ TAP_WALL: list[float] = []  # Date.now() of each tap, s: where the server's log 
 DRAW_MS: list[float] = []  # of each open: the canvas' own part (SVG in, painted), the rest is server + Dash
 
 
+def server_only(app, reps: int) -> None:
+    """The server's part of each open, without a browser: the click callback's HTTP request through Flask
+    (Dash's JSON in and out included), the same OPEN_SEQUENCE from the overview, fresh caches each pass.
+    Wall and CPU time per open; robust to a loaded machine where the browser timing is not."""
+    import json
+
+    from bertviz_graph.app import make_app
+    from bertviz_graph.layout import default_cache
+
+    graph = app.bv_context.graph
+    walls, cpus = [], []
+    for _ in range(reps):
+        app = make_app(graph)  # empty view and picture caches
+        default_cache().__init__()  # and the process-wide layout cache, in place: each open lays out afresh
+        client = app.server.test_client()
+        cb = next(c for c in app._callback_list if any(i["id"] == "bv-graph-event" for i in c["inputs"]))
+        outs = cb["output"][2:-2].split("...")
+        props = {"bv-view-state.data": app.bv_context.default_state.to_json_dict(), "bv-selected.data": {"id": None}}
+        for n, gid in enumerate(OPEN_SEQUENCE):
+            props["bv-graph-event.data"] = {"type": "click", "id": gid, "toggle": True, "part": "box", "nonce": n}
+            body = {"output": cb["output"],
+                    "outputs": [{"id": o.rsplit(".", 1)[0].split("@")[0], "property": o.rsplit(".", 1)[1].split("@")[0]}
+                                for o in outs],
+                    "inputs": [{**i, "value": props.get(f"{i['id']}.{i['property']}")} for i in cb["inputs"]],
+                    "state": [{**x, "value": props.get(f"{x['id']}.{x['property']}")} for x in cb["state"]],
+                    "changedPropIds": ["bv-graph-event.data"]}
+            t, c = time.perf_counter(), time.process_time()
+            r = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+            walls.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - c)
+            resp = r.get_json()["response"]
+            props["bv-view-state.data"] = resp["bv-view-state"]["data"]
+            assert gid in props["bv-view-state.data"]["opened"], gid
+    print(f"server only, click callback over HTTP (Flask test client), {len(OPEN_SEQUENCE)} opens x {reps}: "
+          f"median {statistics.median(walls) * 1000:.0f} ms wall, {statistics.median(cpus) * 1000:.0f} ms CPU; "
+          f"max {max(walls) * 1000:.0f} ms wall")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="bert-base-uncased")
     ap.add_argument("--runs", type=int, default=3, help="page loads for the first-draw timing")
+    ap.add_argument("--server-only", type=int, default=0, metavar="REPS",
+                    help="only time the click callback's HTTP requests, no browser, REPS passes")
     ap.add_argument("--callbacks", action="store_true",
                     help="print the server time of each callback request a tap fires")
     args = ap.parse_args()
@@ -143,6 +183,9 @@ def main() -> None:
     t = time.perf_counter()
     app = make_app(graph)
     t_app = time.perf_counter() - t
+    if args.server_only:
+        server_only(app, args.server_only)
+        return
     timer = CallbackTimer(app.server.wsgi_app) if args.callbacks else None
     if timer is not None:
         app.server.wsgi_app = timer
