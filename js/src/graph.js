@@ -207,9 +207,25 @@ export class GraphCanvas {
     }
   }
 
+  /** What the pointer means at event ``e`` on ``target``: an edge's wide transparent hit path yields to a
+   * box or a frame's title bar under it (edges are drawn over frames and often cross their title bars),
+   * never to a frame's body (edges run inside frames). */
+  pointed(target, e) {
+    if (!target || !target.classList || !target.classList.contains("bvg-edge-hit") || !e
+        || typeof document.elementsFromPoint !== "function") return target;
+    for (const el of document.elementsFromPoint(e.clientX, e.clientY)) {
+      if (!this.host.contains(el) || el.closest("g.edge")) continue;
+      const g = el.closest("g.node");
+      if (!g) continue;
+      const frame = g.getAttribute("data-expanded") === "1";
+      if (!frame || el.tagName.toLowerCase() !== "rect") return el; // a box, or a frame's title bar
+    }
+    return target;
+  }
+
   /** The tooltip of the edge or box under the pointer (e: a pointer event), or hidden. */
   showTip(e) {
-    const t = e.target;
+    const t = this.pointed(e.target, e);
     const edge = t && t.closest ? t.closest("g.edge") : null;
     const node = !edge && t && t.closest ? t.closest("g.node") : null;
     let text = "";
@@ -502,6 +518,7 @@ export class GraphCanvas {
   }
 
   onClick(target, e) {
+    target = this.pointed(target, e);
     const edge = target && target.closest ? target.closest("g.edge") : null;
     if (edge && this.host.contains(edge)) {
       const id = edge.getAttribute("data-id");
