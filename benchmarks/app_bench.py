@@ -48,7 +48,11 @@ def free_port() -> int:
 
 
 def start_server(app) -> str:
+    import logging
+
     from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
 
     port = free_port()
     srv = make_server("127.0.0.1", port, app.server, threaded=True)
@@ -69,10 +73,38 @@ TAP_JS = """([id]) => {
     else requestAnimationFrame(wait);
   };
   const t0 = performance.now();
+  window._bvTapWall = Date.now();
   c.onClick(g.querySelector('text'), {clientX: 0, clientY: 0, shiftKey: false});
   requestAnimationFrame(wait);
   return t0;
 }"""
+
+
+class CallbackTimer:
+    """WSGI middleware: the server time of each Dash callback request (by its outputs), to see what a click
+    fires, which requests chain, and where the server time goes."""
+
+    def __init__(self, wsgi_app):
+        self.app, self.log, self.lock = wsgi_app, [], threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if not environ.get("PATH_INFO", "").endswith("_dash-update-component"):
+            return self.app(environ, start_response)
+        import io
+        import json
+
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            out = str(json.loads(body).get("output", "?"))
+        except ValueError:
+            out = "?"
+        t0 = time.time()  # wall clock: the browser's Date.now() at the tap is on the same clock
+        res = list(self.app(environ, start_response))
+        t1 = time.time()
+        with self.lock:
+            self.log.append((t0, t1, out[:60], sum(len(b) for b in res)))
+        return res
 
 
 def tap_and_wait(page, node_id: str) -> float:
@@ -83,16 +115,60 @@ def tap_and_wait(page, node_id: str) -> float:
     page.wait_for_function("window._bvOpened !== null", timeout=20000)
     page.wait_for_timeout(100)  # let the viewport move and the side panels settle before the next tap
     DRAW_MS.append(page.evaluate("window.bvgGraph.lastDrawMs"))
+    TAP_WALL.append(page.evaluate("window._bvTapWall") / 1000)
     return page.evaluate("window._bvOpened") - t0
 
 
+TAP_WALL: list[float] = []  # Date.now() of each tap, s: where the server's log of that tap starts
 DRAW_MS: list[float] = []  # of each open: the canvas' own part (SVG in, painted), the rest is server + Dash
+
+
+def server_only(app, reps: int) -> None:
+    """The server's part of each open, without a browser: the click callback's HTTP request through Flask
+    (Dash's JSON in and out included), the same OPEN_SEQUENCE from the overview, fresh caches each pass.
+    Wall and CPU time per open; robust to a loaded machine where the browser timing is not."""
+    import json
+
+    from bertviz_graph.app import make_app
+    from bertviz_graph.layout import default_cache
+
+    graph = app.bv_context.graph
+    walls, cpus = [], []
+    for _ in range(reps):
+        app = make_app(graph)  # empty view and picture caches
+        default_cache().__init__()  # and the process-wide layout cache, in place: each open lays out afresh
+        client = app.server.test_client()
+        cb = next(c for c in app._callback_list if any(i["id"] == "bv-graph-event" for i in c["inputs"]))
+        outs = cb["output"][2:-2].split("...")
+        props = {"bv-view-state.data": app.bv_context.default_state.to_json_dict(), "bv-selected.data": {"id": None}}
+        for n, gid in enumerate(OPEN_SEQUENCE):
+            props["bv-graph-event.data"] = {"type": "click", "id": gid, "toggle": True, "part": "box", "nonce": n}
+            body = {"output": cb["output"],
+                    "outputs": [{"id": o.rsplit(".", 1)[0].split("@")[0], "property": o.rsplit(".", 1)[1].split("@")[0]}
+                                for o in outs],
+                    "inputs": [{**i, "value": props.get(f"{i['id']}.{i['property']}")} for i in cb["inputs"]],
+                    "state": [{**x, "value": props.get(f"{x['id']}.{x['property']}")} for x in cb["state"]],
+                    "changedPropIds": ["bv-graph-event.data"]}
+            t, c = time.perf_counter(), time.process_time()
+            r = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
+            walls.append(time.perf_counter() - t)
+            cpus.append(time.process_time() - c)
+            resp = r.get_json()["response"]
+            props["bv-view-state.data"] = resp["bv-view-state"]["data"]
+            assert gid in props["bv-view-state.data"]["opened"], gid
+    print(f"server only, click callback over HTTP (Flask test client), {len(OPEN_SEQUENCE)} opens x {reps}: "
+          f"median {statistics.median(walls) * 1000:.0f} ms wall, {statistics.median(cpus) * 1000:.0f} ms CPU; "
+          f"max {max(walls) * 1000:.0f} ms wall")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="bert-base-uncased")
     ap.add_argument("--runs", type=int, default=3, help="page loads for the first-draw timing")
+    ap.add_argument("--server-only", type=int, default=0, metavar="REPS",
+                    help="only time the click callback's HTTP requests, no browser, REPS passes")
+    ap.add_argument("--callbacks", action="store_true",
+                    help="print the server time of each callback request a tap fires")
     args = ap.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -107,6 +183,12 @@ def main() -> None:
     t = time.perf_counter()
     app = make_app(graph)
     t_app = time.perf_counter() - t
+    if args.server_only:
+        server_only(app, args.server_only)
+        return
+    timer = CallbackTimer(app.server.wsgi_app) if args.callbacks else None
+    if timer is not None:
+        app.server.wsgi_app = timer
     url = start_server(app)
     C = app.bv_context
     chromium = shutil.which("chromium")
@@ -134,8 +216,11 @@ def main() -> None:
         plotly_ready = page.evaluate("performance.now()")
         page.wait_for_timeout(300)
         opens = []
+        per_open = []
         for gid in OPEN_SEQUENCE:
+            n0 = len(timer.log) if timer else 0
             opens.append((gid, tap_and_wait(page, gid)))
+            per_open.append(list(timer.log[n0:]) if timer else [])
 
         # embedding heatmap: fresh page, Weights tab open, matrix cache emptied
         page = ctx.new_page()
@@ -169,6 +254,15 @@ def main() -> None:
           f"{len(opens)} groups   target <= 150 ms median")
     for gid, v in opens:
         print(f"    {v:6.0f} ms  {gid}")
+    if timer is not None:
+        for i, ((gid, _v), reqs) in enumerate(zip(opens, per_open, strict=True)):
+            if not reqs:
+                continue
+            base = TAP_WALL[i]
+            print(f"  {gid}: tap -> drawn {_v:.0f} ms; {len(reqs)} callback requests "
+                  "(start ms after the tap, server ms, response kB, outputs)")
+            for a, b, out, size in reqs:
+                print(f"      +{(a - base) * 1000:5.0f} {(b - a) * 1000:6.0f} ms {size / 1024:7.1f} kB  {out}")
     print(f"  of which the canvas drew (SVG text in -> painted): median {statistics.median(DRAW_MS[:len(opens)]):.0f} ms")
     print(f"plotly.js (loaded in the background after the first graph) ready at {plotly_ready:.0f} ms")
     print(f"embedding heatmap (30522x768), tap -> heatmap drawn: {heat:.0f} ms   target <= 1000 ms"

@@ -7,7 +7,7 @@ drives ``--sessions`` concurrent sessions for ``--seconds``. A session is a tiny
 ``/_dash-layout`` (initial property values) and ``/_dash-dependencies`` (every server callback, found by
 the component properties it reads and writes, not by name), and after each user action fires every
 callback whose inputs changed, as the browser would, feeding back what the server returned. User actions:
-tap a box of the drawn graph (opens groups, series), select a drawn leaf (details, weight heatmap,
+tap a closed box of the drawn SVG (the canvas writes the click event and the selection; opens groups, series), select a drawn leaf (details, weight heatmap,
 neurons), type a search. Clientside callbacks run in a browser; the one-input one-output ones (this app's
 are `v || null` bridges) are applied as pass-through, the others skipped. Prints: requests, errors (any non-200 or a Dash error body), p50/p95/max latency
 per callback request, and the server's resident memory (master + workers, from /proc) after warm-up and
@@ -17,9 +17,11 @@ at the end, with the growth. Bounded: sessions × seconds, loopback only, each r
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -71,6 +73,8 @@ def walk_layout(node, props: dict) -> None:
 
 
 def parse_outputs(output: str) -> list[tuple[str, str]]:
+    if "." not in output:
+        return []  # a callback without outputs: its id is a hash, it answers by set_props ("sideUpdate")
     parts = output[2:-2].split("...") if output.startswith("..") else [output]
     return [tuple(p.rsplit(".", 1)) for p in parts]
 
@@ -107,7 +111,7 @@ class Session:
                 continue
             outs = parse_outputs(d["output"])
             body = {"output": d["output"],
-                    "outputs": [{"id": i, "property": p} for i, p in outs] if len(outs) > 1 or
+                    "outputs": [{"id": i, "property": p} for i, p in outs] if len(outs) != 1 or
                     d["output"].startswith("..") else {"id": outs[0][0], "property": outs[0][1]},
                     "inputs": [{"id": i["id"], "property": i["property"],
                                 "value": self.props.get(f"{i['id']}.{i['property']}")} for i in d["inputs"]],
@@ -119,25 +123,31 @@ class Session:
             if status != 200 or not resp:
                 continue
             new: set[str] = set()
-            for cid, props in (resp.get("response") or {}).items():
+            answered = [*(resp.get("response") or {}).items(), *(resp.get("sideUpdate") or {}).items()]
+            for cid, props in answered:
                 for prop, value in props.items():
                     self.props[f"{cid}.{prop}"] = value
                     new.add(f"{cid}.{prop}")
             self.fire(new, depth + 1)
 
-    def drawn(self) -> list[dict]:
-        els = self.props.get("bv-cyto.elements") or []
-        return [e["data"] for e in els if isinstance(e, dict) and "source" not in e.get("data", {})]
+    def drawn(self) -> list[tuple[str, bool]]:
+        """(id, closed group?) of every box in the picture the server sent (the SVG canvas' store)."""
+        svg = (self.props.get("bv-graph-picture.data") or {}).get("svg") or ""
+        return [(html.unescape(m[1]), m[2] == "1" and m[3] == "0") for m in NODE_RE.finditer(svg)]
 
     def act(self) -> None:
         r = self.rng.random()
         nodes = self.drawn()
-        if r < 0.45 and nodes:  # tap a box: open a group or a ×N stack
-            self.props["bv-cyto.tapNodeData"] = self.rng.choice(nodes)
-            self.fire({"bv-cyto.tapNodeData"})
+        closed = [n for n, c in nodes if c]
+        if r < 0.45 and closed:  # tap a closed box: open a group or a ×N stack (js/src/app.js: event + select)
+            pick = self.rng.choice(closed)
+            self.props["bv-graph-event.data"] = {"type": "click", "id": pick, "toggle": True, "part": "box",
+                                                 "nonce": self.rng.random()}
+            self.props["bv-selected.data"] = {"id": pick}
+            self.fire({"bv-graph-event.data", "bv-selected.data"})
         elif r < 0.85 and nodes:  # select a drawn leaf or group, as the page's click handler does
-            pick = self.rng.choice(nodes)
-            self.props["bv-selected.data"] = {"id": pick.get("target") or pick["id"], "nonce": self.rng.random()}
+            pick = self.rng.choice(nodes)[0]
+            self.props["bv-selected.data"] = {"id": pick, "nonce": self.rng.random()}
             self.fire({"bv-selected.data"})
         else:  # search
             self.props["bv-search-input.value"] = self.rng.choice(QUERIES)
@@ -146,6 +156,9 @@ class Session:
         if self.rng.random() < 0.1:  # now and then start over, like a reload
             self.props["bv-reset.n_clicks"] = (self.props.get("bv-reset.n_clicks") or 0) + 1
             self.fire({"bv-reset.n_clicks"})
+
+
+NODE_RE = re.compile(r'<g class="node" data-id="([^"]*)"[^>]*?data-expandable="(\d)" data-expanded="(\d)"')
 
 
 class Stats:
@@ -259,7 +272,7 @@ def main() -> None:
               f"p95 {r['p95'] * 1000:.0f} ms max {r['max'] * 1000:.0f} ms; RSS after {args.warmup:.0f} s warm-up "
               f"{r['rss_warm']:.0f} MB, end {r['rss_end']:.0f} MB (growth {growth:+.0f} MB, "
               f"{100 * growth / r['rss_warm']:+.1f}%), max {r['rss_max']:.0f} MB", flush=True)
-        keys = ("bv-cyto.elements", "bv-details.children", "bv-heatmap.figure", "bv-search.data")
+        keys = ("bv-graph-picture.data", "bv-details.children", "bv-heatmap.figure", "bv-search.data")
         print("   server answers: " + ", ".join(f"{k} ×{r['answered'].get(k, 0)}" for k in keys), flush=True)
 
 

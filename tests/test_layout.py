@@ -342,3 +342,25 @@ def test_primitive_op_level_model_invariants(runner, direction):
     # identical layers stay aligned: no sideways drift down the chain
     xs = {round(lv.boxes[f"bert.encoder.layer.{i}"].x, 1) for i in (0, 2)}
     assert len(xs) == 1 or direction == "LR"
+
+
+def test_cache_size_estimates_err_large():
+    """The layout cache and the app's picture cache size entries by estimate (walking them cost a click
+    tens of ms); the estimate must not undercount what the walk finds, or the byte budgets would leak."""
+    import dataclasses
+
+    from bertviz_graph.memsize import approx_bytes
+
+    cache = LayoutCache()
+    lv = layout_view(bert_like(2), cache=cache)
+    entries = list(cache._data.values())  # (value, bytes it was counted as)
+    assert len(entries) >= 3
+    for lay, nbytes in entries:
+        assert nbytes >= lay.nbytes >= approx_bytes(dataclasses.astuple(lay))
+
+    from bertviz_graph.app.context import Rendered
+    from bertviz_graph.render.svg import to_svg
+
+    svg = to_svg(lv, legend=False, title=False)
+    r = Rendered(view=None, lv=lv, svg=svg, values={}, vrange=None)
+    assert r.nbytes >= approx_bytes((lv, svg))

@@ -18,7 +18,7 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
-from bertviz_graph.app.run_panel import CONFIG, RUN, RUN_TOK, acts_of
+from bertviz_graph.app.run_panel import CONFIG, RUN, RUN_TOK, acts_of, cached_acts
 from bertviz_graph.app.weights_panel import WEIGHT_HEAD_STORE
 from bertviz_graph.presenters import attention as AT
 from bertviz_graph.presenters.attention import head_params
@@ -113,6 +113,8 @@ def register(app, C: AppContext) -> None:
             return cell
         node = selected.get("id") if isinstance(selected, dict) else None
         if not node:
+            raise PreventUpdate
+        if cached_acts(C, run) is None:  # never start or wait for a forward pass on a click (run_panel)
             raise PreventUpdate
         try:
             _acts, am = _maps(C, run)

@@ -53,6 +53,16 @@ class Rendered:
     vrange: tuple[float, float] | None
     why: dict[str, str] = field(default_factory=dict)  # visible boxes without a value: why (colour-by change)
 
+    @property
+    def nbytes(self) -> int:
+        """What this entry adds to the cache (memsize counts an object by its ``nbytes``). Estimated, not
+        walked: walking the view counted the hierarchy every entry shares (25-70 ms a click) and walking the
+        layout still cost ~15 ms. Errs large: a layout walked to 1.1-2.1x the SVG's length plus ~1.3 kB a
+        box and 130 B a route point on bert-base and synthetic views (tests/test_layout.py checks)."""
+        pts = sum(len(r) for r in self.lv.routes.values())
+        return (3 * len(self.svg) + 2000 * len(self.lv.boxes) + 200 * pts
+                + 200 * (len(self.values) + len(self.why)) + 4096)
+
 
 class AppContext:
     """The traced graph plus bounded caches; shared by every callback and every browser tab."""
@@ -69,6 +79,9 @@ class AppContext:
         self._weights_lock = threading.Lock()
         # Byte budgets: a rendered bert-base view is ~0.1-2 MB, a weight overview up to ~10 MB.
         self._rendered = LRU(view_cache, max_bytes=96 * 1024**2)
+        # Views by state: a View computes its visible boxes once (~5-40 ms on bert-base), and one click asks
+        # for the current and the new view several times (controller, size check, layout, panels).
+        self._views = LRU(view_cache)
         self.stats_cache = LRU(16, max_bytes=16 * 1024**2)
         self.matrix_cache = LRU(8, max_bytes=160 * 1024**2)
         self.figures = LRU(16, max_bytes=64 * 1024**2)  # panel figures that only depend on the model
@@ -152,7 +165,7 @@ class AppContext:
         return ViewState(opened=opened, unfolded=unfolded, instance=tuple(sorted(inst.items()))), dropped
 
     def view(self, state: ViewState) -> View:
-        return View(self.h, state, direction=self.direction)
+        return self._views.get_or_make(state, lambda: View(self.h, state, direction=self.direction))
 
     @staticmethod
     def state_key(state: ViewState) -> str:

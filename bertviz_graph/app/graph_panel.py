@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update, set_props
 
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, AppContext
@@ -266,6 +266,32 @@ def _highlight_set(view: View, matches: list[str]) -> set[str]:
 
 # ---- callbacks -----------------------------------------------------------------------------------------
 def register(app, C: AppContext) -> None:
+    # Two callbacks write the picture. Dash holds a callback back while any of its inputs or states may
+    # still be written by a callback in flight or by one that callback triggers, so with VIEW_REQUEST among
+    # its inputs a click on the graph waited for the panels' whole chain (SELECTED -> attention layer/head ->
+    # VIEW_REQUEST), which waits for the tab's forward pass: seconds on the first click. Panel requests and a
+    # new run therefore have their own callback, which declares no outputs and answers with ``set_props``
+    # (not a dependency to Dash), so nothing the click callback reads waits on the panels.
+    def answer(kw: dict[str, Any]) -> dict[str, Any]:
+        try:
+            out = controller(C, ctx.triggered_id, **kw)
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the page
+            if not isinstance(exc, UserError):
+                import logging
+
+                logging.getLogger("bertviz_graph.app").exception("graph callback failed")
+            out = {"notice": error_text(exc)}
+        return out
+
+    state = {
+        "state": State(ids.VIEW_STATE, "data"),
+        "query": State(ids.SEARCH_INPUT, "value"),
+        "search": State(ids.SEARCH, "data"),
+        "pending": State(ids.PENDING, "data"),
+        "series_target": State(ids.SERIES_TARGET, "data"),
+        "selected": State(ids.SELECTED, "data"),
+    }
+
     @app.callback(
         output=OUTPUTS,
         inputs={
@@ -280,29 +306,29 @@ def register(app, C: AppContext) -> None:
             "confirmed": Input(ids.CONFIRM, "submit_n_clicks"),
             "slider": Input(ids.SERIES_SLIDER, "value"),
             "color_by": Input(ids.COLOR_BY, "value"),
-            "request": Input(ids.VIEW_REQUEST, "data"),
-            "run": Input(RUN_STORE, "data"),  # the tab's own run: colour-by activation / change follow it
         },
-        state={
-            "state": State(ids.VIEW_STATE, "data"),
-            "query": State(ids.SEARCH_INPUT, "value"),
-            "search": State(ids.SEARCH, "data"),
-            "pending": State(ids.PENDING, "data"),
-            "series_target": State(ids.SERIES_TARGET, "data"),
-            "selected": State(ids.SELECTED, "data"),
-        },
+        state={**state, "run": State(RUN_STORE, "data")},
         prevent_initial_call=True,
     )
     def _controller(**kw: Any) -> dict[str, Any]:
-        try:
-            out = controller(C, ctx.triggered_id, **kw)
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the page
-            if not isinstance(exc, UserError):
-                import logging
-
-                logging.getLogger("bertviz_graph.app").exception("graph callback failed")
-            out = {"notice": error_text(exc)}
+        out = answer(kw)
         return {k: out.get(k, no_update) for k in OUTPUTS}
+
+    @app.callback(
+        inputs={
+            "request": Input(ids.VIEW_REQUEST, "data"),
+            "run": Input(RUN_STORE, "data"),  # the tab's own run: colour-by activation / change follow it
+        },
+        state={**state, "color_by": State(ids.COLOR_BY, "value"), "slider": State(ids.SERIES_SLIDER, "value")},
+        prevent_initial_call=True,
+    )
+    def _request(**kw: Any) -> None:
+        props: dict[str, dict[str, Any]] = {}
+        for k, v in answer(kw).items():
+            o = OUTPUTS[k]
+            props.setdefault(o.component_id, {})[o.component_property] = v
+        for cid, p in props.items():
+            set_props(cid, p)
 
     @app.callback(Output(ids.DOWNLOAD_SVG_FILE, "data"), Output(ids.NOTICE, "children", allow_duplicate=True),
                   Input(ids.DOWNLOAD_SVG, "n_clicks"), State(ids.VIEW_STATE, "data"), prevent_initial_call=True)
@@ -321,7 +347,8 @@ def register(app, C: AppContext) -> None:
         return dcc.send_string(svg, f"{name}-view.svg", type="image/svg+xml"), ""
 
     # the picture, the viewport and the breadcrumb: in the browser (js/src/app.js -> assets/bvg-graph.js);
-    # a click selects at once there too (set_props), so details and weights load while the graph is laid out
+    # a click selects at once there too (set_props); the panels reading SELECTED run once the picture is
+    # answered (the controller may write SELECTED, so Dash waits for it): the graph comes first
     app.clientside_callback(ClientsideFunction("bvg", "draw"), Output(ids.DUMMY_FOCUS, "data"),
                             Input(ids.GRAPH_PICTURE, "data"), Input(ids.FOCUS, "data"))
     app.clientside_callback(ClientsideFunction("bvg", "fit"), Output(ids.DUMMY_FIT, "data"),

@@ -52,6 +52,15 @@ def session(C: AppContext) -> RunSession:
     return C.run_session
 
 
+def cached_acts(C: AppContext, run: dict | None):
+    """The tab's run if it is already made, else None: a click never starts (or waits for) a forward pass.
+    Callbacks that wait hold one of the browser's 6 connections each, and the graph's answer queued behind
+    them for seconds while the page's first run was still going."""
+    if not isinstance(run, dict) or not (run.get("text") or run.get("ids")):
+        return None
+    return session(C).cached(run.get("text"), run.get("pair") or None, run.get("ids") or None)
+
+
 def acts_of(C: AppContext, run: dict | None):
     if not isinstance(run, dict) or not (run.get("text") or run.get("ids")):
         return None
@@ -194,13 +203,16 @@ def register(app, C: AppContext) -> None:
                   Output(RUN_NEURONS, "figure"), Output(RUN_NEURONS, "style"), Output(RUN_NEURONS_INFO, "children"),
                   Output(RUN_FFN, "figure"), Output(RUN_FFN, "style"),
                   Input(ids.SELECTED, "data"), Input(RUN, "data"), Input(RUN_TOK, "data"),
-                  State(ids.VIEW_STATE, "data"))
-    def _act(selected, run, token, view_state):
+                  Input(RUN_STATUS, "children"), State(ids.VIEW_STATE, "data"))
+    def _act(selected, run, token, _status, view_state):
+        from dash import ctx
+
         hide = {"display": "none"}
         node = selected.get("id") if isinstance(selected, dict) else None
         edge = selected.get("edge") if isinstance(selected, dict) else None
         try:
-            acts = acts_of(C, run)
+            # a selection uses the run made already; the status line changes once it is, and draws it then
+            acts = cached_acts(C, run) if ctx.triggered_id == ids.SELECTED else acts_of(C, run)
             if acts is None:
                 raise PreventUpdate
             if edge:
