@@ -37,6 +37,7 @@ class RunSession:
         self.graph = graph
         self._lock = threading.Lock()
         self._computing = threading.Lock()
+        self._loading = threading.Lock()
         self._runs: LRUCache = LRUCache(maxsize=size)
         self._runnable = None
         self.last_key: tuple | None = None  # the most recent run (the widget's colour-by follows it)
@@ -49,7 +50,7 @@ class RunSession:
         reason = can_run(self.graph)
         if reason:
             raise UserError(reason, "open a model folder with weights, or a preset (random weights)")
-        with self._lock:
+        with self._loading:  # not the cache lock: a cached-run lookup must not wait for a model load
             if self._runnable is None:
                 self._runnable = load_runnable(self.graph)
             return self._runnable
