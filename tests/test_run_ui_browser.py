@@ -5,18 +5,16 @@ outlined inside the Q, K, V and output-projection heatmaps; the output node open
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 
 import pytest
 import torch
+from widget_host import png, values, write_host
 
 import bertviz_graph as bg
 from bertviz_graph.app import make_app
 from bertviz_graph.run.load import load_runnable
 from bertviz_graph.widget import GraphWidget
-from bertviz_graph.widget.bundle import CSS, ESM
 
 pytestmark = pytest.mark.browser
 
@@ -197,56 +195,20 @@ def test_head_outlined_in_weight_heatmaps_and_output_opens_predictions(minilm, p
 
 
 # ---- the notebook widget: the same canvas in a bare anywidget host ------------------------------------------
-SYNCED = ("svg", "state", "selected", "details", "search", "matches", "matrix_meta", "error", "height", "panel",
-          "_marks", "_focus", "_match_info", "_name", "_tips", "edge", "color_by")
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>host</title><link rel="stylesheet" href="widget.css"></head>
-<body style="margin: 16px; width: 1100px"><div id="out"></div>
-<script type="module">
-import widget from "./widget.js";
-const listeners = {}; const state = {};
-const bytes = (b64) => { const s = atob(b64); const a = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i); return new DataView(a.buffer); };
-window.sent = [];
-window.model = { get: (k) => state[k],
-  set: (k, v) => { state[k] = v; (listeners["change:" + k] || []).forEach((f) => f()); },
-  on: (ev, f) => { (listeners[ev] = listeners[ev] || []).push(f); },
-  off: (ev, f) => { listeners[ev] = (listeners[ev] || []).filter((g) => g !== f); },
-  send: (msg) => window.sent.push(msg), save_changes: () => {} };
-window.push = (values, png) => { for (const [k, v] of Object.entries(values)) window.model.set(k, v);
-  if (png !== null) window.model.set("matrix_png", bytes(png)); };
-window.init = (values, png) => { Object.assign(state, values);
-  state.matrix_png = png ? bytes(png) : new DataView(new ArrayBuffer(0));
-  widget.render({ model: window.model, el: document.getElementById("out") }); };
-window.loaded = true;
-</script></body></html>
-"""
-
-
-def _values(w: GraphWidget) -> dict:
-    return json.loads(json.dumps({k: getattr(w, k) for k in SYNCED}))
-
-
-def _png(w: GraphWidget) -> str | None:
-    return base64.b64encode(w.matrix_png).decode() if w.matrix_png else None
-
-
 def test_widget_edge_hover_click_colour_and_head_band(minilm, page, console_errors, serve_dir, tmp_path):
-    (tmp_path / "index.html").write_text(PAGE, encoding="utf-8")
-    (tmp_path / "widget.js").write_bytes(ESM.read_bytes())
-    (tmp_path / "widget.css").write_bytes(CSS.read_bytes())
+    write_host(tmp_path)
     w = GraphWidget(minilm, height=640)
     w.run("Dogs chase cats.")
     page.set_viewport_size({"width": 1140, "height": 760})
     page.goto(serve_dir(tmp_path) + "/index.html")
     page.wait_for_function("window.loaded === true")
-    page.evaluate("([v, p]) => window.init(v, p)", [_values(w), _png(w)])
+    page.evaluate("([v, p]) => window.init(v, p)", [values(w), png(w)])
     page.wait_for_selector(".bvg-canvas svg g.edge path.bvg-edge-hit", state="attached")
 
     def roundtrip() -> None:
         for msg in page.evaluate("window.sent.splice(0)"):
             w.handle_message(msg)
-        page.evaluate("([v, p]) => window.push(v, p)", [_values(w), _png(w)])
+        page.evaluate("([v, p]) => window.push(v, p)", [values(w), png(w)])
 
     pt = _edge_point(page, ".bvg-canvas", EDGE)
     page.mouse.move(pt["x"] + 4, pt["y"])
@@ -264,7 +226,7 @@ def test_widget_edge_hover_click_colour_and_head_band(minilm, page, console_erro
 
     # colour-by change: the layer stack's box gets a colour, the embeddings say why they have none
     w.color_by = "change"
-    page.evaluate("([v, p]) => window.push(v, p)", [_values(w), _png(w)])
+    page.evaluate("([v, p]) => window.push(v, p)", [values(w), png(w)])
     assert w._tips["nodes"]["embeddings"].endswith("(no input has the output's shape)")
     assert re.match(r"change ‖out − in‖/‖in‖: [\d.]+$", w._tips["nodes"]["encoder.layer[0-5]"])
     fill = page.get_attribute(".bvg-canvas g.node[data-id='encoder.layer[0-5]'] > rect", "fill")
@@ -273,7 +235,7 @@ def test_widget_edge_hover_click_colour_and_head_band(minilm, page, console_erro
 
     # a head outlined inside its query weight in the matrix pane
     w.highlight_head(3, 7)
-    page.evaluate("([v, p]) => window.push(v, p)", [_values(w), _png(w)])
+    page.evaluate("([v, p]) => window.push(v, p)", [values(w), png(w)])
     page.wait_for_selector(".bvg-headband[data-head='7']")
     assert w.matrix_meta["band"] == {"head": 7, "dim": 0, "rows": [224, 256], "cols": [0, 384]}
     page.screenshot(path="/tmp/bvg-widget-band.png")

@@ -5,84 +5,33 @@ traitlets pushed back) must redraw. Also checks pan/zoom controls and the weight
 
 from __future__ import annotations
 
-import base64
-import json
-
 import pytest
+from widget_host import png, values, write_host
 
 import bertviz_graph as bg
-from bertviz_graph.widget import GraphWidget
-from bertviz_graph.widget.bundle import CSS, ESM
 
 pytestmark = pytest.mark.browser
 
 SERIES = "bert.encoder.layer[0-11]"
-SYNCED = ("svg", "state", "selected", "details", "search", "matches", "matrix_meta", "error", "height", "panel",
-          "_marks", "_focus", "_match_info", "_name")
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>host</title><link rel="stylesheet" href="widget.css"></head>
-<body style="margin: 16px; width: 1100px">
-<div id="out"></div>
-<script type="module">
-import widget from "./widget.js";
-const listeners = {};
-const state = {};
-const bytes = (b64) => { const s = atob(b64); const a = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i); return new DataView(a.buffer); };
-window.sent = [];
-window.model = {
-  get: (k) => state[k],
-  set: (k, v) => { state[k] = v; (listeners["change:" + k] || []).forEach((f) => f()); },
-  on: (ev, f) => { (listeners[ev] = listeners[ev] || []).push(f); },
-  off: (ev, f) => { listeners[ev] = (listeners[ev] || []).filter((g) => g !== f); },
-  send: (msg) => window.sent.push(msg),
-  save_changes: () => {},
-};
-window.push = (values, png) => {
-  for (const [k, v] of Object.entries(values)) window.model.set(k, v);
-  if (png !== null) window.model.set("matrix_png", bytes(png));
-};
-window.init = (values, png) => {
-  Object.assign(state, values);
-  state.matrix_png = png ? bytes(png) : new DataView(new ArrayBuffer(0));
-  widget.render({ model: window.model, el: document.getElementById("out") });
-  window.ready = true;
-};
-window.loaded = true;
-</script></body></html>
-"""
-
-
-def _values(w: GraphWidget) -> dict:
-    return json.loads(json.dumps({k: getattr(w, k) for k in SYNCED}))
-
-
-def _png(w: GraphWidget) -> str | None:
-    return base64.b64encode(w.matrix_png).decode() if w.matrix_png else None
-
-
 @pytest.fixture
 def host(page, console_errors, serve_dir, tmp_path):
-    (tmp_path / "index.html").write_text(PAGE, encoding="utf-8")
-    (tmp_path / "widget.js").write_bytes(ESM.read_bytes())
-    (tmp_path / "widget.css").write_bytes(CSS.read_bytes())
+    write_host(tmp_path)
     w = bg.show("bert-base-uncased", height=600)
     page.set_viewport_size({"width": 1140, "height": 700})
     page.goto(serve_dir(tmp_path) + "/index.html")
     page.wait_for_function("window.loaded === true")
-    page.evaluate("([v, p]) => window.init(v, p)", [_values(w), _png(w)])
+    page.evaluate("([v, p]) => window.init(v, p)", [values(w), png(w)])
     page.wait_for_selector(".bvg-canvas svg g.node")
 
     def roundtrip() -> list[dict]:
         """Hand the messages the page sent to the kernel side and push every changed traitlet back."""
         msgs = page.evaluate("window.sent.splice(0)")
-        before, png = _values(w), w.matrix_png
+        before, png_before = values(w), w.matrix_png
         for m in msgs:
             w.handle_message(m)
-        after = _values(w)
+        after = values(w)
         changed = {k: v for k, v in after.items() if v != before[k]}
-        page.evaluate("([v, p]) => window.push(v, p)", [changed, _png(w) if w.matrix_png != png else None])
+        page.evaluate("([v, p]) => window.push(v, p)", [changed, png(w) if w.matrix_png != png_before else None])
         return msgs
 
     yield page, w, roundtrip
