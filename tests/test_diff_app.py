@@ -232,21 +232,17 @@ def test_pytorch_model_against_an_onnx_file():
 
 @pytest.mark.browser
 def test_notebook_diff_widget_draws_the_marks(page, console_errors, serve_dir, tmp_path, pair):
-    """The widget's JavaScript in a bare anywidget host (tests/test_widget_browser.py): A's picture from
+    """The widget's JavaScript in a bare anywidget host (tests/widget_host.py): A's picture from
     bg.show_diff keeps its scoped <style>, and the removed layers are drawn red."""
-    from test_widget_browser import PAGE, _png, _values
+    from widget_host import png, values, write_host
 
-    from bertviz_graph.widget.bundle import CSS, ESM
-
-    (tmp_path / "index.html").write_text(PAGE, encoding="utf-8")
-    (tmp_path / "widget.js").write_bytes(ESM.read_bytes())
-    (tmp_path / "widget.css").write_bytes(CSS.read_bytes())
+    write_host(tmp_path)
     w = bg.show_diff(str(pair[0]), str(pair[1]), height=600)
     w.a.unfold(all_series=True)
     page.set_viewport_size({"width": 1140, "height": 700})
     page.goto(serve_dir(tmp_path) + "/index.html")
     page.wait_for_function("window.loaded === true")
-    page.evaluate("([v, p]) => window.init(v, p)", [_values(w.a), _png(w.a)])
+    page.evaluate("([v, p]) => window.init(v, p)", [values(w.a), png(w.a)])
     page.wait_for_selector(".bvg-canvas svg g.node[data-id='bert.encoder.layer.1']")
     stroke = page.evaluate("""() => getComputedStyle(document.querySelector(
         ".bvg-canvas svg g.node[data-id='bert.encoder.layer.1'] > rect")).stroke""")
