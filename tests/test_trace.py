@@ -167,16 +167,21 @@ def test_fallback_tracer_on_data_dependent_control_flow():
 
 
 def test_meta_trace_of_48_layer_model_stays_small():
-    """bert-xl-48 (~640M parameters) traces structure-only on the meta device in bounded memory."""
+    """bert-xl-48 (~640M parameters, 2.6 GB in float32) traces structure-only on the meta device in bounded
+    memory: the trace's own peak above the process after importing torch and transformers.
+
+    Measured above that baseline because the baseline is not ours: 370 MB with torch's CPU build, 721 MB
+    with PyPI's CUDA build (its libraries are mapped at import); the trace itself adds ~40 MB with either."""
     # VmHWM, not getrusage: ru_maxrss survives fork+exec, so a child of a big pytest process would
     # report the parent's size; VmHWM belongs to the new process image only.
-    code = ("import re, bertviz_graph as bg; g = bg.trace('bert-xl-48', cache=False); "
-            "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
-            "print(g.param_count(), len(g.hierarchy.series()[0].members), hwm)")
+    code = ("import re, torch, transformers; from transformers import BertModel; import bertviz_graph as bg\n"
+            "st = lambda k: int(re.search(k + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1))\n"
+            "base = st('VmRSS'); g = bg.trace('bert-xl-48', cache=False)\n"
+            "print(g.param_count(), len(g.hierarchy.series()[0].members), base, st('VmHWM'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    params, layers, rss_kb = map(int, out.stdout.split())
+    params, layers, base_kb, peak_kb = map(int, out.stdout.split())
     assert params > 600_000_000 and layers == 48
-    assert rss_kb < 600 * 1024, f"peak RSS {rss_kb / 1024:.0f} MB"
+    assert peak_kb - base_kb < 200 * 1024, f"the trace's peak {(peak_kb - base_kb) / 1024:.0f} MB above {base_kb / 1024:.0f} MB"
 
 
 def test_model_in_local_hf_cache_is_found_offline(tmp_path, monkeypatch):
