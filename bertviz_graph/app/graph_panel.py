@@ -140,8 +140,7 @@ def _picture(r, hl: set[str], selected: str | None = None) -> dict[str, Any]:
     return {"svg": r.svg, "marks": {"selected": selected or "", "matches": sorted(hl)}}
 
 
-def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str, str] | None = None,
-            h: Any = None) -> list[Any]:
+def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str, str] | None = None) -> list[Any]:
     from bertviz_graph.hierarchy.style import role_color
     from bertviz_graph.render.svg import EDGE_STYLE, legend_items
 
@@ -174,7 +173,7 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
                 html.Span(f"(values {fmt(lo)}–{fmt(hi)})" if lo != hi else f"(one value: {fmt(hi)})",
                           className="bv-leg-num")]))
             items.append(html.Div(className="bv-leg-item", children=[
-                html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span(_no_value_text(why, h))]))
+                html.Span(className="bv-swatch", style={"background": NO_VALUE}), html.Span(_no_value_text(why))]))
     for kind, color, text in ((key, EDGE_STYLE[key][0], text) for k, key, text in legend if k == "edge"):
         items.append(html.Div(className="bv-leg-item", children=[
             html.Span(className=f"bv-edge-swatch bv-edge-{kind}", style={"borderTopColor": color}),
@@ -182,7 +181,7 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
     return items
 
 
-def _no_value_text(why: dict[str, str] | None, h: Any) -> str:
+def _no_value_text(why: dict[str, str] | None) -> str:
     """'no value', or for colour-by change how many boxes have none (each box's tooltip says why)."""
     if not why:
         return "no value"
@@ -512,7 +511,7 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         out.update({
             "state": final.to_json_dict(),
             "picture": _picture(r, hl, _rep(r.view, mark) if mark else None),
-            "legend": _legend(r.lv, color_by or "role", r.vrange, r.why, C.h),
+            "legend": _legend(r.lv, color_by or "role", r.vrange, r.why),
             "info": _info(r.view),
             "unfold_label": _unfold_label(final),
         })
