@@ -53,20 +53,29 @@ def _run_cell(page, i: int) -> None:
 
 
 def _prune(page, box, method: str, steps: int) -> str:
-    """Pick the method, move the amount slider ``steps`` × 5 % with the keyboard, click Prune, wait for the
-    result; the pruned copy's folder (read from the status line)."""
+    """Pick the method, move the amount slider ``steps`` × 5 % with the keyboard and click Prune at once (no
+    wait for the kernel to hear each key: the click must carry what the page shows), then wait for the result;
+    the pruned copy's folder (read from the status line)."""
     box.locator("select").select_option(method)
-    handle = box.locator(".noUi-handle").first
-    handle.focus()
+    slider = box.locator("input[type=range]")
+    slider.focus()
     for _ in range(abs(steps)):
         page.keyboard.press("ArrowRight" if steps > 0 else "ArrowLeft")
+    shown = box.locator(".bvg-prune-ctl output").inner_text()
     status = box.locator(".bvg-prune-status")
     before = status.inner_text()
     box.get_by_role("button", name="Prune").click()
+    # the job the kernel started names the method and amount the page showed at the click
     page.wait_for_function(
-        "([sel, before]) => { const s = document.querySelector(sel); const t = s && s.textContent;"
-        " return t && t !== before && /^Showing the pruned copy|cannot|error/.test(t); }",
+        "([sel, before]) => { const t = document.querySelector(sel)?.textContent;"
+        " return t && t !== before && t.startsWith('pruning with'); }",
         arg=[f"{PRUNE} .bvg-prune-status", before], timeout=120_000)
+    started = status.inner_text()
+    assert started.startswith(f"pruning with {method} at {shown}"), (started, method, shown)
+    page.wait_for_function(
+        "sel => { const t = document.querySelector(sel)?.textContent;"
+        " return t && /^Showing the pruned copy|cannot|error/.test(t); }",
+        arg=f"{PRUNE} .bvg-prune-status", timeout=120_000)
     text = status.inner_text()
     m = re.search(r"\((/[^)]+)\)", text)
     assert m, f"no folder in the status line: {text!r}"

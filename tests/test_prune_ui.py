@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +106,26 @@ def test_widget_panel_controls(tiny):
     from bertviz_graph.widget.pruning import pruning_widget
 
     box = pruning_widget(bg.trace(str(tiny)))
-    controls = box.children[0].children
-    controls[0].value, controls[1].value = "neurons-weight", 0.25
+    controls = box.children[0]
+    controls.method, controls.amount = "neurons-weight", 0.25
     box.prune_now()
     assert box.job is not None and box.job.state == "done"
     assert "neurons pruned" in " ".join(box.panel.summary) or any("feed-forward" in s for s in box.panel.summary)
     assert np.isclose(box.job.amount, 0.25)
+
+
+def test_widget_prunes_what_the_click_carried(tiny):
+    """Prune uses the method and amount that came with the click, even while the synced traits still hold
+    older values (ipywidgets-style sync can lag behind the page: issue 26)."""
+    from bertviz_graph.widget.pruning import pruning_widget
+
+    box = pruning_widget(bg.trace(str(tiny)))
+    controls = box.children[0]
+    controls.method, controls.amount = "magnitude", 0.35  # stale: what the kernel heard last
+    controls.receive({"type": "prune", "method": "neurons-weight", "amount": 0.25})
+    for t in threading.enumerate():
+        if t.name == "bv-prune-widget":
+            t.join(120)
+    assert box.job is not None and box.job.state == "done"
+    assert box.job.method == "neurons-weight" and np.isclose(box.job.amount, 0.25)
+    assert (controls.method, controls.amount) == ("neurons-weight", 0.25)

@@ -80,7 +80,7 @@ def test_notebook_pruning_widget(pruned):
     _folder, out = pruned
     box = bg.show_pruning(str(out))
     controls, _status, body = box.children  # method / amount / Prune, progress, the panel
-    assert [type(c).__name__ for c in controls.children] == ["Dropdown", "FloatSlider", "Button"]
+    assert type(controls).__name__ == "PruneControls" and "heads-random" in controls.methods
     assert "2 of 8 attention heads pruned" in body.children[0].value
     assert len(body.children) == 2 and body.children[1].data[0].type == "heatmap"
 

@@ -121,30 +121,25 @@ def pruning_widget(graph: Any):
     from bertviz_graph.presenters.pruning import prune_controls_state
     from bertviz_graph.prune.job import Job
     from bertviz_graph.prune.methods import METHODS
+    from bertviz_graph.widget.prune_controls import PruneControls
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
-    method = W.Dropdown(options=list(METHODS), value="magnitude", description="Method", disabled=not ok,
-                        layout=W.Layout(width="20em"))
-    amount = W.FloatSlider(value=0.3, min=0.0, max=0.9, step=0.05, description="Amount", readout_format=".0%",
-                           disabled=not ok, layout=W.Layout(width="22em"))
-    go_btn = W.Button(description="Prune", button_style="primary", disabled=not ok, icon="scissors",
-                      tooltip="prune a copy (the original model is not changed)", layout=W.Layout(width="8em"))
+    controls = PruneControls(list(METHODS), method="magnitude", amount=0.3, disabled=not ok)
     status = W.HTML(f"<span class='bvg-prune-why'>{html.escape(why)}</span>" if why else
                     f"Prunes a copy of <code>{html.escape(source_of(graph))}</code>; the original is not changed.")
     body = W.VBox()
-    controls = W.HBox([method, amount, go_btn])
-    controls.add_class("bvg-prune-controls")
     box = W.VBox([controls, status, body])
     box.add_class("bvg-prune")
     status.add_class("bvg-prune-status")
     parts, box.panel = _panel_parts(graph)
     body.children = parts
-    box.graph, box.job = graph, None
+    box.graph, box.job, box.controls = graph, None, controls
     lock = threading.Lock()  # the ticker never writes over the worker's last word
 
     def work(job: Job | None = None) -> None:
         try:
-            job = prune_graph(graph, method.value, float(amount.value), job=job)
+            job = prune_graph(graph, job.method if job else controls.method,
+                              job.amount if job else float(controls.amount), job=job)
         except Exception as e:  # noqa: BLE001 - a sentence in the panel, never a traceback
             with lock:
                 status.value = f"<span class='bvg-prune-err'>{html.escape(getattr(e, 'problem', str(e)))}</span>"
@@ -159,7 +154,7 @@ def pruning_widget(graph: Any):
                             "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.prune.job.export_folder"
                             "</code>. The original is unchanged.")
         finally:
-            go_btn.disabled = method.disabled = amount.disabled = False
+            controls.disabled = False
 
     def tick(job: Job, worker: threading.Thread) -> None:
         """Progress while the worker runs: the job's current step and the seconds so far."""
@@ -171,14 +166,15 @@ def pruning_widget(graph: Any):
                                            f"{time.monotonic() - job.started:.0f} s")
             worker.join(0.5)
 
-    def on_click(_b) -> None:
-        go_btn.disabled = method.disabled = amount.disabled = True
-        job = Job(id="widget", method=method.value, amount=float(amount.value), source=source_of(graph))
+    def on_prune(method: str, amount: float) -> None:
+        """Prune with the method and amount the page showed at the click (they come with the message)."""
+        controls.disabled = True
+        job = Job(id="widget", method=method, amount=amount, source=source_of(graph))
         status.value = html.escape(f"pruning with {job.method} at {job.amount:.0%}…")
         worker = threading.Thread(target=work, args=(job,), name="bv-prune-widget", daemon=True)
         worker.start()
         threading.Thread(target=tick, args=(job, worker), name="bv-prune-tick", daemon=True).start()
 
-    go_btn.on_click(on_click)
+    controls.on_prune(on_prune)
     box.prune_now = lambda: (work(), box)[1]  # for code and tests: the same work, synchronously
     return box
