@@ -19,6 +19,7 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.threads import start_background
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
 
@@ -124,7 +125,7 @@ class AppContext:
             finally:
                 self._prefetching.release()
 
-        threading.Thread(target=run, name="bv-prefetch", daemon=True).start()
+        start_background(run, name="bv-prefetch")
         return True
 
     # ---- state <-> view --------------------------------------------------------------------------------

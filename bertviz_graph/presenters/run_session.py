@@ -12,6 +12,7 @@ from cachetools import LRUCache
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.threads import start_background
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,7 @@ class RunSession:
             except Exception:  # noqa: BLE001 - the Run tab says what is wrong when it asks again
                 log.debug("preloading the example run failed", exc_info=True)
 
-        t = threading.Thread(target=go, name="bv-run-preload", daemon=True)
-        t.start()
-        return t
+        return start_background(go, name="bv-run-preload")
 
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
         from bertviz_graph.run.capture import capture

@@ -23,6 +23,7 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.prune.methods import RECORD_KEY, check_method
+from bertviz_graph.threads import start_background
 
 TEMP_PREFIX = "bvg-pruned-"
 _ROOT: Path | None = None
@@ -127,8 +128,7 @@ def start(model: Any, method: str, amount: float, source: str, sentences: Any = 
         _JOBS[job.id] = job
         for old in list(_JOBS)[:-_MAX_JOBS]:
             _JOBS.pop(old, None)
-    threading.Thread(target=run_prune, args=(model, method, amount, source, job, sentences),
-                     name=f"bv-prune-{job.id}", daemon=True).start()
+    start_background(run_prune, model, method, amount, source, job, sentences, name=f"bv-prune-{job.id}")
     return job.id
 
 

@@ -121,6 +121,7 @@ def pruning_widget(graph: Any):
     from bertviz_graph.presenters.pruning import prune_controls_state
     from bertviz_graph.prune.job import Job
     from bertviz_graph.prune.methods import METHODS
+    from bertviz_graph.threads import start_background
     from bertviz_graph.widget.prune_controls import PruneControls
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
@@ -171,8 +172,7 @@ def pruning_widget(graph: Any):
         controls.disabled = True
         job = Job(id="widget", method=method, amount=amount, source=source_of(graph))
         status.value = html.escape(f"pruning with {job.method} at {job.amount:.0%}…")
-        worker = threading.Thread(target=work, args=(job,), name="bv-prune-widget", daemon=True)
-        worker.start()
+        worker = start_background(work, job, name="bv-prune-widget")
         threading.Thread(target=tick, args=(job, worker), name="bv-prune-tick", daemon=True).start()
 
     controls.on_prune(on_prune)
