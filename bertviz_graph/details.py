@@ -22,9 +22,8 @@ def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None, grp: Any = None)
     """Facts the explanations quote: the model's (hidden, heads, kv_heads, d_head, ffn, act, norm, seq,
     vocab, ...), a module's own (in/out features, embedding parts) and a group's (its real parameter
     count, its label, whether a series shares its weights)."""
+    # the hierarchy's facts under their own names (ffn = intermediate size): explain.py reads the same keys
     d = {k: v for k, v in h.ctx.items() if v is not None and k not in ("tied", "tied_pairs")}
-    if "ffn" in d:
-        d["intermediate"] = d["ffn"]
     for key in ("in_features", "out_features", "num_embeddings", "embedding_dim", "parts"):
         if attrs and key in attrs:
             d[key] = attrs[key]

@@ -409,7 +409,8 @@ def test_npy_and_png_exports(ckpt, tmp_path):
 
 
 def test_albert_attention_output_projection_splits_by_columns():
-    from bertviz_graph.render.weights import head_slices, head_split_dim
+    from bertviz_graph.hierarchy.heads import head_axis as head_split_dim
+    from bertviz_graph.render.weights import head_slices
 
     name = "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.dense.weight"
     assert head_split_dim(name) == 1

@@ -23,6 +23,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.heads import (
+    HeadCounts,
+    ParamHeads,
+    head_axis,
+    head_counts,
+    is_fused_qkv,
+    param_heads,
+)
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.neurons.linear_ops import (
     LINEAR_OPS,
@@ -89,19 +97,16 @@ class LinearRef:
     bias: str | None
     out_features: int
     in_features: int
-    heads: int  # attention heads of the model (0 if unknown)
+    heads: int  # this weight's own heads (its key/value heads for K and V under GQA; 0 if not split)
     split: int | None  # 0: heads own output rows (Q/K/V), 1: heads own input columns (attention output)
     label: str
     stored_in_out: bool = False  # GPT-2's Conv1D: the checkpoint holds W as [in, out]; shown as [out, in]
     fused_qkv: bool = False  # GPT-2's c_attn: output rows are [Q | K | V], each split by head
+    layout: ParamHeads | None = None  # the hierarchy's head split of this weight (hierarchy/heads.py)
 
     @property
     def d_head(self) -> int | None:
-        if not self.heads or self.split is None:
-            return None
-        n = self.out_features if self.split == 0 else self.in_features
-        n = n // 3 if self.fused_qkv else n
-        return n // self.heads if n % self.heads == 0 else None
+        return self.layout.d if self.layout is not None else None
 
     @property
     def layout_note(self) -> str:
@@ -158,8 +163,6 @@ def _op_params(h: Hierarchy, op: str) -> tuple[str | None, str | None]:
 
 def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
     """The fully-connected layer a node id stands for; UserError (with the choices) if there is none."""
-    from bertviz_graph.render.weights import head_split_dim
-
     h = _hier(graph)
     g = graph.g
     gid: str | None = None
@@ -211,20 +214,24 @@ def resolve_linear(graph: OpGraph, node_id: str) -> LinearRef:
         raise UserError(f"{weight} is not a 2-D weight matrix", "select a Linear module")
     if gid is not None and not _is_linear_group(h, gid):
         gid = None
-    from bertviz_graph.render.weights import is_fused_qkv
-
     stored_in_out = _is_conv1d(graph, gid, weight)
     n_out, n_in = (int(shape[1]), int(shape[0])) if stored_in_out else (int(shape[0]), int(shape[1]))
     # a tied decoder reads the word embedding [vocab, hidden] = [out, in] as its weight: same layout
     name_for_split = f"{gid}.weight" if gid else weight
-    split = head_split_dim(name_for_split)
-    heads = int(_heads_of(h, gid) or 0)
+    split = head_axis(name_for_split)
+    try:  # the hierarchy decides who owns what (query heads, key/value heads, fused Q|K|V)
+        layout = param_heads(name_for_split, n_out if split == 0 else n_in, _heads_of(h, gid))
+    except ValueError:
+        layout = None
     label = _linear_label(h, gid) if gid else weight
     fused = is_fused_qkv(name_for_split)
     if fused:
         label += " · fused query/key/value"
+    if layout is not None and layout.group > 1:
+        label += f" · {layout.count} key/value heads"
     return LinearRef(gid=gid, weight=weight, bias=bias, out_features=n_out, in_features=n_in,
-                     heads=heads, split=split, label=label, stored_in_out=stored_in_out, fused_qkv=fused)
+                     heads=layout.count if layout else 0, split=split if layout else None, label=label,
+                     stored_in_out=stored_in_out, fused_qkv=fused, layout=layout)
 
 
 def _is_conv1d(graph: OpGraph, gid: str | None, weight: str) -> bool:
@@ -249,8 +256,7 @@ def head_bands(ref: LinearRef, head: int | None) -> list[tuple[int, int]]:
     rows = head_window(ref, head)[0]
     if head is None or not ref.fused_qkv:
         return [(rows.start, rows.stop)]
-    part, d = ref.out_features // 3, ref.d_head or 0
-    return [(p * part + int(head) * d, p * part + (int(head) + 1) * d) for p in range(3)]
+    return list(ref.layout.bands(int(head))) if ref.layout is not None else [(rows.start, rows.stop)]
 
 
 def _rows_of(store: Any, ref: LinearRef, bands: list[tuple[int, int]], cols: slice) -> tuple[np.ndarray, np.ndarray]:
@@ -259,19 +265,16 @@ def _rows_of(store: Any, ref: LinearRef, bands: list[tuple[int, int]], cols: sli
     return W, np.concatenate([np.arange(a, b) for a, b in bands])
 
 
-def _heads_of(h: Hierarchy, gid: str | None) -> int | None:
-    if gid:
-        for a in h.ancestors(gid):
-            attrs = h.groups[a].attrs if a in h.groups else {}
-            for k in ("num_attention_heads", "n_heads", "num_heads"):
-                if isinstance(attrs.get(k), int):
-                    return attrs[k]
-    if h.ctx.get("heads"):
-        return h.ctx["heads"]
-    # an in-memory module traced without a config in meta (e.g. GPT2Model): ask its own config
+def _heads_of(h: Hierarchy, gid: str | None) -> HeadCounts | None:
+    """The model's head counts: from the hierarchy's facts, else (a module traced without a config in its
+    meta, e.g. GPT2Model) from the module's own config."""
+    counts = head_counts(h.ctx)
+    if counts is not None:
+        return counts
     cfg = getattr(getattr(h.graph, "module", None), "config", None)
     heads = getattr(cfg, "num_attention_heads", None)
-    return heads if isinstance(heads, int) else None
+    kv = getattr(cfg, "num_key_value_heads", None) or heads
+    return HeadCounts(heads, kv) if isinstance(heads, int) and isinstance(kv, int) else None
 
 
 def head_window(ref: LinearRef, head: int | None) -> tuple[slice, slice, int, int]:
@@ -284,14 +287,11 @@ def head_window(ref: LinearRef, head: int | None) -> tuple[slice, slice, int, in
                         "per-head views exist for query, key, value and the attention output projection")
     if not 0 <= int(head) < ref.heads:
         raise UserError(f"head {head} is out of range", f"use 0..{ref.heads - 1}")
-    from bertviz_graph.render.weights import HeadSlice
-    from bertviz_graph.render.weights import head_window as window
-
-    d = ref.d_head
-    # the one head-slice rule (render.weights.head_window), as slices of W [out, in]
-    (r0, r1), (c0, c1) = window((ref.out_features, ref.in_features),
-                                HeadSlice(int(head), ref.split, int(head) * d, (int(head) + 1) * d))
-    return slice(r0, r1), slice(c0, c1), r0, c0
+    # the hierarchy's split (for a fused Q|K|V its Q band; head_bands gives all three), as slices of W [out, in]
+    a, b = ref.layout.bands(int(head))[0]
+    if ref.split == 0:
+        return slice(a, b), slice(0, ref.in_features), a, 0
+    return slice(0, ref.out_features), slice(a, b), 0, a
 
 
 def head_matrix(graph: OpGraph, node_id: str, head: int | None = None, store: Any = None) -> np.ndarray:
@@ -579,20 +579,21 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
         if conv:
             rows.append(("stored [in, out]", f"GPT-2's Conv1D keeps W as [{n_in}, {n_out}] (y = x·W + b): the same "
                                              f"layer; views show it transposed as W [{n_out}, {n_in}]"))
-        from bertviz_graph.render.weights import head_split_dim, is_fused_qkv
-
-        split = head_split_dim(f"{gid}.weight")
-        heads = _heads_of(h, gid)
-        fused = is_fused_qkv(f"{gid}.weight")
-        if fused and heads and n_out % (3 * heads) == 0:
-            p, d = n_out // 3, n_out // 3 // heads
+        split = head_axis(f"{gid}.weight")
+        try:
+            lay = param_heads(f"{gid}.weight", n_out if split == 0 else n_in, _heads_of(h, gid))
+        except ValueError:
+            lay = None
+        if lay is not None and lay.parts:
+            p, d = lay.part, lay.d
             rows.append(("Q, K, V fused", f"output neurons 0–{p - 1} are the queries, {p}–{2 * p - 1} the keys, "
                                           f"{2 * p}–{3 * p - 1} the values; in each, head h owns h·{d} … (h+1)·{d}−1"))
-        elif split is not None and heads:
-            n = n_out if split == 0 else n_in
-            d = n // heads
+        elif lay is not None:
+            d = lay.d
             owns = "output neurons (rows)" if split == 0 else "input neurons (columns)"
-            rows.append((f"{heads} heads", f"head h owns {owns} h·{d} … (h+1)·{d}−1"))
+            who = f"{lay.count} key/value heads" if lay.group > 1 else f"{lay.count} heads"
+            shared = f"; each serves {lay.group} query heads" if lay.group > 1 else ""
+            rows.append((who, f"head h owns {owns} h·{d} … (h+1)·{d}−1{shared}"))
     elif grp.role == "layernorm":
         n = (a.get("normalized_shape") or [dims.get("hidden")])[0]
         rows.append((f"LayerNorm({n})", f"per-token normalisation over the {n} neurons of each position; "

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,13 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.heads import (
+    QKV_PARTS,
+    HeadCounts,
+    ParamHeads,
+    head_axis,
+    param_heads,
+)
 from bertviz_graph.io import write_atomic
 
 if TYPE_CHECKING:
@@ -553,52 +559,41 @@ class HeadSlice(NamedTuple):
         return range(self.start, self.stop)
 
 
-_QKV = re.compile(r"(^|\.)(query|key|value|q_lin|k_lin|v_lin|q_proj|k_proj|v_proj)\.(weight|bias)$")
-_OUT = re.compile(r"(attention\.output\.dense|attention\.dense|out_lin|o_proj|out_proj|attn\.c_proj)\.weight$")
-# GPT-2's c_attn: Q, K and V in one Linear (hidden -> 3·hidden), rows [Q | K | V] once shown as [out, in]
-_FUSED = re.compile(r"(^|\.)c_attn\.(weight|bias)$")
-QKV_PARTS = ("Q", "K", "V")
-
-
-def is_fused_qkv(name: str) -> bool:
-    """Whether ``name`` is a fused query|key|value weight or bias (GPT-2's c_attn)."""
-    return bool(_FUSED.search(name))
-
-
-def head_split_dim(name: str) -> int | None:
-    """0 when heads own rows (Q/K/V weight or bias), 1 when they own columns (attention output), else None."""
-    if _QKV.search(name) or _FUSED.search(name):
-        return 0
-    if _OUT.search(name):
-        return 1
-    return None
-
-
-def head_slices(name: str, shape: tuple[int, ...] | list[int], num_heads: int) -> list[HeadSlice]:
-    """Which rows (Q/K/V) or columns (attention output dense) each head owns: head h gets h*d:(h+1)*d."""
-    dim = head_split_dim(name)
+def param_split(name: str, shape: tuple[int, ...] | list[int], heads: HeadCounts | int | None) -> ParamHeads:
+    """The hierarchy's head split of ``name`` (UserError when it has none or the sizes do not fit)."""
+    dim = head_axis(name)
     shape = tuple(int(d) for d in shape)
     if dim is None or dim >= len(shape):
         raise UserError(
             f"{name} is not split by attention head",
             "per-head views exist for query/key/value weights and biases and the attention output projection",
         )
-    n = shape[dim]
-    if is_fused_qkv(name):
-        if num_heads <= 0 or n % (3 * num_heads):
-            raise UserError(f"{name} has {n} rows, not 3 × {num_heads} heads (fused Q, K, V)",
-                            "pass the model's number of attention heads")
-        part = n // 3
-        d = part // num_heads
-        return [HeadSlice(h, 0, h * d, (h + 1) * d, tuple((p * part + h * d, p * part + (h + 1) * d)
-                                                          for p in range(3))) for h in range(num_heads)]
-    if num_heads <= 0 or n % num_heads:
-        raise UserError(
-            f"{name} has {n} {'rows' if dim == 0 else 'columns'}, not divisible by {num_heads} heads",
-            "pass the model's num_attention_heads",
-        )
-    d = n // num_heads
-    return [HeadSlice(h, dim, h * d, (h + 1) * d) for h in range(num_heads)]
+    try:
+        split = param_heads(name, shape[dim], heads)
+    except ValueError as e:
+        raise UserError(str(e), "pass the model's number of attention heads") from None
+    if split is None:
+        raise UserError(f"{name}: the number of attention heads is unknown", "pass the model's number of heads")
+    return split
+
+
+def head_slices(name: str, shape: tuple[int, ...] | list[int], heads: HeadCounts | int) -> list[HeadSlice]:
+    """The slice each of the parameter's own heads owns (its key/value heads for K and V under GQA)."""
+    split = param_split(name, shape, heads)
+    out = []
+    for h in range(split.count):
+        bands = split.bands(h)
+        out.append(HeadSlice(h, split.axis, bands[0][0], bands[0][1], bands if split.parts else ()))
+    return out
+
+
+def query_head_slice(name: str, shape: tuple[int, ...] | list[int], heads: HeadCounts | int,
+                     query_head: int) -> HeadSlice:
+    """The slice query head ``query_head`` reads of ``name`` (its key/value head's for K and V)."""
+    split = param_split(name, shape, heads)
+    if not 0 <= int(query_head) < split.count * split.group:
+        raise UserError(f"head {query_head} is out of range", f"use 0..{split.count * split.group - 1}")
+    return head_slices(name, shape, heads)[split.owner(int(query_head))]
 
 
 def head_window(shape: tuple[int, ...], hs: HeadSlice) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -611,7 +606,7 @@ def head_window(shape: tuple[int, ...], hs: HeadSlice) -> tuple[tuple[int, int],
     return (0, R), (hs.start, hs.stop)
 
 
-def head_norms(store: WeightSource, name: str, num_heads: int) -> np.ndarray:
+def head_norms(store: WeightSource, name: str, num_heads: HeadCounts | int) -> np.ndarray:
     """Frobenius norm of each head's slice: how much weight each head carries."""
     shape = tuple(store.shape(name))
     out = []
@@ -643,7 +638,7 @@ def short_name(name: str, keep: int = 40) -> str:
 def per_head_figure(
     store: WeightSource,
     name: str,
-    num_heads: int,
+    num_heads: HeadCounts | int,
     grid_cols: int | None = None,
     max_px: tuple[int, int] = (64, 192),
     how: How = "maxabs",
@@ -665,7 +660,7 @@ def per_head_figure(
     vmax = tensor_absmax(store, name) or 1.0
     vec = len(shape) <= 1
     wide = vec or slices[0].dim == 0
-    cols = grid_cols or (3 if vec or fused else 2 if wide else min(4, num_heads))
+    cols = grid_cols or (3 if vec or fused else 2 if wide else min(4, len(slices)))
     views = []
     for _, _, hs in panels:
         r, c = head_window(shape, hs)
@@ -712,13 +707,17 @@ def per_head_figure(
                        "font": {"size": 10}})
     owns = "output rows" if slices[0].dim == 0 else "input columns"
     d = slices[0].stop - slices[0].start
+    split = param_split(name, shape, num_heads)
+    kv_note = (f" · key/value head h serves query heads h·{split.group} … (h+1)·{split.group}−1"
+               if split.group > 1 else "")
     note = "" if getattr(store, "trained", True) else " · <b>RANDOM</b> initial weights, not trained"
     if fused:  # Q, K and V fused: each part is split by head on its own
         part = shape[0] // 3
         owns_text = (f"Q, K, V fused: rows 0:{part}, {part}:{2 * part}, {2 * part}:{3 * part}; "
                      f"head h owns {d} rows of each")
     else:
-        owns_text = f"head h owns {owns} h·{d} … (h+1)·{d}−1{'' if wide else '; titles: head: ‖W‖'}"
+        owns_text = (f"head h owns {owns} h·{d} … (h+1)·{d}−1{'' if wide else '; titles: head: ‖W‖'}"
+                     f"{kv_note}")
     fig = go.Figure(data=data, layout={
         **layout_axes,
         "annotations": titles,
