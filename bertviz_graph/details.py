@@ -5,6 +5,8 @@ Returns plain data (title, rows, explanation, weight names), so each front end o
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from bertviz_graph.format import flops_text
@@ -150,9 +152,31 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             "weights": weight_names(h, node_id)}
 
 
+_STORES: dict[int, tuple[weakref.ref, Any]] = {}  # id(graph) -> (weak ref to it, its one store)
+_STORES_LOCK = threading.Lock()
+
+
 def weights_for(graph: Any):
-    """The weight source of a traced graph: the in-memory module, its safetensors files, else deterministic
-    random weights (said plainly by ``.trained`` / ``.description``, from ``weights_status``)."""
+    """The weight source of a traced graph, one per graph (the app's panels, the widget and the neuron
+    views share it, so random weights are generated and cached once): the in-memory module, its
+    safetensors files, else deterministic random weights (said plainly by ``.trained`` / ``.description``).
+    Read-only values of that graph, dropped with it."""
+    key = id(graph)
+    with _STORES_LOCK:
+        hit = _STORES.get(key)
+        if hit is not None and hit[0]() is graph:
+            return hit[1]
+        store = open_weights(graph)
+        try:
+            ref = weakref.ref(graph, lambda _r, k=key: _STORES.pop(k, None))
+        except TypeError:  # not weak-referenceable: not cached
+            return store
+        _STORES[key] = (ref, store)
+        return store
+
+
+def open_weights(graph: Any):
+    """A new weight source for ``graph`` (``weights_for`` keeps one per graph)."""
     from pathlib import Path
 
     from bertviz_graph.sources.weights import RandomWeights, WeightStore

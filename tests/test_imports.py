@@ -28,7 +28,8 @@ STAGES: list[tuple[str, list[str]]] = [
     ("layout", ["layout"]),
     # a run (one forward pass), pruning and diffs: data beside the graph, read by the panels
     ("analyses", ["run", "prune", "diff", "pipeline"]),
-    ("presenters", ["presenters", "details", "neurons", "render.weights"]),
+    ("presenters", ["presenters", "details", "neurons", "render.weights", "render.weight_figures",
+                    "render.weight_files"]),
     ("renderers", ["render", "app", "widget"]),
     ("facade", ["api", "cli", "__main__", ""]),  # "" = bertviz_graph/__init__
 ]

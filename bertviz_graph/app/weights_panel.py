@@ -34,6 +34,7 @@ from bertviz_graph.presenters.common import (
     is_trained,
     num_heads,
 )
+from bertviz_graph.render import weight_files as wfile
 from bertviz_graph.render import weights as rw
 
 TAB_VALUE = ids.TAB_WEIGHTS
@@ -297,7 +298,7 @@ def register(app, C: AppContext) -> None:
         name = win["name"]
         mv = _matrix(C, name, tuple(win["rows"]), tuple(win["cols"]), how_or_default(win.get("how"))).view
         fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-        return dcc.send_bytes(rw.to_png_bytes(mv, scale=2 if max(mv.z.shape) < 400 else 1), f"{fname}.png")
+        return dcc.send_bytes(wfile.to_png_bytes(mv, scale=2 if max(mv.z.shape) < 400 else 1), f"{fname}.png")
 
     register_routes(app.server, C)
 

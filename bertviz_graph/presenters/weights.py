@@ -20,6 +20,8 @@ from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import QKV_PARTS, HeadCounts, head_axis, is_fused_qkv, is_key_value
 from bertviz_graph.presenters.common import HOW, MAX_PX, RANDOM_NOTE, how_or_default
+from bertviz_graph.render import weight_figures as wfig
+from bertviz_graph.render import weight_files as wfile
 from bertviz_graph.render import weights as rw
 
 if TYPE_CHECKING:
@@ -130,7 +132,7 @@ class Matrix:
         }
 
     def png(self, scale: int = 1) -> bytes:
-        return rw.to_png_bytes(self.view, scale=scale)
+        return wfile.to_png_bytes(self.view, scale=scale)
 
     def hint(self) -> str:
         mv = self.view
@@ -146,7 +148,7 @@ class Matrix:
         import plotly.graph_objects as go
 
         mv = self.view
-        fig = rw.heatmap_figure(mv)
+        fig = wfig.heatmap_figure(mv)
         sub = fig.layout.title.subtitle.text or ""
         # two short lines fit the panel; the untrained warning stays in the picture
         sub = sub.replace(" · colour", "<br>colour").replace(" · RANDOM", " · <b>RANDOM</b>")
@@ -262,7 +264,7 @@ def _png_uri(mv: rw.MatrixView) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(rw.colorize(mv.z, mv.vmax)).save(buf, format="PNG", compress_level=1)
+    Image.fromarray(wfile.colorize(mv.z, mv.vmax)).save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -330,7 +332,7 @@ def per_head(store: Any, name: str, num_heads: HeadCounts | int | None, how: str
     """Every head's slice of a Q/K/V or attention-output weight, on one colour scale, titled with its norm."""
     if not num_heads or head_axis(name) is None:
         raise UserError(f"{name} is not split by attention head", NO_HEADS_TEXT)
-    return rw.per_head_figure(store, name, num_heads, how=how_or_default(how))
+    return wfig.per_head_figure(store, name, num_heads, how=how_or_default(how))
 
 
 # ---- distribution and statistics -------------------------------------------------------------------------
