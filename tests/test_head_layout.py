@@ -120,6 +120,15 @@ def test_grouped_query_split_counts_key_value_heads(tmp_path):
     assert (q.count, q.d, q.group) == (4, 16, 1)
     slices = rw.head_slices("model.layers.0.self_attn.k_proj.weight", (32, 64), c)
     assert [(s.start, s.stop) for s in slices] == [(0, 16), (16, 32)]
+    from bertviz_graph.render.weight_figures import per_head_figure
+    from bertviz_graph.sources.weights import RandomWeights
+
+    kname = "model.layers.0.self_attn.k_proj.weight"
+    store = RandomWeights({kname: (32, 64)}, seed=0)
+    W = np.asarray(store.get(kname), np.float64)
+    titles = [a.text for a in per_head_figure(store, kname, c).layout.annotations]
+    assert len(titles) == 2 and all(t.startswith("KV head") for t in titles)
+    assert f"{np.linalg.norm(W[16:32]):.3g}" in titles[1]  # KV head 1 = rows 16:32, its own norm
     assert param_heads("model.layers.0.mlp.gate_up_proj.weight", 64, c) is None
     assert param_heads("encoder.q.weight", 8, c) is None  # a bare ".q" outside attention is not a head split
 

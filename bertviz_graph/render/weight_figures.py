@@ -144,6 +144,8 @@ def per_head_figure(
 
     shape = tuple(store.shape(name))
     slices = head_slices(name, shape, num_heads)
+    split = param_split(name, shape, num_heads)
+    who = "KV " if split.group > 1 else ""  # grouped-query K/V: panels are key/value heads
     fused = bool(slices[0].parts)
     # one panel per head; a fused Q|K|V weight gets three per head (its Q, K and V rows), a row each
     panels = [(hs.head, "", hs) for hs in slices] if not fused else [
@@ -182,7 +184,7 @@ def per_head_figure(
         data.append(go.Heatmap(
             z=mv.z, x=mv.col_centres, y=np.zeros(1) if vec else mv.row_centres, coloraxis="coloraxis",
             xaxis=f"x{k}", yaxis=f"y{k}",
-            hovertemplate=f"head {head}{part}<br>" + ("index %{x:.0f}" if vec else "row %{y:.0f}, col %{x:.0f}")
+            hovertemplate=f"{who}head {head}{part}<br>" + ("index %{x:.0f}" if vec else "row %{y:.0f}, col %{x:.0f}")
             + f"<br>{mv.cell_label}: %{{z:.4g}}<extra></extra>"))
         xa = {"domain": [x0, x0 + w], "anchor": f"y{k}", "showgrid": False, "nticks": 3, "tickfont": tick}
         ya = {"domain": [max(0.0, y1 - ph), y1], "anchor": f"x{k}", "showgrid": False, "nticks": 3,
@@ -193,13 +195,12 @@ def per_head_figure(
             ya["title"] = {"text": ylab.split(" (")[0], "font": {"size": 10}, "standoff": 2}
         layout_axes[f"xaxis{k}"], layout_axes[f"yaxis{k}"] = xa, ya
         nv = norms[i] if fused else norms[head]
-        label = (f"head {head}{part} · ‖W‖ {nv:.3g}" if wide else f"head {head}: {nv:.3g}")
+        label = (f"{who}head {head}{part} · ‖W‖ {nv:.3g}" if wide else f"{who}head {head}: {nv:.3g}")
         titles.append({"text": label, "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
                        "xanchor": "center", "yanchor": "bottom", "showarrow": False, "yshift": 2,
                        "font": {"size": 10}})
     owns = "output rows" if slices[0].dim == 0 else "input columns"
     d = slices[0].stop - slices[0].start
-    split = param_split(name, shape, num_heads)
     kv_note = (f" · key/value head h serves query heads h·{split.group} … (h+1)·{split.group}−1"
                if split.group > 1 else "")
     note = "" if getattr(store, "trained", True) else " · <b>RANDOM</b> initial weights, not trained"
