@@ -10,8 +10,11 @@ import weakref
 from typing import Any
 
 from bertviz_graph.format import flops_text
+from bertviz_graph.hierarchy.roles import tied_outside
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.neurons.explain import explain_role
 from bertviz_graph.sources.status import WeightsStatus, weights_status
+from bertviz_graph.sources.weights import RandomWeights, WeightStore, with_transposed
 
 __all__ = ["WeightsStatus", "weights_status", "weights_for", "node_details", "ModuleWeights"]
 
@@ -40,16 +43,10 @@ def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None, grp: Any = None)
 
 
 def _tied_to(h: Hierarchy, gid: str) -> str:
-    from bertviz_graph.hierarchy.roles import tied_outside
-
     return tied_outside(h.ctx, gid)
 
 
 def explain(role: str, dims: dict[str, Any]) -> str:
-    try:
-        from bertviz_graph.neurons.explain import explain_role
-    except ImportError:  # pragma: no cover - present in the package
-        return ""
     return explain_role(role, dims)
 
 
@@ -179,10 +176,8 @@ def open_weights(graph: Any):
     """A new weight source for ``graph`` (``weights_for`` keeps one per graph)."""
     from pathlib import Path
 
-    from bertviz_graph.sources.weights import RandomWeights, WeightStore
-
     if graph.meta.get("onnx_file"):
-        from bertviz_graph.onnx.weights import OnnxWeights
+        from bertviz_graph.onnx.weights import OnnxWeights  # onnx is imported only for ONNX graphs
 
         return OnnxWeights.for_graph(graph)
     status = weights_status(graph)
@@ -198,8 +193,6 @@ def open_weights(graph: Any):
 
 def conv1d_shown_as_linear(graph: Any, store: Any):
     """``store`` with GPT-2's Conv1D weights (stored [in, out]) shown as [out, in], like every Linear."""
-    from bertviz_graph.sources.weights import with_transposed
-
     names = sorted({f"{p.split('@')[0]}.weight" for p, m in getattr(graph, "modules", {}).items()
                     if m.cls == "Conv1D"})
     return with_transposed(store, names)

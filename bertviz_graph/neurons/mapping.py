@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph.details import dims_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import head_axis, param_heads
+from bertviz_graph.neurons.explain import explain_overview, explain_tensor
 from bertviz_graph.neurons.linear_ops import LINEAR_OPS, linear_features, linear_users, params_read
 from bertviz_graph.neurons.views import heads_of, hierarchy_of, is_conv1d, linear_candidates
 
@@ -22,8 +24,6 @@ def _shape_text(s: list[int] | None) -> str:
 
 
 def _dims(h: Hierarchy, gid: str | None = None) -> dict[str, Any]:
-    from bertviz_graph.details import dims_for
-
     attrs = h.groups[gid].attrs if gid in h.groups else {}
     return dims_for(h, attrs)
 
@@ -34,8 +34,6 @@ def _positions(h: Hierarchy) -> str:
 
 
 def _tensor_meaning(shape: list[int], dims: dict[str, Any]) -> str:
-    from bertviz_graph.neurons.explain import explain_tensor
-
     text = explain_tensor(shape, dims=dims)
     if len(shape) == 4 and shape[1] == 1 and text.endswith(" numbers"):
         return (f"attention mask: {shape[2]}×{shape[3]} (query × key positions), added to the scores, the same "
@@ -252,8 +250,6 @@ def mapping_text(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
 
     ``node_id`` is a group, an OpGraph node, or an edge "u->v" (a tensor).
     """
-    from bertviz_graph.neurons.explain import explain_tensor
-
     h = hierarchy_of(graph)
     g = graph.g
     if node_id in h.groups:
@@ -284,6 +280,4 @@ def mapping_text(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
 
 def mapping_overview(graph: OpGraph) -> str:
     """The one-paragraph answer to "how does this graph relate to a textbook network?"."""
-    from bertviz_graph.neurons.explain import explain_overview
-
     return explain_overview(_dims(hierarchy_of(graph)))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bertviz_graph.details import conv1d_shown_as_linear, weights_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import (
     HeadCounts,
@@ -28,7 +29,7 @@ from bertviz_graph.hierarchy.heads import (
     is_fused_qkv,
     param_heads,
 )
-from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.hierarchy.tree import ROOT, build_hierarchy
 from bertviz_graph.neurons.linear_ops import (
     linear_features,
     linear_params,
@@ -50,15 +51,11 @@ if TYPE_CHECKING:
 
 def store_for(graph: OpGraph):
     """The graph's one weight store (``details.weights_for``: shared with the app's panels and the widget)."""
-    from bertviz_graph.details import weights_for
-
     return weights_for(graph)
 
 
 def hierarchy_of(graph: OpGraph) -> Hierarchy:
     if graph.hierarchy is None:
-        from bertviz_graph.hierarchy.tree import build_hierarchy
-
         graph.hierarchy = build_hierarchy(graph)
     return graph.hierarchy
 
@@ -225,8 +222,6 @@ def is_conv1d(graph: OpGraph, gid: str | None, weight: str) -> bool:
 
 def _store(graph: OpGraph, store: Any) -> Any:
     """The caller's store (else the graph's), with Conv1D weights shown as [out, in]."""
-    from bertviz_graph.details import conv1d_shown_as_linear
-
     return conv1d_shown_as_linear(graph, store or store_for(graph))
 
 
@@ -293,7 +288,7 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
     fraction of the layer's edges (and of its total |w|) that is. The output-neuron markers carry their
     index in ``customdata`` (click -> ``neuron_detail``); every trace's ``meta`` holds the Linear's group id.
     """
-    from bertviz_graph.neurons.fc import fc_figure, sample_fc
+    from bertviz_graph.neurons.fc import fc_figure, sample_fc  # plotly: loaded when a view is drawn
 
     ref = resolve_linear(graph, node_id)
     store = _store(graph, store)
@@ -345,7 +340,7 @@ def neuron_detail(graph: OpGraph, node_id: str, out_index: int, head: int | None
                   store: Any = None, top: int | None = None) -> go.Figure:
     """All incoming weights of output neuron ``out_index`` (its row of W); with a head of the attention
     output projection, only the weights from that head's neurons. ``out_index`` counts in the full layer."""
-    from bertviz_graph.neurons.fc import neuron_figure
+    from bertviz_graph.neurons.fc import neuron_figure  # plotly: loaded when a view is drawn
 
     ref = resolve_linear(graph, node_id)
     store = _store(graph, store)

@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import HeadCounts, head_axis
+from bertviz_graph.io import check_writable, write_atomic
+from bertviz_graph.render.weights import query_head_slice
 from bertviz_graph.run.attention import SUMMARY_KEYS, AttentionMaps, head_summaries, rollout
 
 if TYPE_CHECKING:
@@ -204,8 +206,7 @@ def rollout_figure(am: AttentionMaps, layer: int | None = None) -> go.Figure:
 def write_attention(am: AttentionMaps, path: str | Path, layer: int | None = None, head: int | None = None,
                     threshold: float = 0.0) -> Path:
     """.svg / .png / .html of the grid (no --layer), a layer's mean map (--layer) or one head's map."""
-    from bertviz_graph.io import check_writable, write_atomic
-    from bertviz_graph.neurons.charts import figure_image
+    from bertviz_graph.neurons.charts import figure_image  # kaleido/plotly image export: on export only
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -230,8 +231,6 @@ def head_params(graph: OpGraph, module: str, head: int,
     """{parameter name: (dim, start, stop)} of the Q, K, V weights/biases and output projection columns that
     query head ``head`` of the attention module ``module`` reads (under grouped-query attention its K and V
     rows are those of its key/value head)."""
-    from bertviz_graph.render.weights import query_head_slice
-
     parent = module.rsplit(".", 1)[0] if module.endswith(".self") else module
     out: dict[str, tuple[int, int, int]] = {}
     for _, d in graph.nodes("param"):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bertviz_graph import format as fmt
+from bertviz_graph.details import weight_names
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import QKV_PARTS, HeadCounts, head_axis, is_fused_qkv, is_key_value
 from bertviz_graph.presenters.common import HOW, MAX_PX, RANDOM_NOTE, how_or_default
@@ -62,8 +63,6 @@ def label(store: Any, name: str) -> str:
 
 def choices(h: Hierarchy, store: Any, node: str | None) -> tuple[list[tuple[str, str]], str]:
     """([(tensor name, picker label)], message when there is nothing to show) for the selected node."""
-    from bertviz_graph.details import weight_names
-
     if not node:
         return [], EMPTY_TEXT
     if node not in h.groups and node not in h.parent_of:
