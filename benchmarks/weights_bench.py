@@ -20,7 +20,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 from safetensors.numpy import save_file
 
-from bertviz_graph.render.weights import heatmap_figure, matrix_view, to_png_bytes
+from bertviz_graph.render.weight_figures import heatmap_figure
+from bertviz_graph.render.weight_files import to_png_bytes
+from bertviz_graph.render.weights import matrix_view
 from bertviz_graph.sources.weights import RandomWeights, WeightStore
 
 NAME = "bert.embeddings.word_embeddings.weight"

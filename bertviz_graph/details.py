@@ -5,11 +5,16 @@ Returns plain data (title, rows, explanation, weight names), so each front end o
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from bertviz_graph.format import flops_text
+from bertviz_graph.hierarchy.roles import tied_outside
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.neurons.explain import explain_role
 from bertviz_graph.sources.status import WeightsStatus, weights_status
+from bertviz_graph.sources.weights import RandomWeights, WeightStore, with_transposed
 
 __all__ = ["WeightsStatus", "weights_status", "weights_for", "node_details", "ModuleWeights"]
 
@@ -22,9 +27,8 @@ def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None, grp: Any = None)
     """Facts the explanations quote: the model's (hidden, heads, kv_heads, d_head, ffn, act, norm, seq,
     vocab, ...), a module's own (in/out features, embedding parts) and a group's (its real parameter
     count, its label, whether a series shares its weights)."""
+    # the hierarchy's facts under their own names (ffn = intermediate size): explain.py reads the same keys
     d = {k: v for k, v in h.ctx.items() if v is not None and k not in ("tied", "tied_pairs")}
-    if "ffn" in d:
-        d["intermediate"] = d["ffn"]
     for key in ("in_features", "out_features", "num_embeddings", "embedding_dim", "parts"):
         if attrs and key in attrs:
             d[key] = attrs[key]
@@ -39,16 +43,10 @@ def dims_for(h: Hierarchy, attrs: dict[str, Any] | None = None, grp: Any = None)
 
 
 def _tied_to(h: Hierarchy, gid: str) -> str:
-    from bertviz_graph.hierarchy.roles import tied_outside
-
     return tied_outside(h.ctx, gid)
 
 
 def explain(role: str, dims: dict[str, Any]) -> str:
-    try:
-        from bertviz_graph.neurons.explain import explain_role
-    except ImportError:  # pragma: no cover - present in the package
-        return ""
     return explain_role(role, dims)
 
 
@@ -151,15 +149,35 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             "weights": weight_names(h, node_id)}
 
 
+_STORES: dict[int, tuple[weakref.ref, Any]] = {}  # id(graph) -> (weak ref to it, its one store)
+_STORES_LOCK = threading.Lock()
+
+
 def weights_for(graph: Any):
-    """The weight source of a traced graph: the in-memory module, its safetensors files, else deterministic
-    random weights (said plainly by ``.trained`` / ``.description``, from ``weights_status``)."""
+    """The weight source of a traced graph, one per graph (the app's panels, the widget and the neuron
+    views share it, so random weights are generated and cached once): the in-memory module, its
+    safetensors files, else deterministic random weights (said plainly by ``.trained`` / ``.description``).
+    Read-only values of that graph, dropped with it."""
+    key = id(graph)
+    with _STORES_LOCK:
+        hit = _STORES.get(key)
+        if hit is not None and hit[0]() is graph:
+            return hit[1]
+        store = open_weights(graph)
+        try:
+            ref = weakref.ref(graph, lambda _r, k=key: _STORES.pop(k, None))
+        except TypeError:  # not weak-referenceable: not cached
+            return store
+        _STORES[key] = (ref, store)
+        return store
+
+
+def open_weights(graph: Any):
+    """A new weight source for ``graph`` (``weights_for`` keeps one per graph)."""
     from pathlib import Path
 
-    from bertviz_graph.sources.weights import RandomWeights, WeightStore
-
     if graph.meta.get("onnx_file"):
-        from bertviz_graph.onnx.weights import OnnxWeights
+        from bertviz_graph.onnx.weights import OnnxWeights  # onnx is imported only for ONNX graphs
 
         return OnnxWeights.for_graph(graph)
     status = weights_status(graph)
@@ -175,8 +193,6 @@ def weights_for(graph: Any):
 
 def conv1d_shown_as_linear(graph: Any, store: Any):
     """``store`` with GPT-2's Conv1D weights (stored [in, out]) shown as [out, in], like every Linear."""
-    from bertviz_graph.sources.weights import with_transposed
-
     names = sorted({f"{p.split('@')[0]}.weight" for p, m in getattr(graph, "modules", {}).items()
                     if m.cls == "Conv1D"})
     return with_transposed(store, names)

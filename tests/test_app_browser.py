@@ -269,6 +269,8 @@ def test_bert_base_structure_and_layer_picker(page, console_errors, serve_app):
     click_node(page, series)
     wait_open(page, series)
     assert page.get_attribute("#bv-series-slider [role=slider]", "aria-valuemax") == "11"
+    click_node(page, "bert.encoder.layer.0.attention")  # open in layer 0: the slider carries it along
+    wait_open(page, "bert.encoder.layer.0.attention")
     # pick layer 5 with the slider's keyboard: the frame now shows member 6 of 12
     page.focus("#bv-series-slider [role=slider]")
     for _ in range(5):
@@ -276,6 +278,7 @@ def test_bert_base_structure_and_layer_picker(page, console_errors, serve_app):
     page.wait_for_function("""([i]) => { const g = document.querySelector(`#bv-graph g.node[data-id="${i}"]`);
         return g && g.textContent.includes('showing 6 of 12'); }""", arg=[series], timeout=15000)
     assert has(page, "bert.encoder.layer.5.attention")
+    wait_open(page, "bert.encoder.layer.5.attention")  # still open, now in layer 5 (as in the widget)
     shot(page, "06-bert-base-layer-5")
     assert console_errors == []
 

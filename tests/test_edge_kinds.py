@@ -74,8 +74,9 @@ def levels():
 
 
 def test_neuron_views_at_both_op_levels(levels):
+    from bertviz_graph.neurons.mapping import mapping_text
     from bertviz_graph.neurons.textbook import collect_bands
-    from bertviz_graph.neurons.views import head_matrix, mapping_text, neuron_view, resolve_linear
+    from bertviz_graph.neurons.views import head_matrix, neuron_view, resolve_linear
 
     aten, prim = levels
     assert any(d["op"] == "mm" for _, d in prim.nodes("op")) and not any(
@@ -98,7 +99,7 @@ def test_neuron_views_at_both_op_levels(levels):
 
 
 def test_mapping_text_names_tied_and_shared_apart(albert, levels):
-    from bertviz_graph.neurons.views import mapping_text
+    from bertviz_graph.neurons.mapping import mapping_text
 
     g = albert.g
     q3 = next(n for n, d in albert.nodes("op") if d["module"].endswith("attention.query@3"))

@@ -96,7 +96,7 @@ DIMS = {
     "hidden": 768,
     "heads": 12,
     "d_head": 64,
-    "intermediate": 3072,
+    "ffn": 3072,
     "vocab": 30522,
     "seq": 16,
     "layers": 12,

@@ -7,11 +7,11 @@ import pytest
 
 import bertviz_graph as bg
 from bertviz_graph.errors import UserError
+from bertviz_graph.neurons.mapping import mapping_text
 from bertviz_graph.neurons.textbook import collect_bands, textbook_figure
 from bertviz_graph.neurons.views import (
     head_matrix,
     linear_candidates,
-    mapping_text,
     neuron_detail,
     neuron_view,
     resolve_linear,

@@ -11,6 +11,8 @@ import pytest
 from safetensors.numpy import save_file
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.render import weight_figures as wfig
+from bertviz_graph.render import weight_files as wfile
 from bertviz_graph.render import weights as rw
 from bertviz_graph.sources.weights import RandomWeights, WeightStore, init_kind, read_header, tied_aliases
 
@@ -294,7 +296,7 @@ def test_matrix_view_overview_and_zoom(big):
     vec = rw.matrix_view(big, "bert.encoder.layer.0.attention.self.query.bias")
     assert vec.z.shape == (1, 768) and vec.is_vector and vec.exact
     assert vec.all_zero and vec.vmax == 1.0  # biases start at 0
-    assert "all values are 0" in rw.heatmap_figure(vec).layout.title.subtitle.text
+    assert "all values are 0" in wfig.heatmap_figure(vec).layout.title.subtitle.text
     cells = rw.matrix_view(big, EMB_NAME, scale="cells")
     assert cells.vmax_scope == "cells" and cells.vmax == pytest.approx(float(np.abs(mv.z).max()))
     assert cells.vmax < mv.vmax / 2  # block means are much smaller than single weights
@@ -307,14 +309,14 @@ def test_matrix_view_overview_and_zoom(big):
 
 def test_heatmap_figure_payload_and_hover(big):
     mv = rw.matrix_view(big, EMB_NAME)
-    fig = rw.heatmap_figure(mv, "word embeddings")
+    fig = wfig.heatmap_figure(mv, "word embeddings")
     hm = fig.data[0]
     assert hm.type == "heatmap" and hm.zmid == 0 and hm.zmin == -mv.vmax and hm.zmax == mv.vmax
     assert hm.colorscale[0][1] == rw.DIVERGING[0] and "51×1" in hm.hovertemplate
     assert fig.layout.yaxis.autorange == "reversed"
     assert "NOT trained" in fig.layout.title.subtitle.text or "not trained" in fig.layout.title.subtitle.text
     assert len(fig.to_json()) < 3_000_000
-    zoom = rw.heatmap_figure(rw.matrix_view(big, EMB_NAME, rows=(0, 10), cols=(0, 10)), "zoom")
+    zoom = wfig.heatmap_figure(rw.matrix_view(big, EMB_NAME, rows=(0, 10), cols=(0, 10)), "zoom")
     assert "value" in zoom.data[0].hovertemplate and list(zoom.data[0].y) == list(range(10))
 
 
@@ -346,7 +348,7 @@ def test_stats_and_histogram_chunked(monkeypatch, big):
     np.testing.assert_array_equal(counts, ref)
     np.testing.assert_allclose(edges, ref_edges)
     assert counts.sum() == 300 * 77
-    fig = rw.histogram_figure(st, "w")
+    fig = wfig.histogram_figure(st, "w")
     assert fig.data[0].type == "bar" and len(fig.data[0].x) == 60
     ln = RandomWeights({"x.LayerNorm.weight": (8,)})
     c, e = rw.histogram(ln, "x.LayerNorm.weight", bins=4)
@@ -366,9 +368,9 @@ def test_head_slices_match_rows_and_columns(ckpt):
     ho = rw.head_slices(on, (24, 24), 4)
     assert all(h.dim == 1 for h in ho) and ho[2].range == range(12, 18)
     # per-head views read exactly those rows / columns
-    fig = rw.per_head_figure(st, qn, 4, max_px=(64, 64))
+    fig = wfig.per_head_figure(st, qn, 4, max_px=(64, 64))
     np.testing.assert_array_equal(np.asarray(fig.data[2].z), Q[12:18, :])
-    fig = rw.per_head_figure(st, on, 4, max_px=(64, 64))
+    fig = wfig.per_head_figure(st, on, 4, max_px=(64, 64))
     np.testing.assert_array_equal(np.asarray(fig.data[1].z), OUT[:, 6:12])
     assert fig.layout.coloraxis.cmin == -float(np.abs(OUT).max())
     norms = rw.head_norms(st, on, 4)
@@ -386,30 +388,31 @@ def test_head_slices_match_rows_and_columns(ckpt):
 def test_npy_and_png_exports(ckpt, tmp_path):
     st = WeightStore.open([ckpt])
     name = "embeddings.word_embeddings.weight"
-    np.testing.assert_array_equal(np.load(io.BytesIO(rw.to_npy_bytes(st, name))), EMB)
+    np.testing.assert_array_equal(np.load(io.BytesIO(wfile.to_npy_bytes(st, name))), EMB)
     np.testing.assert_array_equal(
-        np.load(io.BytesIO(rw.to_npy_bytes(st, name, (3, 9), (1, 4)))), EMB[3:9, 1:4]
+        np.load(io.BytesIO(wfile.to_npy_bytes(st, name, (3, 9), (1, 4)))), EMB[3:9, 1:4]
     )
     np.testing.assert_array_equal(
-        np.load(io.BytesIO(rw.to_npy_bytes(st, "encoder.layer.0.attention.self.query.bias", None, (2, 5)))),
+        np.load(io.BytesIO(wfile.to_npy_bytes(st, "encoder.layer.0.attention.self.query.bias", None, (2, 5)))),
         BIAS[2:5],
     )
     from PIL import Image
 
     mv = rw.matrix_view(st, name, max_px=(20, 6))
-    img = Image.open(io.BytesIO(rw.to_png_bytes(mv)))
+    img = Image.open(io.BytesIO(wfile.to_png_bytes(mv)))
     assert img.format == "PNG" and img.size == (mv.z.shape[1], mv.z.shape[0]) == (6, 17)
-    assert Image.open(io.BytesIO(rw.to_png_bytes(mv, scale=3))).size == (18, 51)
+    assert Image.open(io.BytesIO(wfile.to_png_bytes(mv, scale=3))).size == (18, 51)
     # colour map: -vmax -> dark blue end, +vmax -> dark red end, 0 -> near white
-    rgb = rw.colorize(np.array([[-1.0, 0.0, 1.0, np.nan]]), 1.0)
+    rgb = wfile.colorize(np.array([[-1.0, 0.0, 1.0, np.nan]]), 1.0)
     assert tuple(rgb[0, 0]) == (5, 48, 97) and tuple(rgb[0, 2]) == (103, 0, 31)
     assert min(rgb[0, 1]) > 240 and tuple(rgb[0, 3]) == (160, 160, 160)
-    out = rw.save_png(mv, tmp_path / "w.png")
+    out = wfile.save_png(mv, tmp_path / "w.png")
     assert Image.open(out).size == (6, 17)
 
 
 def test_albert_attention_output_projection_splits_by_columns():
-    from bertviz_graph.render.weights import head_slices, head_split_dim
+    from bertviz_graph.hierarchy.heads import head_axis as head_split_dim
+    from bertviz_graph.render.weights import head_slices
 
     name = "albert.encoder.albert_layer_groups.0.albert_layers.0.attention.dense.weight"
     assert head_split_dim(name) == 1

@@ -22,6 +22,7 @@ from bertviz_graph.app.run_panel import CONFIG, RUN, RUN_TOK, acts_of, cached_ac
 from bertviz_graph.app.weights_panel import WEIGHT_HEAD_STORE
 from bertviz_graph.presenters import attention as AT
 from bertviz_graph.presenters.attention import head_params
+from bertviz_graph.presenters.common import heads_of
 from bertviz_graph.presenters.run_session import can_run
 from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps
 
@@ -137,9 +138,10 @@ def register(app, C: AppContext) -> None:
             _acts, am = _maps(C, run)
             from bertviz_graph.presenters.weights import head_slice_figures
 
-            names = list(head_params(C.graph, am.modules[int(layer or 0)], int(head), am.heads))
+            counts = heads_of(C.h) or am.heads  # query and key/value heads: K/V slices follow the KV heads
+            names = list(head_params(C.graph, am.modules[int(layer or 0)], int(head), counts))
             figs = C.figures.get_or_make(("slices", tuple(names), int(head)),
-                                         lambda: head_slice_figures(C.weights, names, am.heads, int(head)))
+                                         lambda: head_slice_figures(C.weights, names, counts, int(head)))
             return [dcc.Graph(id={"type": "bv-att-slice", "name": n}, figure=f, config=CONFIG) for n, f, _ in figs]
         except PreventUpdate:
             raise

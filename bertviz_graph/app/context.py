@@ -292,12 +292,10 @@ def color_for(v: float | None, lo: float, hi: float) -> str:
 
     Linear, because the question is where the parameters and the compute are: on a log scale BERT-base's
     attention (1.2 GFLOPs), feed-forward (2.4 G) and MLM head (0.8 G) came out the same orange."""
-    from plotly.colors import find_intermediate_color, unlabel_rgb
+    from plotly.colors import sample_colorscale, unlabel_rgb
 
     if v is None or v <= 0:
         return NO_VALUE
     t = 0.0 if hi <= 0 else min(max(v / hi, 0.0), 1.0)
-    t *= len(SEQUENTIAL) - 1
-    i = min(int(t), len(SEQUENTIAL) - 2)
-    rgb = find_intermediate_color(unlabel_rgb(SEQUENTIAL[i]), unlabel_rgb(SEQUENTIAL[i + 1]), t - i)
+    rgb = unlabel_rgb(sample_colorscale(SEQUENTIAL, [t])[0])  # plotly interpolates between the stops
     return "#" + "".join(f"{round(c):02x}" for c in rgb)

@@ -18,6 +18,7 @@ from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTI
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.presenters.explorer import step
 from bertviz_graph.presenters.search import summary as search_summary
 from bertviz_graph.render.tree_text import human
 from bertviz_graph.view import View, ViewState
@@ -388,33 +389,20 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
     search = search if isinstance(search, dict) else {"query": "", "matches": [], "index": 0}
     target = series_target
 
+    was = selected.get("id") if isinstance(selected, dict) else None
     if trig == ids.GRAPH_EVENT:
         event = event if isinstance(event, dict) else {}
-        x = str(event.get("id", ""))
-        toggle = bool(event.get("toggle")) or event.get("type") == "dblclick"
-        visible = {n.id: n for n in view.data().nodes}
-        if x not in h.groups and x not in h.parent_of:
-            notes.append(f"'{x}' is not in this model (a stale page?): the view was drawn again")
-            redraw = True
-        elif x not in visible:
-            notes.append(f"'{h.label_of(x)}' is not in the current view any more: the view was drawn again")
-            redraw = True
-        else:
-            n = visible[x]
-            sel_crumbs = x  # selected in the browser already (app.js); only the breadcrumb follows
-            sel_mark = x
-            if n.expanded and toggle:
-                new = view.close(x).state
-                focus = {"id": x, "mode": "keep"}
-            elif n.expandable and not n.expanded and toggle:
-                if n.kind == "series":
-                    new = view.open_instance(x, view.instance_of(x)).state
-                    target = x
-                else:
-                    new = view.open(x).state
-                focus = {"id": x, "mode": "fit"}
-            elif n.kind == "series" and n.expanded:
-                target = x
+        res = step(view, was, {**event, "type": "click"})  # the explorer decides (presenters/explorer.py)
+        notes += res.notes
+        redraw = redraw or bool(res.notes)
+        if res.selection is not None:
+            x = res.selection
+            sel_crumbs = sel_mark = x  # selected in the browser already (app.js); only the breadcrumb follows
+            node = next((n for n in view.data().nodes if n.id == x), None)
+            if node is not None and node.kind == "series" and (res.state != cur) != node.expanded:
+                target = x  # the slider follows the series just opened, or tapped while open
+        if res.state != cur:
+            new, focus = res.state, res.focus
     elif trig in (ids.SEARCH_GO, ids.SEARCH_INPUT, ids.SEARCH_NEXT):
         q = (query or "").strip()
         if trig == ids.SEARCH_NEXT and search.get("matches") and q == search.get("query"):
@@ -441,19 +429,15 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
             redraw = True
         out["search"] = search
     elif trig == ids.RESET:
-        new, focus, search = C.default_state, {"mode": "all"}, {"query": "", "matches": [], "index": 0}
+        res = step(view, was, {"type": "reset"}, C.default_state)
+        new, focus = res.state, res.focus
+        search = {"query": "", "matches": [], "index": 0}
         out["search"], out["search_info"] = search, ""
         redraw = True
-    elif trig == ids.COLLAPSE_ALL:
-        new, focus = ViewState(), {"mode": "all"}
-    elif trig == ids.UNFOLD:
-        if cur.unfolded:
-            new = ViewState(opened=cur.opened, unfolded=frozenset(), instance=cur.instance)
-        else:
-            new = view.unfold(all_series=True).state
-        focus = {"mode": "top"}
-    elif trig == ids.OPEN_ALL:
-        new, focus = open_all(view).state, {"mode": "top"}
+    elif trig in (ids.COLLAPSE_ALL, ids.UNFOLD, ids.OPEN_ALL):
+        kind = {ids.COLLAPSE_ALL: "collapse_all", ids.UNFOLD: "unfold", ids.OPEN_ALL: "open_all"}[trig]
+        res = step(view, was, {"type": kind})
+        new, focus = res.state, res.focus
     elif trig == ids.CONFIRM:
         if isinstance(pending, dict) and pending.get("state") is not None:
             new, _ = C.state(pending["state"])
@@ -463,33 +447,19 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
     elif trig == ids.SERIES_SLIDER:
         frames = _visible_series_frames(view)
         sid = target if target in frames else (frames[0] if frames else None)
-        if sid is not None and slider is not None:
-            k = int(slider)
-            if k != view.instance_of(sid):
-                new = view.open_instance(sid, k).state
-                focus = {"id": sid, "mode": "keep-top"}
-                target = sid
+        if sid is not None and slider is not None and int(slider) != view.instance_of(sid):
+            # what is open inside the member shown (and the selection) moves to the same place in member k
+            res = step(view, was, {"type": "instance", "series": sid, "index": int(slider)})
+            new, focus, target, sel = res.state, res.focus, sid, res.selection
     elif trig == ids.COLOR_BY:
         redraw = True
     elif trig == RUN_STORE:
         redraw = (color_by or "role") in RUN_MODES  # a new sentence recolours only the run's colour modes
     elif trig == ids.VIEW_REQUEST and isinstance(request, dict):
-        action, x = request.get("action"), str(request.get("id", ""))
-        if x not in h.groups and x not in h.parent_of:
-            notes.append(f"'{x}' is not in this model")
-        elif action == "reveal":
-            new, sel, focus = view.reveal(x).state, x, {"id": x, "mode": "center"}
-        elif action == "open" and x in h.groups:
-            new, sel, focus = view.reveal(x).open(x).state, x, {"id": x, "mode": "fit"}
-        elif action == "close" and x in h.groups:
-            new, sel = view.close(x).state, x
-        elif action == "select":
-            sel = x
-            if x not in {n.id for n in view.data().nodes}:
-                new = view.reveal(x).state
-            focus = {"id": x, "mode": "center"}
-        else:
-            notes.append(f"unknown request '{action}'")
+        res = step(view, was, {**request, "type": str(request.get("action", ""))})
+        notes += res.notes
+        if not res.notes:
+            new, focus, sel = res.state, res.focus, res.selection
 
     if new is not None and new != cur:
         redraw = True
@@ -533,13 +503,6 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         out["crumbs"] = _crumbs(C, view, prev)
     out["notice"] = "; ".join(notes)
     return out
-
-
-def open_all(view: View) -> View:
-    """Every group open except the attention-mask plumbing (22 ops building one mask): open it by hand."""
-    h = view.hierarchy
-    mask = [g for g in h.groups if g.split(".")[-1] == "<mask>" and g not in view.state.opened]
-    return view.open_all().close(*mask)
 
 
 _counter = [0]

@@ -23,15 +23,18 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text, guarded
+from bertviz_graph.hierarchy.heads import head_axis
 from bertviz_graph.presenters import weights as pw
 from bertviz_graph.presenters.common import (
     HOW,
     PLOT_CONFIG,
     RANDOM_NOTE,
+    heads_of,
     how_or_default,
     is_trained,
     num_heads,
 )
+from bertviz_graph.render import weight_files as wfile
 from bertviz_graph.render import weights as rw
 
 TAB_VALUE = ids.TAB_WEIGHTS
@@ -234,8 +237,8 @@ def register(app, C: AppContext) -> None:
         banner = {"display": "none"} if is_trained(C.graph, store) else {"display": "block"}
         href = f"{NPY_ROUTE}?name={quote(name)}"
         fig, note = m.figure(), ""
-        heads = num_heads(C.h)
-        if head is not None and heads and rw.head_split_dim(name) is not None:
+        heads = heads_of(C.h)
+        if head is not None and heads and head_axis(name) is not None:
             note = pw.highlight_head(fig, m, heads, int(head))
         return fig, _window_dict(m.view), banner, href, m.hint(), note
 
@@ -245,7 +248,7 @@ def register(app, C: AppContext) -> None:
     @app.callback(Output(WEIGHT_HEAD, "options"), Input(ids.WEIGHT_NAME, "data"), prevent_initial_call=True)
     def _head_options(name: str | None):
         heads = num_heads(C.h)
-        if not name or not heads or rw.head_split_dim(name) is None:
+        if not name or not heads or head_axis(name) is None:
             return []
         return [{"label": f"head {i}", "value": i} for i in range(heads)]
 
@@ -279,8 +282,8 @@ def register(app, C: AppContext) -> None:
     def _per_head(name: str | None, tab: str | None, how: str | None):
         if tab != "heads":
             raise PreventUpdate
-        heads = num_heads(C.h)
-        if not name or rw.head_split_dim(name) is None or not heads:
+        heads = heads_of(C.h)
+        if not name or head_axis(name) is None or not heads:
             return html.Div(className="bv-empty", children=pw.NO_HEADS_TEXT)
         how = how_or_default(how)
         fig = C.matrix_cache.get_or_make(("heads", name, how), lambda: pw.per_head(C.weights, name, heads, how))
@@ -295,7 +298,7 @@ def register(app, C: AppContext) -> None:
         name = win["name"]
         mv = _matrix(C, name, tuple(win["rows"]), tuple(win["cols"]), how_or_default(win.get("how"))).view
         fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-        return dcc.send_bytes(rw.to_png_bytes(mv, scale=2 if max(mv.z.shape) < 400 else 1), f"{fname}.png")
+        return dcc.send_bytes(wfile.to_png_bytes(mv, scale=2 if max(mv.z.shape) < 400 else 1), f"{fname}.png")
 
     register_routes(app.server, C)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import networkx as nx
 
-    from bertviz_graph.hierarchy.tree import Hierarchy
+    from bertviz_graph.hierarchy.types import Hierarchy
 
 
 def param_homes(g: nx.DiGraph) -> dict[str, str]:

@@ -23,8 +23,10 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph.hierarchy.types import Group
+
 if TYPE_CHECKING:
-    from bertviz_graph.hierarchy.tree import Group, Hierarchy
+    from bertviz_graph.hierarchy.types import Hierarchy
 
 MIN_SERIES = 2
 STEP = "<step>"  # id suffix of the group that holds one block plus its in-between ops
@@ -218,10 +220,9 @@ def _make_series(h: Hierarchy, parent_id: str, units: list[list[str]]) -> Group:
         members = [_make_step(h, parent_id, u, a) for u, a in zip(units, anchors, strict=True)]
     first = h.groups[members[0]]
     sid = series_id(anchors)
-    # type(first): the Group class without importing tree.py, which imports this module
-    series = type(first)(id=sid, kind="series", cls=first.cls, label="", sublabel="", role=first.role,
-                          parent=parent_id, children=list(members), members=list(members),
-                          attrs=dict(first.attrs))
+    series = Group(id=sid, kind="series", cls=first.cls, label="", sublabel="", role=first.role,
+                    parent=parent_id, children=list(members), members=list(members),
+                    attrs=dict(first.attrs))
     pos = parent.children.index(units[0][0])
     gone = {x for u in units for x in u}
     parent.children = [c for c in parent.children if c not in gone]
@@ -243,9 +244,9 @@ def _make_step(h: Hierarchy, parent_id: str, unit: list[str], anchor: str) -> st
     others = [h.groups[x].label for x in unit if x in h.groups and x != anchor]
     extra = " + ".join(others + ops)
     sid = f"{anchor}.{STEP}"
-    h.groups[sid] = type(a)(id=sid, kind="module", cls=a.cls, label=a.label,  # a Group, as in _make_series
-                            sublabel=f"{a.sublabel} · with {extra}" if a.sublabel else f"with {extra}",
-                            role=a.role, parent=parent_id, children=list(unit), attrs=dict(a.attrs))
+    h.groups[sid] = Group(id=sid, kind="module", cls=a.cls, label=a.label,
+                          sublabel=f"{a.sublabel} · with {extra}" if a.sublabel else f"with {extra}",
+                          role=a.role, parent=parent_id, children=list(unit), attrs=dict(a.attrs))
     h.parent_of[sid] = parent_id
     for x in unit:
         h.parent_of[x] = sid

@@ -1,10 +1,14 @@
 """Text and box sizes, shared by layout and every renderer so a box never clips its text.
 
-Widths come from DejaVu Sans advance widths (per 1000 units of font size), the font we ask for first in
-SVG; Helvetica/Arial, the fallbacks, are narrower, so boxes sized here are never too small for them.
+Widths are DejaVu Sans advance widths read by Pillow (FreeType) from the font file, the font we ask for
+first in SVG; Helvetica/Arial, the fallbacks, are narrower, so boxes sized here are never too small for them.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
+
+from PIL import ImageFont
 
 from bertviz_graph.view_types import VNode
 
@@ -29,36 +33,33 @@ TITLE_GAP = 6.0  # between a frame's title and its sublabel (same line)
 FRAME_MIN_W = 60.0
 CANVAS_MARGIN = 12.0  # around the whole diagram
 
-_CHARS = (
-    " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
-    "×→←↑↓…·–—≤≥αβγδεθλμσπΣ°±²³√∞≈≠"
-)
-# fmt: off
-_REGULAR = [
-    318, 401, 460, 838, 636, 950, 780, 275, 390, 390, 500, 838, 318, 361, 318, 337, 636, 636, 636, 636, 636,
-    636, 636, 636, 636, 636, 337, 337, 838, 838, 838, 531, 1000, 684, 686, 698, 770, 632, 575, 775, 752, 295,
-    295, 656, 557, 863, 748, 787, 603, 787, 695, 635, 611, 732, 684, 989, 685, 611, 685, 390, 337, 390, 838,
-    500, 500, 613, 635, 550, 635, 615, 352, 635, 634, 278, 278, 579, 278, 974, 634, 612, 635, 635, 411, 521,
-    392, 634, 592, 818, 592, 592, 525, 636, 337, 636, 838, 838, 838, 838, 838, 838, 1000, 318, 500, 1000,
-    838, 838, 659, 638, 592, 612, 541, 612, 592, 636, 634, 602, 632, 500, 838, 401, 401, 637, 833, 838, 838,
-]
-_BOLD = [
-    348, 456, 521, 838, 696, 1002, 872, 306, 457, 457, 523, 838, 380, 415, 380, 365, 696, 696, 696, 696, 696,
-    696, 696, 696, 696, 696, 400, 400, 838, 838, 838, 580, 1000, 774, 762, 734, 830, 683, 683, 821, 837, 372,
-    372, 775, 637, 995, 837, 850, 733, 850, 770, 720, 682, 812, 774, 1103, 771, 724, 725, 457, 365, 457, 838,
-    500, 500, 675, 716, 593, 716, 678, 435, 716, 712, 343, 343, 665, 343, 1042, 712, 687, 716, 716, 493, 595,
-    478, 712, 652, 924, 645, 652, 582, 712, 365, 712, 838, 838, 838, 838, 838, 838, 1000, 380, 500, 1000,
-    838, 838, 687, 716, 681, 687, 557, 687, 633, 736, 779, 791, 683, 500, 838, 438, 438, 667, 833, 838, 838,
-]
-# fmt: on
-_WIDTHS = {False: dict(zip(_CHARS, _REGULAR)), True: dict(zip(_CHARS, _BOLD))}
-_UNKNOWN = 1000  # a character we have no width for (CJK, emoji ...): assume a full em, never clip
+_FONT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}  # the font the SVG asks for first
+_EM = 1000  # fonts are opened at 1000 px: widths per 1000 units of font size
+_UNKNOWN = 1000  # CJK, emoji ... (DejaVu has no glyph; the browser falls back to a wider font): a full em
+_FIRST_UNCOVERED = 0x2E80  # DejaVu Sans covers Latin, Greek, Cyrillic, arrows and math below this
+_FALLBACK_WIDEN = 1.15  # no DejaVu on this machine: Pillow's own sans is narrower, never clip
+
+
+@lru_cache(maxsize=2)
+def _font(bold: bool) -> tuple[ImageFont.FreeTypeFont, float]:
+    """(the DejaVu Sans face, found by name in the system's font folders, or Pillow's bundled sans; widen)."""
+    try:  # basic layout: advance widths without kerning, never narrower than what a browser draws
+        return ImageFont.truetype(_FONT_FILES[bold], _EM, layout_engine=ImageFont.Layout.BASIC), 1.0
+    except OSError:
+        return ImageFont.load_default(_EM), _FALLBACK_WIDEN  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=65536)
+def _width_em(text: str, bold: bool) -> float:
+    """Advance width of ``text`` in units per 1000 of the font size (labels repeat: cached)."""
+    font, widen = _font(bold)
+    covered = "".join(c for c in text if ord(c) < _FIRST_UNCOVERED)
+    return font.getlength(covered) * widen + _UNKNOWN * (len(text) - len(covered))
 
 
 def text_width(text: str, size: float, bold: bool = False) -> float:
-    """Width in px of ``text`` set in DejaVu Sans at ``size`` px."""
-    table = _WIDTHS[bold]
-    return sum(table.get(c, _UNKNOWN) for c in text) * size / 1000.0
+    """Width in px of ``text`` set in DejaVu Sans at ``size`` px (Pillow's FreeType advance widths)."""
+    return _width_em(text, bold) * size / _EM
 
 
 def display_label(node: VNode) -> str:

@@ -2,7 +2,7 @@
 
 Why: people look at ``add`` / ``mul`` / ``matmul`` nodes and ask where the neurons are. These short texts,
 shown in the details panel, answer that for each semantic role and each tensor shape, using the model's
-real facts (``dims``, read from the config and the graph: hidden, heads, kv_heads, d_head, intermediate,
+real facts (``dims``, read from the config and the graph: hidden, heads, kv_heads, d_head, ffn (intermediate),
 vocab, seq, act, norm, gated, positions, arch, a Linear's in/out features, a group's real parameter
 count ...). A missing fact is described in words instead; nothing is assumed from BERT-base.
 """
@@ -66,7 +66,7 @@ def explain_role(role: str, dims: Dims | None = None) -> str:
     hidden = _get(d, "hidden")
     heads = _get(d, "heads")
     d_head = _get(d, "d_head")
-    inter = _get(d, "intermediate")
+    inter = _get(d, "ffn")
     vocab = _get(d, "vocab")
     seq = _get(d, "seq")
     layers = _get(d, "layers")
@@ -343,7 +343,7 @@ def _is(v: int, dims: Dims, key: str) -> bool:
 def _feature_word(v: int, dims: Dims) -> str:
     if _is(v, dims, "hidden"):
         return f"{_n(v)} neurons (features) per position"
-    if _is(v, dims, "intermediate"):
+    if _is(v, dims, "ffn"):
         return f"{_n(v)} neurons of the feed-forward layer per position"
     if _is(v, dims, "vocab"):
         return f"{_n(v)} scores per position, one per vocabulary word (logits)"
@@ -354,7 +354,7 @@ def explain_tensor(shape: Sequence[int], names: Sequence[str] | None = None, dim
     """Say what each axis of an activation or weight shape means.
 
     ``names`` overrides the guess with one word per axis. Guesses use the layout BERT's ops produce and
-    the known sizes in ``dims`` (hidden, heads, seq, d_head, intermediate, vocab).
+    the known sizes in ``dims`` (hidden, heads, seq, d_head, ffn (the intermediate size), vocab).
     """
     shape = [int(v) for v in shape]
     d = _derived(dims or {})
@@ -384,7 +384,7 @@ def explain_tensor(shape: Sequence[int], names: Sequence[str] | None = None, dim
             return f"token type embedding table: {_n(a)} types × {_n(b)} numbers"
         if _is(b, d, "seq") and not _is(b, d, "hidden"):
             return f"{seqs(a)} × {_n(b)} token positions (ids or mask)"
-        if _is(b, d, "hidden") and a <= 64 and not _is(a, d, "hidden") and not _is(a, d, "intermediate"):
+        if _is(b, d, "hidden") and a <= 64 and not _is(a, d, "hidden") and not _is(a, d, "ffn"):
             if _is(a, d, "seq"):
                 return f"{_n(a)} token positions × {_n(b)} neurons (features) per position"
             return f"{seqs(a)} × {_n(b)} neurons (one vector each, e.g. pooled [CLS])"
@@ -418,10 +418,10 @@ def explain_overview(dims: Dims | None = None) -> str:
     """The short answer to "how does this op graph relate to a textbook network of neurons and edges?"."""
     d = _derived(dims or {})
     H = _n(d["hidden"]) if isinstance(d.get("hidden"), int) else "hidden-size"
-    ISZ = _n(d["intermediate"]) if isinstance(d.get("intermediate"), int) else "intermediate-size"
+    ISZ = _n(d["ffn"]) if isinstance(d.get("ffn"), int) else "intermediate-size"
     edges = ""
-    if isinstance(d.get("hidden"), int) and isinstance(d.get("intermediate"), int):
-        edges = f" ({_n(d['hidden'] * d['intermediate'])} edges)"
+    if isinstance(d.get("hidden"), int) and isinstance(d.get("ffn"), int):
+        edges = f" ({_n(d['hidden'] * d['ffn'])} edges)"
     return (
         "In the textbook picture a layer is a column of neurons and every edge carries a trained weight. In "
         f"this model each token position holds a column of {H} neurons. A Linear node is exactly a fully-connected "

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bertviz_graph.format import size as _n
+from bertviz_graph.hierarchy.heads import HeadCounts, ParamHeads, head_axis, head_counts, param_heads
 from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.neurons.linear_ops import is_softmax, linear_features, linear_op, linear_params
@@ -126,12 +127,19 @@ def _data_inputs(h: Hierarchy, op: str | None) -> frozenset[str]:
     return frozenset(u for u in g.predecessors(op) if g.nodes[u]["kind"] not in ("param", "buffer"))
 
 
+def _head_layout(name: str, n_out: int, n_in: int, counts: HeadCounts | None) -> ParamHeads | None:
+    """The hierarchy's head split of a Linear's weight (None when it has none or the sizes do not fit)."""
+    axis = head_axis(name)
+    try:
+        return param_heads(name, n_out if axis == 0 else n_in, counts)
+    except ValueError:
+        return None
+
+
 def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
     """The bands in execution order (one member of each folded series) and the series brackets."""
-    from bertviz_graph.render.weights import head_split_dim, is_fused_qkv
-
     g = h.graph.g
-    heads = h.ctx.get("heads") or 0
+    counts = head_counts(h.ctx)
     bands: list[Band] = []
     brackets: list[Bracket] = []
     owner: dict[str, int] = {}  # OpGraph node -> band index that holds it (for residual sources)
@@ -164,13 +172,14 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
             if feats is not None:
                 n_in, n_out = feats
                 name = _weight_name(h, x) or ""
-                split = head_split_dim(f"{x}.weight")
-                # a fused Q|K|V (GPT-2's c_attn) is not one run of heads: drawn unsplit
-                nh = heads if heads and split == 0 and n_out % heads == 0 and not is_fused_qkv(f"{x}.weight") else 0
+                lay = _head_layout(f"{x}.weight", n_out, n_in, counts)
+                # a fused Q|K|V (GPT-2's c_attn) is not one run of heads: drawn unsplit; K and V of a
+                # grouped-query model are split by their key/value heads
+                nh = lay.count if lay is not None and lay.axis == 0 and not lay.parts else 0
                 b = Band(x, "linear", _context_name(h, x), n_out,
                          _block_role(h, x, "linear"), heads=nh, in_features=n_in)
-                if split == 1 and heads and n_in % heads == 0:
-                    b.split_inputs = heads
+                if lay is not None and lay.axis == 1:
+                    b.split_inputs = lay.count
                 b.meta["op"] = _linear_op(h, x)
                 b.meta["weight"] = name
                 b.meta["tied"] = _tied_with(h, x, name)
@@ -198,6 +207,9 @@ def collect_bands(h: Hierarchy) -> tuple[list[Band], list[Bracket]]:
         if role == "softmax" or is_softmax(g, x):  # primitive level: the div ending exp / sum(exp)
             # per head: softmax(QKᵀ/√d)·V; as wide as the value vectors it mixes
             width = bands[-1].width if bands else (h.ctx.get("hidden") or 0)
+            if counts is not None and counts.d_head:  # every query head's mix (wider than V under GQA)
+                width = counts.heads * counts.d_head
+            heads = counts.heads if counts is not None else 0
             parent = h.parent(x) or ROOT
             add(Band(parent, "attention", "attention", int(width), "softmax", heads=heads
                      if heads and width % heads == 0 else 0), [x])

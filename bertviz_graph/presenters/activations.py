@@ -492,7 +492,7 @@ def tensor_png_uri(tv: TensorView, max_cols: int = 768) -> str:
 
     from PIL import Image
 
-    from bertviz_graph.render.weights import colorize
+    from bertviz_graph.render.weight_files import colorize
 
     m = tv.matrix
     step = max(1, int(np.ceil(m.shape[1] / max_cols)))

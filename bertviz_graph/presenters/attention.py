@@ -14,6 +14,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.heads import HeadCounts, head_axis
+from bertviz_graph.io import check_writable, write_atomic
+from bertviz_graph.render.weights import query_head_slice
 from bertviz_graph.run.attention import SUMMARY_KEYS, AttentionMaps, head_summaries, rollout
 
 if TYPE_CHECKING:
@@ -203,8 +206,7 @@ def rollout_figure(am: AttentionMaps, layer: int | None = None) -> go.Figure:
 def write_attention(am: AttentionMaps, path: str | Path, layer: int | None = None, head: int | None = None,
                     threshold: float = 0.0) -> Path:
     """.svg / .png / .html of the grid (no --layer), a layer's mean map (--layer) or one head's map."""
-    from bertviz_graph.io import check_writable, write_atomic
-    from bertviz_graph.neurons.charts import figure_image
+    from bertviz_graph.neurons.charts import figure_image  # kaleido/plotly image export: on export only
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -224,16 +226,16 @@ def write_attention(am: AttentionMaps, path: str | Path, layer: int | None = Non
     return path
 
 
-def head_params(graph: OpGraph, module: str, head: int, num_heads: int) -> dict[str, tuple[int, int, int]]:
+def head_params(graph: OpGraph, module: str, head: int,
+                num_heads: HeadCounts | int) -> dict[str, tuple[int, int, int]]:
     """{parameter name: (dim, start, stop)} of the Q, K, V weights/biases and output projection columns that
-    ``head`` of the attention module ``module`` owns."""
-    from bertviz_graph.render.weights import head_slices, head_split_dim
-
+    query head ``head`` of the attention module ``module`` reads (under grouped-query attention its K and V
+    rows are those of its key/value head)."""
     parent = module.rsplit(".", 1)[0] if module.endswith(".self") else module
     out: dict[str, tuple[int, int, int]] = {}
     for _, d in graph.nodes("param"):
         name = d["name"]
-        if not name.startswith(parent + ".") or head_split_dim(name) is None:
+        if not name.startswith(parent + ".") or head_axis(name) is None:
             continue
         if name.count(".") - parent.count(".") > 3:
             continue
@@ -241,6 +243,6 @@ def head_params(graph: OpGraph, module: str, head: int, num_heads: int) -> dict[
         mod = graph.modules.get(name.rsplit(".", 1)[0])
         if mod is not None and mod.cls == "Conv1D" and len(shape) == 2:  # stored [in, out], shown [out, in]
             shape = shape[::-1]
-        hs = head_slices(name, shape, num_heads)[head]
+        hs = query_head_slice(name, shape, num_heads, head)
         out[name] = (hs.dim, hs.start, hs.stop)  # a fused Q|K|V (GPT-2's c_attn): its Q band (hs.bands: all)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.hierarchy.heads import HeadCounts, head_counts
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 
 # A weight matrix is block-reduced to at most MAX_PX cells. "maxabs" keeps each block's largest-|w| weight
@@ -62,8 +63,14 @@ def click_action(h: Hierarchy, gid: Any) -> dict[str, str] | None:
 
 
 def num_heads(h: Hierarchy) -> int | None:
+    """The model's query heads (what a head picker lists)."""
     heads = h.ctx.get("heads")
     return int(heads) if heads else None
+
+
+def heads_of(h: Hierarchy) -> HeadCounts | None:
+    """Query heads, key/value heads and d_head: what every per-head slice is cut by."""
+    return head_counts(h.ctx)
 
 
 def same_place(h: Hierarchy, x: str, src: str, dst: str) -> str | None:

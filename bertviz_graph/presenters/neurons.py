@@ -18,7 +18,7 @@ EMPTY = ("Select a node in the graph: here it is said in neural-network terms, a
 
 def mapping(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
     """[(graph element, meaning in neural-network terms)] for the selection."""
-    from bertviz_graph.neurons.views import mapping_text
+    from bertviz_graph.neurons.mapping import mapping_text
 
     return mapping_text(graph, node_id)
 

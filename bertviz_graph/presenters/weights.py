@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bertviz_graph import format as fmt
+from bertviz_graph.details import weight_names
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.heads import QKV_PARTS, HeadCounts, head_axis, is_fused_qkv, is_key_value
 from bertviz_graph.presenters.common import HOW, MAX_PX, RANDOM_NOTE, how_or_default
+from bertviz_graph.render import weight_figures as wfig
+from bertviz_graph.render import weight_files as wfile
 from bertviz_graph.render import weights as rw
 
 if TYPE_CHECKING:
@@ -59,8 +63,6 @@ def label(store: Any, name: str) -> str:
 
 def choices(h: Hierarchy, store: Any, node: str | None) -> tuple[list[tuple[str, str]], str]:
     """([(tensor name, picker label)], message when there is nothing to show) for the selected node."""
-    from bertviz_graph.details import weight_names
-
     if not node:
         return [], EMPTY_TEXT
     if node not in h.groups and node not in h.parent_of:
@@ -129,7 +131,7 @@ class Matrix:
         }
 
     def png(self, scale: int = 1) -> bytes:
-        return rw.to_png_bytes(self.view, scale=scale)
+        return wfile.to_png_bytes(self.view, scale=scale)
 
     def hint(self) -> str:
         mv = self.view
@@ -145,7 +147,7 @@ class Matrix:
         import plotly.graph_objects as go
 
         mv = self.view
-        fig = rw.heatmap_figure(mv)
+        fig = wfig.heatmap_figure(mv)
         sub = fig.layout.title.subtitle.text or ""
         # two short lines fit the panel; the untrained warning stays in the picture
         sub = sub.replace(" · colour", "<br>colour").replace(" · RANDOM", " · <b>RANDOM</b>")
@@ -177,21 +179,19 @@ class Matrix:
         return fig
 
 
-def head_band(name: str, shape: tuple[int, ...] | list[int], num_heads: int, head: int,
+def head_band(name: str, shape: tuple[int, ...] | list[int], num_heads: HeadCounts | int, head: int,
               rows: tuple[int, int], cols: tuple[int, int]) -> dict[str, Any] | None:
-    """The rows (Q/K/V) or columns (attention output) that ``head`` owns, clipped to the window shown
-    ``rows`` × ``cols`` (half-open, 2-D view): {"head", "dim", "rows", "cols"}; None when it is off screen."""
-    slices = rw.head_slices(name, shape, num_heads)
-    if not 0 <= int(head) < len(slices):
-        raise UserError(f"{name} has {len(slices)} heads; {head} is out of range", f"use 0..{len(slices) - 1}")
-    hs = slices[int(head)]
+    """The rows (Q/K/V) or columns (attention output) that query head ``head`` reads (its key/value head's
+    under grouped-query attention), clipped to the window shown ``rows`` × ``cols`` (half-open, 2-D view):
+    {"head", "dim", "rows", "cols"}; None when it is off screen."""
+    hs = rw.query_head_slice(name, shape, num_heads, int(head))
     found = []
     for a, b in hs.bands:  # a fused Q|K|V weight: the head's Q, K and V rows
         (r0, r1), (c0, c1) = rw.head_window(tuple(int(d) for d in shape), rw.HeadSlice(hs.head, hs.dim, a, b))
         r0, r1 = max(r0, rows[0]), min(r1, rows[1])
         c0, c1 = max(c0, cols[0]), min(c1, cols[1])
         if r0 < r1 and c0 < c1:
-            found.append({"head": int(head), "dim": slices[0].dim, "rows": [r0, r1], "cols": [c0, c1]})
+            found.append({"head": int(head), "dim": hs.dim, "rows": [r0, r1], "cols": [c0, c1]})
     if not found:
         return None
     return {**found[0], "bands": [f["rows"] for f in found]} if hs.parts else found[0]
@@ -225,20 +225,23 @@ def band_shapes(band: dict[str, Any], rows: tuple[int, int], cols: tuple[int, in
     return shapes
 
 
-def highlight_head(fig: go.Figure, m: Matrix, num_heads: int, head: int) -> str:
+def highlight_head(fig: go.Figure, m: Matrix, num_heads: HeadCounts | int, head: int) -> str:
     """Outline ``head``'s slice inside the heatmap ``fig`` of ``m`` (the rest dimmed); returns a caption."""
     mv = m.view
     band = head_band(mv.name, tuple(mv.shape), num_heads, head, tuple(mv.rows), tuple(mv.cols))
-    what = "rows" if rw.head_split_dim(mv.name) == 0 else "columns"
+    what = "rows" if head_axis(mv.name) == 0 else "columns"
     if band is None:
         return f"head {head}'s {what} are outside this window"
     for sh in band_shapes(band, tuple(mv.rows), tuple(mv.cols), mv.is_vector):
         fig.add_shape(**sh)
     if band.get("bands"):  # fused Q|K|V: "rows Q 64:128, K 832:896, V 1600:1664"
-        parts = rw.head_slices(mv.name, tuple(mv.shape), num_heads)[int(head)].bands
-        shown = ", ".join(f"{rw.QKV_PARTS[i]} {a}:{b}" for i, (a, b) in enumerate(parts))
+        parts = rw.query_head_slice(mv.name, tuple(mv.shape), num_heads, int(head)).bands
+        shown = ", ".join(f"{QKV_PARTS[i]} {a}:{b}" for i, (a, b) in enumerate(parts))
         return f"head {head} owns {what} {shown} (outlined; the rest dimmed)"
     a, b = band["rows"] if band["dim"] == 0 and not mv.is_vector else band["cols"]
+    kv = rw.query_head_slice(mv.name, tuple(mv.shape), num_heads, int(head)).head
+    if kv != int(head) or is_key_value(mv.name):  # grouped-query attention: K and V rows are per KV head
+        return f"head {head} reads key/value head {kv}: {what} {a}:{b} (outlined; the rest dimmed)"
     return f"head {head} owns {what} {a}:{b} (outlined; the rest dimmed)"
 
 
@@ -260,13 +263,13 @@ def _png_uri(mv: rw.MatrixView) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(rw.colorize(mv.z, mv.vmax)).save(buf, format="PNG", compress_level=1)
+    Image.fromarray(wfile.colorize(mv.z, mv.vmax)).save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def matrix(store: Any, name: str, *, rows: tuple[int, int] | list[int] | None = None,
            cols: tuple[int, int] | list[int] | None = None, how: str = HOW, head: int | None = None,
-           num_heads: int | None = None, max_px: tuple[int, int] = MAX_PX,
+           num_heads: HeadCounts | int | None = None, max_px: tuple[int, int] = MAX_PX,
            stats: dict[str, Any] | None = None) -> Matrix:
     """The tensor ``name`` (or one attention head's slice, or a window ``rows``/``cols``, half-open, of its
     2-D view) block-reduced to at most ``max_px`` cells with ``how`` ("maxabs" or "mean")."""
@@ -274,17 +277,14 @@ def matrix(store: Any, name: str, *, rows: tuple[int, int] | list[int] | None = 
         raise UserError(f"no weight tensor named {name!r} in {store.description}", "pick a parameter of the model")
     shape = tuple(int(d) for d in store.shape(name))
     heads: HeadInfo | None = None
-    if num_heads and rw.head_split_dim(name) is not None:
+    if num_heads and head_axis(name) is not None:
         try:
             slices = rw.head_slices(name, shape, num_heads)
         except UserError:
             slices = []
         if slices:
-            if head is not None:
-                if not 0 <= int(head) < len(slices):
-                    raise UserError(f"{name} has {len(slices)} heads; {head} is out of range",
-                                    f"use 0..{len(slices) - 1}")
-                rows, cols = rw.head_window(shape, slices[int(head)])
+            if head is not None:  # a query head: under GQA the key/value head it reads
+                rows, cols = rw.head_window(shape, rw.query_head_slice(name, shape, num_heads, int(head)))
             heads = HeadInfo(len(slices), slices[0].dim, slices[0].stop - slices[0].start,
                              None if head is None else int(head),
                              [float(x) for x in rw.head_norms(store, name, num_heads)])
@@ -294,8 +294,8 @@ def matrix(store: Any, name: str, *, rows: tuple[int, int] | list[int] | None = 
     mv = rw.matrix_view(store, name, rows=tuple(rows) if rows else None, cols=tuple(cols) if cols else None,
                         max_px=max_px, how=how_or_default(how))
     note = store.note(name) if hasattr(store, "note") else None  # e.g. an ONNX weight shown transposed
-    if head is not None and heads is not None and rw.is_fused_qkv(name):  # one window: the head's Q rows
-        (_, _), (k0, k1), (v0, v1) = slices[int(head)].bands
+    if head is not None and heads is not None and is_fused_qkv(name):  # one window: the head's Q rows
+        (_, _), (k0, k1), (v0, v1) = rw.query_head_slice(name, shape, num_heads, int(head)).bands
         fused = f"Q, K, V fused: this is head {head}'s Q; its K rows are {k0}:{k1}, its V rows {v0}:{v1}"
         note = f"{note}. {fused}" if note else fused
     return Matrix(view=mv, stats=stats, heads=heads, note=note or None)
@@ -327,11 +327,11 @@ def readout(store: Any, point: dict[str, Any], win: dict[str, Any]) -> str:
 
 
 # ---- per head -----------------------------------------------------------------------------------------------
-def per_head(store: Any, name: str, num_heads: int | None, how: str = HOW) -> go.Figure:
+def per_head(store: Any, name: str, num_heads: HeadCounts | int | None, how: str = HOW) -> go.Figure:
     """Every head's slice of a Q/K/V or attention-output weight, on one colour scale, titled with its norm."""
-    if not num_heads or rw.head_split_dim(name) is None:
+    if not num_heads or head_axis(name) is None:
         raise UserError(f"{name} is not split by attention head", NO_HEADS_TEXT)
-    return rw.per_head_figure(store, name, num_heads, how=how_or_default(how))
+    return wfig.per_head_figure(store, name, num_heads, how=how_or_default(how))
 
 
 # ---- distribution and statistics -------------------------------------------------------------------------
@@ -379,13 +379,13 @@ def distribution(store: Any, name: str, bins: int = 60) -> Distribution:
     return Distribution(s, counts, edges)
 
 
-def head_slice_figures(store: Any, names: list[str], num_heads: int, head: int,
+def head_slice_figures(store: Any, names: list[str], num_heads: HeadCounts | int, head: int,
                        max_px: tuple[int, int] = (128, 128)) -> list[tuple[str, go.Figure, str]]:
     """For one attention head: each of its Q, K, V and output-projection weights as a small heatmap with
     the head's rows (or columns) outlined and the rest dimmed: [(name, figure, caption)]."""
     out = []
     for name in names:
-        if not name.endswith(".weight") or rw.head_split_dim(name) is None:
+        if not name.endswith(".weight") or head_axis(name) is None:
             continue
         m = matrix(store, name, num_heads=num_heads, max_px=max_px)
         fig = m.figure()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch.nn as nn
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.heads import param_heads
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class LayerParts:
 
     @property
     def d_head(self) -> int:
-        return self.query.out_features // self.heads
+        """Rows of the query per head, as the hierarchy's head layout cuts them (hierarchy/heads.py)."""
+        split = param_heads(f"{self.names['query']}.weight", self.query.out_features, self.heads)
+        return split.d if split is not None else self.query.out_features // self.heads
 
 
 # (attention q, k, v, out, ffn in, ffn out) relative to a layer, per family

@@ -1,4 +1,6 @@
-"""Show one weight tensor: downsampled overviews, exact zoomed windows, stats, per-head splits, exports.
+"""One weight tensor in numbers: downsampled overviews, exact zoomed windows, stats, per-head slices.
+
+Figures of these are in ``render/weight_figures.py``, files (PNG, .npy) in ``render/weight_files.py``.
 
 Why: the server must never ship a 30522×768 matrix whole. ``matrix_view`` reads the window the user is
 looking at (row chunks, via ``get_slice``) and block-reduces it to at most ``max_px`` cells; zooming in is
@@ -11,21 +13,22 @@ row, a 0-d tensor is 1×1 and higher ranks flatten all but the first dim. ``rows
 
 from __future__ import annotations
 
-import io
 import math
-import re
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import write_atomic
+from bertviz_graph.hierarchy.heads import (
+    HeadCounts,
+    ParamHeads,
+    head_axis,
+    param_heads,
+)
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
 
     from bertviz_graph.sources.weights import WeightSource
 
@@ -69,7 +72,7 @@ def matrix_shape(shape: tuple[int, ...] | list[int]) -> tuple[int, int]:
     return (shape[0], math.prod(shape[1:]))
 
 
-def _as_2d(a: np.ndarray) -> np.ndarray:
+def as_2d(a: np.ndarray) -> np.ndarray:
     a = np.asarray(a)
     return a.reshape(matrix_shape(a.shape))
 
@@ -132,7 +135,7 @@ def downsample(
     col_edges[j]:col_edges[j+1]. ``how="mean"`` averages a block; ``"maxabs"`` keeps the block's element
     with the largest |value|, sign included (so outliers stay visible). 1-D input is treated as 1×N.
     """
-    a2 = _as_2d(a)
+    a2 = as_2d(a)
     R, C = a2.shape
     br, bc = _block(R, max_rows), _block(C, max_cols)
     return _reduce(a2, br, bc, how), _edges(R, br), _edges(C, bc)
@@ -142,7 +145,7 @@ def downsample(
 # Reading windows
 
 
-def _read_window(store: WeightSource, name: str, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+def read_window(store: WeightSource, name: str, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
     """``view2d[rows, cols]`` read through ``get_slice`` (only those rows leave the file)."""
     shape = tuple(store.shape(name))
     (r0, r1), (c0, c1) = rows, cols
@@ -156,7 +159,7 @@ def _read_window(store: WeightSource, name: str, rows: tuple[int, int], cols: tu
     return block.reshape(r1 - r0, -1)[:, c0:c1]
 
 
-def _window(
+def window_bounds(
     shape2: tuple[int, int], rows: tuple[int, int] | None, cols: tuple[int, int] | None, name: str
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """Clamp a requested window to the tensor (zoom UIs overshoot); refuse an empty one."""
@@ -213,7 +216,7 @@ def tensor_absmax(store: WeightSource, name: str) -> float:
     R, C = matrix_shape(store.shape(name))
     m = 0.0
     for a, b in _row_chunks(0, R, C):
-        w = _read_window(store, name, (a, b), (0, C))
+        w = read_window(store, name, (a, b), (0, C))
         if w.size:
             m = max(m, float(np.nanmax(w)), -float(np.nanmin(w)))
     _remember_absmax(store, name, m)
@@ -313,11 +316,11 @@ def matrix_view(
         )
     shape = tuple(store.shape(name))
     shape2 = matrix_shape(shape)
-    (r0, r1), (c0, c1) = _window(shape2, rows, cols, name)
+    (r0, r1), (c0, c1) = window_bounds(shape2, rows, cols, name)
     br, bc = _block(r1 - r0, max_px[0]), _block(c1 - c0, max_px[1])
     parts, wmax = [], 0.0
     for a, b in _row_chunks(r0, r1, c1 - c0, align=br):
-        w = _read_window(store, name, (a, b), (c0, c1))
+        w = read_window(store, name, (a, b), (c0, c1))
         if w.size:
             wmax = max(wmax, float(np.nanmax(w)), -float(np.nanmin(w)))
         parts.append(_reduce(w, br, bc, how))
@@ -362,66 +365,6 @@ def axis_labels(name: str, shape: tuple[int, ...]) -> tuple[str, str]:
     return "output neuron (row)", "input neuron (column)"
 
 
-def _fmt_range(a: int, b: int) -> str:
-    return f"{a}" if b - a == 1 else f"{a}–{b - 1}"
-
-
-def heatmap_figure(mv: MatrixView, title: str | None = None) -> go.Figure:
-    """A compact heatmap of the view: RdBu reversed centred on 0, axes in real indices, exact hover.
-
-    go.Heatmap on the reduced block (≤ max_px cells) keeps the JSON small and hover exact per cell.
-    """
-    import plotly.graph_objects as go
-
-    ylab, xlab = axis_labels(mv.name, mv.shape)
-    vec = mv.is_vector
-    if mv.exact:
-        where = "index %{x}" if vec else "row %{y}, col %{x}"
-        hover = f"{where}<br>value %{{z:.6g}}<extra></extra>"
-    else:
-        where = "around index %{x:.0f}" if vec else "around row %{y:.0f}, col %{x:.0f}"
-        hover = f"{where}<br>{mv.cell_label}: %{{z:.4g}}<extra></extra>"
-    shape_txt = "×".join(str(d) for d in mv.shape) or "scalar"
-    window = (
-        f"cols {_fmt_range(*mv.cols)}" if vec else f"rows {_fmt_range(*mv.rows)}, cols {_fmt_range(*mv.cols)}"
-    )
-    cell = "exact: one cell per weight" if mv.exact else f"each cell = {mv.cell_label}"
-    scope = {"tensor": "whole tensor", "window": "this window", "cells": "shown cells"}.get(mv.vmax_scope, "")
-    sub = f"{shape_txt} · {window} · {cell} · colour ±{mv.vmax:.3g} ({scope})"
-    if mv.all_zero:
-        sub = f"{shape_txt} · {window} · all values are 0"
-    if not mv.trained:
-        sub += " · RANDOM initial weights, not trained"
-    fig = go.Figure(
-        go.Heatmap(
-            z=mv.z,
-            x=mv.col_centres,
-            y=np.zeros(1) if vec else mv.row_centres,
-            colorscale=COLORSCALE,
-            zmin=-mv.vmax,
-            zmax=mv.vmax,
-            zmid=0,
-            hovertemplate=hover,
-            colorbar={"thickness": 12, "len": 0.9, "title": {"text": "w", "side": "right"}},
-            hoverongaps=False,
-        )
-    )
-    fig.update_layout(
-        title={"text": title or mv.name, "subtitle": {"text": sub}, "x": 0.01, "font": {"size": 14}},
-        margin={"l": 60, "r": 10, "t": 64, "b": 44},
-        height=170 if vec else 520,
-        xaxis={"title": {"text": xlab}, "showgrid": False},
-        yaxis={
-            "title": {"text": ylab},
-            "autorange": "reversed",
-            "showgrid": False,
-            "visible": not vec,
-        },
-        plot_bgcolor="white",
-    )
-    return fig
-
-
 def value_at(store: WeightSource, name: str, row: int, col: int) -> float:
     """The exact stored value at (row, col) of the 2-D view (for a 1-D tensor row is 0)."""
     R, C = matrix_shape(store.shape(name))
@@ -430,7 +373,7 @@ def value_at(store: WeightSource, name: str, row: int, col: int) -> float:
             f"({row}, {col}) is outside {name}, which is {R}×{C} as a matrix",
             f"pick row in 0..{R - 1}, col in 0..{C - 1}",
         )
-    return float(_read_window(store, name, (row, row + 1), (col, col + 1))[0, 0])
+    return float(read_window(store, name, (row, row + 1), (col, col + 1))[0, 0])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -444,7 +387,7 @@ def stats(store: WeightSource, name: str) -> dict[str, Any]:
     n, mean, m2 = 0, 0.0, 0.0
     lo, hi, sq, near = math.inf, -math.inf, 0.0, 0
     for a, b in _row_chunks(0, R, C):
-        w = _read_window(store, name, (a, b), (0, C)).astype(np.float64)
+        w = read_window(store, name, (a, b), (0, C)).astype(np.float64)
         k = w.size
         if k == 0:
             continue
@@ -491,39 +434,9 @@ def histogram(
     counts = np.zeros(bins, np.int64)
     edges = np.histogram_bin_edges(np.zeros(0), bins=bins, range=(lo, hi))
     for a, b in _row_chunks(0, R, C):
-        c, _ = np.histogram(_read_window(store, name, (a, b), (0, C)), bins=bins, range=(lo, hi))
+        c, _ = np.histogram(read_window(store, name, (a, b), (0, C)), bins=bins, range=(lo, hi))
         counts += c
     return counts, edges
-
-
-def histogram_figure(store: WeightSource, name: str, bins: int = 60, log_y: bool = False) -> go.Figure:
-    """Bar chart of the value distribution, bars coloured by the sign of their centre."""
-    import plotly.graph_objects as go
-
-    counts, edges = histogram(store, name, bins)
-    centres = (edges[:-1] + edges[1:]) / 2
-    colors = [NEGATIVE_COLOR if c < 0 else POSITIVE_COLOR for c in centres]
-    fig = go.Figure(
-        go.Bar(
-            x=centres,
-            y=counts,
-            width=np.diff(edges),
-            marker={"color": colors, "line": {"width": 0}},
-            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-            hovertemplate="%{customdata[0]:.4g} … %{customdata[1]:.4g}<br>%{y} values<extra></extra>",
-        )
-    )
-    note = "" if getattr(store, "trained", True) else " · RANDOM initial weights, not trained"
-    fig.update_layout(
-        title={"text": f"{name}: distribution of {int(counts.sum()):,} values{note}", "font": {"size": 13}},
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        height=260,
-        bargap=0,
-        xaxis={"title": {"text": "weight value"}},
-        yaxis={"title": {"text": "count"}, "type": "log" if log_y else "linear"},
-        plot_bgcolor="white",
-    )
-    return fig
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -553,52 +466,41 @@ class HeadSlice(NamedTuple):
         return range(self.start, self.stop)
 
 
-_QKV = re.compile(r"(^|\.)(query|key|value|q_lin|k_lin|v_lin|q_proj|k_proj|v_proj)\.(weight|bias)$")
-_OUT = re.compile(r"(attention\.output\.dense|attention\.dense|out_lin|o_proj|out_proj|attn\.c_proj)\.weight$")
-# GPT-2's c_attn: Q, K and V in one Linear (hidden -> 3·hidden), rows [Q | K | V] once shown as [out, in]
-_FUSED = re.compile(r"(^|\.)c_attn\.(weight|bias)$")
-QKV_PARTS = ("Q", "K", "V")
-
-
-def is_fused_qkv(name: str) -> bool:
-    """Whether ``name`` is a fused query|key|value weight or bias (GPT-2's c_attn)."""
-    return bool(_FUSED.search(name))
-
-
-def head_split_dim(name: str) -> int | None:
-    """0 when heads own rows (Q/K/V weight or bias), 1 when they own columns (attention output), else None."""
-    if _QKV.search(name) or _FUSED.search(name):
-        return 0
-    if _OUT.search(name):
-        return 1
-    return None
-
-
-def head_slices(name: str, shape: tuple[int, ...] | list[int], num_heads: int) -> list[HeadSlice]:
-    """Which rows (Q/K/V) or columns (attention output dense) each head owns: head h gets h*d:(h+1)*d."""
-    dim = head_split_dim(name)
+def param_split(name: str, shape: tuple[int, ...] | list[int], heads: HeadCounts | int | None) -> ParamHeads:
+    """The hierarchy's head split of ``name`` (UserError when it has none or the sizes do not fit)."""
+    dim = head_axis(name)
     shape = tuple(int(d) for d in shape)
     if dim is None or dim >= len(shape):
         raise UserError(
             f"{name} is not split by attention head",
             "per-head views exist for query/key/value weights and biases and the attention output projection",
         )
-    n = shape[dim]
-    if is_fused_qkv(name):
-        if num_heads <= 0 or n % (3 * num_heads):
-            raise UserError(f"{name} has {n} rows, not 3 × {num_heads} heads (fused Q, K, V)",
-                            "pass the model's number of attention heads")
-        part = n // 3
-        d = part // num_heads
-        return [HeadSlice(h, 0, h * d, (h + 1) * d, tuple((p * part + h * d, p * part + (h + 1) * d)
-                                                          for p in range(3))) for h in range(num_heads)]
-    if num_heads <= 0 or n % num_heads:
-        raise UserError(
-            f"{name} has {n} {'rows' if dim == 0 else 'columns'}, not divisible by {num_heads} heads",
-            "pass the model's num_attention_heads",
-        )
-    d = n // num_heads
-    return [HeadSlice(h, dim, h * d, (h + 1) * d) for h in range(num_heads)]
+    try:
+        split = param_heads(name, shape[dim], heads)
+    except ValueError as e:
+        raise UserError(str(e), "pass the model's number of attention heads") from None
+    if split is None:
+        raise UserError(f"{name}: the number of attention heads is unknown", "pass the model's number of heads")
+    return split
+
+
+def head_slices(name: str, shape: tuple[int, ...] | list[int], heads: HeadCounts | int) -> list[HeadSlice]:
+    """The slice each of the parameter's own heads owns (its key/value heads for K and V under GQA)."""
+    split = param_split(name, shape, heads)
+    out = []
+    for h in range(split.count):
+        bands = split.bands(h)
+        out.append(HeadSlice(h, split.axis, bands[0][0], bands[0][1], bands if split.parts else ()))
+    return out
+
+
+def query_head_slice(name: str, shape: tuple[int, ...] | list[int], heads: HeadCounts | int,
+                     query_head: int) -> HeadSlice:
+    """The slice query head ``query_head`` reads of ``name`` (its key/value head's for K and V)."""
+    split = param_split(name, shape, heads)
+    if not 0 <= int(query_head) < split.count * split.group:
+        raise UserError(f"head {query_head} is out of range", f"use 0..{split.count * split.group - 1}")
+    return head_slices(name, shape, heads)[split.owner(int(query_head))]
 
 
 def head_window(shape: tuple[int, ...], hs: HeadSlice) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -611,7 +513,7 @@ def head_window(shape: tuple[int, ...], hs: HeadSlice) -> tuple[tuple[int, int],
     return (0, R), (hs.start, hs.stop)
 
 
-def head_norms(store: WeightSource, name: str, num_heads: int) -> np.ndarray:
+def head_norms(store: WeightSource, name: str, num_heads: HeadCounts | int) -> np.ndarray:
     """Frobenius norm of each head's slice: how much weight each head carries."""
     shape = tuple(store.shape(name))
     out = []
@@ -619,7 +521,7 @@ def head_norms(store: WeightSource, name: str, num_heads: int) -> np.ndarray:
         sq = 0.0
         for band in hs.bands:  # a fused Q|K|V head: all three of its bands
             r, c = head_window(shape, HeadSlice(hs.head, hs.dim, band[0], band[1]))
-            sq += float(np.square(_read_window(store, name, r, c).astype(np.float64)).sum())
+            sq += float(np.square(read_window(store, name, r, c).astype(np.float64)).sum())
         out.append(math.sqrt(sq))
     return np.asarray(out)
 
@@ -638,175 +540,3 @@ def short_name(name: str, keep: int = 40) -> str:
             break
         out = f"{p}.{out}"
     return "…" + out
-
-
-def per_head_figure(
-    store: WeightSource,
-    name: str,
-    num_heads: int,
-    grid_cols: int | None = None,
-    max_px: tuple[int, int] = (64, 192),
-    how: How = "maxabs",
-) -> go.Figure:
-    """A grid of each head's slice, downsampled, on one shared colour scale, titled with its norm.
-
-    A Q/K/V head owns d rows × all columns (64×768 in BERT-base: wide), the attention output's head d
-    columns × all rows (tall); the panels keep that orientation, so wide slices sit two to a row and tall
-    ones four. Each panel has its real row/column indices on its axes."""
-    import plotly.graph_objects as go
-
-    shape = tuple(store.shape(name))
-    slices = head_slices(name, shape, num_heads)
-    fused = bool(slices[0].parts)
-    # one panel per head; a fused Q|K|V weight gets three per head (its Q, K and V rows), a row each
-    panels = [(hs.head, "", hs) for hs in slices] if not fused else [
-        (hs.head, f" {QKV_PARTS[p]}", HeadSlice(hs.head, hs.dim, a, b))
-        for hs in slices for p, (a, b) in enumerate(hs.parts)]
-    vmax = tensor_absmax(store, name) or 1.0
-    vec = len(shape) <= 1
-    wide = vec or slices[0].dim == 0
-    cols = grid_cols or (3 if vec or fused else 2 if wide else min(4, num_heads))
-    views = []
-    for _, _, hs in panels:
-        r, c = head_window(shape, hs)
-        mp = max_px if wide else (max_px[1], max_px[0])
-        views.append(matrix_view(store, name, r, c, max_px=mp, how=how, scale="window"))
-    norms = head_norms(store, name, num_heads) if not fused else [
-        float(np.linalg.norm(mv_full)) for mv_full in
-        (_read_window(store, name, *head_window(shape, hs)).astype(np.float64) for _, _, hs in panels)]
-    nrows = math.ceil(len(panels) / cols)
-    panel_h = 46 if vec else 92 if wide else 210  # px: wide slices wider than tall, tall ones taller
-    gap_px = 40  # room for each panel's title and tick labels
-    top, bottom = 118, 34
-    height = nrows * (panel_h + gap_px) + top + bottom - gap_px + 24
-    # the grid by hand (make_subplots and per-axis updates cost ~2 s for 12 panels; one dict costs ~0.1 s)
-    hgap = 0.06 if wide else 0.035
-    w = (1 - hgap * (cols - 1)) / cols
-    plot_h = height - top - bottom
-    ph, gap = panel_h / plot_h, gap_px / plot_h
-    ylab, xlab = axis_labels(name, shape)
-    tick = {"size": 9, "color": "#555"}
-    data, layout_axes, titles = [], {}, []
-    for i, ((head, part, _hs), mv) in enumerate(zip(panels, views, strict=True)):
-        r, c = divmod(i, cols)
-        k = "" if i == 0 else str(i + 1)
-        x0 = c * (w + hgap)
-        y1 = 1 - r * (ph + gap)
-        data.append(go.Heatmap(
-            z=mv.z, x=mv.col_centres, y=np.zeros(1) if vec else mv.row_centres, coloraxis="coloraxis",
-            xaxis=f"x{k}", yaxis=f"y{k}",
-            hovertemplate=f"head {head}{part}<br>" + ("index %{x:.0f}" if vec else "row %{y:.0f}, col %{x:.0f}")
-            + f"<br>{mv.cell_label}: %{{z:.4g}}<extra></extra>"))
-        xa = {"domain": [x0, x0 + w], "anchor": f"y{k}", "showgrid": False, "nticks": 3, "tickfont": tick}
-        ya = {"domain": [max(0.0, y1 - ph), y1], "anchor": f"x{k}", "showgrid": False, "nticks": 3,
-              "tickfont": tick, "autorange": "reversed", "visible": not vec}
-        if r == nrows - 1 and c == 0:
-            xa["title"] = {"text": xlab.split(" (")[0], "font": {"size": 10}, "standoff": 2}
-        if r == 0 and c == 0 and not vec:
-            ya["title"] = {"text": ylab.split(" (")[0], "font": {"size": 10}, "standoff": 2}
-        layout_axes[f"xaxis{k}"], layout_axes[f"yaxis{k}"] = xa, ya
-        nv = norms[i] if fused else norms[head]
-        label = (f"head {head}{part} · ‖W‖ {nv:.3g}" if wide else f"head {head}: {nv:.3g}")
-        titles.append({"text": label, "x": x0 + w / 2, "y": y1, "xref": "paper", "yref": "paper",
-                       "xanchor": "center", "yanchor": "bottom", "showarrow": False, "yshift": 2,
-                       "font": {"size": 10}})
-    owns = "output rows" if slices[0].dim == 0 else "input columns"
-    d = slices[0].stop - slices[0].start
-    note = "" if getattr(store, "trained", True) else " · <b>RANDOM</b> initial weights, not trained"
-    if fused:  # Q, K and V fused: each part is split by head on its own
-        part = shape[0] // 3
-        owns_text = (f"Q, K, V fused: rows 0:{part}, {part}:{2 * part}, {2 * part}:{3 * part}; "
-                     f"head h owns {d} rows of each")
-    else:
-        owns_text = f"head h owns {owns} h·{d} … (h+1)·{d}−1{'' if wide else '; titles: head: ‖W‖'}"
-    fig = go.Figure(data=data, layout={
-        **layout_axes,
-        "annotations": titles,
-        "title": {
-            "text": f"{short_name(name)} by head",
-            "subtitle": {"text": f"{owns_text}<br>colour ±{vmax:.3g}{note}",
-                         "font": {"size": 11}},
-            "font": {"size": 14},
-            "x": 0.01,
-        },
-        "coloraxis": {"colorscale": COLORSCALE, "cmin": -vmax, "cmax": vmax, "cmid": 0,
-                      "colorbar": {"thickness": 10, "title": {"text": "w"}, "len": min(1.0, 400 / height)}},
-        "margin": {"l": 44, "r": 10, "t": top, "b": bottom},
-        "height": height,
-        "plot_bgcolor": "white",
-    })
-    return fig
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Exports
-
-
-def to_npy_bytes(
-    store: WeightSource, name: str, rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None
-) -> bytes:
-    """The tensor (or a window of its 2-D view) as .npy bytes, for download; float32, no pickle."""
-    shape = tuple(store.shape(name))
-    if rows is None and cols is None:
-        arr = np.asarray(store.get(name), np.float32)
-    else:
-        r, c = _window(matrix_shape(shape), rows, cols, name)
-        arr = _read_window(store, name, r, c)
-        if len(shape) <= 1:
-            arr = arr.reshape(-1)
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _lut(n: int = 256) -> np.ndarray:
-    """n RGB colours along DIVERGING, sampled by plotly (the same scale its heatmaps use)."""
-    from plotly.colors import sample_colorscale, unlabel_rgb
-
-    return np.array([unlabel_rgb(c) for c in sample_colorscale(COLORSCALE, list(np.linspace(0, 1, n)))],
-                    np.float64).round().astype(np.uint8)
-
-
-_LUT = _lut()
-
-
-def colorize(z: np.ndarray, vmax: float) -> np.ndarray:
-    """Map values to RGB uint8 with the diverging palette on [-vmax, vmax]; NaN becomes grey."""
-    z = _as_2d(np.asarray(z, np.float64))
-    vmax = vmax if vmax > 0 else 1.0
-    t = np.clip((z / vmax + 1.0) / 2.0, 0.0, 1.0)
-    nan = np.isnan(t)
-    idx = np.rint(np.where(nan, 0.5, t) * (len(_LUT) - 1)).astype(np.intp)
-    rgb = _LUT[idx]
-    rgb[nan] = (160, 160, 160)
-    return rgb
-
-
-def to_png_bytes(mv: MatrixView, scale: int = 1) -> bytes:
-    """The view as a PNG, one pixel per cell (× ``scale``), coloured like the heatmap. Pillow only."""
-    from PIL import Image
-
-    img = Image.fromarray(colorize(mv.z, mv.vmax))
-    if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=3)
-    return buf.getvalue()
-
-
-def save_png(mv: MatrixView, path: str | Path, scale: int = 1) -> Path:
-    """Write ``to_png_bytes`` atomically."""
-    write_atomic(path, to_png_bytes(mv, scale))
-    return Path(path)
-
-
-def save_npy(
-    store: WeightSource,
-    name: str,
-    path: str | Path,
-    rows: tuple[int, int] | None = None,
-    cols: tuple[int, int] | None = None,
-) -> Path:
-    """Write ``to_npy_bytes`` atomically."""
-    write_atomic(path, to_npy_bytes(store, name, rows, cols))
-    return Path(path)

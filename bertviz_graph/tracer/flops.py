@@ -63,22 +63,10 @@ def op_flops(op: str, in_shapes: list[list[int] | None], out_shape: list[int] | 
     first = prod(in_shapes[0]) if in_shapes and in_shapes[0] else out_numel
     if op in _FREE:
         return 0
-    if op == "linear" and len(in_shapes) >= 2 and in_shapes[1]:
-        k = in_shapes[1][-1]  # weight is [out, in]
-        bias = out_numel if len(in_shapes) > 2 and in_shapes[2] else 0
-        return 2 * out_numel * k + bias
-    if op == "addmm" and len(in_shapes) >= 3 and in_shapes[1]:
-        return 2 * out_numel * in_shapes[1][-1] + out_numel  # mat1 is [M, K]; plus the bias add
-    if op == "baddbmm" and len(in_shapes) >= 3 and in_shapes[2]:
-        return 2 * out_numel * in_shapes[2][-2] + out_numel  # batch2 is [B, K, N]; K is not the bias's
-    if op in ("mm", "bmm", "matmul") and len(in_shapes) >= 2 and in_shapes[0]:
-        return 2 * out_numel * in_shapes[0][-1]
-    if op in ATTENTION_OPS and len(in_shapes) >= 3 and all(in_shapes[:3]):
-        q, k, v = in_shapes[:3]
-        scores = prod(q[:-1]) * k[-2]  # batch · heads · L · S
-        mask = scores if len(in_shapes) > 3 and in_shapes[3] else 0
-        # QKᵀ and ·V (the flop counter's sdpa formula) + scale, mask, softmax over the scores
-        return 2 * scores * q[-1] + 2 * scores * v[-1] + scores + mask + 5 * scores
+    if op in MATMUL_OPS or op in ATTENTION_OPS:
+        products = _products(op, in_shapes, out_shape, out_numel)
+        if products is not None:
+            return products
     if op in ("softmax", "_softmax", "log_softmax", "_log_softmax"):
         return 5 * out_numel  # amax, sub, exp, sum (all over the input), div
     if op in ("layer_norm", "native_layer_norm"):
@@ -96,4 +84,37 @@ def op_flops(op: str, in_shapes: list[list[int] | None], out_shape: list[int] | 
         return _PER_INPUT[op] * first
     if op in _PER_ELEMENT:
         return _PER_ELEMENT[op] * out_numel
+    return None
+
+
+def _products(op: str, in_shapes: list[list[int] | None], out_shape: list[int] | None,
+              out_numel: int) -> int | None:
+    """Matrix products and attention by torch.utils.flop_counter's own formulas (2 per multiply-add), plus
+    what the counter leaves out: the bias add of linear/addmm/baddbmm; scale, mask and softmax in SDPA."""
+    # imported here: torch costs seconds at start-up and the ONNX path and `info` need no torch
+    from torch.utils import flop_counter as fc
+
+    if op == "linear" and len(in_shapes) >= 2 and in_shapes[1]:
+        n, k = in_shapes[1]  # weight is [out, in]
+        bias = out_numel if len(in_shapes) > 2 and in_shapes[2] else 0
+        return int(fc.mm_flop([out_numel // max(n, 1), k], [k, n])) + bias
+    if op == "addmm" and len(in_shapes) >= 3 and in_shapes[1] and in_shapes[2]:
+        return int(fc.addmm_flop(in_shapes[0], in_shapes[1], in_shapes[2])) + out_numel
+    if op == "baddbmm" and len(in_shapes) >= 3 and in_shapes[1] and in_shapes[2]:
+        return int(fc.baddbmm_flop(in_shapes[0], in_shapes[1], in_shapes[2])) + out_numel
+    if op == "mm" and len(in_shapes) >= 2 and in_shapes[0] and in_shapes[1]:
+        return int(fc.mm_flop(in_shapes[0], in_shapes[1]))
+    if op == "bmm" and len(in_shapes) >= 2 and in_shapes[0] and in_shapes[1]:
+        return int(fc.bmm_flop(in_shapes[0], in_shapes[1]))
+    if op == "matmul" and len(in_shapes) >= 2 and in_shapes[0]:
+        k = in_shapes[0][-1]  # matmul broadcasts: out rows × cols, each a k-long dot product
+        return int(fc.mm_flop([out_numel // max(out_shape[-1] if out_shape else 1, 1), k],
+                              [k, out_shape[-1] if out_shape else 1]))
+    if op in ATTENTION_OPS and len(in_shapes) >= 3 and all(in_shapes[:3]):
+        q, k, v = in_shapes[:3]
+        lead = list(q[:-2])  # grouped-query K/V: each query head reads its KV head, as many products
+        core = int(fc.sdpa_flop_count(q, [*lead, *k[-2:]], [*lead, *v[-2:]]))
+        scores = prod(q[:-1]) * k[-2]  # batch · heads · L · S
+        mask = scores if len(in_shapes) > 3 and in_shapes[3] else 0
+        return core + scores + mask + 5 * scores  # + scale, mask, softmax over the scores
     return None

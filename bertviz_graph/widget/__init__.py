@@ -14,6 +14,7 @@ messages. Traitlets carry the state both ways, so the widget can be driven from 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from collections.abc import Callable
@@ -24,7 +25,8 @@ import anywidget
 import traitlets
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.presenters.common import same_place
+from bertviz_graph.presenters.common import head_counts
+from bertviz_graph.presenters.explorer import Step, step
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 from bertviz_graph.widget.run import RunMethods
@@ -158,23 +160,22 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
     def open_instance(self, series: str, k: int) -> GraphWidget:
         """Open a folded series (``BertLayer ×12``) showing member ``k`` (0-based): layer 5 is k=5.
         What was open inside the member shown before is opened in member ``k`` too, and the selection
-        moves to the same place (the query of layer 0 becomes the query of layer 5)."""
-        k = int(k)
-        h = self._h
-        old = self._view.instance_of(series) if series in h.groups else None
-        view = self._view.open_instance(series, k)
-        if old is not None and old != k:
-            src, dst = h.groups[series].members[old], h.groups[series].members[k]
-            same = [same_place(self._h, g, src, dst) for g in view.state.opened if g == src or src in h.ancestors(g)]
-            same = [g for g in same if g and g in h.groups]
-            if same:
-                view = view.open(*same)
-            self._set_view(view)
-            moved = same_place(self._h, self.selected, src, dst) if self.selected else None
-            if moved:
-                self._select_keeping_matrix(moved)
-        else:
-            self._set_view(view)
+        moves to the same place (the query of layer 0 becomes the query of layer 5): the explorer's rule
+        (presenters/explorer.py), shared with the app's ×N slider."""
+        self._check_group(series)
+        self._view.open_instance(series, int(k))  # raises the UserError naming a bad series or index
+        res = step(self._view, self.selected or None, {"type": "instance", "series": series, "index": int(k)})
+        return self._apply(res, keep_matrix=True)
+
+    def _apply(self, res: Step, keep_matrix: bool = False) -> GraphWidget:
+        """Render what the explorer decided: the new view state, then the selection."""
+        if res.state != self._view.state:
+            self._set_view(dataclasses.replace(self._view, state=res.state))
+        if res.selection is not None and res.selection != self.selected:
+            if keep_matrix:
+                self._select_keeping_matrix(res.selection)
+            else:
+                self.selected = res.selection
         return self
 
     def _select_keeping_matrix(self, node_id: str) -> None:
@@ -243,7 +244,7 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         from bertviz_graph.widget.matrix import matrix_payload
 
         png, meta = matrix_payload(self.weights, name, head=head, rows=rows, cols=cols,
-                                   num_heads=self._h.ctx.get("heads"), stats_cache=self._stats,
+                                   num_heads=head_counts(self._h.ctx), stats_cache=self._stats,
                                    highlight=highlight)
         self._matrix_args = {"name": name, "head": head, "rows": rows, "cols": cols, "highlight": highlight}
         with self.hold_sync():
@@ -437,15 +438,15 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         nid = str(m.get("id", ""))
         if not self._exists(nid):
             raise UserError(f"no node '{nid}' in this model")
-        if m.get("toggle") and nid in self._h.groups and nid != ROOT:
-            self.toggle(nid)
-        self.selected = nid
+        res = step(self._view, self.selected or None, {**m, "type": "click"})
+        if res.notes:
+            raise UserError(res.notes[0])
+        self._apply(res)
 
     def _msg_dblclick(self, m: dict) -> None:
         nid = str(m.get("id", ""))
         if nid in self._h.groups and nid != ROOT:
-            self.toggle(nid)
-            self.selected = nid
+            self._msg_click({**m, "toggle": True})
 
     def _msg_toggle(self, m: dict) -> None:
         self.toggle(str(m.get("id", "")))
@@ -472,7 +473,7 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         self.value(int(m.get("row", 0)), int(m.get("col", 0)), name=m.get("name"))
 
     def _msg_reset(self, _m: dict) -> None:
-        self.reset()
+        self.reset()  # the explorer's "reset" state: View.default, as here
 
     def _msg_edge(self, m: dict) -> None:
         self.select_edge(str(m.get("id", "")))

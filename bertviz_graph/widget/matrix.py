@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bertviz_graph.presenters import weights as pw
-from bertviz_graph.presenters.common import HOW, MAX_PX
+from bertviz_graph.presenters.common import HOW, MAX_PX, HeadCounts
 from bertviz_graph.render import weights as rw
 
 
@@ -19,7 +19,7 @@ def matrix_payload(
     head: int | None = None,
     rows: tuple[int, int] | list[int] | None = None,
     cols: tuple[int, int] | list[int] | None = None,
-    num_heads: int | None = None,
+    num_heads: HeadCounts | int | None = None,
     stats_cache: Any = None,
     max_px: tuple[int, int] = MAX_PX,
     how: str = HOW,

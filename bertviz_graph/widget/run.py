@@ -199,13 +199,15 @@ class RunMethods:
 
     def head_slices(self, layer: int, head: int) -> list[go.Figure]:
         """Head ``head`` of layer ``layer`` outlined inside its Q, K, V and output-projection weights."""
+        from bertviz_graph.hierarchy.heads import head_counts
         from bertviz_graph.presenters.attention import head_params
         from bertviz_graph.presenters.weights import head_slice_figures
         from bertviz_graph.run.attention import attention_maps
 
         am = attention_maps(self.graph, self._acts())
-        names = list(head_params(self.graph, am.modules[int(layer)], int(head), am.heads))
-        return [f for _, f, _ in head_slice_figures(self.weights, names, am.heads, int(head))]
+        counts = head_counts(self._h.ctx) or am.heads  # query and key/value heads: K/V slices follow the KV heads
+        names = list(head_params(self.graph, am.modules[int(layer)], int(head), counts))
+        return [f for _, f, _ in head_slice_figures(self.weights, names, counts, int(head))]
 
     def _prediction_rows(self, nid: str) -> list[list[str]]:
         """Rows of the run's predictions when ``nid`` is the output node or the head group (after w.run)."""
