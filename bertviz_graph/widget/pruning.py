@@ -17,6 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph.errors import UserError
+from bertviz_graph.format import count, pct
+from bertviz_graph.threads import start_background
+from bertviz_graph.widget.prune_controls import PruneControls
+
 
 def source_of(graph: Any) -> str:
     files = graph.meta.get("weight_files") or []
@@ -57,7 +62,6 @@ def prune_graph(graph: Any, method: str = "magnitude", amount: float = 0.3, sent
     """Prune a copy of ``graph``'s model; returns the job (``.graph`` the traced copy, ``.folder`` its
     temporary folder, ``.effect`` the agreement with the original). A UserError for bad input. Pass a
     ``prune.job.Job`` to watch its ``step`` from another thread."""
-    from bertviz_graph.errors import UserError
     from bertviz_graph.prune.job import run_prune
 
     job = run_prune(graph, method, amount, source_of(graph), job=job, sentences=sentences)
@@ -67,7 +71,6 @@ def prune_graph(graph: Any, method: str = "magnitude", amount: float = 0.3, sent
 
 
 def _panel_html(graph: Any, p) -> str:
-    from bertviz_graph.format import count, pct
 
     items = "".join(f"<li>{html.escape(s)}</li>" for s in p.summary)
     rows = "".join(
@@ -121,8 +124,6 @@ def pruning_widget(graph: Any):
     from bertviz_graph.presenters.pruning import prune_controls_state
     from bertviz_graph.prune.job import Job
     from bertviz_graph.prune.methods import METHODS
-    from bertviz_graph.threads import start_background
-    from bertviz_graph.widget.prune_controls import PruneControls
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
     controls = PruneControls(list(METHODS), method="magnitude", amount=0.3, disabled=not ok)
