@@ -69,13 +69,55 @@ def register(app) -> None:
         Output(WARMUP, "children"), Input(WARMUP_TICK, "n_intervals"), prevent_initial_call=True)
 
 
-def page(C: AppContext, panels: list[ModuleType]) -> html.Div:
+def shell(C: AppContext, panels: list[ModuleType]) -> html.Div:
+    """The whole page: the URL and the tab's page (built for the server's model; ``?model=`` rebuilds it)."""
+    return html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(page(C, panels), id=ids.PAGE)])
+
+
+def register_tab_model(app, panels: list[ModuleType]) -> None:
+    """The page a tab shows is built for the model its URL names (``?model=spec``); the title follows it."""
+    from urllib.parse import parse_qs
+
+    from dash import State, no_update
+
+    from bertviz_graph.app.guard import error_text
+    from bertviz_graph.app.registry import registry_of
+
+    @app.callback(Output(ids.PAGE, "children"), Output(ids.NOTICE, "children", allow_duplicate=True),
+                  Input(ids.URL, "search"), State(ids.MODEL, "data"), prevent_initial_call="initial_duplicate")
+    def _page(search, current):
+        spec = (parse_qs((search or "").lstrip("?")).get("model") or [""])[0]
+        reg = registry_of(app)
+        try:
+            if reg.normalise(spec) == reg.normalise(current):
+                return no_update, no_update
+            return page(reg.model_for(spec), panels, spec), no_update
+        except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
+            return no_update, f"could not open {spec[:200]}: {error_text(e)}"
+
+    app.clientside_callback(
+        """function (spec, name) {
+            document.title = 'bertviz-graph · ' + name;
+            let s = window.sessionStorage.getItem('bvTabSecret');  // per tab, kept across reloads
+            if (!s) {
+                const a = new Uint8Array(18); crypto.getRandomValues(a);
+                s = Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+                window.sessionStorage.setItem('bvTabSecret', s);
+            }
+            return s;
+        }""",
+        Output(ids.TAB_SECRET, "data"), Input(ids.MODEL, "data"), State(ids.MODEL_NAME, "data"))
+
+
+def page(C: AppContext, panels: list[ModuleType], spec: str = "") -> html.Div:
     tabs = dcc.Tabs(
         id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs", style={"flexWrap": "wrap"},
         children=[dcc.Tab(label=p.TAB_LABEL, value=p.TAB_VALUE, id=f"bv-tab-{p.TAB_VALUE}", **weights_panel.TAB_STYLE, children=html.Div(p.layout(C),
                                                                                  className="bv-tab-content"))
                   for p in panels])
     return html.Div(className="bv-app", children=[
+        dcc.Store(id=ids.MODEL, data=spec), dcc.Store(id=ids.MODEL_NAME, data=C.graph.name),
+        dcc.Store(id=ids.TAB_SECRET, data=None),
         *graph_panel.stores(C),
         dcc.Interval(id=WARMUP_TICK, interval=1200, max_intervals=1),
         html.Div(id=WARMUP, style={"position": "absolute", "left": "-50px", "top": "-50px", "overflow": "hidden",

@@ -18,6 +18,7 @@ from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import activations as PA
 from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
 
@@ -167,8 +168,9 @@ def register(app, C: AppContext) -> None:
     def _tok(v):
         return v
 
-    @app.callback(Output(RUN_SUMMARY, "children"), Input(RUN, "data"), prevent_initial_call=True)
-    def _summary(run):
+    @app.callback(Output(RUN_SUMMARY, "children"), Input(RUN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _summary(run, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = acts_of(C, run)
         except Exception as e:  # noqa: BLE001
@@ -180,8 +182,9 @@ def register(app, C: AppContext) -> None:
 
     @app.callback(Output(RUN_STATUS, "children"), Output(RUN_STATUS, "className"), Output(RUN_TOKENS, "children"),
                   Output(RUN_TOKEN, "options"), Output(RUN_TOKEN, "value"), Output(RUN_RESIDUAL, "figure"),
-                  Input(RUN, "data"))
-    def _run(run):
+                  Input(RUN, "data"), State(ids.MODEL, "data"))
+    def _run(run, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = acts_of(C, run)
             if acts is None:
@@ -203,8 +206,9 @@ def register(app, C: AppContext) -> None:
                   Output(RUN_NEURONS, "figure"), Output(RUN_NEURONS, "style"), Output(RUN_NEURONS_INFO, "children"),
                   Output(RUN_FFN, "figure"), Output(RUN_FFN, "style"),
                   Input(ids.SELECTED, "data"), Input(RUN, "data"), Input(RUN_TOK, "data"),
-                  Input(RUN_STATUS, "children"), State(ids.VIEW_STATE, "data"))
-    def _act(selected, run, token, _status, view_state):
+                  Input(RUN_STATUS, "children"), State(ids.VIEW_STATE, "data"), State(ids.MODEL, "data"))
+    def _act(selected, run, token, _status, view_state, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         from dash import ctx
 
         hide = {"display": "none"}
@@ -255,11 +259,12 @@ def register(app, C: AppContext) -> None:
             return {}, hide, html.Div(error_text(e), className="bv-banner"), {}, hide, "", {}, hide
 
     @app.callback(Output(RUN_TIPS, "data"), Input(ids.GRAPH_PICTURE, "data"), Input(RUN_STATUS, "children"),
-                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"))
-    def _tips(_picture, _status, run, view_state, color_by):
+                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"), State(ids.MODEL, "data"))
+    def _tips(_picture, _status, run, view_state, color_by, spec=None):
         """Tooltips of the drawn edges (the tensor each carries for this tab's sentence) and, when colouring
         by a run, of the boxes (their value, or why they have none). Only from a run already made (the
         status line changes once it is): tooltips never start a forward pass of their own."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = None if not isinstance(run, dict) else C.run_session.cached(
                 run.get("text"), run.get("pair") or None, run.get("ids") or None)
@@ -273,10 +278,11 @@ def register(app, C: AppContext) -> None:
     app.clientside_callback(ClientsideFunction("bvg", "tips"), Output(RUN_TIPS_DONE, "data"),
                             Input(RUN_TIPS, "data"))
 
-    @app.callback(Output(ids.TABS, "value", allow_duplicate=True), Input(ids.SELECTED, "data"),
+    @app.callback(Output(ids.TABS, "value", allow_duplicate=True), Input(ids.SELECTED, "data"), State(ids.MODEL, "data"),
                   prevent_initial_call=True)
-    def _to_predictions(selected):
+    def _to_predictions(selected, spec=None):
         """The output node (or the model's head group) opens the Run tab at its predictions."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         node = selected.get("id") if isinstance(selected, dict) else None
         if not node or not is_output_box(C, node):
             raise PreventUpdate
@@ -292,8 +298,9 @@ def register(app, C: AppContext) -> None:
         }""",
         Output(PRED_BOX, "title"), Input(ids.SELECTED, "data"), State(OUTPUT_IDS, "data"), prevent_initial_call=True)
 
-    @app.callback(Output(RUN_PRED, "children"), Input(RUN, "data"), Input(RUN_OTHER, "value"))
-    def _predict(run, other):
+    @app.callback(Output(RUN_PRED, "children"), Input(RUN, "data"), Input(RUN_OTHER, "value"), State(ids.MODEL, "data"))
+    def _predict(run, other, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = acts_of(C, run)
             if acts is None:
