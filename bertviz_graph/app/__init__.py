@@ -59,17 +59,21 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     return app
 
 
-def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: bool = False) -> None:
-    """Serve the app until Ctrl+C. Prints the URL once the app is built."""
+def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: bool = False,
+          policy: Any = None, token: str | None = None) -> None:
+    """Serve the app until Ctrl+C. Prints the URL once the app is built (with ``?token=`` when one is
+    required: app/access.py); ``policy`` says what tabs may open (app/registry.py)."""
     import threading
     import webbrowser
 
     from bertviz_graph.app.run_panel import session
+    from bertviz_graph.app.serve_options import secure
 
-    app = make_app(graph)
+    app = make_app(graph, policy=policy)
+    secure(app.server, token)
     session(app.bv_context).preload()  # the example sentence, run while the browser opens the page
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    url = f"http://{shown}:{port}/"
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"bertviz-graph: {graph.name} at {url}  (Ctrl+C to stop)", flush=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if open_browser:

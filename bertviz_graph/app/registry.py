@@ -20,7 +20,6 @@ Routes that the browser calls directly (downloads) pass ``?model=spec`` and call
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,19 +36,11 @@ JOB_PREFIX = "job:"
 @dataclass(frozen=True)
 class Policy:
     """What a tab may open. Loopback: any path (the local user's own files). Shared host: presets, packaged
-    models, folders under ``models_dir`` and the server's own jobs; ``any_path`` opts out (with a warning)."""
+    models, folders under ``models_dir`` and the server's own jobs; ``any_path`` opts out
+    (app/serve_options.py makes it from ``serve``'s options)."""
 
     any_path: bool = True
     models_dir: Path | None = None
-
-    @staticmethod
-    def for_host(host: str, models_dir: str | Path | None = None, allow_any_path: bool = False) -> Policy:
-        loopback = host in ("127.0.0.1", "::1", "localhost")
-        root = Path(models_dir).expanduser().resolve() if models_dir else None
-        if allow_any_path and not loopback:
-            warnings.warn("--allow-any-path on a shared host: anyone with the token can open any file the "
-                          "server can read as a model", stacklevel=2)
-        return Policy(any_path=(loopback and root is None) or allow_any_path, models_dir=root)
 
 
 def _named(text: str) -> bool:
