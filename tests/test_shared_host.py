@@ -13,7 +13,6 @@ import pytest
 
 import bertviz_graph as bg
 from bertviz_graph.app import ids, make_app
-from bertviz_graph.app.registry import Policy
 from bertviz_graph.app.serve_options import secure, serve_options
 from bertviz_graph.errors import UserError
 from tests.test_tab_isolation import call
