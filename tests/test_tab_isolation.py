@@ -69,12 +69,15 @@ def test_two_tabs_each_see_their_own_model(app, models):
     a, b = models
     wa, wb = load_file(a / "model.safetensors")[W], load_file(b / "model.safetensors")[W]
     c1, c2 = app.server.test_client(), app.server.test_client()
-    # tab 2 opens B by its URL: the page is rebuilt for B (title store and header name B)
-    res = call(app, c2, ids.PAGE + ".children", {ids.URL + ".search": f"?model={quote(str(b))}",
-                                                 ids.MODEL + ".data": ""}, [ids.URL + ".search"])
-    page = json.dumps(res["response"][ids.PAGE]["children"])
-    assert '"bv-model-name", "data": "model-b"' in page.replace("'", '"') or "model-b" in page
-    assert "model-a" not in page
+    # tab 2 opens B by its URL: dash-renderer fetches the page's layout from the page (Referer = its URL)
+    url = f"http://127.0.0.1/?model={quote(str(b), safe='')}"
+    page = c2.get("/_dash-layout", headers={"Referer": url}).get_data(as_text=True)
+    assert '"id":"bv-model-name","data":"model-b"' in page.replace(" ", "") and "model-a" not in page
+    assert "1,558,170 parameters" in page  # B's header (the count transformers' B has, checked below)
+    assert "model-b" not in c1.get("/_dash-layout", headers={"Referer": "http://127.0.0.1/"}).get_data(as_text=True)
+    from transformers import BertForMaskedLM
+
+    assert BertForMaskedLM.from_pretrained(b).num_parameters() == 1_558_170
     for _ in range(2):  # interleaved: every answer is computed on the asking tab's model
         assert np.allclose(heatmap(app, c1, ""), wa, atol=1e-6)
         assert np.allclose(heatmap(app, c2, str(b)), wb, atol=1e-6)

@@ -33,7 +33,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
 
     from bertviz_graph.app import graph_panel
     from bertviz_graph.app.context import AppContext
-    from bertviz_graph.app.layout import PANELS, register_tab_model, shell
+    from bertviz_graph.app.layout import PANELS, tab_layout
     from bertviz_graph.app.layout import register as register_page
     from bertviz_graph.app.registry import Registry
 
@@ -48,10 +48,9 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
         **dash_kwargs,
     )
     app.server.extensions["bertviz_graph.registry"] = Registry(C, policy)  # spec -> model (app/registry.py)
-    app.layout = shell(C, panels)
+    app.layout = tab_layout(app, panels)  # called per page load: the page of the model the tab's URL names
     app.bv_panels = panels
     register_page(app)
-    register_tab_model(app, panels)
     graph_panel.register(app, C)
     for p in panels:
         p.register(app, C)

@@ -158,7 +158,8 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
             items.append(html.Div(f"{title}: no values in this view{hint}", className="bv-leg-item"))
         else:
             lo, hi = vrange
-            fmt = (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human  # noqa: E731
+            fmt = {"sparsity": lambda v: f"{v:.1%}"}.get(  # a fraction of zeros: as a percentage, not "0"
+                color_by, (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human)
             grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(title + " (linear scale from 0)", className="bv-leg-title")]))
@@ -396,7 +397,9 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         x = str(event.get("id", ""))
         toggle = bool(event.get("toggle")) or event.get("type") == "dblclick"
         visible = {n.id: n for n in view.data().nodes}
-        if x not in h.groups and x not in h.parent_of:
+        if not x:  # the store's first value on a fresh page, not a click: nothing to do or to say
+            pass
+        elif x not in h.groups and x not in h.parent_of:
             notes.append(f"'{x}' is not in this model (a stale page?): the view was drawn again")
             redraw = True
         elif x not in visible:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from bertviz_graph.app import (
     attention_panel,
@@ -69,31 +69,40 @@ def register(app) -> None:
         Output(WARMUP, "children"), Input(WARMUP_TICK, "n_intervals"), prevent_initial_call=True)
 
 
-def shell(C: AppContext, panels: list[ModuleType]) -> html.Div:
-    """The whole page: the URL and the tab's page (built for the server's model; ``?model=`` rebuilds it)."""
-    return html.Div([dcc.Location(id=ids.URL, refresh=False), html.Div(page(C, panels), id=ids.PAGE)])
+def shell(C: AppContext, panels: list[ModuleType], spec: str = "", problem: str = "") -> html.Div:
+    """The whole page of one tab: its URL and the page built for its model."""
+    top = [html.Div(problem, className="bv-banner")] if problem else []
+    return html.Div([dcc.Location(id=ids.URL, refresh=False), *top,
+                     html.Div(page(C, panels, spec), id=ids.PAGE, style={"flex": "1", "minHeight": 0})],
+                    style={"height": "100%", "display": "flex", "flexDirection": "column"})
 
 
-def register_tab_model(app, panels: list[ModuleType]) -> None:
-    """The page a tab shows is built for the model its URL names (``?model=spec``); the title follows it."""
-    from urllib.parse import parse_qs
+def spec_of_request() -> str:
+    """The ``?model=`` of the page that asks for its layout: dash-renderer fetches /_dash-layout from the
+    page, so the Referer is the page's URL (same origin: sent whole by default); "" outside a request."""
+    from urllib.parse import parse_qs, urlsplit
 
-    from dash import State, no_update
+    from flask import has_request_context, request
 
+    if not has_request_context():
+        return ""
+    page_url = request.referrer if request.path.endswith("_dash-layout") else request.url
+    return (parse_qs(urlsplit(page_url or "").query).get("model") or [""])[0]
+
+
+def tab_layout(app, panels: list[ModuleType]):
+    """``app.layout``: a function Dash calls on every page load, so each tab's page is built for the model
+    its URL names (a reload or a bookmark reopens it); the title follows the page's model."""
     from bertviz_graph.app.guard import error_text
     from bertviz_graph.app.registry import registry_of
 
-    @app.callback(Output(ids.PAGE, "children"), Output(ids.NOTICE, "children", allow_duplicate=True),
-                  Input(ids.URL, "search"), State(ids.MODEL, "data"), prevent_initial_call="initial_duplicate")
-    def _page(search, current):
-        spec = (parse_qs((search or "").lstrip("?")).get("model") or [""])[0]
+    def layout() -> html.Div:
         reg = registry_of(app)
+        spec = spec_of_request()
         try:
-            if reg.normalise(spec) == reg.normalise(current):
-                return no_update, no_update
-            return page(reg.model_for(spec), panels, spec), no_update
-        except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
-            return no_update, f"could not open {spec[:200]}: {error_text(e)}"
+            return shell(reg.model_for(spec), panels, spec)
+        except Exception as e:  # noqa: BLE001 - a bad bookmark opens the server's model, saying why
+            return shell(reg.default, panels, "", f"could not open {spec[:200]}: {error_text(e)}")
 
     app.clientside_callback(
         """function (spec, name) {
@@ -107,6 +116,7 @@ def register_tab_model(app, panels: list[ModuleType]) -> None:
             return s;
         }""",
         Output(ids.TAB_SECRET, "data"), Input(ids.MODEL, "data"), State(ids.MODEL_NAME, "data"))
+    return layout
 
 
 def page(C: AppContext, panels: list[ModuleType], spec: str = "") -> html.Div:

@@ -75,7 +75,8 @@ def layout(C: AppContext) -> html.Div:
     if p.head_grid is not None:
         children.append(dcc.Graph(id=GRID, figure=head_grid_figure(p.head_grid), config={"displaylogo": False}))
     else:
-        children.append(html.Div(id=GRID))
+        # a hidden graph, not a div: the grid's click callback is registered for every tab's model
+        children.append(dcc.Graph(id=GRID, style={"display": "none"}))
     rows = [g for g in p.groups if g.heads or g.neurons or g.zeros]
     if rows:
         head = html.Tr([html.Th(x) for x in ("layer", "heads pruned", "neurons pruned", "zero weights",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from dash import ClientsideFunction, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from bertviz_graph import format as fmt
@@ -47,6 +47,9 @@ OUTPUT_IDS = "bv-output-ids"  # store: the ids of the output node(s) and head gr
 PRED_BOX = "bv-run-pred-box"  # the predictions section (the output node and the head group link to it)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
           "toImageButtonOptions": {"format": "png"}}
+
+
+MAX_TEXT = 20_000  # characters of a sentence (and its pair): the model reads at most its positions anyway
 
 
 def session(C: AppContext) -> RunSession:
@@ -149,7 +152,15 @@ def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
                 for r in p.rows]
     if p.note:
         out.append(html.Div(p.note, className="bv-banner"))
+    mask_id = getattr(session(C).runnable.tokenizer, "mask_token_id", None)
+    if p.kind != "mlm" and mask_id is not None and mask_id in list(acts.tokens.input_ids):
+        out.append(html.Div(MASK_NOTE, className="bv-banner"))
     return out
+
+
+MASK_NOTE = ("[MASK] is not filled in: this model has no masked-LM head (it ends in its hidden states or a "
+             "classifier), so it has no guesses for the masked word. Open a model with an MLM head "
+             "(e.g. bert-base-uncased) to see them.")
 
 
 def register(app, C: AppContext) -> None:
@@ -157,12 +168,18 @@ def register(app, C: AppContext) -> None:
 
     model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
 
-    @app.callback(Output(RUN, "data"), Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
+    @app.callback(Output(RUN, "data"), Output(RUN_STATUS, "children", allow_duplicate=True),
+                  Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
                   State(RUN_TEXT, "value"), State(RUN_PAIR, "value"), State(RUN, "data"),
                   prevent_initial_call=True)
     def _go(_n, _s, text, pair, cur):
+        if not str(text or "").strip():  # said, not ignored: the results shown stay those of the last run
+            shown = (cur or {}).get("text") if isinstance(cur, dict) else None
+            return no_update, "type a sentence to run" + (f" (the results shown are for “{shown}”)" if shown else "")
+        if len(str(text)) + len(str(pair or "")) > MAX_TEXT:
+            return no_update, f"the sentence is longer than {MAX_TEXT:,} characters: run a shorter one"
         nonce = (cur or {}).get("nonce", 0) + 1
-        return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}
+        return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}, no_update
 
     @app.callback(Output(RUN_TOK, "data"), Input(RUN_TOKEN, "value"), prevent_initial_call=True)
     def _tok(v):

@@ -141,7 +141,8 @@ class Job:
             return
         from bertviz_graph.io import write_atomic
 
-        d = {**self.status(), "owner": self.owner, "pid": os.getpid(), "time": time.time()}
+        d = {**self.status(), "owner": self.owner, "pid": os.getpid(), "time": time.time(),
+             "t0": time.time() - (time.monotonic() - self.started)}
         write_atomic(self.home / "status.json", json.dumps(d))
 
 
@@ -277,8 +278,11 @@ def status(job_id: Any, owner: str | None = None) -> dict[str, Any] | None:
     d = _read(temp_root() / job_id)
     if d is None or (owner is not None and d.get("owner") != _owner_hash(owner)):
         return None
-    if d.get("state") in ("queued", "running") and not _alive(int(d.get("pid") or 0)):
-        d.update(state="error", error="the server process running this job stopped: press Prune again")
+    if d.get("state") in ("queued", "running"):
+        if not _alive(int(d.get("pid") or 0)):
+            d.update(state="error", error="the server process running this job stopped: press Prune again")
+        else:  # the time so far, whichever worker asks
+            d["elapsed"] = round(time.time() - float(d.get("t0") or time.time()), 1)
     return d
 
 
