@@ -71,6 +71,22 @@ ERROR_TEXT = ("Something went wrong", "Traceback", "internal error")
 STACK_RE = re.compile(r"<title>[^<\n]*×(\d+)\n\d+ identical blocks · ([^ <]+) params each")
 
 
+def fresh_loads(base: str, deps: list[dict]) -> str:
+    """Tab B opens another model through the Model box; then 12 fresh page loads of each tab (any worker
+    answers): every one must name that tab's own model."""
+    b = Session(base, deps, Facts(base, MODELS[0]), random.Random(99), Stats())
+    b.props.update({"bv-model-input.value": MODELS[1], "bv-model-location.href": f"{base}/"})
+    b.fire({"bv-model-go.n_clicks"})
+    href = b.props.get("bv-model-location.href") or ""
+    names = {"A": [], "B": []}
+    for _ in range(12):
+        names["A"].append(Facts(base, "").name)
+        names["B"].append(Facts(base, urllib.parse.unquote(href.split("model=", 1)[-1])).name)
+    return (f"after tab B switched ({href}): 12 fresh loads of tab A named {sorted(set(names['A']))} "
+            f"({names['A'].count(MODELS[0])}/12 {MODELS[0]}), of tab B {sorted(set(names['B']))} "
+            f"({names['B'].count(MODELS[1])}/12 {MODELS[1]})")
+
+
 class Facts:
     """What identifies one model in an answer, read from its own page (layout) once."""
 
@@ -290,6 +306,7 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
         models = {m: Facts(base, m) for m in MODELS}  # each model's own page: what its answers must show
         assert all(f.stack for f in models.values()), {m: f.stack for m, f in models.items()}
         print("   stacks: " + ", ".join(f"{m} ×{f.stack[0]} of {f.stack[1]}" for m, f in models.items()), flush=True)
+        print("   " + fresh_loads(base, deps), flush=True)
         stats = Stats()
         stop = time.time() + seconds
         t0 = time.time()
