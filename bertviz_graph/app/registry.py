@@ -78,8 +78,9 @@ class Registry:
             return text
         if self._default_folder is not None and Path(text).expanduser().resolve() == self._default_folder:
             return ""  # the server's own model by its folder ("Back" from a copy pruned from it)
-        if self.policy.any_path:
-            return str(Path(text).expanduser().resolve())
+        if self.policy.any_path:  # a path that exists, canonical (one registry entry); else as typed (errors)
+            path = Path(text).expanduser()
+            return str(path.resolve()) if path.exists() else text
         root = self.policy.models_dir
         if root is not None:
             path = (root / text).resolve() if not Path(text).is_absolute() else Path(text).resolve()
