@@ -2,6 +2,13 @@
 
     python benchmarks/load_bench.py [--sessions 20] [--seconds 120] [--workers 1 4] [--port 8098]
 
+Each session is a browser tab on its own model (``?model=``: bert-tiny, bert-mini, bert-small,
+all-MiniLM-L6-v2 in turn; session 0 also prunes MiniLM and then shows its pruned copy, ``job:<id>``), and
+besides taps, selections and searches it runs sentences and now and then switches model. Every answer is
+checked to belong to the session's model (the ×N layer count and "params each" of the layer stack in every
+picture, the sizes of every weight heatmap, against that model's own page); an answer that is HTTP 200 but
+carries an error sentence ("Something went wrong", a traceback) counts as an error.
+
 For each worker count it starts ``bertviz-graph serve bert-base-uncased --workers N`` (gunicorn), then
 drives ``--sessions`` concurrent sessions for ``--seconds``. A session is a tiny Dash renderer: it reads
 ``/_dash-layout`` (initial property values) and ``/_dash-dependencies`` (every server callback, found by
@@ -27,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -50,9 +58,55 @@ def post(base: str, path: str, body: dict) -> tuple[int, dict | None, float]:
     return status, json.loads(raw), dt
 
 
-def get_json(base: str, path: str):
-    with urllib.request.urlopen(base + path, timeout=60) as r:
+def get_json(base: str, path: str, referer: str | None = None):
+    req = urllib.request.Request(base + path, headers={"Referer": referer} if referer else {})
+    with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
+
+
+MODELS = ["bert-tiny", "bert-mini", "bert-small", "all-MiniLM-L6-v2"]
+SENTENCES = ["The cat sat on the mat.", "Paris is the capital of France.", "A dog barked at the mailman.",
+             "Stocks fell sharply on Monday."]
+ERROR_TEXT = ("Something went wrong", "Traceback", "internal error")
+STACK_RE = re.compile(r"<title>[^<\n]*×(\d+)\n\d+ identical blocks · ([^ <]+) params each")
+
+
+def fresh_loads(base: str, deps: list[dict]) -> str:
+    """Tab B opens another model through the Model box; then 12 fresh page loads of each tab (any worker
+    answers): every one must name that tab's own model."""
+    b = Session(base, deps, Facts(base, MODELS[0]), random.Random(99), Stats())
+    b.props.update({"bv-model-input.value": MODELS[1], "bv-model-location.href": f"{base}/"})
+    b.fire({"bv-model-go.n_clicks"})
+    href = b.props.get("bv-model-location.href") or ""
+    names = {"A": [], "B": []}
+    for _ in range(12):
+        names["A"].append(Facts(base, "").name)
+        names["B"].append(Facts(base, urllib.parse.unquote(href.split("model=", 1)[-1])).name)
+    return (f"after tab B switched ({href}): 12 fresh loads of tab A named {sorted(set(names['A']))} "
+            f"({names['A'].count(MODELS[0])}/12 {MODELS[0]}), of tab B {sorted(set(names['B']))} "
+            f"({names['B'].count(MODELS[1])}/12 {MODELS[1]})")
+
+
+class Facts:
+    """What identifies one model in an answer, read from its own page (layout) once."""
+
+    def __init__(self, base: str, spec: str):
+        self.spec = spec
+        self.layout = get_json(base, "/_dash-layout", referer=f"{base}/?model={urllib.parse.quote(spec, safe='')}")
+        self.props: dict = {}
+        walk_layout(self.layout, self.props)
+        svg = (self.props.get("bv-graph-picture.data") or {}).get("svg") or ""
+        m = STACK_RE.search(svg)
+        self.stack = (m[1], m[2]) if m else None  # ("6", "1,774,464") of "BertLayer ×6 ... params each"
+        self.name = self.props.get("bv-model-name.data")
+
+    def check(self, key: str, value) -> str | None:
+        """None when ``value`` (an answer for ``key``) fits this model, else what does not."""
+        if key == "bv-graph-picture.data" and isinstance(value, dict) and self.stack:
+            for n, each in STACK_RE.findall(value.get("svg") or ""):
+                if (n, each) != self.stack:
+                    return f"{self.spec}: a picture with a ×{n} stack of {each} params each"
+        return None
 
 
 def walk_layout(node, props: dict) -> None:
@@ -80,9 +134,12 @@ def parse_outputs(output: str) -> list[tuple[str, str]]:
 
 
 class Session:
-    def __init__(self, base: str, deps: list[dict], layout_props: dict, rng: random.Random, stats: Stats):
+    def __init__(self, base: str, deps: list[dict], facts: Facts, rng: random.Random, stats: Stats):
         self.base, self.rng, self.stats = base, rng, stats
-        self.props = dict(layout_props)
+        self.facts = facts
+        self.props = dict(facts.props)
+        self.props["bv-tab-secret.data"] = f"secret-{rng.random()}"
+        self.action = "open"
         self.callbacks = []
         self.passthrough: dict[str, str] = {}  # one-input, one-output clientside callbacks (`v || null`)
         for d in deps:
@@ -119,7 +176,7 @@ class Session:
                                "value": self.props.get(f"{s['id']}.{s['property']}")} for s in d["state"]],
                     "changedPropIds": hit}
             status, resp, dt = post(self.base, "/_dash-update-component", body)
-            self.stats.add(status, dt, resp)
+            self.stats.add(status, dt, resp, self.action)
             if status != 200 or not resp:
                 continue
             new: set[str] = set()
@@ -127,6 +184,11 @@ class Session:
             for cid, props in answered:
                 for prop, value in props.items():
                     self.props[f"{cid}.{prop}"] = value
+                    wrong = self.facts.check(f"{cid}.{prop}", value)
+                    with self.stats.lock:
+                        self.stats.checked += 1
+                        if wrong:
+                            self.stats.cross.append(wrong)
                     new.add(f"{cid}.{prop}")
             self.fire(new, depth + 1)
 
@@ -135,8 +197,26 @@ class Session:
         svg = (self.props.get("bv-graph-picture.data") or {}).get("svg") or ""
         return [(html.unescape(m[1]), m[2] == "1" and m[3] == "0") for m in NODE_RE.finditer(svg)]
 
-    def act(self) -> None:
+    def switch(self, facts: Facts) -> None:
+        secret = self.props.get("bv-tab-secret.data")
+        self.facts, self.props = facts, dict(facts.props)
+        self.props["bv-tab-secret.data"] = secret
+
+    def act(self, models: dict[str, Facts]) -> None:
         r = self.rng.random()
+        if r < 0.04 and len(models) > 1:  # open another model in this tab (a reload with ?model=)
+            self.action = "switch"
+            self.switch(models[self.rng.choice([m for m in models if m != self.facts.spec])])
+            return
+        if r < 0.14 and self.props.get("bv-run.data") is not None:  # run a sentence (Run tab)
+            self.action = "run"
+            run = dict(self.props.get("bv-run.data") or {})
+            self.props["bv-run.data"] = {**run, "text": self.rng.choice(SENTENCES), "pair": "", "ids": None,
+                                         "nonce": (run.get("nonce") or 0) + 1}
+            self.fire({"bv-run.data"})
+            return
+        r = self.rng.random()
+        self.action = "tap" if r < 0.45 else "select" if r < 0.85 else "search"
         nodes = self.drawn()
         closed = [n for n, c in nodes if c]
         if r < 0.45 and closed:  # tap a closed box: open a group or a ×N stack (js/src/app.js: event + select)
@@ -154,6 +234,7 @@ class Session:
             self.props["bv-search-input.n_submit"] = (self.props.get("bv-search-input.n_submit") or 0) + 1
             self.fire({"bv-search-input.n_submit"})
         if self.rng.random() < 0.1:  # now and then start over, like a reload
+            self.action = "reset"
             self.props["bv-reset.n_clicks"] = (self.props.get("bv-reset.n_clicks") or 0) + 1
             self.fire({"bv-reset.n_clicks"})
 
@@ -167,12 +248,19 @@ class Stats:
         self.lat: list[float] = []
         self.errors: list[str] = []
         self.answered: dict[str, int] = {}  # which component properties the server updated, how often
+        self.by_action: dict[str, list[float]] = {}
+        self.cross: list[str] = []  # answers that belong to another model than the session's
+        self.checked = 0
+        self.pruned = "not finished"
 
-    def add(self, status: int, dt: float, resp) -> None:
+    def add(self, status: int, dt: float, resp, action: str = "other") -> None:
         with self.lock:
             self.lat.append(dt)
+            self.by_action.setdefault(action, []).append(dt)
             if status not in (200, 204):
                 self.errors.append(f"HTTP {status}")
+            elif resp and any(t in json.dumps(resp) for t in ERROR_TEXT):
+                self.errors.append("error body: " + next(t for t in ERROR_TEXT if t in json.dumps(resp)))
             for cid, props in ((resp or {}).get("response") or {}).items():
                 for prop in props:
                     key = f"{cid}.{prop}"
@@ -198,7 +286,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "bertviz_graph", "serve", "bert-base-uncased", "--port",
+    server = subprocess.Popen([sys.executable, "-m", "bertviz_graph", "serve", MODELS[0], "--port",
                                str(port), "--workers", str(workers)], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -207,7 +295,7 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
         while True:
             try:
                 deps = get_json(base, "/_dash-dependencies")
-                layout = get_json(base, "/_dash-layout")
+                get_json(base, "/_dash-layout")
                 break
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
@@ -215,20 +303,39 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
                 time.sleep(0.5)
         for _ in range(workers * 3):  # every worker builds its app on its first request
             get_json(base, "/_dash-layout")
-        props: dict = {}
-        walk_layout(layout, props)
+        models = {m: Facts(base, m) for m in MODELS}  # each model's own page: what its answers must show
+        assert all(f.stack for f in models.values()), {m: f.stack for m, f in models.items()}
+        print("   stacks: " + ", ".join(f"{m} ×{f.stack[0]} of {f.stack[1]}" for m, f in models.items()), flush=True)
+        print("   " + fresh_loads(base, deps), flush=True)
         stats = Stats()
         stop = time.time() + seconds
         t0 = time.time()
         rss: list[tuple[float, float]] = []
 
         def user(i: int) -> None:
-            s = Session(base, deps, props, random.Random(i), stats)
-            s.props["bv-view-state.data"] = s.props.get("bv-view-state.data")
+            s = Session(base, deps, models[MODELS[(i + 3) % len(MODELS)]], random.Random(i), stats)
             s.fire({"bv-reset.n_clicks"} if "bv-reset.n_clicks" in s.props else set())
+            pruning = i == 0  # one tab prunes its MiniLM, polls (any worker answers), then shows the copy
+            if pruning:
+                s.action = "prune"
+                s.props.update({"bv-prune-go.n_clicks": 1, "bv-prune-method.value": "magnitude",
+                                "bv-prune-amount.value": 0.3})
+                s.fire({"bv-prune-go.n_clicks"})
             while time.time() < stop:
                 try:
-                    s.act()
+                    if pruning and s.props.get("bv-prune-job.data"):
+                        s.action = "prune-poll"
+                        s.props["bv-prune-poll.n_intervals"] = (s.props.get("bv-prune-poll.n_intervals") or 0) + 1
+                        s.fire({"bv-prune-poll.n_intervals"})
+                        href = s.props.get("bv-prune-location.href") or ""
+                        if "model=job" in href:
+                            spec = urllib.parse.unquote(href.split("model=", 1)[1].split("#")[0])
+                            models_seen = Facts(base, spec)
+                            with stats.lock:
+                                stats.pruned = f"{spec[:12]}… in {time.time() - t0:.0f} s"
+                            s.switch(models_seen)
+                            pruning = False
+                    s.act(models)
                 except Exception as e:  # noqa: BLE001 - a failed request is an error to count, not a crash
                     with stats.lock:
                         stats.errors.append(f"{type(e).__name__}: {e}")
@@ -244,7 +351,11 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
             t.join()
         lat = sorted(stats.lat)
         after = [m for t, m in rss if t >= warmup]
-        return {"workers": workers, "requests": len(lat), "errors": len(stats.errors),
+        per = {a: (statistics.median(v), sorted(v)[int(0.95 * (len(v) - 1))], len(v))
+               for a, v in sorted(stats.by_action.items())}
+        return {"workers": workers, "requests": len(lat), "errors": len(stats.errors), "per_action": per,
+                "cross": len(stats.cross), "cross_kinds": sorted(set(stats.cross))[:3], "checked": stats.checked,
+                "pruned": stats.pruned,
                 "error_kinds": sorted(set(stats.errors))[:5],
                 "p50": statistics.median(lat), "p95": lat[int(0.95 * (len(lat) - 1))], "max": lat[-1],
                 "rps": len(lat) / seconds, "answered": stats.answered, "rss_warm": after[0], "rss_end": after[-1], "rss_max": max(after)}
@@ -272,8 +383,14 @@ def main() -> None:
               f"p95 {r['p95'] * 1000:.0f} ms max {r['max'] * 1000:.0f} ms; RSS after {args.warmup:.0f} s warm-up "
               f"{r['rss_warm']:.0f} MB, end {r['rss_end']:.0f} MB (growth {growth:+.0f} MB, "
               f"{100 * growth / r['rss_warm']:+.1f}%), max {r['rss_max']:.0f} MB", flush=True)
-        keys = ("bv-graph-picture.data", "bv-details.children", "bv-heatmap.figure", "bv-search.data")
+        keys = ("bv-graph-picture.data", "bv-details.children", "bv-heatmap.figure", "bv-search.data",
+                "bv-run-summary.children")
         print("   server answers: " + ", ".join(f"{k} ×{r['answered'].get(k, 0)}" for k in keys), flush=True)
+        print(f"   isolation: {r['checked']} answered properties checked, {r['cross']} belonged to another "
+              f"model {r['cross_kinds']}; the pruning tab: {r['pruned']}", flush=True)
+        print("   per action (p50 / p95 ms, requests): " + "; ".join(
+            f"{a} {p50 * 1000:.0f} / {p95 * 1000:.0f} ({n})" for a, (p50, p95, n) in r["per_action"].items()),
+            flush=True)
 
 
 if __name__ == "__main__":

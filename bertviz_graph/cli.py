@@ -7,6 +7,7 @@ Bad input prints a short message naming the problem and the fix, and exits with 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -83,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="serve with gunicorn in N processes sharing the trace cache (default: one process, "
                         "Dash's own server)")
+    p.add_argument("--token", default=None,
+                   help="the token a non-loopback server requires (default: a random one, printed)")
+    p.add_argument("--models", default=None, metavar="DIR",
+                   help="tabs may open model folders under DIR only (besides presets and packaged models)")
+    p.add_argument("--allow-any-path", action="store_true",
+                   help="on a non-loopback host, let tabs open any path the server can read (unsafe)")
     from bertviz_graph.cli_prune import add_parsers
 
     add_parsers(sub, _model_args)
@@ -203,8 +210,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
         args.model = default_serve_model()
     graph = _trace(args, shows_weights=True)
+    from bertviz_graph.app.serve_options import serve_options
+
+    opts = serve_options(args.host, args.token, args.models, args.allow_any_path, loopback)
     if args.workers is None:
-        serve(graph, host=args.host, port=args.port, open_browser=args.open_browser)
+        serve(graph, host=args.host, port=args.port, open_browser=args.open_browser, **opts)
         return
     import bertviz_graph as bg
     from bertviz_graph.app import make_app
@@ -212,10 +222,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
     options = {"head": args.head, "attention": args.attention, "ops": args.ops, "seq_len": args.seq_len}
 
-    def make_server():  # in each worker: a trace-cache hit, not a new trace
-        return make_app(bg.trace(args.model, **options)).server
+    from bertviz_graph.app.serve_options import secure
+    from bertviz_graph.prune.job import ENV_ROOT, make_root
 
-    print(f"bertviz-graph: {graph.name} at http://{args.host}:{args.port}/  ({args.workers} gunicorn "
+    os.environ[ENV_ROOT] = str(make_root())  # one jobs folder every worker reads; removed when this stops
+
+    def make_server():  # in each worker: a trace-cache hit, not a new trace
+        return secure(make_app(bg.trace(args.model, **options), policy=opts["policy"]).server, opts["token"])
+
+    tok = f"?token={opts['token']}" if opts["token"] else ""
+    print(f"bertviz-graph: {graph.name} at http://{args.host}:{args.port}/{tok}  ({args.workers} gunicorn "
           "workers; Ctrl+C to stop)", flush=True)
     run_gunicorn(make_server, args.host, args.port, args.workers)
 

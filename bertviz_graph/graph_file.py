@@ -39,6 +39,20 @@ def load_graph_file(path: Path) -> OpGraph:
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise UserError(f"{path}: 'meta.weight_files' must be a list of file paths, not {type(files).__name__}",
                         "fix the file, or trace the model again with 'bertviz-graph trace -o'")
+    # What points at bytes on disk is checked or re-derived: weight files are files of one model folder
+    # (after links); an ONNX file must be one of them; node offsets/external entries are dropped (the ONNX
+    # reader takes them from the .onnx file itself).
+    from bertviz_graph.sources.paths import same_folder
+
+    same_folder(files, (".safetensors", ".onnx"), f"{path}: meta.weight_files")
+    onnx_file = graph.meta.get("onnx_file")
+    if onnx_file is not None and (not isinstance(onnx_file, str) or Path(onnx_file).resolve() not in {Path(f).resolve() for f in files}
+                                  or not onnx_file.endswith(".onnx")):
+        raise UserError(f"{path}: meta.onnx_file {str(onnx_file)[:200]!r} is not one of its weight files",
+                        "import the .onnx file again (bertviz-graph trace model.onnx -o graph.json)")
+    for _n, d in graph.nodes():
+        d.pop("file_offset", None)
+        d.pop("external", None)
     from bertviz_graph.sources.status import weights_status
 
     status = weights_status(graph)

@@ -21,3 +21,12 @@ TORCH_LOCK = threading.RLock()
 def torch_exclusive() -> threading.RLock:
     """The lock, as a context manager: ``with torch_exclusive(): ep = torch.export.export(...)``."""
     return TORCH_LOCK
+
+
+def lock_each_call(module) -> tuple:
+    """Hold the lock for each forward pass of ``module`` only, not between passes: a long job (pruning:
+    scoring, masking, measuring) leaves it free for app clicks in between. ``always_call`` releases it even
+    when the pass raises. Returns the hook handles (``.remove()`` them to undo)."""
+    pre = module.register_forward_pre_hook(lambda _m, _a: TORCH_LOCK.acquire() and None)
+    post = module.register_forward_hook(lambda _m, _a, _o: TORCH_LOCK.release(), always_call=True)
+    return pre, post

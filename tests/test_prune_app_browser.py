@@ -39,9 +39,14 @@ def test_prune_in_the_app_then_export_and_back(tmp_path, page, serve_dash, conso
     assert handle.get_attribute("aria-valuenow") == "0.4"
     page.click("#bv-prune-go")  # the copy's record below says the job pruned at 40 %
     page.wait_for_url("**?model=**", timeout=180000)
-    copy = Path(unquote(urlsplit(page.url).query.split("model=", 1)[1]))
-    assert copy.is_dir() and copy != folder and not str(copy).startswith(str(folder))
+    spec = unquote(urlsplit(page.url).query.split("model=", 1)[1].split("#")[0])
+    assert spec.startswith("job:")  # the tab names the copy by its job id, never by a server path
+    from bertviz_graph.prune.job import result_folder
+
+    copy = result_folder(spec[4:])
+    assert copy is not None and copy.is_dir() and copy != folder and not str(copy).startswith(str(folder))
     page.wait_for_selector("#bv-prune-back", timeout=60000)  # the Pruning tab is in front again by itself
+    page.wait_for_function("document.title.includes('-magnitude-')", timeout=30000)  # the title names the copy
     page.screenshot(path=str(SHOTS / "pruned.png"))
     text = page.text_content(".bv-side")
     m = re.search(r"([\d,]+) of ([\d,]+) weights in the layers' matrices are zero", text)

@@ -65,7 +65,7 @@ def test_app_pruning_tab_and_sparsity_colour(pruned):
     C = app.bv_context
     r = C.render(C.default_state, "sparsity")
     assert r.vrange is not None and 0 < r.vrange[0] <= r.vrange[1] < 1
-    text = json.dumps(app.layout.to_plotly_json(), default=str)
+    text = json.dumps(app.layout().to_plotly_json(), default=str)  # the page of a tab on the server's model
     assert "2 of 8 attention heads pruned" in text and "no FLOPs in dense kernels" in text
     cb = next(v for k, v in app.callback_map.items() if attention_panel.LAYER in k and ids.VIEW_REQUEST in k)
     res = cb["callback"].__wrapped__({"points": [{"customdata": [1, 3]}]})

@@ -121,7 +121,8 @@ def test_switch_model_without_restarting(page, serve_dash, console_errors):
     page.wait_for_function("document.title.length && document.querySelector('#bv-header') && "
                            "/all-MiniLM-L6-v2/.test(document.querySelector('#bv-header').textContent)",
                            timeout=90000)
-    assert app.bv_context.graph.name == "all-MiniLM-L6-v2"
+    assert "model=all-MiniLM-L6-v2" in page.url  # the tab's own model, in its URL
+    assert app.bv_context.graph.name == "bert-tiny"  # the server's model (other tabs') is untouched
     assert "random" not in page.text_content("#bv-header")  # trained weights now
     assert "Traceback" not in page.content()
     assert console_errors == []

@@ -4,8 +4,10 @@
     app = make_app(graph)            # a dash.Dash; app.server is the Flask app
     serve(graph, "127.0.0.1", 8050)  # what `bertviz-graph serve` runs
 
-The server holds the one traced graph, its weights (read lazily) and LRU-bounded caches; each browser tab
-keeps its own view state in a dcc.Store, so tabs never interfere and memory does not grow with sessions.
+The server holds immutable traced models keyed by spec (app/registry.py: LRU-bounded) with their weights
+(read lazily) and bounded caches; each browser tab keeps its model spec (and ``?model=`` in its URL) and
+its view state in dcc.Stores, and every callback resolves the tab's model from its store, so tabs never
+interfere and memory does not grow with sessions.
 Files: ``ids`` (component ids), ``context`` (server state), ``graph_panel`` (the graph: our SVG, drawn by
 the same JS canvas as the notebook widget), ``details_panel``, ``weights_panel`` ... (layout + callbacks of
 each panel), ``layout`` (the page and the list of side panels), ``assets/`` (CSS; ``bvg-graph.js/.css`` are
@@ -23,14 +25,17 @@ __all__ = ["make_app", "serve"]
 ASSETS = Path(__file__).with_name("assets")
 
 
-def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, **dash_kwargs: Any):
-    """A ``dash.Dash`` app for ``graph`` (an OpGraph from ``bertviz_graph.trace``)."""
+def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, policy: Any = None,
+             **dash_kwargs: Any):
+    """A ``dash.Dash`` app for ``graph`` (an OpGraph from ``bertviz_graph.trace``); each tab may open
+    another model (``?model=``), as ``policy`` (app.registry.Policy) allows."""
     import dash
 
     from bertviz_graph.app import graph_panel
     from bertviz_graph.app.context import AppContext
-    from bertviz_graph.app.layout import PANELS, page
+    from bertviz_graph.app.layout import PANELS, tab_layout
     from bertviz_graph.app.layout import register as register_page
+    from bertviz_graph.app.registry import Registry
 
     C = AppContext(graph, direction=direction)
     panels = list(PANELS if panels is None else panels)
@@ -42,10 +47,9 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, *
         suppress_callback_exceptions=True,
         **dash_kwargs,
     )
-    app.layout = page(C, panels)
+    app.server.extensions["bertviz_graph.registry"] = Registry(C, policy)  # spec -> model (app/registry.py)
+    app.layout = tab_layout(app, panels)  # called per page load: the page of the model the tab's URL names
     app.bv_panels = panels
-    # app/model_switch.py rebuilds the page for another model (without importing app.layout: no cycle)
-    app.bv_page = lambda: page(C, panels)
     register_page(app)
     graph_panel.register(app, C)
     for p in panels:
@@ -54,17 +58,21 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, *
     return app
 
 
-def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: bool = False) -> None:
-    """Serve the app until Ctrl+C. Prints the URL once the app is built."""
+def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: bool = False,
+          policy: Any = None, token: str | None = None) -> None:
+    """Serve the app until Ctrl+C. Prints the URL once the app is built (with ``?token=`` when one is
+    required: app/access.py); ``policy`` says what tabs may open (app/registry.py)."""
     import threading
     import webbrowser
 
     from bertviz_graph.app.run_panel import session
+    from bertviz_graph.app.serve_options import secure
 
-    app = make_app(graph)
+    app = make_app(graph, policy=policy)
+    secure(app.server, token)
     session(app.bv_context).preload()  # the example sentence, run while the browser opens the page
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
-    url = f"http://{shown}:{port}/"
+    url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"bertviz-graph: {graph.name} at {url}  (Ctrl+C to stop)", flush=True)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if open_browser:

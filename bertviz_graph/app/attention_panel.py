@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.app.run_panel import CONFIG, RUN, RUN_TOK, acts_of, cached_acts
 from bertviz_graph.app.weights_panel import WEIGHT_HEAD_STORE
 from bertviz_graph.presenters import attention as AT
@@ -87,8 +88,9 @@ def _maps(C: AppContext, run: dict | None):
 def register(app, C: AppContext) -> None:
     @app.callback(Output(GRID, "figure"), Output(INFO, "children"), Output(LAYER, "options"),
                   Output(HEAD, "options"), Output(SUMMARY, "figure"), Output(ROLLOUT, "figure"),
-                  Input(RUN, "data"), Input(THRESHOLD, "value"), Input(SUMMARY_KEY, "value"))
-    def _grid(run, threshold, key):
+                  Input(RUN, "data"), Input(THRESHOLD, "value"), Input(SUMMARY_KEY, "value"), State(ids.MODEL, "data"))
+    def _grid(run, threshold, key, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts, am = _maps(C, run)
             info = (f"{am.layers} layers × {am.heads} heads, {len(am.tokens)} tokens"
@@ -103,8 +105,9 @@ def register(app, C: AppContext) -> None:
             return {}, html.Div(error_text(e), className="bv-banner"), [], [], {}, {}
 
     @app.callback(Output(LAYER, "value"), Output(HEAD, "value"), Input(GRID, "clickData"),
-                  Input(ids.SELECTED, "data"), State(RUN, "data"), prevent_initial_call=True)
-    def _pick(click, selected, run):
+                  Input(ids.SELECTED, "data"), State(RUN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _pick(click, selected, run, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         from dash import ctx
 
         if ctx.triggered_id == GRID:
@@ -129,9 +132,10 @@ def register(app, C: AppContext) -> None:
         return layer, no_update
 
     @app.callback(Output(SLICE_MAPS, "children"), Input(HEAD, "value"), Input(LAYER, "value"),
-                  State(RUN, "data"))
-    def _slice_maps(head, layer, run):
+                  State(RUN, "data"), State(ids.MODEL, "data"))
+    def _slice_maps(head, layer, run, spec=None):
         """The head's slices outlined inside the Q, K, V and output-projection weight heatmaps."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if head is None:
             return []
         try:
@@ -150,8 +154,9 @@ def register(app, C: AppContext) -> None:
 
     @app.callback(Output(MAP, "figure"), Output(HEADVIEW, "figure"), Output(SLICES, "children"),
                   Input(RUN, "data"), Input(LAYER, "value"), Input(HEAD, "value"), Input(THRESHOLD, "value"),
-                  Input(RUN_TOK, "data"))
-    def _map(run, layer, head, threshold, token):
+                  Input(RUN_TOK, "data"), State(ids.MODEL, "data"))
+    def _map(run, layer, head, threshold, token, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts, am = _maps(C, run)
             from bertviz_graph.presenters.activations import check_token
@@ -179,9 +184,10 @@ def register(app, C: AppContext) -> None:
         return head
 
     @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(HEAD, "value"),
-                  State(LAYER, "value"), State(RUN, "data"), prevent_initial_call=True)
-    def _highlight(head, layer, run):
+                  State(LAYER, "value"), State(RUN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _highlight(head, layer, run, spec=None):
         """A chosen head selects its layer's query Linear (its Q slice is the head's rows of that matrix)."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if head is None:
             raise PreventUpdate
         try:

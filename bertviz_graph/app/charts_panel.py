@@ -6,11 +6,13 @@ A side-panel module as ``app.layout`` expects: TAB_VALUE, TAB_LABEL, layout(C), 
 
 from __future__ import annotations
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.network_panel import register_click_opens_group
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import charts as pc
 from bertviz_graph.presenters.common import PLOT_CONFIG
 
@@ -44,9 +46,10 @@ def layout(C: AppContext) -> html.Div:
 
 
 def register(app, C: AppContext) -> None:
-    @app.callback(Output(CHART, "figure"), Output(FOOTER, "children"), Input(METRIC, "value"), Input(KIND, "value"),
+    @app.callback(Output(CHART, "figure"), Output(FOOTER, "children"), Input(METRIC, "value"), Input(KIND, "value"), State(ids.MODEL, "data"),
                   prevent_initial_call=True)
-    def _chart(metric: str, kind: str):
+    def _chart(metric: str, kind: str, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if metric not in pc.METRICS or kind not in pc.KINDS:
             raise PreventUpdate
         return figure(C, metric, kind), pc.footer(kind)

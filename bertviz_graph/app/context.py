@@ -1,6 +1,8 @@
-"""What the server holds: the one traced graph, its weights, and small bounded caches. Nothing per session.
+"""What the server holds for one model: its traced graph, its weights, and small bounded caches.
 
-Every browser tab keeps its own ViewState in a ``dcc.Store``; a callback turns that plain data back into a
+One ``AppContext`` per model spec, built once and never re-initialised, held by the app's registry
+(app/registry.py, ``model_for(app, spec)``); nothing per session. Every browser tab keeps its model spec
+and its own ViewState in ``dcc.Store``s; a callback turns that plain data back into a
 ``View`` (dropping ids this model does not have), lays it out through the shared, LRU-bounded layout cache,
 and answers. Two tabs exploring different paths at once therefore never see each other.
 """
@@ -66,7 +68,7 @@ class Rendered:
 
 
 class AppContext:
-    """The traced graph plus bounded caches; shared by every callback and every browser tab."""
+    """One model's traced graph plus bounded caches; shared by every tab that shows this model."""
 
     def __init__(self, graph: OpGraph, direction: str = "TB", view_cache: int = 48):
         if graph.hierarchy is None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dash import ALL, Input, Output, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import guarded
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters.details import details
 
 TAB_VALUE = ids.TAB_DETAILS
@@ -66,9 +67,10 @@ def render(C: AppContext, node_id: str | None) -> list[Any]:
 
 
 def register(app, C: AppContext) -> None:
-    @app.callback(Output(ids.DETAILS, "children"), Input(ids.SELECTED, "data"), prevent_initial_call=True)
+    @app.callback(Output(ids.DETAILS, "children"), Input(ids.SELECTED, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     @guarded(lambda msg: [html.Div(msg, className="bv-empty")])
-    def _details(selected: dict | None):
+    def _details(selected: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         node_id = selected.get("id") if isinstance(selected, dict) else None
         return render(C, node_id if isinstance(node_id, str) else None)
 

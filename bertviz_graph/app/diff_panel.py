@@ -28,6 +28,8 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import model_for, registry_of
+from bertviz_graph.errors import UserError
 from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, visible_marks
 from bertviz_graph.view import View, ViewState
 
@@ -436,15 +438,21 @@ def register(app, C: AppContext) -> None:
 
     @app.callback(Output(STATE, "data"), Output(PICTURE, "data"), Output(BODY, "children"),
                   Output(STATUS, "children"), Output(TITLE_B, "children"),
-                  Input(GO, "n_clicks"), Input(INPUT, "n_submit"), State(INPUT, "value"), State(HEAD, "value"),
+                  Input(GO, "n_clicks"), Input(INPUT, "n_submit"), State(INPUT, "value"), State(HEAD, "value"), State(ids.MODEL, "data"),
                   prevent_initial_call=True)
-    def _compare(_n, _s, spec, head):
+    def _compare(_n, _s, spec, head, tab=None):
+        C = model_for(app, tab)  # the tab's model (app/registry.py)
+        try:
+            registry_of(app).normalise(spec)  # B obeys the server's path policy as the Model box does
+        except UserError as e:
+            return no_update, no_update, no_update, error_text(e), no_update
         return compare(C, spec, head)
 
     @app.callback(Output(STATE, "data", allow_duplicate=True), Output(PICTURE, "data", allow_duplicate=True),
                   Output(STATUS, "children", allow_duplicate=True),
-                  Input(EVENT, "data"), State(STATE, "data"), prevent_initial_call=True)
-    def _click(event, state):
+                  Input(EVENT, "data"), State(STATE, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _click(event, state, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not isinstance(event, dict) or not isinstance(state, dict) or not state.get("spec"):
             raise PreventUpdate
         try:

@@ -16,6 +16,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, 
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.presenters.explorer import step
@@ -158,7 +159,8 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
             items.append(html.Div(f"{title}: no values in this view{hint}", className="bv-leg-item"))
         else:
             lo, hi = vrange
-            fmt = (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human  # noqa: E731
+            fmt = {"sparsity": lambda v: f"{v:.1%}"}.get(  # a fraction of zeros: as a percentage, not "0"
+                color_by, (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human)
             grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(title + " (linear scale from 0)", className="bv-leg-title")]))
@@ -274,7 +276,7 @@ def register(app, C: AppContext) -> None:
     # (not a dependency to Dash), so nothing the click callback reads waits on the panels.
     def answer(kw: dict[str, Any]) -> dict[str, Any]:
         try:
-            out = controller(C, ctx.triggered_id, **kw)
+            out = controller(model_for(app, kw.pop("spec", None)), ctx.triggered_id, **kw)
         except Exception as exc:  # noqa: BLE001 - never a traceback in the page
             if not isinstance(exc, UserError):
                 import logging
@@ -290,6 +292,7 @@ def register(app, C: AppContext) -> None:
         "pending": State(ids.PENDING, "data"),
         "series_target": State(ids.SERIES_TARGET, "data"),
         "selected": State(ids.SELECTED, "data"),
+        "spec": State(ids.MODEL, "data"),  # the tab's model (app/registry.py)
     }
 
     @app.callback(
@@ -331,8 +334,9 @@ def register(app, C: AppContext) -> None:
             set_props(cid, p)
 
     @app.callback(Output(ids.DOWNLOAD_SVG_FILE, "data"), Output(ids.NOTICE, "children", allow_duplicate=True),
-                  Input(ids.DOWNLOAD_SVG, "n_clicks"), State(ids.VIEW_STATE, "data"), prevent_initial_call=True)
-    def _download_svg(n: int, state_d: dict | None):
+                  Input(ids.DOWNLOAD_SVG, "n_clicks"), State(ids.VIEW_STATE, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _download_svg(n: int, state_d: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n:
             return no_update, no_update
         from bertviz_graph.layout import layout_of

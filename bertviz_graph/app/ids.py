@@ -20,6 +20,11 @@ FOCUS = "bv-focus"  # {"id", "mode": "fit" | "center" | "all", "nonce"}: where t
 VIEW_REQUEST = "bv-view-request"  # written by other panels: reveal/open/close/select a node
 WEIGHT_NAME = "bv-weight-name"  # parameter whose matrix the weights panel shows
 WEIGHT_WINDOW = "bv-weight-window"  # {"name", "rows": [a, b], "cols": [c, d]}: the heatmap's window
+MODEL = "bv-model"  # the tab's model spec ("" = the server's model): app/registry.py model_for(app, spec)
+MODEL_NAME = "bv-model-name"  # the name of the model the page was built for (the page title)
+TAB_SECRET = "bv-tab-secret"  # random per tab (made in the browser): owns the tab's jobs
+URL = "bv-url"  # the page URL: ?model=spec is read on load
+PAGE = "bv-page"  # everything below the URL: rebuilt for the tab's model
 
 # --- header -------------------------------------------------------------------------------------------
 HEADER = "bv-header"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from bertviz_graph.app import (
     attention_panel,
@@ -69,13 +69,65 @@ def register(app) -> None:
         Output(WARMUP, "children"), Input(WARMUP_TICK, "n_intervals"), prevent_initial_call=True)
 
 
-def page(C: AppContext, panels: list[ModuleType]) -> html.Div:
+def shell(C: AppContext, panels: list[ModuleType], spec: str = "", problem: str = "") -> html.Div:
+    """The whole page of one tab: its URL and the page built for its model."""
+    top = [html.Div(problem, className="bv-banner")] if problem else []
+    return html.Div([dcc.Location(id=ids.URL, refresh=False), *top,
+                     html.Div(page(C, panels, spec), id=ids.PAGE, style={"flex": "1", "minHeight": 0})],
+                    style={"height": "100%", "display": "flex", "flexDirection": "column"})
+
+
+def spec_of_request() -> str:
+    """The ``?model=`` of the page that asks for its layout: dash-renderer fetches /_dash-layout from the
+    page, so the Referer is the page's URL (same origin: sent whole by default); "" outside a request."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from flask import has_request_context, request
+
+    if not has_request_context():
+        return ""
+    page_url = request.referrer if request.path.endswith("_dash-layout") else request.url
+    return (parse_qs(urlsplit(page_url or "").query).get("model") or [""])[0]
+
+
+def tab_layout(app, panels: list[ModuleType]):
+    """``app.layout``: a function Dash calls on every page load, so each tab's page is built for the model
+    its URL names (a reload or a bookmark reopens it); the title follows the page's model."""
+    from bertviz_graph.app.guard import error_text
+    from bertviz_graph.app.registry import registry_of
+
+    def layout() -> html.Div:
+        reg = registry_of(app)
+        spec = spec_of_request()
+        try:
+            return shell(reg.model_for(spec), panels, spec)
+        except Exception as e:  # noqa: BLE001 - a bad bookmark opens the server's model, saying why
+            return shell(reg.default, panels, "", f"could not open {spec[:200]}: {error_text(e)}")
+
+    app.clientside_callback(
+        """function (spec, name) {
+            document.title = 'bertviz-graph · ' + name;
+            let s = window.sessionStorage.getItem('bvTabSecret');  // per tab, kept across reloads
+            if (!s) {
+                const a = new Uint8Array(18); crypto.getRandomValues(a);
+                s = Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+                window.sessionStorage.setItem('bvTabSecret', s);
+            }
+            return s;
+        }""",
+        Output(ids.TAB_SECRET, "data"), Input(ids.MODEL, "data"), State(ids.MODEL_NAME, "data"))
+    return layout
+
+
+def page(C: AppContext, panels: list[ModuleType], spec: str = "") -> html.Div:
     tabs = dcc.Tabs(
         id=ids.TABS, value=panels[0].TAB_VALUE, className="bv-tabs", style={"flexWrap": "wrap"},
         children=[dcc.Tab(label=p.TAB_LABEL, value=p.TAB_VALUE, id=f"bv-tab-{p.TAB_VALUE}", **weights_panel.TAB_STYLE, children=html.Div(p.layout(C),
                                                                                  className="bv-tab-content"))
                   for p in panels])
     return html.Div(className="bv-app", children=[
+        dcc.Store(id=ids.MODEL, data=spec), dcc.Store(id=ids.MODEL_NAME, data=C.graph.name),
+        dcc.Store(id=ids.TAB_SECRET, data=None),
         *graph_panel.stores(C),
         dcc.Interval(id=WARMUP_TICK, interval=1200, max_intervals=1),
         html.Div(id=WARMUP, style={"position": "absolute", "left": "-50px", "top": "-50px", "overflow": "hidden",

@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters.common import PLOT_CONFIG, click_action
 from bertviz_graph.presenters.network import network
 
@@ -46,9 +47,10 @@ def layout(C: AppContext) -> html.Div:
 def register_click_opens_group(app, C: AppContext, figure_id: str) -> None:
     """A click on a figure element whose customdata is a group id opens that group in the graph view."""
 
-    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(figure_id, "clickData"),
+    @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True), Input(figure_id, "clickData"), State(ids.MODEL, "data"),
                   prevent_initial_call=True)
-    def _click(click: dict | None):
+    def _click(click: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         pts = (click or {}).get("points") or []
         req = request_for(C, pts[0].get("customdata")) if pts else None
         if req is None:
@@ -60,8 +62,9 @@ def register(app, C: AppContext) -> None:
     register_click_opens_group(app, C, NET)
 
     @app.callback(Output(NET, "figure"), Input(ids.SELECTED, "data"), Input(ids.TABS, "value"),
-                  State(NET, "figure"), prevent_initial_call=True)
-    def _highlight(selected: dict | None, tab: str | None, _shown: Any):
+                  State(NET, "figure"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _highlight(selected: dict | None, tab: str | None, _shown: Any, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if tab != TAB_VALUE:
             raise PreventUpdate  # drawn when the tab is shown
         node = selected.get("id") if isinstance(selected, dict) else None

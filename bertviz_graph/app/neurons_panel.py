@@ -18,6 +18,7 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import neurons as pn
 from bertviz_graph.presenters.common import PLOT_CONFIG
 
@@ -92,9 +93,10 @@ def head_options(C: AppContext, linear: str | None) -> tuple[list[dict[str, Any]
 def register(app, C: AppContext) -> None:
     @app.callback(
         Output(MAPPING, "children"), Output(LINEAR, "options"), Output(LINEAR, "value"), Output(MSG, "children"),
-        Input(ids.SELECTED, "data"), prevent_initial_call=True,
+        Input(ids.SELECTED, "data"), State(ids.MODEL, "data"), prevent_initial_call=True,
     )
-    def _selected(selected: dict | None):
+    def _selected(selected: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         node_id = selected.get("id") if isinstance(selected, dict) else None
         if not isinstance(node_id, str) or not node_id:
             return EMPTY, [], None, ""
@@ -110,18 +112,20 @@ def register(app, C: AppContext) -> None:
 
     @app.callback(
         Output(HEAD, "options"), Output(HEAD, "disabled"), Output(HEAD, "value"),
-        Input(LINEAR, "value"), prevent_initial_call=True,
+        Input(LINEAR, "value"), State(ids.MODEL, "data"), prevent_initial_call=True,
     )
-    def _heads(linear: str | None):
+    def _heads(linear: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         opts, disabled = head_options(C, linear)
         return opts, disabled, ALL_HEADS
 
     @app.callback(
         Output(FC, "figure"), Output(DETAIL_BOX, "style"), Output(MSG, "children", allow_duplicate=True),
-        Input(LINEAR, "value"), Input(HEAD, "value"), Input(ids.TABS, "value"),
+        Input(LINEAR, "value"), Input(HEAD, "value"), Input(ids.TABS, "value"), State(ids.MODEL, "data"),
         prevent_initial_call=True,
     )
-    def _fc(linear: str | None, head: str | None, tab: str | None):
+    def _fc(linear: str | None, head: str | None, tab: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if tab != TAB_VALUE:
             raise PreventUpdate  # drawn when the tab is shown
         if not linear:
@@ -135,10 +139,11 @@ def register(app, C: AppContext) -> None:
     @app.callback(
         Output(DETAIL, "figure"), Output(DETAIL_BOX, "style", allow_duplicate=True),
         Output(MSG, "children", allow_duplicate=True),
-        Input(FC, "clickData"), State(LINEAR, "value"), State(HEAD, "value"),
+        Input(FC, "clickData"), State(LINEAR, "value"), State(HEAD, "value"), State(ids.MODEL, "data"),
         prevent_initial_call=True,
     )
-    def _detail(click: dict | None, linear: str | None, head: str | None):
+    def _detail(click: dict | None, linear: str | None, head: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         pts = (click or {}).get("points") or []
         if not pts or not linear:
             raise PreventUpdate

@@ -14,9 +14,11 @@ from pathlib import Path
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from bertviz_graph.app import ids, model_switch
+from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.job_routes import EXPORT_ROUTE
+from bertviz_graph.app.registry import JOB_PREFIX, MAX_SPEC, model_for, registry_of
 from bertviz_graph.render.tree_text import human
 
 TAB_VALUE = "pruning"
@@ -34,6 +36,7 @@ BACK = "bv-prune-back"
 EXPORT_PATH = "bv-prune-export-path"
 EXPORT = "bv-prune-export"
 EXPORT_STATUS = "bv-prune-export-status"
+EXPORT_ZIP = "bv-prune-export-zip"
 METHOD_LABELS = {
     "magnitude": "weights: smallest |w|, one threshold over all layers",
     "magnitude-layer": "weights: smallest |w| per layer",
@@ -72,7 +75,8 @@ def layout(C: AppContext) -> html.Div:
     if p.head_grid is not None:
         children.append(dcc.Graph(id=GRID, figure=head_grid_figure(p.head_grid), config={"displaylogo": False}))
     else:
-        children.append(html.Div(id=GRID))
+        # a hidden graph, not a div: the grid's click callback is registered for every tab's model
+        children.append(dcc.Graph(id=GRID, style={"display": "none"}))
     rows = [g for g in p.groups if g.heads or g.neurons or g.zeros]
     if rows:
         head = html.Tr([html.Th(x) for x in ("layer", "heads pruned", "neurons pruned", "zero weights",
@@ -156,7 +160,10 @@ def controls(C: AppContext) -> html.Div:
                         n_clicks=0, className="bv-btn", title=str(rec.get("source") or "")),
             dcc.Input(id=EXPORT_PATH, type="text", placeholder="folder to write, e.g. ~/minilm-pruned",
                       debounce=False, style={"flex": "1", "minWidth": "200px"}),
-            html.Button("Export folder", id=EXPORT, n_clicks=0, className="bv-btn"),
+            html.Button("Export folder", id=EXPORT, n_clicks=0, className="bv-btn",
+                        title="write the copy to a folder on this machine (a server on 127.0.0.1 only)"),
+            html.A("Download .zip", href=f"{EXPORT_ROUTE}?job={folder_of(C).parent.name}", className="bv-btn",
+                   id=EXPORT_ZIP, title="the pruned copy as a zip (config.json, model.safetensors, tokenizer)"),
         ], style=row))
         kids.append(html.Div(id=EXPORT_STATUS, className="bv-empty", style={"padding": "4px"}))
     return html.Div(kids, className="bv-prune-controls",
@@ -195,9 +202,10 @@ def register_controls(app, C: AppContext) -> None:
     from bertviz_graph.prune import job as J
 
     @app.callback(Output(JOB, "data"), Output(POLL, "disabled"), Output(STATUS, "children"),
-                  Input(PRUNE, "n_clicks"), State(METHOD, "value"), State(AMOUNT, "value"),
-                  prevent_initial_call=True)
-    def _start(n, method, amount):
+                  Input(PRUNE, "n_clicks"), State(METHOD, "value"), State(AMOUNT, "value"), State(ids.MODEL, "data"),
+                  State(ids.TAB_SECRET, "data"), prevent_initial_call=True)
+    def _start(n, method, amount, spec=None, secret=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n:
             raise PreventUpdate
         from bertviz_graph.presenters.pruning import prune_controls_state
@@ -208,7 +216,8 @@ def register_controls(app, C: AppContext) -> None:
         try:
             src = original_spec(C)
             model = C.graph if src == C.graph.name else src
-            jid = J.start(model, str(method), float(amount if amount is not None else -1), src)
+            jid = J.start(model, str(method), float(amount if amount is not None else -1), src,
+                          owner=str(secret or ""))
         except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
             return no_update, True, error_text(e)
         return jid, False, f"started: {method} at {float(amount):.0%} of {src}…"
@@ -216,57 +225,67 @@ def register_controls(app, C: AppContext) -> None:
     @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(POLL, "disabled", allow_duplicate=True),
                   Output(LOCATION, "href"),
                   Input(POLL, "n_intervals"), State(JOB, "data"), State(LOCATION, "href"),
-                  prevent_initial_call=True)
-    def _poll(_n, jid, href):
-        job = J.get(jid)
-        if job is None:
+                  State(ids.TAB_SECRET, "data"), prevent_initial_call=True)
+    def _poll(_n, jid, href, secret=None):
+        st = J.status(jid, owner=str(secret or ""))  # from the jobs folder: any worker answers, owner only
+        if st is None:
             return "the pruning job is gone (the server restarted?): press Prune again", True, no_update
-        st = job.status()
         if st["state"] in ("queued", "running"):
             return status_text(st), False, no_update
         if st["state"] == "error":
             return status_text(st), True, no_update
+        spec = f"{JOB_PREFIX}{jid}"
         try:
-            model_switch.switch(app, C, str(job.folder), graph=job.graph)
+            model_for(app, spec)  # traced here, found in the registry by the reloaded page (or any worker)
         except Exception as e:  # noqa: BLE001
             return error_text(e), True, no_update
-        return status_text(st), True, _href(href, str(job.folder))
+        return status_text(st), True, _href(href, spec)
 
     @app.callback(Output(LOCATION, "href", allow_duplicate=True),
                   Output(STATUS, "children", allow_duplicate=True),
-                  Input(BACK, "n_clicks"), State(LOCATION, "href"), prevent_initial_call=True)
-    def _back(n, href):
+                  Input(BACK, "n_clicks"), State(LOCATION, "href"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _back(n, href, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         from bertviz_graph.presenters.pruning import record_of
 
         src = (record_of(C.graph) or {}).get("source")
         if not n or not src:
             raise PreventUpdate
         try:
-            model_switch.switch(app, C, str(src))
+            model_for(app, str(src))
         except Exception as e:  # noqa: BLE001
             return no_update, error_text(e)
-        return _href(href, str(src)), f"back to {src}"
+        return _href(href, str(src)), f"back to {Path(str(src)).name}"
 
     @app.callback(Output(EXPORT_STATUS, "children"), Input(EXPORT, "n_clicks"), State(EXPORT_PATH, "value"),
-                  prevent_initial_call=True)
-    def _export(n, path):
+                  State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _export(n, path, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         folder = folder_of(C)
         if not n:
             raise PreventUpdate
         if not J.is_temp_copy(folder):
             return "the model shown is not a copy pruned here: nothing to export"
+        if not registry_of(app).policy.any_path:
+            return "this server writes no folders for its users: use Download .zip"
+        if len(str(path or "")) > MAX_SPEC:
+            return f"the folder name is longer than {MAX_SPEC} characters"
         try:
             out = J.export_folder(folder, path or "")
         except Exception as e:  # noqa: BLE001
             return error_text(e)
         return f"wrote {out} (config.json with the pruning record, model.safetensors, tokenizer)"
 
+    from bertviz_graph.app.job_routes import register_routes
+
+    register_routes(app.server)
+
 
 def _href(href: str | None, spec: str) -> str:
     from urllib.parse import quote, urlsplit
 
     base = urlsplit(href or "/")
-    return f"{base.path or '/'}?model={quote(spec)}{SHOW_TAB}"
+    return f"{base.path or '/'}?model={quote(spec, safe='')}{SHOW_TAB}"
 
 
 SHOW_TAB = "#pruning"  # the hash the page is reloaded with after a prune or "Back": open this tab again
@@ -283,24 +302,24 @@ def register(app, C: AppContext) -> None:
         }""",
         Output(ids.TABS, "value", allow_duplicate=True), Input(ids.GRAPH_PICTURE, "data"),
         prevent_initial_call="initial_duplicate")
-    @app.callback(Output(ZEROS, "children"), Input(ids.WEIGHT_NAME, "data"), prevent_initial_call=True)
-    def _zeros(name):
+    @app.callback(Output(ZEROS, "children"), Input(ids.WEIGHT_NAME, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _zeros(name, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         p = panel(C)
         if not name or name not in p.sparsity:
             raise PreventUpdate
         return dcc.Graph(figure=zeros_figure(C, name), config={"displaylogo": False})
 
-    if panel(C).head_grid is None:
-        return
-
+    # registered whatever the server's model is: a tab may show a pruned copy with a heads grid
     from bertviz_graph.app import attention_panel as A
 
     @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True),
                   Output(A.LAYER, "value", allow_duplicate=True), Output(A.HEAD, "value", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True),
-                  Input(GRID, "clickData"), prevent_initial_call=True)
-    def _head(click):
+                  Input(GRID, "clickData"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _head(click, spec=None):
         """A head in the grid: its attention map (Attention tab) and its query projection in the graph."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             layer, head_index = click["points"][0]["customdata"]
         except (TypeError, KeyError, IndexError, ValueError):

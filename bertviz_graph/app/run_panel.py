@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from dash import ClientsideFunction, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import activations as PA
 from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
 
@@ -46,6 +47,9 @@ OUTPUT_IDS = "bv-output-ids"  # store: the ids of the output node(s) and head gr
 PRED_BOX = "bv-run-pred-box"  # the predictions section (the output node and the head group link to it)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
           "toImageButtonOptions": {"format": "png"}}
+
+
+MAX_TEXT = 20_000  # characters of a sentence (and its pair): the model reads at most its positions anyway
 
 
 def session(C: AppContext) -> RunSession:
@@ -148,7 +152,15 @@ def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
                 for r in p.rows]
     if p.note:
         out.append(html.Div(p.note, className="bv-banner"))
+    mask_id = getattr(session(C).runnable.tokenizer, "mask_token_id", None)
+    if p.kind != "mlm" and mask_id is not None and mask_id in list(acts.tokens.input_ids):
+        out.append(html.Div(MASK_NOTE, className="bv-banner"))
     return out
+
+
+MASK_NOTE = ("[MASK] is not filled in: this model has no masked-LM head (it ends in its hidden states or a "
+             "classifier), so it has no guesses for the masked word. Open a model with an MLM head "
+             "(e.g. bert-base-uncased) to see them.")
 
 
 def register(app, C: AppContext) -> None:
@@ -156,19 +168,26 @@ def register(app, C: AppContext) -> None:
 
     model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
 
-    @app.callback(Output(RUN, "data"), Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
+    @app.callback(Output(RUN, "data"), Output(RUN_STATUS, "children", allow_duplicate=True),
+                  Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
                   State(RUN_TEXT, "value"), State(RUN_PAIR, "value"), State(RUN, "data"),
                   prevent_initial_call=True)
     def _go(_n, _s, text, pair, cur):
+        if not str(text or "").strip():  # said, not ignored: the results shown stay those of the last run
+            shown = (cur or {}).get("text") if isinstance(cur, dict) else None
+            return no_update, "type a sentence to run" + (f" (the results shown are for “{shown}”)" if shown else "")
+        if len(str(text)) + len(str(pair or "")) > MAX_TEXT:
+            return no_update, f"the sentence is longer than {MAX_TEXT:,} characters: run a shorter one"
         nonce = (cur or {}).get("nonce", 0) + 1
-        return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}
+        return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}, no_update
 
     @app.callback(Output(RUN_TOK, "data"), Input(RUN_TOKEN, "value"), prevent_initial_call=True)
     def _tok(v):
         return v
 
-    @app.callback(Output(RUN_SUMMARY, "children"), Input(RUN, "data"), prevent_initial_call=True)
-    def _summary(run):
+    @app.callback(Output(RUN_SUMMARY, "children"), Input(RUN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _summary(run, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = acts_of(C, run)
         except Exception as e:  # noqa: BLE001
@@ -180,8 +199,9 @@ def register(app, C: AppContext) -> None:
 
     @app.callback(Output(RUN_STATUS, "children"), Output(RUN_STATUS, "className"), Output(RUN_TOKENS, "children"),
                   Output(RUN_TOKEN, "options"), Output(RUN_TOKEN, "value"), Output(RUN_RESIDUAL, "figure"),
-                  Input(RUN, "data"))
-    def _run(run):
+                  Input(RUN, "data"), State(ids.MODEL, "data"))
+    def _run(run, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = acts_of(C, run)
             if acts is None:
@@ -203,8 +223,9 @@ def register(app, C: AppContext) -> None:
                   Output(RUN_NEURONS, "figure"), Output(RUN_NEURONS, "style"), Output(RUN_NEURONS_INFO, "children"),
                   Output(RUN_FFN, "figure"), Output(RUN_FFN, "style"),
                   Input(ids.SELECTED, "data"), Input(RUN, "data"), Input(RUN_TOK, "data"),
-                  Input(RUN_STATUS, "children"), State(ids.VIEW_STATE, "data"))
-    def _act(selected, run, token, _status, view_state):
+                  Input(RUN_STATUS, "children"), State(ids.VIEW_STATE, "data"), State(ids.MODEL, "data"))
+    def _act(selected, run, token, _status, view_state, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         from dash import ctx
 
         hide = {"display": "none"}
@@ -255,11 +276,12 @@ def register(app, C: AppContext) -> None:
             return {}, hide, html.Div(error_text(e), className="bv-banner"), {}, hide, "", {}, hide
 
     @app.callback(Output(RUN_TIPS, "data"), Input(ids.GRAPH_PICTURE, "data"), Input(RUN_STATUS, "children"),
-                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"))
-    def _tips(_picture, _status, run, view_state, color_by):
+                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"), State(ids.MODEL, "data"))
+    def _tips(_picture, _status, run, view_state, color_by, spec=None):
         """Tooltips of the drawn edges (the tensor each carries for this tab's sentence) and, when colouring
         by a run, of the boxes (their value, or why they have none). Only from a run already made (the
         status line changes once it is): tooltips never start a forward pass of their own."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = None if not isinstance(run, dict) else C.run_session.cached(
                 run.get("text"), run.get("pair") or None, run.get("ids") or None)
@@ -273,10 +295,11 @@ def register(app, C: AppContext) -> None:
     app.clientside_callback(ClientsideFunction("bvg", "tips"), Output(RUN_TIPS_DONE, "data"),
                             Input(RUN_TIPS, "data"))
 
-    @app.callback(Output(ids.TABS, "value", allow_duplicate=True), Input(ids.SELECTED, "data"),
+    @app.callback(Output(ids.TABS, "value", allow_duplicate=True), Input(ids.SELECTED, "data"), State(ids.MODEL, "data"),
                   prevent_initial_call=True)
-    def _to_predictions(selected):
+    def _to_predictions(selected, spec=None):
         """The output node (or the model's head group) opens the Run tab at its predictions."""
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         node = selected.get("id") if isinstance(selected, dict) else None
         if not node or not is_output_box(C, node):
             raise PreventUpdate
@@ -292,8 +315,9 @@ def register(app, C: AppContext) -> None:
         }""",
         Output(PRED_BOX, "title"), Input(ids.SELECTED, "data"), State(OUTPUT_IDS, "data"), prevent_initial_call=True)
 
-    @app.callback(Output(RUN_PRED, "children"), Input(RUN, "data"), Input(RUN_OTHER, "value"))
-    def _predict(run, other):
+    @app.callback(Output(RUN_PRED, "children"), Input(RUN, "data"), Input(RUN_OTHER, "value"), State(ids.MODEL, "data"))
+    def _predict(run, other, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts = acts_of(C, run)
             if acts is None:

@@ -23,6 +23,7 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text, guarded
+from bertviz_graph.app.registry import model_for
 from bertviz_graph.hierarchy.heads import head_axis
 from bertviz_graph.presenters import weights as pw
 from bertviz_graph.presenters.common import (
@@ -190,9 +191,10 @@ def register(app, C: AppContext) -> None:
         Output(ids.WEIGHT_PICK, "options"), Output(ids.WEIGHT_PICK, "value"),
         Output(ids.WEIGHT_EMPTY, "children"), Output(ids.WEIGHT_EMPTY, "style"),
         Output(ids.WEIGHT_BODY, "style"),
-        Input(ids.SELECTED, "data"), State(ids.HEATMAP_HOW, "value"), prevent_initial_call=True)
+        Input(ids.SELECTED, "data"), State(ids.HEATMAP_HOW, "value"), State(ids.MODEL, "data"), prevent_initial_call=True)
     @guarded(lambda msg: (no_update, None, msg, {"display": "block"}, {"display": "none"}))
-    def _options(selected: dict | None, how: str | None):
+    def _options(selected: dict | None, how: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         node = selected.get("id") if isinstance(selected, dict) else None
         out = weight_options(C, node if isinstance(node, str) else None)
         name = out[1]
@@ -210,9 +212,10 @@ def register(app, C: AppContext) -> None:
         Output(ids.DOWNLOAD_NPY, "href"), Output(ids.HEATMAP_READOUT, "children"),
         Output(WEIGHT_HEAD_NOTE, "children"),
         Input(ids.WEIGHT_NAME, "data"), Input(ids.HEATMAP, "relayoutData"), Input(ids.HEATMAP_HOW, "value"),
-        Input(WEIGHT_HEAD_STORE, "data"), State(ids.WEIGHT_WINDOW, "data"), prevent_initial_call=True)
+        Input(WEIGHT_HEAD_STORE, "data"), State(ids.WEIGHT_WINDOW, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     @guarded(lambda msg: (_blank(msg), None, no_update, no_update, msg, ""))
-    def _heatmap(name: str | None, relayout: dict | None, how: str | None, head: int | None, cur: dict | None):
+    def _heatmap(name: str | None, relayout: dict | None, how: str | None, head: int | None, cur: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         trig = set(ctx.triggered_prop_ids.values())
         if not name:
             return _blank(""), None, {"display": "none"}, "", "", ""
@@ -235,7 +238,7 @@ def register(app, C: AppContext) -> None:
                 raise PreventUpdate
         m = _matrix(C, name, rows, cols, how)
         banner = {"display": "none"} if is_trained(C.graph, store) else {"display": "block"}
-        href = f"{NPY_ROUTE}?name={quote(name)}"
+        href = f"{NPY_ROUTE}?name={quote(name)}&model={quote(spec or '', safe='')}"
         fig, note = m.figure(), ""
         heads = heads_of(C.h)
         if head is not None and heads and head_axis(name) is not None:
@@ -245,8 +248,9 @@ def register(app, C: AppContext) -> None:
     app.clientside_callback("function (v) { return (v === undefined) ? null : v; }",
                             Output(WEIGHT_HEAD_STORE, "data"), Input(WEIGHT_HEAD, "value"), prevent_initial_call=True)
 
-    @app.callback(Output(WEIGHT_HEAD, "options"), Input(ids.WEIGHT_NAME, "data"), prevent_initial_call=True)
-    def _head_options(name: str | None):
+    @app.callback(Output(WEIGHT_HEAD, "options"), Input(ids.WEIGHT_NAME, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _head_options(name: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         heads = num_heads(C.h)
         if not name or not heads or head_axis(name) is None:
             return []
@@ -254,9 +258,10 @@ def register(app, C: AppContext) -> None:
 
     @app.callback(Output(ids.HEATMAP_READOUT, "children", allow_duplicate=True),
                   Input(ids.HEATMAP, "hoverData"), Input(ids.HEATMAP, "clickData"),
-                  State(ids.WEIGHT_WINDOW, "data"), prevent_initial_call=True)
+                  State(ids.WEIGHT_WINDOW, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     @guarded(lambda msg: msg)
-    def _readout(hover: dict | None, click: dict | None, win: dict | None):
+    def _readout(hover: dict | None, click: dict | None, win: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         data = click if any(k.endswith("clickData") for k in ctx.triggered_prop_ids) else hover
         if not isinstance(data, dict) or not data.get("points") or not isinstance(win, dict):
             raise PreventUpdate
@@ -264,9 +269,10 @@ def register(app, C: AppContext) -> None:
 
     # statistics read the whole tensor twice: they start once the heatmap is answered, never competing with it
     @app.callback(Output(ids.STATS, "children"), Output(ids.HISTOGRAM, "figure"), Output(STATS_NAME, "data"),
-                  Input(ids.WEIGHT_WINDOW, "data"), State(STATS_NAME, "data"), prevent_initial_call=True)
+                  Input(ids.WEIGHT_WINDOW, "data"), State(STATS_NAME, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     @guarded(lambda msg: (html.Div(msg, className="bv-empty"), _blank(msg), None))
-    def _stats(win: dict | None, done: str | None):
+    def _stats(win: dict | None, done: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         name = win.get("name") if isinstance(win, dict) else None
         if name == done and name is not None:
             raise PreventUpdate
@@ -276,10 +282,11 @@ def register(app, C: AppContext) -> None:
         return stats_table(dist.rows()), dist.figure(name), name
 
     @app.callback(Output(ids.PER_HEAD_BOX, "children"),
-                  Input(ids.WEIGHT_NAME, "data"), Input(ids.WEIGHT_TABS, "value"), Input(ids.HEATMAP_HOW, "value"),
+                  Input(ids.WEIGHT_NAME, "data"), Input(ids.WEIGHT_TABS, "value"), Input(ids.HEATMAP_HOW, "value"), State(ids.MODEL, "data"),
                   prevent_initial_call=True)
     @guarded(lambda msg: html.Div(msg, className="bv-empty"))
-    def _per_head(name: str | None, tab: str | None, how: str | None):
+    def _per_head(name: str | None, tab: str | None, how: str | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if tab != "heads":
             raise PreventUpdate
         heads = heads_of(C.h)
@@ -290,9 +297,10 @@ def register(app, C: AppContext) -> None:
         return dcc.Graph(id=ids.PER_HEAD, figure=fig, config=GRAPH_CONFIG)
 
     @app.callback(Output(ids.DOWNLOAD_PNG_FILE, "data"), Input(ids.DOWNLOAD_PNG, "n_clicks"),
-                  State(ids.WEIGHT_WINDOW, "data"), prevent_initial_call=True)
+                  State(ids.WEIGHT_WINDOW, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     @guarded(lambda msg: no_update)
-    def _png(n: int, win: dict | None):
+    def _png(n: int, win: dict | None, spec=None):
+        C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n or not isinstance(win, dict):
             raise PreventUpdate
         name = win["name"]
@@ -304,7 +312,8 @@ def register(app, C: AppContext) -> None:
 
 
 def register_routes(server, C: AppContext) -> None:
-    """GET /_bertviz/weights.npy?name=...: the whole tensor as float32 .npy, streamed in row chunks."""
+    """GET /_bertviz/weights.npy?name=...&model=spec: the tab's model's whole tensor as float32 .npy,
+    streamed in row chunks (``model`` resolved by the app's registry, as the tab's callbacks do)."""
     from flask import Response, request, stream_with_context
 
     if NPY_ROUTE in {r.rule for r in server.url_map.iter_rules()}:
@@ -312,14 +321,17 @@ def register_routes(server, C: AppContext) -> None:
 
     @server.route(NPY_ROUTE)
     def _npy():  # noqa: ANN202
-        name = request.args.get("name", "")
-        store = C.weights
+        name = request.args.get("name", "")[:1000]
+        try:
+            store = server.extensions["bertviz_graph.registry"].model_for(request.args.get("model")).weights
+        except Exception as exc:  # noqa: BLE001 - a sentence (UserError) or a short line, never internals
+            return Response(error_text(exc).split(" (")[0] + "\n", status=400, mimetype="text/plain")
         if not name or store.resolve(name) is None:
             return Response(f"no weight tensor named {name!r} in this model\n", status=404, mimetype="text/plain")
         try:
             shape = tuple(int(d) for d in store.shape(name))
         except Exception as exc:  # noqa: BLE001
-            return Response(error_text(exc) + "\n", status=500, mimetype="text/plain")
+            return Response(error_text(exc).split(" (")[0] + "\n", status=422, mimetype="text/plain")
         fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".npy"
 
         def chunks():

@@ -9,7 +9,6 @@ dropped from the in-memory proto once their shapes are known (``sources``-style 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,10 +123,11 @@ def _check_external(path: Path, model: Any) -> None:
             continue
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location", "")
-        target = (base / loc).resolve()
-        if not loc or os.path.isabs(loc) or ".." in Path(loc).parts:
-            raise UserError(f"{path}: tensor {t.name!r} points at external data {loc!r} outside its folder",
-                            "keep the .data file next to the .onnx file (a relative name, no '..')")
+        from bertviz_graph.sources.paths import inside
+
+        # after symlinks: a linked .data leading out of the folder is refused too
+        target = inside(loc, base, f"{path}: tensor {t.name!r} points at external data",
+                        "keep the .data file next to the .onnx file (a relative name, no '..', no link out)")
         if loc not in sizes:
             if not target.is_file():
                 raise UserError(f"{path}: external data file {loc!r} is missing (tensor {t.name!r})",

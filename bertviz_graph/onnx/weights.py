@@ -26,6 +26,9 @@ class OnnxWeights:
     def __init__(self, path: str | Path, params: dict[str, dict[str, Any]]):
         """``params``: shown name -> {"onnx_name", "shape", "dtype", "layout", "quant"} (from the OpGraph)."""
         self.path = Path(path)
+        if not str(self.path).lower().endswith(".onnx") or not self.path.resolve().name.lower().endswith(".onnx"):
+            raise UserError(f"{self.path} is not an .onnx file (after links); refused, nothing read",
+                            "import the .onnx file itself")
         if not self.path.is_file():
             raise UserError(f"the ONNX file {self.path} this graph was imported from is gone",
                             "import the .onnx file again (or move it back)")
@@ -124,14 +127,8 @@ class OnnxWeights:
         import onnx.numpy_helper as nh
         from onnx.helper import tensor_dtype_to_np_dtype
 
-        shown = self._by_onnx.get(onnx_name)
-        p = self._params.get(shown) if shown else None
-        if p and p.get("file_offset") and p.get("dtype") not in (None, "", "bfloat16"):
-            return self._mapped(self.path, int(p["file_offset"][0]), p["dtype"], p["shape"])
-        if p and p.get("external") and p.get("dtype") not in (None, "", "bfloat16"):
-            ext = p["external"]
-            return self._mapped(self.path.parent / ext["location"], int(ext.get("offset", 0) or 0), p["dtype"],
-                                p["shape"])
+        # Where the bytes are is read from the .onnx file itself, never from the graph (a saved graph.json
+        # could name any offset or file): the parsed file's own offsets and external-data entries.
         t = self._tensors().get(onnx_name)
         if t is None:
             raise KeyError(f"tensor {onnx_name!r} is not in {self.path}")
@@ -139,15 +136,12 @@ class OnnxWeights:
             return self._mapped(self.path, self._cut[onnx_name][0],
                                 str(np.dtype(tensor_dtype_to_np_dtype(t.data_type))), list(t.dims))
         if t.data_location == 1:
+            from bertviz_graph.sources.paths import inside
+
             info = {e.key: e.value for e in t.external_data}
-            file = self.path.parent / info["location"]
-            mm = self._maps.get(file)
-            if mm is None:
-                mm = self._maps[file] = np.memmap(file, dtype=np.uint8, mode="r")
-            dtype = np.dtype(tensor_dtype_to_np_dtype(t.data_type))
-            offset = int(info.get("offset", 0) or 0)
-            n = int(np.prod(t.dims)) if len(t.dims) else 1
-            return mm[offset: offset + n * dtype.itemsize].view(dtype).reshape(tuple(t.dims))
+            file = inside(info.get("location", ""), self.path.parent, f"{self.path.name}: external data")
+            return self._mapped(file, int(info.get("offset", 0) or 0),
+                                str(np.dtype(tensor_dtype_to_np_dtype(t.data_type))), list(t.dims))
         return nh.to_array(t)
 
     def _value(self, name: str) -> np.ndarray:

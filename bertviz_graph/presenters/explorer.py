@@ -76,6 +76,8 @@ def step(view: View, selected: str | None, event: Mapping[str, Any], default: Vi
     x = str(event.get("id", ""))
     if kind in ("click", "dblclick"):
         toggle = bool(event.get("toggle")) or kind == "dblclick"
+        if not x:  # the event store's first value on a fresh page, not a click: nothing to do or to say
+            return Step(cur)
         visible = {n.id: n for n in view.data().nodes}
         if not _known(view, x):
             return Step(cur, notes=(f"'{x}' is not in this model (a stale page?): the view was drawn again",))

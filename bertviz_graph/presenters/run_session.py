@@ -25,6 +25,9 @@ def can_run(graph: OpGraph) -> str | None:
     meta = graph.meta
     if graph.module is not None:
         return None
+    if meta.get("origin") == "onnx":
+        return ("an ONNX graph is structure and weights only: it is drawn and its weights are shown, but this "
+                "app runs sentences through PyTorch models (open the model's folder to run it)")
     if not meta.get("config"):
         return "this graph has no model config (a traced nn.Module saved to JSON): nothing to run"
     if meta.get("origin") != "preset" and not meta.get("weight_files"):

@@ -99,6 +99,9 @@ def prune(model: Any, method: str = "magnitude", amount: float = 0.3, *, sentenc
 
     check_method(method, amount)
     run = load_trained(model, head=head)
+    from bertviz_graph.torch_lock import lock_each_call
+
+    lock_each_call(run.model)  # the torch lock per forward pass, never for the whole job (app stays responsive)
     texts, bats = sentence_batches(run.tokenizer, sentences, keep_order=labels is not None)
     lab = None
     if labels is not None:

@@ -2,7 +2,7 @@
 
 The built-in set is 48 plain English sentences written for this package (varied topics, lengths and syntax).
 The Lee corpus (50 news documents with 1,225 human-judged pair similarities, Lee, Pincombe & Welsh 2005) is
-read from gensim's test data when gensim is installed; gensim is optional (a test/benchmark extra).
+read from gensim's test data (gensim is a runtime dependency: the pruning notebook uses it).
 """
 
 from __future__ import annotations

@@ -139,6 +139,10 @@ def _resolve_path(path: Path, head: str) -> ModelSource:
 
     check_config_sizes(cfg, str(config_path))
     weights = sorted(path.glob("*.safetensors"))
+    from bertviz_graph.sources.paths import inside
+
+    for w in weights:  # a weight file linked from elsewhere is refused (resolved, it must stay in the folder)
+        inside(w.name, path, "weight file")
     if weights:
         from bertviz_graph.sources.weights import read_header
 

@@ -268,6 +268,10 @@ def _expand_paths(paths: Iterable[str | Path]) -> list[Path]:
                     raise UserError(f"{p} lists shard {s!r}, which is not a .safetensors file in {p.parent}",
                                     "an index may only name shard files in its own folder")
                 sp = p.parent / s
+                if sp.is_symlink():
+                    from bertviz_graph.sources.paths import inside
+
+                    inside(s, p.parent, f"{p} lists shard")  # a link leading out of the folder is refused
                 if not sp.exists():
                     raise UserError(f"{p} lists shard {s} but {sp} does not exist", "download all shards")
                 out.append(sp)
