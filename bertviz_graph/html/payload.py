@@ -1,0 +1,139 @@
+"""The plain data of an offline explorer: every picture, detail and weight preview the HTML page shows.
+
+The page runs no Python, so what the widget's kernel computes on a click is computed here ahead of time,
+by the same code (``layout_of`` + ``to_svg`` for pictures, ``presenters.details`` for the details pane,
+``widget.matrix.matrix_payload`` for weight heatmaps). The views stored are the overview and, for every
+group, the view with that group and the groups above it opened (``View.reveal(g).open(g)``): any group at
+any depth can be opened and closed, the ×N slider picks any member, but opening a box closes the boxes
+opened beside it (the page shows the stored view of the group clicked last).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+WEIGHT_MODES = ("preview", "full", "none")
+PREVIEW_PX = (64, 64)  # cells of a weight preview (each one block of weights, reduced as the app reduces)
+
+
+def state_views(h: Any, base: Any) -> dict[str, Any]:
+    """{state key: View}: "" is the overview, a group id the view with that group (and its ancestors) open."""
+    out = {"": base}
+    for gid, g in h.groups.items():
+        if gid and _openable(g):
+            out[gid] = base.reveal(gid).open(gid)
+    return out
+
+
+def _openable(g: Any) -> bool:
+    """A group drawn as a box that opens: a module or block with children, or a folded ×N series."""
+    return bool(g.children) or g.kind == "series"
+
+
+def _state_record(view: Any, svg_index: int) -> dict[str, Any]:
+    st = view.state
+    return {"svg": svg_index, "opened": sorted(st.opened), "instance": dict(st.instance)}
+
+
+def _home(h: Any, x: str) -> str:
+    """The stored view a node is shown in: its group's (the overview for what is visible there)."""
+    p = h.parent(x)
+    while p and not _openable(h.groups[p]):
+        p = h.parent(p)
+    return p or ""
+
+
+def _search_fields(h: Any, x: str) -> list[str]:
+    """The texts ``view.find`` matches for ``x`` (label, class, path, name, op), in its order."""
+    if x in h.groups:
+        g = h.groups[x]
+        fields = (g.label, g.cls, g.id, g.sublabel)
+    else:
+        d = h.graph.g.nodes[x]
+        fields = (x, d.get("name", ""), d.get("op", ""), h.label_of(x), d.get("module", ""))
+    return [str(f) for f in fields if f]
+
+
+def _where(h: Any, x: str) -> list[str]:
+    """[label, where] of a search result, as the widget lists it."""
+    if x in h.groups:
+        g = h.groups[x]
+        return [g.label + (f" · {g.sublabel}" if g.sublabel else ""), x]
+    d = h.graph.g.nodes[x]
+    label = h.label_of(x) + (f" · {h.sublabel_of(x)}" if h.sublabel_of(x) else "")
+    return [label, f"{d.get('module') or '(model)'} · {d.get('name') or x}"]
+
+
+def build_payload(graph: Any, *, weights: str = "preview", view: Any = None) -> dict[str, Any]:
+    """Everything the offline page shows for ``graph`` (JSON-able). ``weights``: "preview" (heatmaps of at
+    most 64×64 cells), "full" (the app's resolution) or "none"."""
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.hierarchy.tree import build_hierarchy
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.presenters.details import details
+    from bertviz_graph.render.svg import to_svg
+    from bertviz_graph.view import ROOT, View
+
+    if weights not in WEIGHT_MODES:
+        raise UserError(f"unknown --weights {weights!r}", "use one of: " + ", ".join(WEIGHT_MODES))
+    if graph.hierarchy is None:
+        graph.hierarchy = build_hierarchy(graph)
+    h = graph.hierarchy
+    base = view if view is not None else View.default(h)
+    views = state_views(h, base)
+
+    svgs: list[str] = []
+    index: dict[str, int] = {}
+    states: dict[str, Any] = {}
+    for key, v in views.items():
+        svg = to_svg(layout_of(v))
+        if svg not in index:
+            index[svg] = len(svgs)
+            svgs.append(svg)
+        states[key] = _state_record(v, index[svg])
+
+    ids = [x for _, x in h.walk() if x != ROOT]
+    info: dict[str, Any] = {}
+    names: list[str] = []
+    for x in ids:
+        d = details(h, x, views.get(_home(h, x), base) if x not in views else views[x])
+        if d["mapping"]:  # one pane, as in the widget: the mapping follows the rows
+            d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
+        info[x] = d
+        names += [w for w in d.get("weights") or [] if w not in names]
+
+    return {
+        "version": 1,
+        "name": graph.name or "model",
+        "start": "",
+        "svgs": svgs,
+        "states": states,
+        "parent": {x: h.parent(x) or "" for x in ids},
+        "series": {gid: list(g.members) for gid, g in h.groups.items() if g.kind == "series"},
+        "details": info,
+        "search": [[x, _search_fields(h, x), _where(h, x)] for x in ids],
+        "matrices": _matrices(graph, h, names, weights),
+        "weights": weights,
+    }
+
+
+def _matrices(graph: Any, h: Any, names: list[str], mode: str) -> dict[str, Any]:
+    """{weight name: {"png": base64, "meta": ...}} as the widget's weight pane receives them."""
+    if mode == "none" or not names:
+        return {}
+    from bertviz_graph.details import weights_for
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.presenters.common import MAX_PX
+    from bertviz_graph.widget.matrix import matrix_payload
+
+    store = weights_for(graph)
+    px = PREVIEW_PX if mode == "preview" else MAX_PX
+    out: dict[str, Any] = {}
+    for name in names:
+        try:
+            png, meta = matrix_payload(store, name, num_heads=h.ctx.get("heads"), max_px=px)
+        except UserError:
+            continue  # a weight without values (structure only): the pane says it is not stored
+        out[name] = {"png": base64.b64encode(png).decode("ascii"), "meta": meta}
+    return out
