@@ -16,6 +16,10 @@ from bertviz_graph.html.page import page, write_page
 __all__ = ["WEIGHT_MODES", "build_payload", "page", "save_html", "write_page"]
 
 
-def save_html(graph: Any, path: str | Path, *, weights: str = "preview", view: Any = None) -> Path:
+def save_html(graph: Any, path: str | Path, *, text: str | None = None, pair: str | None = None,
+              weights: str = "preview", view: Any = None) -> Path:
     """Write the offline explorer of ``graph`` to ``path`` (atomically); returns the path."""
-    return write_page(build_payload(graph, weights=weights, view=view), path)
+    from bertviz_graph.io import check_writable
+
+    check_writable(path)  # fail before the work, not after
+    return write_page(build_payload(graph, text=text, pair=pair, weights=weights, view=view), path)

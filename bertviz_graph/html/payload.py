@@ -65,9 +65,11 @@ def _where(h: Any, x: str) -> list[str]:
     return [label, f"{d.get('module') or '(model)'} · {d.get('name') or x}"]
 
 
-def build_payload(graph: Any, *, weights: str = "preview", view: Any = None) -> dict[str, Any]:
-    """Everything the offline page shows for ``graph`` (JSON-able). ``weights``: "preview" (heatmaps of at
-    most 64×64 cells), "full" (the app's resolution) or "none"."""
+def build_payload(graph: Any, *, text: str | None = None, pair: str | None = None, weights: str = "preview",
+                  view: Any = None) -> dict[str, Any]:
+    """Everything the offline page shows for ``graph`` (JSON-able). ``text``/``pair``: a sentence run
+    through the model (every edge's tensor on hover, the predictions in the output's details).
+    ``weights``: "preview" (heatmaps of at most 64×64 cells), "full" (the app's resolution) or "none"."""
     from bertviz_graph.errors import UserError
     from bertviz_graph.hierarchy.tree import build_hierarchy
     from bertviz_graph.layout import layout_of
@@ -82,6 +84,13 @@ def build_payload(graph: Any, *, weights: str = "preview", view: Any = None) -> 
     h = graph.hierarchy
     base = view if view is not None else View.default(h)
     views = state_views(h, base)
+    session = acts = None
+    if text is not None or pair is not None:
+        from bertviz_graph.presenters.run_session import RunSession
+
+        session = RunSession(graph)
+        acts = session.run(text, pair, None)
+    tips: list[dict[str, Any]] = []
 
     svgs: list[str] = []
     index: dict[str, int] = {}
@@ -91,6 +100,7 @@ def build_payload(graph: Any, *, weights: str = "preview", view: Any = None) -> 
         if svg not in index:
             index[svg] = len(svgs)
             svgs.append(svg)
+            tips.append(_edge_tips(graph, v, acts))
         states[key] = _state_record(v, index[svg])
 
     ids = [x for _, x in h.walk() if x != ROOT]
@@ -102,6 +112,8 @@ def build_payload(graph: Any, *, weights: str = "preview", view: Any = None) -> 
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         info[x] = d
         names += [w for w in d.get("weights") or [] if w not in names]
+    if acts is not None:
+        _add_predictions(graph, h, info, session, acts)
 
     return {
         "version": 1,
@@ -115,7 +127,33 @@ def build_payload(graph: Any, *, weights: str = "preview", view: Any = None) -> 
         "search": [[x, _search_fields(h, x), _where(h, x)] for x in ids],
         "matrices": _matrices(graph, h, names, weights),
         "weights": weights,
+        "tips": tips,
+        "sentence": {"text": text, "pair": pair} if acts is not None else None,
     }
+
+
+def _edge_tips(graph: Any, view: Any, acts: Any) -> dict[str, Any]:
+    """The canvas tooltips of one picture: what every edge carries for the sentence (the widget's)."""
+    if acts is None:
+        return {}
+    from bertviz_graph.presenters.activations import edge_tips
+
+    return {"edges": edge_tips(graph, view, acts), "nodes": {}}
+
+
+def _add_predictions(graph: Any, h: Any, info: dict[str, Any], session: Any, acts: Any) -> None:
+    """The run's predictions under the output boxes' details, as the widget adds them."""
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.presenters.activations import output_boxes, prediction_rows
+    from bertviz_graph.run.predict import predict
+
+    try:
+        rows = [["predictions", "↓"], *prediction_rows(predict(session.runnable, acts))]
+    except UserError as e:
+        rows = [["predictions", str(e)]]
+    for x in output_boxes(graph, h):
+        if x in info:
+            info[x]["rows"] = info[x]["rows"] + rows
 
 
 def _matrices(graph: Any, h: Any, names: list[str], mode: str) -> dict[str, Any]:

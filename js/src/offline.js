@@ -53,6 +53,7 @@ export class OfflineModel {
     if (!(key in this.d.states)) throw new Error(`this file has no view with '${key}' open`);
     this.key = key;
     this.set("svg", this.d.svgs[this.state().svg]);
+    this.set("_tips", (this.d.tips || [])[this.state().svg] || {});
     this.marks();
     this.showDetails();
   }
