@@ -1,0 +1,109 @@
+"""The offline HTML explorer's file (bertviz_graph.html), without a browser: the stored pictures are the
+ones the notebook widget draws for the same clicks, the details and weight statistics are the model's,
+the CLI writes it and refuses bad options with error/fix lines."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import bertviz_graph as bg
+from tests.tiny_models import tiny_model
+
+
+def decode(path: Path) -> dict:
+    """The page's payload, read back the way the browser does (base64 -> zlib deflate -> JSON)."""
+    text = path.read_text(encoding="utf-8")
+    blob = re.search(r'<script type="application/octet-stream" id="bvg-data">([^<]*)</script>', text).group(1)
+    return json.loads(zlib.decompress(base64.b64decode(blob)))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tiny_model(tmp_path_factory.mktemp("tiny") / "m")
+    graph = bg.trace(str(folder))
+    out = tmp_path_factory.mktemp("html") / "tiny.html"
+    graph.save_html(out)
+    return folder, graph, out, decode(out)
+
+
+def test_pictures_are_what_the_widget_draws_for_the_same_clicks(tiny):
+    from bertviz_graph.widget import GraphWidget
+
+    _, graph, _, d = tiny
+    h = graph.hierarchy
+    assert d["svgs"][d["states"][""]["svg"]] == GraphWidget(graph).svg
+    # every group at every depth: the widget opening it (and what is above it) draws the stored picture
+    groups = [g for g in d["states"] if g]
+    assert len(groups) >= 10 and any(h.groups[g].kind == "series" for g in groups)
+    assert max(len(h.ancestors(g)) for g in groups) >= 4
+    for gid in groups:
+        w = GraphWidget(graph).open(gid)
+        assert d["svgs"][d["states"][gid]["svg"]] == w.svg, gid
+        assert set(d["states"][gid]["opened"]) == set(w.state["opened"])
+
+
+def test_details_are_the_widgets_and_search_fields_give_view_find(tiny):
+    from bertviz_graph.view import find
+    from bertviz_graph.widget import GraphWidget
+
+    _, graph, _, d = tiny
+    w = GraphWidget(graph)
+    for x in ("bert.encoder.layer.1.attention.self.query", "bert.encoder.layer.0.intermediate", "bert.embeddings"):
+        w.reveal(x).select(x)
+        got = d["details"][x]
+        for k in ("title", "subtitle", "rows", "weights", "explanation", "breadcrumb"):
+            assert got.get(k) == w.details.get(k), (x, k)
+    # the page matches a query against the stored fields as view.find does (regex, case-insensitive)
+    for q in ("softmax", "query|key", "LayerNorm", "layer\\.1\\..*dense"):
+        rx = re.compile(q, re.I)
+        page = [x for x, fields, _ in d["search"] if any(rx.search(f) for f in fields)]
+        assert page == find(graph.hierarchy, q), q
+
+
+def test_weight_previews_describe_the_checkpoint(tiny):
+    folder, _, _, d = tiny
+    tensors = load_file(str(folder / "model.safetensors"))
+    name = "bert.encoder.layer.0.attention.self.query.weight"
+    meta = d["matrices"][name]["meta"]
+    ref = next(v for k, v in tensors.items() if k.endswith(name)).astype(np.float64)
+    assert meta["full"] == list(ref.shape)
+    assert meta["stats"]["mean"] == pytest.approx(ref.mean(), abs=1e-6)
+    assert meta["stats"]["std"] == pytest.approx(ref.std(), rel=1e-5)
+    assert meta["stats"]["max"] == pytest.approx(ref.max(), rel=1e-6)
+    png = base64.b64decode(d["matrices"][name]["png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    rows, cols = meta["shown"] if "shown" in meta else (None, None)
+    w, hgt = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert w <= 64 and hgt <= 64, (w, hgt, rows, cols)  # a preview: at most 64×64 cells
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bertviz_graph", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path):
+    folder = str(tiny[0])
+    out = tmp_path / "x.html"
+    p = run_cli("export", folder, "-o", str(out), "--weights", "none")
+    assert p.returncode == 0, p.stderr
+    d = decode(out)
+    assert d["matrices"] == {} and d["weights"] == "none"
+    assert d["svgs"] == tiny[3]["svgs"]  # the same pictures as the API's file (a trace-cache hit)
+
+    bad = tmp_path / "x.svg"
+    p = run_cli("export", folder, "-o", str(bad), "--text", "hi")
+    assert p.returncode == 2 and not bad.exists()
+    lines = [ln.strip() for ln in p.stderr.strip().splitlines()]
+    assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in p.stderr
+    p = run_cli("export", folder, "-o", str(tmp_path / "y.html"), "--weights", "all")
+    assert p.returncode == 2 and not (tmp_path / "y.html").exists()
