@@ -23,8 +23,13 @@ from tests.tiny_models import tiny_model
 def decode(path: Path) -> dict:
     """The page's payload, read back the way the browser does (base64 -> zlib deflate -> JSON)."""
     text = path.read_text(encoding="utf-8")
-    blob = re.search(r'<script type="application/octet-stream" id="bvg-data">([^<]*)</script>', text).group(1)
-    return json.loads(zlib.decompress(base64.b64decode(blob)))
+    out = {}
+    for part in ("bvg-head", "bvg-data"):  # the first picture's block, then the rest
+        blob = re.search(f'<script type="application/octet-stream" id="{part}">([^<]*)</script>', text).group(1)
+        out.update(json.loads(zlib.decompress(base64.b64decode(blob))))
+    first = out["states"][out["start"]]["svg"]
+    assert out.pop("first") == {"svg": out["svgs"][first], "tips": out["tips"][first]}
+    return out
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,21 @@ def encode(payload: dict[str, Any]) -> str:
     return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
 
 
+LATER = ("svgs", "details", "matrices", "tips", "search")  # decoded after the first picture is drawn
+
+
+def split(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(head, rest): the head is small and holds the first picture, so the page paints before it has
+    decoded every stored picture, detail and weight preview (the rest, a few MB of JSON)."""
+    head = {k: v for k, v in payload.items() if k not in LATER}
+    first = payload["states"][payload["start"]]["svg"]
+    head["first"] = {"svg": payload["svgs"][first], "tips": (payload.get("tips") or [{}] * (first + 1))[first]}
+    return head, {k: payload[k] for k in LATER if k in payload}
+
+
 def page(payload: dict[str, Any]) -> str:
     """The HTML text of the offline explorer for ``payload`` (``payload.build_payload``)."""
+    head, rest = split(payload)
     js = (STATIC / "explorer.js").read_text(encoding="utf-8")
     css = (STATIC / "explorer.css").read_text(encoding="utf-8")
     title = html.escape(f"{payload.get('name') or 'model'} · bertviz_graph")
@@ -40,7 +53,8 @@ def page(payload: dict[str, Any]) -> str:
         "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src data: blob:\">"
         f"<style>{css}\nhtml,body{{margin:0;height:100%;}}#bvg-page{{padding:6px;box-sizing:border-box}}</style>"
         "</head><body><div id=\"bvg-page\"><noscript>This explorer needs JavaScript.</noscript></div>"
-        f"<script type=\"application/octet-stream\" id=\"bvg-data\">{encode(payload)}</script>"
+        f"<script type=\"application/octet-stream\" id=\"bvg-head\">{encode(head)}</script>"
+        f"<script type=\"application/octet-stream\" id=\"bvg-data\">{encode(rest)}</script>"
         f"<script>{js}</script></body></html>\n"
     )
 

@@ -12,15 +12,23 @@ async function decode(text) {
 }
 
 async function main() {
+  performance.mark("bvg-start");
   const page = document.getElementById("bvg-page");
-  const data = await decode(document.getElementById("bvg-data").textContent);
+  const head = await decode(document.getElementById("bvg-head").textContent);
+  performance.mark("bvg-decoded");
   const fit = () => Math.max(320, window.innerHeight - 12);
-  const model = new OfflineModel(data, fit());
+  // the rest (every picture, detail and weight preview) is decoded once the first picture is drawn
+  let painted;
+  const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
+  const model = new OfflineModel(head, fit(), rest);
   window.addEventListener("resize", () => model.set("height", fit()));
   widget.render({ model, el: page });
-  // ready once the picture is on screen: the widget draws it in a microtask, the browser in the next frame
+  performance.mark("bvg-rendered");
+  // painted once the picture is on screen: the widget draws it in a microtask, the browser in the next frame
   await new Promise((r) => requestAnimationFrame(() => r()));
   document.body.setAttribute("data-bvg-paint-ms", String(Math.round(performance.now())));
+  painted();
+  await model.ready;
   document.body.setAttribute("data-bvg-ready", "1");
 }
 

@@ -7,8 +7,19 @@ const ids = (svg) => new Set(Array.from(svg.matchAll(/<g class="node" data-id="(
 const unescapeAttr = (s) => s.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#x27;|&#39;/g, "'").replace(/&amp;/g, "&");
 
 export class OfflineModel {
-  constructor(data, height) {
-    this.d = data;
+  /** data: the page's head (the first picture, the stored views' index); rest() resolves to the rest
+   * (pictures, details, weight previews, search fields), decoded after the first paint. */
+  constructor(data, height, rest) {
+    this.d = { svgs: [], details: {}, matrices: {}, tips: [], search: [], ...data };
+    this.d.svgs[data.states[data.start].svg] = data.first.svg;
+    this.d.tips[data.states[data.start].svg] = data.first.tips;
+    this.pending = [];
+    this.ready = rest.then((more) => {
+      Object.assign(this.d, more);
+      const queued = this.pending;
+      this.pending = null;
+      for (const m of queued) this.send(m);
+    });
     this.handlers = {};
     this.visible = new Map(); // svg index -> Set of drawn node ids
     this.focusN = 0;
@@ -36,6 +47,10 @@ export class OfflineModel {
     this.handlers[ev] = (this.handlers[ev] || []).filter((f) => f !== fn);
   }
   send(msg) {
+    if (this.pending) {
+      this.pending.push(msg); // a click before the rest is decoded: answered when it is
+      return;
+    }
     try {
       const f = this[`msg_${msg.type}`];
       if (f) f.call(this, msg);
