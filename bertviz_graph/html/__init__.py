@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bertviz_graph.html.payload import WEIGHT_MODES, build_payload
 from bertviz_graph.html.page import page, write_page
+from bertviz_graph.html.payload import WEIGHT_MODES, build_payload
 
 __all__ = ["WEIGHT_MODES", "build_payload", "page", "save_html", "write_page"]
 
