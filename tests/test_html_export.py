@@ -112,3 +112,18 @@ def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path):
     assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in p.stderr
     p = run_cli("export", folder, "-o", str(tmp_path / "y.html"), "--weights", "all")
     assert p.returncode == 2 and not (tmp_path / "y.html").exists()
+
+
+def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path):
+    from bertviz_graph.widget import GraphWidget
+
+    _, graph, _, _ = tiny
+    w = GraphWidget(graph).open("bert.encoder.layer.0.attention")
+    sent = []
+    w.send = sent.append  # what the kernel sends the browser (the button's answer)
+    w.handle_message({"type": "save_html"})
+    assert w.error == "" and [m["type"] for m in sent] == ["html"]
+    out = tmp_path / "w.html"
+    out.write_text(sent[0]["text"], encoding="utf-8")
+    d = decode(out)
+    assert d["svgs"][d["states"][""]["svg"]] == w.svg  # it opens on the picture the widget shows

@@ -29,7 +29,7 @@ STAGES: list[tuple[str, list[str]]] = [
     # a run (one forward pass), pruning and diffs: data beside the graph, read by the panels
     ("analyses", ["run", "prune", "diff", "pipeline"]),
     ("presenters", ["presenters", "details", "neurons", "render.weights"]),
-    ("renderers", ["render", "app", "widget"]),
+    ("renderers", ["render", "app", "widget", "html"]),
     ("facade", ["api", "cli", "__main__", ""]),  # "" = bertviz_graph/__init__
 ]
 RANK = {name: i for i, (name, _) in enumerate(STAGES)}

@@ -27,6 +27,7 @@ export class OfflineModel {
       svg: "", details: {}, matrix_png: new Uint8Array(0), matrix_meta: {}, error: "", height, panel: "details",
       search: "", matches: [], _marks: {}, _focus: {}, _match_info: [], _search_info: "", _tips: {}, _name: data.name || "model",
       selected: "",
+      _offline: true, // no kernel: the widget leaves out what needs one (Save HTML)
     };
     this.go(data.start || "");
   }
