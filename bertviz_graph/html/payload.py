@@ -11,6 +11,7 @@ opened beside it (the page shows the stored view of the group clicked last).
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 WEIGHT_MODES = ("preview", "full", "none")
@@ -173,5 +174,10 @@ def _matrices(graph: Any, h: Any, names: list[str], mode: str) -> dict[str, Any]
             png, meta = matrix_payload(store, name, num_heads=h.ctx.get("heads"), max_px=px)
         except UserError:
             continue  # a weight without values (structure only): the pane says it is not stored
+        # a shared file names no folder of the machine that wrote it: the weight file's name only
+        meta["source"] = re.sub(r"(?:[A-Za-z]:)?[\\/]\S*[\\/]([^\\/\s]+)", r"\1", str(meta.get("source") or ""))
+        if not meta.get("exact"):  # the pane says what a pixel is: say too that this is all the file has
+            meta["cell_label"] = (f"{meta.get('cell_label')}; a preview stored in this file (zoom, head slices "
+                                  "and exact values: the app or the widget)")
         out[name] = {"png": base64.b64encode(png).decode("ascii"), "meta": meta}
     return out
