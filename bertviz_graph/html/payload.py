@@ -113,8 +113,10 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         info[x] = d
         names += [w for w in d.get("weights") or [] if w not in names]
+    attention = None
     if acts is not None:
         _add_predictions(graph, h, info, session, acts)
+        attention = _attention(graph, acts)
 
     return {
         "version": 1,
@@ -130,7 +132,22 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         "weights": weights,
         "tips": tips,
         "sentence": {"text": text, "pair": pair} if acts is not None else None,
+        "attention": attention,
     }
+
+
+def _attention(graph: Any, acts: Any) -> dict[str, Any] | None:
+    """The sentence's attention maps [layer][head][query][key] (4 decimals), tokens and per-head summaries."""
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.presenters.attention import summary_rows
+    from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps
+
+    try:
+        am = attention_maps(graph, acts)
+    except UserError:
+        return None  # a model without attention maps: the tab says no sentence maps are stored
+    return {"maps": am.maps.round(4).tolist(), "tokens": list(am.tokens), "summary": summary_rows(am),
+            "keys": list(SUMMARY_KEYS), "trained": bool(am.trained)}
 
 
 def _edge_tips(graph: Any, view: Any, acts: Any) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 // (deflate-compressed JSON, base64) is decoded with the browser's DecompressionStream and drawn by the
 // notebook widget's own render() over a model that answers from that data (offline.js).
 
-import widget from "./index.js";
+import { AttentionPanel } from "./attention_offline.js";
+import widget, { PANELS } from "./index.js";
 import { OfflineModel } from "./offline.js";
 
 async function decode(text) {
@@ -22,6 +23,7 @@ async function main() {
   const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
   const model = new OfflineModel(head, fit(), rest);
   window.addEventListener("resize", () => model.set("height", fit()));
+  if (head.sentence) PANELS.push(AttentionPanel); // the page's own tab: the sentence's attention maps
   widget.render({ model, el: page });
   performance.mark("bvg-rendered");
   // painted once the picture is on screen: the widget draws it in a microtask, the browser in the next frame

@@ -16,6 +16,7 @@ export class OfflineModel {
     this.pending = [];
     this.ready = rest.then((more) => {
       Object.assign(this.d, more);
+      if (more.attention) this.set("attention", more.attention);
       const queued = this.pending;
       this.pending = null;
       for (const m of queued) this.send(m);
@@ -27,6 +28,7 @@ export class OfflineModel {
       svg: "", details: {}, matrix_png: new Uint8Array(0), matrix_meta: {}, error: "", height, panel: "details",
       search: "", matches: [], _marks: {}, _focus: {}, _match_info: [], _search_info: "", _tips: {}, _name: data.name || "model",
       selected: "",
+      attention: null,
       _offline: true, // no kernel: the widget leaves out what needs one (Save HTML)
     };
     this.go(data.start || "");
