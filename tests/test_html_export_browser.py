@@ -118,8 +118,35 @@ def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
     node(page, "pooler").first.click()
     page.wait_for_function("() => document.querySelector('.bvg-details').textContent.includes('predictions')")
 
+    # the Attention tab: the model view, a head's map and its summaries
+    page.click('button.bvg-tab[data-panel="attention"]')
+    page.locator('canvas.bvg-att-tile[data-layer="2"][data-head="5"]').click()
+    page.wait_for_function("() => document.querySelector('.bvg-attention').textContent.includes('Layer 3, head 6')")
+    assert page.locator("canvas.bvg-att-tile").count() == 6 * 12
+    page.screenshot(path=str(tmp_path / "attention.png"))
+
     assert requests == [], requests
     assert console_errors == []
+
+
+def test_stored_attention_is_transformers_own(minilm):
+    import numpy as np
+    import torch
+    import transformers
+
+    from tests.tiny_models import MINILM
+
+    d = decode(minilm[1])
+    tok = transformers.AutoTokenizer.from_pretrained(MINILM)
+    model = transformers.AutoModel.from_pretrained(MINILM, attn_implementation="eager").eval()
+    enc = tok(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        att = model(**enc, output_attentions=True).attentions
+    ref = np.stack([a[0].numpy() for a in att])  # [layers, heads, tokens, tokens]
+    got = np.array(d["attention"]["maps"])
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=6e-5)  # stored with 4 decimals
+    assert d["attention"]["tokens"] == tok.convert_ids_to_tokens(enc["input_ids"][0])
 
 
 def test_payload_holds_the_sentence(minilm):
