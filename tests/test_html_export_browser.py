@@ -157,3 +157,35 @@ def test_payload_holds_the_sentence(minilm):
     # every group of the model has its stored view: the overview plus one per group that opens
     openable = [g for g, grp in graph.hierarchy.groups.items() if g and (grp.children or grp.kind == "series")]
     assert set(d["states"]) == {"", *openable}
+
+
+def test_widget_save_html_button_downloads_the_offline_page(minilm, page, console_errors, serve_dir, tmp_path):
+    """The notebook widget's button: the kernel builds the page of the view on screen and the browser saves it."""
+    from widget_host import png, values, write_host
+
+    from bertviz_graph.widget import GraphWidget
+
+    graph, _ = minilm
+    write_host(tmp_path)
+    w = GraphWidget(graph, height=600)
+    page.goto(serve_dir(tmp_path) + "/index.html")
+    page.wait_for_function("window.loaded === true")
+    # the host's model keeps its listeners private: collect the widget's custom-message handler
+    page.evaluate("""() => { const on = window.model.on; window.custom = [];
+        window.model.on = (ev, f) => { if (ev === 'msg:custom') window.custom.push(f); on(ev, f); }; }""")
+    page.evaluate("([v, p]) => window.init(v, p)", [values(w), png(w)])
+    page.wait_for_selector(".bvg-canvas svg g.node")
+    page.click("button[data-action=save-html]")
+    msgs = page.evaluate("window.sent.splice(0)")
+    assert msgs == [{"type": "save_html"}]
+    replies = []
+    w.send = replies.append
+    w.handle_message(msgs[0])
+    with page.expect_download() as dl:
+        page.evaluate("(m) => window.custom.forEach((f) => f(m))", replies[0])
+    saved = tmp_path / "saved.html"
+    dl.value.save_as(saved)
+    assert dl.value.suggested_filename == "all-MiniLM-L6-v2.html"
+    assert decode(saved)["svgs"][0] == w.svg
+    assert page.locator("button[data-action=save-html]").is_enabled()
+    assert console_errors == []
