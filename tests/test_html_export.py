@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -92,24 +90,24 @@ def test_weight_previews_describe_the_checkpoint(tiny):
     assert w <= 64 and hgt <= 64, (w, hgt, rows, cols)  # a preview: at most 64×64 cells
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bertviz_graph", *args], capture_output=True, text=True, timeout=300)
+def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys):
+    # in process (bertviz_graph.cli.main: what `python -m bertviz_graph` exits with); test_cli.py covers the
+    # process boundary, this spares two interpreter starts with torch
+    from bertviz_graph.cli import main
 
-
-def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path):
     folder = str(tiny[0])
     out = tmp_path / "x.html"
-    p = run_cli("export", folder, "-o", str(out), "--weights", "none")
-    assert p.returncode == 0, p.stderr
+    assert main(["export", folder, "-o", str(out), "--weights", "none"]) == 0
+    assert "opens offline" in capsys.readouterr().err
     d = decode(out)
     assert d["matrices"] == {} and d["weights"] == "none"
-    assert d["svgs"] == tiny[3]["svgs"]  # the same pictures as the API's file (a trace-cache hit)
+    assert d["svgs"] == tiny[3]["svgs"]  # the same pictures as the API's file
 
     bad = tmp_path / "x.svg"
-    p = run_cli("export", folder, "-o", str(bad), "--text", "hi")
-    assert p.returncode == 2 and not bad.exists()
-    lines = [ln.strip() for ln in p.stderr.strip().splitlines()]
-    assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in p.stderr
+    assert main(["export", folder, "-o", str(bad), "--text", "hi"]) == 2 and not bad.exists()
+    err = capsys.readouterr().err
+    lines = [ln.strip() for ln in err.strip().splitlines()]
+    assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in err
 
 
 def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path):
