@@ -93,6 +93,14 @@ class Graph(OpGraph):
 
         return run_text(self, text, pair, ids)
 
+    def save_html(self, path: str | Path, *, text: str | None = None, pair: str | None = None,
+                  weights: str = "preview", view: View | None = None) -> Path:
+        """One offline HTML file of the explorer (``bertviz_graph.html``): opens from disk, no server, no
+        network. ``text``/``pair``: a sentence run into it; ``weights``: "preview", "full" or "none"."""
+        from bertviz_graph.html import save_html
+
+        return save_html(self, path, text=text, pair=pair, weights=weights, view=view)
+
     def prune(self, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
         """Prune this graph's trained model: a ``Pruned`` with ``.record``, ``.metrics()`` and
         ``.save(folder)``; the graph itself is not changed."""

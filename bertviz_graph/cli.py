@@ -15,7 +15,7 @@ from pathlib import Path
 from bertviz_graph.errors import UserError
 from bertviz_graph.sources.heads import HEADS
 
-EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml")
+EXPORT_FORMATS = (".svg", ".pdf", ".png", ".dot", ".json", ".graphml", ".html")
 
 
 def _model_args(p: argparse.ArgumentParser, optional: bool = False, head_flag: str = "--head") -> None:
@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unfold", action="store_true", help="draw all layers instead of one ×N stack")
     p.add_argument("--direction", default="TB", choices=["TB", "LR"])
     p.add_argument("--no-params", action="store_true", help="hide weight and bias nodes")
+    # .html: the offline explorer (bertviz_graph.html)
+    p.add_argument("--text", help=".html: a sentence run into the file (edge tensors, predictions)")
+    p.add_argument("--pair", help=".html: a second sentence (models with token types get them)")
+    p.add_argument("--weights", default=None, choices=["full", "preview", "none"],
+                   help=".html: weight heatmaps stored (default preview: 64×64 cells each)")
 
     p = sub.add_parser("serve", help="explore the model in the web app")
     _model_args(p, optional=True)
@@ -182,10 +187,18 @@ def cmd_export(args: argparse.Namespace) -> None:
         raise UserError(f"unknown format '{suffix or args.output.name}'", f"use one of {' '.join(EXPORT_FORMATS)}")
     if args.depth is not None and args.depth < 0:
         raise UserError(f"depth {args.depth} is below 0", "use --depth 0 or more")
+    html_only = [f"--{k}" for k in ("text", "pair", "weights") if getattr(args, k) is not None]
+    if html_only and suffix != ".html":
+        raise UserError(f"{' '.join(html_only)} only apply to the offline explorer", "write -o name.html")
     check_writable(args.output)
-    graph = _trace(args)
+    graph = _trace(args, shows_weights=suffix == ".html")
     view = graph.view(depth=args.depth, open=args.open, unfold=args.unfold, show_params=not args.no_params,
                       direction=args.direction)
+    if suffix == ".html":
+        graph.save_html(args.output, text=args.text, pair=args.pair, weights=args.weights or "preview", view=view)
+        size = args.output.stat().st_size
+        print(f"wrote {args.output} ({size / 1e6:.1f} MB, opens offline in a browser)", file=sys.stderr)
+        return
     view.save(args.output)
     d = view.data()
     print(f"wrote {args.output} ({len(d.nodes)} nodes, {len(d.edges)} edges)", file=sys.stderr)

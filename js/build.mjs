@@ -1,6 +1,7 @@
 // Build the two bundles of js/src (committed, so installing the Python package needs no Node):
 //   src/index.js -> bertviz_graph/widget/static/widget.{js,css}   the notebook widget (ES module for anywidget)
 //   src/app.js   -> bertviz_graph/app/assets/bvg-graph.{js,css}   the Dash app's graph (IIFE, a Dash asset)
+//   src/html.js  -> bertviz_graph/html/static/explorer.{js,css}   the offline HTML explorer (IIFE, inlined)
 // Both contain the same graph canvas (src/graph.js, panzoom.js, minimap.js, graph.css).
 //
 //   npm ci && npm run build     # rebuild after changing js/src
@@ -21,6 +22,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const BUNDLES = [
   { entry: "index.js", out: join(here, "..", "bertviz_graph", "widget", "static", "widget.js"), format: "esm" },
   { entry: "app.js", out: join(here, "..", "bertviz_graph", "app", "assets", "bvg-graph.js"), format: "iife" },
+  { entry: "html.js", out: join(here, "..", "bertviz_graph", "html", "static", "explorer.js"), format: "iife" },
 ];
 const INPUTS = ["package.json", "package-lock.json", "build.mjs"];
 

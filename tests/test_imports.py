@@ -30,7 +30,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("analyses", ["run", "prune", "diff", "pipeline"]),
     ("presenters", ["presenters", "details", "neurons", "render.weights", "render.weight_figures",
                     "render.weight_files"]),
-    ("renderers", ["render", "app", "widget"]),
+    ("renderers", ["render", "app", "widget", "html"]),
     ("facade", ["api", "cli", "__main__", ""]),  # "" = bertviz_graph/__init__
 ]
 RANK = {name: i for i, (name, _) in enumerate(STAGES)}

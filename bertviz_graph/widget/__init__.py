@@ -76,6 +76,7 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         "value": "_msg_value",
         "reset": "_msg_reset",
         "edge": "_msg_edge",
+        "save_html": "_msg_save_html",
     }
 
     def __init__(self, graph: Any, *, view: Any = None, height: int = 640, show_params: bool = True,
@@ -284,6 +285,22 @@ class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
         path = Path(path)
         write_atomic(path, self.svg)
         return path
+
+    def save_html(self, path: str | Path | None = None, *, text: str | None = None, pair: str | None = None,
+                  weights: str = "preview") -> str | Path:
+        """This explorer as one offline HTML file (``bertviz_graph.html``), starting from the view on screen:
+        the page text, or written to ``path`` (returns the path)."""
+        from bertviz_graph.html import build_payload, page, write_page
+
+        payload = build_payload(self._graph, text=text, pair=pair, weights=weights, view=self._view)
+        return page(payload) if path is None else write_page(payload, path)
+
+    def _msg_save_html(self, _m: dict) -> None:
+        try:
+            self.send({"type": "html", "text": self.save_html()})
+        except Exception:
+            self.send({"type": "html", "text": ""})  # the button comes back; the error shows in the widget
+            raise
 
     def on_message(self, kind: str, handler: Callable[[GraphWidget, dict], Any]) -> None:
         """Handle a custom message type sent by a front-end panel: ``handler(widget, content)``."""

@@ -48,6 +48,23 @@ function render({ model, el }) {
       btn("SVG ⤓", "download the picture as SVG (what w.to_svg() saves)", () => download(model), "download"),
     ),
   );
+  // the offline explorer of this model (bertviz_graph.html), built by the kernel; not inside that file itself
+  if (!model.get("_offline")) {
+    const save = btn("Save HTML", "download this explorer as one HTML file that opens offline (w.save_html())", () => {
+      save.disabled = true;
+      save.textContent = "Saving …";
+      api.send({ type: "save_html" });
+    }, "save-html");
+    toolbar.lastChild.appendChild(save);
+    const onHtml = (msg) => {
+      if (!msg || msg.type !== "html") return;
+      save.disabled = false;
+      save.textContent = "Save HTML";
+      if (msg.text) saveText(msg.text, "text/html", `${model.get("_name") || "model"}.html`);
+    };
+    model.on("msg:custom", onHtml);
+    off.push(() => model.off("msg:custom", onHtml));
+  }
   canvas.bindZoomLabel(zoom);
   root.appendChild(
     h("div", { class: "bvg-footer", text: "click a box (or +) to open it, an open box's title (or −) to close it · drag to pan · ctrl + scroll to zoom" }),
@@ -133,10 +150,14 @@ function render({ model, el }) {
 }
 
 function download(model) {
-  const blob = new Blob([model.get("svg") || ""], { type: "image/svg+xml" });
+  saveText(model.get("svg") || "", "image/svg+xml", `${model.get("_name") || "model"}.svg`);
+}
+
+function saveText(text, type, name) {
+  const blob = new Blob([text], { type });
   const a = document.createElement("a");
   a.href = URL.createObjectURL(blob);
-  a.download = `${model.get("_name") || "model"}.svg`;
+  a.download = name;
   document.body.appendChild(a);
   a.click();
   setTimeout(() => {

@@ -1,0 +1,117 @@
+"""The offline HTML explorer (bertviz_graph.html): file size, first paint and opening a group, in headless Chromium.
+
+Run: ``python benchmarks/html_bench.py [--runs 5]``. Two files, built once each (build time printed):
+
+- ``all-MiniLM-L6-v2`` (the packaged trained checkpoint) with a sentence, weights as previews (goal ≤ 10 MB);
+- ``bert-base-uncased`` structure (meta device, random weights as previews; goal ≤ 5 MB).
+
+Per file, interleaved, medians over ``--runs`` fresh pages opened from ``file://``:
+
+- first paint: navigation start to the frame after the first picture is drawn (the page's own mark);
+  baseline: the same overview as a static SVG file (``export -o x.svg``) opened from ``file://``, to its load;
+- open a group: pointer down on the Attention box of layer 1 until the Self-attention box inside it is drawn
+  (goal ≤ 150 ms); baseline: what the notebook widget's kernel computes for the same click
+  (``GraphWidget.open``: view + layout (warm cache) + SVG + details), in Python, before any browser work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import bertviz_graph as bg
+from bertviz_graph.widget import GraphWidget
+
+ATT = "encoder.layer.0.attention"  # MiniLM's ids; bert-base's are under "bert."
+
+
+def first_paint(browser, path: Path) -> float:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-bvg-ready]")
+    ms = float(page.get_attribute("body", "data-bvg-paint-ms"))
+    page.close()
+    return ms
+
+
+def svg_load(browser, path: Path) -> float:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(path.as_uri(), wait_until="load")
+    ms = page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r(performance.now())))")
+    page.close()
+    return ms
+
+
+def open_group(browser, path: Path, series: str, att: str) -> float:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-bvg-ready]")
+    page.locator(f'g.node[data-id="{series}"]').first.click()
+    page.wait_for_selector(f'g.node[data-id="{att}"]')
+    page.evaluate(
+        """(want) => { window.__t = null; document.addEventListener('pointerdown', () => {
+            const t0 = performance.now();
+            const poll = () => [...document.querySelectorAll('g.node')].some((g) => g.dataset.id === want)
+                ? (window.__t = performance.now() - t0) : requestAnimationFrame(poll);
+            requestAnimationFrame(poll); }, {capture: true, once: true}); }""",
+        att + ".self",
+    )
+    page.locator(f'g.node[data-id="{att}"]').first.click()
+    page.wait_for_function("() => window.__t !== null")
+    ms = page.evaluate("() => window.__t")
+    page.close()
+    return ms
+
+
+def kernel_open(graph, att: str) -> float:
+    w = GraphWidget(graph)
+    t = time.perf_counter()
+    w.open(att).select(att)
+    return (time.perf_counter() - t) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    tmp = Path(tempfile.mkdtemp(prefix="bvg-html-bench-"))
+    cases = [("all-MiniLM-L6-v2 + sentence", "all-MiniLM-L6-v2", "The cat sat on the [MASK].", "", 10e6),
+             ("bert-base-uncased structure", "bert-base-uncased", None, "bert.", 5e6)]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        for title, model, text, pre, goal in cases:
+            graph = bg.trace(model)
+            out = tmp / (model + ".html")
+            t = time.perf_counter()
+            graph.save_html(out, text=text)
+            build = time.perf_counter() - t
+            svg = graph.view().save(tmp / (model + ".svg"))
+            series = next(g for g, grp in graph.hierarchy.groups.items() if grp.kind == "series")
+            att = pre + ATT
+            kernel_open(graph, att)  # warm the layout cache as a long-running kernel has it
+            paint, base_paint, opened, kernel = [], [], [], []
+            for _ in range(args.runs):  # interleaved: ours, then the baseline, each run
+                paint.append(first_paint(browser, out))
+                base_paint.append(svg_load(browser, svg))
+                opened.append(open_group(browser, out, series, att))
+                kernel.append(kernel_open(graph, att))
+            med = statistics.median
+            size = out.stat().st_size
+            print(f"\n## {title}  (build {build:.1f} s, {args.runs} runs, medians)")
+            print(f"file size            {size / 1e6:6.2f} MB   goal ≤ {goal / 1e6:.0f} MB   "
+                  f"(static overview SVG: {svg.stat().st_size / 1e3:.0f} kB)")
+            print(f"first paint          {med(paint):6.0f} ms   static SVG loaded {med(base_paint):.0f} ms   "
+                  f"ratio {med(paint) / med(base_paint):.2f}×   goal ≤ 1000 ms")
+            print(f"open a group         {med(opened):6.0f} ms   widget kernel alone {med(kernel):.0f} ms   "
+                  f"ratio {med(opened) / med(kernel):.2f}×   goal ≤ 150 ms")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

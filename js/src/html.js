@@ -1,0 +1,41 @@
+// The offline explorer (bertviz_graph/html): one HTML file, no server. The data stored in the page
+// (deflate-compressed JSON, base64) is decoded with the browser's DecompressionStream and drawn by the
+// notebook widget's own render() over a model that answers from that data (offline.js).
+
+import { AttentionPanel } from "./attention_offline.js";
+import widget, { PANELS } from "./index.js";
+import { OfflineModel } from "./offline.js";
+
+async function decode(text) {
+  const bytes = Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return JSON.parse(await new Response(stream).text());
+}
+
+async function main() {
+  performance.mark("bvg-start");
+  const page = document.getElementById("bvg-page");
+  const head = await decode(document.getElementById("bvg-head").textContent);
+  performance.mark("bvg-decoded");
+  const fit = () => Math.max(320, window.innerHeight - 12);
+  // the rest (every picture, detail and weight preview) is decoded once the first picture is drawn
+  let painted;
+  const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
+  const model = new OfflineModel(head, fit(), rest);
+  window.addEventListener("resize", () => model.set("height", fit()));
+  if (head.sentence) PANELS.push(AttentionPanel); // the page's own tab: the sentence's attention maps
+  widget.render({ model, el: page });
+  performance.mark("bvg-rendered");
+  // painted once the picture is on screen: the widget draws it in a microtask, the browser in the next frame
+  await new Promise((r) => requestAnimationFrame(() => r()));
+  document.body.setAttribute("data-bvg-paint-ms", String(Math.round(performance.now())));
+  painted();
+  await model.ready;
+  document.body.setAttribute("data-bvg-ready", "1");
+}
+
+main().catch((e) => {
+  const p = document.createElement("pre");
+  p.textContent = `error: this explorer could not be read (${e.message || e})\nfix: open it in a current Chromium or Firefox`;
+  document.body.appendChild(p);
+});

@@ -1,0 +1,137 @@
+"""The offline HTML explorer's file (bertviz_graph.html), without a browser: the stored pictures are the
+ones the notebook widget draws for the same clicks, the details and weight statistics are the model's,
+the CLI writes it and refuses bad options with error/fix lines."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+import bertviz_graph as bg
+from tests.tiny_models import tiny_model
+
+
+def decode(path: Path) -> dict:
+    """The page's payload, read back the way the browser does (base64 -> zlib deflate -> JSON)."""
+    text = path.read_text(encoding="utf-8")
+    out = {}
+    for part in ("bvg-head", "bvg-data"):  # the first picture's block, then the rest
+        blob = re.search(f'<script type="application/octet-stream" id="{part}">([^<]*)</script>', text).group(1)
+        out.update(json.loads(zlib.decompress(base64.b64decode(blob))))
+    first = out["states"][out["start"]]["svg"]
+    assert out.pop("first") == {"svg": out["svgs"][first], "tips": out["tips"][first]}
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tiny_model(tmp_path_factory.mktemp("tiny") / "m")
+    graph = bg.trace(str(folder))
+    out = tmp_path_factory.mktemp("html") / "tiny.html"
+    graph.save_html(out)
+    return folder, graph, out, decode(out)
+
+
+def test_pictures_are_what_the_widget_draws_for_the_same_clicks(tiny):
+    from bertviz_graph.widget import GraphWidget
+
+    _, graph, _, d = tiny
+    h = graph.hierarchy
+    assert d["svgs"][d["states"][""]["svg"]] == GraphWidget(graph).svg
+    # every group at every depth: the widget opening it (and what is above it) draws the stored picture
+    groups = [g for g in d["states"] if g]
+    assert len(groups) >= 10 and any(h.groups[g].kind == "series" for g in groups)
+    assert max(len(h.ancestors(g)) for g in groups) >= 4
+    for gid in groups:
+        w = GraphWidget(graph).open(gid)
+        assert d["svgs"][d["states"][gid]["svg"]] == w.svg, gid
+        assert set(d["states"][gid]["opened"]) == set(w.state["opened"])
+
+
+def test_details_are_the_widgets_and_search_fields_give_view_find(tiny):
+    from bertviz_graph.view import find
+    from bertviz_graph.widget import GraphWidget
+
+    _, graph, _, d = tiny
+    w = GraphWidget(graph)
+    for x in ("bert.encoder.layer.1.attention.self.query", "bert.encoder.layer.0.intermediate", "bert.embeddings"):
+        w.reveal(x).select(x)
+        got = d["details"][x]
+        for k in ("title", "subtitle", "rows", "weights", "explanation", "breadcrumb"):
+            assert got.get(k) == w.details.get(k), (x, k)
+    # the page matches a query against the stored fields as view.find does (regex, case-insensitive)
+    for q in ("softmax", "query|key", "LayerNorm", "layer\\.1\\..*dense"):
+        rx = re.compile(q, re.I)
+        page = [x for x, fields, _ in d["search"] if any(rx.search(f) for f in fields)]
+        assert page == find(graph.hierarchy, q), q
+
+
+def test_weight_previews_describe_the_checkpoint(tiny):
+    folder, _, _, d = tiny
+    tensors = load_file(str(folder / "model.safetensors"))
+    name = "bert.encoder.layer.0.attention.self.query.weight"
+    meta = d["matrices"][name]["meta"]
+    ref = next(v for k, v in tensors.items() if k.endswith(name)).astype(np.float64)
+    assert meta["full"] == list(ref.shape)
+    assert meta["stats"]["mean"] == pytest.approx(ref.mean(), abs=1e-6)
+    assert meta["stats"]["std"] == pytest.approx(ref.std(), rel=1e-5)
+    assert meta["stats"]["max"] == pytest.approx(ref.max(), rel=1e-6)
+    png = base64.b64decode(d["matrices"][name]["png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    rows, cols = meta["shown"] if "shown" in meta else (None, None)
+    w, hgt = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert w <= 64 and hgt <= 64, (w, hgt, rows, cols)  # a preview: at most 64×64 cells
+
+
+def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys):
+    # in process (bertviz_graph.cli.main: what `python -m bertviz_graph` exits with); test_cli.py covers the
+    # process boundary, this spares two interpreter starts with torch
+    from bertviz_graph.cli import main
+
+    folder = str(tiny[0])
+    out = tmp_path / "x.html"
+    assert main(["export", folder, "-o", str(out), "--weights", "none"]) == 0
+    assert "opens offline" in capsys.readouterr().err
+    d = decode(out)
+    assert d["matrices"] == {} and d["weights"] == "none"
+    assert d["svgs"] == tiny[3]["svgs"]  # the same pictures as the API's file
+
+    bad = tmp_path / "x.svg"
+    assert main(["export", folder, "-o", str(bad), "--text", "hi"]) == 2 and not bad.exists()
+    err = capsys.readouterr().err
+    lines = [ln.strip() for ln in err.strip().splitlines()]
+    assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in err
+
+
+def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path):
+    from bertviz_graph.widget import GraphWidget
+
+    _, graph, _, _ = tiny
+    w = GraphWidget(graph).open("bert.encoder.layer.0.attention")
+    sent = []
+    w.send = sent.append  # what the kernel sends the browser (the button's answer)
+    w.handle_message({"type": "save_html"})
+    assert w.error == "" and [m["type"] for m in sent] == ["html"]
+    out = tmp_path / "w.html"
+    out.write_text(sent[0]["text"], encoding="utf-8")
+    d = decode(out)
+    assert d["svgs"][d["states"][""]["svg"]] == w.svg  # it opens on the picture the widget shows
+
+
+def test_explorer_bundle_is_current_and_names_no_network():
+    from bertviz_graph.html.page import STATIC
+    from bertviz_graph.widget.bundle import bundle_hash, source_hash
+
+    js, css = Path(str(STATIC / "explorer.js")), Path(str(STATIC / "explorer.css"))
+    for built in (js, css):
+        assert bundle_hash(built) == source_hash(), f"{built.name} is stale (cd js && npm run build)"
+    text = js.read_text(encoding="utf-8")
+    hits = [ln for ln in text.splitlines() if re.search(r"https?://|cdn\.|unpkg|jsdelivr", ln) and "w3.org" not in ln]
+    assert not hits, hits[:2]

@@ -1,0 +1,191 @@
+"""The offline HTML explorer in a real browser (system Chromium, from file://): no request beyond the file,
+no console error, first paint, open/close at depth, the ×N slider, search, details and a weight preview.
+The file is the trained MiniLM with a sentence, the size the issue bounds (≤ 10 MB)."""
+
+from __future__ import annotations
+
+import pytest
+
+import bertviz_graph as bg
+from bertviz_graph.view import find
+from tests.test_html_export import decode
+
+pytestmark = pytest.mark.browser
+
+SENTENCE = "The cat sat on the [MASK]."
+SERIES = "encoder.layer[0-5]"
+
+
+@pytest.fixture(scope="module")
+def minilm(tmp_path_factory):
+    graph = bg.trace("all-MiniLM-L6-v2")
+    out = tmp_path_factory.mktemp("html") / "minilm.html"
+    graph.save_html(out, text=SENTENCE)
+    return graph, out
+
+
+def open_page(page, path, requests):
+    """Open the file, recording every request that is not the file itself or in-memory (blob:, data:)."""
+
+    def check(route):
+        url = route.request.url
+        if url == path.as_uri() or url.startswith(("blob:", "data:")):
+            route.continue_()
+        else:
+            requests.append(url)
+            route.abort()
+
+    page.route("**/*", check)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-bvg-ready] svg g.node")
+
+
+def node(page, gid):
+    return page.locator(f'g.node[data-id="{gid}"]')
+
+
+def timed_click(page, gid, wait_for):
+    """ms from the pointer going down on box ``gid`` until box ``wait_for`` is drawn (measured in the page:
+    a capturing pointerdown listener starts the clock, a frame loop stops it when the box is there)."""
+    page.evaluate(
+        """(want) => {
+            window.__bvgT = null;
+            document.addEventListener('pointerdown', () => {
+                const t0 = performance.now();
+                const poll = () => [...document.querySelectorAll('g.node')].some((g) => g.dataset.id === want)
+                    ? (window.__bvgT = performance.now() - t0) : requestAnimationFrame(poll);
+                requestAnimationFrame(poll);
+            }, {capture: true, once: true});
+        }""",
+        wait_for,
+    )
+    node(page, gid).first.click()
+    page.wait_for_function("() => window.__bvgT !== null")
+    return page.evaluate("() => window.__bvgT")
+
+
+def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
+    graph, path = minilm
+    size = path.stat().st_size
+    assert size <= 10e6, f"{size / 1e6:.1f} MB"
+    requests: list[str] = []
+    open_page(page, path, requests)
+    paint = int(page.get_attribute("body", "data-bvg-paint-ms"))
+    assert paint <= 1000, f"first paint {paint} ms"
+
+    # open the ×6 stack, then one layer's attention and self-attention: depth 4
+    node(page, SERIES).first.click()
+    page.wait_for_selector('g.node[data-id="encoder.layer.0.attention"]')
+    t_open = timed_click(page, "encoder.layer.0.attention", "encoder.layer.0.attention.self")
+    assert t_open <= 150, f"opening a group took {t_open:.0f} ms"
+    node(page, "encoder.layer.0.attention.self").first.click()
+    page.wait_for_selector('g.node[data-id="encoder.layer.0.attention.self.query"]')
+    page.screenshot(path=str(tmp_path / "open.png"))
+
+    # the ×N slider: layer 4 of 6 shows the same place (its self-attention open), details follow
+    node(page, "encoder.layer.0.attention.self.query").first.click()
+    page.wait_for_selector(".bvg-dtitle")
+    page.click('.bvg-instances button[title$=" 4"]')
+    page.wait_for_selector('g.node[data-id="encoder.layer.3.attention.self.query"]')
+    assert node(page, "encoder.layer.0.attention.self.query").count() == 0
+    assert "layer 4 of 6" in page.inner_text(".bvg-series .bvg-label")
+
+    # the weight preview of the selected Linear
+    page.click('button.bvg-tab[data-panel="matrix"]')
+    page.wait_for_function("() => { const i = document.querySelector('.bvg-panel-matrix img, .bvg-panel-matrix canvas');"
+                           " return i && (i.naturalWidth || i.width) > 0; }")
+    assert "query.weight" in page.inner_text('button.bvg-tab[data-panel="matrix"]')
+
+    # close it again from the details pane (− Close), back to the attention block
+    page.click('button.bvg-tab[data-panel="details"]')
+    page.click('.bvg-crumbs a[title="encoder.layer.3.attention.self"]')  # select the open frame
+    page.wait_for_function("() => document.querySelector('.bvg-actions [data-action=toggle]')"
+                           ".textContent.includes('Close')")
+    page.click('.bvg-actions [data-action="toggle"]')
+    page.wait_for_function("() => ![...document.querySelectorAll('g.node')]"
+                           ".some((g) => g.dataset.id === 'encoder.layer.3.attention.self.query')")
+    assert node(page, "encoder.layer.3.attention.self").count() == 1
+
+    # search: the page finds what view.find finds
+    page.fill("input.bvg-search", "softmax")
+    page.keyboard.press("Enter")
+    want = len(find(graph.hierarchy, "softmax"))
+    page.wait_for_function(f"() => document.querySelector('.bvg-count').textContent.startsWith('{want} match')")
+
+    # the sentence's predictions in the output's details
+    page.click(".bvg-btn[data-action=reset]")
+    node(page, "pooler").first.click()
+    page.wait_for_function("() => document.querySelector('.bvg-details').textContent.includes('predictions')")
+
+    # the Attention tab: the model view, a head's map and its summaries
+    page.click('button.bvg-tab[data-panel="attention"]')
+    page.locator('canvas.bvg-att-tile[data-layer="2"][data-head="5"]').click()
+    page.wait_for_function("() => document.querySelector('.bvg-attention').textContent.includes('Layer 3, head 6')")
+    assert page.locator("canvas.bvg-att-tile").count() == 6 * 12
+    page.screenshot(path=str(tmp_path / "attention.png"))
+
+    assert requests == [], requests
+    assert console_errors == []
+
+
+def test_stored_attention_is_transformers_own(minilm):
+    import numpy as np
+    import torch
+    import transformers
+
+    from tests.tiny_models import MINILM
+
+    d = decode(minilm[1])
+    tok = transformers.AutoTokenizer.from_pretrained(MINILM)
+    model = transformers.AutoModel.from_pretrained(MINILM, attn_implementation="eager").eval()
+    enc = tok(SENTENCE, return_tensors="pt")
+    with torch.no_grad():
+        att = model(**enc, output_attentions=True).attentions
+    ref = np.stack([a[0].numpy() for a in att])  # [layers, heads, tokens, tokens]
+    got = np.array(d["attention"]["maps"])
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, atol=6e-5)  # stored with 4 decimals
+    assert d["attention"]["tokens"] == tok.convert_ids_to_tokens(enc["input_ids"][0])
+
+
+def test_payload_holds_the_sentence(minilm):
+    graph, path = minilm
+    d = decode(path)
+    assert d["sentence"]["text"] == SENTENCE
+    assert any(t.get("edges") for t in d["tips"])
+    # every group of the model has its stored view: the overview plus one per group that opens
+    openable = [g for g, grp in graph.hierarchy.groups.items() if g and (grp.children or grp.kind == "series")]
+    assert set(d["states"]) == {"", *openable}
+
+
+def test_widget_save_html_button_downloads_the_offline_page(minilm, page, console_errors, serve_dir, tmp_path):
+    """The notebook widget's button: the kernel builds the page of the view on screen and the browser saves it."""
+    from widget_host import png, values, write_host
+
+    from bertviz_graph.widget import GraphWidget
+
+    graph, _ = minilm
+    write_host(tmp_path)
+    w = GraphWidget(graph, height=600)
+    page.goto(serve_dir(tmp_path) + "/index.html")
+    page.wait_for_function("window.loaded === true")
+    # the host's model keeps its listeners private: collect the widget's custom-message handler
+    page.evaluate("""() => { const on = window.model.on; window.custom = [];
+        window.model.on = (ev, f) => { if (ev === 'msg:custom') window.custom.push(f); on(ev, f); }; }""")
+    page.evaluate("([v, p]) => window.init(v, p)", [values(w), png(w)])
+    page.wait_for_selector(".bvg-canvas svg g.node")
+    page.click("button[data-action=save-html]")
+    msgs = page.evaluate("window.sent.splice(0)")
+    assert msgs == [{"type": "save_html"}]
+    replies = []
+    w.send = replies.append
+    w.handle_message(msgs[0])
+    with page.expect_download() as dl:
+        page.evaluate("(m) => window.custom.forEach((f) => f(m))", replies[0])
+    saved = tmp_path / "saved.html"
+    dl.value.save_as(saved)
+    assert dl.value.suggested_filename == "all-MiniLM-L6-v2.html"
+    assert decode(saved)["svgs"][0] == w.svg
+    assert page.locator("button[data-action=save-html]").is_enabled()
+    assert console_errors == []
