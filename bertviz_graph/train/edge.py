@@ -80,5 +80,5 @@ def edge_rule(step: Any, module: str, out_index: int, in_index: int) -> EdgeRule
     x, d = np.concatenate(xs).astype(np.float64), np.concatenate(ds).astype(np.float64)
     terms = x * d
     total = float(terms.sum())
-    return EdgeRule(module, out_index, in_index, float(w[out_index, in_index]), labels, x, d, terms, total,
+    return EdgeRule(module, out_index, in_index, float(w.detach()[out_index, in_index]), labels, x, d, terms, total,
                     float(step.grads[wname][out_index, in_index]), -step.lr * total)

@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.run.load import Runnable, Tokens

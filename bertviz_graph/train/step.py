@@ -158,30 +158,34 @@ def _plain_forward(model: Any, toks: Any):
 
 def _program_forward(graph: Any, run: Any, obj: Objective) -> tuple[list[Any], list[dict[str, Any]]]:
     """Each input through the exported program with gradients on; every op output kept by graph id."""
-    import torch
-    from torch.fx import Interpreter
-
     from bertviz_graph.run.capture import _args, program_for
 
     outs, kept = [], []
     for toks in obj.inputs:
         prog = program_for(graph, run, len(toks))
         values: dict[str, Any] = {}
-
-        class _Interp(Interpreter):
-            def run_node(self, n):
-                val = super().run_node(n)
-                gid = prog.to_graph.get(n.name)
-                if gid is not None and not gid.startswith(("param:", "buffer:", "input:")):
-                    v = next((x for x in val if isinstance(x, torch.Tensor)), None) \
-                        if isinstance(val, (tuple, list)) else val
-                    if isinstance(v, torch.Tensor) and v.is_floating_point():
-                        values[gid] = v
-                return val
-
-        outs.append(_Interp(prog.gm, garbage_collect_values=True).run(*_args(prog, run, toks)))
+        outs.append(_interpreter(prog, values).run(*_args(prog, run, toks)))
         kept.append(values)
     return outs, kept
+
+
+def _interpreter(prog: Any, values: dict[str, Any]) -> Any:
+    """An FX interpreter of ``prog`` that puts each op's floating output (not detached) in ``values``."""
+    import torch
+    from torch.fx import Interpreter
+
+    class _Interp(Interpreter):
+        def run_node(self, n):
+            val = super().run_node(n)
+            gid = prog.to_graph.get(n.name)
+            if gid is not None and not gid.startswith(("param:", "buffer:", "input:")):
+                v = next((x for x in val if isinstance(x, torch.Tensor)), None) \
+                    if isinstance(val, (tuple, list)) else val
+                if isinstance(v, torch.Tensor) and v.is_floating_point():
+                    values[gid] = v
+            return val
+
+    return _Interp(prog.gm, garbage_collect_values=True)
 
 
 def _keep_grads(ids: list[tuple[int, str]], grads: Any, n_inputs: int, budget_mb: float | None,

@@ -1,0 +1,115 @@
+"""A training step as plain data and figures, for the app's Training tab, the widget and the CLI alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def groups(step: Any) -> list[tuple[str, list[str]]]:
+    """Parameter names grouped for the per-layer strip: embeddings, layer 0..N-1, then the rest."""
+    from bertviz_graph.train.trainable import layer_list
+
+    stack = layer_list(step.model)
+    path, n = stack if stack else ("", 0)
+    rows: dict[str, list[str]] = {}
+    for name in step.params:
+        label = "other"
+        if path and name.startswith(path + "."):
+            label = f"layer {name[len(path) + 1:].split('.', 1)[0]}"
+        elif "embeddings" in name.split("."):
+            label = "embeddings"
+        elif name.startswith("classifier.") or name.startswith("cls.") or "pooler" in name.split("."):
+            label = "head"
+        rows.setdefault(label, []).append(name)
+    order = ["embeddings"] + [f"layer {k}" for k in range(n)] + ["head", "other"]
+    return [(k, rows[k]) for k in order if k in rows]
+
+
+def layer_strip(step: Any, optimizer: str = "sgd") -> list[dict[str, Any]]:
+    """Per group: ‖∂L/∂W‖ (over all its trainable tensors), ‖ΔW‖/‖W‖ for ``optimizer``, trainable share."""
+    rel = step.relative_updates(optimizer)
+    out = []
+    for label, names in groups(step):
+        tr = [n for n in names if n in step.grads]
+        g2 = sum(float(step.grads[n].double().pow(2).sum()) for n in tr)
+        w2 = sum(float(step.params[n].detach().double().pow(2).sum()) for n in tr)
+        d2 = sum((rel[n] ** 2) * float(step.params[n].detach().double().pow(2).sum()) for n in tr)
+        total = sum(step.params[n].numel() for n in names)
+        out.append({"group": label, "grad_norm": g2 ** 0.5, "rel_update": (d2 / w2) ** 0.5 if w2 else 0.0,
+                    "trainable": sum(step.params[n].numel() for n in tr), "numbers": total,
+                    "frozen": not tr})
+    return out
+
+
+def top_params(step: Any, k: int = 10) -> list[dict[str, Any]]:
+    """The ``k`` parameter tensors with the largest gradient norm."""
+    rows = [{"name": n, "grad_norm": g, "weight_norm": w, "shape": list(step.params[n].shape)}
+            for n, (g, w) in step.norms().items()]
+    return sorted(rows, key=lambda r: -r["grad_norm"])[:k]
+
+
+def largest_entries(step: Any, name: str, k: int = 8) -> list[tuple[tuple[int, ...], float]]:
+    """The ``k`` largest |∂L/∂W| entries of one matrix: (index, value)."""
+    g = step.grad(name)
+    flat = np.argsort(-np.abs(g), axis=None)[:k]
+    return [(tuple(int(i) for i in np.unravel_index(f, g.shape)), float(g.flat[f])) for f in flat]
+
+
+def edge_flow(step: Any, input: int = 0) -> dict[tuple[str, str], float]:
+    """Backward mode: the size ‖∂L/∂value‖ carried along each graph edge u -> v (u's output gradient)."""
+    if not step.act_grads or step.graph is None:
+        return {}
+    grads = step.act_grads[input]
+    g = step.graph.g
+    return {(u, v): float(grads[u].float().norm()) for u, v in g.edges if u in grads}
+
+
+def summary(step: Any) -> dict[str, Any]:
+    return {"model": step.model_name, "objective": step.objective, "loss": step.loss, "describe": step.describe,
+            "lr": step.lr, "dropout": step.dropout, "trained_weights": step.trained, "how": step.how,
+            "counts": step.counts.sentence(), "trainable_numbers": step.counts.trainable,
+            "trainable_tensors": step.counts.trainable_tensors, "total_numbers": step.counts.total,
+            "total_tensors": step.counts.total_tensors, "op_gradients": sum(map(len, step.act_grads)),
+            "gradient_mb": step.grad_bytes / 2**20, "seconds": step.seconds, "tokens": step.tokens,
+            "notes": list(step.notes)}
+
+
+def step_json(step: Any, optimizer: str = "sgd", losses: list[float] | None = None,
+              edge: Any = None) -> dict[str, Any]:
+    """Everything the CLI writes to ``step.json``."""
+    out = summary(step)
+    out["layers"] = layer_strip(step, optimizer)
+    out["top_gradients"] = top_params(step)
+    out["parameters"] = {n: {"grad_norm": g, "weight_norm": w} for n, (g, w) in step.norms().items()}
+    if losses is not None:
+        out["losses"] = losses
+    if edge is not None:
+        out["edge"] = {"module": edge.module, "out": edge.out_index, "in": edge.in_index, "weight": edge.weight,
+                       "terms": [{"token": t, "x": float(x), "delta": float(d), "term": float(p)}
+                                 for t, x, d, p in zip(edge.tokens, edge.x, edge.delta, edge.terms)],
+                       "sum": edge.total, "autograd": edge.autograd, "update": edge.update}
+    return out
+
+
+def strip_figure(step: Any, optimizer: str = "sgd", losses: list[float] | None = None):
+    """Bars per layer: gradient norm and relative update (frozen groups grey); the loss curve beside them."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    rows = layer_strip(step, optimizer)
+    cols = 2 if losses else 1
+    titles = ["‖∂L/∂W‖ per layer", f"‖ΔW‖/‖W‖ ({optimizer}, lr {step.lr:g})"] + (["loss per step"] if losses else [])
+    fig = make_subplots(rows=1, cols=2 + (1 if losses else 0), subplot_titles=titles)
+    names = [r["group"] for r in rows]
+    colour = ["#bbbbbb" if r["frozen"] else "#d95f02" for r in rows]
+    fig.add_trace(go.Bar(x=names, y=[r["grad_norm"] for r in rows], marker_color=colour, name="gradient"), 1, 1)
+    fig.add_trace(go.Bar(x=names, y=[r["rel_update"] for r in rows], marker_color=colour, name="update"), 1, 2)
+    if losses:
+        fig.add_trace(go.Scatter(x=list(range(1, len(losses) + 1)), y=losses, mode="lines+markers",
+                                 name="loss"), 1, 3)
+    fig.update_layout(showlegend=False, height=360, width=420 * (cols + 1), margin=dict(l=40, r=20, t=60, b=60),
+                      title=f"{step.model_name}: {step.objective} loss {step.loss:.4g} — {step.counts.sentence()}",
+                      title_font_size=13)
+    return fig
