@@ -104,6 +104,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
         from bertviz_graph.neurons.charts import figure_image
 
         fig = strip_figure(step, args.optimizer, losses)
+        fig.update_layout(width=720)
         data = fig.to_html(include_plotlyjs=True, full_html=True) if suffix == ".html" \
             else figure_image(fig, suffix[1:])
         write_atomic(args.output, data)

@@ -99,17 +99,41 @@ def strip_figure(step: Any, optimizer: str = "sgd", losses: list[float] | None =
     from plotly.subplots import make_subplots
 
     rows = layer_strip(step, optimizer)
-    cols = 2 if losses else 1
-    titles = ["‖∂L/∂W‖ per layer", f"‖ΔW‖/‖W‖ ({optimizer}, lr {step.lr:g})"] + (["loss per step"] if losses else [])
-    fig = make_subplots(rows=1, cols=2 + (1 if losses else 0), subplot_titles=titles)
+    n = 3 if losses else 2
+    titles = ["‖∂L/∂W‖ per layer (grey: frozen)", f"‖ΔW‖/‖W‖ ({optimizer}, lr {step.lr:g})"] \
+        + (["loss per step (on a copy)"] if losses else [])
+    fig = make_subplots(rows=n, cols=1, subplot_titles=titles, vertical_spacing=0.5 / n)
     names = [r["group"] for r in rows]
     colour = ["#bbbbbb" if r["frozen"] else "#d95f02" for r in rows]
     fig.add_trace(go.Bar(x=names, y=[r["grad_norm"] for r in rows], marker_color=colour, name="gradient"), 1, 1)
-    fig.add_trace(go.Bar(x=names, y=[r["rel_update"] for r in rows], marker_color=colour, name="update"), 1, 2)
+    fig.add_trace(go.Bar(x=names, y=[r["rel_update"] for r in rows], marker_color=colour, name="update"), 2, 1)
     if losses:
         fig.add_trace(go.Scatter(x=list(range(1, len(losses) + 1)), y=losses, mode="lines+markers",
-                                 name="loss"), 1, 3)
-    fig.update_layout(showlegend=False, height=360, width=420 * (cols + 1), margin=dict(l=40, r=20, t=60, b=60),
-                      title=f"{step.model_name}: {step.objective} loss {step.loss:.4g} — {step.counts.sentence()}",
+                                 name="loss"), 3, 1)
+    fig.update_layout(showlegend=False, height=230 * n + 40, margin=dict(l=50, r=20, t=60, b=40),
+                      title=f"{step.objective} loss {step.loss:.4g}; {100 * step.counts.share:.2f}% of the numbers train",
                       title_font_size=13)
+    return fig
+
+
+def strongest_edge(step: Any, module: str) -> tuple[int, int]:
+    """(out j, in i) of the largest |∂L/∂w_ji| of a Linear: the edge whose rule is worth writing out."""
+    (j, i), _ = largest_entries(step, f"{module}.weight", 1)[0]
+    return j, i
+
+
+def grad_heatmap(step: Any, op: str, input: int = 0, max_cols: int = 1536):
+    """∂L/∂(op output) as a [tokens × features] heatmap (diverging: sign matters)."""
+    import plotly.graph_objects as go
+
+    g = step.activation_grad(op, input)
+    g = g.reshape(-1, g.shape[-1]) if g.ndim > 1 else g.reshape(1, -1)
+    g = g[:, :max_cols]
+    lim = float(np.abs(g).max()) or 1.0
+    labels = step.tokens[input][: g.shape[0]] if g.shape[0] == len(step.tokens[input]) else None
+    fig = go.Figure(go.Heatmap(z=g, y=labels, colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim,
+                               colorbar=dict(title="∂L/∂y")))
+    fig.update_layout(height=max(220, 18 * g.shape[0] + 80), margin=dict(l=80, r=20, t=40, b=40),
+                      title=f"∂L/∂output of {op} [tokens × features]", title_font_size=12,
+                      yaxis=dict(autorange="reversed"))
     return fig
