@@ -25,9 +25,13 @@ def _rel(a, b) -> float:
 
 
 @pytest.fixture(scope="module")
-def mlm(tmp_path_factory):
-    folder = tiny_model(tmp_path_factory.mktemp("train") / "mlm")
-    g = bg.trace(str(folder))
+def mlm_folder(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("train") / "mlm")
+
+
+@pytest.fixture(scope="module")
+def mlm(mlm_folder):
+    g = bg.trace(str(mlm_folder))
     return g, load_runnable(g)
 
 
@@ -197,3 +201,31 @@ def test_mlm_on_a_base_model_names_what_fits_and_random_weights_say_so():
     assert "similarity" in e.value.fix
     step = train_step(g, run, A, B, target=0.5)
     assert not step.trained and any("no learned structure" in n for n in step.notes)
+
+
+def test_cli_train_writes_json_the_edge_rule_and_a_trained_copy(mlm, mlm_folder, tmp_path, capsys):
+    import json
+
+    from bertviz_graph.cli import main
+
+    g, run = mlm
+    out, saved = tmp_path / "step.json", tmp_path / "trained"
+    mod = "bert.encoder.layer.0.attention.self.query"
+    assert main(["train", str(mlm_folder), "--text", TEXT, "--mask", "tired", "--lr", "0.5", "--edge", f"{mod}:1:2",
+                 "-o", str(out), "--steps", "2", "--save", str(saved)]) == 0
+    data = json.loads(out.read_text())
+    assert data["trainable_numbers"] == sum(p.numel() for p in run.model.parameters())
+    assert data["edge"]["sum"] == pytest.approx(data["edge"]["autograd"], rel=1e-5)
+    assert len(data["losses"]) == 2 and data["losses"][1] < data["losses"][0]
+    assert len(data["layers"]) >= 3 and "dropout off" in capsys.readouterr().out
+    trained = load_runnable(str(saved), cached=False)
+    a, b = run.model.get_submodule(mod).weight, trained.model.get_submodule(mod).weight
+    assert a.shape == b.shape and not torch.equal(a, b)  # two SGD steps moved it; the shown model did not
+    # bad input: one line with the fix, exit 2, no traceback, nothing written
+    for extra, words in [(["--objective", "mlm", "--mask", "zebra"], "not in the sentence"),
+                         (["--lr", "0"], "must be > 0"), (["--trainable", "lora:x"], "whole number")]:
+        bad = tmp_path / "bad.json"
+        assert main(["train", str(mlm_folder), "--text", TEXT, "-o", str(bad), *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and words in err and "fix:" in err and "Traceback" not in err
+        assert not bad.exists()
