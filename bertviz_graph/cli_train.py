@@ -32,6 +32,11 @@ def add_commands(sub, model_args) -> None:
     p.add_argument("--edge", default=None, metavar="MODULE:OUT:IN",
                    help="write out the textbook rule on one edge, e.g. encoder.layer.0.attention.self.query:3:5")
     p.add_argument("-o", "--output", type=Path, default=None, help="write the step as .json .html .svg or .png")
+    p.add_argument("--graph", type=Path, default=None, metavar="FILE.svg",
+                   help="also draw the graph coloured by the gradient (.svg)")
+    p.add_argument("--color", choices=["grad", "update"], default="grad",
+                   help="--graph colours: ‖∂L/∂W‖ or ‖ΔW‖/‖W‖ (default grad)")
+    p.add_argument("--depth", type=int, default=None, help="--graph: open groups down to this depth")
 
 
 def _edge_arg(s: str) -> tuple[str, int, int]:
@@ -58,6 +63,10 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
         if suffix not in (".json", ".html", ".svg", ".png"):
             raise UserError(f"unknown output format {args.output.suffix!r}", "use .json, .html, .svg or .png")
         check_writable(args.output)
+    if args.graph is not None:
+        if args.graph.suffix.lower() != ".svg":
+            raise UserError(f"--graph {args.graph} must be an .svg file", "e.g. --graph grad.svg")
+        check_writable(args.graph)
     if args.save is not None:
         from bertviz_graph.prune.save import check_output_folder
 
@@ -82,6 +91,8 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
     rule = step.edge(*edge) if edge else None
     if rule is not None:
         print("\n".join(rule.lines()))
+    if args.graph is not None:
+        _graph_picture(graph, step, args)
     losses = None
     if args.steps > 1 or args.save is not None:
         examples = ex or [{"text": args.text, "pair": args.pair, "target": args.target, "label": args.label,
@@ -109,6 +120,21 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
             else figure_image(fig, suffix[1:])
         write_atomic(args.output, data)
     print(f"wrote {args.output}")
+
+
+def _graph_picture(graph, step, args: argparse.Namespace) -> None:
+    """The graph view with every box coloured by its weights' gradient (grey frozen, white weightless)."""
+    from bertviz_graph.api import make_view
+    from bertviz_graph.io import write_atomic
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.presenters.training import graph_fills
+    from bertviz_graph.render.svg import to_svg
+
+    lv = layout_of(make_view(graph, args.depth if args.depth is not None else 3))
+    fills, _ = graph_fills(step, lv, args.color, args.optimizer)
+    svg = to_svg(lv, legend=False, title=True, fills=fills)
+    write_atomic(args.graph, svg)
+    print(f"wrote {args.graph}")
 
 
 COMMANDS = {"train": cmd_train}

@@ -229,3 +229,38 @@ def test_cli_train_writes_json_the_edge_rule_and_a_trained_copy(mlm, mlm_folder,
         err = capsys.readouterr().err
         assert err.startswith("error: ") and words in err and "fix:" in err and "Traceback" not in err
         assert not bad.exists()
+
+
+def test_graph_colours_gradient_norms_and_frozen_boxes(mlm):
+    from bertviz_graph.api import make_view
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL, graph_fills
+
+    g, run = mlm
+    step = train_step(g, run, TEXT, objective="mlm", mask="tired", trainable="last:1")
+    ids = torch.tensor([run.tokenize(TEXT).input_ids])
+    where = run.tokenize(TEXT).tokens.index("tired")
+    labels = torch.full_like(ids, -100)
+    labels[0, where] = ids[0, where]
+    ids[0, where] = run.tokenizer.mask_token_id
+    _, grads, _ = _hooked_loss(run.model, ids, labels, "bert.encoder.layer.1.output.dense")
+    lv = layout_of(make_view(g, 3).unfold(all_series=True))  # layers 0 and 1 closed; embeddings' weights
+    fills, values = graph_fills(step, lv)
+    h = g.hierarchy
+    checked = frozen = 0
+    for n in lv.view.nodes:
+        if n.expanded or n.kind not in ("group", "param"):
+            continue
+        names = [g.g.nodes[n.id]["name"]] if n.kind == "param" else \
+            [g.g.nodes[x]["name"] for x in h.leaves(n.id) if g.g.nodes[x]["kind"] == "param"]
+        if not names:
+            assert fills[n.id] == NO_WEIGHT_FILL
+        elif all(".layer.1." not in x for x in names):
+            assert fills[n.id] == FROZEN_FILL
+            frozen += 1
+        else:
+            want = sum(float(grads[x].double().pow(2).sum()) for x in names) ** 0.5
+            assert values[n.id] == pytest.approx(want, rel=1e-5)
+            checked += 1
+    assert checked >= 1 and frozen >= 5 and values["bert.encoder.layer.1"] > 0
+    assert fills["bert.encoder.layer.0"] == FROZEN_FILL

@@ -137,3 +137,49 @@ def grad_heatmap(step: Any, op: str, input: int = 0, max_cols: int = 1536):
                       title=f"∂L/∂output of {op} [tokens × features]", title_font_size=12,
                       yaxis=dict(autorange="reversed"))
     return fig
+
+
+FROZEN_FILL = "#d9d9d9"  # boxes whose weights are all frozen
+NO_WEIGHT_FILL = "#ffffff"  # ops with no weight of their own: they only pass the gradient on
+
+
+def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") -> tuple[dict[str, str], dict[str, float]]:
+    """Fill colours (and values) per visible box: ‖∂L/∂W‖ (``grad``) or ‖ΔW‖/‖W‖ (``update``) of the
+    parameters under it, on a linear sequential scale; frozen boxes grey, weightless boxes white."""
+    from plotly.colors import sample_colorscale
+
+    g, h = step.graph.g, step.graph.hierarchy
+    rel = step.relative_updates(optimizer) if mode == "update" else {}
+    values: dict[str, float] = {}
+    fills: dict[str, str] = {}
+    for n in lv.view.nodes:
+        if n.expanded:
+            continue
+        if n.kind in ("group", "series") and h is not None and n.id in h.groups:
+            names = [g.nodes[x]["name"] for x in h.leaves(n.id) if x in g and g.nodes[x]["kind"] == "param"]
+        elif n.kind == "param" and n.id in g:
+            names = [g.nodes[n.id]["name"]]
+        else:
+            names = []
+        if not names:
+            fills[n.id] = NO_WEIGHT_FILL
+            continue
+        tr = [x for x in names if x in step.grads]
+        if not tr:
+            fills[n.id] = FROZEN_FILL
+            continue
+        if mode == "update":
+            w2 = sum(float(step.params[x].detach().double().pow(2).sum()) for x in tr)
+            d2 = sum(rel[x] ** 2 * float(step.params[x].detach().double().pow(2).sum()) for x in tr)
+            values[n.id] = (d2 / w2) ** 0.5 if w2 else 0.0
+        else:
+            values[n.id] = sum(float(step.grads[x].double().pow(2).sum()) for x in tr) ** 0.5
+    hi = max(values.values(), default=0.0) or 1.0
+    for k, v in values.items():
+        fills[k] = _hex(sample_colorscale("Oranges", [0.08 + 0.92 * min(v / hi, 1.0)])[0])
+    return fills, values
+
+
+def _hex(rgb: str) -> str:
+    nums = [int(float(x)) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
+    return "#" + "".join(f"{c:02x}" for c in nums)
