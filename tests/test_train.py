@@ -4,6 +4,8 @@ the parameter's gradient entry, and bad input."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -264,3 +266,19 @@ def test_graph_colours_gradient_norms_and_frozen_boxes(mlm):
             checked += 1
     assert checked >= 1 and frozen >= 5 and values["bert.encoder.layer.1"] > 0
     assert fills["bert.encoder.layer.0"] == FROZEN_FILL
+
+
+def test_widget_training_methods(mlm):
+    from bertviz_graph.widget import GraphWidget
+
+    g, run = mlm
+    w = GraphWidget(g)
+    step = w.train_step(TEXT, objective="mlm", mask="tired")
+    w.select("bert.encoder.layer.0.attention.self.query")
+    text = w.edge_rule()
+    m = re.search(r"sum = ([+-][\d.e+-]+)\s+\(autograd: ([+-][\d.e+-]+)\)", text)
+    assert m and float(m.group(1)) == pytest.approx(float(m.group(2)), rel=1e-5)
+    j, i = (int(x) for x in re.search(r"w\[(\d+),(\d+)\]", text).groups())
+    g_w = np.abs(step.grad("bert.encoder.layer.0.attention.self.query.weight"))
+    assert g_w[j, i] == g_w.max()  # the strongest edge
+    assert len(w.training().data) == 2 and w.gradient().data[0].z.shape[0] == len(step.tokens[0])
