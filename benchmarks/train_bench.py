@@ -33,11 +33,11 @@ def _timed(fn) -> float:
 def _plain(run, obj):
     import torch
 
-    from bertviz_graph.train.step import _plain_forward
+    from bertviz_graph.train.objectives import forward
 
     def go():
         with torch.enable_grad():
-            loss = obj.loss([_plain_forward(run.model, t) for t in obj.inputs])
+            loss = obj.loss([forward(run.model, t) for t in obj.inputs])
             torch.autograd.grad(loss, list(run.model.parameters()), allow_unused=True)
     return go
 

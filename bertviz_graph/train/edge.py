@@ -39,18 +39,26 @@ class EdgeRule:
 
 
 def linear_ops_of(graph: Any, module: str) -> tuple[str, str]:
-    """(the product op, its input op) of the Linear ``module`` in ``graph``."""
-    from bertviz_graph.neurons.linear_ops import LINEAR_OPS, weight_and_bias
-
+    """(the product op, its input op) of the Linear ``module``: the op of that module reading its weight
+    directly or through an op that only re-views it (``t``/``permute`` at the primitive op level)."""
     g = graph.g
+    weight = f"param:{module}.weight"
+
+    def weight_view(p: str) -> bool:  # the weight itself, or an op whose only inputs are that weight
+        if p == weight:
+            return True
+        srcs = list(g.predecessors(p))
+        return g.nodes[p]["kind"] == "op" and srcs == [weight]
+
     for n, d in g.nodes(data=True):
-        if d["kind"] == "op" and d.get("module") == module and d.get("op") in LINEAR_OPS \
-                and weight_and_bias(g, n)[0] == f"{module}.weight":
-            ins = [p for p in g.predecessors(n) if g.nodes[p]["kind"] not in ("param", "buffer")
-                   and not (g.nodes[p]["kind"] == "op" and all(g.nodes[q]["kind"] == "param"
-                                                               for q in g.predecessors(p)))]
-            if ins:
-                return n, ins[0]
+        if d["kind"] != "op" or d.get("module") != module:
+            continue
+        preds = list(g.predecessors(n))
+        if not any(weight_view(p) for p in preds):
+            continue
+        ins = [p for p in preds if not weight_view(p) and g.nodes[p]["kind"] not in ("param", "buffer")]
+        if ins:
+            return n, ins[0]
     raise UserError(f"no Linear {module!r} in the graph", "pick a Linear module, e.g. encoder.layer.0.attention.self.query")
 
 

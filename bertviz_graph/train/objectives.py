@@ -30,6 +30,14 @@ class Objective:
     masked: list[int] = field(default_factory=list)
 
 
+def forward(model: Any, toks: Tokens) -> Any:
+    """The plain model on one input (token types for a pair): what the loss functions read."""
+    import torch
+
+    kw = {"token_type_ids": torch.tensor([toks.token_type_ids])} if toks.token_type_ids else {}
+    return model(torch.tensor([toks.input_ids]), **kw)
+
+
 def default_objective(run: Runnable) -> str:
     return {"mlm": "mlm", "cls": "classify"}.get(run.head, "similarity")
 

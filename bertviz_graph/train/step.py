@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.train.objectives import Objective, build
+from bertviz_graph.train.objectives import Objective, build, forward
 from bertviz_graph.train.trainable import Counts, counts, lora_model, parse, select
 
 DEFAULT_BUDGET_MB = 256  # for the kept ∂L/∂output tensors, like the forward capture's budget
@@ -137,7 +137,7 @@ def train_step(graph: Any, run: Any, text: str, pair: str | None = None, objecti
             step.acts = [{gid: v.detach() for gid, v in k.items()} for k in kept]
             step.how = "program"
         else:
-            outs = [_plain_forward(model, t) for t in obj.inputs]
+            outs = [forward(model, t) for t in obj.inputs]
             loss = obj.loss(outs)
             pg = torch.autograd.grad(loss, wanted, allow_unused=True)
             step.how = "plain model"
@@ -149,22 +149,15 @@ def train_step(graph: Any, run: Any, text: str, pair: str | None = None, objecti
     return step
 
 
-def _plain_forward(model: Any, toks: Any):
-    import torch
-
-    kw = {"token_type_ids": torch.tensor([toks.token_type_ids])} if toks.token_type_ids else {}
-    return model(torch.tensor([toks.input_ids]), **kw)
-
-
 def _program_forward(graph: Any, run: Any, obj: Objective) -> tuple[list[Any], list[dict[str, Any]]]:
     """Each input through the exported program with gradients on; every op output kept by graph id."""
-    from bertviz_graph.run.capture import _args, program_for
+    from bertviz_graph.run.capture import program_args, program_for
 
     outs, kept = [], []
     for toks in obj.inputs:
         prog = program_for(graph, run, len(toks))
         values: dict[str, Any] = {}
-        outs.append(_interpreter(prog, values).run(*_args(prog, run, toks)))
+        outs.append(_interpreter(prog, values).run(*program_args(prog, run, toks)))
         kept.append(values)
     return outs, kept
 

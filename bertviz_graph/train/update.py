@@ -50,8 +50,7 @@ def train_steps(run: Any, examples: list[dict[str, Any]], steps: int, lr: float,
 
     import torch
 
-    from bertviz_graph.train.objectives import build
-    from bertviz_graph.train.step import _plain_forward
+    from bertviz_graph.train.objectives import build, forward
     from bertviz_graph.train.trainable import lora_model, parse, select
 
     if steps < 1:
@@ -75,7 +74,7 @@ def train_steps(run: Any, examples: list[dict[str, Any]], steps: int, lr: float,
         obj = objs[k % len(objs)]
         opt.zero_grad()
         with torch.enable_grad():
-            loss = obj.loss([_plain_forward(model, t) for t in obj.inputs])
+            loss = obj.loss([forward(model, t) for t in obj.inputs])
             loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
