@@ -5,14 +5,16 @@ immutable results, shared by content, never a tab's mutable state)."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from bertviz_graph.app import ids
+from bertviz_graph.app import diff_panel, ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.presenters import training as PT
@@ -24,6 +26,7 @@ T_TEXT, T_PAIR, T_TARGET = "bv-train-text", "bv-train-pair", "bv-train-target"
 T_OBJ, T_SET, T_LR, T_OPT = "bv-train-objective", "bv-train-set", "bv-train-lr", "bv-train-opt"
 T_GO, T_STEPS, T_STEPS_GO = "bv-train-go", "bv-train-steps", "bv-train-steps-go"
 T_STATUS, T_STRIP, T_SEL, T_HEAT = "bv-train-status", "bv-train-strip", "bv-train-sel", "bv-train-heat"
+T_COMPARE, T_FOLDER = "bv-train-compare", "bv-train-folder"  # before/after in the Compare tab
 SETS = ["all", "last:2", "bias", "layernorm", "head", "lora:8"]
 CONFIG = {"displaylogo": False}
 _STEPS: OrderedDict[tuple, Any] = OrderedDict()
@@ -60,7 +63,9 @@ def layout(C: AppContext) -> html.Div:
                   html.Span("or"), dcc.Input(id=T_STEPS, value=5, type="number", min=2, max=50,
                                              style={"width": "55px"}),
                   html.Button("steps on a copy", id=T_STEPS_GO, n_clicks=0, className="bv-btn")], style=row),
-        dcc.Store(id=TRAIN, data=None),
+        dcc.Store(id=TRAIN, data=None), dcc.Store(id=T_FOLDER, data=None),
+        html.Button("Compare before / after →", id=T_COMPARE, n_clicks=0, className="bv-btn",
+                    style={"display": "none"}),
         dcc.Loading(html.Div("Press “Take one step”.", id=T_STATUS, className="bv-empty")),
         dcc.Graph(id=T_STRIP, config=CONFIG, style={"display": "none"}),
         html.Div(id=T_SEL, className="bv-explain"),
@@ -72,7 +77,7 @@ def _key(C: AppContext, spec: dict) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in spec.items() if k != "nonce")) + (id(C.graph),)
 
 
-def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None]:
+def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None, str | None]:
     from bertviz_graph.train.step import train_step
     from bertviz_graph.train.update import train_steps
 
@@ -85,15 +90,23 @@ def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None]:
     kw = dict(objective=obj, target=spec["target"], lr=float(spec["lr"] or 0))
     pair = spec["pair"] or None
     step = train_step(C.graph, run, spec["text"], pair, trainable=spec["set"], **kw)
-    losses = None
+    losses, folder = None, None
     if spec.get("steps"):
-        _, losses = train_steps(run, [{"text": spec["text"], "pair": pair, "target": spec["target"]}],
-                                int(spec["steps"]), kw["lr"], spec["set"], spec["opt"], obj)
+        import tempfile
+
+        from bertviz_graph.train.update import save_trained
+
+        model, losses = train_steps(run, [{"text": spec["text"], "pair": pair, "target": spec["target"]}],
+                                    int(spec["steps"]), kw["lr"], spec["set"], spec["opt"], obj)
+        # the trained copy as a folder the Compare tab reads (a temporary one, removed when evicted)
+        folder = str(save_trained(model, Path(tempfile.mkdtemp(prefix="bvg-trained-")) / f"{run.name}-after-{len(losses)}-steps", run))
     with _LOCK:
-        _STEPS[key] = (step, losses)
+        _STEPS[key] = (step, losses, folder)
         while len(_STEPS) > 3:
-            _STEPS.popitem(last=False)
-    return step, losses
+            old = _STEPS.popitem(last=False)[1][2]
+            if old:
+                shutil.rmtree(Path(old).parent, ignore_errors=True)
+    return step, losses, folder
 
 
 def register(app, C: AppContext) -> None:
@@ -109,14 +122,16 @@ def register(app, C: AppContext) -> None:
                 "lr": lr, "opt": opt, "steps": n, "nonce": (cur or {}).get("nonce", 0) + 1}
 
     @app.callback(Output(T_STATUS, "children"), Output(T_STATUS, "className"), Output(T_STRIP, "figure"),
-                  Output(T_STRIP, "style"), Input(TRAIN, "data"), prevent_initial_call=True)
+                  Output(T_STRIP, "style"), Output(T_FOLDER, "data"), Output(T_COMPARE, "style"),
+                  Input(TRAIN, "data"), prevent_initial_call=True)
     def _show(spec):
         if not spec:
             raise PreventUpdate
+        hide = {"display": "none"}
         try:
-            step, losses = _step(C, spec)
+            step, losses, folder = _step(C, spec)
         except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
-            return error_text(e), "bv-banner", {}, {"display": "none"}
+            return error_text(e), "bv-banner", {}, hide, None, hide
         lines = [html.Div(f"{step.objective}: loss {step.loss:.5g} — {step.describe}"),
                  html.Div(f"trainable: {step.counts.sentence()}"),
                  html.Div(f"dropout {'ON' if step.dropout else 'off'}; {len(step.grads)} gradients"
@@ -125,7 +140,18 @@ def register(app, C: AppContext) -> None:
         if losses:
             lines.append(html.Div(f"{len(losses)} steps on a copy: loss {losses[0]:.4g} → {losses[-1]:.4g}"))
         lines += [html.Div(n, className="bv-banner") for n in step.notes]
-        return lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}
+        return (lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}, folder,
+                {} if folder else hide)
+
+    @app.callback(Output(diff_panel.INPUT, "value", allow_duplicate=True),
+                  Output(ids.TABS, "value", allow_duplicate=True),
+                  Output(diff_panel.GO, "n_clicks", allow_duplicate=True),
+                  Input(T_COMPARE, "n_clicks"), State(T_FOLDER, "data"), State(diff_panel.GO, "n_clicks"),
+                  prevent_initial_call=True)
+    def _compare(n, folder, go):
+        if not n or not folder:
+            raise PreventUpdate
+        return folder, diff_panel.TAB_VALUE, (go or 0) + 1
 
     @app.callback(Output(T_SEL, "children"), Output(T_HEAT, "figure"), Output(T_HEAT, "style"),
                   Input(ids.SELECTED, "data"), Input(T_STATUS, "children"), State(TRAIN, "data"))
