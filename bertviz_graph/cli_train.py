@@ -26,7 +26,8 @@ def add_commands(sub, model_args) -> None:
     p.add_argument("--dropout", action="store_true", help="dropout on (the step is then random)")
     p.add_argument("--steps", type=int, default=1, help="N steps on a copy; with --save, write the trained copy")
     p.add_argument("--data", type=Path, default=None,
-                   help="labelled lines for --steps: SCORE<TAB>sentence<TAB>sentence or LABEL<TAB>sentence")
+                   help="labelled lines for --steps: SCORE<TAB>sentence<TAB>sentence or LABEL<TAB>sentence; "
+                        "'builtin': 4 scored pairs shipped with bertviz-graph")
     p.add_argument("--save", type=Path, default=None, help="write the trained copy as a save_pretrained folder")
     p.add_argument("--force", action="store_true", help="replace an existing --save folder")
     p.add_argument("--edge", default=None, metavar="MODULE:OUT:IN",
@@ -74,10 +75,14 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
     edge = _edge_arg(args.edge) if args.edge else None
     graph = trace(args)
     run = load_runnable(graph)
-    ex = read_examples(args.data) if args.data is not None else []
+    from bertviz_graph.train.data import default_examples
+
+    ex = [] if args.data is None else default_examples() if str(args.data) == "builtin" else read_examples(args.data)
     text = args.text or ex[0].get("text")
     pair = args.pair if args.text else ex[0].get("pair")
-    step = train_step(graph, run, text, pair, objective=args.objective, target=args.target, label=args.label,
+    target = args.target if args.text else ex[0].get("target")  # the step shown is the data's first example
+    label = args.label if args.text else ex[0].get("label")
+    step = train_step(graph, run, text, pair, objective=args.objective, target=target, label=label,
                       mask=args.mask, lr=args.lr, trainable=args.trainable, dropout=args.dropout)
     for note in step.notes:
         print(f"note: {note}", file=sys.stderr)

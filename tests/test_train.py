@@ -282,3 +282,16 @@ def test_widget_training_methods(mlm):
     g_w = np.abs(step.grad("bert.encoder.layer.0.attention.self.query.weight"))
     assert g_w[j, i] == g_w.max()  # the strongest edge
     assert len(w.training().data) == 2 and w.gradient().data[0].z.shape[0] == len(step.tokens[0])
+
+
+def test_dropout_is_off_by_default_and_said_when_on(mlm):
+    g, run = mlm
+    a = train_step(g, run, TEXT, objective="mlm", mask="tired")
+    b = train_step(g, run, TEXT, objective="mlm", mask="tired")
+    assert not a.dropout and a.loss == b.loss  # deterministic
+    name = "bert.encoder.layer.0.output.dense.weight"
+    assert np.array_equal(a.grad(name), b.grad(name))
+    torch.manual_seed(1)
+    c = train_step(g, run, TEXT, objective="mlm", mask="tired", dropout=True)
+    assert c.dropout and any("dropout ON" in n for n in c.notes) and c.loss != a.loss
+    assert not run.model.training  # the shown model stays in eval mode
