@@ -43,6 +43,8 @@ def test_training_tab_step_edge_rule_and_bad_input(page, serve_dash, console_err
     m = re.search(r"sum = ([+-][\d.e+-]+)\s+\(autograd: ([+-][\d.e+-]+)\)", text)
     assert m and float(m.group(1)) == pytest.approx(float(m.group(2)), rel=1e-5)
     page.wait_for_selector("#bv-train-heat .heatmaplayer", timeout=30000)
+    page.wait_for_selector("#bv-train-wgrad .heatmaplayer", timeout=30000)
+    assert "largest: [" in page.text_content("#bv-train-wgrad")
     # bad input: one sentence in the page
     page.fill("#bv-train-lr", "0")
     page.click("#bv-train-go")

@@ -27,6 +27,7 @@ T_OBJ, T_SET, T_LR, T_OPT = "bv-train-objective", "bv-train-set", "bv-train-lr",
 T_GO, T_STEPS, T_STEPS_GO = "bv-train-go", "bv-train-steps", "bv-train-steps-go"
 T_STATUS, T_STRIP, T_SEL, T_HEAT = "bv-train-status", "bv-train-strip", "bv-train-sel", "bv-train-heat"
 T_COMPARE, T_FOLDER = "bv-train-compare", "bv-train-folder"  # before/after in the Compare tab
+T_WGRAD = "bv-train-wgrad"  # ∂L/∂W of the selected Linear
 SETS = ["all", "last:2", "bias", "layernorm", "head", "lora:8"]
 CONFIG = {"displaylogo": False}
 _STEPS: OrderedDict[tuple, Any] = OrderedDict()
@@ -70,6 +71,7 @@ def layout(C: AppContext) -> html.Div:
         dcc.Graph(id=T_STRIP, config=CONFIG, style={"display": "none"}),
         html.Div(id=T_SEL, className="bv-explain"),
         dcc.Graph(id=T_HEAT, config=CONFIG, style={"display": "none"}),
+        dcc.Graph(id=T_WGRAD, config=CONFIG, style={"display": "none"}),
     ])
 
 
@@ -152,6 +154,22 @@ def register(app, C: AppContext) -> None:
         if not n or not folder:
             raise PreventUpdate
         return folder, diff_panel.TAB_VALUE, (go or 0) + 1
+
+    @app.callback(Output(T_WGRAD, "figure"), Output(T_WGRAD, "style"), Input(ids.SELECTED, "data"),
+                  Input(T_STATUS, "children"), State(TRAIN, "data"))
+    def _weight_grad(selected, _status, spec):
+        from bertviz_graph.presenters import activations as PA
+
+        node = selected.get("id") if isinstance(selected, dict) else None
+        with _LOCK:
+            hit = _STEPS.get(_key(C, spec)) if spec else None
+        lin = PA.linear_module(C.graph, C.h, node) if node else None
+        if hit is None or lin is None or f"{lin}.weight" not in hit[0].grads:
+            return {}, {"display": "none"}
+        try:
+            return PT.weight_grad_figure(hit[0], f"{lin}.weight"), {}
+        except Exception:  # noqa: BLE001 - the rule above already says what is wrong
+            return {}, {"display": "none"}
 
     @app.callback(Output(T_SEL, "children"), Output(T_HEAT, "figure"), Output(T_HEAT, "style"),
                   Input(ids.SELECTED, "data"), Input(T_STATUS, "children"), State(TRAIN, "data"))

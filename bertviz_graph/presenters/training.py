@@ -183,3 +183,21 @@ def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") 
 def _hex(rgb: str) -> str:
     nums = [int(float(x)) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
     return "#" + "".join(f"{c:02x}" for c in nums)
+
+
+def weight_grad_figure(step: Any, name: str, max_side: int = 768):
+    """∂L/∂W of one matrix as a heatmap [out × in] (every 2nd/4th row or column past ``max_side``), with its
+    largest entries named in the title."""
+    import plotly.graph_objects as go
+
+    g = step.grad(name)
+    g = g.reshape(g.shape[0], -1) if g.ndim > 1 else g.reshape(1, -1)
+    sr, sc = max(1, -(-g.shape[0] // max_side)), max(1, -(-g.shape[1] // max_side))
+    z = g[::sr, ::sc]
+    lim = float(np.abs(g).max()) or 1.0
+    top = ", ".join(f"[{','.join(map(str, i))}] {v:+.3g}" for i, v in largest_entries(step, name, 3))
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(0, g.shape[1], sc)), y=list(range(0, g.shape[0], sr)),
+                               colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, colorbar=dict(title="∂L/∂W")))
+    fig.update_layout(height=380, margin=dict(l=50, r=20, t=70, b=40), yaxis=dict(autorange="reversed"),
+                      title=f"∂L/∂W of {name} {list(g.shape)}<br>largest: {top}", title_font_size=11)
+    return fig
