@@ -295,3 +295,21 @@ def test_dropout_is_off_by_default_and_said_when_on(mlm):
     c = train_step(g, run, TEXT, objective="mlm", mask="tired", dropout=True)
     assert c.dropout and any("dropout ON" in n for n in c.notes) and c.loss != a.loss
     assert not run.model.training  # the shown model stays in eval mode
+
+
+def test_updates_follow_sgd_and_the_first_adamw_step(mlm):
+    from bertviz_graph.presenters.training import layer_strip
+
+    g, run = mlm
+    step = train_step(g, run, TEXT, objective="mlm", mask="tired", lr=0.01)
+    name = "bert.encoder.layer.1.output.dense.weight"
+    grad = step.grad(name).astype(np.float64)
+    assert np.allclose(step.update(name, "sgd"), -0.01 * grad, rtol=1e-5, atol=1e-12)
+    # AdamW's first step: m̂ = g, v̂ = g², so ΔW = −lr · g / (|g| + eps) (weight decay 0 here)
+    assert np.allclose(step.update(name, "adamw"), -0.01 * grad / (np.abs(grad) + 1e-8), rtol=1e-4, atol=1e-9)
+    row = next(r for r in layer_strip(step) if r["group"] == "layer 1")
+    names = [n for n in step.grads if n.startswith("bert.encoder.layer.1.")]
+    gn = sum(float((step.grads[n].double() ** 2).sum()) for n in names) ** 0.5
+    wn = sum(float((step.params[n].detach().double() ** 2).sum()) for n in names) ** 0.5
+    assert row["grad_norm"] == pytest.approx(gn, rel=1e-6)
+    assert row["rel_update"] == pytest.approx(0.01 * gn / wn, rel=1e-4)  # SGD: ‖ΔW‖ = lr ‖g‖

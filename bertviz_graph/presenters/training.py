@@ -29,13 +29,15 @@ def groups(step: Any) -> list[tuple[str, list[str]]]:
 
 def layer_strip(step: Any, optimizer: str = "sgd") -> list[dict[str, Any]]:
     """Per group: ‖∂L/∂W‖ (over all its trainable tensors), ‖ΔW‖/‖W‖ for ``optimizer``, trainable share."""
-    rel = step.relative_updates(optimizer)
+    from bertviz_graph.train.update import update_norms
+
+    upd = update_norms(step, optimizer)
     out = []
     for label, names in groups(step):
         tr = [n for n in names if n in step.grads]
         g2 = sum(float(step.grads[n].double().pow(2).sum()) for n in tr)
         w2 = sum(float(step.params[n].detach().double().pow(2).sum()) for n in tr)
-        d2 = sum((rel[n] ** 2) * float(step.params[n].detach().double().pow(2).sum()) for n in tr)
+        d2 = sum(upd[n] ** 2 for n in tr)
         total = sum(step.params[n].numel() for n in names)
         out.append({"group": label, "grad_norm": g2 ** 0.5, "rel_update": (d2 / w2) ** 0.5 if w2 else 0.0,
                     "trainable": sum(step.params[n].numel() for n in tr), "numbers": total,
@@ -149,7 +151,9 @@ def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") 
     from plotly.colors import sample_colorscale
 
     g, h = step.graph.g, step.graph.hierarchy
-    rel = step.relative_updates(optimizer) if mode == "update" else {}
+    from bertviz_graph.train.update import update_norms
+
+    upd = update_norms(step, optimizer) if mode == "update" else {}
     values: dict[str, float] = {}
     fills: dict[str, str] = {}
     for n in lv.view.nodes:
@@ -170,7 +174,7 @@ def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") 
             continue
         if mode == "update":
             w2 = sum(float(step.params[x].detach().double().pow(2).sum()) for x in tr)
-            d2 = sum(rel[x] ** 2 * float(step.params[x].detach().double().pow(2).sum()) for x in tr)
+            d2 = sum(upd[x] ** 2 for x in tr)
             values[n.id] = (d2 / w2) ** 0.5 if w2 else 0.0
         else:
             values[n.id] = sum(float(step.grads[x].double().pow(2).sum()) for x in tr) ** 0.5

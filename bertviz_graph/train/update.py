@@ -24,20 +24,26 @@ def delta(param: Any, grad: Any, lr: float, optimizer: str = "sgd", weight_decay
     """ΔW of one (first) step of ``optimizer`` with gradient ``grad``, computed on a copy of ``param``."""
     import torch
 
-    w = torch.nn.Parameter(param.detach().float().clone())
-    w.grad = grad.detach().float().clone()
+    # float64: ΔW is ~1e-4 of W, and (W + ΔW) − W in float32 would keep only ~3 digits of it
+    w = torch.nn.Parameter(param.detach().double().clone())
+    w.grad = grad.detach().double().clone()
     opt = _optimizer(optimizer, [w], lr, weight_decay)
     before = w.detach().clone()
     opt.step()
-    return (w.detach() - before)
+    return (w.detach() - before).float()
+
+
+def update_norms(step: Any, optimizer: str = "sgd") -> dict[str, float]:
+    """parameter -> ‖ΔW‖ for one step of ``optimizer`` (AdamW: its first step)."""
+    return {name: float(delta(step.params[name], g, step.lr, optimizer).norm()) for name, g in step.grads.items()}
 
 
 def relative_updates(step: Any, optimizer: str = "sgd") -> dict[str, float]:
-    """parameter -> ‖ΔW‖ / ‖W‖ for one step of ``optimizer`` (AdamW: its first step)."""
+    """parameter -> ‖ΔW‖ / ‖W‖ (a zero-initialised tensor such as LoRA's B: 0 here; its ‖ΔW‖ counts in groups)."""
     out = {}
-    for name, g in step.grads.items():
-        w = step.params[name].detach().float()
-        out[name] = float(delta(w, g, step.lr, optimizer).norm() / max(float(w.norm()), 1e-12))
+    for name, d in update_norms(step, optimizer).items():
+        w = float(step.params[name].detach().float().norm())
+        out[name] = d / w if w > 0 else 0.0
     return out
 
 
