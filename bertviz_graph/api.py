@@ -101,6 +101,13 @@ class Graph(OpGraph):
 
         return save_html(self, path, text=text, pair=pair, weights=weights, view=view)
 
+    def train_step(self, text: str, pair: str | None = None, **kwargs: Any):
+        """One real training step on this graph's model (``bertviz_graph.train.step.train_step``): a ``Step``
+        with ``.loss``, ``.grad(name)``, ``.trainable``, ``.edge(module, out, in)``; the model is not changed."""
+        from bertviz_graph.train import train_graph
+
+        return train_graph(self, text, pair, **kwargs)
+
     def prune(self, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
         """Prune this graph's trained model: a ``Pruned`` with ``.record``, ``.metrics()`` and
         ``.save(folder)``; the graph itself is not changed."""

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bertviz_graph.cli_run import add_commands
 
     add_commands(sub, _model_args)
+    from bertviz_graph.cli_train import add_commands as add_train
+
+    add_train(sub, _model_args)
     return parser
 
 
@@ -281,6 +284,9 @@ def _more_commands() -> None:
     from bertviz_graph.cli_prune import COMMANDS as PRUNE_COMMANDS
 
     COMMANDS.update(PRUNE_COMMANDS)
+    from bertviz_graph.cli_train import cmd_train
+
+    COMMANDS["train"] = lambda args: cmd_train(args, _trace)
 
 
 _more_commands()

@@ -25,6 +25,7 @@ from bertviz_graph.app import (
     neurons_panel,
     pruning_panel,
     run_panel,
+    training_panel,
     weights_panel,
 )
 from bertviz_graph.app.context import AppContext
@@ -32,6 +33,7 @@ from bertviz_graph.app.context import AppContext
 # Network second: the textbook picture (how the graph relates to a neural network) one click from the start
 PANELS: list[ModuleType] = [details_panel, network_panel, run_panel, attention_panel, weights_panel, neurons_panel,
                             charts_panel, pruning_panel, diff_panel]
+PANELS.append(training_panel)  # the Training tab (bertviz_graph/train)
 
 
 def add_panel(panel: ModuleType) -> None:

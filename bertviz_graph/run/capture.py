@@ -374,3 +374,8 @@ def _args(prog: Program, run: Runnable, tokens: Tokens) -> list[Any]:
         else:
             out.append(prog.state[target])
     return out
+
+
+def program_args(prog: Program, run: Runnable, tokens: Tokens) -> list[Any]:
+    """The placeholder values of ``prog`` for ``tokens`` (train/ runs the same program with gradients on)."""
+    return _args(prog, run, tokens)

@@ -30,13 +30,14 @@ from bertviz_graph.presenters.explorer import Step, step
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 from bertviz_graph.widget.run import RunMethods
+from bertviz_graph.widget.training import TrainMethods
 
 __all__ = ["GraphWidget", "ShowError"]
 
 ROOT = ""
 
 
-class GraphWidget(NeuronMethods, RunMethods, anywidget.AnyWidget):
+class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     """An interactive picture of a traced model: click to open groups and select nodes, search, and look
     at weight matrices. Build it with ``bertviz_graph.show(...)`` or ``GraphWidget(graph)``."""
 
