@@ -427,6 +427,8 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
                      flops=onnx_flops(r.op_type, r.attrs, in_shapes, concrete(shape, sizes, seq_len)),
                      source=source or (f"ONNX node {r.name}" if r.name else ""), code=code, order=nxt(),
                      attrs=r.attrs, consts=consts, args=args, kwargs=dict(r.attrs))
+        if out:
+            attrs["onnx_output"] = out  # the value onnxruntime hands back for this op (run/onnx_run.py)
         if r.role:
             attrs["role_hint"] = r.role
         if not known:
