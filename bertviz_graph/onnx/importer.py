@@ -77,6 +77,7 @@ class Work:
     transposed: set[str] = field(default_factory=set)  # tensor names stored [in, out]
     quant: dict[str, dict[str, str]] = field(default_factory=dict)  # tensor -> {scale, zero_point}
     tier: str = ""
+    fixed: dict[str, list[int]] = field(default_factory=dict)  # value -> shape at batch 1, seq = seq_len
 
     def op(self, oid: str) -> OpRec:
         return self.by_id[oid]
@@ -316,10 +317,16 @@ def _child_towards(top: str, path: str) -> str:
 
 def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     """Read an ONNX file into an OpGraph (weights stay in the file; see ``bertviz_graph.onnx.weights``)."""
+    import dataclasses
+
     from bertviz_graph.onnx import patterns, scopes
+    from bertviz_graph.onnx.dims import resolve_dims
 
     f = read_onnx(path)
+    fixed, named = resolve_dims(f.path, f.value_shapes, seq_len)
+    f = dataclasses.replace(f, value_shapes=named)
     w = _collect(f)
+    w.fixed = fixed
     dropped = _shape_only(w)
     w.ops = [r for r in w.ops if r.id not in dropped]
     shape_values = {o for oid in dropped for o in w.by_id[oid].outputs}
@@ -338,7 +345,7 @@ def _dims_sizes(w: Work, seq_len: int) -> dict[str, int]:
     for shape, _ in w.f.value_shapes.values():
         for d in shape or []:
             if isinstance(d, str) and d not in sizes:
-                sizes[d] = 1 if "batch" in d.lower() or d.lower() in ("n", "b", "bs") else seq_len
+                sizes[d] = seq_len if "·" in d else 1 if "batch" in d.lower() or d.lower() in ("n", "b", "bs") else seq_len
     return sizes
 
 
@@ -407,7 +414,7 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
     for r in w.ops:
         out = r.outputs[0] if r.outputs else ""
         shape, dtype = f.value_shapes.get(out, (None, ""))
-        in_shapes = [concrete(w.shape(v), sizes, seq_len) if v else None for v in r.inputs]
+        in_shapes = [(w.fixed.get(v) or concrete(w.shape(v), sizes, seq_len)) if v else None for v in r.inputs]
         consts = []
         for i, v in enumerate(r.inputs):
             if v and w.kind.get(v) == "const":
@@ -424,7 +431,8 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
                 for i, v in enumerate(r.inputs)]
         attrs = dict(kind="op", name=r.id, op=r.op_type, target=f"{r.domain or 'onnx'}::{r.op_type}",
                      module=r.module, shape=shape, dtype=dtype, params=params,
-                     flops=onnx_flops(r.op_type, r.attrs, in_shapes, concrete(shape, sizes, seq_len)),
+                     flops=onnx_flops(r.op_type, r.attrs, in_shapes,
+                                      w.fixed.get(out) or concrete(shape, sizes, seq_len)),
                      source=source or (f"ONNX node {r.name}" if r.name else ""), code=code, order=nxt(),
                      attrs=r.attrs, consts=consts, args=args, kwargs=dict(r.attrs))
         if out:

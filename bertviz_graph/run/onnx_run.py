@@ -1,15 +1,12 @@
 """Running a sentence through an imported ONNX file with onnxruntime, every op's value kept.
 
-The file's own graph runs, not a re-creation: every node output is made a graph output (so onnxruntime
-hands back all intermediates from ONE pass), optimisations are off (so no node is fused away and each
-value is the one the drawn op computes), and the values are keyed by the OpGraph's node ids through the
-output name the importer recorded (``onnx_output``). The result is the same ``Activations`` a PyTorch run
+The file's own graph runs, not a re-creation (``onnx.session``: every intermediate value is an output of
+one pass, nothing fused), and the values are keyed by the OpGraph's node ids through the output name the
+importer recorded (``onnx_output``). The result is the same ``Activations`` a PyTorch run
 makes, so activations, attention maps (the Softmax nodes' outputs) and predictions use the same panels.
 
 Tokens: a tokenizer beside the .onnx file (tokenizer.json or vocab.txt), or one named by ``tokenizer``
-(the CLI's ``--tokenizer DIR``); without one, text is refused with the fix (``--ids``). Graph inputs are
-fed by their names: ``*mask*`` ones, ``*type*``/``*segment*`` the token types, ``*position*`` 0..T-1, the
-rest the token ids, each in the dtype the file declares.
+(the CLI's ``--tokenizer DIR``); without one, text is refused with the fix (``--ids``).
 """
 
 from __future__ import annotations
@@ -26,76 +23,19 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.run.load import Runnable, Tokens
 
 _LOCK = threading.Lock()
-_SESSIONS: dict[tuple, Any] = {}  # (path, size, mtime) -> OnnxModel: immutable, shared, keyed by content
+_SESSIONS: dict[tuple, Any] = {}  # (path, size, mtime) -> AllValues: immutable, shared, keyed by content
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
 
 
-class OnnxModel:
-    """An onnxruntime session over the file with every intermediate value exposed as an output."""
-
-    def __init__(self, path: Path):
-        import onnx
-        import onnxruntime as ort
-
-        model = onnx.load(str(path))  # external data, if any, from the file's own folder
-        declared = {o.name for o in model.graph.output}
-        self.outputs = [o.name for o in model.graph.output]
-        for node in model.graph.node:
-            if node.op_type == "Constant":
-                continue
-            for o in node.output:
-                if o and o not in declared:
-                    model.graph.output.append(onnx.ValueInfoProto(name=o))
-                    declared.add(o)
-        opts = ort.SessionOptions()
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise UserError(f"onnxruntime cannot load {path.name}: {str(e).strip().splitlines()[0][:200]}",
-                            "check the file with onnx.checker.check_model, or export it again") from None
-        self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
-        self.names = [o.name for o in self.session.get_outputs()]
-
-    def feed(self, tokens: Tokens) -> dict[str, np.ndarray]:
-        ids = np.asarray([tokens.input_ids])
-        types = np.asarray([tokens.token_type_ids or [0] * len(tokens)])
-        out: dict[str, np.ndarray] = {}
-        for name, typ in self.inputs:
-            low = name.lower()
-            if "mask" in low:
-                v = np.ones_like(ids)
-            elif "type" in low or "segment" in low:
-                v = types
-            elif "position" in low:
-                v = np.arange(len(tokens))[None, :]
-            else:
-                v = ids
-            out[name] = v.astype(_np_dtype(typ))
-        return out
-
-    def run(self, tokens: Tokens) -> dict[str, np.ndarray]:
-        try:
-            values = self.session.run(None, self.feed(tokens))
-        except Exception as e:  # noqa: BLE001 - e.g. a sequence longer than the position table
-            raise UserError(f"onnxruntime could not run this input: {str(e).strip().splitlines()[0][:200]}",
-                            "try a shorter sentence, or token ids the model's vocabulary has") from None
-        return dict(zip(self.names, values))
-
-
-def _np_dtype(ort_type: str) -> Any:
-    return {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(float)": np.float32,
-            "tensor(bool)": np.bool_, "tensor(double)": np.float64}.get(ort_type, np.int64)
-
-
-def session_for(path: Path) -> OnnxModel:
+def session_for(path: Path) -> Any:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     with _LOCK:
         hit = _SESSIONS.get(key)
     if hit is None:
-        hit = OnnxModel(path)
+        from bertviz_graph.onnx.session import AllValues
+
+        hit = AllValues(path)
         with _LOCK:
             _SESSIONS.clear()  # one ONNX model in memory at a time
             _SESSIONS[key] = hit
@@ -151,7 +91,8 @@ def onnx_capture(graph: OpGraph, run: Runnable, tokens: Tokens) -> Any:
     from bertviz_graph.run.capture import Activations
 
     t0 = time.perf_counter()
-    got = run.model.run(tokens)
+    ids = np.asarray([tokens.input_ids])
+    got = run.model.run(ids, np.asarray([tokens.token_type_ids]) if tokens.token_type_ids else None)
     values: dict[str, Any] = {}
     unmatched: list[str] = []
     for nid, d in graph.nodes("op"):
