@@ -37,7 +37,10 @@ _WEIGHT_INPUTS = {
     "BatchNormalization": (1, 2), "InstanceNormalization": (1, 2), "Conv": (1, 2), "ConvTranspose": (1, 2),
     "DequantizeLinear": (0,), "MatMulInteger": (1,), "QLinearMatMul": (3,), "ConvInteger": (1,),
     "PRelu": (1,), "Attention": (1, 2), "EmbedLayerNormalization": (2, 3, 4, 5, 6),
+    "Slice": (0,),  # tf2onnx reads the position table by Slice
 }
+# Ops a weight passes through unchanged in value on its way to the op that uses it
+_CARRY = ("Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "DequantizeLinear")
 _FIX = "export the model again, or check the file with onnx.checker.check_model"
 
 
@@ -211,6 +214,41 @@ def _toposort(w: Work) -> None:
     w.ops = [w.by_id[i] for i in order]
 
 
+def _canonical_order(w: Work) -> None:
+    """A topological order that does not depend on where the exporter wrote each node: tf2onnx writes the
+    einsum pieces of each layer in a different order, and the layers must read alike to fold. Among the
+    ops ready to run, the one first by (module, depth, op type, attributes) runs first."""
+    import heapq
+
+    pos = {r.id: i for i, r in enumerate(w.ops)}
+    preds: dict[str, set[str]] = {r.id: {w.producer[v] for v in r.inputs if w.producer.get(v) in pos}
+                                  for r in w.ops}
+    succs: dict[str, list[str]] = defaultdict(list)
+    depth: dict[str, int] = {}
+    for r in w.ops:
+        depth[r.id] = 1 + max((depth[p] for p in preds[r.id]), default=0)
+        for p in preds[r.id]:
+            succs[p].append(r.id)
+
+    def key(oid: str) -> tuple:
+        r = w.by_id[oid]
+        return (r.module, depth[oid], r.op_type, str(sorted(r.attrs.items())), pos[oid])
+
+    waiting = {oid: len(p) for oid, p in preds.items()}
+    ready = [key(oid) for oid, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order: list[OpRec] = []
+    while ready:
+        oid = w.ops[ready[0][-1]].id
+        heapq.heappop(ready)
+        order.append(w.by_id[oid])
+        for nxt in succs[oid]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, key(nxt))
+    w.ops = order
+
+
 def _shape_only(w: Work) -> set[str]:
     """Ops that only compute shapes: Shape/Size, and ops on small integer tensors made from those."""
     out: set[str] = set()
@@ -234,7 +272,7 @@ def _classify(w: Work) -> None:
     for name, t in w.tensors.items():
         numel = int(np.prod(t.shape)) if t.shape else 1
         uses = w.consumers.get(name, [])
-        weighty = any(i in _WEIGHT_INPUTS.get(w.op(oid).op_type, ()) for oid, i in uses)
+        weighty = _reaches_weight_input(w, name)
         if t.dtype in _FLOAT and numel > 1 and weighty:
             w.kind[name] = "param"
         elif t.dtype in _QUANT and numel > 1 and any(
@@ -254,6 +292,18 @@ def _classify(w: Work) -> None:
             w.quant[r.inputs[1]] = {"scale": "", "zero_point": r.inputs[3] if len(r.inputs) > 3 else ""}
 
 
+def _reaches_weight_input(w: Work, value: str, depth: int = 4) -> bool:
+    """Does ``value`` reach an input through which an op reads trained values, directly or through a
+    chain of value-preserving ops (tf2onnx reshapes an einsum kernel before its Gemm)?"""
+    for oid, i in w.consumers.get(value, []):
+        r = w.op(oid)
+        if i in _WEIGHT_INPUTS.get(r.op_type, ()):
+            return True
+        if depth and r.op_type in _CARRY and i == 0 and r.outputs and _reaches_weight_input(w, r.outputs[0], depth - 1):
+            return True
+    return False
+
+
 def _hoist_shared(w: Work) -> None:
     """An op whose users sit in several modules and whose inputs come from outside its own module's
     branch was computed once for all of them (common-subexpression elimination): it belongs to the
@@ -265,17 +315,23 @@ def _hoist_shared(w: Work) -> None:
         for v in r.inputs:
             if v in w.producer:
                 users[w.producer[v]].add(r.id)
+    # Computed from the inputs alone (an attention mask): no trained value or hidden state goes in.
+    pure: set[str] = set()
+    for r in w.ops:
+        if not w.param_inputs(r) and all(v in w.inputs or v in w.tensors or w.producer.get(v) in pure
+                                         for v in r.inputs if v):
+            pure.add(r.id)
     hoisted: set[str] = set()
     for r in reversed(w.ops):
         mods = {w.op(u).module for u in users.get(r.id, ())}
-        if len(mods) < 2:
+        if not mods or (len(mods) < 2 and r.id not in pure):
             continue
         top = common_ancestor([r.module, *mods], w.modules)
         if top == r.module:
             continue
         branch = _child_towards(top, r.module)
         inside = [v for v in r.inputs if v in w.producer and is_within(w.op(w.producer[v]).module, branch)]
-        if not inside:
+        if not inside or r.id in pure:
             r.module = top
             hoisted.add(r.id)
     if not hoisted:
@@ -333,6 +389,8 @@ def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     _classify(w)
     w.tier = scopes.assign_modules(w)
     _hoist_shared(w)
+    if w.tier.startswith("name scopes"):
+        _canonical_order(w)
     patterns.apply(w)
     scopes.ensure_parents(w)
     graph = _build(w, shape_values, seq_len, len(dropped))

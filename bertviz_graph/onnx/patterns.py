@@ -16,6 +16,7 @@ import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from bertviz_graph.graph import ModuleInfo
 
 if TYPE_CHECKING:
@@ -49,14 +50,15 @@ class _Ctx:
 def _weight_source(w: Work, value: str) -> tuple[str | None, list[OpRec]]:
     """The parameter behind an op input, through DequantizeLinear / Transpose / Cast: (name, those ops)."""
     via: list[OpRec] = []
-    for _ in range(3):
+    for _ in range(4):
         if w.kind.get(value) == "param":
             return value, via
         oid = w.producer.get(value)
         if oid is None or oid not in w.by_id:
             return None, via
         r = w.by_id[oid]
-        if r.op_type not in ("DequantizeLinear", "Transpose", "Cast") or not r.inputs:
+        if r.op_type not in ("DequantizeLinear", "Transpose", "Cast", "Reshape", "Identity", "Squeeze",
+                             "Unsqueeze") or not r.inputs:
             return None, via
         via.append(r)
         value = r.inputs[0]
@@ -129,23 +131,37 @@ def _linears(c: _Ctx) -> None:
         if len(r.inputs) <= widx:
             continue
         weight, via = _weight_source(w, r.inputs[widx])
-        if weight is None or len(w.tensors[weight].shape) != 2:
+        if weight is None:
             continue
-        rows, cols = w.tensors[weight].shape
+        fed = w.fixed.get(r.inputs[widx]) if via else None  # a kernel reshaped on its way ([h, d, out])
+        if len(w.tensors[weight].shape) != 2 and not (fed and len(fed) == 2):
+            continue
+        rows, cols = w.tensors[weight].shape if len(w.tensors[weight].shape) == 2 else fed
         transposed_op = any(v.op_type == "Transpose" for v in via)
-        stored_in_out = not (r.op_type == "Gemm" and r.attrs.get("transB")) and not transposed_op
+        stored_in_out = not (r.op_type == "Gemm" and r.attrs.get("transB")) and not transposed_op \
+            and len(w.tensors[weight].shape) == 2
         fan_in, fan_out = (rows, cols) if stored_in_out else (cols, rows)
         members = [*via, r]
         bias = None
         if r.op_type == "Gemm" and len(r.inputs) > 2 and w.kind.get(r.inputs[2]) == "param":
             bias = r.inputs[2]
-        else:
-            nxt = _sole_user(w, r.outputs[0]) if r.outputs else None
-            if nxt is not None and nxt.op_type == "Add":
-                for v in nxt.inputs:
-                    t = w.tensors.get(v)
-                    if w.kind.get(v) == "param" and t is not None and t.shape == [fan_out]:
-                        bias, members = v, [*members, nxt]
+        else:  # the bias Add, after the reshapes tf2onnx puts around an einsum's Gemm
+            cur, passed = r, []
+            for _ in range(4):
+                nxt = _sole_user(w, cur.outputs[0]) if cur.outputs else None
+                if nxt is None:
+                    break
+                if nxt.op_type == "Add":
+                    for v in nxt.inputs:
+                        src, carried = _weight_source(w, v)
+                        t = w.tensors.get(src) if src else None
+                        if t is not None and int(np.prod(t.shape)) == fan_out and len(t.shape) <= 2:
+                            bias, members = src, [*members, *passed, *carried, nxt]
+                    break
+                if nxt.op_type not in ("Reshape", "Squeeze", "Unsqueeze", "Identity"):
+                    break
+                passed.append(nxt)
+                cur = nxt
         path = _place(c, members, "Linear", {"in_features": int(fan_in), "out_features": int(fan_out)}, "linear")
         for m in members:
             c.claimed.add(m.id)
@@ -162,10 +178,12 @@ def _linears(c: _Ctx) -> None:
 
 
 def _param_1d(w: Work, r: OpRec) -> str | None:
+    """A vector parameter read by ``r``, directly or through a reshape (tf2onnx's gamma [1, 1, h])."""
     for v in r.inputs:
-        t = w.tensors.get(v)
-        if w.kind.get(v) == "param" and t is not None and len(t.shape) == 1:
-            return v
+        src, _ = _weight_source(w, v)
+        t = w.tensors.get(src) if src else None
+        if t is not None and (len(t.shape) == 1 or sum(1 for d in t.shape if d > 1) == 1):
+            return src
     return None
 
 
@@ -189,12 +207,12 @@ def _layernorms(c: _Ctx) -> None:
             bias = r.inputs[scale_idx + 1] if len(r.inputs) > scale_idx + 1 else ""
             if w.kind.get(bias) == "param":
                 _name_param(w, bias, path, "bias")
-        elif r.op_type == "ReduceMean":
+        elif r.op_type in ("ReduceMean", "GlobalAveragePool"):  # tf2onnx rewrites the mean
             span = _primitive_layernorm(c, r)
             if span is None:
                 continue
             ops, gamma, beta = span
-            attrs = {"normalized_shape": [int(w.tensors[gamma].shape[0])]}
+            attrs = {"normalized_shape": [int(np.prod(w.tensors[gamma].shape))]}
             path = _place(c, ops, "LayerNorm", attrs, "layernorm")
             for m in ops:
                 c.claimed.add(m.id)
@@ -227,6 +245,11 @@ def _primitive_layernorm(c: _Ctx, start: OpRec) -> tuple[list[OpRec], str, str] 
             break
     if gamma is None or beta is None:
         return None
+    # TensorFlow's form ends x·s + (β - mean·s): the Add joining the two branches is the LayerNorm's output
+    for r in window:
+        if r.id not in inside and r.op_type == "Add" and all(w.producer.get(v) in inside for v in r.inputs):
+            inside.add(r.id)
+            break
     ops = [r for r in window if r.id in inside]
     # keep only ops that lead to the final Add (drop stray users of the intermediate values)
     return ops, gamma, beta
@@ -235,7 +258,7 @@ def _primitive_layernorm(c: _Ctx, start: OpRec) -> tuple[list[OpRec], str, str] 
 def _embeddings(c: _Ctx) -> None:
     w = c.w
     for r in list(w.ops):
-        if r.id in c.claimed or r.op_type != "Gather" or not r.inputs:
+        if r.id in c.claimed or r.op_type not in ("Gather", "Slice") or not r.inputs:
             continue
         table, via = _weight_source(w, r.inputs[0])
         if table is None or len(w.tensors[table].shape) != 2:
