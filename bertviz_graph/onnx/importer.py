@@ -40,7 +40,7 @@ _WEIGHT_INPUTS = {
     "Slice": (0,),  # tf2onnx reads the position table by Slice
 }
 # Ops a weight passes through unchanged in value on its way to the op that uses it
-_CARRY = ("Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "DequantizeLinear")
+_CARRY = ("Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "DequantizeLinear", "QuantizeLinear")
 _FIX = "export the model again, or check the file with onnx.checker.check_model"
 
 
@@ -275,21 +275,32 @@ def _classify(w: Work) -> None:
         weighty = _reaches_weight_input(w, name)
         if t.dtype in _FLOAT and numel > 1 and weighty:
             w.kind[name] = "param"
-        elif t.dtype in _QUANT and numel > 1 and any(
+        elif t.dtype in _QUANT and numel > 1 and (any(
                 w.op(oid).op_type in ("DequantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger")
-                and i in _WEIGHT_INPUTS[w.op(oid).op_type] for oid, i in uses):
+                and i in _WEIGHT_INPUTS[w.op(oid).op_type] for oid, i in uses) or any(
+                w.op(oid).op_type == "Gather" and i == 0 and _dequantized(w, w.op(oid)) for oid, i in uses)):
             w.kind[name] = "param"
         elif t.dtype in _INT and len(t.shape) >= 2 and numel > 16:
             w.kind[name] = "buffer"
         else:
             w.kind[name] = "const"
     for r in w.ops:  # quantized weights: remember scale and zero point for dequantizing on demand
+        if r.op_type == "Gather" and w.kind.get(r.inputs[0]) == "param" and w.tensors[r.inputs[0]].dtype in _QUANT:
+            deq = next(w.op(o) for o, i in w.consumers[r.outputs[0]] if w.op(o).op_type == "DequantizeLinear")
+            w.quant[r.inputs[0]] = {"scale": deq.inputs[1] if len(deq.inputs) > 1 else "",
+                                    "zero_point": deq.inputs[2] if len(deq.inputs) > 2 else "", "axis": 1}
         if r.op_type == "DequantizeLinear" and w.kind.get(r.inputs[0]) == "param":
             w.quant[r.inputs[0]] = {"scale": r.inputs[1] if len(r.inputs) > 1 else "",
                                     "zero_point": r.inputs[2] if len(r.inputs) > 2 else "",
                                     "axis": int(r.attrs.get("axis", 1)) if isinstance(r.attrs.get("axis", 1), int) else 1}
         if r.op_type == "MatMulInteger" and len(r.inputs) > 1 and w.kind.get(r.inputs[1]) == "param":
             w.quant[r.inputs[1]] = {"scale": "", "zero_point": r.inputs[3] if len(r.inputs) > 3 else ""}
+
+
+def _dequantized(w: Work, gather: OpRec) -> bool:
+    """A Gather of an int8 table whose rows are then dequantized: a quantized embedding."""
+    return any(w.op(o).op_type == "DequantizeLinear" and i == 0
+               for o, i in w.consumers.get(gather.outputs[0] if gather.outputs else "", []))
 
 
 def _reaches_weight_input(w: Work, value: str, depth: int = 4) -> bool:
@@ -537,6 +548,10 @@ def _meta(w: Work, seq_len: int, n_dropped: int, sizes: dict[str, int]) -> dict[
                      "are folded into the ops they configure")
     if sizes:
         notes.append("FLOPs count symbolic dimensions as " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
+    extras = _quant_extras(w)
+    if extras:
+        notes.append(f"{len(w.quant)} weights are stored quantized (int8/uint8), counted as parameters; their "
+                     f"scales and zero points add {extras} values, not counted")
     if w.transposed:
         notes.append("MatMul weights are stored [in, out] in the file and shown transposed as [out, in], "
                      "the way PyTorch stores a Linear")
@@ -560,7 +575,14 @@ def _meta(w: Work, seq_len: int, n_dropped: int, sizes: dict[str, int]) -> dict[
         "producer": f"{m.producer_name} {m.producer_version}".strip(),
         "opsets": w.f.opsets,
         "versions": {"onnx": onnx.__version__},
+        "quant_extras": _quant_extras(w),
     }
+
+
+def _quant_extras(w: Work) -> int:
+    """Values the quantizer added beside the quantized weights (scales, zero points), each counted once."""
+    seen = {q[k] for q in w.quant.values() for k in ("scale", "zero_point") if q.get(k)}
+    return sum(int(np.prod(w.tensors[n].shape)) if w.tensors[n].shape else 1 for n in seen if n in w.tensors)
 
 
 def _inferred_config(w: Work) -> dict[str, Any]:
