@@ -214,6 +214,25 @@ def _toposort(w: Work) -> None:
     w.ops = [w.by_id[i] for i in order]
 
 
+def _qdq_with_users(w: Work) -> None:
+    """A static-quantized file quantizes each activation where it is made (QuantizeLinear ->
+    DequantizeLinear named after the producer); the pair belongs to the ops that read it, so a layer's
+    output quantized for the next layer sits in that layer, and every layer starts alike."""
+    from bertviz_graph.onnx.scopes import common_ancestor
+
+    for q in w.ops:
+        if q.op_type != "QuantizeLinear" or not q.outputs or w.kind.get(q.inputs[0]) == "param":
+            continue
+        dqs = [w.op(o) for o, _ in w.consumers.get(q.outputs[0], [])]
+        if not dqs or any(d.op_type != "DequantizeLinear" for d in dqs):
+            continue
+        users = [w.op(o).module for d in dqs for o, _ in w.consumers.get(d.outputs[0], [])]
+        if users:
+            home = common_ancestor(users, w.modules)
+            for r in (q, *dqs):
+                r.module = home
+
+
 def _canonical_order(w: Work) -> None:
     """A topological order that does not depend on where the exporter wrote each node: tf2onnx writes the
     einsum pieces of each layer in a different order, and the layers must read alike to fold. Among the
@@ -400,6 +419,7 @@ def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     _classify(w)
     w.tier = scopes.assign_modules(w)
     _hoist_shared(w)
+    _qdq_with_users(w)
     if w.tier.startswith("name scopes"):
         _canonical_order(w)
     patterns.apply(w)
@@ -425,6 +445,14 @@ def _stack_source(meta: dict[str, str]) -> tuple[str, str]:
     if not trace:
         return "", ""
     return user_frame(trace)
+
+
+def _quant_arg(r: OpRec, i: int, v: str) -> str | None:
+    if v.endswith("_zero_point") or (r.op_type in ("QuantizeLinear", "DequantizeLinear") and i == 2):
+        return "zero point"
+    if v.endswith("_scale") or (r.op_type in ("QuantizeLinear", "DequantizeLinear") and i == 1):
+        return "scale"
+    return None
 
 
 def _small_repr(t: TensorInfo) -> Any:
@@ -495,8 +523,10 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
         params = [w.param_names.get(v, v) for _, v in w.param_inputs(r)]
         # Arguments in the form the series signature reads (as the PyTorch tracer records them): tensor
         # inputs by slot {"$": i}, constants by value, ONNX attributes as keywords.
+        # A quantizer's scales and zero points differ per layer: named by what they are, so layers still fold.
         args = [{"$": i} if v and w.kind.get(v) != "const" and v not in shape_values else
-                (_small_repr(w.tensors[v]) if v in w.tensors else "shape" if v in shape_values else None)
+                (_quant_arg(r, i, v) or _small_repr(w.tensors[v]) if v in w.tensors else
+                 "shape" if v in shape_values else None)
                 for i, v in enumerate(r.inputs)]
         attrs = dict(kind="op", name=r.id, op=r.op_type, target=f"{r.domain or 'onnx'}::{r.op_type}",
                      module=r.module, shape=shape, dtype=dtype, params=params,
