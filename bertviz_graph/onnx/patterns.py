@@ -17,6 +17,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from bertviz_graph.graph import ModuleInfo
 
 if TYPE_CHECKING:
