@@ -19,8 +19,9 @@ BATCH, SEQ, PRODUCT = "batch", "seq", "batch·seq"
 
 def _fixed(values: Any, batch: int, seq: int) -> dict[str, list[int]]:
     """Shapes of every value the file computes for token ids of shape [batch, seq] (all zeros: [PAD])."""
+    ids = np.zeros((batch, seq), dtype=np.int64)
     try:
-        got = values.run(np.zeros((batch, seq), dtype=np.int64))
+        got = {**values.feed(ids), **values.run(ids)}
     except Exception:  # noqa: BLE001 - a file onnxruntime cannot run keeps its symbolic shapes
         return {}
     return {k: list(v.shape) for k, v in got.items() if hasattr(v, "shape")}

@@ -251,7 +251,11 @@ def _canonical_order(w: Work) -> None:
 
     def key(oid: str) -> tuple:
         r = w.by_id[oid]
-        return (r.module, depth[oid], r.op_type, str(sorted(r.attrs.items())), pos[oid])
+        # what an op is and what reads it, before where the file wrote it (weights' DequantizeLinear nodes
+        # come in a different order for each layer)
+        readers = sorted(w.op(o).op_type for out in r.outputs for o, _ in w.consumers.get(out, []))
+        return (r.module, depth[oid], r.op_type, str(sorted(r.attrs.items())),
+                str(w.shape(r.outputs[0]) if r.outputs else None), str(readers), pos[oid])
 
     waiting = {oid: len(p) for oid, p in preds.items()}
     ready = [key(oid) for oid, n in waiting.items() if n == 0]
@@ -420,7 +424,7 @@ def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     w.tier = scopes.assign_modules(w)
     _hoist_shared(w)
     _qdq_with_users(w)
-    if w.tier.startswith("name scopes"):
+    if not w.tier.startswith("torch.onnx metadata"):
         _canonical_order(w)
     patterns.apply(w)
     scopes.ensure_parents(w)

@@ -51,15 +51,15 @@ class _Ctx:
 def _weight_source(w: Work, value: str) -> tuple[str | None, list[OpRec]]:
     """The parameter behind an op input, through DequantizeLinear / Transpose / Cast: (name, those ops)."""
     via: list[OpRec] = []
-    for _ in range(4):
+    for _ in range(5):
         if w.kind.get(value) == "param":
             return value, via
         oid = w.producer.get(value)
         if oid is None or oid not in w.by_id:
             return None, via
         r = w.by_id[oid]
-        if r.op_type not in ("DequantizeLinear", "Transpose", "Cast", "Reshape", "Identity", "Squeeze",
-                             "Unsqueeze") or not r.inputs:
+        if r.op_type not in ("DequantizeLinear", "QuantizeLinear", "Transpose", "Cast", "Reshape", "Identity",
+                             "Squeeze", "Unsqueeze") or not r.inputs:
             return None, via
         via.append(r)
         value = r.inputs[0]
@@ -88,6 +88,16 @@ def _place(c: _Ctx, ops: list[OpRec], cls: str, attrs: dict[str, Any], stem: str
             r.module = home
         return home
     alone = all(r.id in ids or r.op_type in _PASS for r in c.by_module.get(home, []))
+    # tf2onnx's flatly named ops were put with the ops they feed: those feeding a Linear from before it
+    # (the attention's ·V product feeding attention_output) are its parent's, not the Linear's
+    flat = [r for r in c.by_module.get(home, []) if r.id not in ids and "/" not in r.name.strip("/")]
+    if not alone and info is not None and info.parent is not None and w.tier.startswith("name") and all(
+            r.id in ids or r.op_type in _PASS or r in flat for r in c.by_module.get(home, [])):
+        for r in flat:
+            r.module = info.parent
+            c.by_module[info.parent].append(r)
+        c.by_module[home] = [r for r in c.by_module[home] if r not in flat]
+        alone = True
     below = {r.module for r in ops} - {home}
     if info is not None and home and alone and (home not in c.parents or below) and w.tier.startswith("name"):
         for r in ops:
@@ -222,16 +232,39 @@ def _layernorms(c: _Ctx) -> None:
             _name_param(w, beta, path, "bias")
 
 
+def _readers(w: Work, value: str) -> list[OpRec]:
+    """Ops reading ``value``, looking through a QDQ pair (QuantizeLinear -> DequantizeLinear)."""
+    out = []
+    for o, _ in w.consumers.get(value, []):
+        r = w.by_id.get(o)
+        if r is not None and r.op_type in ("QuantizeLinear", "DequantizeLinear") and r.outputs:
+            out += _readers(w, r.outputs[0])
+        elif r is not None:
+            out.append(r)
+    return out
+
+
+def _dequantized_from(w: Work, values: list[str], x: str) -> bool:
+    """Is one of ``values`` ``x`` after a QDQ pair?"""
+    for v in values:
+        dq = w.by_id.get(w.producer.get(v, ""))
+        q = w.by_id.get(w.producer.get(dq.inputs[0], "")) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        if q is not None and q.op_type == "QuantizeLinear" and q.inputs[0] == x:
+            return True
+    return False
+
+
 def _primitive_layernorm(c: _Ctx, start: OpRec) -> tuple[list[OpRec], str, str] | None:
     """ReduceMean(x) -> Sub(x, mean) -> ... -> Mul(gamma) -> Add(beta), within a few ops."""
     w = c.w
     x = start.inputs[0] if start.inputs else ""
-    subs = [w.by_id[o] for o, _ in w.consumers.get(start.outputs[0], []) if o in w.by_id]
-    if not any(s.op_type == "Sub" and x in s.inputs for s in subs):
+    subs = _readers(w, start.outputs[0])
+    if not any(s.op_type == "Sub" and (x in s.inputs or _dequantized_from(w, s.inputs, x)) for s in subs):
         return None
     pos = {r.id: i for i, r in enumerate(w.ops)}
     i0 = pos[start.id]
-    window = w.ops[i0: i0 + 14]
+    qdq = any(r.op_type == "QuantizeLinear" for r in w.ops)  # a QDQ file puts a Q/DQ pair after every op
+    window = w.ops[i0: i0 + (42 if qdq else 14)]
     inside = {start.id}
     gamma = beta = None
     for r in window[1:]:

@@ -231,6 +231,18 @@ def _structural(w: Work) -> None:
         _add(w, "pooler", "Pooler", "", "")
         for r in tail:
             r.module = "pooler"
+    # Ops on weights alone (an int8 kernel's DequantizeLinear) run where the weight is used.
+    users: dict[str, list[str]] = {}
+    for r in w.ops:
+        for v in r.inputs:
+            if v in w.producer:
+                users.setdefault(w.producer[v], []).append(r.id)
+    for r in reversed(w.ops):
+        if r.module or any(v in w.producer for v in r.inputs if v):
+            continue
+        mods = [w.by_id[u].module for u in users.get(r.id, []) if u in w.by_id and w.by_id[u].module]
+        if mods:
+            r.module = common_ancestor(mods, w.modules)
 
 
 def ensure_parents(w: Work) -> None:

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import paddle
-from paddle import nn
-
 from common import IDS, OUT, SPEC, TYPES, random_like, versions, write_json
+from paddle import nn
 
 OPSET = 17
 

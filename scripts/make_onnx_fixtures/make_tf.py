@@ -19,7 +19,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
 from common import IDS, OUT, SPEC, TYPES, random_like, versions, write_json  # noqa: E402
 
 OPSET = 17

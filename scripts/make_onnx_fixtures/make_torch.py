@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import transformers
-
 from common import IDS, OUT, SPEC, TYPES, random_like, versions, write_json
 
 OPSET = 18

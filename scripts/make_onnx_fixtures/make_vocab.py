@@ -9,7 +9,6 @@ import string
 from common import OUT, SPEC
 
 
-
 def main() -> None:
     words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "!", ",", "-", "?", ".", "the", "cat", "sat", "on",
              "mat", "a", "dog", "ran", "in", "park", "is", "was", "and", "of", "to", "it", "he", "she", "they",

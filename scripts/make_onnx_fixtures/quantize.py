@@ -11,9 +11,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
-
 from common import OUT, versions, write_json
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
 
 SOURCES = ("tf_function", "paddle")
 
