@@ -13,6 +13,9 @@ def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", help="the sentence to run")
     p.add_argument("--pair", help="a second sentence (models with token types get them)")
     p.add_argument("--ids", type=int, nargs="+", help="token ids instead of text (models without a tokenizer)")
+    p.add_argument("--tokenizer", type=Path, metavar="DIR",
+                   help="an .onnx model's tokenizer: a folder with tokenizer.json or vocab.txt "
+                        "(default: the one beside the file)")
 
 
 def add_commands(sub, model_args) -> None:
@@ -43,7 +46,14 @@ def _run(args: argparse.Namespace, trace):
     from bertviz_graph.run.capture import capture
     from bertviz_graph.run.load import load_runnable
 
-    run = load_runnable(graph)
+    if graph.meta.get("origin") == "onnx":  # the file runs in onnxruntime, with a tokenizer from beside it
+        from bertviz_graph.run.onnx_run import onnx_runnable
+
+        run = onnx_runnable(graph, args.tokenizer)
+    elif args.tokenizer is not None:
+        raise UserError("--tokenizer is for .onnx files", "a model folder's own tokenizer is used; drop --tokenizer")
+    else:
+        run = load_runnable(graph)
     tokens = run.tokenize(args.text, args.pair, args.ids)
     acts = capture(graph, run, tokens, any_length=False)  # one sentence: a fixed-length program is cheaper
     for note in acts.notes:

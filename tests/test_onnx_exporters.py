@@ -118,6 +118,13 @@ def test_dimension_names_are_short(name):
     dims = {d for _, _, e in graph.g.edges(data=True) for d in (e.get("shape") or []) if isinstance(d, str)}
     assert {"batch", "seq"} <= dims
     assert not any("DynamicDimension" in d or d.startswith("unk__") for d in dims)
+    # Identity no-ops are folded away, and the graph says how many (counted here with onnx alone)
+    import onnx
+
+    n_identity = sum(1 for n in onnx.load(str(DATA / f"{name}.onnx")).graph.node if n.op_type == "Identity")
+    assert not any(d["op"] == "Identity" for _, d in graph.nodes("op"))
+    if n_identity:
+        assert any(n.startswith(f"{n_identity} Identity ops") for n in graph.meta["notes"])
 
 
 @pytest.mark.parametrize("name", FLOAT)

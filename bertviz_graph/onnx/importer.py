@@ -233,6 +233,34 @@ def _qdq_with_users(w: Work) -> None:
                 r.module = home
 
 
+def _fold_identities(w: Work) -> int:
+    """Identity ops compute nothing: their readers read the Identity's input instead (unless the value is a
+    graph output, whose name must stay). Returns how many were folded."""
+    outputs = {o.name for o in w.f.model.graph.output}
+    alias: dict[str, str] = {}
+    keep: list[OpRec] = []
+    for r in w.ops:
+        r.inputs = [alias.get(v, v) for v in r.inputs]
+        if r.op_type == "Identity" and len(r.inputs) == 1 and r.inputs[0] and len(r.outputs) == 1 \
+                and r.outputs[0] not in outputs:
+            alias[r.outputs[0]] = r.inputs[0]
+            continue
+        keep.append(r)
+    if not alias:
+        return 0
+    w.ops = keep
+    w.by_id = {r.id: r for r in keep}
+    for v in alias:
+        w.producer.pop(v, None)
+    consumers: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for r in keep:
+        for i, v in enumerate(r.inputs):
+            if v:
+                consumers[v].append((r.id, i))
+    w.consumers = consumers
+    return len(alias)
+
+
 def _canonical_order(w: Work) -> None:
     """A topological order that does not depend on where the exporter wrote each node: tf2onnx writes the
     einsum pieces of each layer in a different order, and the layers must read alike to fold. Among the
@@ -417,6 +445,7 @@ def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     f = dataclasses.replace(f, value_shapes=named)
     w = _collect(f)
     w.fixed = fixed
+    n_identity = _fold_identities(w)
     dropped = _shape_only(w)
     w.ops = [r for r in w.ops if r.id not in dropped]
     shape_values = {o for oid in dropped for o in w.by_id[oid].outputs}
@@ -429,6 +458,9 @@ def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     patterns.apply(w)
     scopes.ensure_parents(w)
     graph = _build(w, shape_values, seq_len, len(dropped))
+    if n_identity:
+        graph.meta["notes"].append(f"{n_identity} Identity ops (no-ops paddle2onnx and tf2onnx leave) are folded "
+                                   "into their neighbours: an edge runs straight past them")
     return graph
 
 
@@ -580,7 +612,10 @@ def _meta(w: Work, seq_len: int, n_dropped: int, sizes: dict[str, int]) -> dict[
     if n_dropped:
         notes.append(f"{n_dropped} shape-arithmetic ops (Shape, Gather, Unsqueeze, Concat on integer shapes) "
                      "are folded into the ops they configure")
-    if sizes:
+    if w.fixed:
+        notes.append(f"FLOPs are counted at batch 1 and {seq_len} tokens, with the shapes one onnxruntime pass "
+                     "of the file gives every value")
+    elif sizes:
         notes.append("FLOPs count symbolic dimensions as " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
     extras = _quant_extras(w)
     if extras:

@@ -58,6 +58,18 @@ def load_tokenizer(folder: Path) -> Any | None:
     return None
 
 
+class OnnxRunnable(Runnable):
+    """A Runnable whose text needs a tokenizer the ONNX file does not carry: the error says where to get one."""
+
+    def tokenize(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Tokens:
+        if ids is None and self.tokenizer is None:
+            raise UserError(f"no tokenizer for {self.name}: an ONNX file holds no vocabulary, and none is beside "
+                            f"it in {self.folder}",
+                            "pass token ids (--ids 2 10 11 3), or a tokenizer folder (--tokenizer DIR holding "
+                            "tokenizer.json or vocab.txt), or put vocab.txt next to the .onnx file")
+        return super().tokenize(text, pair, ids)
+
+
 def onnx_runnable(graph: OpGraph, tokenizer: str | Path | None = None) -> Runnable:
     """A Runnable whose ``model`` is the onnxruntime session of the graph's file."""
     path = Path(graph.meta["onnx_file"])
@@ -79,7 +91,7 @@ def onnx_runnable(graph: OpGraph, tokenizer: str | Path | None = None) -> Runnab
     notes = [] if tok is not None else [
         f"no tokenizer beside {path.name}: pass token ids (--ids 2 10 11 3), or a tokenizer folder "
         "(--tokenizer DIR with tokenizer.json or vocab.txt)"]
-    return Runnable(model=session_for(path), tokenizer=tok, trained=True, name=graph.name, head="custom",
+    return OnnxRunnable(model=session_for(path), tokenizer=tok, trained=True, name=graph.name, head="custom",
                     config=cfg, attention="onnx", ops="onnx", weights=f"weights in {path.name} (onnxruntime)",
                     folder=path.parent, notes=notes)
 
