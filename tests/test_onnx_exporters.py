@@ -155,3 +155,27 @@ def test_int8_file_runs_close_to_its_float_source():
     (got,) = [o[0].numpy() for o in acts.outputs if tuple(o.shape[1:]) == seq.shape]
     err = np.abs(got - seq).max()
     assert 0 < err < 0.1 * np.abs(seq).max()  # quantized: close, not equal
+
+
+@pytest.mark.parametrize("kind", ["tf", "paddle"])
+def test_framework_folders_without_their_converter_say_the_command(tmp_path, kind):
+    """A SavedModel / Paddle inference folder is read through ONNX; tf2onnx and paddle2onnx are optional
+    extras (not installed in the test environment), so the CLI names the one command that converts it."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / ("saved_model" if kind == "tf" else "paddle_model")
+    folder.mkdir()
+    if kind == "tf":
+        (folder / "saved_model.pb").write_bytes(b"")
+    else:
+        (folder / "inference.json").write_text("{}")
+        (folder / "inference.pdiparams").write_bytes(b"")
+    done = subprocess.run([sys.executable, "-m", "bertviz_graph", "info", str(folder)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    first, fix = done.stderr.strip().splitlines()[-2:]
+    assert first.startswith("error: ") and fix.strip().startswith("fix: convert it once: ")
+    expected = "python -m tf2onnx.convert --saved-model" if kind == "tf" else "paddle2onnx --model_dir"
+    assert expected in fix and str(folder) in fix
+    assert not any(tmp_path.rglob("*.onnx"))  # nothing written
