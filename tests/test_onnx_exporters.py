@@ -179,3 +179,17 @@ def test_framework_folders_without_their_converter_say_the_command(tmp_path, kin
     expected = "python -m tf2onnx.convert --saved-model" if kind == "tf" else "paddle2onnx --model_dir"
     assert expected in fix and str(folder) in fix
     assert not any(tmp_path.rglob("*.onnx"))  # nothing written
+
+
+def test_the_notebook_widget_runs_an_onnx_file():
+    """The widget's run methods take the same route (RunSession -> onnxruntime) as the app and the CLI."""
+    from bertviz_graph.widget import GraphWidget
+
+    w = GraphWidget(_graph("paddle"))
+    acts = w.run("the cat sat on the mat.")
+    assert acts.tokens.tokens[:3] == ["[CLS]", "the", "cat"]
+    grid = w.attention()
+    z = np.asarray(grid.data[0].z, dtype=float)
+    assert np.isfinite(z).any() and len(grid.data) >= 1
+    fig = w.activation("encoder.layer.1")
+    assert fig.data and np.asarray(fig.data[0].z).shape[0] == len(acts.tokens)
