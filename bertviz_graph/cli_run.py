@@ -43,17 +43,11 @@ def _run(args: argparse.Namespace, trace):
     if args.text is not None and not args.text.strip() and not args.ids:
         raise UserError("the text is empty", "type a sentence, e.g. --text \"The cat sat on the mat.\"")
     graph = trace(args)
-    from bertviz_graph.run.capture import capture
-    from bertviz_graph.run.load import load_runnable
+    from bertviz_graph.run.route import capture, load_runnable  # PyTorch or onnxruntime
 
-    if graph.meta.get("origin") == "onnx":  # the file runs in onnxruntime, with a tokenizer from beside it
-        from bertviz_graph.run.onnx_run import onnx_runnable
-
-        run = onnx_runnable(graph, args.tokenizer)
-    elif args.tokenizer is not None:
+    if args.tokenizer is not None and graph.meta.get("origin") != "onnx":
         raise UserError("--tokenizer is for .onnx files", "a model folder's own tokenizer is used; drop --tokenizer")
-    else:
-        run = load_runnable(graph)
+    run = load_runnable(graph, tokenizer=args.tokenizer)
     tokens = run.tokenize(args.text, args.pair, args.ids)
     acts = capture(graph, run, tokens, any_length=False)  # one sentence: a fixed-length program is cheaper
     for note in acts.notes:

@@ -45,7 +45,7 @@ class RunSession:
 
     @property
     def runnable(self):
-        from bertviz_graph.run.load import load_runnable
+        from bertviz_graph.run.route import load_runnable  # PyTorch or onnxruntime
 
         reason = can_run(self.graph)
         if reason:
@@ -72,7 +72,7 @@ class RunSession:
         return t
 
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
-        from bertviz_graph.run.capture import capture
+        from bertviz_graph.run.route import capture
 
         key = self.key_of(text, pair, ids)
         with self._lock:

@@ -332,10 +332,6 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
 
     import torch
 
-    if graph.meta.get("origin") == "onnx":  # an imported .onnx file runs in onnxruntime (run/onnx_run.py)
-        from bertviz_graph.run.onnx_run import onnx_capture
-
-        return onnx_capture(graph, run, tokens)
     t0 = time.perf_counter()
     prog = program if program is not None else program_for(graph, run, len(tokens), any_length)
     args = _args(prog, run, tokens)

@@ -126,10 +126,6 @@ def load_runnable(model_or_graph: Any = None, head: str = "auto", cached: bool =
         graph = model_or_graph
         if graph.module is not None:
             return _from_module(graph)
-        if graph.meta.get("origin") == "onnx":  # the file itself runs, in onnxruntime (run/onnx_run.py)
-            from bertviz_graph.run.onnx_run import onnx_runnable
-
-            return onnx_runnable(graph)
         meta = graph.meta
         attention, ops = meta.get("attention", "eager"), meta.get("ops", "aten")
         if not meta.get("config"):
