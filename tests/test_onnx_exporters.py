@@ -193,3 +193,33 @@ def test_the_notebook_widget_runs_an_onnx_file():
     assert np.isfinite(z).any() and len(grid.data) >= 1
     fig = w.activation("encoder.layer.1")
     assert fig.data and np.asarray(fig.data[0].z).shape[0] == len(acts.tokens)
+
+
+def test_cli_run_takes_a_tokenizer_folder_or_ids(tmp_path):
+    """An .onnx file copied away from its vocab.txt: text is refused with the fix; --tokenizer DIR runs it
+    (the CLI, one subprocess), and so do ids (in-process: the same route)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.run.route import load_runnable
+
+    model = tmp_path / "paddle.onnx"
+    shutil.copy(DATA / "paddle.onnx", model)
+    graph = bg.trace(model)
+    with pytest.raises(UserError) as e:
+        run_text(graph, "the cat sat")
+    assert "no tokenizer" in str(e.value) and "--ids" in e.value.fix and "--tokenizer DIR" in e.value.fix
+    by_ids = run_text(graph, ids=[2, 10, 11, 12, 3])
+    assert load_runnable(graph, tokenizer=DATA).tokenize("the cat sat").input_ids == [2, 10, 11, 12, 3]
+    ok = subprocess.run([sys.executable, "-m", "bertviz_graph", "run", str(model), "--text", "the cat sat",
+                         "--tokenizer", str(DATA)], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "tokens: 0:[CLS] 1:the 2:cat 3:sat 4:[SEP]" in ok.stdout
+    # the CLI's residual norms are those of the in-process run of the same ids
+    from bertviz_graph.presenters.activations import residual_norms
+
+    _, norms = residual_norms(graph, by_ids)
+    printed = ok.stdout.split("residual stream norm per token:")[1].split("\n")[1].split()[1:]
+    assert [float(x) for x in printed] == pytest.approx([round(float(v), 2) for v in norms[0]], abs=0.011)
