@@ -223,3 +223,15 @@ def test_cli_run_takes_a_tokenizer_folder_or_ids(tmp_path):
     _, norms = residual_norms(graph, by_ids)
     printed = ok.stdout.split("residual stream norm per token:")[1].split("\n")[1].split()[1:]
     assert [float(x) for x in printed] == pytest.approx([round(float(v), 2) for v in norms[0]], abs=0.011)
+
+
+@pytest.mark.parametrize("name", ["paddle", "paddle_int8_dynamic"])  # (QDQ: not yet, see the fold test)
+def test_paddle_linears_are_named_by_their_role_in_the_attention(name):
+    """paddle2onnx names nodes flatly; the roles are read off the data flow. Paddle itself numbered its
+    Linears in the order make_paddle.py created them (query, key, value, output, intermediate, output per
+    layer: linear_6 ... linear_11 for layer 1), which the initializer names keep: an independent check."""
+    graph = _graph(name)
+    stored = {d["name"]: d["onnx_name"] for _, d in graph.nodes("param")}
+    for k, stem in enumerate(("query", "key", "value", "attention_output", "intermediate", "output")):
+        assert graph.hierarchy.groups[f"encoder.layer.1.{stem}"].cls == "Linear"
+        assert stored[f"encoder.layer.1.{stem}.weight"].startswith(f"linear_{6 + k}.w_0")

@@ -37,9 +37,16 @@ OP_ROLE = {"Softmax": "softmax", "LogSoftmax": "softmax", "Gelu": "activation", 
            "Dropout": "dropout", "LayerNormalization": "layernorm", "SkipLayerNormalization": "layernorm"}
 
 
+_NAMED = {"query", "key", "value", "attention_output", "intermediate", "output"}
+
+
 class _Ctx:
     def __init__(self, w: Work):
+        from bertviz_graph.onnx.attention_roles import linear_stems
+
         self.w = w
+        # flat names say nothing of a Linear's role: read it off the attention's data flow
+        self.stems = linear_stems(w) if w.tier.startswith("repeated blocks") else {}
         self.count: Counter[tuple[str, str]] = Counter()
         self.parents = {m.parent for m in w.modules.values() if m.parent is not None}
         self.by_module: dict[str, list[OpRec]] = defaultdict(list)
@@ -48,7 +55,7 @@ class _Ctx:
         self.claimed: set[str] = set()  # op ids already in a pattern
 
 
-def _weight_source(w: Work, value: str) -> tuple[str | None, list[OpRec]]:
+def weight_source(w: Work, value: str) -> tuple[str | None, list[OpRec]]:
     """The parameter behind an op input, through DequantizeLinear / Transpose / Cast: (name, those ops)."""
     via: list[OpRec] = []
     for _ in range(5):
@@ -107,6 +114,8 @@ def _place(c: _Ctx, ops: list[OpRec], cls: str, attrs: dict[str, Any], stem: str
     c.count[(home, stem)] += 1
     k = c.count[(home, stem)] - 1
     path = f"{home}.{stem}{k}" if home else f"{stem}{k}"
+    if stem in _NAMED and k == 0:  # a role read off the data flow (attention_roles): named, not numbered
+        path = f"{home}.{stem}" if home else stem
     w.modules[path] = ModuleInfo(path=path, cls=cls, qualname="", attrs=dict(attrs), parent=home)
     c.parents.add(home)
     for r in ops:
@@ -141,7 +150,7 @@ def _linears(c: _Ctx) -> None:
         widx = 3 if r.op_type == "QLinearMatMul" else 1
         if len(r.inputs) <= widx:
             continue
-        weight, via = _weight_source(w, r.inputs[widx])
+        weight, via = weight_source(w, r.inputs[widx])
         if weight is None:
             continue
         fed = w.fixed.get(r.inputs[widx]) if via else None  # a kernel reshaped on its way ([h, d, out])
@@ -164,7 +173,7 @@ def _linears(c: _Ctx) -> None:
                     break
                 if nxt.op_type == "Add":
                     for v in nxt.inputs:
-                        src, carried = _weight_source(w, v)
+                        src, carried = weight_source(w, v)
                         t = w.tensors.get(src) if src else None
                         if t is not None and int(np.prod(t.shape)) == fan_out and len(t.shape) <= 2:
                             bias, members = src, [*members, *passed, *carried, nxt]
@@ -173,7 +182,9 @@ def _linears(c: _Ctx) -> None:
                     break
                 passed.append(nxt)
                 cur = nxt
-        path = _place(c, members, "Linear", {"in_features": int(fan_in), "out_features": int(fan_out)}, "linear")
+        stem = c.stems.get(r.id) or ("linear" if not c.stems else "intermediate" if fan_out > fan_in else
+                                     "output" if fan_in > fan_out else "linear")
+        path = _place(c, members, "Linear", {"in_features": int(fan_in), "out_features": int(fan_out)}, stem)
         for m in members:
             c.claimed.add(m.id)
             m.role = "shape" if m.op_type in _PASS else "linear"
@@ -191,7 +202,7 @@ def _linears(c: _Ctx) -> None:
 def _param_1d(w: Work, r: OpRec) -> str | None:
     """A vector parameter read by ``r``, directly or through a reshape (tf2onnx's gamma [1, 1, h])."""
     for v in r.inputs:
-        src, _ = _weight_source(w, v)
+        src, _ = weight_source(w, v)
         t = w.tensors.get(src) if src else None
         if t is not None and (len(t.shape) == 1 or sum(1 for d in t.shape if d > 1) == 1):
             return src
@@ -294,7 +305,7 @@ def _embeddings(c: _Ctx) -> None:
     for r in list(w.ops):
         if r.id in c.claimed or r.op_type not in ("Gather", "Slice") or not r.inputs:
             continue
-        table, via = _weight_source(w, r.inputs[0])
+        table, via = weight_source(w, r.inputs[0])
         if table is None or len(w.tensors[table].shape) != 2:
             continue
         n, d = w.tensors[table].shape
