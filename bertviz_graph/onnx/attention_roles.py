@@ -5,6 +5,7 @@ the key; the ·V MatMul reads the Softmax and the value Linear; the first Linear
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,22 +14,16 @@ if TYPE_CHECKING:
 _THROUGH = {"Reshape", "Transpose", "Add", "Mul", "Div", "Cast", "Squeeze", "Unsqueeze", "QuantizeLinear",
             "DequantizeLinear", "DynamicQuantizeLinear", "Dropout", "Identity", "Where"}
 _MATMUL = ("MatMul", "Gemm", "MatMulInteger")
+Linear = Callable[["OpRec"], bool]
 
 
-def _is_linear(w: Work, r: OpRec) -> bool:
-    from bertviz_graph.onnx.patterns import weight_source
-
-    return r.op_type in _MATMUL and len(r.inputs) > 1 and weight_source(w, r.inputs[1])[0] is not None
-
-
-def _back(w: Work, value: str, want_linear: bool, depth: int = 10) -> OpRec | None:
+def _back(w: Work, lin: Linear, value: str, want_linear: bool, depth: int = 10) -> OpRec | None:
     """The nearest op upstream of ``value`` that is a Linear (or a MatMul of two computed values)."""
     r = w.by_id.get(w.producer.get(value, ""))
     if r is None or depth == 0:
         return None
     if r.op_type in _MATMUL:
-        lin = _is_linear(w, r)
-        if lin == want_linear:
+        if lin(r) == want_linear:
             return r
         if want_linear:
             return None
@@ -36,38 +31,44 @@ def _back(w: Work, value: str, want_linear: bool, depth: int = 10) -> OpRec | No
         return None
     for v in r.inputs:
         if v and w.kind.get(v) not in ("param", "const") and v in w.producer:
-            found = _back(w, v, want_linear, depth - 1)
+            found = _back(w, lin, v, want_linear, depth - 1)
             if found is not None:
                 return found
     return None
 
 
-def _forward(w: Work, value: str, want_linear: bool, depth: int = 10) -> OpRec | None:
+def _forward(w: Work, lin: Linear, value: str, want_linear: bool, depth: int = 10) -> OpRec | None:
     for oid, _ in w.consumers.get(value, []):
         r = w.by_id.get(oid)
         if r is None:
             continue
-        if r.op_type in _MATMUL and _is_linear(w, r) == want_linear:
+        if r.op_type in _MATMUL and lin(r) == want_linear:
             return r
         if r.op_type in _THROUGH and depth and r.outputs:
-            found = _forward(w, r.outputs[0], want_linear, depth - 1)
+            found = _forward(w, lin, r.outputs[0], want_linear, depth - 1)
             if found is not None:
                 return found
     return None
 
 
-def linear_stems(w: Work) -> dict[str, str]:
-    """op id of a Linear's MatMul -> "query" | "key" | "value" | "attention_output"."""
+def linear_stems(w: Work, is_weight: Callable[[str], bool]) -> dict[str, str]:
+    """op id of a Linear's MatMul -> "query" | "key" | "value" | "attention_output". ``is_weight(value)``:
+    does a trained tensor reach this input (patterns.weight_source, passed in: no import loop)."""
+
+    def lin(r: OpRec) -> bool:
+        return r.op_type in _MATMUL and len(r.inputs) > 1 and is_weight(r.inputs[1])
+
     out: dict[str, str] = {}
     for s in w.ops:
         if s.op_type != "Softmax" or not s.inputs or not s.outputs:
             continue
-        qk = _back(w, s.inputs[0], want_linear=False)
-        pv = _forward(w, s.outputs[0], want_linear=False)
+        qk = _back(w, lin, s.inputs[0], want_linear=False)
+        pv = _forward(w, lin, s.outputs[0], want_linear=False)
         if qk is None or pv is None or len(qk.inputs) < 2 or len(pv.inputs) < 2:
             continue
-        found = {"query": _back(w, qk.inputs[0], True), "key": _back(w, qk.inputs[1], True),
-                 "value": _back(w, pv.inputs[1], True), "attention_output": _forward(w, pv.outputs[0], True)}
+        found = {"query": _back(w, lin, qk.inputs[0], True), "key": _back(w, lin, qk.inputs[1], True),
+                 "value": _back(w, lin, pv.inputs[1], True),
+                 "attention_output": _forward(w, lin, pv.outputs[0], True)}
         if all(found.values()) and len({r.id for r in found.values()}) == 4:
             out.update({r.id: stem for stem, r in found.items()})
     return out

@@ -46,7 +46,8 @@ class _Ctx:
 
         self.w = w
         # flat names say nothing of a Linear's role: read it off the attention's data flow
-        self.stems = linear_stems(w) if w.tier.startswith("repeated blocks") else {}
+        self.stems = linear_stems(w, lambda v: weight_source(w, v)[0] is not None) \
+            if w.tier.startswith("repeated blocks") else {}
         self.count: Counter[tuple[str, str]] = Counter()
         self.parents = {m.parent for m in w.modules.values() if m.parent is not None}
         self.by_module: dict[str, list[OpRec]] = defaultdict(list)
