@@ -13,6 +13,9 @@ def _input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", help="the sentence to run")
     p.add_argument("--pair", help="a second sentence (models with token types get them)")
     p.add_argument("--ids", type=int, nargs="+", help="token ids instead of text (models without a tokenizer)")
+    p.add_argument("--tokenizer", type=Path, metavar="DIR",
+                   help="an .onnx model's tokenizer: a folder with tokenizer.json or vocab.txt "
+                        "(default: the one beside the file)")
 
 
 def add_commands(sub, model_args) -> None:
@@ -40,10 +43,11 @@ def _run(args: argparse.Namespace, trace):
     if args.text is not None and not args.text.strip() and not args.ids:
         raise UserError("the text is empty", "type a sentence, e.g. --text \"The cat sat on the mat.\"")
     graph = trace(args)
-    from bertviz_graph.run.capture import capture
-    from bertviz_graph.run.load import load_runnable
+    from bertviz_graph.run.route import capture, load_runnable  # PyTorch or onnxruntime
 
-    run = load_runnable(graph)
+    if args.tokenizer is not None and graph.meta.get("origin") != "onnx":
+        raise UserError("--tokenizer is for .onnx files", "a model folder's own tokenizer is used; drop --tokenizer")
+    run = load_runnable(graph, tokenizer=args.tokenizer)
     tokens = run.tokenize(args.text, args.pair, args.ids)
     acts = capture(graph, run, tokens, any_length=False)  # one sentence: a fixed-length program is cheaper
     for note in acts.notes:

@@ -34,6 +34,12 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
         from bertviz_graph.onnx import import_onnx
 
         graph = import_onnx(Path(model).expanduser(), seq_len=seq_len)
+    elif isinstance(model, (str, Path)) and _framework_folder(model):  # TF SavedModel / Paddle: via ONNX
+        from bertviz_graph.onnx import import_onnx
+        from bertviz_graph.onnx.convert import convert_folder
+        from bertviz_graph.tracer import cache_dir
+
+        graph = import_onnx(convert_folder(Path(model).expanduser(), cache_dir()), seq_len=seq_len)
     else:
         source = resolve(model, head=head, example_inputs=example_inputs)
         graph = trace_source(source, attention=attention, ops=ops, seq_len=seq_len, use_cache=cache,
@@ -43,3 +49,9 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
     if graph.hierarchy is None:
         graph.hierarchy = build_hierarchy(graph, fold=fold)
     return graph
+
+
+def _framework_folder(model: str | Path) -> bool:
+    from bertviz_graph.onnx.convert import framework_of
+
+    return framework_of(Path(model).expanduser()) is not None

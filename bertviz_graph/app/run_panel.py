@@ -253,7 +253,8 @@ def register(app, C: AppContext) -> None:
                 info.append(html.Div(tv.note, className="bv-banner"))
             act_fig = PA.tensor_figure(tv, t)
             nfig, nstyle, ninfo = {}, hide, ""
-            lin = PA.linear_module(C.graph, C.h, node)
+            # (the w·x neuron view reads an nn.Linear; an ONNX file runs in onnxruntime and has none)
+            lin = PA.linear_module(C.graph, C.h, node) if C.graph.meta.get("origin") != "onnx" else None
             if lin is not None:
                 mod = session(C).runnable.model.get_submodule(lin)
                 nv = PA.neuron_view(C.graph, acts, mod.weight.detach().numpy(),

@@ -18,7 +18,7 @@ _AS_ATEN = {
     "Sigmoid": "sigmoid", "Abs": "abs", "Where": "where", "Max": "maximum", "Min": "minimum",
     "Gelu": "gelu", "FastGelu": "gelu", "BiasGelu": "gelu", "Softmax": "softmax", "LogSoftmax": "log_softmax",
     "LayerNormalization": "layer_norm", "SkipLayerNormalization": "layer_norm",
-    "ReduceMean": "mean", "ReduceSum": "sum",
+    "ReduceMean": "mean", "ReduceSum": "sum", "GlobalAveragePool": "mean",
 }
 _FREE = {
     "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand", "Slice", "Gather", "GatherND",

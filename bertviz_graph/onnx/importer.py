@@ -37,7 +37,10 @@ _WEIGHT_INPUTS = {
     "BatchNormalization": (1, 2), "InstanceNormalization": (1, 2), "Conv": (1, 2), "ConvTranspose": (1, 2),
     "DequantizeLinear": (0,), "MatMulInteger": (1,), "QLinearMatMul": (3,), "ConvInteger": (1,),
     "PRelu": (1,), "Attention": (1, 2), "EmbedLayerNormalization": (2, 3, 4, 5, 6),
+    "Slice": (0,),  # tf2onnx reads the position table by Slice
 }
+# Ops a weight passes through unchanged in value on its way to the op that uses it
+_CARRY = ("Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "DequantizeLinear", "QuantizeLinear")
 _FIX = "export the model again, or check the file with onnx.checker.check_model"
 
 
@@ -77,6 +80,7 @@ class Work:
     transposed: set[str] = field(default_factory=set)  # tensor names stored [in, out]
     quant: dict[str, dict[str, str]] = field(default_factory=dict)  # tensor -> {scale, zero_point}
     tier: str = ""
+    fixed: dict[str, list[int]] = field(default_factory=dict)  # value -> shape at batch 1, seq = seq_len
 
     def op(self, oid: str) -> OpRec:
         return self.by_id[oid]
@@ -210,6 +214,10 @@ def _toposort(w: Work) -> None:
     w.ops = [w.by_id[i] for i in order]
 
 
+
+
+
+
 def _shape_only(w: Work) -> set[str]:
     """Ops that only compute shapes: Shape/Size, and ops on small integer tensors made from those."""
     out: set[str] = set()
@@ -233,18 +241,23 @@ def _classify(w: Work) -> None:
     for name, t in w.tensors.items():
         numel = int(np.prod(t.shape)) if t.shape else 1
         uses = w.consumers.get(name, [])
-        weighty = any(i in _WEIGHT_INPUTS.get(w.op(oid).op_type, ()) for oid, i in uses)
+        weighty = _reaches_weight_input(w, name)
         if t.dtype in _FLOAT and numel > 1 and weighty:
             w.kind[name] = "param"
-        elif t.dtype in _QUANT and numel > 1 and any(
+        elif t.dtype in _QUANT and numel > 1 and (any(
                 w.op(oid).op_type in ("DequantizeLinear", "MatMulInteger", "QLinearMatMul", "ConvInteger")
-                and i in _WEIGHT_INPUTS[w.op(oid).op_type] for oid, i in uses):
+                and i in _WEIGHT_INPUTS[w.op(oid).op_type] for oid, i in uses) or any(
+                w.op(oid).op_type == "Gather" and i == 0 and _dequantized(w, w.op(oid)) for oid, i in uses)):
             w.kind[name] = "param"
         elif t.dtype in _INT and len(t.shape) >= 2 and numel > 16:
             w.kind[name] = "buffer"
         else:
             w.kind[name] = "const"
     for r in w.ops:  # quantized weights: remember scale and zero point for dequantizing on demand
+        if r.op_type == "Gather" and w.kind.get(r.inputs[0]) == "param" and w.tensors[r.inputs[0]].dtype in _QUANT:
+            deq = next(w.op(o) for o, i in w.consumers[r.outputs[0]] if w.op(o).op_type == "DequantizeLinear")
+            w.quant[r.inputs[0]] = {"scale": deq.inputs[1] if len(deq.inputs) > 1 else "",
+                                    "zero_point": deq.inputs[2] if len(deq.inputs) > 2 else "", "axis": 1}
         if r.op_type == "DequantizeLinear" and w.kind.get(r.inputs[0]) == "param":
             w.quant[r.inputs[0]] = {"scale": r.inputs[1] if len(r.inputs) > 1 else "",
                                     "zero_point": r.inputs[2] if len(r.inputs) > 2 else "",
@@ -253,82 +266,56 @@ def _classify(w: Work) -> None:
             w.quant[r.inputs[1]] = {"scale": "", "zero_point": r.inputs[3] if len(r.inputs) > 3 else ""}
 
 
-def _hoist_shared(w: Work) -> None:
-    """An op whose users sit in several modules and whose inputs come from outside its own module's
-    branch was computed once for all of them (common-subexpression elimination): it belongs to the
-    module holding all its users, as in the model's own code."""
-    from bertviz_graph.onnx.scopes import common_ancestor, is_within
-
-    users: dict[str, set[str]] = defaultdict(set)
-    for r in w.ops:
-        for v in r.inputs:
-            if v in w.producer:
-                users[w.producer[v]].add(r.id)
-    hoisted: set[str] = set()
-    for r in reversed(w.ops):
-        mods = {w.op(u).module for u in users.get(r.id, ())}
-        if len(mods) < 2:
-            continue
-        top = common_ancestor([r.module, *mods], w.modules)
-        if top == r.module:
-            continue
-        branch = _child_towards(top, r.module)
-        inside = [v for v in r.inputs if v in w.producer and is_within(w.op(w.producer[v]).module, branch)]
-        if not inside:
-            r.module = top
-            hoisted.add(r.id)
-    if not hoisted:
-        return
-    # A hoisted op runs before the branch it came from: right after the last op it reads.
-    kept = [r for r in w.ops if r.id not in hoisted]
-    after: dict[str, list[OpRec]] = defaultdict(list)
-    first: list[OpRec] = []
-    pos = {r.id: i for i, r in enumerate(w.ops)}
-    for r in w.ops:
-        if r.id not in hoisted:
-            continue
-        prods = [w.producer[v] for v in r.inputs if v in w.producer and w.producer[v] in pos]
-        if prods:
-            after[max(prods, key=pos.__getitem__)].append(r)
-        else:
-            first.append(r)
-    out = list(first)
-
-    def place(x: OpRec) -> None:
-        out.append(x)
-        for y in after.pop(x.id, []):
-            place(y)
-
-    for r in kept:
-        place(r)
-    w.ops = out
+def _dequantized(w: Work, gather: OpRec) -> bool:
+    """A Gather of an int8 table whose rows are then dequantized: a quantized embedding."""
+    return any(w.op(o).op_type == "DequantizeLinear" and i == 0
+               for o, i in w.consumers.get(gather.outputs[0] if gather.outputs else "", []))
 
 
-def _child_towards(top: str, path: str) -> str:
-    rest = path[len(top) + 1:] if top else path
-    first = rest.split(".")[0]
-    # keep an index with its list ("layer.0"), as module paths do
-    parts = rest.split(".")
-    if len(parts) > 1 and parts[1].isdigit():
-        first = f"{parts[0]}.{parts[1]}"
-    return f"{top}.{first}" if top else first
+def _reaches_weight_input(w: Work, value: str, depth: int = 4) -> bool:
+    """Does ``value`` reach an input through which an op reads trained values, directly or through a
+    chain of value-preserving ops (tf2onnx reshapes an einsum kernel before its Gemm)?"""
+    for oid, i in w.consumers.get(value, []):
+        r = w.op(oid)
+        if i in _WEIGHT_INPUTS.get(r.op_type, ()):
+            return True
+        if depth and r.op_type in _CARRY and i == 0 and r.outputs and _reaches_weight_input(w, r.outputs[0], depth - 1):
+            return True
+    return False
+
+
+
+
 
 
 def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     """Read an ONNX file into an OpGraph (weights stay in the file; see ``bertviz_graph.onnx.weights``)."""
-    from bertviz_graph.onnx import patterns, scopes
+    import dataclasses
+
+    from bertviz_graph.onnx import passes, patterns, scopes
+    from bertviz_graph.onnx.dims import resolve_dims
 
     f = read_onnx(path)
+    fixed, named = resolve_dims(f.path, f.value_shapes, seq_len)
+    f = dataclasses.replace(f, value_shapes=named)
     w = _collect(f)
+    w.fixed = fixed
+    n_identity = passes.fold_identities(w)
     dropped = _shape_only(w)
     w.ops = [r for r in w.ops if r.id not in dropped]
     shape_values = {o for oid in dropped for o in w.by_id[oid].outputs}
     _classify(w)
     w.tier = scopes.assign_modules(w)
-    _hoist_shared(w)
+    passes.hoist_shared(w)
+    passes.qdq_with_users(w)
+    if not w.tier.startswith("torch.onnx metadata"):
+        passes.canonical_order(w)
     patterns.apply(w)
     scopes.ensure_parents(w)
     graph = _build(w, shape_values, seq_len, len(dropped))
+    if n_identity:
+        graph.meta["notes"].append(f"{n_identity} Identity ops (no-ops paddle2onnx and tf2onnx leave) are folded "
+                                   "into their neighbours: an edge runs straight past them")
     return graph
 
 
@@ -338,7 +325,7 @@ def _dims_sizes(w: Work, seq_len: int) -> dict[str, int]:
     for shape, _ in w.f.value_shapes.values():
         for d in shape or []:
             if isinstance(d, str) and d not in sizes:
-                sizes[d] = 1 if "batch" in d.lower() or d.lower() in ("n", "b", "bs") else seq_len
+                sizes[d] = seq_len if "·" in d else 1 if "batch" in d.lower() or d.lower() in ("n", "b", "bs") else seq_len
     return sizes
 
 
@@ -349,6 +336,14 @@ def _stack_source(meta: dict[str, str]) -> tuple[str, str]:
     if not trace:
         return "", ""
     return user_frame(trace)
+
+
+def _quant_arg(r: OpRec, i: int, v: str) -> str | None:
+    if v.endswith("_zero_point") or (r.op_type in ("QuantizeLinear", "DequantizeLinear") and i == 2):
+        return "zero point"
+    if v.endswith("_scale") or (r.op_type in ("QuantizeLinear", "DequantizeLinear") and i == 1):
+        return "scale"
+    return None
 
 
 def _small_repr(t: TensorInfo) -> Any:
@@ -407,7 +402,7 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
     for r in w.ops:
         out = r.outputs[0] if r.outputs else ""
         shape, dtype = f.value_shapes.get(out, (None, ""))
-        in_shapes = [concrete(w.shape(v), sizes, seq_len) if v else None for v in r.inputs]
+        in_shapes = [(w.fixed.get(v) or concrete(w.shape(v), sizes, seq_len)) if v else None for v in r.inputs]
         consts = []
         for i, v in enumerate(r.inputs):
             if v and w.kind.get(v) == "const":
@@ -419,14 +414,19 @@ def _build(w: Work, shape_values: set[str], seq_len: int, n_dropped: int) -> OpG
         params = [w.param_names.get(v, v) for _, v in w.param_inputs(r)]
         # Arguments in the form the series signature reads (as the PyTorch tracer records them): tensor
         # inputs by slot {"$": i}, constants by value, ONNX attributes as keywords.
+        # A quantizer's scales and zero points differ per layer: named by what they are, so layers still fold.
         args = [{"$": i} if v and w.kind.get(v) != "const" and v not in shape_values else
-                (_small_repr(w.tensors[v]) if v in w.tensors else "shape" if v in shape_values else None)
+                (_quant_arg(r, i, v) or _small_repr(w.tensors[v]) if v in w.tensors else
+                 "shape" if v in shape_values else None)
                 for i, v in enumerate(r.inputs)]
         attrs = dict(kind="op", name=r.id, op=r.op_type, target=f"{r.domain or 'onnx'}::{r.op_type}",
                      module=r.module, shape=shape, dtype=dtype, params=params,
-                     flops=onnx_flops(r.op_type, r.attrs, in_shapes, concrete(shape, sizes, seq_len)),
+                     flops=onnx_flops(r.op_type, r.attrs, in_shapes,
+                                      w.fixed.get(out) or concrete(shape, sizes, seq_len)),
                      source=source or (f"ONNX node {r.name}" if r.name else ""), code=code, order=nxt(),
                      attrs=r.attrs, consts=consts, args=args, kwargs=dict(r.attrs))
+        if out:
+            attrs["onnx_output"] = out  # the value onnxruntime hands back for this op (run/onnx_run.py)
         if r.role:
             attrs["role_hint"] = r.role
         if not known:
@@ -467,8 +467,15 @@ def _meta(w: Work, seq_len: int, n_dropped: int, sizes: dict[str, int]) -> dict[
     if n_dropped:
         notes.append(f"{n_dropped} shape-arithmetic ops (Shape, Gather, Unsqueeze, Concat on integer shapes) "
                      "are folded into the ops they configure")
-    if sizes:
+    if w.fixed:
+        notes.append(f"FLOPs are counted at batch 1 and {seq_len} tokens, with the shapes one onnxruntime pass "
+                     "of the file gives every value")
+    elif sizes:
         notes.append("FLOPs count symbolic dimensions as " + ", ".join(f"{k}={v}" for k, v in sizes.items()))
+    extras = _quant_extras(w)
+    if extras:
+        notes.append(f"{len(w.quant)} weights are stored quantized (int8/uint8), counted as parameters; their "
+                     f"scales and zero points add {extras} values, not counted")
     if w.transposed:
         notes.append("MatMul weights are stored [in, out] in the file and shown transposed as [out, in], "
                      "the way PyTorch stores a Linear")
@@ -492,7 +499,14 @@ def _meta(w: Work, seq_len: int, n_dropped: int, sizes: dict[str, int]) -> dict[
         "producer": f"{m.producer_name} {m.producer_version}".strip(),
         "opsets": w.f.opsets,
         "versions": {"onnx": onnx.__version__},
+        "quant_extras": _quant_extras(w),
     }
+
+
+def _quant_extras(w: Work) -> int:
+    """Values the quantizer added beside the quantized weights (scales, zero points), each counted once."""
+    seen = {q[k] for q in w.quant.values() for k in ("scale", "zero_point") if q.get(k)}
+    return sum(int(np.prod(w.tensors[n].shape)) if w.tensors[n].shape else 1 for n in seen if n in w.tensors)
 
 
 def _inferred_config(w: Work) -> dict[str, Any]:

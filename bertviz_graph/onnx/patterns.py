@@ -16,6 +16,8 @@ import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bertviz_graph.graph import ModuleInfo
 
 if TYPE_CHECKING:
@@ -35,9 +37,17 @@ OP_ROLE = {"Softmax": "softmax", "LogSoftmax": "softmax", "Gelu": "activation", 
            "Dropout": "dropout", "LayerNormalization": "layernorm", "SkipLayerNormalization": "layernorm"}
 
 
+_NAMED = {"query", "key", "value", "attention_output", "intermediate", "output"}
+
+
 class _Ctx:
     def __init__(self, w: Work):
+        from bertviz_graph.onnx.attention_roles import linear_stems
+
         self.w = w
+        # flat names say nothing of a Linear's role: read it off the attention's data flow
+        self.stems = linear_stems(w, lambda v: weight_source(w, v)[0] is not None) \
+            if w.tier.startswith("repeated blocks") else {}
         self.count: Counter[tuple[str, str]] = Counter()
         self.parents = {m.parent for m in w.modules.values() if m.parent is not None}
         self.by_module: dict[str, list[OpRec]] = defaultdict(list)
@@ -46,17 +56,18 @@ class _Ctx:
         self.claimed: set[str] = set()  # op ids already in a pattern
 
 
-def _weight_source(w: Work, value: str) -> tuple[str | None, list[OpRec]]:
+def weight_source(w: Work, value: str) -> tuple[str | None, list[OpRec]]:
     """The parameter behind an op input, through DequantizeLinear / Transpose / Cast: (name, those ops)."""
     via: list[OpRec] = []
-    for _ in range(3):
+    for _ in range(5):
         if w.kind.get(value) == "param":
             return value, via
         oid = w.producer.get(value)
         if oid is None or oid not in w.by_id:
             return None, via
         r = w.by_id[oid]
-        if r.op_type not in ("DequantizeLinear", "Transpose", "Cast") or not r.inputs:
+        if r.op_type not in ("DequantizeLinear", "QuantizeLinear", "Transpose", "Cast", "Reshape", "Identity",
+                             "Squeeze", "Unsqueeze") or not r.inputs:
             return None, via
         via.append(r)
         value = r.inputs[0]
@@ -85,6 +96,16 @@ def _place(c: _Ctx, ops: list[OpRec], cls: str, attrs: dict[str, Any], stem: str
             r.module = home
         return home
     alone = all(r.id in ids or r.op_type in _PASS for r in c.by_module.get(home, []))
+    # tf2onnx's flatly named ops were put with the ops they feed: those feeding a Linear from before it
+    # (the attention's ·V product feeding attention_output) are its parent's, not the Linear's
+    flat = [r for r in c.by_module.get(home, []) if r.id not in ids and "/" not in r.name.strip("/")]
+    if not alone and info is not None and info.parent is not None and w.tier.startswith("name") and all(
+            r.id in ids or r.op_type in _PASS or r in flat for r in c.by_module.get(home, [])):
+        for r in flat:
+            r.module = info.parent
+            c.by_module[info.parent].append(r)
+        c.by_module[home] = [r for r in c.by_module[home] if r not in flat]
+        alone = True
     below = {r.module for r in ops} - {home}
     if info is not None and home and alone and (home not in c.parents or below) and w.tier.startswith("name"):
         for r in ops:
@@ -94,6 +115,8 @@ def _place(c: _Ctx, ops: list[OpRec], cls: str, attrs: dict[str, Any], stem: str
     c.count[(home, stem)] += 1
     k = c.count[(home, stem)] - 1
     path = f"{home}.{stem}{k}" if home else f"{stem}{k}"
+    if stem in _NAMED and k == 0:  # a role read off the data flow (attention_roles): named, not numbered
+        path = f"{home}.{stem}" if home else stem
     w.modules[path] = ModuleInfo(path=path, cls=cls, qualname="", attrs=dict(attrs), parent=home)
     c.parents.add(home)
     for r in ops:
@@ -128,25 +151,41 @@ def _linears(c: _Ctx) -> None:
         widx = 3 if r.op_type == "QLinearMatMul" else 1
         if len(r.inputs) <= widx:
             continue
-        weight, via = _weight_source(w, r.inputs[widx])
-        if weight is None or len(w.tensors[weight].shape) != 2:
+        weight, via = weight_source(w, r.inputs[widx])
+        if weight is None:
             continue
-        rows, cols = w.tensors[weight].shape
+        fed = w.fixed.get(r.inputs[widx]) if via else None  # a kernel reshaped on its way ([h, d, out])
+        if len(w.tensors[weight].shape) != 2 and not (fed and len(fed) == 2):
+            continue
+        rows, cols = w.tensors[weight].shape if len(w.tensors[weight].shape) == 2 else fed
         transposed_op = any(v.op_type == "Transpose" for v in via)
-        stored_in_out = not (r.op_type == "Gemm" and r.attrs.get("transB")) and not transposed_op
+        stored_in_out = not (r.op_type == "Gemm" and r.attrs.get("transB")) and not transposed_op \
+            and len(w.tensors[weight].shape) == 2
         fan_in, fan_out = (rows, cols) if stored_in_out else (cols, rows)
         members = [*via, r]
         bias = None
         if r.op_type == "Gemm" and len(r.inputs) > 2 and w.kind.get(r.inputs[2]) == "param":
             bias = r.inputs[2]
-        else:
-            nxt = _sole_user(w, r.outputs[0]) if r.outputs else None
-            if nxt is not None and nxt.op_type == "Add":
-                for v in nxt.inputs:
-                    t = w.tensors.get(v)
-                    if w.kind.get(v) == "param" and t is not None and t.shape == [fan_out]:
-                        bias, members = v, [*members, nxt]
-        path = _place(c, members, "Linear", {"in_features": int(fan_in), "out_features": int(fan_out)}, "linear")
+        else:  # the bias Add, after the reshapes tf2onnx puts around an einsum's Gemm
+            cur, passed = r, []
+            for _ in range(4):
+                nxt = _sole_user(w, cur.outputs[0]) if cur.outputs else None
+                if nxt is None:
+                    break
+                if nxt.op_type == "Add":
+                    for v in nxt.inputs:
+                        src, carried = weight_source(w, v)
+                        t = w.tensors.get(src) if src else None
+                        if t is not None and int(np.prod(t.shape)) == fan_out and len(t.shape) <= 2:
+                            bias, members = src, [*members, *passed, *carried, nxt]
+                    break
+                if nxt.op_type not in ("Reshape", "Squeeze", "Unsqueeze", "Identity"):
+                    break
+                passed.append(nxt)
+                cur = nxt
+        stem = c.stems.get(r.id) or ("linear" if not c.stems else "intermediate" if fan_out > fan_in else
+                                     "output" if fan_in > fan_out else "linear")
+        path = _place(c, members, "Linear", {"in_features": int(fan_in), "out_features": int(fan_out)}, stem)
         for m in members:
             c.claimed.add(m.id)
             m.role = "shape" if m.op_type in _PASS else "linear"
@@ -162,10 +201,12 @@ def _linears(c: _Ctx) -> None:
 
 
 def _param_1d(w: Work, r: OpRec) -> str | None:
+    """A vector parameter read by ``r``, directly or through a reshape (tf2onnx's gamma [1, 1, h])."""
     for v in r.inputs:
-        t = w.tensors.get(v)
-        if w.kind.get(v) == "param" and t is not None and len(t.shape) == 1:
-            return v
+        src, _ = weight_source(w, v)
+        t = w.tensors.get(src) if src else None
+        if t is not None and (len(t.shape) == 1 or sum(1 for d in t.shape if d > 1) == 1):
+            return src
     return None
 
 
@@ -189,12 +230,12 @@ def _layernorms(c: _Ctx) -> None:
             bias = r.inputs[scale_idx + 1] if len(r.inputs) > scale_idx + 1 else ""
             if w.kind.get(bias) == "param":
                 _name_param(w, bias, path, "bias")
-        elif r.op_type == "ReduceMean":
+        elif r.op_type in ("ReduceMean", "GlobalAveragePool"):  # tf2onnx rewrites the mean
             span = _primitive_layernorm(c, r)
             if span is None:
                 continue
             ops, gamma, beta = span
-            attrs = {"normalized_shape": [int(w.tensors[gamma].shape[0])]}
+            attrs = {"normalized_shape": [int(np.prod(w.tensors[gamma].shape))]}
             path = _place(c, ops, "LayerNorm", attrs, "layernorm")
             for m in ops:
                 c.claimed.add(m.id)
@@ -203,16 +244,39 @@ def _layernorms(c: _Ctx) -> None:
             _name_param(w, beta, path, "bias")
 
 
+def _readers(w: Work, value: str) -> list[OpRec]:
+    """Ops reading ``value``, looking through a QDQ pair (QuantizeLinear -> DequantizeLinear)."""
+    out = []
+    for o, _ in w.consumers.get(value, []):
+        r = w.by_id.get(o)
+        if r is not None and r.op_type in ("QuantizeLinear", "DequantizeLinear") and r.outputs:
+            out += _readers(w, r.outputs[0])
+        elif r is not None:
+            out.append(r)
+    return out
+
+
+def _dequantized_from(w: Work, values: list[str], x: str) -> bool:
+    """Is one of ``values`` ``x`` after a QDQ pair?"""
+    for v in values:
+        dq = w.by_id.get(w.producer.get(v, ""))
+        q = w.by_id.get(w.producer.get(dq.inputs[0], "")) if dq is not None and dq.op_type == "DequantizeLinear" else None
+        if q is not None and q.op_type == "QuantizeLinear" and q.inputs[0] == x:
+            return True
+    return False
+
+
 def _primitive_layernorm(c: _Ctx, start: OpRec) -> tuple[list[OpRec], str, str] | None:
     """ReduceMean(x) -> Sub(x, mean) -> ... -> Mul(gamma) -> Add(beta), within a few ops."""
     w = c.w
     x = start.inputs[0] if start.inputs else ""
-    subs = [w.by_id[o] for o, _ in w.consumers.get(start.outputs[0], []) if o in w.by_id]
-    if not any(s.op_type == "Sub" and x in s.inputs for s in subs):
+    subs = _readers(w, start.outputs[0])
+    if not any(s.op_type == "Sub" and (x in s.inputs or _dequantized_from(w, s.inputs, x)) for s in subs):
         return None
     pos = {r.id: i for i, r in enumerate(w.ops)}
     i0 = pos[start.id]
-    window = w.ops[i0: i0 + 14]
+    qdq = any(r.op_type == "QuantizeLinear" for r in w.ops)  # a QDQ file puts a Q/DQ pair after every op
+    window = w.ops[i0: i0 + (42 if qdq else 14)]
     inside = {start.id}
     gamma = beta = None
     for r in window[1:]:
@@ -227,6 +291,11 @@ def _primitive_layernorm(c: _Ctx, start: OpRec) -> tuple[list[OpRec], str, str] 
             break
     if gamma is None or beta is None:
         return None
+    # TensorFlow's form ends x·s + (β - mean·s): the Add joining the two branches is the LayerNorm's output
+    for r in window:
+        if r.id not in inside and r.op_type == "Add" and all(w.producer.get(v) in inside for v in r.inputs):
+            inside.add(r.id)
+            break
     ops = [r for r in window if r.id in inside]
     # keep only ops that lead to the final Add (drop stray users of the intermediate values)
     return ops, gamma, beta
@@ -235,9 +304,9 @@ def _primitive_layernorm(c: _Ctx, start: OpRec) -> tuple[list[OpRec], str, str] 
 def _embeddings(c: _Ctx) -> None:
     w = c.w
     for r in list(w.ops):
-        if r.id in c.claimed or r.op_type != "Gather" or not r.inputs:
+        if r.id in c.claimed or r.op_type not in ("Gather", "Slice") or not r.inputs:
             continue
-        table, via = _weight_source(w, r.inputs[0])
+        table, via = weight_source(w, r.inputs[0])
         if table is None or len(w.tensors[table].shape) != 2:
             continue
         n, d = w.tensors[table].shape

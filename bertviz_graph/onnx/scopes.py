@@ -66,11 +66,24 @@ def _guess_class(component: str, parent_component: str) -> str:
     return camel or "Module"
 
 
-def scope_chain(name: str) -> list[str]:
-    """'/a/b/layer.0/Op' -> ['a', 'a.b', 'a.b.layer.0'] module paths, outermost first."""
+_CALL_SUFFIX = re.compile(r"^(.+?)_\d+$")
+
+
+def keras_calls(names: Iterable[str]) -> bool:
+    """Keras 3 names each layer call's scope "<layer>_<call>" ("bert_backbone_1/query_1/..."): most scope
+    components end in a number. TF1/TF2 scopes number only list entries ("layer_3")."""
+    comps = [c for n in names for c in n.strip("/").split("/")[:-1] if c and c not in _WRAPPERS]
+    return len(comps) > 0 and sum(1 for c in comps if _CALL_SUFFIX.match(c)) >= 0.6 * len(comps)
+
+
+def scope_chain(name: str, keras: bool = False) -> list[str]:
+    """'/a/b/layer.0/Op' -> ['a', 'a.b', 'a.b.layer.0'] module paths, outermost first. ``keras``: strip
+    Keras 3's call suffix ("transformer_layer_0_1" is call 1 of "transformer_layer_0"), not a list index."""
     parts = [p for p in name.strip("/").split("/")[:-1] if p]
     while parts and parts[0] in _WRAPPERS:
         parts = parts[1:]
+    if keras:
+        parts = [(_CALL_SUFFIX.match(p).group(1) if _CALL_SUFFIX.match(p) else p) for p in parts]
     chain: list[str] = []
     path = ""
     for comp in parts:
@@ -118,8 +131,9 @@ def assign_modules(w: Work) -> str:
         return "torch.onnx metadata (pkg.torch.onnx.name_scopes)"
     _add(w, "", _root_class(w), "", None)
     if ops and with_scope >= len(ops) / 2:
+        keras = keras_calls(r.name for r in ops)
         for r in ops:
-            chain = scope_chain(r.name)
+            chain = scope_chain(r.name, keras)
             parent = ""
             prev_comp = ""
             for path in chain:
@@ -127,9 +141,32 @@ def assign_modules(w: Work) -> str:
                 _add(w, path, _guess_class(comp, prev_comp), "", parent)
                 parent, prev_comp = path, comp
             r.module = parent
-        return "name scopes in node names"
+        _place_unscoped(w)
+        return "name scopes in node names" + (" (Keras 3 call suffixes removed)" if keras else "")
     _structural(w)
     return "repeated blocks found by structure (flat node names)"
+
+
+def _place_unscoped(w: Work) -> None:
+    """Ops an exporter named flatly in a scoped graph (tf2onnx's "Gemm__803" inside an attention layer)
+    belong with the ops they feed (the deepest module holding all their users), else with their inputs."""
+    pos = {r.id: i for i, r in enumerate(w.ops)}
+    users: dict[str, list[str]] = {}
+    for r in w.ops:
+        for v in r.inputs:
+            if v in w.producer:
+                users.setdefault(w.producer[v], []).append(r.id)
+    flat = {r.id for r in w.ops if "/" not in r.name.strip("/")}
+    for r in sorted((w.by_id[i] for i in flat), key=lambda x: -pos[x.id]):
+        mods = [w.by_id[u].module for u in users.get(r.id, []) if w.by_id[u].module]
+        if mods:
+            r.module = common_ancestor(mods, w.modules)
+    for r in w.ops:
+        if r.id in flat and not r.module:
+            mods = [w.by_id[w.producer[v]].module for v in r.inputs if v in w.producer]
+            mods = [m for m in mods if m]
+            if mods:
+                r.module = common_ancestor(mods, w.modules)
 
 
 def _root_class(w: Work) -> str:
@@ -194,6 +231,18 @@ def _structural(w: Work) -> None:
         _add(w, "pooler", "Pooler", "", "")
         for r in tail:
             r.module = "pooler"
+    # Ops on weights alone (an int8 kernel's DequantizeLinear) run where the weight is used.
+    users: dict[str, list[str]] = {}
+    for r in w.ops:
+        for v in r.inputs:
+            if v in w.producer:
+                users.setdefault(w.producer[v], []).append(r.id)
+    for r in reversed(w.ops):
+        if r.module or any(v in w.producer for v in r.inputs if v):
+            continue
+        mods = [w.by_id[u].module for u in users.get(r.id, []) if u in w.by_id and w.by_id[u].module]
+        if mods:
+            r.module = common_ancestor(mods, w.modules)
 
 
 def ensure_parents(w: Work) -> None:

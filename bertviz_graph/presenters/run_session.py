@@ -49,7 +49,7 @@ class RunSession:
 
     @property
     def runnable(self):
-        from bertviz_graph.run.load import load_runnable
+        from bertviz_graph.run.route import load_runnable  # PyTorch or onnxruntime
 
         reason = can_run(self.graph)
         if reason:
@@ -74,7 +74,7 @@ class RunSession:
         return start_background(go, name="bv-run-preload")
 
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
-        from bertviz_graph.run.capture import capture
+        from bertviz_graph.run.route import capture
 
         key = self.key_of(text, pair, ids)
         with self._lock:

@@ -12,8 +12,8 @@ from typing import Any
 def run_text(graph: Any, text: str | None = None, pair: str | None = None, ids: list[int] | None = None,
              budget_mb: float | None = None) -> Any:
     """Tokenize ``text`` (or take ``ids``), run the real model once and capture every op of ``graph``."""
-    from bertviz_graph.run.capture import DEFAULT_BUDGET_MB, capture
-    from bertviz_graph.run.load import load_runnable
+    from bertviz_graph.run.capture import DEFAULT_BUDGET_MB
+    from bertviz_graph.run.route import capture, load_runnable  # PyTorch or onnxruntime
 
     runnable = load_runnable(graph)
     tokens = runnable.tokenize(text, pair, ids)

@@ -48,6 +48,10 @@ def attention_ops(graph: OpGraph) -> list[tuple[str, str]]:
     (QKᵀ is the first, ·V the second): true for the softmax op (aten level) and its decomposition
     (primitive level) alike."""
     g = graph.g
+    if graph.meta.get("origin") == "onnx":  # an ONNX graph's Softmax nodes give [batch, heads, T, T]
+        soft = [(n, d["module"]) for n, d in sorted(graph.nodes("op"), key=lambda x: x[1]["order"])
+                if d.get("op") == "Softmax" and len(d.get("shape") or []) == 4]
+        return soft
     by_module: dict[str, list[str]] = {}
     for n, d in sorted(graph.nodes("op"), key=lambda x: x[1]["order"]):
         if d.get("op") in ("matmul", "bmm", "einsum"):

@@ -85,6 +85,9 @@ class RunMethods:
         lin = linear_module(self.graph, self.hierarchy, node_id or getattr(self, "selected", ""))
         if lin is None:
             raise UserError("the neuron view needs a Linear", "select one, e.g. w.select('...intermediate.dense')")
+        if self.graph.meta.get("origin") == "onnx":
+            raise UserError("the neuron view reads an nn.Linear; an ONNX file runs in onnxruntime and has none",
+                            "use w.activation() for the Linear's output, or open the PyTorch model")
         mod = self._session().runnable.model.get_submodule(lin)
         bias = None if mod.bias is None else mod.bias.detach().numpy()
         nv = neuron_view(self.graph, acts, mod.weight.detach().numpy(), bias, lin, token)
