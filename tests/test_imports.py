@@ -27,7 +27,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("view", ["view", "view_types"]),
     ("layout", ["layout"]),
     # a run (one forward pass), pruning and diffs: data beside the graph, read by the panels
-    ("analyses", ["run", "prune", "diff", "pipeline"]),
+    ("analyses", ["run", "prune", "diff", "pipeline", "analyze"]),
     ("presenters", ["presenters", "details", "neurons", "render.weights"]),
     ("renderers", ["render", "app", "widget"]),
     ("facade", ["api", "cli", "__main__", ""]),  # "" = bertviz_graph/__init__

@@ -16,9 +16,10 @@ from typing import Any
 
 __all__ = ["head_distances", "head_report", "cka", "ablate", "ablation_study", "spectra", "HeadReport",
            "Ablated", "Spectrum"]
-_LAZY = {"head_distances": "heads", "head_report": "heads", "HeadReport": "heads", "cka": "cka",
-         "ablate": "ablate", "ablation_study": "ablate", "Ablated": "ablate", "spectra": "spectra",
-         "Spectrum": "spectra"}
+# module names differ from the functions they hold, so importing a module never shadows its function
+_LAZY = {"head_distances": "heads", "head_report": "heads", "HeadReport": "heads", "cka": "linear_cka",
+         "ablate": "ablation", "ablation_study": "ablation", "Ablated": "ablation", "spectra": "ranks",
+         "Spectrum": "ranks"}
 
 
 def __getattr__(name: str) -> Any:  # torch is imported only when an analysis runs

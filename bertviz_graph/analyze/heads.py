@@ -34,7 +34,7 @@ def attention_rows(model: torch.nn.Module, batches: list[dict]):
         handles = []
         for lp in layers:
             for part, mod in (("q", lp.query), ("k", lp.key)):
-                def hook(_m, _a, out, key=(lp.index, part)):
+                def hook(_m, _a, out, key=(lp.index, part), captured=captured):
                     captured[key] = out.detach()
                 handles.append(mod.register_forward_hook(hook))
         try:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from bertviz_graph.analyze.cka import cka
 from bertviz_graph.analyze.inputs import RANDOM_NOTE, encode, need_tokenizer, read_sentences, runnable
+from bertviz_graph.analyze.linear_cka import cka
 from bertviz_graph.errors import UserError
 
 KINDS = ("ffn", "attn")
@@ -81,9 +81,8 @@ def layer_states(model: nn.Module, batches: list[dict]) -> list[np.ndarray]:
     out: list[list[np.ndarray]] = [[] for _ in mods]
     for batch in batches:
         got: dict[int, torch.Tensor] = {}
-        hs = [m.register_forward_hook(lambda _m, _a, o, i=i: got.__setitem__(i, o[0] if isinstance(o, tuple)
-                                                                                 else o))
-              for i, m in enumerate(mods)]
+        hs = [m.register_forward_hook(lambda _m, _a, o, i=i, got=got: got.__setitem__(
+            i, o[0] if isinstance(o, tuple) else o)) for i, m in enumerate(mods)]
         try:
             model(**batch)
         finally:
