@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bertviz_graph.cli_run import add_commands
 
     add_commands(sub, _model_args)
+    from bertviz_graph.cli_analyze import add_parsers as add_analyze
+
+    add_analyze(sub)
     return parser
 
 
@@ -252,6 +255,9 @@ def _more_commands() -> None:
     from bertviz_graph.cli_prune import COMMANDS as PRUNE_COMMANDS
 
     COMMANDS.update(PRUNE_COMMANDS)
+    from bertviz_graph.cli_analyze import COMMANDS as ANALYZE_COMMANDS
+
+    COMMANDS.update(ANALYZE_COMMANDS)
 
 
 _more_commands()
