@@ -191,11 +191,15 @@ def head_importance(run: Any, texts: list[str], max_length: int = 128) -> np.nda
     """(layers, heads) Michel importance on ``texts``, on a private copy (gradients touch the model)."""
     import copy
 
-    from bertviz_graph.prune.core import head_scores
+    from bertviz_graph.prune.arch import find_layers
+    from bertviz_graph.prune.heads import head_importance as importance
+    from bertviz_graph.prune.metrics import loss_for, reference
 
     model = copy.deepcopy(run.model)
     bats = encode(need_tokenizer(run), texts, max_length, batch_size=16)
-    return head_scores(model, "heads-importance", bats, run.tokenizer)[0].numpy()
+    ref = reference(model, bats, run.tokenizer)
+    return importance(model, find_layers(model, "heads"), bats, loss_for(model, ref, bats, run.tokenizer),
+                      normalize=True).numpy()
 
 
 def cluster(dist: np.ndarray, threshold: float) -> tuple[list[int], list[list[int]]]:

@@ -100,8 +100,9 @@ def run_prune(model: Any, method: str, amount: float, source: str, job: Job | No
             check_method(method, amount)
             job.step = f"loading the model and pruning ({method})"
             p = prune(model, method=method, amount=float(amount), sentences=sentences)
-            job.step = "measuring the effect on the example sentences"
-            job.effect = {**p.metrics(), "sentences": p.n_sentences}
+            job.step = "measuring the effect on the held-out sentences"
+            job.effect = {**p.metrics(), "sentences": p.n_sentences, "scoring": p.scoring,
+                          "measuring": p.measuring}
             p.record.effect, p.record.source = dict(job.effect), source
             job.step = "writing the pruned copy to a temporary folder"
             stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(str(p.name)).name)[:40] or "model"
