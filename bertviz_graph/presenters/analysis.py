@@ -38,11 +38,12 @@ def heads_figure(r: Any):
 
     labels = r.labels
     o = r.order
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Jensen-Shannon divergence between heads (clustered)",
+    # stacked, not side by side: the app's side panel is narrow
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("JS divergence between heads, clustered (nats)",
                                                         "map of the heads (MDS of √JS), colour = layer"),
-                        column_widths=[0.55, 0.45], horizontal_spacing=0.08)
+                        row_heights=[0.55, 0.45], vertical_spacing=0.1)
     fig.add_trace(go.Heatmap(z=r.distances[np.ix_(o, o)], x=[labels[i] for i in o], y=[labels[i] for i in o],
-                             colorscale="Viridis_r", colorbar={"title": "nats", "x": 0.5},
+                             colorscale="Viridis_r", colorbar={"title": "nats", "len": 0.5, "y": 0.78},
                              hovertemplate="%{y} vs %{x}: %{z:.3f} nats<extra></extra>"), row=1, col=1)
     colours = sample_colorscale("Turbo", [i / max(r.layers - 1, 1) for i in range(r.layers)])
     for layer in range(r.layers):
@@ -50,12 +51,12 @@ def heads_figure(r: Any):
         fig.add_trace(go.Scatter(x=r.mds[idx, 0], y=r.mds[idx, 1], mode="markers+text", name=f"layer {layer}",
                                  text=[labels[i] for i in idx], textposition="top center",
                                  textfont={"size": 8}, marker={"color": colours[layer], "size": 9},
-                                 customdata=idx, hovertemplate="%{text}<extra></extra>"), row=1, col=2)
+                                 customdata=idx, hovertemplate="%{text}<extra></extra>"), row=2, col=1)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_xaxes(showticklabels=len(labels) <= 48, tickfont={"size": 7}, row=1, col=1)
     fig.update_yaxes(showticklabels=len(labels) <= 48, tickfont={"size": 7}, row=1, col=1)
-    fig.update_layout(template="plotly_white", height=560, width=1180, title=f"Redundant heads? {r.name}",
-                      legend={"x": 1.01})
+    fig.update_layout(template="plotly_white", height=1000, width=760, title=f"Redundant heads? {r.name}",
+                      legend={"x": 1.02, "y": 0.4})
     return fig
 
 
@@ -93,13 +94,14 @@ def ablation_figure(s: Any):
     cols = [k for k in s.rows[0] if k.startswith("cka_")]
     names = [_name(r) for r in s.rows]
     has_task = bool(s.base)
-    fig = make_subplots(rows=1, cols=2 if has_task else 1, column_widths=[0.6, 0.4] if has_task else [1.0],
-                        subplot_titles=("linear CKA of each layer's output with the original",
-                                        "held-out Lee ρ (95% bootstrap interval)")[: 2 if has_task else 1],
-                        horizontal_spacing=0.22)
+    n = 2 if has_task else 1
+    fig = make_subplots(rows=n, cols=1, subplot_titles=("linear CKA of each layer's output with the original",
+                                                        "held-out Lee ρ (95% bootstrap interval)")[:n],
+                        vertical_spacing=0.12)
     z = np.array([[r[c] for c in cols] for r in s.rows])
     fig.add_trace(go.Heatmap(z=z, x=[c.replace("cka_", "layer ") for c in cols], y=names, zmin=0, zmax=1,
-                             colorscale="Viridis", colorbar={"title": "CKA", "x": 0.56 if has_task else 1.0},
+                             colorscale="Viridis", colorbar={"title": "CKA", "len": 0.5 if has_task else 1.0,
+                                                             "y": 0.78 if has_task else 0.5},
                              text=np.round(z, 2), texttemplate="%{text}", textfont={"size": 9}), row=1, col=1)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     if has_task:
@@ -108,14 +110,15 @@ def ablation_figure(s: Any):
                                  error_x={"type": "data", "symmetric": False,
                                           "array": [r["lee_spearman_hi"] - r["lee_spearman"] for r in s.rows],
                                           "arrayminus": [r["lee_spearman"] - r["lee_spearman_lo"]
-                                                         for r in s.rows]}), row=1, col=2)
+                                                         for r in s.rows]}), row=2, col=1)
         b = s.base
         fig.add_vrect(x0=b["lee_spearman_lo"], x1=b["lee_spearman_hi"], fillcolor="#9ecae1", opacity=0.35,
-                      line_width=0, row=1, col=2)
-        fig.add_vline(x=b["lee_spearman"], line={"color": "#3182bd", "dash": "dash"}, row=1, col=2)
-        fig.update_yaxes(autorange="reversed", showticklabels=False, row=1, col=2)
-    fig.update_layout(template="plotly_white", height=120 + 26 * len(names), width=1180,
-                      title=f"Is the intermediate layer needed? {s.name} (band: unablated model's interval)")
+                      line_width=0, row=2, col=1)
+        fig.add_vline(x=b["lee_spearman"], line={"color": "#3182bd", "dash": "dash"}, row=2, col=1)
+        fig.update_yaxes(autorange="reversed", row=2, col=1)
+    fig.update_layout(template="plotly_white", height=(160 + 22 * len(names)) * n, width=900,
+                      title=f"Is the intermediate layer needed? {s.name}" + (" (band: the unablated model's "
+                                                                             "interval)" if has_task else ""))
     return fig
 
 
@@ -142,8 +145,9 @@ def spectra_figure(sp: Any):
     from plotly.colors import qualitative
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("singular values σ/σ_max (one line per matrix)",
-                                                        "effective rank / full rank per layer"))
+    fig = make_subplots(rows=2, cols=1, subplot_titles=("singular values σ/σ_max (one line per matrix)",
+                                                        "effective rank / full rank per layer"),
+                        vertical_spacing=0.14)
     kinds = list(dict.fromkeys(_kind(m.name) for m in sp.matrices))
     colour = {k: qualitative.Plotly[i % 10] for i, k in enumerate(kinds)}
     seen: set[str] = set()
@@ -160,11 +164,11 @@ def spectra_figure(sp: Any):
         if pts:
             fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
                                      line={"color": colour[k]}, name=k, legendgroup=k, showlegend=False),
-                          row=1, col=2)
+                          row=2, col=1)
     fig.update_xaxes(title_text="index of the singular value", row=1, col=1)
-    fig.update_xaxes(title_text="layer", dtick=1, row=1, col=2)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
-    fig.update_layout(template="plotly_white", height=440, width=1180, title=f"How full is the pot? {sp.name}")
+    fig.update_xaxes(title_text="layer", dtick=1, row=2, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=2, col=1)
+    fig.update_layout(template="plotly_white", height=780, width=760, title=f"How full is the pot? {sp.name}")
     return fig
 
 
@@ -187,3 +191,31 @@ def report_html(title: str, lines: list[str], fig: Any) -> str:
             "<style>body{font-family:system-ui,sans-serif;margin:24px;max-width:1200px}p{margin:4px 0}</style>"
             f"</head><body><h2>{html.escape(title)}</h2>{body}"
             f"{fig.to_html(include_plotlyjs=True, full_html=False)}</body></html>")
+
+
+KINDS = {"heads": "redundant heads (Jensen-Shannon between heads)",
+         "ffn": "remove the FFN / attention of a layer (CKA)",
+         "rank": "how full is the pot (singular values, ranks)"}
+
+
+def analysis_view(kind: str, model: Any, sentences: Any = None, task: str | None = None
+                  ) -> tuple[list[str], Any, list[dict[str, Any]]]:
+    """(sentences, plotly figure, table rows) of one analysis: the one entry the CLI, app and widget share."""
+    from bertviz_graph.errors import UserError
+
+    if kind == "heads":
+        from bertviz_graph.analyze.heads import head_report
+
+        r = head_report(model, sentences)
+        return summary_heads(r), heads_figure(r), r.rows()
+    if kind == "ffn":
+        from bertviz_graph.analyze.ablation import ablation_study
+
+        s = ablation_study(model, sentences, task=task)
+        return summary_ablation(s), ablation_figure(s), s.rows
+    if kind == "rank":
+        from bertviz_graph.analyze.ranks import spectra
+
+        sp = spectra(model)
+        return summary_spectra(sp), spectra_figure(sp), sp.rows()
+    raise UserError(f"unknown analysis '{kind}'", f"use one of: {', '.join(KINDS)}")
