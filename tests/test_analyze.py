@@ -173,3 +173,13 @@ def test_bad_input(tiny, tmp_path):
     empty.write_text("\n  \n")
     with pytest.raises(UserError, match="no sentences"):
         head_distances(tiny, empty)
+
+
+def test_widget_analysis_box(tiny):
+    from bertviz_graph.widget.analysis import analysis_box
+
+    box = analysis_box(str(tiny), "rank")
+    assert "effective rank / full rank" in box.children[1].value
+    assert len(box.children[2].children) == 1  # the figure
+    bad = analysis_box(str(tiny / "missing"), "heads")
+    assert "error:" in bad.children[1].value and "fix:" in bad.children[1].value and not bad.children[2].children
