@@ -1,14 +1,18 @@
-"""The Analysis tab in the app: computing the heads analysis shows its sentences and both charts; a
-structure-only preset says plainly that random heads are not redundant in a learned sense."""
+"""The Analysis tab in the app: computing the heads analysis shows its sentences and both charts, then the
+ranks. (That a structure-only preset says random heads are not redundant is checked without a browser in
+tests/test_analyze.py.)"""
 
 from __future__ import annotations
 
 import os
 
+import pytest
 from tiny_models import tiny_model
 
 import bertviz_graph as bg
 from bertviz_graph.app import make_app
+
+pytestmark = pytest.mark.browser
 
 
 def _analysis(page, kind: str) -> None:
@@ -35,12 +39,3 @@ def test_heads_analysis_in_the_app(tmp_path, page, serve_dash, console_errors):
                            timeout=60000)
     assert console_errors == []
 
-
-def test_structure_only_preset_says_so(page, serve_dash, console_errors):
-    url = serve_dash(make_app(bg.trace("bert-tiny")))
-    page.goto(url + "/")
-    _analysis(page, "heads")
-    page.wait_for_function("document.querySelector('#bv-analysis-out').innerText.includes('random')",
-                           timeout=120000)
-    assert "not 'redundant'" in page.inner_text("#bv-analysis-out")
-    assert console_errors == []
