@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bertviz_graph.cli_train import add_commands as add_train
 
     add_train(sub, _model_args)
+
+    from bertviz_graph.cli_analyze import add_parsers as add_analyze
+
+    add_analyze(sub)
     return parser
 
 
@@ -287,6 +291,10 @@ def _more_commands() -> None:
     from bertviz_graph.cli_train import cmd_train
 
     COMMANDS["train"] = lambda args: cmd_train(args, _trace)
+
+    from bertviz_graph.cli_analyze import COMMANDS as ANALYZE_COMMANDS
+
+    COMMANDS.update(ANALYZE_COMMANDS)
 
 
 _more_commands()

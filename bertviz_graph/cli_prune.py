@@ -93,11 +93,22 @@ def cmd_prune(args: argparse.Namespace) -> None:
     import bertviz_graph.prune as P
 
     run = P.load_trained(args.model, head=args.head)
-    _texts, bats = P.sentence_batches(run.tokenizer, args.sentences)
-    rows = sweep(run.model, run.tokenizer, methods, amounts, bats, task=args.task, seed=args.seed,
-                 labelled=args.labelled,
+    from bertviz_graph.prune.data import batches
+    from bertviz_graph.prune.holdout import split
+
+    texts, _bats = P.sentence_batches(run.tokenizer, args.sentences)
+    sets = split(list(texts), str(args.sentences) if args.sentences else "the 48 built-in sentences")
+    print(f"{sets.scoring_name}; {sets.measuring_name}", file=sys.stderr)
+    rows = sweep(run.model, run.tokenizer, methods, amounts, batches(run.tokenizer, sets.scoring),
+                 task=args.task, seed=args.seed, labelled=args.labelled,
+                 measure=batches(run.tokenizer, sets.measuring),
                  progress=lambda s: print(s, file=sys.stderr))
-    write_curve(rows, args.output, title=f"Pruning what-if: {run.name}")
+    write_curve(rows, args.output, title=f"Pruning what-if: {run.name} (held out)")
+    if args.task == "lee":
+        from bertviz_graph.presenters.pruning import held_out_sentences
+
+        for line in held_out_sentences(rows):
+            print(line)
     print(f"wrote {args.output} ({len(rows)} points)", file=sys.stderr)
 
 

@@ -30,7 +30,8 @@ def test_notebook_is_stored_without_outputs(path):
     assert "widgets" not in nb.metadata, f"{path.name} stores widget state"
 
 
-SLOW = {"pruning_what_if": 900}  # runs a real sweep on the trained MiniLM (seconds on a quiet machine)
+SLOW = {"pruning_what_if": 900,  # runs a real sweep on the trained MiniLM (seconds on a quiet machine)
+        "is_all_of_bert_needed": 900}  # heads, ablations and spectra of the trained MiniLM
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.timeout(SLOW[p.stem])) if p.stem in SLOW

@@ -46,7 +46,8 @@ def test_job_writes_a_temporary_copy_with_effect_and_source(done, tiny):
     rec = cfg[RECORD_KEY]
     assert rec["source"] == str(tiny) and rec["method"] == "magnitude"
     eff = rec["effect"]
-    assert set(eff) == {"embedding_cosine", "fill_mask_top1_agreement", "sentences"} and eff["sentences"] == 48
+    assert set(eff) == {"embedding_cosine", "fill_mask_top1_agreement", "sentences", "scoring", "measuring"}
+    assert eff["sentences"] == 24 and "held" not in eff["scoring"] and "never scored on" in eff["measuring"]
     assert 0.5 < eff["embedding_cosine"] <= 1.0 + 1e-6
     # the panel of the traced copy: its sparsity equals the zeros read back from the safetensors
     w = load_file(done.folder / "model.safetensors")

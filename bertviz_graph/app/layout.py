@@ -15,6 +15,7 @@ from typing import Any
 from dash import Input, Output, State, dcc, html
 
 from bertviz_graph.app import (
+    analysis_panel,
     attention_panel,
     charts_panel,
     details_panel,
@@ -32,7 +33,7 @@ from bertviz_graph.app.context import AppContext
 
 # Network second: the textbook picture (how the graph relates to a neural network) one click from the start
 PANELS: list[ModuleType] = [details_panel, network_panel, run_panel, attention_panel, weights_panel, neurons_panel,
-                            charts_panel, pruning_panel, diff_panel]
+                            charts_panel, pruning_panel, diff_panel, analysis_panel]
 PANELS.append(training_panel)  # the Training tab (bertviz_graph/train)
 
 

@@ -268,8 +268,13 @@ def effect_lines(rec: dict[str, Any]) -> list[str]:
     eff = rec.get("effect") or {}
     n = int(eff.get("sentences") or rec.get("sentences") or 0)
     on = f" (on the {n} example sentences)" if n else " (on the example sentences)"
-    return [f"effect: {EFFECT_LABELS.get(k, k)} {v:.3f}{on}" for k, v in eff.items()
-            if k != "sentences" and isinstance(v, (int, float))]
+    if eff.get("measuring"):  # held out: name both sets
+        on = f" (on the {eff['measuring']})"
+    out = [f"effect: {EFFECT_LABELS.get(k, k)} {v:.3f}{on}" for k, v in eff.items()
+           if k != "sentences" and not k.endswith(("_lo", "_hi")) and isinstance(v, (int, float))]
+    if eff.get("scoring"):
+        out.append(f"heads and neurons were chosen on the {eff['scoring']}")
+    return out
 
 
 def prune_controls_state(graph: OpGraph, trained: bool) -> tuple[bool, str]:
@@ -280,3 +285,39 @@ def prune_controls_state(graph: OpGraph, trained: bool) -> tuple[bool, str]:
     if graph.meta.get("origin") == "onnx":
         return False, "an ONNX graph cannot be pruned here: prune the PyTorch model folder it came from"
     return True, ""
+
+
+_UNIT = {"heads": "of the heads", "neurons": "of the feed-forward neurons"}
+
+
+def held_out_sentences(rows: list[dict[str, Any]], metric: str = "lee_spearman") -> list[str]:
+    """Per method of a sweep, the seed's question as a measured sentence: the largest amount up to which every
+    measured point's held-out ``metric`` stays inside the unpruned model's bootstrap 95% interval, with the
+    agreement beside it. Rows need ``metric`` and ``metric_lo``/``_hi`` (sweep with task="lee")."""
+    from bertviz_graph.prune.methods import family
+
+    out = []
+    for m in dict.fromkeys(r["method"] for r in rows):
+        pts = sorted((r for r in rows if r["method"] == m and metric in r), key=lambda r: r["amount"])
+        if not pts or pts[0]["amount"] != 0:
+            continue
+        b = pts[0]
+        lo, hi = b[f"{metric}_lo"], b[f"{metric}_hi"]
+        best = b
+        for r in pts[1:]:
+            if not lo <= r[metric] <= hi:
+                break
+            best = r
+        unit = "of each layer matrix's parameters (as rank-r factors)" if m == "low-rank" else _UNIT.get(
+            family(m), "of the weights")
+        agree = ", ".join(f"{k.replace('_', ' ')} {best[k]:.3f}" for k in ("embedding_cosine",
+                          "fill_mask_top1_agreement", "logits_top1_agreement") if k in best)
+        if best is b:
+            out.append(f"{m}: even the smallest measured amount ({pts[1]['amount']:.0%}) moves the held-out "
+                       f"metric outside the unpruned model's interval ({b[metric]:.2f} [{lo:.2f}, {hi:.2f}] → "
+                       f"{pts[1][metric]:.2f})" if len(pts) > 1 else f"{m}: only the unpruned point measured")
+        else:
+            out.append(f"{m}: up to {best['amount']:.0%} {unit} removed with the held-out metric inside the "
+                       f"unpruned model's interval ({b[metric]:.2f} [{lo:.2f}, {hi:.2f}] → {best[metric]:.2f})"
+                       + (f"; agreement there: {agree}" if agree else ""))
+    return out

@@ -61,9 +61,11 @@ class Pruned:
     record: PruneRecord
     name: str
     source_folder: Path | None
-    _texts: list[str]
+    _texts: list[str]  # the measuring set (held out: never scored on), or all sentences if held_out=False
     _batches: list[dict]
-    _reference: Any = None  # the unpruned model's outputs on the sentences
+    _reference: Any = None  # the unpruned model's outputs on the measuring sentences
+    scoring: str = ""  # which sentences scored heads and neurons
+    measuring: str = ""  # which sentences the metrics are measured on
 
     @property
     def n_sentences(self) -> int:
@@ -71,13 +73,18 @@ class Pruned:
         return len(self._texts)
 
     def metrics(self, task: str | None = None, labelled: Any = None) -> dict[str, float]:
-        """Agreement with the unpruned model on the scoring sentences; ``task="lee"`` adds the Lee corpus
-        human-similarity Spearman of the pruned model, ``task="probe"`` the held-out accuracy of a
+        """Agreement with the unpruned model on the measuring sentences (held out from scoring);
+        ``task="lee"`` adds the Lee corpus human-similarity Spearman of the pruned model with its bootstrap
+        95% interval (``lee_spearman_lo``/``_hi``), ``task="probe"`` the held-out accuracy of a
         logistic-regression probe on ``labelled`` sentences (a 'LABEL sentence' file; default Pang & Lee)."""
         from bertviz_graph.prune.metrics import agreement
 
         out = agreement(self.model, self._reference, self._batches, self.tokenizer)
-        if task is not None:
+        if task == "lee":
+            from bertviz_graph.prune.intervals import lee_with_interval
+
+            out.update(lee_with_interval(self.tokenizer)(self.model))
+        elif task is not None:
             from bertviz_graph.prune.sweep import TASKS, task_metric
 
             out[TASKS[task]] = task_metric(task, self.tokenizer, labelled)(self.model)
@@ -90,11 +97,15 @@ class Pruned:
 
 
 def prune(model: Any, method: str = "magnitude", amount: float = 0.3, *, sentences: Any = None,
-          labels: Any = None, head: str = "auto", seed: int = 0) -> Pruned:
+          labels: Any = None, head: str = "auto", seed: int = 0, held_out: bool = True) -> Pruned:
     """Prune a trained model (name, folder or OpGraph) with ``method`` (see ``METHODS``) by ``amount``
-    (a fraction in [0, 1)). Heads and neurons are scored on ``sentences`` (list or file) or a built-in set."""
+    (a fraction in [0, 1)). Held out by default: heads and neurons are scored on the odd lines of
+    ``sentences`` (list or file; default the 48 built-in ones) and ``metrics()`` measures on the even lines,
+    which no method saw (``held_out=False``: both on all of them, in-sample)."""
     import torch
 
+    from bertviz_graph.prune.data import batches
+    from bertviz_graph.prune.holdout import split
     from bertviz_graph.prune.metrics import reference
 
     check_method(method, amount)
@@ -102,15 +113,29 @@ def prune(model: Any, method: str = "magnitude", amount: float = 0.3, *, sentenc
     from bertviz_graph.torch_lock import lock_each_call
 
     lock_each_call(run.model)  # the torch lock per forward pass, never for the whole job (app stays responsive)
-    texts, bats = sentence_batches(run.tokenizer, sentences, keep_order=labels is not None)
+    texts, _bats = sentence_batches(run.tokenizer, sentences, keep_order=labels is not None)
+    source = ("the 48 built-in sentences" if sentences is None else str(sentences)
+              if isinstance(sentences, (str, Path)) else "your sentences")
+    if held_out:
+        sets = split(list(texts), source)
+        keep = labels is not None
+        bats = batches(run.tokenizer, sets.scoring, keep_order=keep)
+        meas_texts, meas = sets.measuring, batches(run.tokenizer, sets.measuring, keep_order=keep)
+        names = (sets.scoring_name, sets.measuring_name)
+        labels = labels[0::2] if labels is not None else None
+    else:
+        bats = meas = _bats
+        meas_texts = list(texts)
+        names = (f"scoring set: all {len(texts)} of {source}", f"measuring set: the same {len(texts)} "
+                 "(in-sample: flatters the data-driven methods)")
     lab = None
     if labels is not None:
         lab = [torch.as_tensor(labels[i:i + len(b["input_ids"])]) for i, b in
                zip(_offsets(bats), bats)]
-    ref = reference(run.model, bats, run.tokenizer)
+    ref = reference(run.model, meas, run.tokenizer)
     rec = prune_module(run.model, method, amount, bats, run.tokenizer, lab, seed)
     folder = _folder_of(model, run)
-    return Pruned(run.model, run.tokenizer, rec, run.name, folder, texts, bats, ref)
+    return Pruned(run.model, run.tokenizer, rec, run.name, folder, meas_texts, meas, ref, *names)
 
 
 def _offsets(bats: list[dict]) -> list[int]:

@@ -6,6 +6,10 @@ Methods (``METHODS``):
     random                                          the same number of weights per matrix, at random
     heads-importance, heads-entropy, heads-random   whole attention heads: lowest Michel importance, highest
                                                     attention entropy (the most uniform heads), at random
+    heads-redundant                                 one head of each near-duplicate pair first (closest
+                                                    Jensen-Shannon attention, prune.redundant)
+    low-rank                                        each layer Linear replaced by its rank-r truncation,
+                                                    r keeping (1 − amount) of its parameters as two factors
     neurons-activation, neurons-weight, neurons-random   feed-forward neurons per layer: lowest mean
                                                     |activation|, lowest ‖w_in‖·‖w_out‖, at random
 Every pruned weight is an exact zero in an unchanged architecture, so the result saves as a normal
@@ -77,6 +81,10 @@ def head_scores(model: nn.Module, method: str, batches: list[dict], tokenizer=No
         ref = reference(model, batches, tokenizer)
         return H.head_importance(model, layers, batches, loss_for(model, ref, batches, tokenizer, labels),
                                  normalize=True), "importance (Michel et al., per-layer L2 normalised)"
+    if method == "heads-redundant":
+        from bertviz_graph.prune.redundant import redundancy_scores
+
+        return redundancy_scores(model, batches), "redundancy order (0 = pruned first)"
     if method == "heads-entropy":
         # high entropy = attention spread evenly = the head averages; those go first, so negate
         return -H.head_entropy(model, layers, batches), "attention entropy (nats; highest pruned first)"
@@ -109,6 +117,10 @@ def apply_choice(model: nn.Module, method: str, amount: float, scores: torch.Ten
         N.zero_neurons(layers, rec.neurons)
     elif method == "random":
         M.random_prune(model, amount, seed)
+    elif method == "low-rank":
+        from bertviz_graph.prune.lowrank import low_rank_prune
+
+        low_rank_prune(model, amount)
     else:
         M.magnitude_prune(model, amount, {"magnitude": "global", "magnitude-layer": "layer",
                                           "magnitude-matrix": "matrix"}[method])

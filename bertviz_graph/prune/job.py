@@ -169,9 +169,9 @@ def run_prune(model: Any, method: str, amount: float, source: str, job: Job | No
         job.step = f"loading the model and pruning ({method})"
         job.save()
         p = prune(model, method=method, amount=float(amount), sentences=sentences)
-        job.step = "measuring the effect on the example sentences"
+        job.step = "measuring the effect on the held-out sentences"
         job.save()
-        job.effect = {**p.metrics(), "sentences": p.n_sentences}
+        job.effect = {**p.metrics(), "sentences": p.n_sentences, "scoring": p.scoring, "measuring": p.measuring}
         p.record.effect, p.record.source = dict(job.effect), source
         job.step = "writing the pruned copy to a temporary folder"
         job.save()

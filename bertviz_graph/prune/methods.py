@@ -7,12 +7,12 @@ from bertviz_graph.hierarchy.pruned import RECORD_KEY as _RECORD_KEY
 
 METHODS = ("magnitude", "magnitude-layer", "magnitude-matrix", "random",
            "heads-importance", "heads-entropy", "heads-random",
-           "neurons-activation", "neurons-weight", "neurons-random")
+           "neurons-activation", "neurons-weight", "neurons-random", "heads-redundant", "low-rank")
 BASELINE = {"magnitude": "random", "magnitude-layer": "random", "magnitude-matrix": "random", "random": "random",
             "heads-importance": "heads-random", "heads-entropy": "heads-random", "heads-random": "heads-random",
             "neurons-activation": "neurons-random", "neurons-weight": "neurons-random",
-            "neurons-random": "neurons-random"}
-NEEDS_DATA = ("heads-importance", "heads-entropy", "neurons-activation")
+            "neurons-random": "neurons-random", "heads-redundant": "heads-random", "low-rank": "random"}
+NEEDS_DATA = ("heads-importance", "heads-entropy", "neurons-activation", "heads-redundant")
 # written into config.json: what was pruned, read back by the views (hierarchy.pruned marks the groups)
 RECORD_KEY = _RECORD_KEY
 

@@ -103,10 +103,11 @@ def _touched(model: nn.Module) -> list[torch.Tensor]:
 def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float], batches: list[dict],
           task: str | None = None, seed: int = 0, baseline: bool = True,
           progress: Callable[[str], None] | None = None,
-          labelled: str | Path | None = None) -> list[dict[str, Any]]:
-    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman | probe_accuracy, seconds}.
-    ``task`` "lee" or "probe" (on ``labelled``, see probe_metric). ``model`` is changed during the sweep and
-    restored to its unpruned weights at the end."""
+          labelled: str | Path | None = None, measure: list[dict] | None = None) -> list[dict[str, Any]]:
+    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman (+ _lo, _hi: bootstrap 95%)
+    | probe_accuracy, seconds}. Heads and neurons are scored on ``batches``; agreement is measured on
+    ``measure`` (held-out sentences; default ``batches``, in-sample). ``task`` "lee" or "probe" (on
+    ``labelled``, see probe_metric). ``model`` is changed during the sweep and restored at the end."""
     say = progress or (lambda _m: None)
     for m in methods:
         check_method(m, 0.0)
@@ -118,8 +119,14 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
             if b not in todo:
                 todo.append(b)
                 base_of[b] = m
-    task_fn = task_metric(task, tokenizer, labelled)
-    ref = reference(model, batches, tokenizer)
+    if task == "lee":
+        from bertviz_graph.prune.intervals import lee_with_interval
+
+        task_fn: Any = lee_with_interval(tokenizer)
+    else:
+        task_fn = task_metric(task, tokenizer, labelled)
+    measure = measure or batches
+    ref = reference(model, measure, tokenizer)
     scores: dict[str, Any] = {}
     for m in todo:  # on the unpruned weights: one-shot pruning
         fam = family(m)
@@ -146,13 +153,14 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
                     elif a > 0:
                         apply_choice(model, m, a, scores.get(m), seed)
                 row: dict[str, Any] = {"method": m, "baseline_of": base_of.get(m, ""), "amount": a}
-                row.update(agreement(model, ref, batches, tokenizer))
+                row.update(agreement(model, ref, measure, tokenizer))
                 if task_fn is not None:
-                    row[TASKS[task]] = task_fn(model)
+                    value = task_fn(model)
+                    row.update(value if isinstance(value, dict) else {TASKS[task]: value})
                 row["seconds"] = round(time.perf_counter() - t0, 3)
                 rows.append(row)
-                say(f"{m} {a:.2f}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()
-                                                  if isinstance(v, float) and k not in ("amount", "seconds")))
+                say(f"{m} {a:.2f}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)
+                                                  and k not in ("amount", "seconds") and k[-3:] not in ("_lo", "_hi")))
     finally:
         with torch.no_grad():
             for t, b in zip(tensors, backup):
@@ -190,7 +198,13 @@ def figure(rows: list[dict[str, Any]], title: str = ""):
         for m in methods:
             pts = [r for r in rows if r["method"] == m and k in r]
             base = bool(pts and pts[0].get("baseline_of"))
+            band = {}  # the bootstrap 95% interval, when measured: noise must look like noise
+            if pts and f"{k}_lo" in pts[0]:
+                band = {"error_y": {"type": "data", "symmetric": False,
+                                    "array": [r[f"{k}_hi"] - r[k] for r in pts],
+                                    "arrayminus": [r[k] - r[f"{k}_lo"] for r in pts], "thickness": 1}}
             fig.add_trace(go.Scatter(x=[r["amount"] for r in pts], y=[r[k] for r in pts], mode="lines+markers",
+                                     **band,
                                      name=m + (" (baseline)" if base else ""), legendgroup=m,
                                      showlegend=c == 1, line={"color": colours[m], "dash": "dash" if base else
                                                               "solid"}), row=1, col=c)

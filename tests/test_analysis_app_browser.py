@@ -1,0 +1,41 @@
+"""The Analysis tab in the app: computing the heads analysis shows its sentences and both charts, then the
+ranks. (That a structure-only preset says random heads are not redundant is checked without a browser in
+tests/test_analyze.py.)"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from tiny_models import tiny_model
+
+import bertviz_graph as bg
+from bertviz_graph.app import make_app
+
+pytestmark = pytest.mark.browser
+
+
+def _analysis(page, kind: str) -> None:
+    page.click("#bv-tab-analysis")
+    page.wait_for_selector("#bv-analysis-kind", state="visible")
+    page.click(f"#bv-analysis-kind input[value='{kind}']")
+    page.click("#bv-analysis-go")
+
+
+def test_heads_analysis_in_the_app(tmp_path, page, serve_dash, console_errors):
+    folder = tiny_model(tmp_path / "m", cls="BertModel", initializer_range=0.5)
+    url = serve_dash(make_app(bg.trace(str(folder))))
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    page.goto(url + "/")
+    _analysis(page, "heads")
+    page.wait_for_selector("#bv-analysis-out .js-plotly-plot .heatmaplayer", timeout=120000)
+    text = page.inner_text("#bv-analysis-out")
+    assert "8 heads of m, 48 sentences" in text and "Jensen-Shannon" in text
+    assert page.locator("#bv-analysis-out .scatterlayer .point").count() >= 8  # the MDS map: one per head
+    if os.environ.get("BVG_SHOT"):
+        page.screenshot(path=os.environ["BVG_SHOT"], full_page=True)
+    _analysis(page, "rank")
+    page.wait_for_function("document.querySelector('#bv-analysis-out').innerText.includes('effective rank')",
+                           timeout=60000)
+    assert console_errors == []
+
