@@ -25,9 +25,14 @@ def can_run(graph: OpGraph) -> str | None:
     meta = graph.meta
     if graph.module is not None:
         return None
-    if meta.get("origin") == "onnx":
-        return ("an ONNX graph is structure and weights only: it is drawn and its weights are shown, but this "
-                "app runs sentences through PyTorch models (open the model's folder to run it)")
+    if meta.get("origin") == "onnx":  # run by onnxruntime (run/onnx_run.py); text needs a tokenizer
+        from bertviz_graph.run.onnx_run import tokenizer_beside
+
+        if not tokenizer_beside(graph):
+            return ("an ONNX file holds no vocabulary and no tokenizer is beside it: put the model's tokenizer.json "
+                    "or vocab.txt next to the .onnx file to run sentences here (the CLI also takes --tokenizer DIR "
+                    "or --ids)")
+        return None
     if not meta.get("config"):
         return "this graph has no model config (a traced nn.Module saved to JSON): nothing to run"
     if meta.get("origin") != "preset" and not meta.get("weight_files"):

@@ -42,6 +42,12 @@ def session_for(path: Path) -> Any:
     return hit
 
 
+def tokenizer_beside(graph: OpGraph) -> bool:
+    """Whether a tokenizer (tokenizer.json or vocab.txt) lies next to the graph's .onnx file."""
+    path = Path(graph.meta.get("onnx_file") or "")
+    return any((path.parent / f).is_file() for f in _TOKENIZER_FILES)
+
+
 def load_tokenizer(folder: Path) -> Any | None:
     """A transformers tokenizer from a folder: its own config when it has one, else tokenizer.json, else a
     WordPiece vocab.txt (BERT's uncased rules); None when the folder has none of these."""
