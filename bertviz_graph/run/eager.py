@@ -1,0 +1,275 @@
+"""Capture during the model's own eager forward pass: no export, so the first sentence costs about a forward.
+
+How: the real model runs once, eagerly, with a dispatch mode on PyTorch's *pre-dispatch* key (the level
+``torch.export`` records, so ``aten.linear``, ``aten.layer_norm`` and ``aten.softmax`` arrive whole, as in
+the traced graph) and with the process's "exporting" flags set, so transformers takes the very Python path
+the export took (e.g. it builds the attention mask instead of skipping it). Every op's output is handed to
+the recorder under the graph id it matches: (ATen target, module instance, the graph ids of its inputs) in
+execution order, the rule ``run.capture.match`` applies to an exported program. The matching of one model and
+graph is remembered as a plan (the op sequence with its ids), so later sentences only check each op against
+the plan. The ATen calls and tensors are the export's, so values are bit-identical to the program route
+(tests/test_eager_capture.py compares every op).
+
+When it does not apply (``--ops primitive`` graphs, a module traced by the user, any op left unmatched), the
+caller uses the exported program instead (``run.capture``). The flags and the pre-dispatch mode are process
+state: the whole pass holds ``torch_exclusive`` and the module hooks ignore other threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+from bertviz_graph.graph import OpGraph
+
+# (id(model), id(graph)) -> (weakref model, weakref graph, plan, module names): ids alone are reused
+_PLANS: dict[tuple[int, int], tuple[Any, Any, list[tuple[Any, str, str | None]], dict[int, str]]] = {}
+_PLAN_LOCK = threading.Lock()
+
+
+class _Plan(Exception):
+    """The op sequence left the remembered plan (another code path): match this pass afresh."""
+
+
+def applies(graph: OpGraph) -> bool:
+    """Eager capture fits graphs of transformers models traced at the export's own op level."""
+    return (graph.module is None and graph.meta.get("ops", "aten") == "aten"
+            and graph.meta.get("tracer", "torch.export") == "torch.export")
+
+
+class _Matcher:
+    """Online version of ``run.capture.match``: graph ops by (target, module), taken in execution order."""
+
+    def __init__(self, graph: OpGraph):
+        g = graph.g
+        pending: dict[tuple[str, str], list[str]] = {}
+        for n, d in sorted(((n, d) for n, d in g.nodes(data=True) if d["kind"] == "op"),
+                           key=lambda x: x[1]["order"]):
+            pending.setdefault((d["target"], d["module"]), []).append(n)
+        self.pending = pending
+        self.preds = {n: set(g.predecessors(n)) for n in g.nodes}
+
+    def take(self, target: str, module: str, ins: set[str]) -> str | None:
+        cands = self.pending.get((target, module))
+        if not cands:
+            return None
+        for i, c in enumerate(cands):
+            if self.preds[c] == ins:
+                del cands[i]
+                return c
+        return None
+
+    def unmatched(self) -> list[str]:
+        return [c for cs in self.pending.values() for c in cs]
+
+
+def _state_ids(graph: OpGraph, model: Any) -> dict[int, tuple[str, Any]]:
+    """id(tensor) -> (graph id, tensor) for the model's parameters and buffers (tied names folded)."""
+    g = graph.g
+    param_id = {d["name"]: n for n, d in g.nodes(data=True) if d["kind"] in ("param", "buffer")}
+    tied = {t: d["name"] for _, d in g.nodes(data=True) if d["kind"] == "param" for t in d.get("tied") or []}
+    out: dict[int, tuple[str, Any]] = {}
+    named = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+    for name, t in named:
+        gid = param_id.get(tied.get(name, name))
+        if gid is not None:
+            out.setdefault(id(t), (gid, t))
+    return out
+
+
+def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: list[int] | None,
+                  keep: Any) -> tuple[Any, list[str]]:
+    """Run the model on ``input_ids``, calling ``keep(graph_id, value)`` for every op; returns the model's
+    output (as a tuple) and the graph ops left unmatched (empty when every op found its value)."""
+    from bertviz_graph.torch_lock import torch_exclusive
+
+    key = (id(run.model), id(graph))
+    with _PLAN_LOCK:
+        hit = _PLANS.get(key)
+        ok = hit is not None and hit[0]() is run.model and hit[1]() is graph
+    plan, names = (hit[2], hit[3]) if ok else (None, {id(m): n for n, m in run.model.named_modules()})
+    with torch_exclusive():
+        if plan is not None:
+            try:
+                return _pass(graph, run, names, input_ids, token_types, keep, plan), []
+            except _Plan:
+                pass
+        out, unmatched, seq = _pass_matching(graph, run, names, input_ids, token_types, keep)
+    if not unmatched:
+        with _PLAN_LOCK:
+            _PLANS[key] = (weakref.ref(run.model), weakref.ref(graph), seq, names)
+            while len(_PLANS) > 8:
+                _PLANS.pop(next(iter(_PLANS)))
+    return out, unmatched
+
+
+def _pass(graph: OpGraph, run: Any, names: dict[int, str], input_ids: list[int], token_types: list[int] | None, keep: Any,
+          plan: list[tuple[Any, str, str | None]]) -> Any:
+    """A pass along a known plan: each op only checked against it (its target and module)."""
+    pos = [0]
+    stack: list[str] = []
+
+    def on_op(func: Any, out: Any) -> None:
+        i = pos[0]
+        if i >= len(plan):
+            raise _Plan
+        func0, module, gid = plan[i]
+        if func0 is not func or module != (stack[-1] if stack else ""):
+            raise _Plan
+        pos[0] = i + 1
+        if gid is not None:
+            _keep_out(keep, gid, out)
+
+    out = _run(run, names, _inputs(graph), input_ids, token_types, on_op, stack, lambda args: None, keep)
+    if pos[0] != len(plan):
+        raise _Plan
+    return out
+
+
+def _pass_matching(graph: OpGraph, run: Any, names: dict[int, str], input_ids: list[int], token_types: list[int] | None,
+                   keep: Any) -> tuple[Any, list[str], list[tuple[Any, str, str | None]]]:
+    """A first pass: every op matched to the graph from its target, module and inputs."""
+    import torch
+
+    matcher = _Matcher(graph)
+    producers: dict[int, tuple[str, Any]] = {k: (gid, weakref.ref(t)) for k, (gid, t)
+                                             in _state_ids(graph, run.model).items()}
+    inputs = _inputs(graph)
+    stack: list[str] = []
+    seq: list[tuple[Any, str, str | None]] = []
+    pending_ins: list[set[str]] = [set()]
+
+    def see_args(args: Any) -> None:
+        ins: set[str] = set()
+        for a in _flat(args):
+            if isinstance(a, torch.Tensor):
+                hit = producers.get(id(a))
+                if hit is not None and hit[1]() is a:
+                    ins.add(hit[0])
+        pending_ins[0] = ins
+
+    def on_op(func: Any, out: Any) -> None:
+        module = stack[-1] if stack else ""
+        gid = matcher.take(str(func), module, pending_ins[0])
+        seq.append((func, module, gid))
+        if gid is None:
+            return
+        for t in _tensors(out):
+            producers[id(t)] = (gid, weakref.ref(t))
+        _keep_out(keep, gid, out)
+
+    def on_input(gid: str, x: Any) -> None:
+        producers[id(x)] = (gid, weakref.ref(x))
+        keep(gid, x)
+
+    out = _run(run, names, inputs, input_ids, token_types, on_op, stack, see_args, on_input)
+    return out, matcher.unmatched(), seq
+
+
+def _inputs(graph: OpGraph) -> list[str]:
+    """The graph's input nodes ("input:input_ids", ...) in the order they were traced."""
+    g = graph.g
+    return sorted((n for n, d in g.nodes(data=True) if d["kind"] == "input"), key=lambda n: g.nodes[n]["order"])
+
+
+def _flat(args: Any):
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            yield from _flat(a)
+        else:
+            yield a
+
+
+def _tensors(out: Any) -> list[Any]:
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for t in out if isinstance(t, torch.Tensor)]
+    return []
+
+
+def _keep_out(keep: Any, gid: str, out: Any) -> None:
+    """The op's value under its id; a tuple's first tensor under the id, the k-th under 'id#k'."""
+    import torch
+
+    if isinstance(out, (tuple, list)):
+        ts = [(k, t) for k, t in enumerate(out) if isinstance(t, torch.Tensor)]
+        if not ts:
+            return
+        keep(gid, ts[0][1])
+        for k, t in ts:
+            if k > 0:
+                keep(f"{gid}#{k}", t)
+        return
+    keep(gid, out)
+
+
+def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int], token_types: list[int] | None, on_op: Any,
+         stack: list[str], see_args: Any, on_input: Any) -> Any:
+    """One eager forward with the pre-dispatch mode, the exporting flags and thread-bound module hooks."""
+    import torch
+    from torch._dispatch.python import enable_python_dispatcher
+    from torch._export.utils import _compiling_state_context
+    from torch._subclasses.schema_check_mode import SchemaCheckMode
+    from torch.utils._python_dispatch import TorchDispatchMode, _push_mode
+
+    model = run.model
+    # every input of the traced graph gets the ids (T5: input_ids and decoder_input_ids), as the program route
+    names_in = [n[len("input:"):] for n in inputs]
+    kwargs = {name: torch.tensor([input_ids], dtype=torch.long) for name in names_in}
+    for gid, x in zip(inputs, kwargs.values()):
+        on_input(gid, x)
+    swap: dict[int, Any] = {}
+    if token_types is not None:  # the export reads token types from this buffer: give it this pair's
+        buf = next((b for n, b in model.named_buffers() if n.endswith("token_type_ids")), None)
+        if buf is not None:
+            typed = buf.clone()
+            typed[..., : len(token_types)] = torch.tensor(token_types, dtype=buf.dtype)
+            swap[id(buf)] = typed
+    calls: dict[str, int] = {}
+    me = threading.get_ident()
+
+    def pre_hook(mod: Any, _inputs: Any) -> None:
+        path = names.get(id(mod))
+        if path is None or threading.get_ident() != me:
+            return
+        count = calls.get(path, 0)
+        calls[path] = count + 1
+        stack.append(path if count == 0 else f"{path}@{count}")
+
+    def post_hook(mod: Any, _inputs: Any, _out: Any) -> None:
+        if threading.get_ident() == me and names.get(id(mod)) is not None and stack:
+            stack.pop()
+
+    # SchemaCheckMode is the one user mode PyTorch admits on the pre-dispatch key (it runs on real tensors);
+    # our subclass records instead of checking schemas
+    class _Record(SchemaCheckMode):
+        def __init__(self) -> None:
+            TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if swap and args and isinstance(args[0], torch.Tensor) and id(args[0]) in swap:
+                args = (swap[id(args[0])], *args[1:])
+            see_args(args)
+            with torch._C._DisablePythonDispatcher():  # the op's own kernels at C++ speed
+                out = func(*args, **(kwargs or {}))
+            on_op(func, out)
+            return out
+
+    h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
+    h2 = torch.nn.modules.module.register_module_forward_hook(post_hook)
+    try:
+        with torch.no_grad(), enable_python_dispatcher(), torch._C._EnablePreDispatch(), \
+                _compiling_state_context(), torch.compiler._non_strict_tracing_context():
+            _push_mode(_Record())
+            try:
+                out = model(**kwargs)
+            finally:
+                torch._ops.unset_mode_pre_dispatch(None, schema_check=True)
+    finally:
+        h1.remove()
+        h2.remove()
+    return out.to_tuple() if hasattr(out, "to_tuple") else out
