@@ -19,12 +19,25 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from bertviz_graph.graph import OpGraph
 
-# (id(model), id(graph)) -> (weakref model, weakref graph, plan, module names): ids alone are reused
-_PLANS: dict[tuple[int, int], tuple[Any, Any, list[tuple[Any, str, str | None]], dict[int, str]]] = {}
+REPLAY_LENGTHS = 8  # generated programs kept per model (one per sentence length)
+
+
+class _Known:
+    """What one model and graph taught: the plan, module names and generated programs by length."""
+
+    def __init__(self, model: Any, graph: OpGraph, seq: list, names: dict[int, str]):
+        self.model, self.graph = weakref.ref(model), weakref.ref(graph)
+        self.seq, self.names = seq, names
+        self.replays: OrderedDict[int, Any] = OrderedDict()
+
+
+# (id(model), id(graph)) -> _Known (weak references: an id alone is reused once its object is gone)
+_PLANS: dict[tuple[int, int], _Known] = {}
 _PLAN_LOCK = threading.Lock()
 
 
@@ -82,30 +95,70 @@ def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: l
                   keep: Any) -> tuple[Any, list[str]]:
     """Run the model on ``input_ids``, calling ``keep(graph_id, value)`` for every op; returns the model's
     output (as a tuple) and the graph ops left unmatched (empty when every op found its value)."""
+    from bertviz_graph.run.replay import replay
     from bertviz_graph.torch_lock import torch_exclusive
 
     key = (id(run.model), id(graph))
     with _PLAN_LOCK:
-        hit = _PLANS.get(key)
-        ok = hit is not None and hit[0]() is run.model and hit[1]() is graph
-    plan, names = (hit[2], hit[3]) if ok else (None, {id(m): n for n, m in run.model.named_modules()})
+        known = _PLANS.get(key)
+        if known is not None and (known.model() is not run.model or known.graph() is not graph):
+            known = None
+        gm = known.replays.get(len(input_ids)) if known is not None else None
+
+    def keep_out(gid: str, value: Any) -> None:
+        _keep_out(keep, gid, value)
+
+    if gm is not None:  # this length ran before: its generated program
+        ins, tt = _replay_inputs(graph, run, input_ids, token_types)
+        return replay(gm, keep_out, ins, tt), []
+    names = known.names if known is not None else {id(m): n for n, m in run.model.named_modules()}
+    built: list[Any] = []
     with torch_exclusive():
-        if plan is not None:
+        out = None
+        if known is not None:
             try:
-                return _pass(graph, run, names, input_ids, token_types, keep, plan), []
+                out, unmatched = _pass(graph, run, names, input_ids, token_types, keep, known.seq, built), []
             except _Plan:
-                pass
-        out, unmatched, seq = _pass_matching(graph, run, names, input_ids, token_types, keep)
-    if not unmatched:
+                built.clear()
+        if out is None:
+            out, unmatched, seq = _pass_matching(graph, run, names, input_ids, token_types, keep, built)
+            if not unmatched:
+                known = _Known(run.model, graph, seq, names)
+                with _PLAN_LOCK:
+                    _PLANS[key] = known
+                    while len(_PLANS) > 8:
+                        _PLANS.pop(next(iter(_PLANS)))
+    if built and built[0] is not None and known is not None and not unmatched:
         with _PLAN_LOCK:
-            _PLANS[key] = (weakref.ref(run.model), weakref.ref(graph), seq, names)
-            while len(_PLANS) > 8:
-                _PLANS.pop(next(iter(_PLANS)))
+            known.replays[len(input_ids)] = built[0]
+            while len(known.replays) > REPLAY_LENGTHS:
+                known.replays.popitem(last=False)
     return out, unmatched
 
 
+def _replay_inputs(graph: OpGraph, run: Any, input_ids: list[int],
+                   token_types: list[int] | None) -> tuple[list[Any], Any]:
+    import torch
+
+    ins = [torch.tensor([input_ids], dtype=torch.long) for _ in _inputs(graph)]
+    buf, typed = _token_buffer(run.model, token_types)
+    return ins, typed if typed is not None else buf
+
+
+def _token_buffer(model: Any, token_types: list[int] | None) -> tuple[Any, Any]:
+    """The model's token-type buffer (the export reads types from it) and a copy holding this pair's types."""
+    import torch
+
+    buf = next((b for n, b in model.named_buffers() if n.endswith("token_type_ids")), None)
+    if buf is None or token_types is None:
+        return buf, None
+    typed = buf.clone()
+    typed[..., : len(token_types)] = torch.tensor(token_types, dtype=buf.dtype)
+    return buf, typed
+
+
 def _pass(graph: OpGraph, run: Any, names: dict[int, str], input_ids: list[int], token_types: list[int] | None, keep: Any,
-          plan: list[tuple[Any, str, str | None]]) -> Any:
+          plan: list[tuple[Any, str, str | None]], built: list[Any]) -> Any:
     """A pass along a known plan: each op only checked against it (its target and module)."""
     pos = [0]
     stack: list[str] = []
@@ -120,15 +173,16 @@ def _pass(graph: OpGraph, run: Any, names: dict[int, str], input_ids: list[int],
         pos[0] = i + 1
         if gid is not None:
             _keep_out(keep, gid, out)
+        return gid
 
-    out = _run(run, names, _inputs(graph), input_ids, token_types, on_op, stack, lambda args: None, keep)
+    out = _run(run, names, _inputs(graph), input_ids, token_types, on_op, stack, lambda args: None, keep, built)
     if pos[0] != len(plan):
         raise _Plan
     return out
 
 
 def _pass_matching(graph: OpGraph, run: Any, names: dict[int, str], input_ids: list[int], token_types: list[int] | None,
-                   keep: Any) -> tuple[Any, list[str], list[tuple[Any, str, str | None]]]:
+                   keep: Any, built: list[Any]) -> tuple[Any, list[str], list[tuple[Any, str, str | None]]]:
     """A first pass: every op matched to the graph from its target, module and inputs."""
     import torch
 
@@ -154,16 +208,17 @@ def _pass_matching(graph: OpGraph, run: Any, names: dict[int, str], input_ids: l
         gid = matcher.take(str(func), module, pending_ins[0])
         seq.append((func, module, gid))
         if gid is None:
-            return
+            return None
         for t in _tensors(out):
             producers[id(t)] = (gid, weakref.ref(t))
         _keep_out(keep, gid, out)
+        return gid
 
     def on_input(gid: str, x: Any) -> None:
         producers[id(x)] = (gid, weakref.ref(x))
         keep(gid, x)
 
-    out = _run(run, names, inputs, input_ids, token_types, on_op, stack, see_args, on_input)
+    out = _run(run, names, inputs, input_ids, token_types, on_op, stack, see_args, on_input, built)
     return out, matcher.unmatched(), seq
 
 
@@ -208,13 +263,16 @@ def _keep_out(keep: Any, gid: str, out: Any) -> None:
 
 
 def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int], token_types: list[int] | None, on_op: Any,
-         stack: list[str], see_args: Any, on_input: Any) -> Any:
-    """One eager forward with the pre-dispatch mode, the exporting flags and thread-bound module hooks."""
+         stack: list[str], see_args: Any, on_input: Any, built: list[Any]) -> Any:
+    """One eager forward with the pre-dispatch mode, the exporting flags and thread-bound module hooks;
+    its ops also written down as a program for this length (``built`` gets it, or None)."""
     import torch
     from torch._dispatch.python import enable_python_dispatcher
     from torch._export.utils import _compiling_state_context
     from torch._subclasses.schema_check_mode import SchemaCheckMode
     from torch.utils._python_dispatch import TorchDispatchMode, _push_mode
+
+    from bertviz_graph.run.replay import ReplayBuilder
 
     model = run.model
     # every input of the traced graph gets the ids (T5: input_ids and decoder_input_ids), as the program route
@@ -222,13 +280,11 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     kwargs = {name: torch.tensor([input_ids], dtype=torch.long) for name in names_in}
     for gid, x in zip(inputs, kwargs.values()):
         on_input(gid, x)
-    swap: dict[int, Any] = {}
-    if token_types is not None:  # the export reads token types from this buffer: give it this pair's
-        buf = next((b for n, b in model.named_buffers() if n.endswith("token_type_ids")), None)
-        if buf is not None:
-            typed = buf.clone()
-            typed[..., : len(token_types)] = torch.tensor(token_types, dtype=buf.dtype)
-            swap[id(buf)] = typed
+    buf, typed = _token_buffer(model, token_types)
+    swap = {id(buf): typed} if typed is not None else {}  # the export reads types from it: this pair's
+    state = [*model.parameters(), *model.buffers()]
+    builder = ReplayBuilder(dict(zip(inputs, kwargs.values())), tuple(b for b in (buf, typed) if b is not None),
+                            state)
     calls: dict[str, int] = {}
     me = threading.get_ident()
 
@@ -256,7 +312,7 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
             see_args(args)
             with torch._C._DisablePythonDispatcher():  # the op's own kernels at C++ speed
                 out = func(*args, **(kwargs or {}))
-            on_op(func, out)
+            builder.add(func, args, kwargs, out, on_op(func, out))
             return out
 
     h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
@@ -272,4 +328,6 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     finally:
         h1.remove()
         h2.remove()
-    return out.to_tuple() if hasattr(out, "to_tuple") else out
+    out = out.to_tuple() if hasattr(out, "to_tuple") else out
+    built.append(builder.finish(out) if isinstance(out, tuple) else None)
+    return out
