@@ -39,6 +39,10 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
         a = capture(g, run, toks)
         assert eager.applies(g) and a.unmatched == []
         _same_ops(g, a, capture(g, run, toks, program=prog))
+        # the same length again: the generated program of this length (not another eager pass)
+        known = next(k for k in eager._PLANS.values() if k.graph() is g)
+        assert len(toks) in known.replays
+        _same_ops(g, capture(g, run, toks), a)
     # the type-1 tokens really changed the embedding: a pair differs from the same ids without types
     toks = run.tokenize("The cat sat on the mat.", "It slept.")
     emb = next(n for n, d in g.nodes("op") if d["target"] == "aten.embedding.default"
@@ -47,25 +51,24 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
     assert not torch.equal(capture(g, run, toks).values[emb], capture(g, run, plain).values[emb])
 
 
-@pytest.mark.parametrize("family", ["albert", "roberta", "distilbert", "gpt2"])
+@pytest.mark.parametrize("family", ["albert", "roberta", "gpt2"])
 def test_other_families_equal_the_exported_program(family, tmp_path):
     if family == "albert":
         path = tiny_model(tmp_path / "m", "AlbertForMaskedLM", "albert", embedding_size=16, num_hidden_layers=3)
     elif family == "roberta":
         path = tiny_model(tmp_path / "m", "RobertaForMaskedLM", "roberta", pad_token_id=1)
-    elif family == "distilbert":
-        path = tiny_model(tmp_path / "m", "DistilBertForMaskedLM", "distilbert")
     else:
         path = tiny_model(tmp_path / "m", "GPT2LMHeadModel", "gpt2", n_embd=32, n_layer=2, n_head=2)
     g = bg.trace(path)
     run = load_runnable(g, cached=False)
     toks = run.tokenize(ids=[5, 17, 23, 42, 7, 8, 13, 2])
-    _same_ops(g, capture(g, run, toks), capture(g, run, toks, program=export_program(g, run, 8, True)))
+    a = capture(g, run, toks)
+    assert any(k.graph() is g for k in eager._PLANS.values())  # the eager route matched every op
+    _same_ops(g, a, capture(g, run, toks, program=export_program(g, run, 8, True)))
 
 
 def test_primitive_graphs_use_the_exported_program():
-    g = bg.trace("bert-tiny", ops="primitive")
-    assert not eager.applies(g)
-    run = load_runnable(g, cached=False)
-    acts = capture(g, run, run.tokenize(ids=[101, 7592, 102]))
-    assert acts.unmatched == [] and len(acts.values) > 50
+    """Decomposed (primitive) ops are not what the pre-dispatch level sees: the program route stays
+    (tests/test_run.py::test_primitive_level_graph_is_captured_too runs it)."""
+    assert not eager.applies(bg.trace("bert-tiny", ops="primitive"))
+    assert eager.applies(bg.trace("bert-tiny"))

@@ -307,9 +307,9 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
             TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            see_args(args)  # before the swap: the typed copy stands for the buffer's graph node
             if swap and args and isinstance(args[0], torch.Tensor) and id(args[0]) in swap:
                 args = (swap[id(args[0])], *args[1:])
-            see_args(args)
             with torch._C._DisablePythonDispatcher():  # the op's own kernels at C++ speed
                 out = func(*args, **(kwargs or {}))
             builder.add(func, args, kwargs, out, on_op(func, out))
