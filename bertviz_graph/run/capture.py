@@ -346,7 +346,10 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
     rec = out = None
     if program is None and eager.applies(graph):  # no export: the model's own forward, recorded
         rec = _Recorder(None, budget, priority=priority)
-        out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id)
+        try:
+            out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id)
+        except (ImportError, AttributeError):  # a torch without the private pre-dispatch API it uses
+            left = ["(eager capture unavailable)"]
         if left:  # an op without its value: the exported program below matches more
             rec = None
     if rec is None:

@@ -267,9 +267,15 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     """One eager forward with the pre-dispatch mode, the exporting flags and thread-bound module hooks;
     its ops also written down as a program for this length (``built`` gets it, or None)."""
     import torch
+
+    # private PyTorch API (2.13): the pre-dispatch mode stack is what torch.export itself uses; imported by
+    # name so a torch without it fails here, in one place (capture then falls back to the exported program)
+    from torch._C import DispatchKey, _DisablePythonDispatcher, _EnablePreDispatch
     from torch._dispatch.python import enable_python_dispatcher
     from torch._export.utils import _compiling_state_context
+    from torch._ops import unset_mode_pre_dispatch
     from torch._subclasses.schema_check_mode import SchemaCheckMode
+    from torch.compiler import _non_strict_tracing_context
     from torch.utils._python_dispatch import TorchDispatchMode, _push_mode
 
     from bertviz_graph.run.replay import ReplayBuilder
@@ -304,13 +310,13 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     # our subclass records instead of checking schemas
     class _Record(SchemaCheckMode):
         def __init__(self) -> None:
-            TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
+            TorchDispatchMode.__init__(self, DispatchKey.PreDispatch)
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             see_args(args)  # before the swap: the typed copy stands for the buffer's graph node
             if swap and args and isinstance(args[0], torch.Tensor) and id(args[0]) in swap:
                 args = (swap[id(args[0])], *args[1:])
-            with torch._C._DisablePythonDispatcher():  # the op's own kernels at C++ speed
+            with _DisablePythonDispatcher():  # the op's own kernels at C++ speed
                 out = func(*args, **(kwargs or {}))
             builder.add(func, args, kwargs, out, on_op(func, out))
             return out
@@ -318,13 +324,13 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
     h2 = torch.nn.modules.module.register_module_forward_hook(post_hook)
     try:
-        with torch.no_grad(), enable_python_dispatcher(), torch._C._EnablePreDispatch(), \
-                _compiling_state_context(), torch.compiler._non_strict_tracing_context():
+        with torch.no_grad(), enable_python_dispatcher(), _EnablePreDispatch(), \
+                _compiling_state_context(), _non_strict_tracing_context():
             _push_mode(_Record())
             try:
                 out = model(**kwargs)
             finally:
-                torch._ops.unset_mode_pre_dispatch(None, schema_check=True)
+                unset_mode_pre_dispatch(None, schema_check=True)
     finally:
         h1.remove()
         h2.remove()
