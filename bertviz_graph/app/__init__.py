@@ -83,7 +83,7 @@ def _preload_after_first_graph(app: Any, preload: Any) -> None:
     def _after(response: Any) -> Any:
         if not started.is_set() and response.status_code == 200 and \
                 _path().endswith("_dash-update-component") and not response.direct_passthrough and \
-                b"<svg" in response.get_data():
+                b"\"svg\"" in response.get_data():  # the graph payload {"svg": ...} (graph_panel)
             started.set()
             preload()
         return response
