@@ -307,7 +307,7 @@ def test_one_sentence_callers_get_a_fixed_length_program():
     g = bg.trace("bert-tiny")
     run = load_runnable(g, cached=False)
     toks = run.tokenize("A short sentence.")
-    acts = capture(g, run, toks, any_length=False)
+    acts = capture(g, run, toks, program=program_for(g, run, len(toks), any_length=False))
     prog = program_for(g, run, len(toks))  # the one just built and kept
     assert prog.how == "one layer ×2" and not prog.dynamic and acts.unmatched == []
     _same_values(acts, capture(g, run, toks, program=export_program(g, run, len(toks), True, layered=False)))

@@ -117,7 +117,7 @@ class Activations:
 class _Recorder:
     """Runs an exported program, keeping values of the nodes that map to graph ids, within a budget."""
 
-    def __init__(self, prog: Program, budget_bytes: int | None, only: set[str] | None = None,
+    def __init__(self, prog: Program | None, budget_bytes: int | None, only: set[str] | None = None,
                  priority: set[str] | None = None):
         self.prog, self.budget, self.only = prog, budget_bytes, only
         self.priority = priority or set()
@@ -125,13 +125,18 @@ class _Recorder:
         self.float16: set[str] = set()
         self.skipped: set[str] = set()
         self.storages: dict[int, int] = {}  # data_ptr -> bytes, counted once
+        self.used = 0  # sum of self.storages, kept as it grows (re-summing per op was O(n²))
 
     def keep(self, name: str, val: Any) -> None:
-        import torch
-
         gid = self.prog.to_graph.get(name)
         if gid is None or gid.startswith("param:") or gid.startswith("buffer:"):
             return
+        self.keep_id(gid, val)
+
+    def keep_id(self, gid: str, val: Any) -> None:
+        """Keep one op's value under its graph id (or note it for recomputation: budget)."""
+        import torch
+
         if self.only is not None and gid not in self.only:
             return
         if isinstance(val, (tuple, list)):
@@ -147,14 +152,16 @@ class _Recorder:
             self.values[gid] = val
             return
         nbytes = val.untyped_storage().nbytes()
-        used = sum(self.storages.values())
+        used = self.used
         if self.budget is None or self.only is not None or used + nbytes <= self.budget // 2:
             self.storages[ptr] = nbytes
+            self.used += nbytes
             self.values[gid] = val
         elif gid in self.priority or (val.is_floating_point() and used + nbytes // 2 <= self.budget):
             # float16 beyond half the budget; attention maps always kept (the Attention tab shows them all)
             half = val.to(torch.float16)
             self.storages[half.untyped_storage().data_ptr()] = half.untyped_storage().nbytes()
+            self.used += half.untyped_storage().nbytes()
             self.values[gid] = half
             self.float16.add(gid)
         else:
@@ -330,25 +337,41 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
     for a caller that runs this one sentence only (see ``program_for``)."""
     import time
 
-    import torch
-
-    t0 = time.perf_counter()
-    prog = program if program is not None else program_for(graph, run, len(tokens), any_length)
-    args = _args(prog, run, tokens)
-    budget = None if budget_mb is None else int(budget_mb * 2**20)
+    from bertviz_graph.run import eager
     from bertviz_graph.run.attention import attention_ops
 
-    rec = _Recorder(prog, budget, priority={op for op, _ in attention_ops(graph)})
-    out = rec.run(args)
+    t0 = time.perf_counter()
+    budget = None if budget_mb is None else int(budget_mb * 2**20)
+    priority = {op for op, _ in attention_ops(graph)}
+    rec = out = None
+    if program is None and eager.applies(graph):  # no export: the model's own forward, recorded
+        rec = _Recorder(None, budget, priority=priority)
+        try:
+            out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id)
+        except (ImportError, AttributeError):  # a torch without the private pre-dispatch API it uses
+            left = ["(eager capture unavailable)"]
+        if left:  # an op without its value: the exported program below matches more
+            rec = None
+    if rec is None:
+        prog = program if program is not None else program_for(graph, run, len(tokens), any_length)
+        rec = _Recorder(prog, budget, priority=priority)
+        out = rec.run(_args(prog, run, tokens))
+        unmatched = list(prog.unmatched)
 
-    def recompute(ids: list[str]) -> dict[str, Any]:
-        r = _Recorder(prog, None, only=set(ids))
-        r.run(_args(prog, run, tokens))
-        return {k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v
-                for k, v in r.values.items()}
+        def recompute(ids: list[str]) -> dict[str, Any]:
+            r = _Recorder(prog, None, only=set(ids))
+            r.run(_args(prog, run, tokens))
+            return _floats(r.values)
+    else:
+        unmatched = []
+
+        def recompute(ids: list[str]) -> dict[str, Any]:
+            r = _Recorder(None, None, only=set(ids))
+            eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, r.keep_id)
+            return _floats(r.values)
 
     acts = Activations(tokens=tokens, values=rec.values, outputs=out, trained=run.trained, model_name=run.name,
-                       unmatched=list(prog.unmatched), on_demand=rec.skipped,
+                       unmatched=unmatched, on_demand=rec.skipped,
                        stored_bytes=sum(rec.storages.values()), float16=rec.float16,
                        notes=list(tokens.notes) + list(run.notes), _recompute=recompute)
     if rec.float16 or rec.skipped:
@@ -356,6 +379,12 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
                           f"{len(rec.skipped)} recomputed when shown")
     acts.seconds = time.perf_counter() - t0
     return acts
+
+
+def _floats(values: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    return {k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k, v in values.items()}
 
 
 def _args(prog: Program, run: Runnable, tokens: Tokens) -> list[Any]:

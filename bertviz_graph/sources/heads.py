@@ -44,8 +44,41 @@ def _mapping(head: str) -> dict[str, str]:
 
 
 def heads_for(model_type: str | None) -> list[str]:
-    """The heads transformers can build for this model type, in HEADS order."""
-    return [h for h in HEADS if model_type in _mapping(h)]
+    """The heads transformers can build for this model type, in HEADS order (remembered on disk per
+    transformers version: reading transformers' mappings imports it, seconds a cached trace need not pay)."""
+    import json
+
+    from bertviz_graph.io import write_atomic
+
+    path = _heads_file()
+    try:
+        known = json.loads(path.read_text()) if path is not None and path.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    key = str(model_type)
+    if isinstance(known.get(key), list):
+        return [h for h in known[key] if h in HEADS]
+    have = [h for h in HEADS if model_type in _mapping(h)]
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, json.dumps({**known, key: have}, sort_keys=True))
+        except OSError:
+            pass  # a read-only cache folder: look the mapping up again next time
+    return have
+
+
+def _heads_file():
+    import importlib.metadata
+    import os
+    from pathlib import Path
+
+    try:
+        version = importlib.metadata.version("transformers")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    folder = Path(os.environ.get("BERTVIZ_GRAPH_CACHE", os.path.expanduser("~/.cache/bertviz_graph")))
+    return folder / f"heads-transformers-{version}.json"
 
 
 def auto_head(cfg: dict[str, Any]) -> str:

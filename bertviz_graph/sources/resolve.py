@@ -47,11 +47,12 @@ def resolve(spec: Any, head: str = "auto", example_inputs: Any = None) -> ModelS
     """Resolve a preset name, local path, cache id or nn.Module into a ModelSource."""
     if head not in (*HEADS, "auto"):
         raise UserError(f"unknown head '{head}'", f"use one of: auto, {', '.join(HEADS)}")
-    try:
-        import torch.nn as nn
-    except ImportError as e:  # pragma: no cover - torch is a dependency
-        raise UserError("PyTorch is not installed", "run: bash scripts/setup.sh") from e
-    if isinstance(spec, nn.Module):
+    if not isinstance(spec, (str, os.PathLike, type(None))):  # a name or path needs no torch (seconds to import)
+        try:
+            import torch.nn as nn
+        except ImportError as e:  # pragma: no cover - torch is a dependency
+            raise UserError("PyTorch is not installed", "run: bash scripts/setup.sh") from e
+    if not isinstance(spec, (str, os.PathLike, type(None))) and isinstance(spec, nn.Module):
         if example_inputs is None:
             raise UserError(
                 "an nn.Module needs example inputs to be traced",

@@ -25,17 +25,26 @@ def cache_dir() -> Path:
     return Path(os.environ.get("BERTVIZ_GRAPH_CACHE", os.path.expanduser("~/.cache/bertviz_graph")))
 
 
+def lib_version(name: str) -> str:
+    """A library's version without importing it (a cache hit must not pay torch's and transformers' import:
+    seconds); the imported module's own string when it is loaded (the same text for a pip install)."""
+    import importlib.metadata
+    import sys
+
+    mod = sys.modules.get(name)
+    if mod is not None and hasattr(mod, "__version__"):
+        return str(mod.__version__)
+    return importlib.metadata.version(name)
+
+
 def cache_key(source: ModelSource, attention: str, ops: str, seq_len: int) -> str | None:
     """Config + options + library versions. User modules are not cached (their code can change freely)."""
     if source.config is None:
         return None
-    import torch
-    import transformers
-
     from bertviz_graph.version import __version__
 
-    blob = json.dumps([source.config, source.head, attention, ops, seq_len, torch.__version__,
-                       transformers.__version__, __version__, TRACER_REVISION], sort_keys=True, default=str)
+    blob = json.dumps([source.config, source.head, attention, ops, seq_len, lib_version("torch"),
+                       lib_version("transformers"), __version__, TRACER_REVISION], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -1,0 +1,118 @@
+"""Capture every op of a sentence (ours: the eager pre-dispatch capture) vs a plain forward vs torchlens.
+
+    PYTHONPATH=$PWD python benchmarks/capture_bench.py [--rounds 3] [--warm 9] [--models all-MiniLM-L6-v2 ...]
+
+Each round starts one FRESH process per model and tool (rounds interleave them, order reversed every other
+round). A process traces the graph (from the disk cache) and loads the model, then times:
+- cold: the FIRST capture in the process (nothing before it but the trace and the load);
+- warm: ``--warm`` interleaved pairs of a plain ``model(input_ids)`` (no_grad) and another capture.
+Tools: "ours" = ``bertviz_graph.run.capture.capture`` (the default route), "program" = the exported
+program route it replaces (one layer exported, replicated, run by torch.fx.Interpreter), "torchlens" =
+``torchlens.trace(model, input_ids)`` (2.36, every op's activation saved; install it by hand, it is not a
+dependency). 12 tokens. Medians over all rounds; ratios to the plain forward measured in the same processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("BERTVIZ_GRAPH_CACHE", "/tmp/bvg-cache-bench")
+MODELS = ("all-MiniLM-L6-v2", "bert-base-uncased", "bert-xl-48")
+TOOLS = ("ours", "program", "torchlens")
+IDS = [101, 1996, 4937, 2938, 2006, 1996, 13523, 2138, 2009, 2001, 5458, 102]  # 12 tokens
+
+
+def child(name: str, tool: str, warm: int) -> dict:
+    import torch
+
+    import bertviz_graph as bg
+    from bertviz_graph.run.capture import capture, program_for
+    from bertviz_graph.run.load import load_runnable
+
+    graph = bg.trace(name)
+    run = load_runnable(graph)
+    tokens = run.tokenize(ids=IDS)
+    x = torch.tensor([tokens.input_ids])
+
+    if tool == "torchlens":
+        import torchlens as tl
+
+        def once():
+            return tl.trace(run.model, x)
+    elif tool == "program":
+        def once():
+            return capture(graph, run, tokens, program=program_for(graph, run, len(tokens)))
+    else:
+        def once():
+            return capture(graph, run, tokens)
+    t0 = time.perf_counter()
+    first = once()
+    cold = time.perf_counter() - t0
+    kept = len(first.values) if hasattr(first, "values") and isinstance(first.values, dict) else None
+    plain, ours = [], []
+    for _ in range(warm):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            run.model(x)
+        plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        once()
+        ours.append(time.perf_counter() - t0)
+    return {"model": name, "tool": tool, "cold_s": cold, "plain_s": plain, "warm_s": ours, "kept": kept,
+            "ops": len(graph.ops()), "load_average": os.getloadavg()[0]}
+
+
+def _child(args: list[str]) -> dict:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warm", type=int, default=9)
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--tools", nargs="+", default=list(TOOLS))
+    ap.add_argument("--child", nargs=2)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(child(a.child[0], a.child[1], a.warm)))
+        return
+    for m in a.models:  # discarded: fills the trace cache and the page cache
+        _child(["--child", m, "ours", "--warm", "1"])
+    res: dict[tuple[str, str], list[dict]] = {}
+    order = [(m, t) for m in a.models for t in a.tools]
+    for r in range(a.rounds):
+        for m, t in order if r % 2 == 0 else order[::-1]:
+            res.setdefault((m, t), []).append(_child(["--child", m, t, "--warm", str(a.warm)]))
+    med = statistics.median
+    loads = [x["load_average"] for v in res.values() for x in v]
+    print(f"{len(IDS)} tokens, {a.rounds} rounds, load average {min(loads):.1f}-{max(loads):.1f}")
+    print(f"{'model':20} {'tool':10} {'plain ms':>9} {'cold ms':>9} {'cold/plain':>10} {'warm ms':>9} "
+          f"{'warm/plain':>10}")
+    rows = []
+    for m in a.models:
+        for t in a.tools:
+            rs = res[(m, t)]
+            plain = med([p for x in rs for p in x["plain_s"]])
+            cold = med([x["cold_s"] for x in rs])
+            warm = med([w for x in rs for w in x["warm_s"]])
+            row = {"model": m, "tool": t, "plain_ms": round(plain * 1e3, 2), "cold_ms": round(cold * 1e3, 1),
+                   "cold_ratio": round(cold / plain, 2), "warm_ms": round(warm * 1e3, 2),
+                   "warm_ratio": round(warm / plain, 2), "kept": rs[0]["kept"], "ops": rs[0]["ops"]}
+            rows.append(row)
+            print(f"{m:20} {t:10} {row['plain_ms']:9.2f} {row['cold_ms']:9.1f} {row['cold_ratio']:10.2f} "
+                  f"{row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The default capture runs the model's own eager forward (no export) and records every op at the export's
+level: its values must be bit-identical to the exported program's (run by torch.fx), op by op, for each
+family, for pairs (token types), and for a second sentence of another length (the remembered plan)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tiny_models import tiny_model  # noqa: E402
+
+import bertviz_graph as bg
+from bertviz_graph.run import eager
+from bertviz_graph.run.capture import capture, export_program
+from bertviz_graph.run.load import load_runnable
+
+
+def _same_ops(graph, a, b) -> None:
+    ops = [n for n, _ in graph.nodes("op")]
+    assert a.unmatched == [] == b.unmatched
+    for n in ops:
+        assert (n in a.values) == (n in b.values), n
+        if n not in b.values:
+            continue
+        x, y = a.values[n], b.values[n]
+        if isinstance(y, torch.Tensor):
+            assert x.dtype == y.dtype and x.shape == y.shape and torch.equal(x, y), n
+        else:
+            assert x == y, n
+    assert sum(n in a.values for n in ops) >= 0.95 * len(ops)
+    assert torch.equal(a.output(0), b.output(0))
+
+
+def test_minilm_pair_and_another_length_equal_the_exported_program():
+    g = bg.trace("all-MiniLM-L6-v2")
+    run = load_runnable(g)
+    prog = export_program(g, run, 8, dynamic=True, layered=True)
+    for text, pair in (("The cat sat on the mat.", "It slept."), ("A much longer sentence, with more words in it.", None)):
+        toks = run.tokenize(text, pair)
+        a = capture(g, run, toks)
+        assert eager.applies(g) and a.unmatched == []
+        _same_ops(g, a, capture(g, run, toks, program=prog))
+        # the same length again: the generated program of this length (not another eager pass)
+        known = next(k for k in eager._PLANS.values() if k.graph() is g)
+        assert len(toks) in known.replays
+        _same_ops(g, capture(g, run, toks), a)
+    # the type-1 tokens really changed the embedding: a pair differs from the same ids without types
+    toks = run.tokenize("The cat sat on the mat.", "It slept.")
+    emb = next(n for n, d in g.nodes("op") if d["target"] == "aten.embedding.default"
+               and "token_type" in d["module"])
+    plain = run.tokenize(ids=toks.input_ids)
+    assert not torch.equal(capture(g, run, toks).values[emb], capture(g, run, plain).values[emb])
+
+
+@pytest.mark.parametrize("family", ["albert", "roberta", "gpt2"])
+def test_other_families_equal_the_exported_program(family, tmp_path):
+    if family == "albert":
+        path = tiny_model(tmp_path / "m", "AlbertForMaskedLM", "albert", embedding_size=16, num_hidden_layers=3)
+    elif family == "roberta":
+        path = tiny_model(tmp_path / "m", "RobertaForMaskedLM", "roberta", pad_token_id=1)
+    else:
+        path = tiny_model(tmp_path / "m", "GPT2LMHeadModel", "gpt2", n_embd=32, n_layer=2, n_head=2)
+    g = bg.trace(path)
+    run = load_runnable(g, cached=False)
+    toks = run.tokenize(ids=[5, 17, 23, 42, 7, 8, 13, 2])
+    a = capture(g, run, toks)
+    assert any(k.graph() is g for k in eager._PLANS.values())  # the eager route matched every op
+    _same_ops(g, a, capture(g, run, toks, program=export_program(g, run, 8, True)))
+
+
+def test_primitive_graphs_use_the_exported_program():
+    """Decomposed (primitive) ops are not what the pre-dispatch level sees: the program route stays
+    (tests/test_run.py::test_primitive_level_graph_is_captured_too runs it)."""
+    assert not eager.applies(bg.trace("bert-tiny", ops="primitive"))
+    assert eager.applies(bg.trace("bert-tiny"))
