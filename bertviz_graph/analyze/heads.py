@@ -26,22 +26,11 @@ _PUNCT = set(string.punctuation) | {"“", "”", "’", "‘", "—", "–", "�
 def attention_rows(model: torch.nn.Module, batches: list[dict]):
     """Per sentence, the attention of every head as float64 (layers · heads, n, n) over its n real tokens,
     with the sentence's token ids. Layer-major: row l · heads + h."""
-    from bertviz_graph.prune.arch import find_layers
+    from bertviz_graph.prune.arch import find_layers, query_key_outputs
 
     layers = find_layers(model, "heads")
     for batch in batches:
-        captured: dict[tuple[int, str], torch.Tensor] = {}
-        handles = []
-        for lp in layers:
-            for part, mod in (("q", lp.query), ("k", lp.key)):
-                def hook(_m, _a, out, key=(lp.index, part), captured=captured):
-                    captured[key] = out.detach()
-                handles.append(mod.register_forward_hook(hook))
-        try:
-            model(**batch)
-        finally:
-            for h in handles:
-                h.remove()
+        captured = query_key_outputs(model, layers, batch)
         mask = batch["attention_mask"].bool()
         maps = []
         for lp in layers:

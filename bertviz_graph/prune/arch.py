@@ -7,6 +7,7 @@ Found by attribute names of the transformers classes (BERT, RoBERTa, ELECTRA, Mi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch.nn as nn
 
@@ -106,3 +107,21 @@ def layer_of(path: str, layers: list[LayerParts] | None = None) -> str:
         if p in ("layer", "layers") and i + 1 < len(parts) and parts[i + 1].isdigit():
             return ".".join(parts[: i + 2])
     return path
+
+
+def query_key_outputs(model: Any, layers: list[LayerParts], batch: dict) -> dict[tuple[int, str], Any]:
+    """Run ``batch`` through ``model`` once; each layer's query and key projection outputs, keyed
+    ``(layer index, "q" | "k")`` (read by hooks, so the attention kernel the model uses does not matter)."""
+    captured: dict[tuple[int, str], Any] = {}
+    handles = []
+    for lp in layers:
+        for part, mod in (("q", lp.query), ("k", lp.key)):
+            def hook(_m, _a, out, key=(lp.index, part)):
+                captured[key] = out.detach()
+            handles.append(mod.register_forward_hook(hook))
+    try:
+        model(**batch)
+    finally:
+        for h in handles:
+            h.remove()
+    return captured

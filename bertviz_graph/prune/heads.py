@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn as nn
 
-from bertviz_graph.prune.arch import LayerParts
+from bertviz_graph.prune.arch import LayerParts, query_key_outputs
 
 
 @contextmanager
@@ -78,18 +78,7 @@ def head_entropy(model: nn.Module, layers: list[LayerParts], batches: list[dict]
     total = torch.zeros(n_layers, n_heads, dtype=torch.float64)
     tokens = 0
     for batch in batches:
-        captured: dict[tuple[int, str], torch.Tensor] = {}
-        handles = []
-        for lp in layers:
-            for part, mod in (("q", lp.query), ("k", lp.key)):
-                def hook(_m, _a, out, key=(lp.index, part), captured=captured):
-                    captured[key] = out.detach()
-                handles.append(mod.register_forward_hook(hook))
-        try:
-            model(**batch)
-        finally:
-            for h in handles:
-                h.remove()
+        captured = query_key_outputs(model, layers, batch)
         mask = batch["attention_mask"].bool()  # (B, T)
         for lp in layers:
             q, k = captured[(lp.index, "q")], captured[(lp.index, "k")]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.io import write_folder_atomic
 from bertviz_graph.prune.methods import RECORD_KEY, check_method
 from bertviz_graph.threads import start_background
 
@@ -306,16 +307,7 @@ def export_folder(folder: str | Path, out: str | Path, force: bool = False) -> P
     src = Path(folder)
     if not (src / "config.json").is_file():
         raise UserError(f"{src} holds no pruned model to export", "prune a model first")
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return write_folder_atomic(out, lambda tmp: shutil.copytree(src, tmp, dirs_exist_ok=True))
 
 
 def record_of_config(config: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -5,12 +5,12 @@ the target, which is renamed into place only when complete."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch.nn as nn
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.io import write_folder_atomic
 from bertviz_graph.prune.core import PruneRecord
 from bertviz_graph.prune.methods import RECORD_KEY
 
@@ -35,8 +35,7 @@ def save_pruned(model: nn.Module, record: PruneRecord, out: str | Path, source_f
                 tokenizer=None, force: bool = False) -> Path:
     """Write ``model`` (its config carrying ``record``) to ``out``; returns the folder."""
     out = check_output_folder(out, force)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    def fill(tmp: Path) -> None:
         setattr(model.config, RECORD_KEY, record.to_json())
         try:
             model.save_pretrained(tmp, safe_serialization=True)
@@ -52,16 +51,6 @@ def save_pruned(model: nn.Module, record: PruneRecord, out: str | Path, source_f
                     shutil.copy2(f, tmp / f.name)
         elif tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        tmp.chmod(0o755)
-        if out.exists():  # --force: swap, so a failure never leaves neither folder
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return write_folder_atomic(out, fill)
+

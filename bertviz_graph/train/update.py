@@ -3,9 +3,11 @@ on a copy of the model that can be saved as a ``save_pretrained`` folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.io import write_folder_atomic
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -95,23 +97,12 @@ def train_steps(run: Any, examples: list[dict[str, Any]], steps: int, lr: float,
 
 def save_trained(model: Any, out: Any, run: Any, force: bool = False):
     """Write the trained copy as a ``save_pretrained`` folder, atomically, with the source's tokenizer files."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     from bertviz_graph.prune.save import check_output_folder
 
     out = check_output_folder(out, force)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
+    def fill(tmp: Path) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         if run.tokenizer is not None:
             run.tokenizer.save_pretrained(tmp)
-        tmp.chmod(0o755)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return write_folder_atomic(out, fill)
