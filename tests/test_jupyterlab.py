@@ -162,7 +162,10 @@ def test_tour_in_jupyterlab(jupyterlab, page, console_errors):
         " return g && g.getAttribute('data-expanded') === '1'; }")
     n_open = canvas.locator("g.node").count()
     assert n_open > n_closed, (n_closed, n_open)
-    assert widget.locator(".bvg-dtitle").first.inner_text().startswith("BertLayer")
+    # the picture and the details are two traitlets: wait for the details to follow the click too
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{WIDGET} .bvg-dtitle');"
+        " return t && t.textContent.startsWith('BertLayer'); }")
     _widget_shot(page, widget, "layer_open")
 
     # click down to the query projection: attention -> self-attention -> query; details + weight heatmap

@@ -26,14 +26,12 @@ def cache_dir() -> Path:
 
 
 def lib_version(name: str) -> str:
-    """A library's version without importing it (a cache hit must not pay torch's and transformers' import:
-    seconds); the imported module's own string when it is loaded (the same text for a pip install)."""
+    """A library's installed version from its package metadata, without importing it (a cache hit must not
+    pay torch's and transformers' import: seconds). Always the metadata, never ``module.__version__``: they
+    differ for PyPI's CUDA torch ("2.13.0" vs "2.13.0+cu130"), and the key must not depend on what is
+    imported yet."""
     import importlib.metadata
-    import sys
 
-    mod = sys.modules.get(name)
-    if mod is not None and hasattr(mod, "__version__"):
-        return str(mod.__version__)
     return importlib.metadata.version(name)
 
 
