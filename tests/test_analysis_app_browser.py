@@ -16,8 +16,8 @@ pytestmark = pytest.mark.browser
 
 
 def _analysis(page, kind: str) -> None:
-    page.click("#bv-tab-analysis")
-    page.wait_for_selector("#bv-analysis-kind", state="visible")
+    page.click("#bv-tab-analysis", timeout=120000)  # the first page of a session can be slow on a busy machine
+    page.wait_for_selector("#bv-analysis-kind", state="visible", timeout=60000)
     page.click(f"#bv-analysis-kind input[value='{kind}']")
     page.click("#bv-analysis-go")
 
@@ -28,10 +28,13 @@ def test_heads_analysis_in_the_app(tmp_path, page, serve_dash, console_errors):
     page.set_viewport_size({"width": 1500, "height": 1000})
     page.goto(url + "/")
     _analysis(page, "heads")
-    page.wait_for_selector("#bv-analysis-out .js-plotly-plot .heatmaplayer", timeout=120000)
+    # the heads matrix and the MDS map (one point per head) are drawn: wait for both, not for a time
+    page.wait_for_function(
+        "() => { const o = document.querySelector('#bv-analysis-out');"
+        " return o && o.querySelector('.js-plotly-plot .heatmaplayer')"
+        " && o.querySelectorAll('.scatterlayer .point').length >= 8; }", timeout=120000)
     text = page.inner_text("#bv-analysis-out")
     assert "8 heads of m, 48 sentences" in text and "Jensen-Shannon" in text
-    assert page.locator("#bv-analysis-out .scatterlayer .point").count() >= 8  # the MDS map: one per head
     if os.environ.get("BVG_SHOT"):
         page.screenshot(path=os.environ["BVG_SHOT"], full_page=True)
     _analysis(page, "rank")

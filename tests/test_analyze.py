@@ -205,3 +205,39 @@ def test_cli_bad_input_is_one_line_and_status_2(tmp_path):
         assert p.returncode == 2, p.stderr
         assert p.stderr.startswith("error: ") and want in p.stderr and "fix:" in p.stderr
         assert "Traceback" not in p.stderr and not out.exists()
+
+
+def test_query_key_capture_keeps_only_its_own_forward_pass():
+    """The app's cached model also runs the Run tab's sentences in other threads: the hooks that read Q and K
+    for head distances must not take another thread's outputs (a 13-token example run once broke a heads
+    analysis of 15-token sentences with a shape error)."""
+    import threading
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from bertviz_graph.prune.arch import find_layers, query_key_outputs
+
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                 vocab_size=100)).eval()
+    layers = find_layers(model, "heads")
+    other = {"input_ids": torch.randint(0, 100, (1, 13))}
+    mine = {"input_ids": torch.randint(0, 100, (2, 7)), "attention_mask": torch.ones(2, 7, dtype=torch.long)}
+    stop = threading.Event()
+
+    def other_tab() -> None:
+        with torch.no_grad():
+            while not stop.is_set():
+                model(**other)
+
+    t = threading.Thread(target=other_tab)
+    t.start()
+    try:
+        for _ in range(30):
+            got = query_key_outputs(model, layers, mine)
+            assert sorted(got) == [(i, p) for i in range(2) for p in ("k", "q")]
+            assert {tuple(v.shape) for v in got.values()} == {(2, 7, 32)}
+    finally:
+        stop.set()
+        t.join()

@@ -6,6 +6,7 @@ Found by attribute names of the transformers classes (BERT, RoBERTa, ELECTRA, Mi
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,10 +115,14 @@ def query_key_outputs(model: Any, layers: list[LayerParts], batch: dict) -> dict
     ``(layer index, "q" | "k")`` (read by hooks, so the attention kernel the model uses does not matter)."""
     captured: dict[tuple[int, str], Any] = {}
     handles = []
+    # Hooks belong to the module, and the model may be shared (the app's cached model also runs the Run tab's
+    # sentences in other threads): keep only what this thread's forward pass computes.
+    me = threading.get_ident()
     for lp in layers:
         for part, mod in (("q", lp.query), ("k", lp.key)):
             def hook(_m, _a, out, key=(lp.index, part)):
-                captured[key] = out.detach()
+                if threading.get_ident() == me:
+                    captured[key] = out.detach()
             handles.append(mod.register_forward_hook(hook))
     try:
         model(**batch)
