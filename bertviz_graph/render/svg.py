@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
+from itertools import chain
 from xml.sax.saxutils import escape, quoteattr
 
 from bertviz_graph.format import flops_text
@@ -34,14 +36,30 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def esc(s: object) -> str:
     """Text content, escaped (and with characters XML cannot hold at all removed)."""
-    return escape(_INVALID_XML.sub("", str(s)))
+    return _esc(s) if type(s) is str else escape(_INVALID_XML.sub("", str(s)))
 
 
 def attr(s: object) -> str:
     """A quoted attribute value, escaped (quotes, <, &, newlines)."""
-    return quoteattr(_INVALID_XML.sub("", str(s)), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+    return _attr(s) if type(s) is str else _quote(str(s))
 
 
+# Pure functions of a string, asked again for the same ids and labels on every click: memoised (bounded).
+@lru_cache(maxsize=1 << 16)
+def _esc(s: str) -> str:
+    return escape(_INVALID_XML.sub("", s))
+
+
+@lru_cache(maxsize=1 << 16)
+def _attr(s: str) -> str:
+    return _quote(s)
+
+
+def _quote(s: str) -> str:
+    return quoteattr(_INVALID_XML.sub("", s), {"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+@lru_cache(maxsize=4096)
 def _mix(color: str, other: str, t: float) -> str:
     """``color`` moved a fraction ``t`` towards ``other`` (hex colours)."""
     a = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
@@ -51,6 +69,19 @@ def _mix(color: str, other: str, t: float) -> str:
 
 def _f(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+# What _f drops from a "%.2f" number: trailing zeros of the fraction, then a bare dot ("12.50" -> "12.5",
+# "3.00" -> "3"); only for strings made of such numbers and separators (no digits of other origin).
+_TRAILING = re.compile(r"\.?0+(?![0-9.])")
+
+
+def _fs(*vals: float) -> list[str]:
+    """``[_f(v) for v in vals]`` in one C-level format and one regex pass (a picture has ~10^5 numbers)."""
+    return _TRAILING.sub("", ("%.2f " * len(vals))[:-1] % vals).split(" ")  # noqa: UP031 - one C call for all
+
+
+_LABEL_PX, _SUBLABEL_PX, _EDGE_LABEL_PX = _f(measure.LABEL_PX), _f(measure.SUBLABEL_PX), _f(measure.EDGE_LABEL_PX)
 
 
 def _kind(e: VEdge) -> str:
@@ -64,14 +95,15 @@ def _text_lines(n: VNode, cx: float, cy: float) -> list[str]:
     lh2 = measure.SUBLABEL_PX * measure.LINE if n.sublabel else 0.0
     top = cy - (lh1 + lh2) / 2
     weight = ' font-weight="bold"' if bold else ""
+    fcx, fy1, fy2 = _fs(cx, top + lh1 / 2 + measure.LABEL_PX * 0.36, top + lh1 + lh2 / 2 + measure.SUBLABEL_PX * 0.36)
     out = [
-        f'<text class="lbl" x="{_f(cx)}" y="{_f(top + lh1 / 2 + measure.LABEL_PX * 0.36)}" text-anchor="middle" '
-        f'font-size="{_f(measure.LABEL_PX)}" fill="{TEXT}"{weight}>{esc(measure.display_label(n))}</text>'
+        f'<text class="lbl" x="{fcx}" y="{fy1}" text-anchor="middle" '
+        f'font-size="{_LABEL_PX}" fill="{TEXT}"{weight}>{esc(measure.display_label(n))}</text>'
     ]
     if n.sublabel:
         out.append(
-            f'<text class="sub" x="{_f(cx)}" y="{_f(top + lh1 + lh2 / 2 + measure.SUBLABEL_PX * 0.36)}" '
-            f'text-anchor="middle" font-size="{_f(measure.SUBLABEL_PX)}" fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
+            f'<text class="sub" x="{fcx}" y="{fy2}" '
+            f'text-anchor="middle" font-size="{_SUBLABEL_PX}" fill="{SUBTEXT}">{esc(n.sublabel)}</text>'
         )
     return out
 
@@ -95,8 +127,9 @@ def _tooltip(n: VNode) -> str:
 
 def _node_open(n: VNode, b: NodeBox, parent: str | None) -> str:
     par = f" data-parent={attr(parent)}" if parent else ""
+    box = ",".join(_fs(b.left, b.top, b.w, b.h))
     return (
-        f'<g class="node" data-id={attr(n.id)}{par} data-box="{_f(b.left)},{_f(b.top)},{_f(b.w)},{_f(b.h)}" '
+        f'<g class="node" data-id={attr(n.id)}{par} data-box="{box}" '
         f'data-kind={attr(n.kind)} data-role={attr(n.role)} '
         f'data-expandable="{int(n.expandable)}" data-expanded="{int(n.expanded)}">'
         f"<title>{esc(_tooltip(n))}</title>"
@@ -108,13 +141,14 @@ def _frame(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
     x, y, w, h = b.left, b.top, b.w, b.h
     _tw, th = measure.frame_title_size(n)
     r = 6.0
+    fx, fy, fw, fh, fyth, fyr, fxr, fxwr, fxw = _fs(x, y, w, h, y + th, y + r, x + r, x + w - r, x + w)
     out = [
         _node_open(n, b, parent),
-        f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" rx="{r}" '
+        f'<rect x="{fx}" y="{fy}" width="{fw}" height="{fh}" rx="{r}" '
         f'fill="{_mix(fill, "#ffffff", 0.6)}" stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
         # title bar: rounded at the top only
-        f'<path d="M{_f(x)},{_f(y + th)} V{_f(y + r)} Q{_f(x)},{_f(y)} {_f(x + r)},{_f(y)} H{_f(x + w - r)} '
-        f'Q{_f(x + w)},{_f(y)} {_f(x + w)},{_f(y + r)} V{_f(y + th)} Z" fill="{fill}" '
+        f'<path d="M{fx},{fyth} V{fyr} Q{fx},{fy} {fxr},{fy} H{fxwr} '
+        f'Q{fxw},{fy} {fxw},{fyr} V{fyth} Z" fill="{fill}" '
         f'stroke="{_mix(fill, "#000000", 0.45)}" stroke-width="1"/>',
     ]
     out += _frame_title(n, b)
@@ -138,8 +172,9 @@ def _frame_title(n: VNode, b: NodeBox, halo: str | None = None) -> list[str]:
         sx = tx + measure.text_width(label, measure.LABEL_PX, True) + measure.TITLE_GAP
         spans.append((sx, measure.SUBLABEL_PX, "", SUBTEXT, n.sublabel))
     out = []
+    fbase = _f(base)
     for x, size, weight, color, text in spans:
-        head = f'<text x="{_f(x)}" y="{_f(base)}" font-size="{_f(size)}"{weight}'
+        head = f'<text x="{_f(x)}" y="{fbase}" font-size="{_f(size)}"{weight}'
         if halo:
             out.append(
                 f'{head} fill="none" stroke="{halo}" stroke-width="4" '
@@ -168,20 +203,22 @@ def _leaf(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
     if n.kind in ("param", "buffer"):  # a sheet with a folded corner
         f = measure.PARAM_FOLD
         dash = ' stroke-dasharray="3,2"' if n.kind == "buffer" else ""
+        fx, fy, fxwf, fxw, fyf, fyh = _fs(x, y, x + w - f, x + w, y + f, y + h)
         out.append(
-            f'<path d="M{_f(x)},{_f(y)} H{_f(x + w - f)} L{_f(x + w)},{_f(y + f)} V{_f(y + h)} H{_f(x)} Z" '
+            f'<path d="M{fx},{fy} H{fxwf} L{fxw},{fyf} V{fyh} H{fx} Z" '
             f'fill="{fill}" stroke="#9a8c3a" stroke-width="0.9"{dash}/>'
         )
         out.append(
-            f'<path d="M{_f(x + w - f)},{_f(y)} V{_f(y + f)} H{_f(x + w)}" fill="{_mix(fill, "#000000", 0.12)}" '
+            f'<path d="M{fxwf},{fy} V{fyf} H{fxw}" fill="{_mix(fill, "#000000", 0.12)}" '
             f'stroke="#9a8c3a" stroke-width="0.9"/>'
         )
         cx = x + (w - f) / 2
     else:
         if n.kind in ("input", "output"):
             rx = h / 2
+        fx, fy, fw, fh, frx = _fs(x, y, w, h, rx)
         out.append(
-            f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(w)}" height="{_f(h)}" rx="{_f(rx)}" fill="{fill}" '
+            f'<rect x="{fx}" y="{fy}" width="{fw}" height="{fh}" rx="{frx}" fill="{fill}" '
             f'stroke="{stroke}" stroke-width="{sw}"/>'
         )
         cx = x + w / 2
@@ -217,11 +254,10 @@ def _prune_strip(n: VNode, x: float, y: float, w: float) -> list[str]:
 
 
 def _path_d(pts: list[Point]) -> str:
-    d = [f"M{_f(pts[0][0])},{_f(pts[0][1])}"]
-    for i in range(1, len(pts) - 2, 3):
-        c1, c2, p = pts[i], pts[i + 1], pts[i + 2]
-        d.append(f"C{_f(c1[0])},{_f(c1[1])} {_f(c2[0])},{_f(c2[1])} {_f(p[0])},{_f(p[1])}")
-    return " ".join(d)
+    """"M p0 C c1 c2 p ..." as _f writes each number, formatted in one go (routes are most of a picture)."""
+    n = len(range(1, len(pts) - 2, 3))
+    flat = tuple(chain.from_iterable(pts[: 1 + 3 * n]))
+    return _TRAILING.sub("", ("M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n) % flat)
 
 
 def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str]) -> list[str]:
@@ -248,13 +284,14 @@ def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str]) -> list[str]:
     lp = lv.label_pos.get(e.id)
     if lp is not None and e.label:
         w, h = measure.edge_label_size(e.label)
+        rx, ry, rw, rh, tx, ty = _fs(lp[0] - w / 2, lp[1] - h / 2, w, h, lp[0], lp[1] + measure.EDGE_LABEL_PX * 0.36)
         out.append(
-            f'<rect x="{_f(lp[0] - w / 2)}" y="{_f(lp[1] - h / 2)}" width="{_f(w)}" height="{_f(h)}" rx="2" '
+            f'<rect x="{rx}" y="{ry}" width="{rw}" height="{rh}" rx="2" '
             f'fill="#ffffff" fill-opacity="0.85"/>'
         )
         out.append(
-            f'<text x="{_f(lp[0])}" y="{_f(lp[1] + measure.EDGE_LABEL_PX * 0.36)}" text-anchor="middle" '
-            f'font-size="{_f(measure.EDGE_LABEL_PX)}" fill="{EDGE_LABEL}">{esc(e.label)}</text>'
+            f'<text x="{tx}" y="{ty}" text-anchor="middle" '
+            f'font-size="{_EDGE_LABEL_PX}" fill="{EDGE_LABEL}">{esc(e.label)}</text>'
         )
     out.append("</g>")
     return out
