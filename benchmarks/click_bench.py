@@ -1,0 +1,197 @@
+"""Server time of one click (view + layout + SVG) at 12/24/48/80 layers, before and after, interleaved.
+
+    python benchmarks/click_bench.py                       # bert-base, bert-large, bert-xl-48, llama-70b-shape
+    python benchmarks/click_bench.py --models bert-xl-48 --rounds 3 --before a37fe1d
+
+A click is what the app's graph callback computes for a new view state (app/context.py ``_render``): the
+``View`` of the state, its layout through the process-wide layout cache, and the SVG without title and
+legend. Each model gets one scripted session of clicks, the way a user explores it:
+
+- open: the ×N stack (one layer shows), a block inside it, a block inside an unfolded layer;
+- close: the same blocks again;
+- slider: the stack shows another member (×N slider);
+- unfold: the stack drawn as N layers;
+- dD-unfold / dD-open / dD-close: every stack unfolded and D levels opened (`--depth D --unfold`), then a
+  block in layer 1, N/2 and N opened and closed again.
+
+``--before REF`` names the code to compare with (default a37fe1d, main before issue 22's incremental
+composition); it is exported with ``git archive`` to a temporary folder and imported by a worker process of
+its own, so both run the same script side by side: the driver sends each click to the two workers in turn
+(which one goes first alternates), and every round starts from an empty layout cache in both (dot processes
+stay up). Prints p50 / p95 per model and kind of click, and the ratio after / before. Both workers must draw
+byte-identical SVGs; the driver checks every click's SHA-1 and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["bert-base-uncased", "bert-large-uncased", "bert-xl-48", "llama-70b-shape"]
+WORKER = "--worker"
+
+
+# ---- the worker: one code version, one model, clicks from stdin ------------------------------------------
+def _series_and_blocks(h, view_cls):
+    """The top ×N stack, the blocks of its first member, and each member's id (unfolded layers)."""
+    series = next(g for g in h.series())
+    first = h.groups[series.members[0]]
+    blocks = [c for c in first.children if c in h.groups and h.groups[c].children]
+    return series.id, series.members, blocks
+
+
+def _sibling(member0: str, member: str, gid: str) -> str:
+    return member + gid[len(member0):]
+
+
+def session(h, view_cls) -> list[tuple[str, object]]:
+    """The scripted clicks: (kind, view state) in order."""
+    sid, members, blocks = _series_and_blocks(h, view_cls)
+    n = len(members)
+    v = view_cls.default(h)
+    out: list[tuple[str, object]] = []
+
+    def click(kind: str, nv):
+        nonlocal v
+        v = nv
+        out.append((kind, nv))
+
+    click("open", v.open_instance(sid, 0))
+    for b in blocks[:2]:
+        click("open", v.open(b))
+        click("close", v.close(b))
+    for k in (1, n // 2, n - 1, n // 3):
+        click("slider", v.open_instance(sid, k))
+    click("unfold", v.unfold(sid))
+    for k in (0, n // 4, n // 2, n - 1):  # open one layer of the unfolded stack, a block in it, close both
+        m = members[k]
+        click("open", v.open(m))
+        click("open", v.open(_sibling(members[0], m, blocks[0])))
+        click("close", v.close(_sibling(members[0], m, blocks[0])))
+        click("close", v.close(m))
+    for d in (4, 5):  # the fully unfolded model opened d levels deep (issue 22: 640 / 2,176 boxes at 48)
+        base = view_cls(h).unfold(all_series=True).open_depth(d)
+        click(f"d{d}-unfold", base)
+        shut = [x.id for x in base.data().nodes if x.expandable and not x.expanded]
+        for k in (1, n // 2, n - 1):
+            x = next(i for i in shut if i.startswith(members[k] + "."))
+            click(f"d{d}-open", base.open(x))
+            click(f"d{d}-close", base)
+    click("fold", v.close(sid).open_instance(sid, 0))
+    return out
+
+
+def worker(model: str) -> None:
+    import hashlib
+
+    import bertviz_graph.api as bg
+    from bertviz_graph.app.context import AppContext
+    from bertviz_graph.layout import default_cache
+    from bertviz_graph.view import View
+
+    g = bg.trace(model)
+    h = g.hierarchy
+    clicks = session(h, View)
+    ctx = AppContext(g)
+    print(json.dumps({"ready": len(clicks), "kinds": [k for k, _ in clicks]}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd.get("reset"):  # a new session: empty view, picture and layout caches (dot stays up)
+            default_cache().clear()
+            ctx = AppContext(g)
+            print(json.dumps({"ok": True}), flush=True)
+            continue
+        _kind, v = clicks[cmd["i"]]
+        t0, c0 = time.perf_counter(), time.process_time()
+        got = ctx.render(v.state, "role")  # what the graph callback computes for a state (view, layout, SVG)
+        ms, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+        print(json.dumps({"ms": ms, "cpu": cpu, "boxes": len(got.lv.boxes),
+                          "sha": hashlib.sha1(got.svg.encode()).hexdigest()}), flush=True)
+
+
+# ---- the driver ----------------------------------------------------------------------------------------
+class Worker:
+    def __init__(self, code: Path, model: str):
+        env = {**os.environ, "PYTHONPATH": str(code)}
+        self.p = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), WORKER, model], cwd=code,
+                                  env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.hello = self._read()
+
+    def _read(self) -> dict:
+        line = self.p.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker died (exit {self.p.wait()})")
+        return json.loads(line)
+
+    def ask(self, cmd: dict) -> dict:
+        self.p.stdin.write(json.dumps(cmd) + "\n")
+        self.p.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        self.p.stdin.close()
+        self.p.wait(timeout=60)
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=MODELS)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", default="a37fe1d", help="git ref of the code to compare with")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="click_bench_") as tmp:
+        before = Path(tmp)
+        arc = subprocess.run(["git", "archive", a.before], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(before)], input=arc, check=True)
+        print(f"before = {a.before} (git archive), after = {ROOT}; load average {os.getloadavg()[0]:.1f}")
+        for model in a.models:
+            ws = {"before": Worker(before, model), "after": Worker(ROOT, model)}
+            kinds = ws["after"].hello["kinds"]
+            times: dict[tuple[str, str], list[float]] = {}
+            boxes: dict[str, int] = {}
+            same = True
+            for r in range(a.rounds):
+                for w in ws.values():
+                    w.ask({"reset": True})
+                for i, kind in enumerate(kinds):
+                    order = ["before", "after"] if (i + r) % 2 == 0 else ["after", "before"]
+                    got = {name: ws[name].ask({"i": i}) for name in order}
+                    same &= got["before"]["sha"] == got["after"]["sha"]
+                    boxes[kind] = max(boxes.get(kind, 0), got["after"]["boxes"])
+                    for name in order:
+                        times.setdefault((kind, name), []).append(got[name]["ms"])
+                        times.setdefault((kind, name + "-cpu"), []).append(got[name]["cpu"])
+            for w in ws.values():
+                w.close()
+            print(f"\n{model}: {len(kinds)} clicks x {a.rounds} rounds; SVGs byte-identical: {same}")
+            print(f"{'click':10} {'boxes':>6} | wall ms: {'before p50':>10} {'p95':>7} {'after p50':>9} {'p95':>7} "
+                  f"{'ratio p50':>9} {'p95':>5} | CPU ms (dot excluded): before p50 p95, after p50 p95")
+            for kind in [*dict.fromkeys(kinds), "all"]:
+                def ts(name: str, kind: str = kind, times: dict = times) -> list[float]:
+                    return [t for (k, n), xs in times.items() if n == name and kind in (k, "all") for t in xs]
+                b, f, bc, fc = ts("before"), ts("after"), ts("before-cpu"), ts("after-cpu")
+                nb = boxes.get(kind, max(boxes.values()))
+                print(f"{kind:10} {nb:>6} | {'':9}{pct(b, .5):>10.1f} {pct(b, .95):>7.1f} {pct(f, .5):>9.1f} "
+                      f"{pct(f, .95):>7.1f} {pct(f, .5) / pct(b, .5):>9.2f} {pct(f, .95) / pct(b, .95):>5.2f} | "
+                      f"{pct(bc, .5):.1f} {pct(bc, .95):.1f}, {pct(fc, .5):.1f} {pct(fc, .95):.1f}")
+        print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == WORKER:
+        sys.path.insert(0, os.environ["PYTHONPATH"])
+        worker(sys.argv[2])
+    else:
+        main()
