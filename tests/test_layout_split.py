@@ -78,3 +78,49 @@ def test_picture_equals_per_number_formatting(monkeypatch):
     monkeypatch.setattr(svg, "_path_d", path_d)
     slow = svg.to_svg(lv)
     assert fast == slow
+
+
+def test_layout_and_svg_run_with_the_collector_paused_and_restore_it(monkeypatch):
+    import contextlib
+    import gc
+
+    from bertviz_graph.gc_pause import gc_paused
+    from bertviz_graph.layout import compose
+
+    seen = [0]
+
+    def on_gc(phase: str, _info: dict) -> None:
+        seen[0] += phase == "start"
+
+    view = bert_like(2)
+    old = gc.get_threshold()
+    r = DotRunner()
+
+    def collections_while_drawing() -> int:
+        cache = LayoutCache()
+        gc.set_threshold(5)  # a collection every few allocations while the collector is on
+        seen[0] = 0
+        try:
+            svg.to_svg(layout_view(view, cache=cache, runner=r))
+        finally:
+            gc.set_threshold(*old)
+        return seen[0]
+
+    gc.callbacks.append(on_gc)
+    try:
+        assert gc.isenabled()
+        paused = collections_while_drawing()  # only where each pause begins and ends
+        assert gc.isenabled()
+        monkeypatch.setattr(compose, "gc_paused", contextlib.nullcontext)
+        monkeypatch.setattr(svg, "gc_paused", contextlib.nullcontext)
+        unpaused = collections_while_drawing()
+        assert paused <= 4 < 20 < unpaused, (paused, unpaused)
+        gc.disable()  # a collector someone else turned off stays off
+        with gc_paused(), gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.callbacks.remove(on_gc)
+        gc.set_threshold(*old)
+        r.close()

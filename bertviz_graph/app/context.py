@@ -199,7 +199,13 @@ class AppContext:
         color_by = color_by if color_by in COLOR_MODES else "role"
         rkey = self.run_key(run) if color_by in RUN_MODES else None
         key = (self.state_key(state), color_by, rkey)
-        return self._rendered.get_or_make(key, lambda: self._render(state, color_by, rkey))
+        return self._rendered.get_or_make(key, lambda: self._render_paused(state, color_by, rkey))
+
+    def _render_paused(self, state: ViewState, color_by: str, rkey: tuple | None) -> Rendered:
+        from bertviz_graph.gc_pause import gc_paused
+
+        with gc_paused():  # the view, too, is ~10^5 short-lived objects beside a heap of millions
+            return self._render(state, color_by, rkey)
 
     def _render(self, state: ViewState, color_by: str, rkey: tuple | None = None) -> Rendered:
         from bertviz_graph.layout import layout_of

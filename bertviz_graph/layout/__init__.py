@@ -4,6 +4,7 @@
 ``to_json_dict()`` is what the app and the widget read.
 """
 
+from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.layout.cache import LayoutCache, default_cache
 from bertviz_graph.layout.compose import layout_view
 from bertviz_graph.layout.dot_runner import DotRunner, default_runner
@@ -24,4 +25,5 @@ __all__ = [
 def layout_of(view) -> LaidOutView:
     """Positions for a ``View`` (anything with ``data()`` and ``direction``), through the one process-wide
     layout cache: what the app, the widget, ``export`` and ``view.layout()`` all call."""
-    return layout_view(view.data(), direction=view.direction, cache=default_cache())
+    with gc_paused():  # the view's data too: short-lived objects beside the model's big heap
+        return layout_view(view.data(), direction=view.direction, cache=default_cache())

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.layout.cache import LayoutCache, default_cache
 from bertviz_graph.layout.dot_io import dot_source, line, local_layout
 from bertviz_graph.layout.dot_runner import DotRunner, default_runner
@@ -50,6 +51,11 @@ def layout_view(
         raise UserError(f"unknown layout direction {direction!r}", "use 'TB' (top to bottom) or 'LR'")
     cache = default_cache() if cache is None else cache
     runner = default_runner() if runner is None else runner
+    with gc_paused():  # ~10^5 short-lived, cycle-free objects: no heap walks while we make them
+        return _layout(view, direction, cache, runner)
+
+
+def _layout(view: ViewData, direction: str, cache: LayoutCache, runner: DotRunner) -> LaidOutView:
     b = Builder(view, direction)
     b.split_edges()
     for level in b.compute_heights():

@@ -17,6 +17,7 @@ from itertools import chain
 from xml.sax.saxutils import escape, quoteattr
 
 from bertviz_graph.format import flops_text
+from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.hierarchy.style import EDGE_STYLE as EDGE_TABLE
 from bertviz_graph.hierarchy.style import ROLE_STYLE, role_color, role_label
 from bertviz_graph.layout import measure
@@ -369,6 +370,11 @@ def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True, fills: Mapp
     """A standalone SVG document of ``lv`` (title on top, legend below), valid XML.
 
     ``fills``: node id -> fill colour (colour-by in the app; default: the role colour)."""
+    with gc_paused():  # tens of thousands of short strings, no cycles: no heap walks while we make them
+        return _to_svg(lv, legend, title, fills)
+
+
+def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str] | None) -> str:
     fills = fills or {}
     view = lv.view
     parts: list[str] = []
