@@ -75,6 +75,8 @@ def _layout(view: ViewData, direction: str, cache: LayoutCache, runner: DotRunne
         need_dot = [k for k in todo if len(k[2]) > 1 or k[5]]
         results = dict(zip(need_dot, runner.layout([dot_source(k) for k in need_dot])))
         for k, conts in todo.items():
+            # The one place a container's children get their positions (frame-local, cached by key): a
+            # different placement of a stack's members belongs here, keyed like dot's result.
             lay = local_layout(k, results.get(k))
             cache.put(k, lay)
             for c in conts:
