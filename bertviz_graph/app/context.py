@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout.types import LaidOutView
@@ -202,8 +203,6 @@ class AppContext:
         return self._rendered.get_or_make(key, lambda: self._render_paused(state, color_by, rkey))
 
     def _render_paused(self, state: ViewState, color_by: str, rkey: tuple | None) -> Rendered:
-        from bertviz_graph.gc_pause import gc_paused
-
         with gc_paused():  # the view, too, is ~10^5 short-lived objects beside a heap of millions
             return self._render(state, color_by, rkey)
 
