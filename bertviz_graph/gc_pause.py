@@ -1,9 +1,10 @@
 """Pause Python's cyclic garbage collector around a click's allocation-heavy work (view, layout, SVG).
 
 A click at 48 layers allocates ~10^5 short-lived objects beside a heap of millions (the traced graph, its
-hierarchy, the caches); the collections those allocations trigger walk that heap, and were 30-40 % of the
-click's CPU (benchmarks/RESULTS.md, 2026-12-07, issue 22). Layout and SVG make no reference cycles, so
-reference counting frees their garbage anyway; the collector runs again when the last pause ends.
+hierarchy, the caches); the collections those allocations trigger walk that heap again and again (with the
+SVG's batched numbers: 0.71-0.80x the CPU of a deep 48-layer click, benchmarks/click_bench.py). Layout and
+SVG make no reference cycles, so reference counting frees their garbage anyway; the collector runs again
+when the last pause ends.
 
 The pause is counted across threads (two tabs' clicks overlap: the collector comes back after both), and a
 collector someone else turned off stays off.
