@@ -2,7 +2,7 @@
 
 A click at 48 layers allocates ~10^5 short-lived objects beside a heap of millions (the traced graph, its
 hierarchy, the caches); the collections those allocations trigger walk that heap again and again (with the
-SVG's batched numbers: 0.71-0.80x the CPU of a deep 48-layer click, benchmarks/click_bench.py). Layout and
+SVG's batched numbers: 0.71-0.80x the CPU of a depth-5 48-layer click, benchmarks/click_bench.py). Layout and
 SVG make no reference cycles, so reference counting frees their garbage anyway; the collector runs again
 when the last pause ends.
 
