@@ -45,13 +45,14 @@ def attr(s: object) -> str:
     return _attr(s) if type(s) is str else _quote(str(s))
 
 
-# Pure functions of a string, asked again for the same ids and labels on every click: memoised (bounded).
-@lru_cache(maxsize=1 << 16)
+# Pure functions of a string, asked again for the same ids, labels and tooltips on every click: memoised,
+# bounded (16,384 entries each: a few MB at most, several 48-layer views' worth).
+@lru_cache(maxsize=1 << 14)
 def _esc(s: str) -> str:
     return escape(_INVALID_XML.sub("", s))
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)
 def _attr(s: str) -> str:
     return _quote(s)
 
