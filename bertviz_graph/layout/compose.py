@@ -30,6 +30,7 @@ from bertviz_graph.layout import measure
 from bertviz_graph.layout.cache import LayoutCache, default_cache
 from bertviz_graph.layout.dot_runner import DotRunner, default_runner
 from bertviz_graph.layout.types import LaidOutView, NodeBox, Point
+from bertviz_graph.layout.wrap import wrap_stack
 from bertviz_graph.view_types import VEdge, ViewData, VNode
 
 log = logging.getLogger(__name__)
@@ -629,7 +630,7 @@ def layout_view(
         need_dot = [k for k in todo if len(k[2]) > 1 or k[5]]
         results = dict(zip(need_dot, runner.layout([dot_source(k) for k in need_dot])))
         for k, conts in todo.items():
-            lay = local_layout(k, results.get(k))
+            lay = wrap_stack(k, local_layout(k, results.get(k)))  # unfolded layers: columns, not a strip
             cache.put(k, lay)
             for c in conts:
                 c.layout = lay
