@@ -6,8 +6,9 @@ children, each feeding the next, is cut into columns placed left to right (colum
 of the first column, the last layer at the bottom of the last), chosen so the container best fills a 16:10
 screen. Inside a column the layers keep dot's relative placement, so their routes are dot's, translated; a
 route that now joins two different columns (last of a column -> first of the next) or enters a moved layer
-from outside is redrawn orthogonally through the gutter between columns. LR layouts are left as dot drew them
-(not wrapped yet).
+from outside is redrawn orthogonally through the gutter between columns. LR layouts are left as dot drew them:
+wrapping them on transposed coordinates was tried, and dot then routed the parent's edges to the wrong border
+offset of the taller frame (an edge crossing a layer at depth 9), not understood yet.
 
 Input and output are the container's structural key and its ``LocalLayout`` (duck-typed here: this module
 sits under ``compose`` and must not import it); the result depends on the key alone, so it is cached with it.
@@ -32,7 +33,7 @@ SCREEN = (16.0, 10.0)  # the shape to fill: a laptop screen, landscape
 def wrap_stack(key: tuple[Any, ...], lay: Any) -> Any:
     """``lay`` with its longest chain of identical children wrapped into columns (rows for LR), or ``lay``
     itself when there is no such chain or one column already fits the screen best."""
-    if key[0] != "TB":  # LR: its rows of layers are not wrapped yet (the transposed routes cross boxes)
+    if key[0] != "TB":  # LR (export --direction LR only): not wrapped yet, see the module's docstring
         return lay
     return _wrap_tb(key, lay, SCREEN)
 
@@ -84,6 +85,14 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
     pad_r = max(0.0, lay.w - max(hi(i) for i in run))
     n = len(run)
 
+    # per piece: (run position of its tail, -1 for an in-port; of its head; its x extent with control points)
+    spans = [
+        (in_run.get(t[1], -2) if t[0] == "c" else (-1 if t[1] == "in" else -2),
+         in_run.get(h[1], -2) if h[0] == "c" else -2,
+         min(p[0] for p in pts), max(p[0] for p in pts))
+        for (t, h, _kg, _lbl), pts in zip(pieces, lay.pieces, strict=True) if pts
+    ]
+
     def place(rows: int) -> tuple[list[Point], float, float]:
         """(x, y) shift per column (each column's layers keep dot's placement among themselves, columns GAP
         apart, each column's first layer where layer 0 was), the right edge and the height of the columns."""
@@ -91,9 +100,15 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
         right, height = 0.0, 0.0
         for c in range(-(-n // rows)):
             members = run[c * rows : (c + 1) * rows]
-            dx = 0.0 if c == 0 else float(round(right + GAP - min(lo(i) for i in members)))
+            # dot's routes that stay with this column (between its layers; from the in-ports into the first)
+            # may bulge past its boxes: the next column keeps clear of them too
+            xs = [x for a, b, x0, x1 in spans if c * rows <= b < (c + 1) * rows and (a == -1 and c == 0
+                  or c * rows <= a < (c + 1) * rows) for x in (x0, x1)]
+            left_c = min([lo(i) for i in members] + xs)
+            dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
             dy = xy[run[0]][1] - xy[members[0]][1]
-            right = max(hi(i) for i in members) + dx
+            # the gutters right of column 0 also clear whatever sits above the stack: routes run down them
+            right = max([hi(i) for i in members] + xs + ([hi(i) for i in others] if c == 0 else [])) + dx
             height = max(height, xy[members[-1]][1] + kids[members[-1]][1] / 2 + dy - top)
             shifts.append((dx, dy))
         return shifts, right, height
@@ -160,6 +175,7 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
             lp = lay.piece_lp[j]
             new_lp[j] = None if lp is None else _add(lp, st)
     band = top - half  # the free strip above the first row
+    redrawn: list[tuple[int, list[Point]]] = []
     for j, gi, lk in routed:
         t, h = pieces[j][0], pieces[j][1]
         a, b = _add(lay.pieces[j][0], shift(t)), _add(lay.pieces[j][-1], shift(h))
@@ -170,17 +186,28 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
             yb = new_bottom + half + o
             route = [a, (a[0], yb), (g, yb), (g, band + o), (b[0], band + o), b]
         elif h[0] == "c" and h[1] in in_run and col_of[h[1]] > 0:
-            # into a moved layer from outside the stack (a mask or bias every layer reads): along the strip
-            # above the first row, down the gutter left of its column, across above the layer
+            # into a moved layer from outside the stack (a mask or bias every layer reads): just under its
+            # source (the rank gap there is free), over to the gutter left of its column, down, across above
+            # the layer
             g = gutter[col_of[h[1]] - 1] + o
             yh = b[1] - half + o / 3
-            route = [a, (a[0], band + o), (g, band + o), (g, yh), (b[0], yh), b]
+            ya = a[1] + half + o / 3
+            route = [a, (a[0], ya), (g, ya), (g, yh), (b[0], yh), b]
         else:
             ym = b[1] - half  # e.g. the last layer to an out-port: under all columns, below their lanes
             route = [a, (a[0], ym), (b[0], ym), b]
         new_pieces[j] = tuple(_poly(_dedupe(route)))
         new_lp[j] = None  # the shape label stays on the routes dot drew
+        redrawn.append((j, _dedupe(route)))
     child_xy = tuple(_add(p, shift(("c", i))) for i, p in enumerate(xy))
+    # a redrawn route through a box it does not end at (an odd container: something beside the stack's
+    # source): keep dot's picture rather than draw a wrong one
+    for j, route in redrawn:
+        ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
+        for i, (cx, cy) in enumerate(child_xy):
+            if i not in ends and _through(route, (cx - kids[i][0] / 2 + 3, cy - kids[i][1] / 2 + 3,
+                                                  cx + kids[i][0] / 2 - 3, cy + kids[i][1] / 2 - 3)):
+                return lay
     out_xy = tuple(_add(p, (0.0, -d_s)) for p in lay.out_xy)
     return dataclasses.replace(
         lay, w=w_new, h=h_new, child_xy=child_xy, out_xy=out_xy,
@@ -191,6 +218,16 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
 # ---- geometry helpers ---------------------------------------------------------------------------------
 def _similar(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return len(a) == len(b) and all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
+
+
+def _through(route: list[Point], box: tuple[float, float, float, float]) -> bool:
+    """Whether an axis-parallel polyline passes through the open rectangle (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    for (ax, ay), (bx, by) in zip(route, route[1:], strict=False):
+        lo_x, hi_x, lo_y, hi_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+        if lo_x < x1 and hi_x > x0 and lo_y < y1 and hi_y > y0:
+            return True
+    return False
 
 
 def _add(p: Point, d: Point) -> Point:
@@ -216,3 +253,4 @@ def _poly(pts: list[Point]) -> list[Point]:
         out += [(a[0] + (b[0] - a[0]) / 3, a[1] + (b[1] - a[1]) / 3),
                 (a[0] + 2 * (b[0] - a[0]) / 3, a[1] + 2 * (b[1] - a[1]) / 3), b]
     return [(round(x, 2), round(y, 2)) for x, y in out]
+
