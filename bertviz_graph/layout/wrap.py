@@ -217,7 +217,8 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
 
 # ---- geometry helpers ---------------------------------------------------------------------------------
 def _similar(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return len(a) == len(b) and all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
+    """Two opened frames of about one size (a chain of equal op boxes is a folded picture's, never wrapped)."""
+    return len(a) == len(b) == 4 and all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
 
 
 def _through(route: list[Point], box: tuple[float, float, float, float]) -> bool:
