@@ -85,3 +85,18 @@ def test_folded_pictures_do_not_change(bert):
 def test_lr_is_left_as_dot_drew_it(bert):
     data = bert.view(depth=4, unfold=True, direction="LR").data()
     assert layout_view(data, "LR", LayoutCache()).to_json_dict() == _unwrapped(data, "LR").to_json_dict()
+
+
+def test_only_chains_of_opened_frames_are_runs():
+    """A chain of equal op boxes (T5's position buckets in a folded picture) is no stack; opened frames are."""
+    from types import SimpleNamespace
+
+    from bertviz_graph.layout.wrap import find_run
+
+    chain = tuple((("c", i, None), ("c", i + 1, None), "data", None) for i in range(4))
+    lay = SimpleNamespace(child_xy=tuple((50.0, 40.0 * i) for i in range(5)))
+    assert find_run(("TB", None, ((82.0, 36.0),) * 5, 0, 0, chain), lay) == []
+    frames = ((82.0, 36.0, (41,), (41,)),) * 5
+    assert find_run(("TB", None, frames, 0, 0, chain), lay) == [0, 1, 2, 3, 4]
+    unlinked = chain[:2] + chain[3:]  # no piece from child 2 into child 3: two chains of 3 and 2
+    assert find_run(("TB", None, frames, 0, 0, unlinked), lay) == [0, 1, 2]
