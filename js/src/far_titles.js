@@ -25,11 +25,12 @@ export class FarTitles {
     if (!diagram || !frames.length) return;
     this.group = s("g", { class: "bvg-far-titles" });
     diagram.appendChild(this.group);
+    const byId = new Map(frames.map((f) => [f.id, f.g]));
     const depth = (g) => {
       let d = 0;
       for (let p = g.getAttribute("data-parent"); p && d < 64; d++) {
-        const pg = frames.find((f) => f.id === p);
-        p = pg ? pg.g.getAttribute("data-parent") : null;
+        const pg = byId.get(p);
+        p = pg ? pg.getAttribute("data-parent") : null;
       }
       return d;
     };
