@@ -302,18 +302,36 @@ def test_open_all_unfold_reset(page, console_errors, serve_app):
     assert page.locator("#bv-graph g.node[data-expanded='1']").count() > 50
     assert page.locator("#bv-graph g.node[data-id='bert.encoder.layer.11.attention']").count() == 1
     assert not is_open(page, "bert.<mask>")  # the mask plumbing stays closed until asked for
-    # Fit of a view 30x taller than the screen: its width at a readable zoom, the minimap for the rest;
-    # Fit again: all of it, boxes in colour with their frame names only (semantic zoom)
+    # Fit on a 1440 x 900 window: the unfolded layers wrap into columns (layout/wrap.py), so Fit shows all of it,
+    # and every layer's title is readable there (far_titles.js: >= 9 px on screen, measured from the drawn text)
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.click("#bv-fit")
-    page.wait_for_timeout(400)
-    assert page.evaluate("window.bvgGraph.canvas.pz.k") >= 0.2
-    assert page.is_visible("#bv-graph .bvg-minimap")
-    shot(page, "09-unfolded-fit-width")
-    page.click("#bv-fit")
-    page.wait_for_timeout(500)
-    k = page.evaluate("window.bvgGraph.canvas.pz.k")
-    assert k < 0.2 and "bvg-z-boxes" in page.evaluate("document.querySelector('#bv-graph .bvg-canvas').className")
-    page.screenshot(path=str(SHOTS / "09-unfolded-fit-all.png"))  # a 1,400 x 41,000 px strip: mostly white
+    page.wait_for_function("""() => { const c = window.bvgGraph.canvas, pz = c.pz;
+        const t = document.querySelector('#bv-graph .bvg-far-titles text[data-for="bert.encoder.layer.11"]');
+        return pz.width <= 1440 && Math.abs(pz.k - Math.min(1.25, pz.fitK({w: pz.cw, h: pz.ch}, 8))) < 1e-9
+          && t && t.getBoundingClientRect().width > 0 && c.farTitles.k === pz.k; }""", timeout=10000)
+    fit = page.evaluate(r"""() => { const pz = window.bvgGraph.canvas.pz, r = pz.host.getBoundingClientRect();
+        const titles = {};
+        for (const t of document.querySelectorAll('#bv-graph .bvg-far-titles text')) {
+          const id = t.dataset.for; if (!/^bert\.encoder\.layer\.\d+$/.test(id)) continue;
+          const b = t.getBoundingClientRect(), inside = b.left >= r.left && b.right <= r.right && b.top >= r.top
+            && b.bottom <= r.bottom;
+          // rendered size: the font size in content px times the drawn scale (screen width / content width)
+          titles[id] = {px: parseFloat(t.getAttribute('font-size')) * b.width / t.getBBox().width,
+            shown: getComputedStyle(t).display !== 'none' && inside, text: t.textContent}; }
+        return {k: pz.k, cw: pz.cw, ch: pz.ch, titles}; }""")
+    assert max(fit["cw"], fit["ch"]) / min(fit["cw"], fit["ch"]) <= 3.0, fit
+    assert len(fit["titles"]) == 12 and all(t["shown"] and t["px"] >= 9.0 for t in fit["titles"].values()), fit
+    assert [fit["titles"][f"bert.encoder.layer.{i}"]["text"] for i in (0, 11)] == ["layer 0", "layer 11"], fit
+    assert not page.is_visible("#bv-graph .bvg-minimap")  # all of it is on screen
+    shot(page, "09-unfolded-fit-all")
+    # zoomed in: the minimap is a thumbnail of the whole (the wrapped picture, not a 27 px line)
+    page.evaluate("window.bvgGraph.canvas.pz.zoomCenter(6)")
+    page.wait_for_selector("#bv-graph .bvg-minimap:not(.bvg-hidden)")
+    mm = page.evaluate("(() => { const c = document.querySelector('#bv-graph .bvg-minimap canvas'); "
+                       "return [c.width, c.height]; })()")
+    assert mm[0] >= 200 and mm[1] >= 70, mm
+    shot(page, "09b-unfolded-zoomed-minimap")
     n = draws()
     page.click("#bv-reset")
     page.wait_for_function("([n]) => window.bvgGraph.draws > n", arg=[n], timeout=30000)

@@ -29,6 +29,7 @@ from bertviz_graph.layout.dot_io import dot_source, line, local_layout
 from bertviz_graph.layout.dot_runner import DotRunner, default_runner
 from bertviz_graph.layout.pieces import Builder, Container, PortKey, kind_group
 from bertviz_graph.layout.types import LaidOutView, NodeBox, Point
+from bertviz_graph.layout.wrap import wrap_stack
 from bertviz_graph.view_types import ViewData
 
 
@@ -77,7 +78,7 @@ def _layout(view: ViewData, direction: str, cache: LayoutCache, runner: DotRunne
         for k, conts in todo.items():
             # The one place a container's children get their positions (frame-local, cached by key): a
             # different placement of a stack's members belongs here, keyed like dot's result.
-            lay = local_layout(k, results.get(k))
+            lay = wrap_stack(k, local_layout(k, results.get(k)))  # unfolded layers: columns, not a strip
             cache.put(k, lay)
             for c in conts:
                 c.layout = lay

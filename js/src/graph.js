@@ -14,6 +14,7 @@
 // parent frame (its neighbours) in sight when that is readable.
 
 import "./graph.css";
+import { FarTitles } from "./far_titles.js";
 import { Minimap } from "./minimap.js";
 import { PanZoom } from "./panzoom.js";
 import { clear, h, s, throttleFrame } from "./util.js";
@@ -85,6 +86,8 @@ export class GraphCanvas {
       later();
     });
     this.minimap = new Minimap(this.host, this.pz);
+    this.farTitles = null;
+    this.pz.onSettle = () => this.farTitles && this.farTitles.update(this.pz.k); // once a zoom has settled
     this.zoomClass = "";
     this.svgText = null;
     this.svg = null;
@@ -133,6 +136,8 @@ export class GraphCanvas {
     for (const old of this.host.querySelectorAll(":scope > svg")) old.remove();
     this.svg = null;
     this.nodes.clear();
+    this.farTitles = null;
+    this.host.classList.remove("bvg-far");
     if (!text) return;
     // ids inside the picture (arrow markers) made unique per widget: several widgets share one page
     const body = text
@@ -158,7 +163,10 @@ export class GraphCanvas {
     this.pz.attach(svg, cw, ch);
     this.minimap.setPicture(this.overviewBoxes(), cw, ch);
     this.applyMarks();
+    const frames = [...this.nodes].filter(([, g]) => g.getAttribute("data-expanded") === "1").map(([id, g]) => ({ id, g }));
+    this.farTitles = new FarTitles(this.host, svg, frames, (id) => localBox(this.nodes.get(id)));
     this.placeView();
+    this.farTitles.update(this.pz.k);
     this.drawn = (this.drawn || 0) + 1;
     this.host.setAttribute("data-drawn", String(this.drawn));
   }
@@ -417,21 +425,11 @@ export class GraphCanvas {
     if (this.zoomLabel) this.zoomLabel.textContent = `${Math.round(this.pz.k * 100)}%`;
   }
 
-  /** Fit the whole picture; when that is below readable zoom, fit its width instead (the minimap shows the
-   * rest); Fit again without moving in between: all of it. */
+  /** Fit the whole picture: unfolded stacks wrap into columns (layout/wrap.py), so all of it stays within
+   * 3:1, and far out the open frames keep their titles readable (far_titles.js). */
   fitReadable() {
-    const pz = this.pz;
-    const whole = Math.min(pz.width / pz.cw, pz.height / pz.ch);
-    const m = this.fitMark;
-    const again = m && m.k === pz.k && m.x === pz.x && m.y === pz.y && m.svg === this.svg;
-    this.fitMark = null;
-    if (whole >= ZOOM_NAMES || again) {
-      pz.fit();
-      return;
-    }
-    pz.top(Math.max(ZOOM_NAMES, Math.min(1, pz.width / pz.cw)));
-    this.fitMark = { k: pz.k, x: pz.x, y: pz.y, svg: this.svg };
-    this.showHint(`all of it would be drawn at ${Math.round(whole * 100)}%: showing its top (overview bottom right); Fit again for all`);
+    this.pz.fit();
+    if (this.farTitles) this.farTitles.update(this.pz.k);
   }
 
   showHint(text) {

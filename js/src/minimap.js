@@ -3,7 +3,7 @@
 
 import { h } from "./util.js";
 
-const MAX_W = 160;
+const MAX_W = 240; // a wrapped, fully unfolded model (~1.9:1) is a 240 x 130 px thumbnail
 const MAX_H = 200;
 const SHOW_ABOVE = 1.5; // shown when the picture at this zoom is this many times the screen (width or height)
 

@@ -23,6 +23,7 @@ export class PanZoom {
     this.k = 1;
     this.paintedK = null;
     this.sharpenTimer = null;
+    this.onSettle = () => {}; // after a zoom has stopped changing (the canvas resizes its far titles then)
   }
 
   get width() {
@@ -59,6 +60,7 @@ export class PanZoom {
     this.sharpenTimer = setTimeout(() => {
       if (!this.svg) return;
       this.paintedK = this.k;
+      this.onSettle(this);
       this.svg.style.willChange = "auto";
       requestAnimationFrame(() => {
         if (this.svg) this.svg.style.willChange = "transform";

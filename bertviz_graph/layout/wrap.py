@@ -1,0 +1,257 @@
+"""Wrap a long stack of identical children (the unfolded layers of a ×N series) into columns.
+
+dot draws a chain of twelve opened BertLayers as one column, so a fully unfolded bert-base is a 1,400 × 41,000 px
+strip (29:1). Here a container's finished local layout is post-processed: the longest chain of equally sized
+children, each feeding the next, is cut into columns placed left to right (column-major: layer 0 at the top
+of the first column, the last layer at the bottom of the last), chosen so the container best fills a 16:10
+screen. Inside a column the layers keep dot's relative placement, so their routes are dot's, translated; a
+route that now joins two different columns (last of a column -> first of the next) or enters a moved layer
+from outside is redrawn orthogonally through the gutter between columns. LR layouts are left as dot drew them:
+wrapping them on transposed coordinates was tried, and dot then routed the parent's edges to the wrong border
+offset of the taller frame (an edge crossing a layer at depth 9), not understood yet.
+
+Input and output are the container's structural key and its ``LocalLayout`` (duck-typed here: this module
+sits under ``compose`` and must not import it); the result depends on the key alone, so it is cached with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+Point = tuple[float, float]
+
+MIN_RUN = 3  # fewer identical layers in a chain are never wrapped
+GAP = 48.0  # px between columns: the gutter the wrapped routes run through
+LANE = 6.0  # px between parallel routes in a gutter or band
+ROOM = 3 * LANE  # px added under the columns: the lanes from a column's foot to the next gutter
+SIMILAR = 0.1  # layers whose sizes differ by at most this fraction (their ports) still form one stack
+SCREEN = (16.0, 10.0)  # the shape to fill: a laptop screen, landscape
+
+
+def wrap_stack(key: tuple[Any, ...], lay: Any) -> Any:
+    """``lay`` with its longest chain of identical children wrapped into columns (rows for LR), or ``lay``
+    itself when there is no such chain or one column already fits the screen best."""
+    if key[0] != "TB":  # LR (export --direction LR only): not wrapped yet, see the module's docstring
+        return lay
+    return _wrap_tb(key, lay, SCREEN)
+
+
+# ---- the run ------------------------------------------------------------------------------------------
+def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
+    """Indices of the longest chain of equally sized children, consecutive in child order, each with a
+    piece into the next and placed below it; [] when shorter than MIN_RUN."""
+    kids, pieces = key[2], key[5]
+    links = {(t[1], h[1]) for t, h, _kg, _lbl in pieces if t[0] == "c" and h[0] == "c"}
+    best: list[int] = []
+    cur: list[int] = []
+    for i in range(len(kids)):
+        if (
+            cur
+            and _similar(kids[i], kids[cur[-1]])
+            and (cur[-1], i) in links
+            and lay.child_xy[i][1] > lay.child_xy[cur[-1]][1]
+        ):
+            cur.append(i)
+        else:
+            cur = [i]
+        if len(cur) > len(best):
+            best = list(cur)
+    return best if len(best) >= MIN_RUN else []
+
+
+# ---- TB wrapping --------------------------------------------------------------------------------------
+def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any:
+    run = find_run(key, lay)
+    if not run:
+        return lay
+    kids, pieces = key[2], key[5]
+    xy = lay.child_xy
+
+    def lo(i: int) -> float:
+        return xy[i][0] - kids[i][0] / 2
+
+    def hi(i: int) -> float:
+        return xy[i][0] + kids[i][0] / 2
+
+    top = xy[run[0]][1] - kids[run[0]][1] / 2
+    bottom = xy[run[-1]][1] + kids[run[-1]][1] / 2
+    in_run = {i: k for k, i in enumerate(run)}
+    others = [i for i in range(len(kids)) if i not in in_run]
+    # another child beside the stack would be overrun by the columns: leave such a container alone
+    if any(xy[i][1] + kids[i][1] / 2 > top and xy[i][1] - kids[i][1] / 2 < bottom for i in others):
+        return lay
+    pad_r = max(0.0, lay.w - max(hi(i) for i in run))
+    n = len(run)
+
+    # per piece: (run position of its tail, -1 for an in-port; of its head; its x extent with control points)
+    spans = [
+        (in_run.get(t[1], -2) if t[0] == "c" else (-1 if t[1] == "in" else -2),
+         in_run.get(h[1], -2) if h[0] == "c" else -2,
+         min(p[0] for p in pts), max(p[0] for p in pts))
+        for (t, h, _kg, _lbl), pts in zip(pieces, lay.pieces, strict=True) if pts
+    ]
+
+    def place(rows: int) -> tuple[list[Point], float, float]:
+        """(x, y) shift per column (each column's layers keep dot's placement among themselves, columns GAP
+        apart, each column's first layer where layer 0 was), the right edge and the height of the columns."""
+        shifts: list[Point] = []
+        right, height = 0.0, 0.0
+        for c in range(-(-n // rows)):
+            members = run[c * rows : (c + 1) * rows]
+            # dot's routes that stay with this column (between its layers; from the in-ports into the first)
+            # may bulge past its boxes: the next column keeps clear of them too
+            xs = [x for a, b, x0, x1 in spans if c * rows <= b < (c + 1) * rows and (a == -1 and c == 0
+                  or c * rows <= a < (c + 1) * rows) for x in (x0, x1)]
+            left_c = min([lo(i) for i in members] + xs)
+            dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
+            dy = xy[run[0]][1] - xy[members[0]][1]
+            # the gutters right of column 0 also clear whatever sits above the stack: routes run down them
+            right = max([hi(i) for i in members] + xs + ([hi(i) for i in others] if c == 0 else [])) + dx
+            height = max(height, xy[members[-1]][1] + kids[members[-1]][1] / 2 + dy - top)
+            shifts.append((dx, dy))
+        return shifts, right, height
+
+    def size(rows: int) -> tuple[float, float]:
+        _s, right, height = place(rows)
+        return max(lay.w, right + pad_r), lay.h - (bottom - top) + height + (ROOM if rows < n else 0.0)
+
+    def score(rows: int) -> float:
+        w, h = size(rows)
+        return min(screen[0] / w, screen[1] / h)
+
+    rows = max(range(n, 0, -1), key=score)  # ties: the fewest columns
+    if rows == n:
+        return lay
+    shift_col, _right, height = place(rows)
+    cols = len(shift_col)
+    col_of = {i: k // rows for k, i in enumerate(run)}
+    new_bottom = top + height
+    d_s = bottom - new_bottom - ROOM  # everything below the stack moves up by this much (less room for routes)
+    w_new, h_new = (float(math.ceil(v)) for v in size(rows))
+    row_gap = (xy[run[1]][1] - kids[run[1]][1] / 2) - (xy[run[0]][1] + kids[run[0]][1] / 2)
+    half = max(row_gap, 2 * LANE) / 2
+    boxes = [
+        (min(lo(i) for i in run if col_of[i] == c) + shift_col[c][0],
+         max(hi(i) for i in run if col_of[i] == c) + shift_col[c][0])
+        for c in range(cols)
+    ]
+    gutter = [(boxes[c - 1][1] + boxes[c][0]) / 2 for c in range(1, cols)]  # gutter[c-1]: left of column c
+
+    def shift(d: tuple[Any, ...]) -> Point:
+        if d[0] == "p":
+            return (0.0, 0.0) if d[1] == "in" else (0.0, -d_s)  # out-ports stay where the parent expects them
+        if d[1] in in_run:
+            return shift_col[col_of[d[1]]]
+        return (0.0, -d_s) if xy[d[1]][1] > bottom else (0.0, 0.0)
+
+    # one lane per route through a gutter: a bus (one tail, several heads) shares its lane
+    lanes: dict[int, dict[Any, int]] = {}
+    routed: list[tuple[int, int, Any]] = []
+    for j, (t, h, _kg, _lbl) in enumerate(pieces):
+        if shift(t)[0] != shift(h)[0]:
+            g = max(0, (col_of[h[1]] if h[0] == "c" and h[1] in in_run else cols) - 1)
+            lk = ("piece", j) if t[0] == "c" and t[1] in in_run else repr(t)
+            lanes.setdefault(g, {}).setdefault(lk, len(lanes[g]))
+            routed.append((j, g, lk))
+
+    def off(g: int, lk: Any) -> float:
+        return (lanes[g][lk] - (len(lanes[g]) - 1) / 2) * LANE
+
+    new_pieces = list(lay.pieces)
+    new_lp = list(lay.piece_lp)
+    for j, (t, h, _kg, _lbl) in enumerate(pieces):
+        st, sh = shift(t), shift(h)
+        pts = lay.pieces[j]
+        if st == sh:
+            new_pieces[j] = tuple(_add(p, st) for p in pts)
+            lp = lay.piece_lp[j]
+            new_lp[j] = None if lp is None else _add(lp, st)
+        elif st[0] == sh[0]:  # same column: dot's route, then straight on to where the head went
+            moved = [_add(p, st) for p in pts]
+            end = _add(pts[-1], sh)
+            new_pieces[j] = tuple(moved + (_poly([moved[-1], end])[1:] if _far(moved[-1], end) else []))
+            lp = lay.piece_lp[j]
+            new_lp[j] = None if lp is None else _add(lp, st)
+    band = top - half  # the free strip above the first row
+    redrawn: list[tuple[int, list[Point]]] = []
+    for j, gi, lk in routed:
+        t, h = pieces[j][0], pieces[j][1]
+        a, b = _add(lay.pieces[j][0], shift(t)), _add(lay.pieces[j][-1], shift(h))
+        o = off(gi, lk)
+        if t[0] == "c" and t[1] in in_run and h[0] == "c" and h[1] in in_run and col_of[h[1]] > col_of[t[1]]:
+            # last of a column -> first of the next: down, along the bottom, up the gutter, over, down
+            g = gutter[col_of[h[1]] - 1] + o
+            yb = new_bottom + half + o
+            route = [a, (a[0], yb), (g, yb), (g, band + o), (b[0], band + o), b]
+        elif h[0] == "c" and h[1] in in_run and col_of[h[1]] > 0:
+            # into a moved layer from outside the stack (a mask or bias every layer reads): just under its
+            # source (the rank gap there is free), over to the gutter left of its column, down, across above
+            # the layer
+            g = gutter[col_of[h[1]] - 1] + o
+            yh = b[1] - half + o / 3
+            ya = a[1] + half + o / 3
+            route = [a, (a[0], ya), (g, ya), (g, yh), (b[0], yh), b]
+        else:
+            ym = b[1] - half  # e.g. the last layer to an out-port: under all columns, below their lanes
+            route = [a, (a[0], ym), (b[0], ym), b]
+        new_pieces[j] = tuple(_poly(_dedupe(route)))
+        new_lp[j] = None  # the shape label stays on the routes dot drew
+        redrawn.append((j, _dedupe(route)))
+    child_xy = tuple(_add(p, shift(("c", i))) for i, p in enumerate(xy))
+    # a redrawn route through a box it does not end at (an odd container: something beside the stack's
+    # source): keep dot's picture rather than draw a wrong one
+    for j, route in redrawn:
+        ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
+        for i, (cx, cy) in enumerate(child_xy):
+            if i not in ends and _through(route, (cx - kids[i][0] / 2 + 3, cy - kids[i][1] / 2 + 3,
+                                                  cx + kids[i][0] / 2 - 3, cy + kids[i][1] / 2 - 3)):
+                return lay
+    out_xy = tuple(_add(p, (0.0, -d_s)) for p in lay.out_xy)
+    return dataclasses.replace(
+        lay, w=w_new, h=h_new, child_xy=child_xy, out_xy=out_xy,
+        pieces=tuple(new_pieces), piece_lp=tuple(new_lp),
+    )
+
+
+# ---- geometry helpers ---------------------------------------------------------------------------------
+def _similar(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Two opened frames of about one size (a chain of equal op boxes is a folded picture's, never wrapped)."""
+    return len(a) == len(b) == 4 and all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
+
+
+def _through(route: list[Point], box: tuple[float, float, float, float]) -> bool:
+    """Whether an axis-parallel polyline passes through the open rectangle (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    for (ax, ay), (bx, by) in zip(route, route[1:], strict=False):
+        lo_x, hi_x, lo_y, hi_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
+        if lo_x < x1 and hi_x > x0 and lo_y < y1 and hi_y > y0:
+            return True
+    return False
+
+
+def _add(p: Point, d: Point) -> Point:
+    return (round(p[0] + d[0], 2), round(p[1] + d[1], 2))
+
+
+def _far(a: Point, b: Point) -> bool:
+    return abs(a[0] - b[0]) + abs(a[1] - b[1]) > 0.01
+
+
+def _dedupe(pts: list[Point]) -> list[Point]:
+    out = [pts[0]]
+    for p in pts[1:]:
+        if _far(out[-1], p):
+            out.append(p)
+    return out
+
+
+def _poly(pts: list[Point]) -> list[Point]:
+    """A polyline as a cubic Bézier path (p0, then c1, c2, p per segment), rounded to 0.01 px."""
+    out = [pts[0]]
+    for a, b in zip(pts, pts[1:], strict=False):
+        out += [(a[0] + (b[0] - a[0]) / 3, a[1] + (b[1] - a[1]) / 3),
+                (a[0] + 2 * (b[0] - a[0]) / 3, a[1] + 2 * (b[1] - a[1]) / 3), b]
+    return [(round(x, 2), round(y, 2)) for x, y in out]
+
