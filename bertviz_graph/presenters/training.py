@@ -91,7 +91,8 @@ def step_json(step: Any, optimizer: str = "sgd", losses: list[float] | None = No
         out["edge"] = {"module": edge.module, "out": edge.out_index, "in": edge.in_index, "weight": edge.weight,
                        "terms": [{"token": t, "x": float(x), "delta": float(d), "term": float(p)}
                                  for t, x, d, p in zip(edge.tokens, edge.x, edge.delta, edge.terms)],
-                       "sum": edge.total, "autograd": edge.autograd, "update": edge.update}
+                       "sum": edge.total, "autograd": edge.autograd, "update": edge.update,
+                       "optimizer": edge.optimizer}
     return out
 
 
@@ -189,9 +190,49 @@ def _hex(rgb: str) -> str:
     return "#" + "".join(f"{c:02x}" for c in nums)
 
 
+def grad_heads(step: Any, name: str) -> Any:
+    """The head split of parameter ``name`` (hierarchy/heads.py: rows of Q/K/V, columns of the attention
+    output), or None when heads do not split it."""
+    from bertviz_graph.hierarchy.heads import head_axis, head_counts, param_heads
+
+    h = getattr(step.graph, "hierarchy", None) if step.graph is not None else None
+    counts = head_counts(getattr(h, "ctx", None))
+    shape = tuple(step.params[name].shape)
+    axis = head_axis(name)
+    if counts is None or len(shape) != 2 or axis is None:
+        return None
+    try:
+        return param_heads(name, shape[axis], counts)
+    except ValueError:  # sizes that do not fit the counts: no bands rather than wrong ones
+        return None
+
+
+def head_grad_norms(step: Any, name: str) -> list[float] | None:
+    """‖∂L/∂W‖ of each head's band of ``name`` (None when heads do not split it)."""
+    split = grad_heads(step, name)
+    if split is None:
+        return None
+    g = step.grad(name).astype(np.float64)
+    g = g if split.axis == 0 else g.T
+    return [float(np.sqrt(sum((g[a:b] ** 2).sum() for a, b in split.bands(k)))) for k in range(split.count)]
+
+
+def largest_rows(step: Any, name: str, k: int = 8) -> list[dict[str, Any]]:
+    """The ``k`` largest |∂L/∂w_ji| of a matrix: out j, in i, the value and the head owning it (or None)."""
+    split = grad_heads(step, name)
+    out = []
+    for idx, v in largest_entries(step, name, k):
+        head = None
+        if split is not None and len(idx) == 2:
+            pos = idx[split.axis]
+            head = next((h for h in range(split.count) if any(a <= pos < b for a, b in split.bands(h))), None)
+        out.append({"out": idx[0], "in": idx[1] if len(idx) > 1 else None, "grad": v, "head": head})
+    return out
+
+
 def weight_grad_figure(step: Any, name: str, max_side: int = 768):
-    """∂L/∂W of one matrix as a heatmap [out × in] (every 2nd/4th row or column past ``max_side``), with its
-    largest entries named in the title."""
+    """∂L/∂W of one matrix as a heatmap [out × in] (every 2nd/4th row or column past ``max_side``), its head
+    bands (lines between heads, each head's ‖∂L/∂W‖ beside it) and its largest entries named in the title."""
     import plotly.graph_objects as go
 
     g = step.grad(name)
@@ -202,6 +243,54 @@ def weight_grad_figure(step: Any, name: str, max_side: int = 768):
     top = ", ".join(f"[{','.join(map(str, i))}] {v:+.3g}" for i, v in largest_entries(step, name, 3))
     fig = go.Figure(go.Heatmap(z=z, x=list(range(0, g.shape[1], sc)), y=list(range(0, g.shape[0], sr)),
                                colorscale="RdBu", zmid=0, zmin=-lim, zmax=lim, colorbar=dict(title="∂L/∂W")))
-    fig.update_layout(height=380, margin=dict(l=50, r=20, t=70, b=40), yaxis=dict(autorange="reversed"),
+    split, norms = grad_heads(step, name), head_grad_norms(step, name)
+    if split is not None and norms:
+        hi = max(norms) or 1.0
+        for k in range(split.count):
+            for a, b in split.bands(k):
+                edge = dict(type="line", line=dict(color="#333", width=0.6, dash="dot"), xref="x", yref="y")
+                if split.axis == 0:
+                    fig.add_shape(**edge, x0=-0.5, x1=g.shape[1] - 0.5, y0=a - 0.5, y1=a - 0.5)
+                else:
+                    fig.add_shape(**edge, y0=-0.5, y1=g.shape[0] - 0.5, x0=a - 0.5, x1=a - 0.5)
+                mid, big = (a + b) / 2, norms[k] == hi
+                label = f"<b>h{k}</b>" if big else f"h{k}"
+                fig.add_annotation(text=label, showarrow=False, font=dict(size=9, color="#b30000" if big else "#333"),
+                                   **({"x": 1.0, "xref": "paper", "xanchor": "left", "y": mid, "yref": "y"}
+                                      if split.axis == 0 else {"y": 1.0, "yref": "paper", "yanchor": "bottom",
+                                                               "x": mid, "xref": "x"}))
+        strongest = int(np.argmax(norms))
+        top += f"<br>head bands ({'rows' if split.axis == 0 else 'columns'}): strongest head {strongest} " \
+               f"(‖∂L/∂W‖ {norms[strongest]:.3g} of {float(np.sqrt(sum(n * n for n in norms))):.3g})"
+    fig.update_layout(height=420, margin=dict(l=50, r=40, t=90, b=40), yaxis=dict(autorange="reversed"),
                       title=f"∂L/∂W of {name} {list(g.shape)}<br>largest: {top}", title_font_size=11)
     return fig
+
+
+def tab_data(step: Any, optimizer: str = "sgd", module: str | None = None,
+             losses: list[float] | None = None) -> dict[str, Any]:
+    """The Training tab as plain data (the widget's tab draws it): what trains, the loss, the per-layer strip,
+    and for a selected Linear ``module`` the rule on its strongest edge and its largest gradient entries."""
+    lines = [f"{step.objective}: loss {step.loss:.5g} — {step.describe}", f"trainable: {step.counts.sentence()}",
+             f"dropout {'ON' if step.dropout else 'off'}; {len(step.grads)} gradients + "
+             f"{sum(map(len, step.act_grads))} op gradients in {step.seconds:.2f} s (the shown model is unchanged)"]
+    if losses:
+        lines.append(f"{len(losses)} steps on a copy ({optimizer}): loss {losses[0]:.4g} → {losses[-1]:.4g}")
+    out: dict[str, Any] = {"lines": lines, "notes": list(step.notes), "optimizer": optimizer, "lr": step.lr,
+                           "layers": layer_strip(step, optimizer), "module": module or "", "rule": [], "top": [],
+                           "heads": None, "why": ""}
+    if module is None:
+        out["why"] = "Select a Linear in the graph to see the rule on its strongest edge."
+    elif f"{module}.weight" not in step.grads:
+        out["why"] = f"{module} is frozen in this step." if f"{module}.weight" in step.params else \
+            f"{module} has no weight."
+    else:
+        name = f"{module}.weight"
+        out["top"] = largest_rows(step, name)
+        out["heads"] = head_grad_norms(step, name)
+        if step.act_grads:
+            j, i = strongest_edge(step, module)
+            out["rule"] = step.edge(module, j, i, optimizer).lines()
+        else:
+            out["why"] = "no op gradients in this step (" + step.how + "): the rule needs them"
+    return out
