@@ -57,7 +57,7 @@ class TrainSession:
         lr = float(spec.get("lr") or 0)
         pair = spec.get("pair") or None
         step = train_step(self.graph, run, spec["text"], pair, objective=obj, target=spec.get("target"), lr=lr,
-                          trainable=spec.get("set") or "all")
+                          trainable=spec.get("set") or "all", mask=spec.get("mask") or None)
         losses, folder = None, None
         key = spec_key(spec)
 

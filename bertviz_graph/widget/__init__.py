@@ -64,7 +64,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     _tips = traitlets.Dict().tag(sync=True)  # {"edges": {id: line}, "nodes": {id: line}}: canvas tooltips (w.run)
     edge = traitlets.Unicode("").tag(sync=True)  # the selected edge ("" = none): details show its tensor
     color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run)
-    training = traitlets.Dict().tag(sync=True)  # the Training tab (presenters.training.tab_data, w.train_step)
+    train_tab = traitlets.Dict().tag(sync=True)  # the Training tab (presenters.training.tab_data, w.train_step)
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
     message_handlers: ClassVar[dict[str, str]] = {

@@ -96,7 +96,7 @@ class TrainMethods:
         return grad_heatmap(self._step(), op, input)
 
     def _show_training(self) -> None:
-        """Fill the Training tab (the ``training`` traitlet) from the presenter the app's tab reads."""
+        """Fill the Training tab (the ``train_tab`` traitlet) from the presenter the app's tab reads."""
         step = self.__dict__.get("_bv_step")
         if step is None:
             return
@@ -105,6 +105,6 @@ class TrainMethods:
 
         module = PA.linear_module(self.graph, self.hierarchy, self.selected) if self.selected else None
         try:
-            self.training = tab_data(step, self.__dict__.get("_bv_optimizer", "sgd"), module)
+            self.train_tab = tab_data(step, self.__dict__.get("_bv_optimizer", "sgd"), module)
         except UserError as e:
-            self.training = {**tab_data(step, self.__dict__.get("_bv_optimizer", "sgd")), "why": str(e)}
+            self.train_tab = {**tab_data(step, self.__dict__.get("_bv_optimizer", "sgd")), "why": str(e)}
