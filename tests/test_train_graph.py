@@ -164,3 +164,36 @@ def test_n_steps_report_progress_and_write_the_copy(mlm):
     before = run.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all(k.startswith("bert.encoder.layer.1.") for k in changed)  # last:1 only
+
+
+@pytest.mark.browser
+def test_widget_training_tab_in_a_browser(mlm, page, console_errors, serve_dir, tmp_path):
+    """The widget's Training tab draws the presenter's data: one bar per layer group, the rule of the selected
+    Linear with autograd's sum; its colour buttons set color_by, which the kernel turns into gradient fills."""
+    from widget_host import png, values, write_host
+
+    from bertviz_graph.presenters.training import layer_strip
+    from bertviz_graph.widget import GraphWidget
+
+    g, _ = mlm
+    w = GraphWidget(g, height=560)
+    step = w.train_step(TEXT, objective="mlm", mask="tired", trainable="last:1")
+    w.select("bert.encoder.layer.1.attention.self.query")
+    write_host(tmp_path)
+    page.set_viewport_size({"width": 1140, "height": 640})
+    page.goto(serve_dir(tmp_path) + "/index.html")
+    page.wait_for_function("window.loaded === true")
+    page.evaluate("([v, p]) => window.init(v, p)", [values(w), png(w)])
+    page.click("button.bvg-tab[data-panel='training']")
+    page.wait_for_selector(".bvg-train-bars[data-key='grad_norm']")
+    rows = layer_strip(step)
+    assert page.locator(".bvg-train-bars[data-key='grad_norm'] .bvg-train-row").count() == len(rows)
+    assert page.locator(".bvg-train-bars[data-key='grad_norm'] .bvg-frozen").count() == sum(r["frozen"] for r in rows)
+    rule = page.inner_text(".bvg-train-rule")
+    m = re.search(r"sum = ([+-][\d.e+-]+)\s+\(autograd: ([+-][\d.e+-]+)\)", rule)
+    assert m and float(m.group(1)) == pytest.approx(float(m.group(2)), rel=1e-5)
+    page.click(".bvg-train button[data-mode='grad']")
+    w.color_by = page.evaluate("window.model.get('color_by')")  # what the kernel receives from save_changes
+    page.evaluate("(v) => window.push(v, null)", {k: v for k, v in values(w).items() if k in ("svg", "_tips")})
+    page.wait_for_function("window.model.get('svg').includes('#d9d9d9')")  # frozen layer 0 drawn grey
+    page.screenshot(path="/tmp/bvg-widget-training.png")

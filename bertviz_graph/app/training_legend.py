@@ -6,7 +6,7 @@ from typing import Any
 
 from dash import html
 
-from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL
+from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL, fill_for
 from bertviz_graph.presenters.training_graph import EDGE_SCALE, MODES
 
 
@@ -29,9 +29,7 @@ def legend(mode: str, vrange: tuple[float, float] | None, why: dict[str, str] | 
             html.Span(f"{hi:.3g}", className="bv-leg-num"),
             html.Span("edge width and colour: the size of the gradient flowing back along it", className="bv-leg-num")))
         return items
-    from plotly.colors import sequential
-
-    scale = "linear-gradient(to right, " + ", ".join(sequential.Oranges[1:]) + ")"
+    scale = "linear-gradient(to right, " + ", ".join(fill_for(k / 4) for k in range(5)) + ")"
     items.append(_item(html.Span("0", className="bv-leg-num"),
                        html.Span(className="bv-gradient", style={"background": scale}),
                        html.Span(f"{hi:.3g}", className="bv-leg-num"),

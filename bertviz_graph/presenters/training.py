@@ -149,8 +149,6 @@ NO_WEIGHT_FILL = "#ffffff"  # ops with no weight of their own: they only pass th
 def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") -> tuple[dict[str, str], dict[str, float]]:
     """Fill colours (and values) per visible box: ‖∂L/∂W‖ (``grad``) or ‖ΔW‖/‖W‖ (``update``) of the
     parameters under it, on a linear sequential scale; frozen boxes grey, weightless boxes white."""
-    from plotly.colors import sample_colorscale
-
     g, h = step.graph.g, step.graph.hierarchy
     from bertviz_graph.train.update import update_norms
 
@@ -181,8 +179,19 @@ def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") 
             values[n.id] = sum(float(step.grads[x].double().pow(2).sum()) for x in tr) ** 0.5
     hi = max(values.values(), default=0.0) or 1.0
     for k, v in values.items():
-        fills[k] = _hex(sample_colorscale("Oranges", [0.08 + 0.92 * min(v / hi, 1.0)])[0])
+        fills[k] = fill_for(v / hi)
     return fills, values
+
+
+FILL_RANGE = (0.08, 0.62)  # of plotly's Oranges: cut before its darkest browns so box text stays readable
+
+
+def fill_for(t: float) -> str:
+    """The fill of a box at ``t`` in [0, 1] of the view's largest value (linear)."""
+    from plotly.colors import sample_colorscale
+
+    lo, hi = FILL_RANGE
+    return _hex(sample_colorscale("Oranges", [lo + (hi - lo) * min(max(t, 0.0), 1.0)])[0])
 
 
 def _hex(rgb: str) -> str:
