@@ -19,9 +19,13 @@ from typing import Any
 
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.layout import layout_of
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.presenters.train_session import TrainSession, spec_key
 from bertviz_graph.presenters.training_graph import MODES as TRAIN_COLOR_MODES
+from bertviz_graph.presenters.training_graph import picture as train_picture
+from bertviz_graph.render.svg import to_svg
 from bertviz_graph.threads import start_background
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
@@ -201,8 +205,6 @@ class AppContext:
     @property
     def train_session(self):
         """The model's training steps (presenters.train_session), shared by every tab; made on first use."""
-        from bertviz_graph.presenters.train_session import TrainSession
-
         s = self.__dict__.get("bv_train_session")
         if s is None:
             s = self.__dict__.setdefault("bv_train_session", TrainSession(self.graph, lambda: self.run_session.runnable))
@@ -215,8 +217,6 @@ class AppContext:
         color_by = color_by if color_by in COLOR_MODES else "role"
         rkey = self.run_key(run) if color_by in RUN_MODES else None
         if color_by in TRAIN_MODES:
-            from bertviz_graph.presenters.train_session import spec_key
-
             tkey = spec_key(train) if self.train_session.cached(train) is not None else None
             key = (self.state_key(state), color_by, tkey)
             return self._rendered.get_or_make(key, lambda: self._render_train(state, color_by, train if tkey else None))
@@ -225,17 +225,13 @@ class AppContext:
 
     def _render_train(self, state: ViewState, mode: str, train: dict | None) -> Rendered:
         """Colour-by the tab's training step: the same presenter as ``bertviz-graph train --graph``."""
-        from bertviz_graph.layout import layout_of
-        from bertviz_graph.presenters.training_graph import picture
-        from bertviz_graph.render.svg import to_svg
-
         view = self.view(state)
         lv = layout_of(view)
         hit = self.train_session.cached(train)
         if hit is None:
             fills = {n.id: NO_VALUE for n in lv.view.nodes}
             return Rendered(view, lv, to_svg(lv, legend=False, title=False, fills=fills), {}, None)
-        pic = picture(hit[0], view, lv, mode, (train or {}).get("opt") or "sgd")
+        pic = train_picture(hit[0], view, lv, mode, (train or {}).get("opt") or "sgd")
         vals = pic["values"]
         vrange = (min(vals.values()), max(vals.values())) if vals else None
         svg = to_svg(lv, legend=False, title=False, fills=pic["fills"], strokes=pic["strokes"])

@@ -17,6 +17,7 @@ from bertviz_graph.app import ids
 from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, TRAIN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
+from bertviz_graph.app.training_legend import legend as train_legend
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.presenters.explorer import step
@@ -150,8 +151,6 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
     items: list[Any] = []
     legend = legend_items(lv)
     if color_by in TRAIN_MODES:  # the training step's colours (app/training_legend.py)
-        from bertviz_graph.app.training_legend import legend as train_legend
-
         return train_legend(color_by, vrange, why)
     if color_by == "role":
         for color, text in ((role_color(key), text) for kind, key, text in legend if kind == "role"):

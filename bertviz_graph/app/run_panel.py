@@ -16,11 +16,12 @@ from dash.exceptions import PreventUpdate
 
 from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
-from bertviz_graph.app.context import AppContext
+from bertviz_graph.app.context import TRAIN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import activations as PA
 from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
+from bertviz_graph.presenters.training_graph import edge_grad_tips
 
 TAB_VALUE = "run"
 TAB_LABEL = "Run"
@@ -368,9 +369,6 @@ def _edge_panel(C: AppContext, acts, edge: str, view_state, token) -> tuple:
 
 def _train_tips(C: AppContext, state, color_by: str | None, train) -> dict | None:
     """Tooltips from the tab's training step: ∂L/∂x on the edges, the colour-by value on the boxes."""
-    from bertviz_graph.app.context import TRAIN_MODES
-    from bertviz_graph.presenters.training_graph import edge_grad_tips
-
     hit = C.train_session.cached(train) if isinstance(train, dict) else None
     if hit is None:
         return None

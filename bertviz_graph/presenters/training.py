@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph.hierarchy.heads import head_axis, head_counts, param_heads
+
 
 def groups(step: Any) -> list[tuple[str, list[str]]]:
     """Parameter names grouped for the per-layer strip: embeddings, layer 0..N-1, then the rest."""
@@ -202,8 +204,6 @@ def _hex(rgb: str) -> str:
 def grad_heads(step: Any, name: str) -> Any:
     """The head split of parameter ``name`` (hierarchy/heads.py: rows of Q/K/V, columns of the attention
     output), or None when heads do not split it."""
-    from bertviz_graph.hierarchy.heads import head_axis, head_counts, param_heads
-
     h = getattr(step.graph, "hierarchy", None) if step.graph is not None else None
     counts = head_counts(getattr(h, "ctx", None))
     shape = tuple(step.params[name].shape)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.train.update import delta
 
 
 @dataclass
@@ -96,8 +97,6 @@ def edge_rule(step: Any, module: str, out_index: int, in_index: int, optimizer: 
     x, d = np.concatenate(xs).astype(np.float64), np.concatenate(ds).astype(np.float64)
     terms = x * d
     total = float(terms.sum())
-    from bertviz_graph.train.update import delta
-
     # the optimizer is elementwise (no weight decay here): one entry's first step is the tensor's step there
     g = step.grads[wname][out_index, in_index]
     upd = float(delta(w.detach()[out_index, in_index], g, step.lr, optimizer))

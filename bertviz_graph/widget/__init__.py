@@ -30,7 +30,7 @@ from bertviz_graph.presenters.explorer import Step, step
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 from bertviz_graph.widget.run import RunMethods
-from bertviz_graph.widget.training import TrainMethods
+from bertviz_graph.widget.training import TRAIN_MODES, TrainMethods
 
 __all__ = ["GraphWidget", "ShowError"]
 
@@ -326,8 +326,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     @traitlets.observe("color_by")
     def _on_color_by(self, change: dict) -> None:
-        from bertviz_graph.widget.training import TRAIN_MODES
-
         if change["new"] in TRAIN_MODES:  # issue 21: colour by the widget's training step (widget/training.py)
             self._check_train_mode(change["new"])
             if self._ready:

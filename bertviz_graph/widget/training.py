@@ -16,7 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.presenters.training_graph import MODES
+from bertviz_graph.presenters.training import tab_data
+from bertviz_graph.presenters.training_graph import MODES, picture
+from bertviz_graph.train.update import OPTIMIZERS
 
 TRAIN_MODES = tuple(MODES)  # colour-by modes that show the widget's training step
 
@@ -28,7 +30,6 @@ class TrainMethods:
         """One real step (``train.step.train_step``); ``optimizer`` (sgd | adamw) is the one whose update
         colour-by "update" and the edge rule show."""
         from bertviz_graph.train.step import train_step
-        from bertviz_graph.train.update import OPTIMIZERS
 
         if optimizer not in OPTIMIZERS:
             raise UserError(f"unknown optimizer {optimizer!r}", f"choose one of: {', '.join(OPTIMIZERS)}")
@@ -54,8 +55,6 @@ class TrainMethods:
         step = self.__dict__.get("_bv_step")
         if step is None:
             return {}, None, run_tips
-        from bertviz_graph.presenters.training_graph import picture
-
         pic = picture(step, self.view, lv, self.color_by, self.__dict__.get("_bv_optimizer", "sgd"))
         edges = dict((run_tips or {}).get("edges") or {})
         for k, v in pic["tips"]["edges"].items():
@@ -101,7 +100,6 @@ class TrainMethods:
         if step is None:
             return
         from bertviz_graph.presenters import activations as PA
-        from bertviz_graph.presenters.training import tab_data
 
         module = PA.linear_module(self.graph, self.hierarchy, self.selected) if self.selected else None
         try:
