@@ -148,6 +148,13 @@ def test_widget_colour_by_tab_data_head_bands_and_the_optimizer(mlm, plain):
     assert "AdamW, first step, lr 0.01" in tab["rule"][-1]
     assert float(tab["rule"][-1].rsplit("=", 1)[1]) == pytest.approx(-0.01 * gji / (abs(gji) + 1e-8), rel=1e-4)
     assert "SGD, lr 0.01" in step.edge(q, j, i).lines()[-1]
+    # the neuron view's strongest-gradient edges: the largest |∂L/∂w_ji| first, their share of Σ|∂L/∂W|
+    from bertviz_graph.presenters.training import grad_edges
+
+    d = grad_edges(step, q, n_in=6, n_out=6, n_edges=10)
+    i0, j0, g0 = d["edges"][0]
+    assert (j0, i0) == np.unravel_index(np.abs(ref).argmax(), ref.shape) and g0 == pytest.approx(ref[j0, i0], rel=1e-5)
+    assert d["share"] == pytest.approx(sum(abs(ref[jj, ii]) for ii, jj, _ in d["edges"]) / np.abs(ref).sum(), rel=1e-5)
 
 
 def test_n_steps_report_progress_and_write_the_copy(mlm):

@@ -27,6 +27,7 @@ T_STATUS, T_STRIP, T_SEL, T_HEAT = "bv-train-status", "bv-train-strip", "bv-trai
 T_COMPARE, T_FOLDER = "bv-train-compare", "bv-train-folder"  # before/after in the Compare tab
 T_WGRAD = "bv-train-wgrad"  # ∂L/∂W of the selected Linear
 T_TOP = "bv-train-top"  # its largest entries, with their heads
+T_NEURONS = "bv-train-neurons"  # its strongest-gradient edges drawn as neurons
 T_DONE = "bv-train-done"  # store: the inputs of the step taken (graph_panel.TRAIN_STORE reads it)
 T_POLL, T_PROGRESS = "bv-train-poll", "bv-train-progress"  # N steps on a copy: the progress bar
 SETS = ["all", "last:2", "bias", "layernorm", "head", "lora:8"]
@@ -74,6 +75,7 @@ def layout(C: AppContext) -> html.Div:
         dcc.Graph(id=T_HEAT, config=CONFIG, style={"display": "none"}),
         dcc.Graph(id=T_WGRAD, config=CONFIG, style={"display": "none"}),
         html.Div(id=T_TOP),
+        dcc.Graph(id=T_NEURONS, config=CONFIG, style={"display": "none"}),
     ])
 
 
@@ -148,6 +150,7 @@ def register(app, C: AppContext) -> None:
         return folder, diff_panel.TAB_VALUE, (go or 0) + 1
 
     @app.callback(Output(T_WGRAD, "figure"), Output(T_WGRAD, "style"), Output(T_TOP, "children"),
+                  Output(T_NEURONS, "figure"), Output(T_NEURONS, "style"),
                   Input(ids.SELECTED, "data"), Input(T_DONE, "data"), State(ids.MODEL, "data"))
     def _weight_grad(selected, spec, model=None):
         from bertviz_graph.presenters import activations as PA
@@ -156,13 +159,18 @@ def register(app, C: AppContext) -> None:
         node = selected.get("id") if isinstance(selected, dict) else None
         hit = _cached(C, spec)
         lin = PA.linear_module(C.graph, C.h, node) if node else None
+        hide = {"display": "none"}
         if hit is None or lin is None or f"{lin}.weight" not in hit[0].grads:
-            return {}, {"display": "none"}, []
+            return {}, hide, [], {}, hide
         try:
             name = f"{lin}.weight"
-            return PT.weight_grad_figure(hit[0], name), {}, top_table(hit[0], name)
+            edges = PT.grad_edges(hit[0], lin)
+            fig = PT.grad_edges_figure(edges)
+            fig.add_annotation(text=edges["caption"], showarrow=False, xref="paper", yref="paper", x=0, y=-0.02,
+                               xanchor="left", yanchor="top", font={"size": 10})
+            return PT.weight_grad_figure(hit[0], name), {}, top_table(hit[0], name), fig, {}
         except Exception:  # noqa: BLE001 - the rule above already says what is wrong
-            return {}, {"display": "none"}, []
+            return {}, hide, [], {}, hide
 
     @app.callback(Output(T_SEL, "children"), Output(T_HEAT, "figure"), Output(T_HEAT, "style"),
                   Input(ids.SELECTED, "data"), Input(T_DONE, "data"), State(ids.MODEL, "data"))

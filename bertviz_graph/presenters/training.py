@@ -303,3 +303,53 @@ def tab_data(step: Any, optimizer: str = "sgd", module: str | None = None,
         else:
             out["why"] = "no op gradients in this step (" + step.how + "): the rule needs them"
     return out
+
+
+def grad_edges(step: Any, module: str, n_in: int = 12, n_out: int = 12, n_edges: int = 60) -> dict[str, Any]:
+    """The Linear ``module`` as neurons with its strongest-gradient edges (as the Run tab draws the strongest
+    w·x): the ``n_out`` outputs whose row of ∂L/∂W is largest, the ``n_in`` inputs carrying most of it into
+    them, and the ``n_edges`` largest |∂L/∂w_ji| between them, with the share of all |∂L/∂W| they hold."""
+    G = step.grad(f"{module}.weight").astype(np.float64)
+    A = np.abs(G)
+    outs = [int(j) for j in np.argsort(-np.sqrt((A * A).sum(1)), kind="stable")[:n_out]]
+    sub = A[outs]
+    ins = [int(i) for i in np.argsort(-sub.sum(0), kind="stable")[:n_in]]
+    block = G[outs][:, ins]
+    flat = np.argsort(-np.abs(block).ravel(), kind="stable")[:n_edges]
+    edges = [(ins[k % len(ins)], outs[k // len(ins)], float(block.ravel()[k])) for k in flat]
+    share = float(sum(abs(g) for *_, g in edges)) / (float(A.sum()) or 1.0)
+    return {"module": module, "inputs": ins, "outputs": outs, "edges": edges, "share": share,
+            "in_norm": {i: float(np.sqrt((A[:, i] ** 2).sum())) for i in ins},
+            "out_norm": {j: float(np.sqrt((A[j] ** 2).sum())) for j in outs},
+            "caption": f"the {len(edges)} strongest-gradient edges among the {len(ins)} inputs and {len(outs)} "
+                       f"outputs shown hold {share:.2%} of Σ|∂L/∂W| over all {G.size:,} edges of this layer"}
+
+
+def grad_edges_figure(d: dict[str, Any]):
+    """Inputs (left) and outputs (right) with their ‖∂L/∂W‖ column / row; edges by ∂L/∂w_ji (red +, blue −,
+    width ∝ |∂L/∂w_ji|), the drawing of the Run tab's strongest w·x edges."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    yin = {i: k for k, i in enumerate(d["inputs"])}
+    yout = {j: k * (len(d["inputs"]) - 1) / max(1, len(d["outputs"]) - 1) for k, j in enumerate(d["outputs"])}
+    gmax = max((abs(g) for *_, g in d["edges"]), default=1.0) or 1.0
+    for i, j, g in sorted(d["edges"], key=lambda e: abs(e[2])):
+        fig.add_trace(go.Scatter(x=[0, 1], y=[yin[i], yout[j]], mode="lines", hoverinfo="text", showlegend=False,
+                                 text=f"∂L/∂w[{j},{i}] = {g:.4g}",
+                                 line={"width": 0.5 + 5 * abs(g) / gmax,
+                                       "color": "rgba(200,40,40,0.6)" if g > 0 else "rgba(40,80,200,0.6)"}))
+    for x, ids, norms, pos, what in ((0, d["inputs"], d["in_norm"], "middle left", "in"),
+                                     (1, d["outputs"], d["out_norm"], "middle right", "out")):
+        ys = [yin[i] for i in ids] if x == 0 else [yout[j] for j in ids]
+        fig.add_trace(go.Scatter(
+            x=[x] * len(ids), y=ys, mode="markers+text", text=[f"{what} {k}" for k in ids], textposition=pos,
+            hovertext=[f"{what} {k}: ‖∂L/∂W‖ of its {'column' if x == 0 else 'row'} {norms[k]:.3g}" for k in ids],
+            hoverinfo="text", showlegend=False,
+            marker={"size": 11, "color": [norms[k] for k in ids], "colorscale": "Oranges", "cmin": 0,
+                    "line": {"width": 1, "color": "#555"}}))
+    fig.update_layout(title={"text": f"{d['module']}: strongest-gradient edges", "font": {"size": 12}},
+                      xaxis={"visible": False, "range": [-0.45, 1.45]},
+                      yaxis={"visible": False, "autorange": "reversed"}, height=420,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white")
+    return fig
