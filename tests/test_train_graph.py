@@ -204,3 +204,29 @@ def test_widget_training_tab_in_a_browser(mlm, page, console_errors, serve_dir, 
     page.evaluate("(v) => window.push(v, null)", {k: v for k, v in values(w).items() if k in ("svg", "_tips")})
     page.wait_for_function("window.model.get('svg').includes('#d9d9d9')")  # frozen layer 0 drawn grey
     page.screenshot(path="/tmp/bvg-widget-training.png")
+
+
+def test_lora_adapters_colour_their_linears_with_peft_share(mlm):
+    """trainable=lora:R: the adapted Linears are coloured by their adapters' gradient (the rest frozen), their
+    tooltips name the adapters, and the share said is peft's own count."""
+    from peft import LoraConfig, get_peft_model
+
+    from bertviz_graph.api import make_view
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.presenters.training import FROZEN_FILL, lora_sentence
+    from bertviz_graph.presenters.training_graph import picture
+    from bertviz_graph.train.trainable import lora_targets
+
+    g, run = mlm
+    step = train_step(g, run, TEXT, objective="mlm", mask="tired", trainable="lora:4")
+    view = make_view(g, 3).unfold(all_series=True).reveal("bert.encoder.layer.1.attention.self.query")
+    lv = layout_of(view)
+    pic = picture(step, view, lv, "grad")
+    q, inter = "bert.encoder.layer.1.attention.self.query", "bert.encoder.layer.1.intermediate"
+    assert pic["values"][q] > 0 and "LoRA r=4: 1 adapter pair(s) A·B, 256 numbers train" in pic["tips"]["nodes"][q]
+    assert pic["fills"][inter] == FROZEN_FILL
+    import copy
+
+    ref = get_peft_model(copy.deepcopy(run.model), LoraConfig(r=4, lora_alpha=4, target_modules=lora_targets(run.model)))
+    trainable, total = ref.get_nb_trainable_parameters()
+    assert f"LoRA r=4: {100 * trainable / total:.2f} % of the weights train" in lora_sentence(step)

@@ -135,6 +135,8 @@ def register(app, C: AppContext) -> None:
             lines.append(html.Div(f"{len(losses)} steps on a copy ({spec.get('opt') or 'sgd'}): "
                                   f"loss {losses[0]:.4g} → {losses[-1]:.4g}"))
         lines.append(html.Div("Colour the graph by it: Colour by → Gradient, Relative update or Backward."))
+        if PT.lora_sentence(step):
+            lines.append(html.Div(PT.lora_sentence(step)))
         lines += [html.Div(n, className="bv-banner") for n in step.notes]
         return (lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}, folder,
                 {} if folder else hide, spec, True)

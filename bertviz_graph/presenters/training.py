@@ -144,6 +144,53 @@ def grad_heatmap(step: Any, op: str, input: int = 0, max_cols: int = 1536):
     return fig
 
 
+LORA_PREFIX = "base_model.model."  # peft's names of the wrapped model's parameters
+LORA_PARTS = ("lora_A", "lora_B")
+
+
+def step_names(step: Any, name: str) -> list[str]:
+    """The step's parameters standing for the graph's weight ``name``: itself, or under LoRA (peft) the
+    wrapped weight (frozen) and the two adapters A, B trained beside it."""
+    if name in step.params:
+        return [name]
+    mod, _, leaf = name.rpartition(".")
+    out = [x for x in (LORA_PREFIX + name, f"{LORA_PREFIX}{mod}.base_layer.{leaf}") if x in step.params]
+    if leaf == "weight":
+        out += [x for x in (f"{LORA_PREFIX}{mod}.{p}.default.weight" for p in LORA_PARTS) if x in step.params]
+    return out
+
+
+def box_params(step: Any, n: Any) -> list[str]:
+    """The step's parameter names under a visible box (a group, a series, a weight)."""
+    g, h = step.graph.g, step.graph.hierarchy
+    if n.kind in ("group", "series") and h is not None and n.id in h.groups:
+        names = [g.nodes[x]["name"] for x in h.leaves(n.id) if x in g and g.nodes[x]["kind"] == "param"]
+    elif n.kind == "param" and n.id in g:
+        names = [g.nodes[n.id]["name"]]
+    else:
+        return []
+    return [x for name in names for x in step_names(step, name)]
+
+
+def lora_rank(step: Any) -> int | None:
+    """The rank of the step's LoRA adapters (None without LoRA)."""
+    a = next((x for x in step.grads if ".lora_A." in x), None)
+    return int(step.params[a].shape[0]) if a is not None else None
+
+
+def lora_sentence(step: Any) -> str | None:
+    """'LoRA r=8: 0.48 % of the weights train ...' for a LoRA step (None otherwise)."""
+    r = lora_rank(step)
+    if r is None:
+        return None
+    mods = sorted({x.split(".lora_")[0][len(LORA_PREFIX):] for x in step.grads if ".lora_" in x})
+    a = next(x for x in step.grads if ".lora_A." in x)
+    b = a.replace(".lora_A.", ".lora_B.")
+    return (f"LoRA r={r}: {100 * step.counts.share:.2f} % of the weights train — adapters A "
+            f"{list(step.params[a].shape)} and B {list(step.params[b].shape)} beside each of {len(mods)} frozen "
+            f"weights ({', '.join(sorted({m.rsplit('.', 1)[-1] for m in mods}))}); the graph colours them on their Linears")
+
+
 FROZEN_FILL = "#d9d9d9"  # boxes whose weights are all frozen
 NO_WEIGHT_FILL = "#ffffff"  # ops with no weight of their own: they only pass the gradient on
 
@@ -151,7 +198,6 @@ NO_WEIGHT_FILL = "#ffffff"  # ops with no weight of their own: they only pass th
 def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") -> tuple[dict[str, str], dict[str, float]]:
     """Fill colours (and values) per visible box: ‖∂L/∂W‖ (``grad``) or ‖ΔW‖/‖W‖ (``update``) of the
     parameters under it, on a linear sequential scale; frozen boxes grey, weightless boxes white."""
-    g, h = step.graph.g, step.graph.hierarchy
     from bertviz_graph.train.update import update_norms
 
     upd = update_norms(step, optimizer) if mode == "update" else {}
@@ -160,12 +206,7 @@ def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") 
     for n in lv.view.nodes:
         if n.expanded:
             continue
-        if n.kind in ("group", "series") and h is not None and n.id in h.groups:
-            names = [g.nodes[x]["name"] for x in h.leaves(n.id) if x in g and g.nodes[x]["kind"] == "param"]
-        elif n.kind == "param" and n.id in g:
-            names = [g.nodes[n.id]["name"]]
-        else:
-            names = []
+        names = box_params(step, n)
         if not names:
             fills[n.id] = NO_WEIGHT_FILL
             continue
@@ -285,6 +326,8 @@ def tab_data(step: Any, optimizer: str = "sgd", module: str | None = None,
              f"{sum(map(len, step.act_grads))} op gradients in {step.seconds:.2f} s (the shown model is unchanged)"]
     if losses:
         lines.append(f"{len(losses)} steps on a copy ({optimizer}): loss {losses[0]:.4g} → {losses[-1]:.4g}")
+    if lora_sentence(step):
+        lines.append(lora_sentence(step))
     out: dict[str, Any] = {"lines": lines, "notes": list(step.notes), "optimizer": optimizer, "lr": step.lr,
                            "layers": layer_strip(step, optimizer), "module": module or "", "rule": [], "top": [],
                            "heads": None, "why": ""}

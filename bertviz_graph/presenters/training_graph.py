@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL, graph_fills
+from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL, box_params, graph_fills, lora_rank
 
 MODES = {"grad": "Gradient ‖∂L/∂W‖ (this tab's training step)",
          "update": "Relative update ‖ΔW‖/‖W‖ (this tab's training step)",
@@ -103,9 +103,14 @@ def picture(step: Any, view: Any, lv: Any, mode: str, optimizer: str = "sgd") ->
     fills, values = graph_fills(step, lv, mode, optimizer)
     title = {"grad": "‖∂L/∂W‖", "update": f"‖ΔW‖/‖W‖ ({optimizer}, lr {step.lr:g})"}[mode]
     nodes = {}
+    rank = lora_rank(step)
     for n in lv.view.nodes:
         if n.id in values:
             nodes[n.id] = f"{title}: {values[n.id]:.3g}"
+            adapters = [x for x in box_params(step, n) if ".lora_" in x] if rank else []
+            if adapters:  # LoRA: what trains here is the adapters beside the frozen weight
+                k = sum(step.params[x].numel() for x in adapters)
+                nodes[n.id] += f" (LoRA r={rank}: {len(adapters) // 2} adapter pair(s) A·B, {k:,} numbers train; W frozen)"
         elif fills.get(n.id) == FROZEN_FILL:
             nodes[n.id] = "frozen in this step: its weights get no update"
         elif fills.get(n.id) == NO_WEIGHT_FILL:
