@@ -27,7 +27,8 @@ def legend(mode: str, vrange: tuple[float, float] | None, why: dict[str, str] | 
             html.Span("0", className="bv-leg-num"),
             html.Span(className="bv-gradient", style={"background": f"linear-gradient(to right, {', '.join(EDGE_SCALE)})"}),
             html.Span(f"{hi:.3g}", className="bv-leg-num"),
-            html.Span("edge width and colour: the size of the gradient flowing back along it", className="bv-leg-num")))
+            html.Span("edge width and colour: ‖∂L/∂x‖ of the tensor it carries (all the gradient reaching that tensor)",
+                      className="bv-leg-num")))
         return items
     scale = "linear-gradient(to right, " + ", ".join(fill_for(k / 4) for k in range(5)) + ")"
     items.append(_item(html.Span("0", className="bv-leg-num"),

@@ -170,6 +170,7 @@ def register(app, C: AppContext) -> None:
             fig = PT.grad_edges_figure(edges)
             fig.add_annotation(text=edges["caption"], showarrow=False, xref="paper", yref="paper", x=0, y=-0.02,
                                xanchor="left", yanchor="top", font={"size": 10})
+            fig.update_layout(margin={"b": 40})
             return PT.weight_grad_figure(hit[0], name), {}, top_table(hit[0], name), fig, {}
         except Exception:  # noqa: BLE001 - the rule above already says what is wrong
             return {}, hide, [], {}, hide
