@@ -87,7 +87,7 @@ def progress_bar(done: int, total: int, loss: float) -> list[Any]:
     """N steps on a copy under way: a bar and its numbers."""
     text = f"step {done} of {total}" + (f": loss {loss:.4g}" if done and loss == loss else " (starting)")
     return [html.Progress(value=str(done), max=str(total), style={"width": "220px", "verticalAlign": "middle"}),
-            html.Span(" " + text, className="bv-explain")]
+            html.Span(" " + text, style={"fontSize": "13px"})]
 
 
 def register(app, C: AppContext) -> None:
