@@ -138,7 +138,7 @@ def _graph_picture(graph, step, args: argparse.Namespace) -> None:
     view = make_view(graph, args.depth if args.depth is not None else 3)
     lv = layout_of(view)
     pic = picture(step, view, lv, args.color, args.optimizer)  # what the app's and the widget's colour-by draw
-    svg = to_svg(lv, legend=False, title=True, fills=pic["fills"], strokes=pic["strokes"])
+    svg = to_svg(lv, legend=False, title=True, fills=pic["fills"], strokes=pic["strokes"], overlay=pic["overlay"])
     write_atomic(args.graph, svg)
     print(f"wrote {args.graph}")
 

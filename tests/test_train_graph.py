@@ -225,6 +225,11 @@ def test_lora_adapters_colour_their_linears_with_peft_share(mlm):
     q, inter = "bert.encoder.layer.1.attention.self.query", "bert.encoder.layer.1.intermediate"
     assert pic["values"][q] > 0 and "LoRA r=4: 1 adapter pair(s) A·B, 256 numbers train" in pic["tips"]["nodes"][q]
     assert pic["fills"][inter] == FROZEN_FILL
+    # drawn beside the frozen weight: one badge per visible adapted Linear, A·B's share of that Linear's numbers
+    adapted = [n.id for n in lv.view.nodes if not n.expanded and n.id.startswith("bert.encoder.layer.1.attention.self.")
+               and n.id.rsplit(".", 1)[-1] in ("query", "key", "value")]
+    assert pic["overlay"].count("<rect") == len(adapted) >= 1
+    assert f"LoRA A·B r=4: {100 * 256 / (32 * 32 + 32 + 256):.1f} %" in pic["overlay"]
     import copy
 
     ref = get_peft_model(copy.deepcopy(run.model), LoraConfig(r=4, lora_alpha=4, target_modules=lora_targets(run.model)))

@@ -234,7 +234,7 @@ class AppContext:
         pic = train_picture(hit[0], view, lv, mode, (train or {}).get("opt") or "sgd")
         vals = pic["values"]
         vrange = (min(vals.values()), max(vals.values())) if vals else None
-        svg = to_svg(lv, legend=False, title=False, fills=pic["fills"], strokes=pic["strokes"])
+        svg = to_svg(lv, legend=False, title=False, fills=pic["fills"], strokes=pic["strokes"], overlay=pic["overlay"])
         return Rendered(view, lv, svg, vals, vrange, {"": pic["why"]} if pic["why"] else {}, pic["tips"])
 
     def _render(self, state: ViewState, color_by: str, rkey: tuple | None = None) -> Rendered:

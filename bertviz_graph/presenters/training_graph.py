@@ -89,6 +89,37 @@ def edge_grad_tips(step: Any, view: Any) -> dict[str, str]:
     return {k: t for k, ops in carried.items() if (t := edge_tip(step, ops))}
 
 
+LORA_FILL, LORA_STROKE = "#fdd0a2", "#d94801"
+
+
+def lora_overlay(step: Any, lv: Any) -> str:
+    """Each adapted Linear's adapters as a small Linear of their own at its lower right corner ("A·B r=8" and
+    their share of the box's numbers), drawn over the frozen weight's box (view level: no re-trace)."""
+    from xml.sax.saxutils import escape
+
+    rank = lora_rank(step)
+    if not rank:
+        return ""
+    out = ['<g class="lora" pointer-events="none">']
+    for n in lv.view.nodes:
+        box = lv.boxes.get(n.id)
+        names = box_params(step, n) if box is not None and not n.expanded else []
+        adapters = [x for x in names if ".lora_" in x]
+        if not adapters or len(adapters) != len([x for x in names if ".lora_A." in x]) * 2 or \
+                len(adapters) > 2:  # one adapted Linear per box: a badge on a group would say too little
+            continue
+        k = sum(step.params[x].numel() for x in adapters)
+        total = sum(step.params[x].numel() for x in names)
+        text = escape(f"LoRA A·B r={rank}: {100 * k / total:.1f} %")
+        w, h = 6.2 * len(text) * 0.82 + 8, 14.0
+        x, y = box.left + box.w - w + 6, box.top + box.h - h / 2
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="3" fill="{LORA_FILL}" '
+                   f'stroke="{LORA_STROKE}" stroke-width="0.9"/><text x="{x + 4:.1f}" y="{y + 10:.1f}" '
+                   f'font-size="8.5" fill="#5a1e02">{text}</text>')
+    out.append("</g>")
+    return "".join(out) if len(out) > 2 else ""
+
+
 def picture(step: Any, view: Any, lv: Any, mode: str, optimizer: str = "sgd") -> dict[str, Any]:
     """What the graph draws for ``mode`` (grad | update | backward) of ``view`` (a View) laid out as ``lv``: box
     ``fills``, edge ``strokes``, the ``values`` behind them (boxes or edges) and ``tips`` for the canvas
@@ -98,7 +129,7 @@ def picture(step: Any, view: Any, lv: Any, mode: str, optimizer: str = "sgd") ->
         values = {k: v for k, v in edge_grads(step, view).items() if v > 0}
         fills = {n.id: BACKWARD_FILL for n in lv.view.nodes if not n.expanded}
         return {"fills": fills, "strokes": edge_strokes(values), "values": values,
-                "tips": {"edges": etips, "nodes": {}}, "why": "" if step.act_grads else
+                "tips": {"edges": etips, "nodes": {}}, "overlay": "", "why": "" if step.act_grads else
                 "no op gradients in this step (" + step.how + "): take it without LoRA or dropout"}
     fills, values = graph_fills(step, lv, mode, optimizer)
     title = {"grad": "‖∂L/∂W‖", "update": f"‖ΔW‖/‖W‖ ({optimizer}, lr {step.lr:g})"}[mode]
@@ -115,4 +146,5 @@ def picture(step: Any, view: Any, lv: Any, mode: str, optimizer: str = "sgd") ->
             nodes[n.id] = "frozen in this step: its weights get no update"
         elif fills.get(n.id) == NO_WEIGHT_FILL:
             nodes[n.id] = "no weights of its own: passes the gradient on"
-    return {"fills": fills, "strokes": {}, "values": values, "tips": {"edges": etips, "nodes": nodes}, "why": ""}
+    return {"fills": fills, "strokes": {}, "values": values, "tips": {"edges": etips, "nodes": nodes}, "why": "",
+            "overlay": lora_overlay(step, lv)}

@@ -331,11 +331,12 @@ def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[s
 
 
 def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True, fills: Mapping[str, str] | None = None,
-           strokes: Mapping[str, tuple[str, float]] | None = None) -> str:
+           strokes: Mapping[str, tuple[str, float]] | None = None, overlay: str = "") -> str:
     """A standalone SVG document of ``lv`` (title on top, legend below), valid XML.
 
     ``fills``: node id -> fill colour (colour-by in the app; default: the role colour); ``strokes``: edge id ->
-    (colour, width) (default: the edge kind's style)."""
+    (colour, width) (default: the edge kind's style); ``overlay``: SVG drawn over the boxes, in diagram
+    coordinates (the training step's LoRA adapters)."""
     fills = fills or {}
     strokes = strokes or {}
     view = lv.view
@@ -390,6 +391,8 @@ def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True, fills: Mapp
         body += _edge(e, lv, names, strokes.get(e.id))
     for n in leaves:
         body += _leaf(n, lv.boxes[n.id], fill(n), parent(n))
+    if overlay:
+        body.append(overlay)
     if frames:  # titles again, over any edge that enters a frame through its title bar
         body.append('<g class="frame-titles" pointer-events="none">')
         for n in frames:

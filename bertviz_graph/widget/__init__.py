@@ -357,11 +357,12 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
         lv = layout_of(self._view)
         fills, tips = self._run_colours(lv)
-        strokes = None
+        strokes, overlay = None, ""
         if self.color_by in self._train_modes():  # the training step's colours (widget/training.py)
             fills, strokes, tips = self._train_colours(lv, tips)
+            overlay = self.__dict__.get("_bv_overlay", "")
         # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
-        svg = to_svg(lv, legend=False, fills=fills, strokes=strokes) if fills else to_svg(lv)
+        svg = to_svg(lv, legend=False, fills=fills, strokes=strokes, overlay=overlay) if fills else to_svg(lv)
         with self.hold_sync():
             self.svg = svg
             self._tips = tips

@@ -59,6 +59,7 @@ class TrainMethods:
         edges = dict((run_tips or {}).get("edges") or {})
         for k, v in pic["tips"]["edges"].items():
             edges[k] = f"{edges[k]}\n{v}" if k in edges else v
+        self.__dict__["_bv_overlay"] = pic["overlay"]
         return pic["fills"], pic["strokes"], {"edges": edges, "nodes": pic["tips"]["nodes"]}
 
     def _step(self):
