@@ -35,8 +35,8 @@ def add_commands(sub, model_args) -> None:
     p.add_argument("-o", "--output", type=Path, default=None, help="write the step as .json .html .svg or .png")
     p.add_argument("--graph", type=Path, default=None, metavar="FILE.svg",
                    help="also draw the graph coloured by the gradient (.svg)")
-    p.add_argument("--color", choices=["grad", "update"], default="grad",
-                   help="--graph colours: ‖∂L/∂W‖ or ‖ΔW‖/‖W‖ (default grad)")
+    p.add_argument("--color", choices=["grad", "update", "backward"], default="grad",
+                   help="--graph colours: ‖∂L/∂W‖, ‖ΔW‖/‖W‖ or ‖∂L/∂x‖ on the edges (default grad)")
     p.add_argument("--depth", type=int, default=None, help="--graph: open groups down to this depth")
 
 
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
     for r in layer_strip(step, args.optimizer):
         state = "frozen" if r["frozen"] else f"‖∂L/∂W‖ {r['grad_norm']:.4g}  ‖ΔW‖/‖W‖ {r['rel_update']:.3g}"
         print(f"  {r['group']:>12}  {state}")
-    rule = step.edge(*edge) if edge else None
+    rule = step.edge(*edge, args.optimizer) if edge else None
     if rule is not None:
         print("\n".join(rule.lines()))
     if args.graph is not None:
@@ -132,12 +132,13 @@ def _graph_picture(graph, step, args: argparse.Namespace) -> None:
     from bertviz_graph.api import make_view
     from bertviz_graph.io import write_atomic
     from bertviz_graph.layout import layout_of
-    from bertviz_graph.presenters.training import graph_fills
+    from bertviz_graph.presenters.training_graph import picture
     from bertviz_graph.render.svg import to_svg
 
-    lv = layout_of(make_view(graph, args.depth if args.depth is not None else 3))
-    fills, _ = graph_fills(step, lv, args.color, args.optimizer)
-    svg = to_svg(lv, legend=False, title=True, fills=fills)
+    view = make_view(graph, args.depth if args.depth is not None else 3)
+    lv = layout_of(view)
+    pic = picture(step, view, lv, args.color, args.optimizer)  # what the app's and the widget's colour-by draw
+    svg = to_svg(lv, legend=False, title=True, fills=pic["fills"], strokes=pic["strokes"], overlay=pic["overlay"])
     write_atomic(args.graph, svg)
     print(f"wrote {args.graph}")
 

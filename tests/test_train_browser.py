@@ -34,8 +34,48 @@ def test_training_tab_step_edge_rule_and_bad_input(page, serve_dash, console_err
     want = float((torch.cosine_similarity(u, v, dim=0) - 0.5) ** 2)
     got = float(re.search(r"loss ([\d.e-]+)", status).group(1))
     assert got == pytest.approx(want, rel=1e-3)
+    # colour-by gradient: the embeddings box says ‖∂L/∂W‖ of its weights, against autograd on the plain model
+    with torch.enable_grad():
+        u, v = (model(**tok(s, return_tensors="pt")).last_hidden_state[0].mean(0) for s in (A, B))
+        emb = [p for name, p in model.named_parameters() if name.startswith("embeddings.")]
+        grads = torch.autograd.grad((torch.cosine_similarity(u, v, dim=0) - 0.5) ** 2, emb)
+    want = float(sum(gr.double().pow(2).sum() for gr in grads) ** 0.5)
+    page.click("#bv-color-by")
+    page.click("text=Gradient ‖∂L/∂W‖ (this tab's training step)")
+    page.wait_for_function("(window.bvgGraph.canvas.nodeTips['embeddings'] || '').startsWith('‖∂L/∂W‖')",
+                           timeout=60000)
+    tip = page.evaluate("window.bvgGraph.canvas.nodeTips['embeddings']")
+    assert float(tip.rsplit(" ", 1)[1]) == pytest.approx(want, rel=5e-3)
+    assert "frozen: no update" in page.text_content("#bv-legend")
+    page.screenshot(path="/tmp/bvg-train-grad.png")
+    # backward: edges drawn by the gradient they carry back, ∂L/∂x on their tooltips
+    page.click("#bv-color-by")
+    page.click("text=Backward: ‖∂L/∂x‖ on the edges (this tab's training step)")
+    page.wait_for_function("[...document.querySelectorAll('#bv-graph g.edge path')]"
+                           ".some((p) => +p.getAttribute('stroke-width') > 3)", timeout=60000)
+    page.wait_for_function("Object.values(window.bvgGraph.canvas.edgeTips || {}).some((t) => t.includes('∂L/∂'))",
+                           timeout=30000)
+    page.screenshot(path="/tmp/bvg-train-backward.png")
+    # N steps on a copy of the last two layers -> Compare: the trained copy beside the model, only they changed
+    page.click("#bv-train-set")
+    page.get_by_role("option", name="last:2", exact=True).click()
+    page.fill("#bv-train-steps", "2")
+    page.click("#bv-train-steps-go")
+    page.wait_for_selector("#bv-train-compare", state="visible", timeout=120000)
+    assert "2 steps on a copy (sgd)" in page.text_content("#bv-train-status")
+    page.click("#bv-train-compare")
+    page.wait_for_function("document.body.textContent.includes('Parameter modules that differ')", timeout=120000)
+    folder = page.input_value("#bv-diff-input")
+    from transformers import AutoModel
+
+    after = AutoModel.from_pretrained(folder).state_dict()
+    changed = {k.rsplit(".", 1)[0] for k, t in model.state_dict().items() if not torch.equal(t, after[k])}
+    assert changed and {c.split(".")[2] for c in changed} == {"4", "5"}  # layers 4 and 5 only
+    m = re.search(r"Parameter modules that differ \((\d+) of (\d+)\)", page.text_content("body"))
+    assert m and int(m.group(1)) == len(changed)
+    page.click("#bv-tab-training")
     # select a Linear: the rule on its strongest edge, sum = autograd
-    page.fill("#bv-search-input", "layer.0.attention.self.query")
+    page.fill("#bv-search-input", "layer.5.attention.self.query")
     page.press("#bv-search-input", "Enter")
     page.wait_for_function("document.querySelector('#bv-train-sel').textContent.includes('strongest edge')",
                            timeout=60000)

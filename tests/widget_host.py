@@ -11,7 +11,7 @@ from bertviz_graph.widget import GraphWidget
 from bertviz_graph.widget.bundle import CSS, ESM
 
 SYNCED = ("svg", "state", "selected", "details", "search", "matches", "matrix_meta", "error", "height", "panel",
-          "_marks", "_focus", "_match_info", "_name", "_tips", "edge", "color_by")
+          "_marks", "_focus", "_match_info", "_name", "_tips", "edge", "color_by", "train_tab")
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>host</title><link rel="stylesheet" href="widget.css"></head>

@@ -20,8 +20,13 @@ from typing import Any
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.layout import layout_of
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.presenters.train_session import TrainSession, spec_key
+from bertviz_graph.presenters.training_graph import MODES as TRAIN_COLOR_MODES
+from bertviz_graph.presenters.training_graph import picture as train_picture
+from bertviz_graph.render.svg import to_svg
 from bertviz_graph.threads import start_background
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
@@ -38,6 +43,8 @@ COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm":
                "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (this tab's run)",
                "change": "Change ‖out − in‖/‖in‖ (this tab's run)"}
 RUN_MODES = ("activation", "change")  # colour-by modes that follow the tab's own run (the RUN store)
+COLOR_MODES.update(TRAIN_COLOR_MODES)  # issue 21: the tab's training step (its bv-train store)
+TRAIN_MODES = tuple(TRAIN_COLOR_MODES)
 # plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
 SEQUENTIAL: list[str] = _sequential_scale()
 NO_VALUE = "#f4f4f4"
@@ -56,6 +63,7 @@ class Rendered:
     values: dict[str, float]  # colour-by values of visible nodes (empty for "role")
     vrange: tuple[float, float] | None
     why: dict[str, str] = field(default_factory=dict)  # visible boxes without a value: why (colour-by change)
+    tips: dict[str, Any] | None = None  # canvas tooltips of a training colour-by ({"edges", "nodes"})
 
     @property
     def nbytes(self) -> int:
@@ -195,16 +203,44 @@ class AppContext:
             return None
         return RunSession.key_of(run.get("text"), run.get("pair") or None, run.get("ids") or None)
 
-    def render(self, state: ViewState, color_by: str = "role", run: dict | None = None) -> Rendered:
-        """The picture of ``state``; colour-by activation/change use the tab's own run (its RUN store)."""
+    @property
+    def train_session(self):
+        """The model's training steps (presenters.train_session), shared by every tab; made on first use."""
+        s = self.__dict__.get("bv_train_session")
+        if s is None:
+            s = self.__dict__.setdefault("bv_train_session", TrainSession(self.graph, lambda: self.run_session.runnable))
+        return s
+
+    def render(self, state: ViewState, color_by: str = "role", run: dict | None = None,
+               train: dict | None = None) -> Rendered:
+        """The picture of ``state``; colour-by activation/change use the tab's own run (its RUN store), the
+        training modes the tab's own step (its bv-train store; drawn once the step was taken)."""
         color_by = color_by if color_by in COLOR_MODES else "role"
         rkey = self.run_key(run) if color_by in RUN_MODES else None
+        if color_by in TRAIN_MODES:
+            tkey = spec_key(train) if self.train_session.cached(train) is not None else None
+            key = (self.state_key(state), color_by, tkey)
+            return self._rendered.get_or_make(key, lambda: self._render_train(state, color_by, train if tkey else None))
         key = (self.state_key(state), color_by, rkey)
         return self._rendered.get_or_make(key, lambda: self._render_paused(state, color_by, rkey))
 
     def _render_paused(self, state: ViewState, color_by: str, rkey: tuple | None) -> Rendered:
         with gc_paused():  # the view, too, is ~10^5 short-lived objects beside a heap of millions
             return self._render(state, color_by, rkey)
+
+    def _render_train(self, state: ViewState, mode: str, train: dict | None) -> Rendered:
+        """Colour-by the tab's training step: the same presenter as ``bertviz-graph train --graph``."""
+        view = self.view(state)
+        lv = layout_of(view)
+        hit = self.train_session.cached(train)
+        if hit is None:
+            fills = {n.id: NO_VALUE for n in lv.view.nodes}
+            return Rendered(view, lv, to_svg(lv, legend=False, title=False, fills=fills), {}, None)
+        pic = train_picture(hit[0], view, lv, mode, (train or {}).get("opt") or "sgd")
+        vals = pic["values"]
+        vrange = (min(vals.values()), max(vals.values())) if vals else None
+        svg = to_svg(lv, legend=False, title=False, fills=pic["fills"], strokes=pic["strokes"], overlay=pic["overlay"])
+        return Rendered(view, lv, svg, vals, vrange, {"": pic["why"]} if pic["why"] else {}, pic["tips"])
 
     def _render(self, state: ViewState, color_by: str, rkey: tuple | None = None) -> Rendered:
         from bertviz_graph.layout import layout_of

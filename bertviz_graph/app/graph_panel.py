@@ -14,9 +14,10 @@ from typing import Any
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update, set_props
 
 from bertviz_graph.app import ids
-from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, AppContext
+from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, TRAIN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
+from bertviz_graph.app.training_legend import legend as train_legend
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT
 from bertviz_graph.presenters.explorer import step
@@ -54,6 +55,7 @@ OUTPUTS = {
 
 
 RUN_STORE = "bv-run"  # run_panel.RUN: the tab's run input {"text", "pair", "ids", "nonce"}
+TRAIN_STORE = "bv-train-done"  # training_panel.T_DONE: the inputs of the tab's step, once it is taken
 
 
 # ---- layout --------------------------------------------------------------------------------------------
@@ -148,6 +150,8 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
 
     items: list[Any] = []
     legend = legend_items(lv)
+    if color_by in TRAIN_MODES:  # the training step's colours (app/training_legend.py)
+        return train_legend(color_by, vrange, why)
     if color_by == "role":
         for color, text in ((role_color(key), text) for kind, key, text in legend if kind == "role"):
             items.append(html.Div(className="bv-leg-item", children=[
@@ -310,7 +314,7 @@ def register(app, C: AppContext) -> None:
             "slider": Input(ids.SERIES_SLIDER, "value"),
             "color_by": Input(ids.COLOR_BY, "value"),
         },
-        state={**state, "run": State(RUN_STORE, "data")},
+        state={**state, "run": State(RUN_STORE, "data"), "train": State(TRAIN_STORE, "data")},
         prevent_initial_call=True,
     )
     def _controller(**kw: Any) -> dict[str, Any]:
@@ -321,6 +325,7 @@ def register(app, C: AppContext) -> None:
         inputs={
             "request": Input(ids.VIEW_REQUEST, "data"),
             "run": Input(RUN_STORE, "data"),  # the tab's own run: colour-by activation / change follow it
+            "train": Input(TRAIN_STORE, "data"),  # the tab's own training step: its colour-by modes follow it
         },
         state={**state, "color_by": State(ids.COLOR_BY, "value"), "slider": State(ids.SERIES_SLIDER, "value")},
         prevent_initial_call=True,
@@ -372,7 +377,7 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
                color_by: str | None = "role", request: dict | None = None, state: dict | None = None,
                query: str | None = None, search: dict | None = None, pending: dict | None = None,
                series_target: str | None = None, selected: dict | None = None, run: dict | None = None,
-               **_clicks: Any) -> dict[str, Any]:
+               train: dict | None = None, **_clicks: Any) -> dict[str, Any]:
     """One user action -> the outputs that change (see OUTPUTS); ``trig`` is the id of what was used.
 
     Depends only on its arguments and the shared context C, so tests call it without a browser."""
@@ -459,6 +464,8 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         redraw = True
     elif trig == RUN_STORE:
         redraw = (color_by or "role") in RUN_MODES  # a new sentence recolours only the run's colour modes
+    elif trig == TRAIN_STORE:
+        redraw = (color_by or "role") in TRAIN_MODES  # a new step recolours only the training colour modes
     elif trig == ids.VIEW_REQUEST and isinstance(request, dict):
         res = step(view, was, {**request, "type": str(request.get("action", ""))})
         notes += res.notes
@@ -478,7 +485,7 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
             out["pending"] = {"state": final.to_json_dict(), "focus": focus}
             out["notice"] = "; ".join(notes)
             return out
-        r = C.render(final, color_by or "role", run)
+        r = C.render(final, color_by or "role", run, train)
         hl = _highlight_set(r.view, search.get("matches") or [])
         mark = sel if sel is not None else sel_mark if sel_mark is not None else (
             selected.get("id") if isinstance(selected, dict) else None)

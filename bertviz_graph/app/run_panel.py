@@ -16,11 +16,12 @@ from dash.exceptions import PreventUpdate
 
 from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
-from bertviz_graph.app.context import AppContext
+from bertviz_graph.app.context import TRAIN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import activations as PA
 from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
+from bertviz_graph.presenters.training_graph import edge_grad_tips
 
 TAB_VALUE = "run"
 TAB_LABEL = "Run"
@@ -42,6 +43,7 @@ RUN_FFN = "bv-run-ffn"
 RUN_TOK = "bv-run-tok"  # page-level store: the token picked (None: all), read by every run panel
 RUN_SUMMARY = "bv-run-summary"  # one line in the header: what ran
 RUN_TIPS = "bv-run-tips"  # store: {"edges": {edge id: line}, "nodes": {box id: line}} for the canvas tooltips
+TRAIN_DONE = "bv-train-done"  # training_panel.T_DONE: the tab's step, once taken (its tooltips)
 RUN_TIPS_DONE = "bv-run-tips-done"  # clientside output that changes nothing
 OUTPUT_IDS = "bv-output-ids"  # store: the ids of the output node(s) and head group(s)
 PRED_BOX = "bv-run-pred-box"  # the predictions section (the output node and the head group link to it)
@@ -277,8 +279,9 @@ def register(app, C: AppContext) -> None:
             return {}, hide, html.Div(error_text(e), className="bv-banner"), {}, hide, "", {}, hide
 
     @app.callback(Output(RUN_TIPS, "data"), Input(ids.GRAPH_PICTURE, "data"), Input(RUN_STATUS, "children"),
-                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"), State(ids.MODEL, "data"))
-    def _tips(_picture, _status, run, view_state, color_by, spec=None):
+                  State(RUN, "data"), State(ids.VIEW_STATE, "data"), State(ids.COLOR_BY, "value"), State(ids.MODEL, "data"),
+                  Input(TRAIN_DONE, "data"))
+    def _tips(_picture, _status, run, view_state, color_by, spec=None, train=None):
         """Tooltips of the drawn edges (the tensor each carries for this tab's sentence) and, when colouring
         by a run, of the boxes (their value, or why they have none). Only from a run already made (the
         status line changes once it is): tooltips never start a forward pass of their own."""
@@ -286,10 +289,16 @@ def register(app, C: AppContext) -> None:
         try:
             acts = None if not isinstance(run, dict) else C.run_session.cached(
                 run.get("text"), run.get("pair") or None, run.get("ids") or None)
-            if acts is None:
-                return None
             state, _ = C.state(view_state)
-            return {"edges": PA.edge_tips(C.graph, C.view(state), acts), "nodes": _node_tips(C, state, color_by, run)}
+            grads = _train_tips(C, state, color_by, train)  # issue 21: ∂L/∂x of the tab's training step
+            if acts is None:
+                return grads
+            out = {"edges": PA.edge_tips(C.graph, C.view(state), acts), "nodes": _node_tips(C, state, color_by, run)}
+            if grads:
+                out["edges"] = {k: "\n".join(x for x in (out["edges"].get(k), grads["edges"].get(k)) if x)
+                                for k in {*out["edges"], *grads["edges"]}}
+                out["nodes"] = grads["nodes"] or out["nodes"]
+            return out
         except Exception:  # noqa: BLE001 - tooltips are optional; the Run tab says what is wrong
             return None
 
@@ -356,6 +365,16 @@ def _edge_panel(C: AppContext, acts, edge: str, view_state, token) -> tuple:
     if tv.note:
         info.append(html.Div(tv.note, className="bv-banner"))
     return PA.tensor_figure(tv, t), {}, info
+
+
+def _train_tips(C: AppContext, state, color_by: str | None, train) -> dict | None:
+    """Tooltips from the tab's training step: ∂L/∂x on the edges, the colour-by value on the boxes."""
+    hit = C.train_session.cached(train) if isinstance(train, dict) else None
+    if hit is None:
+        return None
+    if color_by in TRAIN_MODES:
+        return C.render(state, color_by, None, train).tips
+    return {"edges": edge_grad_tips(hit[0], C.view(state)), "nodes": {}}
 
 
 def _node_tips(C: AppContext, state, color_by: str | None, run) -> dict[str, str]:

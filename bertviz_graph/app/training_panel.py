@@ -1,14 +1,11 @@
 """The Training tab: one real training step on the model shown (what trains, the loss, the gradients per layer,
 the textbook rule on the strongest edge of a selected Linear, ∂L/∂output of a selected op), and N steps on a
-copy with the loss curve. The shown model is never changed; steps are cached by their inputs (a small LRU of
-immutable results, shared by content, never a tab's mutable state)."""
+copy with the loss curve and a progress bar. The shown model is never changed; steps are cached by their inputs
+(``C.train_session``: a small LRU of immutable results, shared by content, never a tab's mutable state). Once a
+step is taken its inputs go to ``T_DONE``, which the graph's colour-by (gradient, update, backward) follows."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from dash import Input, Output, State, dcc, html
@@ -29,10 +26,12 @@ T_GO, T_STEPS, T_STEPS_GO = "bv-train-go", "bv-train-steps", "bv-train-steps-go"
 T_STATUS, T_STRIP, T_SEL, T_HEAT = "bv-train-status", "bv-train-strip", "bv-train-sel", "bv-train-heat"
 T_COMPARE, T_FOLDER = "bv-train-compare", "bv-train-folder"  # before/after in the Compare tab
 T_WGRAD = "bv-train-wgrad"  # ∂L/∂W of the selected Linear
+T_TOP = "bv-train-top"  # its largest entries, with their heads
+T_NEURONS = "bv-train-neurons"  # its strongest-gradient edges drawn as neurons
+T_DONE = "bv-train-done"  # store: the inputs of the step taken (graph_panel.TRAIN_STORE reads it)
+T_POLL, T_PROGRESS = "bv-train-poll", "bv-train-progress"  # N steps on a copy: the progress bar
 SETS = ["all", "last:2", "bias", "layernorm", "head", "lora:8"]
 CONFIG = {"displaylogo": False}
-_STEPS: OrderedDict[tuple, Any] = OrderedDict()
-_LOCK = threading.Lock()
 
 
 def runnable(C: AppContext) -> Any:
@@ -65,7 +64,9 @@ def layout(C: AppContext) -> html.Div:
                   html.Span("or"), dcc.Input(id=T_STEPS, value=5, type="number", min=2, max=50,
                                              style={"width": "55px"}),
                   html.Button("steps on a copy", id=T_STEPS_GO, n_clicks=0, className="bv-btn")], style=row),
-        dcc.Store(id=TRAIN, data=None), dcc.Store(id=T_FOLDER, data=None),
+        dcc.Store(id=TRAIN, data=None), dcc.Store(id=T_FOLDER, data=None), dcc.Store(id=T_DONE, data=None),
+        dcc.Interval(id=T_POLL, interval=400, disabled=True),
+        html.Div(id=T_PROGRESS, style={"display": "none"}),
         html.Button("Compare before / after →", id=T_COMPARE, n_clicks=0, className="bv-btn",
                     style={"display": "none"}),
         dcc.Loading(html.Div("Press “Take one step”.", id=T_STATUS, className="bv-empty")),
@@ -73,47 +74,24 @@ def layout(C: AppContext) -> html.Div:
         html.Div(id=T_SEL, className="bv-explain"),
         dcc.Graph(id=T_HEAT, config=CONFIG, style={"display": "none"}),
         dcc.Graph(id=T_WGRAD, config=CONFIG, style={"display": "none"}),
+        html.Div(id=T_TOP),
+        dcc.Graph(id=T_NEURONS, config=CONFIG, style={"display": "none"}),
     ])
 
 
-def _key(C: AppContext, spec: dict) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in spec.items() if k != "nonce")) + (id(C.graph),)
+def _cached(C: AppContext, spec: dict | None):
+    return C.train_session.cached(spec) if spec else None
 
 
-def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None, str | None]:
-    from bertviz_graph.train.step import train_step
-    from bertviz_graph.train.update import train_steps
-
-    key = _key(C, spec)
-    with _LOCK:
-        if key in _STEPS:
-            return _STEPS[key]
-    run = runnable(C)
-    obj = None if spec["objective"] == "auto" else spec["objective"]
-    kw = dict(objective=obj, target=spec["target"], lr=float(spec["lr"] or 0))
-    pair = spec["pair"] or None
-    step = train_step(C.graph, run, spec["text"], pair, trainable=spec["set"], **kw)
-    losses, folder = None, None
-    if spec.get("steps"):
-        import tempfile
-
-        from bertviz_graph.train.update import save_trained
-
-        model, losses = train_steps(run, [{"text": spec["text"], "pair": pair, "target": spec["target"]}],
-                                    int(spec["steps"]), kw["lr"], spec["set"], spec["opt"], obj)
-        # the trained copy as a folder the Compare tab reads (a temporary one, removed when evicted)
-        folder = str(save_trained(model, Path(tempfile.mkdtemp(prefix="bvg-trained-")) / f"{run.name}-after-{len(losses)}-steps", run))
-    with _LOCK:
-        _STEPS[key] = (step, losses, folder)
-        while len(_STEPS) > 3:
-            old = _STEPS.popitem(last=False)[1][2]
-            if old:
-                shutil.rmtree(Path(old).parent, ignore_errors=True)
-    return step, losses, folder
+def progress_bar(done: int, total: int, loss: float) -> list[Any]:
+    """N steps on a copy under way: a bar and its numbers."""
+    text = f"step {done} of {total}" + (f": loss {loss:.4g}" if done and loss == loss else " (starting)")
+    return [html.Progress(value=str(done), max=str(total), style={"width": "220px", "verticalAlign": "middle"}),
+            html.Span(" " + text, style={"fontSize": "13px"})]
 
 
 def register(app, C: AppContext) -> None:
-    @app.callback(Output(TRAIN, "data"), Input(T_GO, "n_clicks"), Input(T_STEPS_GO, "n_clicks"),
+    @app.callback(Output(TRAIN, "data"), Output(T_POLL, "disabled"), Input(T_GO, "n_clicks"), Input(T_STEPS_GO, "n_clicks"),
                   State(T_TEXT, "value"), State(T_PAIR, "value"), State(T_TARGET, "value"), State(T_OBJ, "value"),
                   State(T_SET, "value"), State(T_LR, "value"), State(T_OPT, "value"), State(T_STEPS, "value"),
                   State(TRAIN, "data"), prevent_initial_call=True)
@@ -121,11 +99,23 @@ def register(app, C: AppContext) -> None:
         from dash import ctx
 
         n = int(steps or 0) if ctx.triggered_id == T_STEPS_GO else 0
-        return {"text": text or "", "pair": pair or "", "target": target, "objective": objective, "set": tset,
+        spec = {"text": text or "", "pair": pair or "", "target": target, "objective": objective, "set": tset,
                 "lr": lr, "opt": opt, "steps": n, "nonce": (cur or {}).get("nonce", 0) + 1}
+        return spec, not n  # the progress bar polls while N steps run
+
+    @app.callback(Output(T_PROGRESS, "children"), Output(T_PROGRESS, "style"), Input(T_POLL, "n_intervals"),
+                  State(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _progress(_n, spec, model=None):
+        """What the steps under way report (``TrainSession.progress``; issue 19's jobs will report it too)."""
+        C = model_for(app, model)
+        got = C.train_session.progress(spec) if spec and spec.get("steps") else None
+        if got is None:
+            return [], {"display": "none"}
+        return progress_bar(*got), {"margin": "4px 0"}
 
     @app.callback(Output(T_STATUS, "children"), Output(T_STATUS, "className"), Output(T_STRIP, "figure"),
                   Output(T_STRIP, "style"), Output(T_FOLDER, "data"), Output(T_COMPARE, "style"),
+                  Output(T_DONE, "data"), Output(T_POLL, "disabled", allow_duplicate=True),
                   Input(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     def _show(spec, model=None):
         C = model_for(app, model)  # the tab's model (app/registry.py)
@@ -133,19 +123,23 @@ def register(app, C: AppContext) -> None:
             raise PreventUpdate
         hide = {"display": "none"}
         try:
-            step, losses, folder = _step(C, spec)
+            step, losses, folder = C.train_session.step(spec)
         except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
-            return error_text(e), "bv-banner", {}, hide, None, hide
+            return error_text(e), "bv-banner", {}, hide, None, hide, None, True
         lines = [html.Div(f"{step.objective}: loss {step.loss:.5g} — {step.describe}"),
                  html.Div(f"trainable: {step.counts.sentence()}"),
                  html.Div(f"dropout {'ON' if step.dropout else 'off'}; {len(step.grads)} gradients"
                           f" + {sum(map(len, step.act_grads))} op gradients in {step.seconds:.2f} s"
                           " (the shown model is unchanged)")]
         if losses:
-            lines.append(html.Div(f"{len(losses)} steps on a copy: loss {losses[0]:.4g} → {losses[-1]:.4g}"))
+            lines.append(html.Div(f"{len(losses)} steps on a copy ({spec.get('opt') or 'sgd'}): "
+                                  f"loss {losses[0]:.4g} → {losses[-1]:.4g}"))
+        lines.append(html.Div("Colour the graph by it: Colour by → Gradient, Relative update or Backward."))
+        if PT.lora_sentence(step):
+            lines.append(html.Div(PT.lora_sentence(step)))
         lines += [html.Div(n, className="bv-banner") for n in step.notes]
         return (lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}, folder,
-                {} if folder else hide)
+                {} if folder else hide, spec, True)
 
     @app.callback(Output(diff_panel.INPUT, "value", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True),
@@ -157,27 +151,33 @@ def register(app, C: AppContext) -> None:
             raise PreventUpdate
         return folder, diff_panel.TAB_VALUE, (go or 0) + 1
 
-    @app.callback(Output(T_WGRAD, "figure"), Output(T_WGRAD, "style"), Input(ids.SELECTED, "data"),
-                  Input(T_STATUS, "children"), State(TRAIN, "data"), State(ids.MODEL, "data"))
-    def _weight_grad(selected, _status, spec, model=None):
+    @app.callback(Output(T_WGRAD, "figure"), Output(T_WGRAD, "style"), Output(T_TOP, "children"),
+                  Output(T_NEURONS, "figure"), Output(T_NEURONS, "style"),
+                  Input(ids.SELECTED, "data"), Input(T_DONE, "data"), State(ids.MODEL, "data"))
+    def _weight_grad(selected, spec, model=None):
         from bertviz_graph.presenters import activations as PA
 
         C = model_for(app, model)  # the tab's model (app/registry.py)
         node = selected.get("id") if isinstance(selected, dict) else None
-        with _LOCK:
-            hit = _STEPS.get(_key(C, spec)) if spec else None
+        hit = _cached(C, spec)
         lin = PA.linear_module(C.graph, C.h, node) if node else None
+        hide = {"display": "none"}
         if hit is None or lin is None or f"{lin}.weight" not in hit[0].grads:
-            return {}, {"display": "none"}
+            return {}, hide, [], {}, hide
         try:
-            return PT.weight_grad_figure(hit[0], f"{lin}.weight"), {}
+            name = f"{lin}.weight"
+            edges = PT.grad_edges(hit[0], lin)
+            fig = PT.grad_edges_figure(edges)
+            fig.add_annotation(text=edges["caption"], showarrow=False, xref="paper", yref="paper", x=0, y=-0.02,
+                               xanchor="left", yanchor="top", font={"size": 10})
+            fig.update_layout(margin={"b": 40})
+            return PT.weight_grad_figure(hit[0], name), {}, top_table(hit[0], name), fig, {}
         except Exception:  # noqa: BLE001 - the rule above already says what is wrong
-            return {}, {"display": "none"}
+            return {}, hide, [], {}, hide
 
     @app.callback(Output(T_SEL, "children"), Output(T_HEAT, "figure"), Output(T_HEAT, "style"),
-                  Input(ids.SELECTED, "data"), Input(T_STATUS, "children"), State(TRAIN, "data"),
-                  State(ids.MODEL, "data"))
-    def _selected(selected, _status, spec, model=None):
+                  Input(ids.SELECTED, "data"), Input(T_DONE, "data"), State(ids.MODEL, "data"))
+    def _selected(selected, spec, model=None):
         from bertviz_graph.presenters import activations as PA
 
         C = model_for(app, model)  # the tab's model (app/registry.py)
@@ -186,8 +186,7 @@ def register(app, C: AppContext) -> None:
         if not spec or not node:
             return "Select a Linear (or any op) in the graph to see its gradient here.", {}, hide
         try:
-            with _LOCK:
-                hit = _STEPS.get(_key(C, spec))
+            hit = _cached(C, spec)
             if hit is None:
                 raise PreventUpdate
             step = hit[0]
@@ -195,7 +194,7 @@ def register(app, C: AppContext) -> None:
             lin = PA.linear_module(C.graph, C.h, node)
             if lin is not None and f"{lin}.weight" in step.grads and step.act_grads:
                 j, i = PT.strongest_edge(step, lin)
-                rule = step.edge(lin, j, i)
+                rule = step.edge(lin, j, i, spec.get("opt") or "sgd")
                 out.append(html.H4(f"The rule on the strongest edge of {lin}"))
                 out.append(html.Pre("\n".join(rule.lines()), style={"fontSize": "11px", "whiteSpace": "pre-wrap"}))
             elif lin is not None:
@@ -212,3 +211,14 @@ def register(app, C: AppContext) -> None:
             raise
         except Exception as e:  # noqa: BLE001
             return error_text(e), {}, hide
+
+
+def top_table(step: Any, name: str, k: int = 8) -> html.Div:
+    """The largest |∂L/∂w_ji| of the selected matrix, with the head owning each (hierarchy/heads.py)."""
+    rows = PT.largest_rows(step, name, k)
+    heads = any(r["head"] is not None for r in rows)
+    head = html.Tr([html.Th(x) for x in ["out j", "in i", "∂L/∂w_ji", *(["head"] if heads else [])]])
+    body = [html.Tr([html.Td(r["out"]), html.Td(r["in"]), html.Td(f"{r['grad']:+.4g}"),
+                     *([html.Td("" if r["head"] is None else r["head"])] if heads else [])]) for r in rows]
+    return html.Div([html.H4(f"Largest gradient entries of {name}"),
+                     html.Table([html.Thead(head), html.Tbody(body)], className="bv-diff-table")])

@@ -262,9 +262,11 @@ def _path_d(pts: list[Point]) -> str:
     return _TRAILING.sub("", ("M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n) % flat)
 
 
-def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str]) -> list[str]:
+def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str], stroke: tuple[str, float] | None = None) -> list[str]:
     kind = _kind(e)
     color, width, dash = EDGE_STYLE[kind]
+    if stroke is not None:  # an edge coloured by a value (the training step's backward mode)
+        color, width = stroke[0], round(stroke[1], 2)
     tip = f"{names.get(e.source, e.source)} → {names.get(e.target, e.target)}"
     if e.label:
         tip += f"\n{e.label}"
@@ -367,16 +369,21 @@ def _legend(lv: LaidOutView, x0: float, y0: float, max_w: float) -> tuple[list[s
     return out, sum(widths) + col_gap * (cols - 1), top + rows * row_h
 
 
-def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True, fills: Mapping[str, str] | None = None) -> str:
+def to_svg(lv: LaidOutView, legend: bool = True, title: bool = True, fills: Mapping[str, str] | None = None,
+           strokes: Mapping[str, tuple[str, float]] | None = None, overlay: str = "") -> str:
     """A standalone SVG document of ``lv`` (title on top, legend below), valid XML.
 
-    ``fills``: node id -> fill colour (colour-by in the app; default: the role colour)."""
+    ``fills``: node id -> fill colour (colour-by in the app; default: the role colour); ``strokes``: edge id ->
+    (colour, width) (default: the edge kind's style); ``overlay``: SVG drawn over the boxes, in diagram
+    coordinates (the training step's LoRA adapters)."""
     with gc_paused():  # tens of thousands of short strings, no cycles: no heap walks while we make them
-        return _to_svg(lv, legend, title, fills)
+        return _to_svg(lv, legend, title, fills, strokes, overlay)
 
 
-def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str] | None) -> str:
+def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str] | None,
+            strokes: Mapping[str, tuple[str, float]] | None, overlay: str) -> str:
     fills = fills or {}
+    strokes = strokes or {}
     view = lv.view
     parts: list[str] = []
     y = 0.0
@@ -426,9 +433,11 @@ def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str]
         body += _frame(n, lv.boxes[n.id], fill(n), parent(n))
     names = {n.id: measure.display_label(n) for n in view.nodes}
     for e in view.edges:
-        body += _edge(e, lv, names)
+        body += _edge(e, lv, names, strokes.get(e.id))
     for n in leaves:
         body += _leaf(n, lv.boxes[n.id], fill(n), parent(n))
+    if overlay:
+        body.append(overlay)
     if frames:  # titles again, over any edge that enters a frame through its title bar
         body.append('<g class="frame-titles" pointer-events="none">')
         for n in frames:

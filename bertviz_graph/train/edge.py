@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.train.update import delta
 
 
 @dataclass
@@ -26,7 +27,9 @@ class EdgeRule:
     terms: np.ndarray  # x_t,i · δ_t,j
     total: float  # Σ terms
     autograd: float  # the parameter's gradient entry from autograd
-    update: float  # Δw_ji for SGD with the step's lr
+    update: float  # Δw_ji of one (first) step of ``optimizer`` with the step's lr
+    optimizer: str = "sgd"
+    lr: float = 0.0
 
     def lines(self) -> list[str]:
         out = [f"{self.module}: w[{self.out_index},{self.in_index}] = {self.weight:+.6g}",
@@ -34,8 +37,14 @@ class EdgeRule:
         out += [f"  {t:>12}: {x:+.5g} × {d:+.5g} = {p:+.5g}"
                 for t, x, d, p in zip(self.tokens, self.x, self.delta, self.terms)]
         out += [f"  sum = {self.total:+.7g}   (autograd: {self.autograd:+.7g})",
-                f"Δw = −lr · ∂L/∂w = {self.update:+.5g}"]
+                self.update_line()]
         return out
+
+    def update_line(self) -> str:
+        """Δw for the chosen optimizer, named (AdamW's first step: m̂ = g, v̂ = g², so −lr·g/(|g|+ε))."""
+        if self.optimizer == "adamw":
+            return f"Δw (AdamW, first step, lr {self.lr:g}) = −lr · g/(|g| + ε) = {self.update:+.5g}"
+        return f"Δw (SGD, lr {self.lr:g}) = −lr · ∂L/∂w = {self.update:+.5g}"
 
 
 def linear_ops_of(graph: Any, module: str) -> tuple[str, str]:
@@ -62,7 +71,7 @@ def linear_ops_of(graph: Any, module: str) -> tuple[str, str]:
     raise UserError(f"no Linear {module!r} in the graph", "pick a Linear module, e.g. encoder.layer.0.attention.self.query")
 
 
-def edge_rule(step: Any, module: str, out_index: int, in_index: int) -> EdgeRule:
+def edge_rule(step: Any, module: str, out_index: int, in_index: int, optimizer: str = "sgd") -> EdgeRule:
     wname = f"{module}.weight"
     if wname not in step.params:
         raise UserError(f"{module!r} has no weight", "pick a Linear module")
@@ -88,5 +97,8 @@ def edge_rule(step: Any, module: str, out_index: int, in_index: int) -> EdgeRule
     x, d = np.concatenate(xs).astype(np.float64), np.concatenate(ds).astype(np.float64)
     terms = x * d
     total = float(terms.sum())
+    # the optimizer is elementwise (no weight decay here): one entry's first step is the tensor's step there
+    g = step.grads[wname][out_index, in_index]
+    upd = float(delta(w.detach()[out_index, in_index], g, step.lr, optimizer))
     return EdgeRule(module, out_index, in_index, float(w.detach()[out_index, in_index]), labels, x, d, terms, total,
-                    float(step.grads[wname][out_index, in_index]), -step.lr * total)
+                    float(g), upd, optimizer, step.lr)

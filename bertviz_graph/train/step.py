@@ -84,10 +84,10 @@ class Step:
 
         return relative_updates(self, optimizer)
 
-    def edge(self, module: str, out_index: int, in_index: int):
+    def edge(self, module: str, out_index: int, in_index: int, optimizer: str = "sgd"):
         from bertviz_graph.train.edge import edge_rule
 
-        return edge_rule(self, module, out_index, in_index)
+        return edge_rule(self, module, out_index, in_index, optimizer)
 
 
 def train_step(graph: Any, run: Any, text: str, pair: str | None = None, objective: str | None = None,

@@ -30,7 +30,7 @@ from bertviz_graph.presenters.explorer import Step, step
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 from bertviz_graph.widget.run import RunMethods
-from bertviz_graph.widget.training import TrainMethods
+from bertviz_graph.widget.training import TRAIN_MODES, TrainMethods
 
 __all__ = ["GraphWidget", "ShowError"]
 
@@ -64,6 +64,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     _tips = traitlets.Dict().tag(sync=True)  # {"edges": {id: line}, "nodes": {id: line}}: canvas tooltips (w.run)
     edge = traitlets.Unicode("").tag(sync=True)  # the selected edge ("" = none): details show its tensor
     color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run)
+    train_tab = traitlets.Dict().tag(sync=True)  # the Training tab (presenters.training.tab_data, w.train_step)
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
     message_handlers: ClassVar[dict[str, str]] = {
@@ -325,9 +326,15 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     @traitlets.observe("color_by")
     def _on_color_by(self, change: dict) -> None:
+        if change["new"] in TRAIN_MODES:  # issue 21: colour by the widget's training step (widget/training.py)
+            self._check_train_mode(change["new"])
+            if self._ready:
+                self._render()
+            return
         if change["new"] not in ("role", "activation", "change"):
             self.color_by = "role"
-            self.error = f"unknown colour-by {change['new']!r}: use 'role', 'activation' or 'change'"
+            self.error = (f"unknown colour-by {change['new']!r}: use 'role', 'activation', 'change', "
+                          f"{', '.join(repr(m) for m in TRAIN_MODES)}")
             return
         if change["new"] != "role" and "_bv_acts" not in self.__dict__:
             self.error = f"colour-by {change['new']} shows a run: call w.run(\"The cat sat on the mat.\") first"
@@ -350,8 +357,12 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
         lv = layout_of(self._view)
         fills, tips = self._run_colours(lv)
+        strokes, overlay = None, ""
+        if self.color_by in self._train_modes():  # the training step's colours (widget/training.py)
+            fills, strokes, tips = self._train_colours(lv, tips)
+            overlay = self.__dict__.get("_bv_overlay", "")
         # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
-        svg = to_svg(lv, legend=False, fills=fills) if fills else to_svg(lv)
+        svg = to_svg(lv, legend=False, fills=fills, strokes=strokes, overlay=overlay) if fills else to_svg(lv)
         with self.hold_sync():
             self.svg = svg
             self._tips = tips
@@ -382,6 +393,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
                 self.edge = ""  # a box selected: the edge is not any more
             self._update_marks()
             self._update_details()
+            self._show_training()  # the Training tab follows the selected Linear (widget/training.py)
             names = self.details.get("weights") or []
             if names and self.matrix_meta.get("name") not in names:
                 try:

@@ -10,9 +10,10 @@ import { DetailsPanel } from "./details.js";
 import { GraphCanvas } from "./graph.js";
 import { MatrixPanel } from "./matrix.js";
 import { SearchBox } from "./search.js";
+import { TrainingPanel } from "./training.js";
 import { h } from "./util.js";
 
-export const PANELS = [DetailsPanel, MatrixPanel];
+export const PANELS = [DetailsPanel, MatrixPanel, TrainingPanel];
 
 function render({ model, el }) {
   const off = [];
@@ -79,6 +80,7 @@ function render({ model, el }) {
     const want = model.get("panel") || PANELS[0].id;
     const active = sections[want] ? want : PANELS[0].id;
     for (const p of PANELS) {
+      if (!sections[p.id]) continue; // not shown on this host
       sections[p.id].style.display = p.id === active ? "" : "none";
       buttons[p.id].classList.toggle("bvg-active", p.id === active);
       buttons[p.id].setAttribute("aria-selected", String(p.id === active));
@@ -90,6 +92,7 @@ function render({ model, el }) {
     showPanel();
   };
   for (const panel of PANELS) {
+    if (panel.when && !panel.when(model)) continue; // a panel this host cannot fill (training offline)
     const b = h("button", { class: "bvg-tab", role: "tab", "data-panel": panel.id, onclick: () => api.activate(panel.id) }, panel.title);
     buttons[panel.id] = b;
     tabs.appendChild(b);
