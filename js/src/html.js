@@ -5,6 +5,7 @@
 import { AttentionPanel } from "./attention_offline.js";
 import widget, { PANELS } from "./index.js";
 import { OfflineModel } from "./offline.js";
+import { mountBar } from "./offline_bar.js";
 
 async function decode(text) {
   const bytes = Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
@@ -17,7 +18,7 @@ async function main() {
   const page = document.getElementById("bvg-page");
   const head = await decode(document.getElementById("bvg-head").textContent);
   performance.mark("bvg-decoded");
-  const fit = () => Math.max(320, window.innerHeight - 12);
+  const fit = () => Math.max(320, window.innerHeight - 40); // the page's own bar (colour-by) takes ~28 px
   // the rest (every picture, detail and weight preview) is decoded once the first picture is drawn
   let painted;
   const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
@@ -31,6 +32,7 @@ async function main() {
   document.body.setAttribute("data-bvg-paint-ms", String(Math.round(performance.now())));
   painted();
   await model.ready;
+  if (model.d.colours) mountBar(page, model, model.d.colours);
   document.body.setAttribute("data-bvg-ready", "1");
 }
 
