@@ -59,15 +59,11 @@ def slots(lv: Any, svg: str) -> list[Slot] | None:
     return None
 
 
-def modes(ctx: Any, run: bool) -> list[str]:
-    """The app's colour-by modes this file can show: sparsity only for a pruned model, the run's with a
-    sentence."""
+def modes(run: bool) -> list[str]:
+    """The app's colour-by modes (its dropdown's), the run's only with a sentence."""
     from bertviz_graph.app.context import COLOR_MODES, RUN_MODES
 
-    out = [m for m in COLOR_MODES if m != "role" and (run or m not in RUN_MODES)]
-    if "sparsity" in out and not any(ctx.sparsity_values().values()):
-        out.remove("sparsity")
-    return out
+    return [m for m in COLOR_MODES if m != "role" and (run or m not in RUN_MODES)]
 
 
 def _fmt(mode: str, v: float) -> str:
@@ -114,7 +110,7 @@ def colour_payload(graph: Any, lvs: list[Any], svgs: list[str], text: str | None
     found = [slots(lv, svg) for lv, svg in zip(lvs, svgs, strict=True)]  # and where they come from
     out: dict[str, Any] = {"modes": [], "palette": [], "diffs": {}, "ranges": {}, "tips": {},
                            "scale": list(SEQUENTIAL), "none": NO_VALUE}
-    for mode in modes(ctx, run):
+    for mode in modes(run):
         diffs, ranges, tips = [], [], {}
         for j, lv in enumerate(lvs):
             values, why = _values(ctx, lv, mode, rkey)

@@ -115,10 +115,13 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         info[x] = d
         names += [w for w in d.get("weights") or [] if w not in names]
-    attention = None
+    attention = neurons = None
     if acts is not None:
+        from bertviz_graph.html.neurons import neuron_payload
+
         _add_predictions(graph, h, info, session, acts)
         attention = _attention(graph, acts)
+        neurons = neuron_payload(graph, session, acts)
 
     from bertviz_graph.html.colours import colour_payload
 
@@ -138,6 +141,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         "tips": tips,
         "sentence": {"text": text, "pair": pair} if acts is not None else None,
         "attention": attention,
+        "neurons": neurons,
     }
 
 

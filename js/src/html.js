@@ -3,6 +3,7 @@
 // notebook widget's own render() over a model that answers from that data (offline.js).
 
 import { AttentionPanel } from "./attention_offline.js";
+import { NeuronsPanel } from "./neurons_offline.js";
 import widget, { PANELS } from "./index.js";
 import { OfflineModel } from "./offline.js";
 import { mountBar } from "./offline_bar.js";
@@ -24,7 +25,7 @@ async function main() {
   const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
   const model = new OfflineModel(head, fit(), rest);
   window.addEventListener("resize", () => model.set("height", fit()));
-  if (head.sentence) PANELS.push(AttentionPanel); // the page's own tab: the sentence's attention maps
+  if (head.sentence) PANELS.push(AttentionPanel, NeuronsPanel); // the page's own tabs: the sentence's maps, neurons
   widget.render({ model, el: page });
   performance.mark("bvg-rendered");
   // painted once the picture is on screen: the widget draws it in a microtask, the browser in the next frame

@@ -19,6 +19,7 @@ export class OfflineModel {
     this.ready = rest.then((more) => {
       Object.assign(this.d, more);
       if (more.attention) this.set("attention", more.attention);
+      if (more.neurons) this.set("neurons", more.neurons);
       if (this.colour !== "role") this.paint();
       const queued = this.pending;
       this.pending = null;
@@ -34,6 +35,7 @@ export class OfflineModel {
       search: "", matches: [], _marks: {}, _focus: {}, _match_info: [], _search_info: "", _tips: {}, _name: data.name || "model",
       selected: "",
       attention: null,
+      neurons: null, // the neuron view of every Linear for the sentence (neurons_offline.js)
       _offline: true, // no kernel: the widget leaves out what needs one (Save HTML)
       _note: "", // the stored view shown differs from the one asked for (html.js shows it)
       _legend: null, // colour-by: {title, lo, hi} of the picture shown, or null for role colours

@@ -15,7 +15,7 @@ function fmt(mode, v) {
 }
 
 export function mountBar(page, model, colours) {
-  const bar = h("div", { class: "bvg-offline-bar", style: { display: "flex", gap: "10px", alignItems: "center", fontSize: "12px", minHeight: "24px", flexWrap: "wrap" } });
+  const bar = h("div", { class: "bvg-offline-bar", style: { display: "flex", gap: "10px", alignItems: "center", fontSize: "12px", minHeight: "24px", flexWrap: "wrap", fontFamily: '"DejaVu Sans", "Helvetica Neue", Arial, sans-serif', padding: "0 2px 4px" } });
   const select = h("select", { class: "bvg-colour-by", title: "colour the boxes by", "aria-label": "colour by" }, h("option", { value: "role", text: "Role" }));
   for (const [m, title] of colours.modes) select.appendChild(h("option", { value: m, text: title }));
   select.addEventListener("change", () => model.setColour(select.value));
