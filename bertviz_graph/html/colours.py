@@ -13,6 +13,11 @@ import random
 import re
 from typing import Any
 
+from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, AppContext, color_for
+from bertviz_graph.presenters.activations import change_values
+from bertviz_graph.render.svg import mix, to_svg
+from bertviz_graph.render.tree_text import human
+
 COLOUR = re.compile(r"(#[0-9a-fA-F]{6})")  # js/src/offline.js splits at the same expression
 # every colour render/svg.py derives from a box's fill: itself, and tints towards white or black
 DERIVED = ((None, 0.0), ("#ffffff", 0.6), ("#000000", 0.45), ("#ffffff", 0.25), ("#ffffff", 0.5),
@@ -21,18 +26,14 @@ Slot = tuple[int, str, int]  # (index of a colour in the SVG, the box whose fill
 
 
 def _derive(colour: str, k: int) -> str:
-    from bertviz_graph.render.svg import _mix
-
     other, t = DERIVED[k]
-    return colour if other is None else _mix(colour, other, t)
+    return colour if other is None else mix(colour, other, t)
 
 
 def slots(lv: Any, svg: str) -> list[Slot] | None:
     """Where the colours of picture ``svg`` (``to_svg(lv)``) come from its boxes' fills: drawn once with a
     random fill per box, each changed colour names its box and tint. None when that is ambiguous (two boxes'
     tints alike): the caller draws each mode instead. One drawing per picture instead of one per mode."""
-    from bertviz_graph.render.svg import to_svg
-
     role = COLOUR.split(svg)[1::2]
     for seed in range(4):
         rng = random.Random(seed)
@@ -61,14 +62,15 @@ def slots(lv: Any, svg: str) -> list[Slot] | None:
 
 def modes(run: bool) -> list[str]:
     """The app's colour-by modes (its dropdown's), the run's only with a sentence."""
-    from bertviz_graph.app.context import COLOR_MODES, RUN_MODES
-
     return [m for m in COLOR_MODES if m != "role" and (run or m not in RUN_MODES)]
 
 
-def _fmt(mode: str, v: float) -> str:
-    from bertviz_graph.render.tree_text import human
+def _title(mode: str) -> str:
+    """The app's name of a mode; the app's "this tab's run" is this file's sentence."""
+    return COLOR_MODES[mode].replace("this tab's run", "the file's sentence")
 
+
+def _fmt(mode: str, v: float) -> str:
     if mode == "sparsity":
         return f"{v:.1%}"
     return f"{v:.4g}" if mode in ("norm", "activation", "change") else f"{human(v)} ({v:,.0f})"
@@ -78,8 +80,6 @@ def _values(ctx: Any, lv: Any, mode: str, rkey: Any) -> tuple[dict[str, float], 
     """The app's colour-by values of a picture's boxes and, for "change", why a box has none
     (``AppContext._render``'s first half, without its SVG: the file draws its own)."""
     if mode == "change":
-        from bertviz_graph.presenters.activations import change_values
-
         acts = ctx.run_session.run(rkey[0], rkey[1] or None, list(rkey[2]) or None)
         got = change_values(ctx.graph, ctx.h, acts, [n.id for n in lv.view.nodes if not n.expanded])
         return ({k: v for k, v in got.items() if isinstance(v, float) and v > 0},
@@ -97,9 +97,6 @@ def colour_payload(graph: Any, lvs: list[Any], svgs: list[str], text: str | None
     """``lvs``: the laid-out view of each stored picture; ``session``: the RunSession that ran the sentence.
     {"modes": [[mode, title]], "palette": [...], "diffs": {mode: [[i, p, ...] per picture]},
     "ranges": {mode: [[lo, hi] | None per picture]}, "tips": {mode: {id: line}}, "scale": [...]}."""
-    from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, SEQUENTIAL, AppContext, color_for
-    from bertviz_graph.render.svg import to_svg
-
     ctx = AppContext(graph)
     run = session is not None
     if run:
@@ -131,10 +128,10 @@ def colour_payload(graph: Any, lvs: list[Any], svgs: list[str], text: str | None
             diffs.append(d)
             ranges.append([lo, hi] if values else None)
             for x, val in values.items():
-                tips[x] = f"{COLOR_MODES[mode]}: {_fmt(mode, val)}"
+                tips[x] = f"{_title(mode)}: {_fmt(mode, val)}"
             for x, w in why.items():
-                tips.setdefault(x, f"{COLOR_MODES[mode]}: {w}")
-        out["modes"].append([mode, COLOR_MODES[mode]])
+                tips.setdefault(x, f"{_title(mode)}: {w}")
+        out["modes"].append([mode, _title(mode)])
         out["diffs"][mode], out["ranges"][mode], out["tips"][mode] = diffs, ranges, tips
     out["palette"] = list(palette)
     return out

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.errors import UserError
+from bertviz_graph.presenters.activations import linear_module, neuron_view
+
 SIG = 5  # significant digits kept (the page shows 4 on hover)
 
 
@@ -16,9 +19,6 @@ def _r(v: float) -> float:
 def neuron_payload(graph: Any, session: Any, acts: Any) -> dict[str, Any] | None:
     """{"tokens": [...], "linears": {module: [per token: {"ins", "outs", "x", "y", "edges", "caption"}]}};
     None for a graph without a PyTorch model to read weights from (an ONNX file)."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.activations import _linear_op, as_token_matrix, linear_module, neuron_view
-
     if graph.meta.get("origin") == "onnx":
         return None
     h = graph.hierarchy
@@ -32,11 +32,14 @@ def neuron_payload(graph: Any, session: Any, acts: Any) -> dict[str, Any] | None
             mod = model.get_submodule(lin)
             w = mod.weight.detach().float().numpy()
             b = None if mod.bias is None else mod.bias.detach().float().numpy()
-            # one row per token, or fewer (the pooler reads [CLS] only)
-            rows = as_token_matrix(acts.array(_linear_op(graph, lin)[1]), len(acts.tokens))[0].shape[0]
             per = []
-            for t in range(min(rows, len(acts.tokens))):
-                nv = neuron_view(graph, acts, w, b, lin, t)
+            for t in range(len(acts.tokens)):
+                try:
+                    nv = neuron_view(graph, acts, w, b, lin, t)
+                except IndexError:
+                    if not per:
+                        raise
+                    break  # one row per token, or fewer: the pooler reads [CLS] only
                 per.append({"ins": nv.inputs, "outs": nv.outputs, "x": [_r(nv.x[j]) for j in nv.inputs],
                             "y": [_r(nv.y[i]) for i in nv.outputs],
                             "edges": [[j, i, _r(c)] for j, i, c in nv.edges], "caption": nv.caption})

@@ -14,6 +14,8 @@ import re
 import zlib
 from typing import Any
 
+from bertviz_graph.html.colours import colour_payload
+from bertviz_graph.html.neurons import neuron_payload
 from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, openable, single_views
 
 WEIGHT_MODES = ("preview", "full", "none")
@@ -117,13 +119,9 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         names += [w for w in d.get("weights") or [] if w not in names]
     attention = neurons = None
     if acts is not None:
-        from bertviz_graph.html.neurons import neuron_payload
-
         _add_predictions(graph, h, info, session, acts)
         attention = _attention(graph, acts)
         neurons = neuron_payload(graph, session, acts)
-
-    from bertviz_graph.html.colours import colour_payload
 
     return {
         "colours": colour_payload(graph, drawn, svgs, text, pair, session),

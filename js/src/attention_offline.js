@@ -102,7 +102,8 @@ export const AttentionPanel = {
           h("td", { text: String(row.head + 1) }), ...a.keys.filter((k) => k !== "layer" && k !== "head").map((k) => h("td", { text: fmt(row[k]) })));
         table.appendChild(tr);
       }
-      body.append(h("div", { class: "bvg-label", text: `Per-head summaries, layer ${li + 1}` }), table);
+      // its own scroller: seven columns are wider than the side pane, which must not scroll sideways
+      body.append(h("div", { class: "bvg-label", text: `Per-head summaries, layer ${li + 1}` }), h("div", { style: { overflowX: "auto", maxWidth: "100%" } }, table));
       if (!a.trained) body.appendChild(h("div", { class: "bvg-notice", role: "note", text: "Untrained weights: these maps show no learned structure." }));
     };
     render();
