@@ -77,15 +77,15 @@ def open_group(browser, path: Path, series: str, att: str) -> tuple[float, float
 
 
 def _states(path: Path) -> dict:
-    """The stored views' index (in the page's first block)."""
+    """The stored views' index (in the page's second block: the first holds the first view's record only)."""
     import base64
     import json
     import re
     import zlib
 
     text = path.read_text(encoding="utf-8")
-    head = re.search('<script type="application/octet-stream" id="bvg-head">([^<]*)</script>', text).group(1)
-    return json.loads(zlib.decompress(base64.b64decode(head)))["states"]
+    rest = re.search('<script type="application/octet-stream" id="bvg-data">([^<]*)</script>', text).group(1)
+    return json.loads(zlib.decompress(base64.b64decode(rest)))["states"]
 
 
 def kernel_open(graph, att: str) -> float:

@@ -99,6 +99,12 @@ def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
     page.screenshot(path=str(tmp_path / "colour.png"))
     page.select_option("select.bvg-colour-by", "role")
     page.wait_for_function("() => document.querySelector('.bvg-colour-legend').textContent === ''")
+    # a third box open (not stored): the closest stored view, and the page says which box it closed
+    node(page, "encoder.layer.0.output").first.click()
+    page.wait_for_selector('g.node[data-id="encoder.layer.0.output.dense"]')
+    assert node(page, "encoder.layer.0.attention.self.query").count() == 1
+    assert "Feed-forward closed" in page.inner_text(".bvg-note")
+    page.click(".bvg-btn[data-action=fit]")  # the whole, larger picture in sight
     page.screenshot(path=str(tmp_path / "open.png"))
 
     # the ×N slider: layer 4 of 6 shows the same place (its self-attention open), details follow

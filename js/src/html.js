@@ -22,7 +22,9 @@ async function main() {
   const fit = () => Math.max(320, window.innerHeight - 40); // the page's own bar (colour-by) takes ~28 px
   // the rest (every picture, detail and weight preview) is decoded once the first picture is drawn
   let painted;
-  const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
+  // (the bundle runs before the parser has read that block: wait for it)
+  const parsed = new Promise((r) => (document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", () => r()) : r()));
+  const rest = new Promise((r) => (painted = r)).then(() => parsed).then(() => decode(document.getElementById("bvg-data").textContent));
   const model = new OfflineModel(head, fit(), rest);
   window.addEventListener("resize", () => model.set("height", fit()));
   if (head.sentence) PANELS.push(AttentionPanel, NeuronsPanel); // the page's own tabs: the sentence's maps, neurons
