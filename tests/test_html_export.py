@@ -129,18 +129,20 @@ def test_weight_previews_describe_the_checkpoint(tiny):
     assert w <= 64 and hgt <= 64, (w, hgt, rows, cols)  # a preview: at most 64×64 cells
 
 
-def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys):
+def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys, monkeypatch):
     # in process (bertviz_graph.cli.main: what `python -m bertviz_graph` exits with); test_cli.py covers the
     # process boundary, this spares two interpreter starts with torch
     from bertviz_graph.cli import main
 
     folder = str(tiny[0])
     out = tmp_path / "x.html"
+    monkeypatch.setattr("bertviz_graph.html.payload.BESIDE_BUDGET", 0)  # the CLI's options, not the views
     assert main(["export", folder, "-o", str(out), "--weights", "none"]) == 0
     assert "opens offline" in capsys.readouterr().err
     d = decode(out)
     assert d["matrices"] == {} and d["weights"] == "none"
-    assert d["svgs"] == tiny[3]["svgs"]  # the same pictures as the API's file
+    # the same pictures as the API's file (its views with a box beside come after these)
+    assert d["svgs"] == tiny[3]["svgs"][: len(d["svgs"])] and len(d["svgs"]) >= 10
 
     bad = tmp_path / "x.svg"
     assert main(["export", folder, "-o", str(bad), "--text", "hi"]) == 2 and not bad.exists()
@@ -149,8 +151,10 @@ def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys):
     assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in err
 
 
-def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path):
+def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path, monkeypatch):
     from bertviz_graph.widget import GraphWidget
+
+    monkeypatch.setattr("bertviz_graph.html.payload.BESIDE_BUDGET", 0)  # the button, not the views (tested above)
 
     _, graph, _, _ = tiny
     w = GraphWidget(graph).open("bert.encoder.layer.0.attention")

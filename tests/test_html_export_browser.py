@@ -218,8 +218,10 @@ def test_payload_holds_the_sentence(minilm):
     assert [m for m, _ in d["colours"]["modes"]] == ["flops", "params", "norm", "sparsity", "activation", "change"]
 
 
-def test_widget_save_html_button_downloads_the_offline_page(minilm, page, console_errors, serve_dir, tmp_path):
+def test_widget_save_html_button_downloads_the_offline_page(minilm, page, console_errors, serve_dir, tmp_path,
+                                                          monkeypatch):
     """The notebook widget's button: the kernel builds the page of the view on screen and the browser saves it."""
+    monkeypatch.setattr("bertviz_graph.html.payload.BESIDE_BUDGET", 0)  # the button, not the views (tested above)
     from widget_host import png, values, write_host
 
     from bertviz_graph.widget import GraphWidget
