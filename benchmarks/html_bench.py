@@ -10,7 +10,7 @@ Per file, interleaved, medians over ``--runs`` fresh pages opened from ``file://
 - first paint: navigation start to the frame after the first picture is drawn (the page's own mark);
   baseline: the same overview as a static SVG file (``export -o x.svg``) opened from ``file://``, to its load;
 - open a group: pointer down on the Attention box of layer 1 until the Self-attention box inside it is drawn
-  (goal ≤ 150 ms); baseline: what the notebook widget's kernel computes for the same click
+  (goal ≤ 150 ms); then Feed-forward opened beside the open Attention (a stored combination view); baseline: what the notebook widget's kernel computes for the same click
   (``GraphWidget.open``: view + layout (warm cache) + SVG + details), in Python, before any browser work.
 """
 
@@ -45,25 +45,47 @@ def svg_load(browser, path: Path) -> float:
     return ms
 
 
-def open_group(browser, path: Path, series: str, att: str) -> float:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(path.as_uri())
-    page.wait_for_selector("body[data-bvg-ready]")
-    page.locator(f'g.node[data-id="{series}"]').first.click()
-    page.wait_for_selector(f'g.node[data-id="{att}"]')
+def _timed(page, click: str, want: str) -> float:
+    """ms from the pointer going down on box ``click`` until box ``want`` is drawn (measured in the page)."""
     page.evaluate(
         """(want) => { window.__t = null; document.addEventListener('pointerdown', () => {
             const t0 = performance.now();
             const poll = () => [...document.querySelectorAll('g.node')].some((g) => g.dataset.id === want)
                 ? (window.__t = performance.now() - t0) : requestAnimationFrame(poll);
             requestAnimationFrame(poll); }, {capture: true, once: true}); }""",
-        att + ".self",
+        want,
     )
-    page.locator(f'g.node[data-id="{att}"]').first.click()
+    page.locator(f'g.node[data-id="{click}"]').first.click()
     page.wait_for_function("() => window.__t !== null")
-    ms = page.evaluate("() => window.__t")
+    return page.evaluate("() => window.__t")
+
+
+def open_group(browser, path: Path, series: str, att: str) -> tuple[float, float]:
+    """(open Attention: its Self-attention drawn, then open Feed-forward beside the open Attention: its dense
+    drawn, the page picking the stored view closest to what is open)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-bvg-ready]")
+    page.locator(f'g.node[data-id="{series}"]').first.click()
+    page.wait_for_selector(f'g.node[data-id="{att}"]')
+    ms = _timed(page, att, att + ".self")
+    ffn = att.replace(".attention", ".intermediate")
+    beside = _timed(page, ffn, ffn + ".dense")
+    assert page.locator(f'g.node[data-id="{att}.self"]').count() == 1  # Attention stayed open
     page.close()
-    return ms
+    return ms, beside
+
+
+def _states(path: Path) -> dict:
+    """The stored views' index (in the page's second block: the first holds the first view's record only)."""
+    import base64
+    import json
+    import re
+    import zlib
+
+    text = path.read_text(encoding="utf-8")
+    rest = re.search('<script type="application/octet-stream" id="bvg-data">([^<]*)</script>', text).group(1)
+    return json.loads(zlib.decompress(base64.b64decode(rest)))["states"]
 
 
 def kernel_open(graph, att: str) -> float:
@@ -95,11 +117,13 @@ def main() -> None:
             series = next(g for g, grp in graph.hierarchy.groups.items() if grp.kind == "series")
             att = pre + ATT
             kernel_open(graph, att)  # warm the layout cache as a long-running kernel has it
-            paint, base_paint, opened, kernel = [], [], [], []
+            paint, base_paint, opened, beside, kernel = [], [], [], [], []
             for _ in range(args.runs):  # interleaved: ours, then the baseline, each run
                 paint.append(first_paint(browser, out))
                 base_paint.append(svg_load(browser, svg))
-                opened.append(open_group(browser, out, series, att))
+                o, b = open_group(browser, out, series, att)
+                opened.append(o)
+                beside.append(b)
                 kernel.append(kernel_open(graph, att))
             med = statistics.median
             size = out.stat().st_size
@@ -110,6 +134,9 @@ def main() -> None:
                   f"ratio {med(paint) / med(base_paint):.2f}×   goal ≤ 1000 ms")
             print(f"open a group         {med(opened):6.0f} ms   widget kernel alone {med(kernel):.0f} ms   "
                   f"ratio {med(opened) / med(kernel):.2f}×   goal ≤ 150 ms")
+            print(f"open a box beside    {med(beside):6.0f} ms   (Feed-forward with Attention open; goal ≤ 150 ms)")
+            st = _states(out)
+            print(f"stored views         {len(st):6d}      ({sum('+' in k for k in st)} with a box open beside another)")
         browser.close()
 
 

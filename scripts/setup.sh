@@ -41,6 +41,8 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ((WITH_TEST)); then
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    # firefox-esr: the offline HTML file is checked in real Firefox too (headless screenshot mode)
+    command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
 fi
 for pkg in fonts-dejavu-core fonts-liberation libcairo2; do
     # dpkg -s alone also succeeds for removed packages that left config files behind

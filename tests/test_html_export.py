@@ -49,10 +49,49 @@ def test_pictures_are_what_the_widget_draws_for_the_same_clicks(tiny):
     groups = [g for g in d["states"] if g]
     assert len(groups) >= 10 and any(h.groups[g].kind == "series" for g in groups)
     assert max(len(h.ancestors(g)) for g in groups) >= 4
-    for gid in groups:
+    singles = [g for g in groups if g in h.groups]
+    for gid in singles:
         w = GraphWidget(graph).open(gid)
         assert d["svgs"][d["states"][gid]["svg"]] == w.svg, gid
         assert set(d["states"][gid]["opened"]) == set(w.state["opened"])
+    # a box open beside another (a sibling of the group or of its frame): the widget opening both
+    beside = [g for g in groups if g not in h.groups]
+    assert len(beside) >= 20
+    for key in beside[::3]:  # a third of them (the widget lays each out: ~0.1 s)
+        gid, sib = key.split("+")
+        assert h.parent(sib) in (h.parent(gid), h.parent(h.parent(gid))), key
+        w = GraphWidget(graph).open(gid).open(sib)
+        assert d["svgs"][d["states"][key]["svg"]] == w.svg, key
+        assert set(d["states"][key]["opened"]) == set(w.state["opened"]) >= {gid, sib}
+
+
+def test_colour_by_is_the_apps_colouring_of_each_stored_picture(tiny):
+    """Each mode's stored colours, put back into a stored picture as the page does, give render/svg.py's
+    picture with the fills the app computes (AppContext.render: its values and scale, color_for)."""
+    from bertviz_graph.app.context import NO_VALUE, AppContext, color_for
+    from bertviz_graph.html.colours import COLOUR
+    from bertviz_graph.render.svg import to_svg
+    from bertviz_graph.view import ViewState
+
+    _, graph, _, d = tiny
+    c = d["colours"]
+    assert [m for m, _ in c["modes"]] == ["flops", "params", "norm", "sparsity"]  # the app's, without a sentence
+    ctx = AppContext(graph)
+    for key, st in list(d["states"].items())[::6]:  # a sixth of the views (~20): each mode's picture is checked
+        r_state = ViewState.from_json_dict({"opened": st["opened"], "instance": st["instance"]})
+        for mode, _ in c["modes"]:
+            parts = COLOUR.split(d["svgs"][st["svg"]])
+            diff = c["diffs"][mode][st["svg"]]
+            for i in range(0, len(diff), 2):
+                parts[2 * diff[i] + 1] = c["palette"][diff[i + 1]]
+            r = ctx.render(r_state, mode)
+            lo, hi = r.vrange or (0, 0)
+            fills = {n.id: color_for(r.values.get(n.id), lo, hi) if r.values else NO_VALUE for n in r.lv.view.nodes}
+            assert "".join(parts) == to_svg(r.lv, fills=fills), (key, mode)
+            assert c["ranges"][mode][st["svg"]] == ([lo, hi] if r.vrange else None)
+    # hover: a box's value, as the app's legend formats it
+    assert c["tips"]["params"]["bert.embeddings"].startswith("Parameters: ")
+    assert max(len(v) for v in c["diffs"]["flops"]) > 0
 
 
 def test_details_are_the_widgets_and_search_fields_give_view_find(tiny):
@@ -90,18 +129,20 @@ def test_weight_previews_describe_the_checkpoint(tiny):
     assert w <= 64 and hgt <= 64, (w, hgt, rows, cols)  # a preview: at most 64×64 cells
 
 
-def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys):
+def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys, monkeypatch):
     # in process (bertviz_graph.cli.main: what `python -m bertviz_graph` exits with); test_cli.py covers the
     # process boundary, this spares two interpreter starts with torch
     from bertviz_graph.cli import main
 
     folder = str(tiny[0])
     out = tmp_path / "x.html"
+    monkeypatch.setattr("bertviz_graph.html.payload.BESIDE_BUDGET", 0)  # the CLI's options, not the views
     assert main(["export", folder, "-o", str(out), "--weights", "none"]) == 0
     assert "opens offline" in capsys.readouterr().err
     d = decode(out)
     assert d["matrices"] == {} and d["weights"] == "none"
-    assert d["svgs"] == tiny[3]["svgs"]  # the same pictures as the API's file
+    # the same pictures as the API's file (its views with a box beside come after these)
+    assert d["svgs"] == tiny[3]["svgs"][: len(d["svgs"])] and len(d["svgs"]) >= 10
 
     bad = tmp_path / "x.svg"
     assert main(["export", folder, "-o", str(bad), "--text", "hi"]) == 2 and not bad.exists()
@@ -110,8 +151,10 @@ def test_cli_writes_the_file_and_refuses_bad_options(tiny, tmp_path, capsys):
     assert lines[0].startswith("error:") and lines[1].startswith("fix:") and "Traceback" not in err
 
 
-def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path):
+def test_widget_save_html_button_sends_the_page_of_the_view_on_screen(tiny, tmp_path, monkeypatch):
     from bertviz_graph.widget import GraphWidget
+
+    monkeypatch.setattr("bertviz_graph.html.payload.BESIDE_BUDGET", 0)  # the button, not the views (tested above)
 
     _, graph, _, _ = tiny
     w = GraphWidget(graph).open("bert.encoder.layer.0.attention")

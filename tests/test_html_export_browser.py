@@ -81,6 +81,30 @@ def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
     assert t_open <= 150, f"opening a group took {t_open:.0f} ms"
     node(page, "encoder.layer.0.attention.self").first.click()
     page.wait_for_selector('g.node[data-id="encoder.layer.0.attention.self.query"]')
+    # a box beside: Intermediate opens and self-attention stays open
+    node(page, "encoder.layer.0.intermediate").first.click()
+    page.wait_for_selector('g.node[data-id="encoder.layer.0.intermediate.dense"]')
+    assert node(page, "encoder.layer.0.attention.self.query").count() == 1
+    assert page.inner_text(".bvg-note") == ""
+    # colour-by FLOPs: the boxes take the app's colours (the stored diff), the legend says the scale, a box's
+    # tooltip its value
+    d = decode(path)
+    page.select_option("select.bvg-colour-by", "flops")
+    page.wait_for_function("() => document.querySelector('.bvg-colour-legend').textContent.includes('FLOPs')")
+    st = d["states"]["encoder.layer.0.attention.self+encoder.layer.0.intermediate"]
+    fill = page.get_attribute('g.node[data-id="encoder.layer.0.intermediate.dense"] rect', "fill")
+    assert fill in d["colours"]["palette"] and fill != d["colours"]["none"]
+    assert page.locator("svg g.legend").first.is_hidden()
+    assert d["colours"]["ranges"]["flops"][st["svg"]] is not None
+    page.screenshot(path=str(tmp_path / "colour.png"))
+    page.select_option("select.bvg-colour-by", "role")
+    page.wait_for_function("() => document.querySelector('.bvg-colour-legend').textContent === ''")
+    # a third box open (not stored): the closest stored view, and the page says which box it closed
+    node(page, "encoder.layer.0.output").first.click()
+    page.wait_for_selector('g.node[data-id="encoder.layer.0.output.dense"]')
+    assert node(page, "encoder.layer.0.attention.self.query").count() == 1
+    assert "Feed-forward closed" in page.inner_text(".bvg-note")
+    page.click(".bvg-btn[data-action=fit]")  # the whole, larger picture in sight
     page.screenshot(path=str(tmp_path / "open.png"))
 
     # the ×N slider: layer 4 of 6 shows the same place (its self-attention open), details follow
@@ -96,6 +120,18 @@ def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
     page.wait_for_function("() => { const i = document.querySelector('.bvg-panel-matrix img, .bvg-panel-matrix canvas');"
                            " return i && (i.naturalWidth || i.width) > 0; }")
     assert "query.weight" in page.inner_text('button.bvg-tab[data-panel="matrix"]')
+
+    # the Neurons tab: the selected Linear for a token of the sentence, exact values on hover
+    nv = d["neurons"]["linears"]["encoder.layer.3.attention.self.query"][2]
+    page.click('button.bvg-tab[data-panel="neurons"]')
+    page.click('.bvg-neuron-tokens button[data-token="2"]')
+    page.wait_for_selector(".bvg-neurons-svg circle.bvg-neuron-output")
+    assert page.locator(".bvg-neurons-svg circle").count() == len(nv["ins"]) + len(nv["outs"])
+    first = page.locator(".bvg-neurons-svg circle.bvg-neuron-output").first
+    assert first.get_attribute("data-index") == str(nv["outs"][0])
+    label, value = first.locator("title").text_content().split(" = ")
+    assert label == f"output neuron {nv['outs'][0]}: y" and float(value) == pytest.approx(nv["y"][0], rel=1e-3)
+    page.screenshot(path=str(tmp_path / "neurons.png"))
 
     # close it again from the details pane (− Close), back to the attention block
     page.click('button.bvg-tab[data-panel="details"]')
@@ -123,7 +159,10 @@ def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
     page.locator('canvas.bvg-att-tile[data-layer="2"][data-head="5"]').click()
     page.wait_for_function("() => document.querySelector('.bvg-attention').textContent.includes('Layer 3, head 6')")
     assert page.locator("canvas.bvg-att-tile").count() == 6 * 12
+    assert page.locator(".bvg-att-summary tr[data-head]").count() == 12  # the layer's per-head summaries
+    assert page.locator(".bvg-head-view line").count() > 0
     page.screenshot(path=str(tmp_path / "attention.png"))
+
 
     assert requests == [], requests
     assert console_errors == []
@@ -148,19 +187,41 @@ def test_stored_attention_is_transformers_own(minilm):
     np.testing.assert_allclose(got, ref, atol=6e-5)  # stored with 4 decimals
     assert d["attention"]["tokens"] == tok.convert_ids_to_tokens(enc["input_ids"][0])
 
+    # the neuron view's numbers: a forward hook on the Linear (its own input and output), not our capture
+    seen = {}
+    lin = model.encoder.layer[2].intermediate.dense
+    lin.register_forward_hook(lambda m, i, o: seen.update(x=i[0][0].numpy(), y=o[0].numpy()))
+    with torch.no_grad():
+        model(**enc)
+    W = lin.weight.detach().numpy()
+    for t in (0, 3):
+        nv = d["neurons"]["linears"]["encoder.layer.2.intermediate.dense"][t]
+        np.testing.assert_allclose(nv["x"], seen["x"][t, nv["ins"]], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(nv["y"], seen["y"][t, nv["outs"]], rtol=1e-4, atol=1e-4)
+        assert np.argsort(-np.abs(seen["y"][t]))[0] == nv["outs"][0]  # the strongest output first
+        for j, i, c in nv["edges"][:5]:
+            assert c == pytest.approx(W[i, j] * seen["x"][t, j], rel=1e-3, abs=1e-6)
+
 
 def test_payload_holds_the_sentence(minilm):
     graph, path = minilm
     d = decode(path)
     assert d["sentence"]["text"] == SENTENCE
     assert any(t.get("edges") for t in d["tips"])
-    # every group of the model has its stored view: the overview plus one per group that opens
+    # every group of the model has its stored view: the overview plus one per group that opens, and views
+    # with a box open beside it (all of MiniLM's fit the budget)
     openable = [g for g, grp in graph.hierarchy.groups.items() if g and (grp.children or grp.kind == "series")]
-    assert set(d["states"]) == {"", *openable}
+    assert {"", *openable} <= set(d["states"])
+    beside = [k for k in d["states"] if "+" in k]
+    assert len(beside) >= 200
+    # colour-by: the app's modes, the run's included
+    assert [m for m, _ in d["colours"]["modes"]] == ["flops", "params", "norm", "sparsity", "activation", "change"]
 
 
-def test_widget_save_html_button_downloads_the_offline_page(minilm, page, console_errors, serve_dir, tmp_path):
+def test_widget_save_html_button_downloads_the_offline_page(minilm, page, console_errors, serve_dir, tmp_path,
+                                                          monkeypatch):
     """The notebook widget's button: the kernel builds the page of the view on screen and the browser saves it."""
+    monkeypatch.setattr("bertviz_graph.html.payload.BESIDE_BUDGET", 0)  # the button, not the views (tested above)
     from widget_host import png, values, write_host
 
     from bertviz_graph.widget import GraphWidget
@@ -189,3 +250,36 @@ def test_widget_save_html_button_downloads_the_offline_page(minilm, page, consol
     assert decode(saved)["svgs"][0] == w.svg
     assert page.locator("button[data-action=save-html]").is_enabled()
     assert console_errors == []
+
+
+def test_the_file_paints_the_graph_in_firefox(minilm, tmp_path):
+    """Real Firefox (Debian's firefox-esr; Playwright cannot drive it without its own build): the file from
+    file:// in headless Firefox's screenshot mode shows the overview, its boxes in their role colours. The
+    screenshot is taken at the load event; the page paints after decoding its data (a promise), so a
+    screenshot taken before that is taken again (state, not time: up to 3 fresh runs)."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+    from PIL import Image
+
+    from bertviz_graph.hierarchy.style import role_color
+
+    firefox = shutil.which("firefox-esr") or shutil.which("firefox")
+    assert firefox, "firefox-esr is missing: scripts/setup.sh --test installs it"
+    _, path = minilm
+    want = [role_color(r) for r in ("embeddings", "layer")]  # the overview's Embeddings and BertLayer ×6 boxes
+    rgb = [np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)]) for c in want]
+    for attempt in range(3):
+        shot, profile = tmp_path / f"ff{attempt}.png", tmp_path / f"profile{attempt}"
+        profile.mkdir()
+        subprocess.run([firefox, "--headless", "--no-remote", "--profile", str(profile), "--screenshot", str(shot),
+                        "--window-size=1400,900", path.as_uri()], env={"HOME": str(profile), "PATH": "/usr/bin:/bin"},
+                       capture_output=True, timeout=120, check=False)
+        px = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+        counts = [int((np.abs(px - c).max(axis=2) <= 2).sum()) for c in rgb]
+        if min(counts) >= 500:  # each box's fill: thousands of pixels once painted
+            break
+    assert px.shape[:2] == (900, 1400)
+    assert min(counts) >= 500, (want, counts)
+    assert len(np.unique(px.reshape(-1, 3), axis=0)) > 50  # a picture, not a blank or an error page

@@ -25,16 +25,18 @@ def encode(payload: dict[str, Any]) -> str:
     return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
 
 
-LATER = ("svgs", "details", "matrices", "tips", "search", "attention")  # decoded after the first picture is drawn
+LATER = ("svgs", "details", "matrices", "tips", "search", "attention", "colours", "neurons")  # decoded after the first picture is drawn
 
 
 def split(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(head, rest): the head is small and holds the first picture, so the page paints before it has
     decoded every stored picture, detail and weight preview (the rest, a few MB of JSON)."""
     head = {k: v for k, v in payload.items() if k not in LATER}
+    # the first view's record only: the index of every stored view comes with the rest
+    head["states"] = {payload["start"]: payload["states"][payload["start"]]}
     first = payload["states"][payload["start"]]["svg"]
     head["first"] = {"svg": payload["svgs"][first], "tips": (payload.get("tips") or [{}] * (first + 1))[first]}
-    return head, {k: payload[k] for k in LATER if k in payload}
+    return head, {"states": payload["states"], **{k: payload[k] for k in LATER if k in payload}}
 
 
 def page(payload: dict[str, Any]) -> str:
@@ -54,8 +56,9 @@ def page(payload: dict[str, Any]) -> str:
         f"<style>{css}\nhtml,body{{margin:0;height:100%;}}#bvg-page{{padding:6px;box-sizing:border-box}}</style>"
         "</head><body><div id=\"bvg-page\"><noscript>This explorer needs JavaScript.</noscript></div>"
         f"<script type=\"application/octet-stream\" id=\"bvg-head\">{encode(head)}</script>"
-        f"<script type=\"application/octet-stream\" id=\"bvg-data\">{encode(rest)}</script>"
-        f"<script>{js}</script></body></html>\n"
+        # the bundle before the big block: it paints the first picture while the parser is still reading the rest
+        f"<script>{js}</script>"
+        f"<script type=\"application/octet-stream\" id=\"bvg-data\">{encode(rest)}</script></body></html>\n"
     )
 
 

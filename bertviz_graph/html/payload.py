@@ -3,16 +3,20 @@
 The page runs no Python, so what the widget's kernel computes on a click is computed here ahead of time,
 by the same code (``layout_of`` + ``to_svg`` for pictures, ``presenters.details`` for the details pane,
 ``widget.matrix.matrix_payload`` for weight heatmaps). The views stored are the overview and, for every
-group, the view with that group and the groups above it opened (``View.reveal(g).open(g)``): any group at
-any depth can be opened and closed, the ×N slider picks any member, but opening a box closes the boxes
-opened beside it (the page shows the stored view of the group clicked last).
+group, the view with that group and the groups above it opened, and views with one more box open beside
+it (``html/states.py``); the page shows the stored view closest to what the reader opened.
 """
 
 from __future__ import annotations
 
 import base64
 import re
+import zlib
 from typing import Any
+
+from bertviz_graph.html.colours import colour_payload
+from bertviz_graph.html.neurons import neuron_payload
+from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, openable, single_views
 
 WEIGHT_MODES = ("preview", "full", "none")
 PREVIEW_PX = (64, 64)  # cells of a weight preview (each one block of weights, reduced as the app reduces)
@@ -20,16 +24,7 @@ PREVIEW_PX = (64, 64)  # cells of a weight preview (each one block of weights, r
 
 def state_views(h: Any, base: Any) -> dict[str, Any]:
     """{state key: View}: "" is the overview, a group id the view with that group (and its ancestors) open."""
-    out = {"": base}
-    for gid, g in h.groups.items():
-        if gid and _openable(g):
-            out[gid] = base.reveal(gid).open(gid)
-    return out
-
-
-def _openable(g: Any) -> bool:
-    """A group drawn as a box that opens: a module or block with children, or a folded ×N series."""
-    return bool(g.children) or g.kind == "series"
+    return single_views(h, base)
 
 
 def _state_record(view: Any, svg_index: int) -> dict[str, Any]:
@@ -40,7 +35,7 @@ def _state_record(view: Any, svg_index: int) -> dict[str, Any]:
 def _home(h: Any, x: str) -> str:
     """The stored view a node is shown in: its group's (the overview for what is visible there)."""
     p = h.parent(x)
-    while p and not _openable(h.groups[p]):
+    while p and not openable(h.groups[p]):
         p = h.parent(p)
     return p or ""
 
@@ -96,11 +91,20 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     svgs: list[str] = []
     index: dict[str, int] = {}
     states: dict[str, Any] = {}
-    for key, v in views.items():
-        svg = to_svg(layout_of(v))
+    drawn: list[Any] = []  # the layout of each stored picture (colour-by recolours it)
+    budget = BESIDE_BUDGET
+    beside = beside_views(h, views)
+    for key, v in [*views.items(), *beside.items()]:
+        lv = layout_of(v)
+        svg = to_svg(lv)
         if svg not in index:
+            if key in beside:  # a view with a box open beside: while the budget lasts
+                budget -= len(zlib.compress(svg.encode("utf-8"), 6))
+                if budget < 0:
+                    break
             index[svg] = len(svgs)
             svgs.append(svg)
+            drawn.append(lv)
             tips.append(_edge_tips(graph, v, acts))
         states[key] = _state_record(v, index[svg])
 
@@ -113,12 +117,14 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
             d["rows"] += [["in neural-network terms", "↓"], *d["mapping"]]
         info[x] = d
         names += [w for w in d.get("weights") or [] if w not in names]
-    attention = None
+    attention = neurons = None
     if acts is not None:
         _add_predictions(graph, h, info, session, acts)
         attention = _attention(graph, acts)
+        neurons = neuron_payload(graph, session, acts)
 
     return {
+        "colours": colour_payload(graph, drawn, svgs, text, pair, session),
         "version": 1,
         "name": graph.name or "model",
         "start": "",
@@ -133,6 +139,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         "tips": tips,
         "sentence": {"text": text, "pair": pair} if acts is not None else None,
         "attention": attention,
+        "neurons": neurons,
     }
 
 

@@ -69,6 +69,9 @@ def _mix(color: str, other: str, t: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
 
 
+mix = _mix  # public: the offline HTML file derives the same tints from a colour-by fill (html/colours.py)
+
+
 def _f(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 

@@ -3,8 +3,10 @@
 // notebook widget's own render() over a model that answers from that data (offline.js).
 
 import { AttentionPanel } from "./attention_offline.js";
+import { NeuronsPanel } from "./neurons_offline.js";
 import widget, { PANELS } from "./index.js";
 import { OfflineModel } from "./offline.js";
+import { mountBar } from "./offline_bar.js";
 
 async function decode(text) {
   const bytes = Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
@@ -17,13 +19,15 @@ async function main() {
   const page = document.getElementById("bvg-page");
   const head = await decode(document.getElementById("bvg-head").textContent);
   performance.mark("bvg-decoded");
-  const fit = () => Math.max(320, window.innerHeight - 12);
+  const fit = () => Math.max(320, window.innerHeight - 40); // the page's own bar (colour-by) takes ~28 px
   // the rest (every picture, detail and weight preview) is decoded once the first picture is drawn
   let painted;
-  const rest = new Promise((r) => (painted = r)).then(() => decode(document.getElementById("bvg-data").textContent));
+  // (the bundle runs before the parser has read that block: wait for it)
+  const parsed = new Promise((r) => (document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", () => r()) : r()));
+  const rest = new Promise((r) => (painted = r)).then(() => parsed).then(() => decode(document.getElementById("bvg-data").textContent));
   const model = new OfflineModel(head, fit(), rest);
   window.addEventListener("resize", () => model.set("height", fit()));
-  if (head.sentence) PANELS.push(AttentionPanel); // the page's own tab: the sentence's attention maps
+  if (head.sentence) PANELS.push(AttentionPanel, NeuronsPanel); // the page's own tabs: the sentence's maps, neurons
   widget.render({ model, el: page });
   performance.mark("bvg-rendered");
   // painted once the picture is on screen: the widget draws it in a microtask, the browser in the next frame
@@ -31,6 +35,7 @@ async function main() {
   document.body.setAttribute("data-bvg-paint-ms", String(Math.round(performance.now())));
   painted();
   await model.ready;
+  if (model.d.colours) mountBar(page, model, model.d.colours);
   document.body.setAttribute("data-bvg-ready", "1");
 }
 

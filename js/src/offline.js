@@ -4,6 +4,8 @@
 
 const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 const ids = (svg) => new Set(Array.from(svg.matchAll(/<g class="node" data-id="([^"]*)"/g), (m) => unescapeAttr(m[1])));
+const COLOUR = /(#[0-9a-fA-F]{6})/; // bertviz_graph/html/colours.py splits at the same expression
+const sameInstance = (a, b) => JSON.stringify(Object.entries(a || {}).sort()) === JSON.stringify(Object.entries(b || {}).sort());
 const unescapeAttr = (s) => s.replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#x27;|&#39;/g, "'").replace(/&amp;/g, "&");
 
 export class OfflineModel {
@@ -17,6 +19,8 @@ export class OfflineModel {
     this.ready = rest.then((more) => {
       Object.assign(this.d, more);
       if (more.attention) this.set("attention", more.attention);
+      if (more.neurons) this.set("neurons", more.neurons);
+      if (this.colour !== "role") this.paint();
       const queued = this.pending;
       this.pending = null;
       for (const m of queued) this.send(m);
@@ -24,12 +28,17 @@ export class OfflineModel {
     this.handlers = {};
     this.visible = new Map(); // svg index -> Set of drawn node ids
     this.focusN = 0;
+    this.colour = "role"; // colour-by mode (html.js sets it); other modes recolour the stored picture
+    this.parts = new Map(); // svg index -> the SVG split at its colours
     this.t = {
       svg: "", details: {}, matrix_png: new Uint8Array(0), matrix_meta: {}, error: "", height, panel: "details",
       search: "", matches: [], _marks: {}, _focus: {}, _match_info: [], _search_info: "", _tips: {}, _name: data.name || "model",
       selected: "",
       attention: null,
+      neurons: null, // the neuron view of every Linear for the sentence (neurons_offline.js)
       _offline: true, // no kernel: the widget leaves out what needs one (Save HTML)
+      _note: "", // the stored view shown differs from the one asked for (html.js shows it)
+      _legend: null, // colour-by: {title, lo, hi} of the picture shown, or null for role colours
     };
     this.go(data.start || "");
   }
@@ -55,9 +64,9 @@ export class OfflineModel {
       return;
     }
     try {
+      if (this.t.error) this.set("error", "");
       const f = this[`msg_${msg.type}`];
       if (f) f.call(this, msg);
-      if (this.t.error) this.set("error", "");
     } catch (e) {
       this.set("error", String(e.message || e));
     }
@@ -70,10 +79,36 @@ export class OfflineModel {
   go(key) {
     if (!(key in this.d.states)) throw new Error(`this file has no view with '${key}' open`);
     this.key = key;
-    this.set("svg", this.d.svgs[this.state().svg]);
-    this.set("_tips", (this.d.tips || [])[this.state().svg] || {});
+    this.paint();
     this.marks();
     this.showDetails();
+  }
+  /** The picture of the view shown, in the colour-by mode's colours (the stored diffs), with its tips. */
+  paint() {
+    const i = this.state().svg;
+    const c = this.d.colours;
+    const diff = this.colour !== "role" && c && c.diffs[this.colour] ? c.diffs[this.colour][i] : null;
+    let svg = this.d.svgs[i];
+    let legend = null;
+    if (diff) {
+      if (!this.parts.has(i)) this.parts.set(i, svg.split(COLOUR));
+      const parts = this.parts.get(i).slice();
+      for (let k = 0; k < diff.length; k += 2) parts[2 * diff[k] + 1] = c.palette[diff[k + 1]];
+      svg = parts.join("");
+      const title = (c.modes.find(([m]) => m === this.colour) || [])[1] || this.colour;
+      const r = c.ranges[this.colour][i];
+      legend = { title, lo: r ? r[0] : null, hi: r ? r[1] : null, scale: c.scale, none: c.none };
+    }
+    const tips = (this.d.tips || [])[i] || {};
+    this.set("svg", svg);
+    this.set("_legend", legend);
+    this.set("_tips", { edges: tips.edges || {}, nodes: diff ? c.tips[this.colour] || {} : tips.nodes || {} });
+  }
+  setColour(mode) {
+    this.colour = mode || "role";
+    if (this.pending) return; // the colours arrive with the rest: paint() then
+    this.paint();
+    this.marks();
   }
   drawn() {
     const i = this.state().svg;
@@ -131,10 +166,52 @@ export class OfflineModel {
     this.marks();
     this.showDetails();
   }
+  ancestors(x) {
+    const out = [];
+    for (let y = this.d.parent[x]; y; y = this.d.parent[y]) out.push(y);
+    return out;
+  }
+  /** The stored view closest to the groups `want` opened (with `gid` open or closed as `opening` says): the
+   * most wanted groups, the fewest others, the same ×N members. Says so when it is not exactly `want`. */
+  closest(want, gid, opening, instance) {
+    let best = null;
+    let score = -Infinity;
+    for (const [k, st] of Object.entries(this.d.states)) {
+      if (st.opened.includes(gid) !== opening) continue;
+      let s = sameInstance(st.instance, instance) ? 0.5 : 0;
+      for (const g of st.opened) s += want.has(g) ? 1 : -1;
+      if (s > score) [best, score] = [k, s];
+    }
+    if (best === null) return;
+    const got = new Set(this.d.states[best].opened);
+    const lost = [...want].filter((g) => !got.has(g) && !this.isSeries(g));
+    this.go(best);
+    this.set("_note", lost.length ? `This file stores ${Object.keys(this.d.states).length} views, not this combination: ${lost.map((g) => this.label(g)).join(", ")} closed (every combination: the app or the notebook widget).` : "");
+  }
+  isSeries(g) {
+    return g in this.d.series;
+  }
+  label(g) {
+    const d = this.d.details[g];
+    return (d && d.title) || g;
+  }
   toggle(gid) {
     if (!(gid in this.d.states)) return;
-    if (this.isOpen(gid)) this.go(this.home(gid));
-    else this.go(gid);
+    const cur = this.state();
+    if (!cur.opened.includes(gid)) return this.openTo(gid);
+    const want = new Set(cur.opened.filter((g) => g !== gid && !this.ancestors(g).includes(gid)));
+    this.closest(want, gid, false, cur.instance);
+  }
+  /** Open gid and the groups above it, keeping open what is open (as far as the file stores it). */
+  openTo(gid) {
+    const cur = this.state();
+    const want = new Set([...cur.opened, gid, ...this.ancestors(gid).filter((y) => y in this.d.states)]);
+    const inst = { ...cur.instance };
+    for (const y of [gid, ...this.ancestors(gid)]) {
+      const s = this.d.parent[y];
+      if (s in this.d.series) inst[s] = this.d.series[s].indexOf(y); // the member it is in
+    }
+    this.closest(want, gid, true, inst);
   }
   loadMatrix(name) {
     const m = this.d.matrices[name];
@@ -161,7 +238,11 @@ export class OfflineModel {
     this.toggle(m.id);
   }
   msg_select(m) {
-    if (m.reveal && m.id && this.rep(m.id) !== m.id) this.go(this.home(m.id));
+    if (m.reveal && m.id && this.rep(m.id) !== m.id) {
+      const home = this.home(m.id);
+      if (home) this.openTo(home); // and the groups above it, keeping what is open where stored
+      else this.go("");
+    }
     this.select(m.id);
     if (m.reveal && m.id) this.focus(m.id);
   }
@@ -169,10 +250,13 @@ export class OfflineModel {
     const members = this.d.series[m.series] || [];
     const dst = members[m.index];
     if (!dst) throw new Error(`${m.series} has no member ${m.index}`);
-    // keep the place: the group open inside the member shown now, opened in member `index` too
-    const src = members.find((x) => this.key === x || this.key.startsWith(`${x}.`));
-    const moved = src ? dst + this.key.slice(src.length) : "";
-    this.go(moved in this.d.states ? moved : dst in this.d.states ? dst : m.series);
+    // keep the place: the groups open inside the member shown now, opened in member `index` too
+    const cur = this.state();
+    const src = members.find((x) => cur.opened.some((g) => g === x || g.startsWith(`${x}.`)));
+    const move = (g) => (src && (g === src || g.startsWith(`${src}.`)) ? dst + g.slice(src.length) : g);
+    const want = new Set(cur.opened.map(move));
+    want.add(dst);
+    this.closest(want, m.series, true, { ...cur.instance, [m.series]: m.index });
     const sel = this.t.selected;
     if (src && sel && (sel === src || sel.startsWith(`${src}.`))) {
       const to = dst + sel.slice(src.length);
@@ -205,6 +289,7 @@ export class OfflineModel {
   msg_value() {}
   msg_reset() {
     this.go(this.d.start || "");
+    this.set("_note", "");
   }
   msg_edge() {}
 }

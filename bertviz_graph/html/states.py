@@ -1,0 +1,71 @@
+"""Which views an offline explorer stores: the page runs no layout, so every combination of open groups it can
+show is laid out (by the app's own ``layout_of``) when the file is written.
+
+Every combination is out of reach (one BERT layer alone has thousands), so the file stores:
+
+- the overview, and for every group the view with that group and the groups above it open (any group at any
+  depth opens; the ×N slider picks any member);
+- for every group, that view with one more box open beside it: each sibling of the group, and each sibling of
+  the frame holding it (open Self-attention, then Intermediate: both stay open).
+
+The page picks, for what the reader asks, the stored view closest to it (``offline.js``: all of the wanted
+groups when stored, else the most of them with the group clicked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bertviz_graph.view import ROOT
+
+BESIDE_LEVELS = 2  # siblings of the group, and of the frame it sits in
+# deflated bytes of the "beside" pictures a file may hold: all of MiniLM's (1.45 MB), the shallower ~half of
+# bert-base's (all would take it to ~6.4 MB, over its 5 MB goal); shallow boxes first (benchmarks/html_bench.py)
+BESIDE_BUDGET = 1_500_000
+
+
+def openable(g: Any) -> bool:
+    """A group drawn as a box that opens: a module or block with children, or a folded ×N series."""
+    return bool(g.children) or g.kind == "series"
+
+
+def _key(view: Any) -> tuple:
+    st = view.state
+    return (st.opened, st.instance)
+
+
+def single_views(h: Any, base: Any) -> dict[str, Any]:
+    """{state key: View}: "" is the overview, a group id the view with that group (and its ancestors) open."""
+    out = {"": base}
+    for gid, g in h.groups.items():
+        if gid and openable(g):
+            out[gid] = base.reveal(gid).open(gid)
+    return out
+
+
+def beside_views(h: Any, singles: dict[str, Any]) -> dict[str, Any]:
+    """{"gid+sibling": View}: a group's view with one sibling (of it or of its frame) open too, shallow groups
+    first (what a reader opens first; a budget keeps a prefix); views equal to one already stored are left out."""
+    seen = {_key(v) for v in singles.values()}
+    out: dict[str, Any] = {}
+    singles = dict(sorted(singles.items(), key=lambda kv: len(h.ancestors(kv[0])) if kv[0] else 0))
+    for gid, v in singles.items():
+        if not gid:
+            continue
+        x = gid
+        for _ in range(BESIDE_LEVELS):
+            p = h.parent(x)
+            if p is None:
+                break
+            grp = h.groups[p]
+            if grp.kind != "series":  # a series' members are alternatives (the slider), never side by side
+                for s in grp.children:
+                    if s != x and s in h.groups and openable(h.groups[s]):
+                        nv = v.open(s)
+                        if _key(nv) not in seen:
+                            seen.add(_key(nv))
+                            out[f"{gid}+{s}"] = nv
+            if p == ROOT:
+                break
+            x = p
+    return out
