@@ -13,7 +13,15 @@ import random
 import re
 from typing import Any
 
-from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, TRAIN_MODES, AppContext, color_for
+from bertviz_graph.app.context import (
+    COLOR_MODES,
+    NO_VALUE,
+    RUN_MODES,
+    SEQUENTIAL,
+    TRAIN_MODES,
+    AppContext,
+    color_for,
+)
 from bertviz_graph.presenters.activations import change_values
 from bertviz_graph.render.svg import mix, to_svg
 from bertviz_graph.render.tree_text import human
