@@ -6,7 +6,8 @@ Each round starts one FRESH process per model and tool (rounds interleave them, 
 round). A process traces the graph (from the disk cache) and loads the model, then times:
 - cold: the FIRST capture in the process (nothing before it but the trace and the load);
 - warm: ``--warm`` interleaved pairs of a plain ``model(input_ids)`` (no_grad) and another capture.
-Tools: "ours" = ``bertviz_graph.run.capture.capture`` (the default route), "program" = the exported
+Tools: "ours" = ``bertviz_graph.run.capture.capture`` (the default route), "plain" = a plain forward (its cold
+figure is the first forward of a fresh process: the "cold / cold plain" column), "program" = the exported
 program route it replaces (one layer exported, replicated, run by torch.fx.Interpreter), "torchlens" =
 ``torchlens.trace(model, input_ids)`` (2.36, every op's activation saved; install it by hand, it is not a
 dependency). 12 tokens. Medians over all rounds; ratios to the plain forward measured in the same processes.
@@ -24,7 +25,7 @@ import time
 
 os.environ.setdefault("BERTVIZ_GRAPH_CACHE", "/tmp/bvg-cache-bench")
 MODELS = ("all-MiniLM-L6-v2", "bert-base-uncased", "bert-xl-48")
-TOOLS = ("ours", "program", "torchlens")
+TOOLS = ("ours", "plain", "program", "torchlens")
 IDS = [101, 1996, 4937, 2938, 2006, 1996, 13523, 2138, 2009, 2001, 5458, 102]  # 12 tokens
 
 
@@ -40,7 +41,11 @@ def child(name: str, tool: str, warm: int) -> dict:
     tokens = run.tokenize(ids=IDS)
     x = torch.tensor([tokens.input_ids])
 
-    if tool == "torchlens":
+    if tool == "plain":
+        def once():
+            with torch.no_grad():
+                return run.model(x)
+    elif tool == "torchlens":
         import torchlens as tl
 
         def once():
@@ -96,21 +101,22 @@ def main() -> None:
     med = statistics.median
     loads = [x["load_average"] for v in res.values() for x in v]
     print(f"{len(IDS)} tokens, {a.rounds} rounds, load average {min(loads):.1f}-{max(loads):.1f}")
-    print(f"{'model':20} {'tool':10} {'plain ms':>9} {'cold ms':>9} {'cold/plain':>10} {'warm ms':>9} "
-          f"{'warm/plain':>10}")
+    print(f"{'model':20} {'tool':10} {'plain ms':>9} {'cold ms':>9} {'cold/plain':>10} {'cold/cold plain':>15} "
+          f"{'warm ms':>9} {'warm/plain':>10}")
     rows = []
     for m in a.models:
+        cold_plain = med([x["cold_s"] for x in res[(m, "plain")]]) if "plain" in a.tools else float("nan")
         for t in a.tools:
             rs = res[(m, t)]
             plain = med([p for x in rs for p in x["plain_s"]])
             cold = med([x["cold_s"] for x in rs])
             warm = med([w for x in rs for w in x["warm_s"]])
             row = {"model": m, "tool": t, "plain_ms": round(plain * 1e3, 2), "cold_ms": round(cold * 1e3, 1),
-                   "cold_ratio": round(cold / plain, 2), "warm_ms": round(warm * 1e3, 2),
+                   "cold_ratio": round(cold / plain, 2), "cold_cold_ratio": round(cold / cold_plain, 2), "warm_ms": round(warm * 1e3, 2),
                    "warm_ratio": round(warm / plain, 2), "kept": rs[0]["kept"], "ops": rs[0]["ops"]}
             rows.append(row)
             print(f"{m:20} {t:10} {row['plain_ms']:9.2f} {row['cold_ms']:9.1f} {row['cold_ratio']:10.2f} "
-                  f"{row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
+                  f"{row['cold_cold_ratio']:15.2f} {row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
     print(json.dumps(rows))
 
 
