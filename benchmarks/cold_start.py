@@ -65,6 +65,9 @@ def main() -> None:
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3], help="which parts to run (1-4)")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-model export rows of parts 2 and 3")
+    ap.add_argument("--before", help="part 4: also time the cached bert-base start of this checkout (e.g. main), "
+                                     "interleaved")
+    ap.add_argument("--no-first-ever", action="store_true", help="part 4: skip the first-ever MiniLM start")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bvg-cold-"))
     base = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -150,8 +153,12 @@ def part4(args, cli, base, tmp) -> None:
         try:
             for r in range(args.runs):
                 order = [("bert-base-uncased, cached trace", "bert-base-uncased", cached),
-                         ("all-MiniLM-L6-v2, cached trace", "all-MiniLM-L6-v2", cached),
-                         ("all-MiniLM-L6-v2, first-ever (empty cache)", "all-MiniLM-L6-v2", None)]
+                         ("all-MiniLM-L6-v2, cached trace", "all-MiniLM-L6-v2", cached)]
+                if not args.no_first_ever:
+                    order.append(("all-MiniLM-L6-v2, first-ever (empty cache)", "all-MiniLM-L6-v2", None))
+                if args.before:
+                    order.insert(1, (f"bert-base-uncased, cached trace, {args.before}", "bert-base-uncased",
+                                     {**cached, "PYTHONPATH": args.before}))
                 for label, model, env in order if r % 2 == 0 else order[::-1]:
                     e = env if env is not None else {**base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp)}
                     rows.setdefault(label, []).append(time_serve(browser, model, False, e))
