@@ -6,7 +6,8 @@ Each round starts one FRESH process per model and tool (rounds interleave them, 
 round). A process traces the graph (from the disk cache) and loads the model, then times:
 - cold: the FIRST capture in the process (nothing before it but the trace and the load);
 - warm: ``--warm`` interleaved pairs of a plain ``model(input_ids)`` (no_grad) and another capture.
-Tools: "ours" = ``bertviz_graph.run.capture.capture`` (the default route), "program" = the exported
+Tools: "ours" = ``bertviz_graph.run.capture.capture`` (the default route), "plain" = a plain forward (its cold
+figure is the first forward of a fresh process: the "cold / cold plain" column), "program" = the exported
 program route it replaces (one layer exported, replicated, run by torch.fx.Interpreter), "torchlens" =
 ``torchlens.trace(model, input_ids)`` (2.36, every op's activation saved; install it by hand, it is not a
 dependency). 12 tokens. Medians over all rounds; ratios to the plain forward measured in the same processes.
@@ -24,12 +25,17 @@ import time
 
 os.environ.setdefault("BERTVIZ_GRAPH_CACHE", "/tmp/bvg-cache-bench")
 MODELS = ("all-MiniLM-L6-v2", "bert-base-uncased", "bert-xl-48")
-TOOLS = ("ours", "program", "torchlens")
+TOOLS = ("ours", "plain", "program", "torchlens")
 IDS = [101, 1996, 4937, 2938, 2006, 1996, 13523, 2138, 2009, 2001, 5458, 102]  # 12 tokens
 
 
-def child(name: str, tool: str, warm: int) -> dict:
+def child(name: str, tool: str, warm: int, cpu: bool = False) -> dict:
     import torch
+
+    clock = time.perf_counter
+    if cpu:  # CPU time of one thread: what a loaded machine's queue does not add
+        torch.set_num_threads(1)
+        clock = time.process_time
 
     import bertviz_graph as bg
     from bertviz_graph.run.capture import capture, program_for
@@ -40,7 +46,11 @@ def child(name: str, tool: str, warm: int) -> dict:
     tokens = run.tokenize(ids=IDS)
     x = torch.tensor([tokens.input_ids])
 
-    if tool == "torchlens":
+    if tool == "plain":
+        def once():
+            with torch.no_grad():
+                return run.model(x)
+    elif tool == "torchlens":
         import torchlens as tl
 
         def once():
@@ -51,19 +61,19 @@ def child(name: str, tool: str, warm: int) -> dict:
     else:
         def once():
             return capture(graph, run, tokens)
-    t0 = time.perf_counter()
+    t0 = clock()
     first = once()
-    cold = time.perf_counter() - t0
+    cold = clock() - t0
     kept = len(first.values) if hasattr(first, "values") and isinstance(first.values, dict) else None
     plain, ours = [], []
     for _ in range(warm):
-        t0 = time.perf_counter()
+        t0 = clock()
         with torch.no_grad():
             run.model(x)
-        plain.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        plain.append(clock() - t0)
+        t0 = clock()
         once()
-        ours.append(time.perf_counter() - t0)
+        ours.append(clock() - t0)
     return {"model": name, "tool": tool, "cold_s": cold, "plain_s": plain, "warm_s": ours, "kept": kept,
             "ops": len(graph.ops()), "load_average": os.getloadavg()[0]}
 
@@ -82,9 +92,10 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--tools", nargs="+", default=list(TOOLS))
     ap.add_argument("--child", nargs=2)
+    ap.add_argument("--cpu", action="store_true", help="one torch thread, CPU time (process_time) instead of wall")
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(child(a.child[0], a.child[1], a.warm)))
+        print(json.dumps(child(a.child[0], a.child[1], a.warm, a.cpu)))
         return
     for m in a.models:  # discarded: fills the trace cache and the page cache
         _child(["--child", m, "ours", "--warm", "1"])
@@ -92,25 +103,26 @@ def main() -> None:
     order = [(m, t) for m in a.models for t in a.tools]
     for r in range(a.rounds):
         for m, t in order if r % 2 == 0 else order[::-1]:
-            res.setdefault((m, t), []).append(_child(["--child", m, t, "--warm", str(a.warm)]))
+            res.setdefault((m, t), []).append(_child(["--child", m, t, "--warm", str(a.warm)] + ["--cpu"] * a.cpu))
     med = statistics.median
     loads = [x["load_average"] for v in res.values() for x in v]
-    print(f"{len(IDS)} tokens, {a.rounds} rounds, load average {min(loads):.1f}-{max(loads):.1f}")
-    print(f"{'model':20} {'tool':10} {'plain ms':>9} {'cold ms':>9} {'cold/plain':>10} {'warm ms':>9} "
-          f"{'warm/plain':>10}")
+    print(f"{len(IDS)} tokens, {a.rounds} rounds, {'CPU time, 1 thread' if a.cpu else 'wall time'}, load average {min(loads):.1f}-{max(loads):.1f}")
+    print(f"{'model':20} {'tool':10} {'plain ms':>9} {'cold ms':>9} {'cold/plain':>10} {'cold/cold plain':>15} "
+          f"{'warm ms':>9} {'warm/plain':>10}")
     rows = []
     for m in a.models:
+        cold_plain = med([x["cold_s"] for x in res[(m, "plain")]]) if "plain" in a.tools else float("nan")
         for t in a.tools:
             rs = res[(m, t)]
             plain = med([p for x in rs for p in x["plain_s"]])
             cold = med([x["cold_s"] for x in rs])
             warm = med([w for x in rs for w in x["warm_s"]])
             row = {"model": m, "tool": t, "plain_ms": round(plain * 1e3, 2), "cold_ms": round(cold * 1e3, 1),
-                   "cold_ratio": round(cold / plain, 2), "warm_ms": round(warm * 1e3, 2),
+                   "cold_ratio": round(cold / plain, 2), "cold_cold_ratio": round(cold / cold_plain, 2), "warm_ms": round(warm * 1e3, 2),
                    "warm_ratio": round(warm / plain, 2), "kept": rs[0]["kept"], "ops": rs[0]["ops"]}
             rows.append(row)
             print(f"{m:20} {t:10} {row['plain_ms']:9.2f} {row['cold_ms']:9.1f} {row['cold_ratio']:10.2f} "
-                  f"{row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
+                  f"{row['cold_cold_ratio']:15.2f} {row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
     print(json.dumps(rows))
 
 

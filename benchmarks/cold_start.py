@@ -10,6 +10,9 @@
 3. A Llama-70B-shaped config (80 layers, hidden 8192, 64 heads, 8 KV heads, FFN 28672, vocab 128256) on the
    meta device: traced and drawn folded, whole process, wall time and peak RSS (goals ≤ 30 s, ≤ 1 GB),
    against the same process with the fast path off (torch.export of all 80 layers).
+4. ``serve`` -> the first graph painted in headless Chromium (``serve_bench.time_serve``): bert-base on a
+   cached trace (goal ≤ 1.5 s) and the first-ever start of all-MiniLM-L6-v2 with an empty trace cache (goal
+   ≤ 5 s), interleaved with the cached MiniLM start, medians (``--parts 4``).
 Wall time from the parent, peak RSS of each child from /usr/bin/time.
 """
 
@@ -60,8 +63,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-big", action="store_true")
-    ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3], help="which of the three to run")
+    ap.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3], help="which parts to run (1-4)")
     ap.add_argument("--no-whole", action="store_true", help="skip the whole-model export rows of parts 2 and 3")
+    ap.add_argument("--before", help="part 4: also time the cached bert-base start of this checkout (e.g. main), "
+                                     "interleaved")
+    ap.add_argument("--no-first-ever", action="store_true", help="part 4: skip the first-ever MiniLM start")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bvg-cold-"))
     base = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -74,6 +80,10 @@ def main() -> None:
             e["BERTVIZ_GRAPH_NO_FAST"] = "1"
         return e
 
+    if 4 in args.parts:
+        part4(args, cli, base, tmp)
+        if args.parts == [4]:
+            return
     tv_script = tmp / "tv.py"
     tv_script.write_text(TORCHVIEW)
     subprocess.run([PY, "-c", "import torch, transformers, torchview"], check=True)  # warm the OS file cache
@@ -121,6 +131,45 @@ def part3(cli, env, tmp, variants) -> None:
     for label, fast in variants:
         wall, rss = peak_rss(cmd, env(fast))
         print(f"   {label:28s} {wall:6.2f} s   peak RSS {rss:5.0f} MB", flush=True)
+
+
+def part4(args, cli, base, tmp) -> None:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from serve_bench import time_serve
+
+    # as an installed package runs: bytecode cached (a shell with PYTHONDONTWRITEBYTECODE recompiles every start)
+    base = {k: v for k, v in base.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cached = {**base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp)}
+    for m in ("bert-base-uncased", "all-MiniLM-L6-v2"):  # fills the cached runs' trace cache (and bytecode)
+        subprocess.run([*cli, "info", m], env=cached, check=True, capture_output=True)
+    rows: dict[str, list[float]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            for r in range(args.runs):
+                order = [("bert-base-uncased, cached trace", "bert-base-uncased", cached),
+                         ("all-MiniLM-L6-v2, cached trace", "all-MiniLM-L6-v2", cached)]
+                if not args.no_first_ever:
+                    order.append(("all-MiniLM-L6-v2, first-ever (empty cache)", "all-MiniLM-L6-v2", None))
+                if args.before:
+                    order.insert(1, (f"bert-base-uncased, cached trace, {args.before}", "bert-base-uncased",
+                                     {**cached, "PYTHONPATH": args.before}))
+                for label, model, env in order if r % 2 == 0 else order[::-1]:
+                    e = env if env is not None else {**base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp)}
+                    rows.setdefault(label, []).append(time_serve(browser, model, False, e))
+        finally:
+            browser.close()
+    print(f"4. serve -> first graph painted, whole process, medians of {args.runs}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for label, v in rows.items():
+        goal = 5.0 if "first-ever" in label else 1.5
+        print(f"   {label:44s} {statistics.median(v):6.2f} s   ratio to the goal ({goal:g} s) "
+              f"{statistics.median(v) / goal:.2f}   runs {', '.join(f'{x:.2f}' for x in v)}", flush=True)
 
 
 if __name__ == "__main__":

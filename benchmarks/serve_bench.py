@@ -40,12 +40,12 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def time_serve(browser, model: str, baseline: bool) -> float:
+def time_serve(browser, model: str, baseline: bool, env: dict | None = None) -> float:
     port = _port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
     proc = subprocess.Popen(_cmd(["serve", model, "--port", str(port)], baseline), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=ENV)
+                            stderr=subprocess.DEVNULL, env=ENV if env is None else env)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         while True:  # the port answers when the server is up: wait for that state

@@ -52,6 +52,8 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
 
 
 def _framework_folder(model: str | Path) -> bool:
+    if not Path(model).expanduser().is_dir():  # a preset or Hub name: spare the ONNX package's import (~0.3 s)
+        return False
     from bertviz_graph.onnx.convert import framework_of
 
     return framework_of(Path(model).expanduser()) is not None

@@ -49,6 +49,13 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
                and "token_type" in d["module"])
     plain = run.tokenize(ids=toks.input_ids)
     assert not torch.equal(capture(g, run, toks).values[emb], capture(g, run, plain).values[emb])
+    # a small budget: the generated program keeps (and leaves to recompute) exactly what the eager pass did
+    toks = run.tokenize("Budgets decide what stays.")
+    first, again = capture(g, run, toks, budget_mb=0.2), capture(g, run, toks, budget_mb=0.2)
+    assert len(toks) in next(k for k in eager._PLANS.values() if k.graph() is g).replays
+    assert first.on_demand and first.on_demand == again.on_demand and first.float16 == again.float16
+    assert first.values.keys() == again.values.keys()
+    assert all(torch.equal(first.values[n], again.values[n]) for n in first.values)
 
 
 @pytest.mark.parametrize("family", ["albert", "roberta", "gpt2"])

@@ -65,12 +65,12 @@ def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: b
     import threading
     import webbrowser
 
-    from bertviz_graph.app.run_panel import session
     from bertviz_graph.app.serve_options import secure
 
     app = make_app(graph, policy=policy)
     secure(app.server, token)
-    _preload_after_first_graph(app, lambda: session(app.bv_context).preload())
+    # the example sentence is run when the page asks for it, after its first graph is painted
+    # (app/run_panel.py ``_example_after_first_draw``): nothing imports torch before then
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
     print(f"bertviz-graph: {graph.name} at {url}  (Ctrl+C to stop)", flush=True)
@@ -78,26 +78,3 @@ def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: b
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     app.run(host=host, port=port, debug=False, threaded=True)
-
-
-def _preload_after_first_graph(app: Any, preload: Any) -> None:
-    """Run the example sentence once the first graph has been answered: importing torch and transformers
-    and loading the model take seconds of a 2-core machine, the page needs neither to show the graph."""
-    import threading
-
-    started = threading.Event()
-
-    @app.server.after_request
-    def _after(response: Any) -> Any:
-        if not started.is_set() and response.status_code == 200 and \
-                _path().endswith("_dash-update-component") and not response.direct_passthrough and \
-                b"\"svg\"" in response.get_data():  # the graph payload {"svg": ...} (graph_panel)
-            started.set()
-            preload()
-        return response
-
-
-def _path() -> str:
-    from flask import request
-
-    return request.path

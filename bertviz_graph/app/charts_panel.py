@@ -40,17 +40,17 @@ def layout(C: AppContext) -> html.Div:
             dcc.RadioItems(id=KIND, value="sunburst", options=[{"label": "sunburst", "value": "sunburst"},
                                                                 {"label": "treemap", "value": "treemap"}], **radio),
         ]),
-        dcc.Graph(id=CHART, figure=figure(C, "params", "sunburst"), config=GRAPH_CONFIG),
+        dcc.Graph(id=CHART, config=GRAPH_CONFIG),  # drawn when the tab is opened (``_chart``), not per page
         html.Div(pc.footer("sunburst"), id=FOOTER, className="bv-empty"),
     ])
 
 
 def register(app, C: AppContext) -> None:
-    @app.callback(Output(CHART, "figure"), Output(FOOTER, "children"), Input(METRIC, "value"), Input(KIND, "value"), State(ids.MODEL, "data"),
-                  prevent_initial_call=True)
-    def _chart(metric: str, kind: str, spec=None):
+    @app.callback(Output(CHART, "figure"), Output(FOOTER, "children"), Input(METRIC, "value"), Input(KIND, "value"),
+                  Input(ids.TABS, "value"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _chart(metric: str, kind: str, tab: str | None = None, spec=None):
         C = model_for(app, spec)  # the tab's model (app/registry.py)
-        if metric not in pc.METRICS or kind not in pc.KINDS:
+        if tab != TAB_VALUE or metric not in pc.METRICS or kind not in pc.KINDS:
             raise PreventUpdate
         return figure(C, metric, kind), pc.footer(kind)
 

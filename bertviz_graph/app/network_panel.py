@@ -39,8 +39,10 @@ def request_for(C: AppContext, gid: str) -> dict[str, Any] | None:
 
 
 def layout(C: AppContext) -> html.Div:
+    # no figure yet: it is drawn when the tab is opened (``_highlight``), not with every page (~0.3 s of
+    # bert-base's first page, before its first graph)
     return html.Div([
-        dcc.Graph(id=NET, figure=figure(C), config=GRAPH_CONFIG, clear_on_unhover=True),
+        dcc.Graph(id=NET, config=GRAPH_CONFIG, clear_on_unhover=True),
     ])
 
 

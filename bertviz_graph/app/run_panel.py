@@ -45,6 +45,7 @@ RUN_SUMMARY = "bv-run-summary"  # one line in the header: what ran
 RUN_TIPS = "bv-run-tips"  # store: {"edges": {edge id: line}, "nodes": {box id: line}} for the canvas tooltips
 TRAIN_DONE = "bv-train-done"  # training_panel.T_DONE: the tab's step, once taken (its tooltips)
 RUN_TIPS_DONE = "bv-run-tips-done"  # clientside output that changes nothing
+RUN_EXAMPLE = "bv-run-example"  # store: the example run, copied into RUN once the graph is painted
 OUTPUT_IDS = "bv-output-ids"  # store: the ids of the output node(s) and head group(s)
 PRED_BOX = "bv-run-pred-box"  # the predictions section (the output node and the head group link to it)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"],
@@ -76,7 +77,10 @@ def acts_of(C: AppContext, run: dict | None):
 def stores(C: AppContext) -> list[Any]:
     """Page-level state (present whichever tab is open): the run's input and the picked token."""
     runnable = can_run(C.graph) is None
-    return [dcc.Store(id=RUN, data={"text": EXAMPLE, "pair": "", "ids": None, "nonce": 0} if runnable else None),
+    # RUN starts empty: the example enters it after the graph's first paint (``_example_after_first_draw``),
+    # so no callback of the page imports torch or runs the model before the first graph is on screen
+    example = {"text": EXAMPLE, "pair": "", "ids": None, "nonce": 0} if runnable else None
+    return [dcc.Store(id=RUN, data=None), dcc.Store(id=RUN_EXAMPLE, data=example),
             dcc.Store(id=RUN_TOK, data=None), dcc.Store(id=RUN_TIPS, data=None), dcc.Store(id=RUN_TIPS_DONE),
             dcc.Store(id=OUTPUT_IDS, data=output_boxes(C))]
 
@@ -169,6 +173,7 @@ def register(app, C: AppContext) -> None:
     from bertviz_graph.app import model_switch
 
     model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
+    _example_after_first_draw(app)
 
     @app.callback(Output(RUN, "data"), Output(RUN_STATUS, "children", allow_duplicate=True),
                   Input(RUN_GO, "n_clicks"), Input(RUN_TEXT, "n_submit"),
@@ -337,6 +342,29 @@ def register(app, C: AppContext) -> None:
             raise
         except Exception as e:  # noqa: BLE001
             return html.Div(error_text(e), className="bv-banner")
+
+
+# Waits for a state (the canvas' first paint, js/src/app.js ``firstDraw``), polled every 30 ms; after 10 s
+# without one (no canvas: a page without the graph) the example runs anyway.
+FIRST_DRAW_THEN_EXAMPLE = """function (picture, example, cur) {
+    if (cur || !example) { return window.dash_clientside.no_update; }
+    return new Promise(function (resolve) {
+        var t0 = Date.now();
+        (function wait() {
+            var g = window.bvgGraph;
+            if ((g && g.firstDraw !== null) || Date.now() - t0 > 10000) { resolve(example); }
+            else { setTimeout(wait, 30); }
+        })();
+    });
+}"""
+
+
+def _example_after_first_draw(app) -> None:
+    """The page's example run starts once the first graph is painted: its callbacks import torch and load
+    the model (seconds of a 2-core machine), which would otherwise share the CPU with the first graph."""
+    app.clientside_callback(FIRST_DRAW_THEN_EXAMPLE, Output(RUN, "data", allow_duplicate=True),
+                            Input(ids.GRAPH_PICTURE, "data"), State(RUN_EXAMPLE, "data"), State(RUN, "data"),
+                            prevent_initial_call="initial_duplicate")
 
 
 def output_boxes(C: AppContext) -> list[str]:

@@ -312,13 +312,19 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
         def __init__(self) -> None:
             TorchDispatchMode.__init__(self, DispatchKey.PreDispatch)
 
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False  # nothing here is compiled: spare the per-op torch._dynamo.disable wrapper
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            see_args(args)  # before the swap: the typed copy stands for the buffer's graph node
-            if swap and args and isinstance(args[0], torch.Tensor) and id(args[0]) in swap:
-                args = (swap[id(args[0])], *args[1:])
-            with _DisablePythonDispatcher():  # the op's own kernels at C++ speed
+            # all of it outside the Python dispatcher: the op's kernels, and the recorder's own tensor calls
+            # (detach, storage), which would otherwise each take the Python dispatcher's slow path
+            with _DisablePythonDispatcher():
+                see_args(args)  # before the swap: the typed copy stands for the buffer's graph node
+                if swap and args and isinstance(args[0], torch.Tensor) and id(args[0]) in swap:
+                    args = (swap[id(args[0])], *args[1:])
                 out = func(*args, **(kwargs or {}))
-            builder.add(func, args, kwargs, out, on_op(func, out))
+                builder.add(func, args, kwargs, out, on_op(func, out))
             return out
 
     h1 = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)
