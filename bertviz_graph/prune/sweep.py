@@ -104,8 +104,8 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
           task: str | None = None, seed: int = 0, baseline: bool = True,
           progress: Callable[[str], None] | None = None,
           labelled: str | Path | None = None, measure: list[dict] | None = None) -> list[dict[str, Any]]:
-    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman (+ _lo, _hi: bootstrap 95%)
-    | probe_accuracy, seconds}. Heads and neurons are scored on ``batches``; agreement is measured on
+    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman | probe_accuracy (+ _lo, _hi:
+    bootstrap 95%), seconds}. Heads and neurons are scored on ``batches``; agreement is measured on
     ``measure`` (held-out sentences; default ``batches``, in-sample). ``task`` "lee" or "probe" (on
     ``labelled``, see probe_metric). ``model`` is changed during the sweep and restored at the end."""
     say = progress or (lambda _m: None)
@@ -123,6 +123,10 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
         from bertviz_graph.prune.intervals import lee_with_interval
 
         task_fn: Any = lee_with_interval(tokenizer)
+    elif task == "probe":  # with its bootstrap interval, like lee
+        from bertviz_graph.prune.intervals import probe_interval_metric
+
+        task_fn = probe_interval_metric(tokenizer, labelled)
     else:
         task_fn = task_metric(task, tokenizer, labelled)
     measure = measure or batches
