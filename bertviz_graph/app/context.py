@@ -28,6 +28,12 @@ from bertviz_graph.view_types import VNode
 log = logging.getLogger(__name__)
 
 
+def _analysis_modes() -> dict[str, str]:
+    from bertviz_graph.presenters.analysis_colors import COLOR_MODES as modes
+
+    return modes
+
+
 def _sequential_scale() -> list[str]:
     from plotly.colors import sample_colorscale, sequential
 
@@ -36,6 +42,7 @@ def _sequential_scale() -> list[str]:
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
                "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (this tab's run)",
                "change": "Change ‖out − in‖/‖in‖ (this tab's run)"}
+COLOR_MODES.update(_analysis_modes())  # issue 25: FFN ablation and effective rank (presenters.analysis_colors)
 RUN_MODES = ("activation", "change")  # colour-by modes that follow the tab's own run (the RUN store)
 # plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
 SEQUENTIAL: list[str] = _sequential_scale()
@@ -252,6 +259,10 @@ class AppContext:
             return self.sparsity_values().get(n.id) or None
         if mode == "activation":
             return self.run_session.activation_value(self.h, n.id, rkey) if rkey is not None else None
+        if mode in _analysis_modes():
+            from bertviz_graph.presenters.analysis_colors import box_value
+
+            return box_value(self.param_names_under(n), self.analysis_values(mode))
         if mode == "norm":
             names = self.param_names_under(n)
             if not names:
@@ -267,6 +278,12 @@ class AppContext:
             self.__dict__["_sparsity"] = group_sparsity(self.graph, sparsity(self.graph, self.weights)) \
                 if self.trained else {}
         return self.__dict__["_sparsity"]
+
+    def analysis_values(self, mode: str) -> dict[str, float]:
+        """{weight name: value} of an analysis colour-by, computed once per model (shared by every tab)."""
+        from bertviz_graph.presenters.analysis_colors import param_values
+
+        return self.figures.get_or_make(("colour-by", mode), lambda: param_values(self.graph, mode)[0])
 
     def param_names_under(self, n: VNode) -> list[str]:
         g = self.graph.g

@@ -63,7 +63,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     _name = traitlets.Unicode("model").tag(sync=True)  # download file name
     _tips = traitlets.Dict().tag(sync=True)  # {"edges": {id: line}, "nodes": {id: line}}: canvas tooltips (w.run)
     edge = traitlets.Unicode("").tag(sync=True)  # the selected edge ("" = none): details show its tensor
-    color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run)
+    color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run) | "rank" ...
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
     message_handlers: ClassVar[dict[str, str]] = {
@@ -325,11 +325,14 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     @traitlets.observe("color_by")
     def _on_color_by(self, change: dict) -> None:
-        if change["new"] not in ("role", "activation", "change"):
+        from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
+
+        if change["new"] not in ("role", "activation", "change", *ANALYSIS_MODES):
             self.color_by = "role"
-            self.error = f"unknown colour-by {change['new']!r}: use 'role', 'activation' or 'change'"
+            self.error = (f"unknown colour-by {change['new']!r}: use 'role', 'activation', 'change' or "
+                          + ", ".join(repr(k) for k in ANALYSIS_MODES))
             return
-        if change["new"] != "role" and "_bv_acts" not in self.__dict__:
+        if change["new"] in ("activation", "change") and "_bv_acts" not in self.__dict__:
             self.error = f"colour-by {change['new']} shows a run: call w.run(\"The cat sat on the mat.\") first"
         if self._ready:
             self._render()
@@ -350,6 +353,10 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
         lv = layout_of(self._view)
         fills, tips = self._run_colours(lv)
+        if self.color_by not in ("role", "activation", "change"):  # an analysis colour-by (widget/analysis.py)
+            from bertviz_graph.widget.analysis import analysis_colours
+
+            fills, tips = analysis_colours(self, lv, tips)
         # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
         svg = to_svg(lv, legend=False, fills=fills) if fills else to_svg(lv)
         with self.hold_sync():

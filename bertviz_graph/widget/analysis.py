@@ -42,3 +42,28 @@ def analysis_box(model: Any, kind: str = "heads", compute: bool = True):
     if compute:
         run()
     return box
+
+
+def analysis_colours(w: Any, lv: Any, tips: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    """(fills, tooltips) of the widget's picture for an analysis colour-by (``w.color_by = "rank"``,
+    "ffn_cka", "ffn_task"): the app's values and scale (presenters.analysis_colors, app.context.color_for),
+    computed once per widget."""
+    from bertviz_graph.app.context import NO_VALUE, color_for
+    from bertviz_graph.errors import UserError
+    from bertviz_graph.presenters import analysis_colors as ac
+
+    mode = w.color_by
+    cache = w.__dict__.setdefault("_bv_analysis_colours", {})
+    if mode not in cache:
+        try:
+            cache[mode] = ac.param_values(w.graph, mode)[0]
+        except UserError as e:
+            w.error = str(e)
+            cache[mode] = {}
+    values = cache[mode]
+    got = {n.id: ac.box_value(ac.param_names_under(w.graph, w.hierarchy, n.id, n.kind), values)
+           for n in lv.view.nodes if not n.expanded}
+    shown = {k: v for k, v in got.items() if v is not None and v > 0}
+    hi = max(shown.values(), default=0.0)
+    fills = {n.id: color_for(shown.get(n.id), 0.0, hi) if shown else NO_VALUE for n in lv.view.nodes}
+    return fills, {**tips, "nodes": {k: ac.tip(mode, v) for k, v in got.items()}}
