@@ -78,8 +78,8 @@ def _kernel_cka(x: np.ndarray, y: np.ndarray) -> float:
 
 def test_ffn_colour_by_is_one_minus_last_layer_cka(graph, tiny):
     from bertviz_graph.analyze.ablation import ablation_study
-    from bertviz_graph.prune.holdout import split
     from bertviz_graph.presenters.analysis_colors import param_values
+    from bertviz_graph.prune.holdout import split
 
     study = ablation_study(str(tiny), SENTENCES, keeps=(0.5,), task=None)
     values, _notes = param_values(graph, "ffn_cka", study)
