@@ -101,3 +101,31 @@ def test_ffn_colour_by_is_one_minus_last_layer_cka(graph, tiny):
         for name in (f"encoder.layer.{k}.intermediate.dense.weight", f"encoder.layer.{k}.output.dense.weight"):
             assert values[name] == pytest.approx(want, abs=1e-6)
     assert not any(".attention." in n for n in values)  # the attention block is not what was removed
+
+
+def test_clicking_a_head_in_the_widget_opens_its_map_and_slices(graph, tiny):
+    from plotly.callbacks import InputDeviceState, Points
+
+    from bertviz_graph.presenters.analysis import clicked_head
+    from bertviz_graph.prune.data import BUILTIN_SENTENCES
+    from bertviz_graph.widget import GraphWidget
+
+    w = GraphWidget(graph)
+    box = w.analysis("heads", sentences=SENTENCES)
+    fw = box.children[2].children[0]
+    layer1 = next(t for t in fw.data if t.name == "layer 1")
+    # what a click on the map's 2nd point of layer 1 sends (plotly's own callback objects)
+    layer1._dispatch_on_click(Points(point_inds=[1], xs=[0.0], ys=[0.0], trace_name="layer 1", trace_index=2),
+                              InputDeviceState())
+    assert w.selected == "encoder.layer.1.attention.self.query" and w._matrix_args["highlight"] == 1
+    figs = box.children[3].children
+    assert len(figs) >= 5  # the map, then Q, K, V and the output projection with the head outlined
+    tok = transformers.AutoTokenizer.from_pretrained(tiny)
+    model = transformers.BertModel.from_pretrained(tiny, attn_implementation="eager").eval()
+    with torch.no_grad():
+        att = model(**tok(BUILTIN_SENTENCES[0], return_tensors="pt"), output_attentions=True).attentions
+    assert np.allclose(np.asarray(figs[0].data[0].z, float), att[1][0, 1].numpy(), atol=1e-5)
+    # the app reads the same clicks: a map point's customdata, a matrix cell's row head
+    assert clicked_head({"points": [{"customdata": [2, 3], "x": 0.1}]}) == (2, 3)
+    assert clicked_head({"points": [{"x": "L0.H1", "y": "L1.H0", "z": 0.2}]}) == (1, 0)
+    assert clicked_head({"points": []}) is None

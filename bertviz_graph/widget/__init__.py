@@ -277,11 +277,12 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         w.prune_job, w.original = job, self
         return w
 
-    def analysis(self, kind: str = "heads"):
-        """Is all of BERT needed? An Analysis box for this model: "heads", "ffn" or "rank"."""
+    def analysis(self, kind: str = "heads", sentences: Any = None):
+        """Is all of BERT needed? An Analysis box for this model: "heads", "ffn" or "rank" (on ``sentences``,
+        default the 48 built-in ones); a click on a head opens it in this widget."""
         from bertviz_graph.widget.analysis import analysis_box
 
-        return analysis_box(self._graph, kind)
+        return analysis_box(self._graph, kind, widget=self, sentences=sentences)
 
     def to_svg(self, path: str | Path | None = None) -> str | Path:
         """The picture on screen as SVG text, or written to ``path`` (returns the path)."""
