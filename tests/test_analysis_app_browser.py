@@ -42,9 +42,11 @@ def test_heads_analysis_in_the_app(tmp_path, page, serve_dash, console_errors):
     point.scroll_into_view_if_needed()  # the map sits below the matrix in the scrolling side panel
     box = point.bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.querySelector('#bv-analysis-head-note').innerText.includes('L1.H1')",
-                           timeout=60000)
-    page.wait_for_selector("#bv-att-head .Select-value-label:text-is('1')", timeout=60000)
+    # (dcc.Tabs draws only the tab in front: the Attention tab replaces the Analysis tab's content)
+    page.wait_for_selector("#bv-tab-attention.tab--selected", timeout=60000)
+    page.wait_for_function("() => { const t = s => (document.querySelector(s) || {}).innerText || '';"
+                           " return t('#bv-att-layer').trim() === '1' && t('#bv-att-head').trim() === '1'"
+                           " && t('#bv-att-slices').includes('Head 1 of layer 1'); }", timeout=60000)
     page.wait_for_function("document.querySelector('#bv-graph').innerHTML.includes('"
                            "encoder.layer.1.attention.self.query')", timeout=60000)
     if os.environ.get("BVG_SHOT"):

@@ -11,6 +11,7 @@ from typing import Any
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph.app import attention_panel as AP
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.registry import model_for
@@ -67,8 +68,6 @@ def register(app, C: AppContext) -> None:
         if not n or kind not in pa.KINDS:
             raise PreventUpdate
         return render(C, kind)
-
-    from bertviz_graph.app import attention_panel as AP
 
     @app.callback(Output(AP.LAYER, "value", allow_duplicate=True), Output(AP.HEAD, "value", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True), Output(ids.VIEW_REQUEST, "data", allow_duplicate=True),

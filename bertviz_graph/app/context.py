@@ -21,17 +21,13 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
+from bertviz_graph.presenters.analysis_colors import box_value, param_values
 from bertviz_graph.threads import start_background
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
 
 log = logging.getLogger(__name__)
-
-
-def _analysis_modes() -> dict[str, str]:
-    from bertviz_graph.presenters.analysis_colors import COLOR_MODES as modes
-
-    return modes
 
 
 def _sequential_scale() -> list[str]:
@@ -42,7 +38,7 @@ def _sequential_scale() -> list[str]:
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
                "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (this tab's run)",
                "change": "Change ‖out − in‖/‖in‖ (this tab's run)"}
-COLOR_MODES.update(_analysis_modes())  # issue 25: FFN ablation and effective rank (presenters.analysis_colors)
+COLOR_MODES.update(ANALYSIS_MODES)  # issue 25: FFN ablation and effective rank (presenters.analysis_colors)
 RUN_MODES = ("activation", "change")  # colour-by modes that follow the tab's own run (the RUN store)
 # plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
 SEQUENTIAL: list[str] = _sequential_scale()
@@ -259,9 +255,7 @@ class AppContext:
             return self.sparsity_values().get(n.id) or None
         if mode == "activation":
             return self.run_session.activation_value(self.h, n.id, rkey) if rkey is not None else None
-        if mode in _analysis_modes():
-            from bertviz_graph.presenters.analysis_colors import box_value
-
+        if mode in ANALYSIS_MODES:
             return box_value(self.param_names_under(n), self.analysis_values(mode))
         if mode == "norm":
             names = self.param_names_under(n)
@@ -281,8 +275,6 @@ class AppContext:
 
     def analysis_values(self, mode: str) -> dict[str, float]:
         """{weight name: value} of an analysis colour-by, computed once per model (shared by every tab)."""
-        from bertviz_graph.presenters.analysis_colors import param_values
-
         return self.figures.get_or_make(("colour-by", mode), lambda: param_values(self.graph, mode)[0])
 
     def param_names_under(self, n: VNode) -> list[str]:

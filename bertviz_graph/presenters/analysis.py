@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph.errors import UserError
+from bertviz_graph.run.attention import attention_ops
+
 
 def summary_heads(r: Any) -> list[str]:
     """Plain sentences about a HeadReport."""
@@ -203,7 +206,6 @@ KINDS = {"heads": "redundant heads (Jensen-Shannon between heads)",
 def analysis_view(kind: str, model: Any, sentences: Any = None, task: str | None = None
                   ) -> tuple[list[str], Any, list[dict[str, Any]]]:
     """(sentences, plotly figure, table rows) of one analysis: the one entry the CLI, app and widget share."""
-    from bertviz_graph.errors import UserError
 
     if kind == "heads":
         from bertviz_graph.analyze.heads import head_report
@@ -242,9 +244,6 @@ def clicked_head(click: Any) -> tuple[int, int] | None:
 def head_target(graph: Any, layer: int, head: int) -> dict[str, Any]:
     """Where a head lives in the graph: {"layer", "head", "module" (its attention block), "select" (the query
     Linear the Attention tab and the widget select; its Q rows are the head's slice), "label"}."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.run.attention import attention_ops
-
     found = attention_ops(graph)
     if not 0 <= int(layer) < len(found):
         raise UserError(f"layer {layer} is not in {graph.name} (layers 0..{len(found) - 1})", "pick another head")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.analyze.inputs import runnable
+
 COLOR_MODES = {"ffn_cka": "FFN removed: 1 − CKA of the last layer (per layer)",
                "ffn_task": "FFN removed: drop of held-out Lee ρ (per layer)",
                "rank": "Effective rank / full rank (per weight)"}
@@ -85,8 +87,6 @@ def align(values: dict[str, float], graph: Any) -> dict[str, float]:
 def param_values(graph: Any, mode: str, study: Any = None) -> tuple[dict[str, float], list[str]]:
     """({graph weight name: value}, notes) for one analysis colour-by. ``study``: an ablation study already
     computed (the app's Analysis tab caches one), else it is computed here (FFN modes)."""
-    from bertviz_graph.analyze.inputs import runnable
-
     if mode == "rank":
         from bertviz_graph.analyze.ranks import spectra
 

@@ -9,6 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import torch.nn as nn
 
+from bertviz_graph.prune.data import batches, lee_corpus, probe_sentences
+from bertviz_graph.prune.metrics import sentence_embeddings, spearman
+
 N_BOOT = 1000
 
 
@@ -41,9 +44,6 @@ def lee_pairs(tokenizer) -> Callable[[nn.Module], tuple[np.ndarray, np.ndarray]]
     document pairs."""
     import torch.nn.functional as F
 
-    from bertviz_graph.prune.data import batches, lee_corpus
-    from bertviz_graph.prune.metrics import sentence_embeddings
-
     docs, human = lee_corpus()
     order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
     bats = batches(tokenizer, [docs[i] for i in order], batch_size=16, max_length=256, keep_order=True)
@@ -62,8 +62,6 @@ def lee_pairs(tokenizer) -> Callable[[nn.Module], tuple[np.ndarray, np.ndarray]]
 
 def lee_with_interval(tokenizer, n_boot: int = N_BOOT) -> Callable[[nn.Module], dict[str, float]]:
     """model -> {"lee_spearman", "lee_spearman_lo", "lee_spearman_hi"} (ρ and its bootstrap 95% interval)."""
-    from bertviz_graph.prune.metrics import spearman
-
     pairs = lee_pairs(tokenizer)
 
     def fn(model: nn.Module) -> dict[str, float]:
@@ -105,9 +103,6 @@ def probe_interval_metric(tokenizer, labelled=None, n_boot: int = N_BOOT
                           ) -> Callable[[nn.Module], dict[str, float]]:
     """model -> probe accuracy with its bootstrap 95% interval, on the labelled sentences of
     ``prune.sweep.probe_metric`` (``labelled``, else Pang & Lee, else the built-in opinions)."""
-    from bertviz_graph.prune.data import batches, probe_sentences
-    from bertviz_graph.prune.metrics import sentence_embeddings
-
     texts, labels, _source = probe_sentences(labelled)
     bats = batches(tokenizer, texts, batch_size=32, keep_order=True)
     y = np.asarray(labels)

@@ -10,6 +10,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from bertviz_graph.analyze.heads import attention_rows, js_sums
+from bertviz_graph.prune.arch import find_layers
+from bertviz_graph.prune.heads import head_importance
+from bertviz_graph.prune.metrics import loss_for, reference
+
 
 def redundancy_order(dist: np.ndarray, importance: np.ndarray | None = None) -> list[int]:
     """The heads in the order they are pruned (layer-major indices); ``importance`` (N,) decides within a
@@ -37,9 +42,6 @@ def redundancy_scores(model: nn.Module, batches: list[dict], tokenizer=None, lab
                       use_importance: bool = True) -> torch.Tensor:
     """(layers, heads) position in the pruning order: the lowest are pruned first (prune.heads.pick_lowest).
     Importance (``use_importance``, needs ``tokenizer``) is Michel's, as heads-importance scores it."""
-    from bertviz_graph.analyze.heads import attention_rows, js_sums
-    from bertviz_graph.prune.arch import find_layers
-
     layers = find_layers(model, "heads")
     total, rows = None, 0
     for p, _ids in attention_rows(model, batches):
@@ -49,9 +51,6 @@ def redundancy_scores(model: nn.Module, batches: list[dict], tokenizer=None, lab
     dist = total / max(rows, 1)
     imp = None
     if use_importance and tokenizer is not None:
-        from bertviz_graph.prune.heads import head_importance
-        from bertviz_graph.prune.metrics import loss_for, reference
-
         ref = reference(model, batches, tokenizer)
         imp = head_importance(model, layers, batches, loss_for(model, ref, batches, tokenizer, labels),
                               normalize=True).numpy()

@@ -25,8 +25,10 @@ import anywidget
 import traitlets
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
 from bertviz_graph.presenters.common import head_counts
 from bertviz_graph.presenters.explorer import Step, step
+from bertviz_graph.widget.analysis import analysis_colours
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 from bertviz_graph.widget.run import RunMethods
@@ -326,8 +328,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     @traitlets.observe("color_by")
     def _on_color_by(self, change: dict) -> None:
-        from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
-
         if change["new"] not in ("role", "activation", "change", *ANALYSIS_MODES):
             self.color_by = "role"
             self.error = (f"unknown colour-by {change['new']!r}: use 'role', 'activation', 'change' or "
@@ -355,8 +355,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         lv = layout_of(self._view)
         fills, tips = self._run_colours(lv)
         if self.color_by not in ("role", "activation", "change"):  # an analysis colour-by (widget/analysis.py)
-            from bertviz_graph.widget.analysis import analysis_colours
-
             fills, tips = analysis_colours(self, lv, tips)
         # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
         svg = to_svg(lv, legend=False, fills=fills) if fills else to_svg(lv)

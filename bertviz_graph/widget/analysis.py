@@ -13,6 +13,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from bertviz_graph.errors import UserError
+from bertviz_graph.presenters import analysis as pa
+from bertviz_graph.presenters import analysis_colors as ac
+
 
 def analysis_box(model: Any, kind: str = "heads", compute: bool = True, widget: Any = None,
                  sentences: Any = None):
@@ -21,9 +25,6 @@ def analysis_box(model: Any, kind: str = "heads", compute: bool = True, widget: 
     there (``box.open_head(layer, head)`` does the same from Python)."""
     import ipywidgets as W
     import plotly.graph_objects as go
-
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters import analysis as pa
 
     choice = W.Dropdown(options=[(v, k) for k, v in pa.KINDS.items()], value=kind, description="Analysis")
     button = W.Button(description="Compute")
@@ -80,12 +81,9 @@ def open_head_in(w: Any, layer: int, head: int) -> list[Any]:
     """Open head ``head`` of layer ``layer`` in GraphWidget ``w``: its query Linear selected (revealed) with the
     head outlined in the matrix pane; returns its attention map and its Q, K, V, O slice figures (the
     presenters the app's Attention tab draws)."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.analysis import head_target
-
     if w is None:
         raise UserError("this box is not attached to a graph widget", 'use w.analysis("heads") on a GraphWidget')
-    head_target(w.graph, layer, head)  # a UserError for a head the model does not have
+    pa.head_target(w.graph, layer, head)  # a UserError for a head the model does not have
     if "_bv_acts" not in w.__dict__:  # the map needs a run: the first built-in sentence the analysis used
         from bertviz_graph.prune.data import BUILTIN_SENTENCES
 
@@ -100,8 +98,6 @@ def analysis_colours(w: Any, lv: Any, tips: dict[str, Any]) -> tuple[dict[str, s
     "ffn_cka", "ffn_task"): the app's values and scale (presenters.analysis_colors, app.context.color_for),
     computed once per widget."""
     from bertviz_graph.app.context import NO_VALUE, color_for
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters import analysis_colors as ac
 
     mode = w.color_by
     cache = w.__dict__.setdefault("_bv_analysis_colours", {})
