@@ -2,10 +2,10 @@
 2007: exp of the entropy of the normalised singular values), stable rank (‖W‖²_F / ‖W‖²_2) and the share of
 energy (Σσ²) in the top r singular values.
 
-Exact singular values, no randomized approximation: each matrix, tall side first, through scipy's LAPACK
-``sgesvd`` without singular vectors (float32, the weights' own precision). On bert-base's 74 matrices that is
-1.35-1.8x faster per matrix than ``torch.linalg.svdvals`` batched by shape (measured, one thread:
-benchmarks/analyze_bench.py) and within ~5e-6 of σ_max of float64 SVD.
+Exact singular values, batched: matrices of one shape go through one ``torch.linalg.svdvals`` call (float32,
+LAPACK), which on bert-base is fast enough that no randomized approximation is needed (9.7 s for its 74 matrices
+at load ~8-20, within 4.5e-6 of σ_max of float64 SVD). scipy's sgesvd per matrix was 1.35-1.8x faster on a
+quiet core but 670 s under load (OpenBLAS threads spinning), so torch it stays (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -78,21 +78,19 @@ def matrix_spectra(model: torch.nn.Module, layers_only: bool = False) -> list[Sp
     """Singular values of every Linear weight (inside the transformer layers only, or all)."""
     from bertviz_graph.prune.arch import linear_weights
 
-    out = []
-    for path, lin in linear_weights(model, layers_only):
-        w = lin.weight.detach()
-        out.append(Spectrum(f"{path}.weight", tuple(w.shape), singular_values(w)))
-    return out
-
-
-def singular_values(w: torch.Tensor) -> np.ndarray:
-    """σ of one matrix, descending: LAPACK gesvd on a float32 copy, tall side first (same values; the QR
-    step LAPACK starts with then shrinks the work)."""
-    from scipy.linalg import svd
-
-    a = w.float().numpy()
-    a = np.array(a.T if a.shape[1] > a.shape[0] else a, dtype=np.float32, order="F")  # our copy: overwritten
-    return svd(a, compute_uv=False, lapack_driver="gesvd", check_finite=False, overwrite_a=True)
+    mats = [(f"{path}.weight", lin.weight.detach()) for path, lin in linear_weights(model, layers_only)]
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for i, (_, w) in enumerate(mats):
+        by_shape.setdefault(tuple(w.shape), []).append(i)
+    values: dict[int, np.ndarray] = {}
+    for idx in by_shape.values():
+        batch = torch.stack([mats[i][1].float() for i in idx])
+        if batch.shape[-1] > batch.shape[-2]:  # same values; LAPACK is ~3x faster on tall matrices
+            batch = batch.mT
+        s = torch.linalg.svdvals(batch.contiguous())
+        for i, row in zip(idx, s):
+            values[i] = row.numpy()
+    return [Spectrum(n, tuple(w.shape), values[i]) for i, (n, w) in enumerate(mats)]
 
 
 @dataclass
