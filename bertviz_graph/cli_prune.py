@@ -104,10 +104,10 @@ def cmd_prune(args: argparse.Namespace) -> None:
                  measure=batches(run.tokenizer, sets.measuring),
                  progress=lambda s: print(s, file=sys.stderr))
     write_curve(rows, args.output, title=f"Pruning what-if: {run.name} (held out)")
-    if args.task == "lee":
+    if args.task in ("lee", "probe"):
         from bertviz_graph.presenters.pruning import held_out_sentences
 
-        for line in held_out_sentences(rows):
+        for line in held_out_sentences(rows, "lee_spearman" if args.task == "lee" else "probe_accuracy"):
             print(line)
     print(f"wrote {args.output} ({len(rows)} points)", file=sys.stderr)
 

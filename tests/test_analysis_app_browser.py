@@ -37,6 +37,20 @@ def test_heads_analysis_in_the_app(tmp_path, page, serve_dash, console_errors):
     assert "8 heads of m, 48 sentences" in text and "Jensen-Shannon" in text
     if os.environ.get("BVG_SHOT"):
         page.screenshot(path=os.environ["BVG_SHOT"], full_page=True)
+    # a click on a head of the map opens it: the Attention tab at its layer and head, its query in the graph
+    point = page.locator("#bv-analysis-out .scatterlayer .trace").nth(1).locator(".point").nth(1)
+    point.scroll_into_view_if_needed()  # the map sits below the matrix in the scrolling side panel
+    box = point.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    # (dcc.Tabs draws only the tab in front: the Attention tab replaces the Analysis tab's content)
+    page.wait_for_selector("#bv-tab-attention.tab--selected", timeout=60000)
+    page.wait_for_function("() => { const t = s => (document.querySelector(s) || {}).innerText || '';"
+                           " return t('#bv-att-layer').trim() === '1' && t('#bv-att-head').trim() === '1'"
+                           " && t('#bv-att-slices').includes('Head 1 of layer 1'); }", timeout=60000)
+    page.wait_for_function("document.querySelector('#bv-graph').innerHTML.includes('"
+                           "encoder.layer.1.attention.self.query')", timeout=60000)
+    if os.environ.get("BVG_SHOT"):
+        page.screenshot(path=os.environ["BVG_SHOT"].replace(".png", "_head.png"), full_page=True)
     _analysis(page, "rank")
     page.wait_for_function("document.querySelector('#bv-analysis-out').innerText.includes('effective rank')",
                            timeout=60000)

@@ -44,6 +44,13 @@ def test_heads_redundant_prunes_a_member_of_the_closest_pair_first(tiny):
     a, b = np.unravel_index(np.argmin(masked), d.shape)
     assert order[0] in (a, b) and sorted(order) == list(range(len(d)))
     assert redundancy_order(np.array([[0, 1, 5], [1, 0, 5], [5, 5, 0.0]]))[0] in (0, 1)
+    # with importance, the less important head of the closest pair goes first, whichever side it is on
+    for imp_a, imp_b in ((0.1, 0.9), (0.9, 0.1)):
+        imp = np.full(len(d), 0.5)
+        imp[a], imp[b] = imp_a, imp_b
+        assert redundancy_order(d, imp)[0] == (a if imp_a < imp_b else b)
+    pair = np.array([[0, 1, 5], [1, 0, 5], [5, 5, 0.0]])
+    assert redundancy_order(pair, np.array([0.9, 0.2, 0.0])) == [1, 2, 0]  # 1 (of the pair) before 2
 
 
 def test_prune_is_held_out_and_names_both_sets(tiny):

@@ -32,6 +32,27 @@ def test_probe_is_scored_on_held_out_sentences():
         probe_accuracy(x[:3], np.array([0, 0, 1]))
 
 
+def test_probe_interval_is_a_bootstrap_over_the_sentences():
+    from bertviz_graph.prune.intervals import probe_with_interval
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 32))
+    y = (x[:, 0] + rng.normal(scale=1.5, size=200) > 0).astype(int)  # a noisy direction: accuracy ~0.7
+    got = probe_with_interval(x, y)
+    # the point value is sklearn's own cross-validated accuracy (the same folds), inside its interval
+    assert got["probe_accuracy"] == pytest.approx(probe_accuracy(x, y), abs=1e-12)
+    assert got["probe_accuracy_lo"] < got["probe_accuracy"] < got["probe_accuracy_hi"]
+    # the width matches the normal approximation of a proportion over 200 sentences (± 1.96 √(p(1-p)/n)),
+    # a little narrower because each sentence's correctness is averaged over 4 repeats
+    p = got["probe_accuracy"]
+    normal = 2 * 1.96 * np.sqrt(p * (1 - p) / len(y))
+    width = got["probe_accuracy_hi"] - got["probe_accuracy_lo"]
+    assert 0.6 * normal < width < 1.1 * normal, (width, normal)
+    # separable labels: every held-out prediction right, a zero-width interval at 1
+    sep = probe_with_interval(x + 5 * y[:, None] * np.eye(32)[0], y)
+    assert sep["probe_accuracy_lo"] == sep["probe_accuracy_hi"] == sep["probe_accuracy"] == 1.0
+
+
 def test_probe_on_minilm_above_chance_and_drops_at_90():
     from bertviz_graph.prune.api import load_trained
     from bertviz_graph.prune.data import probe_sentences
@@ -63,6 +84,7 @@ def test_probe_task_in_the_sweep_cli(tmp_path):
     assert {r["method"] for r in rows} == {"magnitude", "random"} and len(rows) == 4
     for r in rows:
         assert 0.0 <= float(r["probe_accuracy"]) <= 1.0
+        assert float(r["probe_accuracy_lo"]) <= float(r["probe_accuracy"]) <= float(r["probe_accuracy_hi"])
     # the same number as the metric called directly on the unpruned model
     from bertviz_graph.prune.api import load_trained
     from bertviz_graph.prune.sweep import probe_metric

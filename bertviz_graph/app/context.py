@@ -23,6 +23,8 @@ from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout import layout_of
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
+from bertviz_graph.presenters.analysis_colors import box_value, param_values
 from bertviz_graph.presenters.train_session import TrainSession, spec_key
 from bertviz_graph.presenters.training_graph import MODES as TRAIN_COLOR_MODES
 from bertviz_graph.presenters.training_graph import picture as train_picture
@@ -42,6 +44,7 @@ def _sequential_scale() -> list[str]:
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
                "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (this tab's run)",
                "change": "Change ‖out − in‖/‖in‖ (this tab's run)"}
+COLOR_MODES.update(ANALYSIS_MODES)  # issue 25: FFN ablation and effective rank (presenters.analysis_colors)
 RUN_MODES = ("activation", "change")  # colour-by modes that follow the tab's own run (the RUN store)
 COLOR_MODES.update(TRAIN_COLOR_MODES)  # issue 21: the tab's training step (its bv-train store)
 TRAIN_MODES = tuple(TRAIN_COLOR_MODES)
@@ -293,6 +296,8 @@ class AppContext:
             return self.sparsity_values().get(n.id) or None
         if mode == "activation":
             return self.run_session.activation_value(self.h, n.id, rkey) if rkey is not None else None
+        if mode in ANALYSIS_MODES:
+            return box_value(self.param_names_under(n), self.analysis_values(mode))
         if mode == "norm":
             names = self.param_names_under(n)
             if not names:
@@ -308,6 +313,10 @@ class AppContext:
             self.__dict__["_sparsity"] = group_sparsity(self.graph, sparsity(self.graph, self.weights)) \
                 if self.trained else {}
         return self.__dict__["_sparsity"]
+
+    def analysis_values(self, mode: str) -> dict[str, float]:
+        """{weight name: value} of an analysis colour-by, computed once per model (shared by every tab)."""
+        return self.figures.get_or_make(("colour-by", mode), lambda: param_values(self.graph, mode)[0])
 
     def param_names_under(self, n: VNode) -> list[str]:
         g = self.graph.g

@@ -164,7 +164,8 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
         else:
             lo, hi = vrange
             fmt = {"sparsity": lambda v: f"{v:.1%}"}.get(  # a fraction of zeros: as a percentage, not "0"
-                color_by, (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human)
+                color_by, (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change", "ffn_cka", "ffn_task", "rank")
+                else human)
             grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(title + " (linear scale from 0)", className="bv-leg-title")]))

@@ -23,6 +23,7 @@ from bertviz_graph.app.context import (
     color_for,
 )
 from bertviz_graph.presenters.activations import change_values
+from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
 from bertviz_graph.render.svg import mix, to_svg
 from bertviz_graph.render.tree_text import human
 
@@ -70,8 +71,8 @@ def slots(lv: Any, svg: str) -> list[Slot] | None:
 
 def modes(run: bool) -> list[str]:
     """The app's colour-by modes (its dropdown's), the run's only with a sentence; the training step's never (the
-    file stores no gradient: a step needs the model and autograd)."""
-    return [m for m in COLOR_MODES if m not in ("role", *TRAIN_MODES) and (run or m not in RUN_MODES)]
+    file stores no gradient: a step needs the model and autograd), nor the analyses' (an ablation study per file)."""
+    return [m for m in COLOR_MODES if m not in ("role", *TRAIN_MODES, *ANALYSIS_MODES) and (run or m not in RUN_MODES)]
 
 
 def _title(mode: str) -> str:

@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph.errors import UserError
+from bertviz_graph.run.attention import attention_ops
+
 
 def summary_heads(r: Any) -> list[str]:
     """Plain sentences about a HeadReport."""
@@ -51,7 +54,9 @@ def heads_figure(r: Any):
         fig.add_trace(go.Scatter(x=r.mds[idx, 0], y=r.mds[idx, 1], mode="markers+text", name=f"layer {layer}",
                                  text=[labels[i] for i in idx], textposition="top center",
                                  textfont={"size": 8}, marker={"color": colours[layer], "size": 9},
-                                 customdata=idx, hovertemplate="%{text}<extra></extra>"), row=2, col=1)
+                                 customdata=[[i // r.heads, i % r.heads] for i in idx],
+                                 hovertemplate="%{text} (click: its map and Q, K, V, O slices)<extra></extra>"),
+                      row=2, col=1)
     fig.update_yaxes(autorange="reversed", row=1, col=1)
     fig.update_xaxes(showticklabels=len(labels) <= 48, tickfont={"size": 7}, row=1, col=1)
     fig.update_yaxes(showticklabels=len(labels) <= 48, tickfont={"size": 7}, row=1, col=1)
@@ -201,7 +206,6 @@ KINDS = {"heads": "redundant heads (Jensen-Shannon between heads)",
 def analysis_view(kind: str, model: Any, sentences: Any = None, task: str | None = None
                   ) -> tuple[list[str], Any, list[dict[str, Any]]]:
     """(sentences, plotly figure, table rows) of one analysis: the one entry the CLI, app and widget share."""
-    from bertviz_graph.errors import UserError
 
     if kind == "heads":
         from bertviz_graph.analyze.heads import head_report
@@ -219,3 +223,32 @@ def analysis_view(kind: str, model: Any, sentences: Any = None, task: str | None
         sp = spectra(model)
         return summary_spectra(sp), spectra_figure(sp), sp.rows()
     raise UserError(f"unknown analysis '{kind}'", f"use one of: {', '.join(KINDS)}")
+
+
+def clicked_head(click: Any) -> tuple[int, int] | None:
+    """(layer, head) a click on the heads figure picked: a point of the MDS map (its customdata) or a cell of
+    the heads × heads matrix (its row head), else None."""
+    import re
+
+    pts = (click or {}).get("points") if isinstance(click, dict) else None
+    if not pts or not isinstance(pts[0], dict):
+        return None
+    p = pts[0]
+    cd = p.get("customdata")
+    if isinstance(cd, (list, tuple)) and len(cd) == 2 and all(isinstance(v, (int, float)) for v in cd):
+        return int(cd[0]), int(cd[1])
+    m = re.fullmatch(r"L(\d+)\.H(\d+)", str(p.get("y", "")))
+    return (int(m[1]), int(m[2])) if m else None
+
+
+def head_target(graph: Any, layer: int, head: int) -> dict[str, Any]:
+    """Where a head lives in the graph: {"layer", "head", "module" (its attention block), "select" (the query
+    Linear the Attention tab and the widget select; its Q rows are the head's slice), "label"}."""
+    found = attention_ops(graph)
+    if not 0 <= int(layer) < len(found):
+        raise UserError(f"layer {layer} is not in {graph.name} (layers 0..{len(found) - 1})", "pick another head")
+    module = found[int(layer)][1]
+    h = graph.hierarchy
+    query = module + ".query"
+    return {"layer": int(layer), "head": int(head), "module": module,
+            "select": query if h is not None and query in h.groups else module, "label": f"L{layer}.H{head}"}

@@ -76,7 +76,8 @@ class Pruned:
         """Agreement with the unpruned model on the measuring sentences (held out from scoring);
         ``task="lee"`` adds the Lee corpus human-similarity Spearman of the pruned model with its bootstrap
         95% interval (``lee_spearman_lo``/``_hi``), ``task="probe"`` the held-out accuracy of a
-        logistic-regression probe on ``labelled`` sentences (a 'LABEL sentence' file; default Pang & Lee)."""
+        logistic-regression probe on ``labelled`` sentences (a 'LABEL sentence' file; default Pang & Lee) with its
+        bootstrap 95% interval over the sentences (``probe_accuracy_lo``/``_hi``)."""
         from bertviz_graph.prune.metrics import agreement
 
         out = agreement(self.model, self._reference, self._batches, self.tokenizer)
@@ -84,6 +85,10 @@ class Pruned:
             from bertviz_graph.prune.intervals import lee_with_interval
 
             out.update(lee_with_interval(self.tokenizer)(self.model))
+        elif task == "probe":
+            from bertviz_graph.prune.intervals import probe_interval_metric
+
+            out.update(probe_interval_metric(self.tokenizer, labelled)(self.model))
         elif task is not None:
             from bertviz_graph.prune.sweep import TASKS, task_metric
 

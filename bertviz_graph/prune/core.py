@@ -7,7 +7,8 @@ Methods (``METHODS``):
     heads-importance, heads-entropy, heads-random   whole attention heads: lowest Michel importance, highest
                                                     attention entropy (the most uniform heads), at random
     heads-redundant                                 one head of each near-duplicate pair first (closest
-                                                    Jensen-Shannon attention, prune.redundant)
+                                                    Jensen-Shannon attention, the less important of the
+                                                    two; prune.redundant)
     low-rank                                        each layer Linear replaced by its rank-r truncation,
                                                     r keeping (1 − amount) of its parameters as two factors
     neurons-activation, neurons-weight, neurons-random   feed-forward neurons per layer: lowest mean
@@ -84,7 +85,7 @@ def head_scores(model: nn.Module, method: str, batches: list[dict], tokenizer=No
     if method == "heads-redundant":
         from bertviz_graph.prune.redundant import redundancy_scores
 
-        return redundancy_scores(model, batches), "redundancy order (0 = pruned first)"
+        return redundancy_scores(model, batches, tokenizer, labels), "redundancy order (0 = pruned first)"
     if method == "heads-entropy":
         # high entropy = attention spread evenly = the head averages; those go first, so negate
         return -H.head_entropy(model, layers, batches), "attention entropy (nats; highest pruned first)"

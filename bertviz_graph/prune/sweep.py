@@ -21,8 +21,16 @@ from bertviz_graph.errors import UserError
 from bertviz_graph.prune import magnitude as M
 from bertviz_graph.prune.arch import find_layers, linear_weights
 from bertviz_graph.prune.core import apply_choice, head_scores, neuron_scores
+from bertviz_graph.prune.data import batches, lee_corpus, probe_sentences
+from bertviz_graph.prune.intervals import lee_with_interval, probe_interval_metric
 from bertviz_graph.prune.methods import BASELINE, check_method, family
-from bertviz_graph.prune.metrics import agreement, reference, similarity_spearman
+from bertviz_graph.prune.metrics import (
+    agreement,
+    probe_accuracy,
+    reference,
+    sentence_embeddings,
+    similarity_spearman,
+)
 
 _MAG_SCOPE = {"magnitude": "global", "magnitude-layer": "layer", "magnitude-matrix": "matrix"}
 
@@ -50,8 +58,6 @@ def parse_range(text: str) -> list[float]:
 
 
 def lee_metric(tokenizer) -> Callable[[nn.Module], float]:
-    from bertviz_graph.prune.data import batches, lee_corpus
-
     docs, human = lee_corpus()
     order = sorted(range(len(docs)), key=lambda i: len(docs[i]))  # by length: little padding computed
     bats = batches(tokenizer, [docs[i] for i in order], batch_size=16, max_length=256, keep_order=True)
@@ -65,9 +71,6 @@ def probe_metric(tokenizer, labelled: str | Path | None = None, folds: int = 5,
     """A function model -> held-out accuracy of a logistic-regression probe on its sentence embeddings
     (mean-pooled), cross-validated over labelled sentences: ``labelled`` (a 'LABEL sentence' file), else
     gensim's Pang & Lee polarity sentences, else the built-in opinions (prune.data.probe_sentences)."""
-    from bertviz_graph.prune.data import batches, probe_sentences
-    from bertviz_graph.prune.metrics import probe_accuracy, sentence_embeddings
-
     texts, labels, _source = probe_sentences(labelled)
     bats = batches(tokenizer, texts, batch_size=32, keep_order=True)
     y = np.asarray(labels)
@@ -104,8 +107,8 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
           task: str | None = None, seed: int = 0, baseline: bool = True,
           progress: Callable[[str], None] | None = None,
           labelled: str | Path | None = None, measure: list[dict] | None = None) -> list[dict[str, Any]]:
-    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman (+ _lo, _hi: bootstrap 95%)
-    | probe_accuracy, seconds}. Heads and neurons are scored on ``batches``; agreement is measured on
+    """Rows {method, baseline_of, amount, embedding_cosine, ..., lee_spearman | probe_accuracy (+ _lo, _hi:
+    bootstrap 95%), seconds}. Heads and neurons are scored on ``batches``; agreement is measured on
     ``measure`` (held-out sentences; default ``batches``, in-sample). ``task`` "lee" or "probe" (on
     ``labelled``, see probe_metric). ``model`` is changed during the sweep and restored at the end."""
     say = progress or (lambda _m: None)
@@ -120,9 +123,9 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
                 todo.append(b)
                 base_of[b] = m
     if task == "lee":
-        from bertviz_graph.prune.intervals import lee_with_interval
-
         task_fn: Any = lee_with_interval(tokenizer)
+    elif task == "probe":  # with its bootstrap interval, like lee
+        task_fn = probe_interval_metric(tokenizer, labelled)
     else:
         task_fn = task_metric(task, tokenizer, labelled)
     measure = measure or batches

@@ -25,8 +25,10 @@ import anywidget
 import traitlets
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
 from bertviz_graph.presenters.common import head_counts
 from bertviz_graph.presenters.explorer import Step, step
+from bertviz_graph.widget.analysis import analysis_colours
 from bertviz_graph.widget.bundle import CSS, ESM
 from bertviz_graph.widget.neurons import NeuronMethods
 from bertviz_graph.widget.run import RunMethods
@@ -63,7 +65,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     _name = traitlets.Unicode("model").tag(sync=True)  # download file name
     _tips = traitlets.Dict().tag(sync=True)  # {"edges": {id: line}, "nodes": {id: line}}: canvas tooltips (w.run)
     edge = traitlets.Unicode("").tag(sync=True)  # the selected edge ("" = none): details show its tensor
-    color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run)
+    color_by = traitlets.Unicode("role").tag(sync=True)  # "role" | "activation" | "change" (after w.run) | "rank" ...
     train_tab = traitlets.Dict().tag(sync=True)  # the Training tab (presenters.training.tab_data, w.train_step)
 
     # message type -> method name; extend with ``on_message`` (instances) or by subclassing (classes)
@@ -278,11 +280,12 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         w.prune_job, w.original = job, self
         return w
 
-    def analysis(self, kind: str = "heads"):
-        """Is all of BERT needed? An Analysis box for this model: "heads", "ffn" or "rank"."""
+    def analysis(self, kind: str = "heads", sentences: Any = None):
+        """Is all of BERT needed? An Analysis box for this model: "heads", "ffn" or "rank" (on ``sentences``,
+        default the 48 built-in ones); a click on a head opens it in this widget."""
         from bertviz_graph.widget.analysis import analysis_box
 
-        return analysis_box(self._graph, kind)
+        return analysis_box(self._graph, kind, widget=self, sentences=sentences)
 
     def to_svg(self, path: str | Path | None = None) -> str | Path:
         """The picture on screen as SVG text, or written to ``path`` (returns the path)."""
@@ -331,12 +334,12 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
             if self._ready:
                 self._render()
             return
-        if change["new"] not in ("role", "activation", "change"):
+        if change["new"] not in ("role", "activation", "change", *ANALYSIS_MODES):
             self.color_by = "role"
             self.error = (f"unknown colour-by {change['new']!r}: use 'role', 'activation', 'change', "
-                          f"{', '.join(repr(m) for m in TRAIN_MODES)}")
+                          + ", ".join(repr(k) for k in (*ANALYSIS_MODES, *TRAIN_MODES)))
             return
-        if change["new"] != "role" and "_bv_acts" not in self.__dict__:
+        if change["new"] in ("activation", "change") and "_bv_acts" not in self.__dict__:
             self.error = f"colour-by {change['new']} shows a run: call w.run(\"The cat sat on the mat.\") first"
         if self._ready:
             self._render()
@@ -361,6 +364,8 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         if self.color_by in self._train_modes():  # the training step's colours (widget/training.py)
             fills, strokes, tips = self._train_colours(lv, tips)
             overlay = self.__dict__.get("_bv_overlay", "")
+        elif self.color_by in ANALYSIS_MODES:  # an analysis colour-by (widget/analysis.py)
+            fills, tips = analysis_colours(self, lv, tips)
         # coloured by the run: the role legend would mislead (each box's tooltip says its value instead)
         svg = to_svg(lv, legend=False, fills=fills, strokes=strokes, overlay=overlay) if fills else to_svg(lv)
         with self.hold_sync():
