@@ -6,10 +6,13 @@
 - ``value(x)``: a weight value, 6 significant digits; ``short(x)`` 4 digits (block means, bin edges).
 - ``pct(x)``: a fraction as a percentage (0.031 -> "3.1%").
 - ``flops_text(n, unknown)``: FLOPs, or 'unknown' for what cannot be counted.
+- ``to_csv(rows)``: rows of dicts as CSV text, floats with 6 significant digits (sweeps, analyses).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Any
 
@@ -65,3 +68,14 @@ def flops_text(flops: int | None, unknown: int = 0, short: bool = False) -> str:
         return "unknown" + (f" ({unknown} ops not countable)" if unknown > 1 else "")
     text = human(flops) if short else f"{flops:,} ({human(flops)})"
     return text + (f" + unknown ({unknown} ops not countable)" if unknown else "")
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text (columns in first-seen order); floats with 6 significant digits."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (value(v) if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()

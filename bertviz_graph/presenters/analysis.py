@@ -3,11 +3,11 @@ the CLI's report files, the app's Analysis panel and the widget."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import numpy as np
+
+from bertviz_graph.format import to_csv  # noqa: F401  (one CSV writer, shared with prune.sweep; the CLI calls P.to_csv)
 
 
 def summary_heads(r: Any) -> list[str]:
@@ -170,16 +170,6 @@ def spectra_figure(sp: Any):
     fig.update_yaxes(range=[0, 1.02], row=2, col=1)
     fig.update_layout(template="plotly_white", height=780, width=760, title=f"How full is the pot? {sp.name}")
     return fig
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
 
 
 def report_html(title: str, lines: list[str], fig: Any) -> str:

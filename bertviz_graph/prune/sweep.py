@@ -6,8 +6,6 @@ heads and neurons and the magnitude thresholds are computed once on the unpruned
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.format import to_csv
 from bertviz_graph.prune import magnitude as M
 from bertviz_graph.prune.arch import find_layers, linear_weights
 from bertviz_graph.prune.core import apply_choice, head_scores, neuron_scores
@@ -166,16 +165,6 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
             for t, b in zip(tensors, backup):
                 t.copy_(b)
     return rows
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
 
 
 METRIC_LABELS = {"embedding_cosine": "embedding cosine to unpruned", "lee_spearman": "Lee human-similarity ρ",
