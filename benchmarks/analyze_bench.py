@@ -42,7 +42,7 @@ def _scipy_distances(run, texts):
 def _numpy_spectra(model):
     import numpy as np
 
-    from bertviz_graph.prune.arch import linear_weights
+    from bertviz_graph.pruning.arch import linear_weights
 
     return [np.linalg.svd(lin.weight.detach().numpy(), compute_uv=False) for _, lin in
             linear_weights(model, False)]

@@ -52,10 +52,11 @@ def diff(a: Any, b: Any, **kwargs: Any):
     return _diff(a, b, **kwargs)
 
 
-# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app (likewise ``prune`` and
-# ``diff``). Importing a subpackage makes Python set the package attribute to the module, which would shadow
-# the function; so that module is made callable, and ``bertviz_graph.app(...)`` works before and after.
-_FACADES = {"app": app, "prune": prune, "diff": diff}
+# ``bg.prune`` and ``bg.diff`` are only these functions: their packages are ``bertviz_graph.pruning`` and
+# ``bertviz_graph.comparison``. ``bertviz_graph.app`` is still both this function and the subpackage holding the
+# Dash app: importing a subpackage makes Python set the package attribute to the module, which would shadow the
+# function; so that module is made callable, and ``bertviz_graph.app(...)`` works before and after.
+_FACADES = {"app": app}
 
 
 class _CallableModule(_types.ModuleType):

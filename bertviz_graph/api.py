@@ -115,7 +115,7 @@ class Graph(OpGraph):
 
     def diff(self, other: Any):
         """Compare with another graph (or anything ``trace`` takes), aligned by structure and role."""
-        from bertviz_graph.diff import diff_graphs
+        from bertviz_graph.comparison import diff_graphs
 
         return diff_graphs(self, other if isinstance(other, OpGraph) else trace(other))
 
@@ -211,16 +211,16 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
 
 
 def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
-    """Prune a trained model (name, folder or graph): ``method`` one of ``bertviz_graph.prune.METHODS``,
+    """Prune a trained model (name, folder or graph): ``method`` one of ``bertviz_graph.pruning.METHODS``,
     ``amount`` in [0, 1). Returns a ``Pruned``: ``.record``, ``.metrics(task="lee")``, ``.save(folder)``."""
-    from bertviz_graph.prune.api import prune as _prune
+    from bertviz_graph.pruning.api import prune as _prune
 
     return _prune(model, method, amount, **kwargs)
 
 
 def diff(a: Any, b: Any, **kwargs: Any):
     """Compare two models (anything ``trace`` takes), aligned by structure and role: a ``GraphDiff``."""
-    from bertviz_graph.diff import diff_graphs
+    from bertviz_graph.comparison import diff_graphs
 
     return diff_graphs(trace(a, **kwargs), trace(b, **kwargs))
 

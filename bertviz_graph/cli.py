@@ -243,7 +243,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     options = {"head": args.head, "attention": args.attention, "ops": args.ops, "seq_len": args.seq_len}
 
     from bertviz_graph.app.serve_options import secure
-    from bertviz_graph.prune.job import ENV_ROOT, make_root
+    from bertviz_graph.pruning.job import ENV_ROOT, make_root
 
     os.environ[ENV_ROOT] = str(make_root())  # one jobs folder every worker reads; removed when this stops
 

@@ -19,7 +19,7 @@ DIFF_FORMATS = (".html", ".svg")
 
 
 def add_parsers(sub, model_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    from bertviz_graph.prune.methods import METHODS
+    from bertviz_graph.pruning.methods import METHODS
 
     p = sub.add_parser("prune", help="prune a trained model (weights, heads, neurons) and measure the effect")
     p.add_argument("model", help="a trained model: local save_pretrained folder, all-MiniLM-L6-v2, ...")
@@ -59,18 +59,18 @@ def _quiet_transformers() -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> None:
-    from bertviz_graph.prune.methods import check_method
+    from bertviz_graph.pruning.methods import check_method
 
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     if args.sweep is None:
         if len(methods) != 1:
             raise UserError("give one --method to prune (a list is for --sweep)", "e.g. --method magnitude")
         check_method(methods[0], args.amount)
-        from bertviz_graph.prune.save import check_output_folder
+        from bertviz_graph.pruning.save import check_output_folder
 
         out = check_output_folder(args.output, args.force)  # before any work
         _quiet_transformers()
-        import bertviz_graph.prune as P
+        import bertviz_graph.pruning as P
 
         p = P.prune(args.model, methods[0], args.amount, sentences=args.sentences, head=args.head,
                     seed=args.seed)
@@ -80,7 +80,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
         print("agreement with the unpruned model: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
         return
     from bertviz_graph.io import check_writable
-    from bertviz_graph.prune.sweep import parse_range, sweep, write_curve
+    from bertviz_graph.pruning.sweep import parse_range, sweep, write_curve
 
     amounts = parse_range(args.sweep)
     for m in methods:
@@ -90,11 +90,11 @@ def cmd_prune(args: argparse.Namespace) -> None:
                         f"use -o curve{' or curve'.join(CURVE_FORMATS)}")
     check_writable(args.output)
     _quiet_transformers()
-    import bertviz_graph.prune as P
+    import bertviz_graph.pruning as P
 
     run = P.load_trained(args.model, head=args.head)
-    from bertviz_graph.prune.data import batches
-    from bertviz_graph.prune.holdout import split
+    from bertviz_graph.pruning.data import batches
+    from bertviz_graph.pruning.holdout import split
 
     texts, _bats = P.sentence_batches(run.tokenizer, args.sentences)
     sets = split(list(texts), str(args.sentences) if args.sentences else "the 48 built-in sentences")
@@ -119,7 +119,7 @@ def _summary(rec) -> str:
     if rec.neurons:
         n = sum(len(v) for v in rec.neurons.values())
         return f"{rec.method}: {n} of {rec.n_layers * rec.ffn} feed-forward neurons pruned"
-    from bertviz_graph.prune.arch import layer_of
+    from bertviz_graph.pruning.arch import layer_of
 
     inside = [v for k, v in rec.sparsity.items() if layer_of(k) != k]  # the layers' matrices, not embeddings
     z = sum(v[0] for v in inside)
@@ -129,7 +129,7 @@ def _summary(rec) -> str:
 
 def cmd_diff(args: argparse.Namespace) -> None:
     import bertviz_graph as bg
-    from bertviz_graph.diff import diff_graphs
+    from bertviz_graph.comparison import diff_graphs
     from bertviz_graph.io import check_writable
     from bertviz_graph.render.diff_export import write_diff
 

@@ -69,7 +69,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
             raise UserError(f"--graph {args.graph} must be an .svg file", "e.g. --graph grad.svg")
         check_writable(args.graph)
     if args.save is not None:
-        from bertviz_graph.prune.save import check_output_folder
+        from bertviz_graph.pruning.save import check_output_folder
 
         check_output_folder(args.save, args.force)
     edge = _edge_arg(args.edge) if args.edge else None

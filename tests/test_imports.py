@@ -27,7 +27,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("view", ["view", "view_types"]),
     ("layout", ["layout"]),
     # a run (one forward pass), pruning and diffs: data beside the graph, read by the panels
-    ("analyses", ["run", "prune", "diff", "pipeline", "train", "analyze"]),
+    ("analyses", ["run", "pruning", "comparison", "pipeline", "train", "analyze"]),
     ("presenters", ["presenters", "details", "neurons", "render.weights", "render.weight_figures",
                     "render.weight_files"]),
     ("renderers", ["render", "app", "widget", "html"]),

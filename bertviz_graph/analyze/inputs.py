@@ -42,8 +42,8 @@ def _is_onnx(model: Any) -> bool:
 
 def read_sentences(sentences: Any) -> list[str]:
     """A list of sentences, a text file (one a line) or None (the 48 built-in sentences); at least 2."""
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES
-    from bertviz_graph.prune.data import read_sentences as read_file
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES
+    from bertviz_graph.pruning.data import read_sentences as read_file
 
     if sentences is None:
         return list(BUILTIN_SENTENCES)
@@ -67,6 +67,6 @@ def need_tokenizer(run: Any) -> Any:
 
 def encode(tokenizer: Any, texts: list[str], max_length: int = 128, batch_size: int = 16) -> list[dict]:
     """Tokenized batches in the sentences' order (padding is excluded later by the attention mask)."""
-    from bertviz_graph.prune.data import batches
+    from bertviz_graph.pruning.data import batches
 
     return batches(tokenizer, texts, batch_size=batch_size, max_length=max_length, keep_order=True)

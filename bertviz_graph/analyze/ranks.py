@@ -74,7 +74,7 @@ def stable_rank(s: np.ndarray) -> float:
 @torch.no_grad()
 def matrix_spectra(model: torch.nn.Module, layers_only: bool = False) -> list[Spectrum]:
     """Singular values of every Linear weight (inside the transformer layers only, or all)."""
-    from bertviz_graph.prune.arch import linear_weights
+    from bertviz_graph.pruning.arch import linear_weights
 
     mats = [(f"{path}.weight", lin.weight.detach()) for path, lin in linear_weights(model, layers_only)]
     by_shape: dict[tuple[int, int], list[int]] = {}

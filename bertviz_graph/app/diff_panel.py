@@ -1,5 +1,5 @@
 """The "Compare" tab: this model (A) beside another one (B), aligned by structure and role
-(``bertviz_graph.diff``), both views opening and closing together.
+(``bertviz_graph.comparison``), both views opening and closing together.
 
 Pick B as anything ``bertviz-graph serve`` takes (a preset name, a model folder, a saved graph.json, an .onnx
 file); the server traces it (``pipeline.graph_of``), diffs it against the app's model and keeps the last
@@ -60,7 +60,7 @@ HEADS = ["auto", "base", "mlm", "cls", "qa"]
 # ---- the comparison, computed once per (B, head) -------------------------------------------------------
 def comparison(C: AppContext, spec: str, head: str = "auto"):
     """(GraphDiff, DiffPanel) of the app's model against ``spec``; traced and cached on first use."""
-    from bertviz_graph.diff import diff_graphs
+    from bertviz_graph.comparison import diff_graphs
     from bertviz_graph.pipeline import graph_of
     from bertviz_graph.presenters.diff import diff_panel
 

@@ -57,7 +57,7 @@ def zip_stream(folder: Path) -> Iterator[bytes]:
 def register_routes(server) -> None:
     from flask import Response, request
 
-    from bertviz_graph.prune.job import result_folder
+    from bertviz_graph.pruning.job import result_folder
 
     if EXPORT_ROUTE in {r.rule for r in server.url_map.iter_rules()}:
         return

@@ -104,7 +104,7 @@ def original_spec(C: AppContext) -> str:
     """What a prune in the app starts from: the model shown, or, when that is a copy pruned here, the model
     it was pruned from (so trying another amount does not prune the pruned copy again)."""
     from bertviz_graph.presenters.pruning import record_of
-    from bertviz_graph.prune.job import is_temp_copy
+    from bertviz_graph.pruning.job import is_temp_copy
 
     rec = record_of(C.graph) or {}
     folder = folder_of(C)
@@ -122,8 +122,8 @@ def original_spec(C: AppContext) -> str:
 def controls(C: AppContext) -> html.Div:
     """Method, amount, Prune; progress; back to the original and export when a pruned copy is shown."""
     from bertviz_graph.presenters.pruning import prune_controls_state, record_of
-    from bertviz_graph.prune.job import is_temp_copy
-    from bertviz_graph.prune.methods import METHODS
+    from bertviz_graph.pruning.job import is_temp_copy
+    from bertviz_graph.pruning.methods import METHODS
 
     ok, why = prune_controls_state(C.graph, C.trained)
     copy = is_temp_copy(folder_of(C))
@@ -199,7 +199,7 @@ def zeros_figure(C: AppContext, name: str):
 
 def register_controls(app, C: AppContext) -> None:
     """Prune (a background thread per job, polled by this tab), back to the original, export."""
-    from bertviz_graph.prune import job as J
+    from bertviz_graph.pruning import job as J
 
     @app.callback(Output(JOB, "data"), Output(POLL, "disabled"), Output(STATUS, "children"),
                   Input(PRUNE, "n_clicks"), State(METHOD, "value"), State(AMOUNT, "value"), State(ids.MODEL, "data"),
@@ -327,7 +327,7 @@ def register(app, C: AppContext) -> None:
         layers = panel(C).head_grid["layers"]
         if not 0 <= int(layer) < len(layers):
             raise PreventUpdate
-        from bertviz_graph.diff.align import units
+        from bertviz_graph.comparison.align import units
 
         target = next((u.module for u in units(C.h) if u.layer == int(layer) and u.tag == "Q"), layers[int(layer)])
         return ({"action": "reveal", "id": target, "nonce": time.time()}, int(layer), int(head_index),

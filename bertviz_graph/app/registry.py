@@ -101,7 +101,7 @@ class Registry:
         from bertviz_graph.pipeline import graph_of
 
         if key.startswith(JOB_PREFIX):
-            from bertviz_graph.prune import job as J
+            from bertviz_graph.pruning import job as J
 
             folder = J.result_folder(key[len(JOB_PREFIX):])
             if folder is None:

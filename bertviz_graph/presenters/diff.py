@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_graph.diff import GraphDiff, UnitRow
+from bertviz_graph.comparison import GraphDiff, UnitRow
 
 MARK_STYLE = {  # status -> (stroke colour, dash); the legend uses the same words
     "removed": ("#d62728", "6,3"),
@@ -133,7 +133,7 @@ def block_mean(x: np.ndarray, max_side: int = 192) -> np.ndarray:
 
 def heatmaps(d: GraphDiff, limit: int = 6, max_side: int = 192) -> list[dict[str, Any]]:
     """B − A for the ``limit`` same-shape weights that changed most (relative norm)."""
-    from bertviz_graph.diff import weight_source
+    from bertviz_graph.comparison import weight_source
 
     if not d.weights_compared:
         return []

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_graph.diff.align import layer_groups, units
+from bertviz_graph.comparison.align import layer_groups, units
 from bertviz_graph.format import pct
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.prune.methods import RECORD_KEY
+from bertviz_graph.pruning.methods import RECORD_KEY
 
 DENSE_NOTE = ("Unstructured zeros save no FLOPs in dense kernels: the matrix keeps its shape and every "
               "multiply still runs. Whole heads and neurons can be cut out of the matrices, and then their "
@@ -294,7 +294,7 @@ def held_out_sentences(rows: list[dict[str, Any]], metric: str = "lee_spearman")
     """Per method of a sweep, the seed's question as a measured sentence: the largest amount up to which every
     measured point's held-out ``metric`` stays inside the unpruned model's bootstrap 95% interval, with the
     agreement beside it. Rows need ``metric`` and ``metric_lo``/``_hi`` (sweep with task="lee")."""
-    from bertviz_graph.prune.methods import family
+    from bertviz_graph.pruning.methods import family
 
     out = []
     for m in dict.fromkeys(r["method"] for r in rows):

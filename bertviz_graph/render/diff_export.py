@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertviz_graph.diff import GraphDiff
+from bertviz_graph.comparison import GraphDiff
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_atomic
 from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel, visible_marks

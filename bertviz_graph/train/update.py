@@ -97,7 +97,7 @@ def train_steps(run: Any, examples: list[dict[str, Any]], steps: int, lr: float,
 
 def save_trained(model: Any, out: Any, run: Any, force: bool = False):
     """Write the trained copy as a ``save_pretrained`` folder, atomically, with the source's tokenizer files."""
-    from bertviz_graph.prune.save import check_output_folder
+    from bertviz_graph.pruning.save import check_output_folder
 
     out = check_output_folder(out, force)
     def fill(tmp: Path) -> None:

@@ -269,7 +269,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         """A new widget showing a pruned copy of this model (its heads and neurons greyed in the graph, the
         Sparsity colour-by); this widget stays the original. The copy's temporary folder is
         ``.prune_job.folder``, its agreement with the original ``.prune_job.effect``; export with
-        ``bertviz_graph.prune.job.export_folder(w2.prune_job.folder, "out/")``."""
+        ``bertviz_graph.pruning.job.export_folder(w2.prune_job.folder, "out/")``."""
         from bertviz_graph.widget.pruning import prune_graph
 
         job = prune_graph(self._graph, method, amount, sentences)

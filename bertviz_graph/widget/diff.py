@@ -1,5 +1,5 @@
 """Two models side by side in a notebook: two explorer widgets whose views open, close and select together
-(through the structural alignment of ``bertviz_graph.diff``), above the comparison's summary; the
+(through the structural alignment of ``bertviz_graph.comparison``), above the comparison's summary; the
 differences are outlined in both pictures as in the app's Compare tab (``presenters.diff``).
 
     d = bg.show_diff("bert-base-uncased", "distilbert-base-uncased")
@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bertviz_graph.diff import GraphDiff, diff_graphs
+from bertviz_graph.comparison import GraphDiff, diff_graphs
 
 
 class DiffWidgets:

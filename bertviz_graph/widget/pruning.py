@@ -62,7 +62,7 @@ def prune_graph(graph: Any, method: str = "magnitude", amount: float = 0.3, sent
     """Prune a copy of ``graph``'s model; returns the job (``.graph`` the traced copy, ``.folder`` its
     temporary folder, ``.effect`` the agreement with the original). A UserError for bad input. Pass a
     ``prune.job.Job`` to watch its ``step`` from another thread."""
-    from bertviz_graph.prune.job import run_prune
+    from bertviz_graph.pruning.job import run_prune
 
     job = run_prune(graph, method, amount, source_of(graph), job=job, sentences=sentences)
     if job.state != "done":
@@ -122,8 +122,8 @@ def pruning_widget(graph: Any):
     from bertviz_graph.details import weights_for
     from bertviz_graph.presenters.common import is_trained
     from bertviz_graph.presenters.pruning import prune_controls_state
-    from bertviz_graph.prune.job import Job
-    from bertviz_graph.prune.methods import METHODS
+    from bertviz_graph.pruning.job import Job
+    from bertviz_graph.pruning.methods import METHODS
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
     controls = PruneControls(list(METHODS), method="magnitude", amount=0.3, disabled=not ok)
@@ -153,7 +153,7 @@ def pruning_widget(graph: Any):
             body.children = parts
             status.value = (f"Showing the pruned copy ({job.elapsed:.1f} s), in the temporary folder "
                             f"(<code>{html.escape(str(job.folder))}</code>): "
-                            "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.prune.job.export_folder"
+                            "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.pruning.job.export_folder"
                             "</code>. The original is unchanged.")
         finally:
             controls.disabled = False

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.prune.core import PruneRecord, check_method, prune_module
+from bertviz_graph.pruning.core import PruneRecord, check_method, prune_module
 
 
 def load_trained(model: Any, head: str = "auto", own: bool = True):
@@ -36,7 +36,7 @@ def load_trained(model: Any, head: str = "auto", own: bool = True):
 def sentence_batches(tokenizer, sentences: list[str] | str | Path | None = None, batch_size: int = 32,
                      keep_order: bool = False):
     """Batches of the user's sentences (a list, or a text file with one per line) or the built-in set."""
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches, read_sentences
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches, read_sentences
 
     if tokenizer is None:
         raise UserError("this model has no tokenizer, so sentences cannot be scored",
@@ -77,21 +77,21 @@ class Pruned:
         ``task="lee"`` adds the Lee corpus human-similarity Spearman of the pruned model with its bootstrap
         95% interval (``lee_spearman_lo``/``_hi``), ``task="probe"`` the held-out accuracy of a
         logistic-regression probe on ``labelled`` sentences (a 'LABEL sentence' file; default Pang & Lee)."""
-        from bertviz_graph.prune.metrics import agreement
+        from bertviz_graph.pruning.metrics import agreement
 
         out = agreement(self.model, self._reference, self._batches, self.tokenizer)
         if task == "lee":
-            from bertviz_graph.prune.intervals import lee_with_interval
+            from bertviz_graph.pruning.intervals import lee_with_interval
 
             out.update(lee_with_interval(self.tokenizer)(self.model))
         elif task is not None:
-            from bertviz_graph.prune.sweep import TASKS, task_metric
+            from bertviz_graph.pruning.sweep import TASKS, task_metric
 
             out[TASKS[task]] = task_metric(task, self.tokenizer, labelled)(self.model)
         return out
 
     def save(self, out: str | Path, force: bool = False) -> Path:
-        from bertviz_graph.prune.save import save_pruned
+        from bertviz_graph.pruning.save import save_pruned
 
         return save_pruned(self.model, self.record, out, self.source_folder, self.tokenizer, force)
 
@@ -104,9 +104,9 @@ def prune(model: Any, method: str = "magnitude", amount: float = 0.3, *, sentenc
     which no method saw (``held_out=False``: both on all of them, in-sample)."""
     import torch
 
-    from bertviz_graph.prune.data import batches
-    from bertviz_graph.prune.holdout import split
-    from bertviz_graph.prune.metrics import reference
+    from bertviz_graph.pruning.data import batches
+    from bertviz_graph.pruning.holdout import split
+    from bertviz_graph.pruning.metrics import reference
 
     check_method(method, amount)
     run = load_trained(model, head=head)

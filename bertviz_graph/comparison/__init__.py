@@ -1,7 +1,7 @@
 """Compare two models: aligned hierarchies, what was added or removed, shape / parameter / FLOP deltas, and
 for weights of the same shape the difference itself (statistics and a heatmap).
 
-    from bertviz_graph.diff import diff_graphs
+    from bertviz_graph.comparison import diff_graphs
     d = diff_graphs(bg.trace("bert-base-uncased"), bg.trace("distilbert-base-uncased"))
     d.summary_lines()     # ["6 layers aligned: ...", "missing in B: bert.encoder.layer.1, ..."]
     d.partner("bert.encoder.layer.6")   # -> "distilbert.transformer.layer.3"
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bertviz_graph.diff.align import Alignment, Unit, align
+from bertviz_graph.comparison.align import Alignment, Unit, align
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.prune.methods import RECORD_KEY
+from bertviz_graph.pruning.methods import RECORD_KEY
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _weight_diff(wa, wb, na: str, nb: str) -> WeightDiff | None:
 
 def _removed_heads(graph: OpGraph) -> dict[str, list[int]]:
     """Heads pruned in this model, from the record prune writes into config.json: {layer group: heads}."""
-    from bertviz_graph.diff.align import layer_groups
+    from bertviz_graph.comparison.align import layer_groups
 
     rec = (graph.meta.get("config") or {}).get(RECORD_KEY) or {}
     heads = rec.get("heads") or {}
