@@ -25,7 +25,7 @@ _FACADE = ("trace", "show", "show_diff", "show_pruning", "Graph", "View")
 def __getattr__(name: str) -> Any:
     # the facade (bertviz_graph.api) is imported on first use: ``import bertviz_graph`` stays instant
     if name in _FACADE:
-        from bertviz_graph import api
+        from bertviz_graph import api  # lazy: start-up (networkx)
 
         return getattr(api, name)
     raise AttributeError(f"module 'bertviz_graph' has no attribute {name!r}")
@@ -33,21 +33,21 @@ def __getattr__(name: str) -> Any:
 
 def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     """The Dash web app for ``model`` (not started); see ``bertviz_graph.api.app``."""
-    from bertviz_graph.api import app as _app
+    from bertviz_graph.api import app as _app  # lazy: start-up (networkx)
 
     return _app(model, example_inputs, **kwargs)
 
 
 def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
     """Prune a trained model; see ``bertviz_graph.api.prune``."""
-    from bertviz_graph.api import prune as _prune
+    from bertviz_graph.api import prune as _prune  # lazy: start-up (networkx)
 
     return _prune(model, method, amount, **kwargs)
 
 
 def diff(a: Any, b: Any, **kwargs: Any):
     """Compare two models aligned by structure and role; see ``bertviz_graph.api.diff``."""
-    from bertviz_graph.api import diff as _diff
+    from bertviz_graph.api import diff as _diff  # lazy: start-up (networkx)
 
     return _diff(a, b, **kwargs)
 

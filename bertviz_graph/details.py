@@ -13,6 +13,7 @@ from bertviz_graph.format import flops_text
 from bertviz_graph.hierarchy.roles import tied_outside
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.neurons.explain import explain_role
+from bertviz_graph.onnx.weights import OnnxWeights  # onnx is imported only for ONNX graphs
 from bertviz_graph.sources.status import WeightsStatus, weights_status
 from bertviz_graph.sources.weights import RandomWeights, WeightStore, with_transposed
 
@@ -177,7 +178,6 @@ def open_weights(graph: Any):
     from pathlib import Path
 
     if graph.meta.get("onnx_file"):
-        from bertviz_graph.onnx.weights import OnnxWeights  # onnx is imported only for ONNX graphs
 
         return OnnxWeights.for_graph(graph)
     status = weights_status(graph)

@@ -11,6 +11,8 @@ from pathlib import Path
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.graph_schema import parse, validate
+from bertviz_graph.sources.paths import same_folder
+from bertviz_graph.sources.status import weights_status
 
 MAX_FILE_BYTES = 2 * 1024**3  # far above any real graph (bert-xl-48 primitive: ~5 MB)
 
@@ -42,7 +44,6 @@ def load_graph_file(path: Path) -> OpGraph:
     # What points at bytes on disk is checked or re-derived: weight files are files of one model folder
     # (after links); an ONNX file must be one of them; node offsets/external entries are dropped (the ONNX
     # reader takes them from the .onnx file itself).
-    from bertviz_graph.sources.paths import same_folder
 
     same_folder(files, (".safetensors", ".onnx"), f"{path}: meta.weight_files")
     onnx_file = graph.meta.get("onnx_file")
@@ -53,7 +54,6 @@ def load_graph_file(path: Path) -> OpGraph:
     for _n, d in graph.nodes():
         d.pop("file_offset", None)
         d.pop("external", None)
-    from bertviz_graph.sources.status import weights_status
 
     status = weights_status(graph)
     if status.missing:  # the structure still opens; the weights are said to be unavailable

@@ -25,11 +25,11 @@ def layout(C: AppContext) -> html.Div:
 
 
 def _empty(C: AppContext) -> list[Any]:
-    from bertviz_graph.details import explain
+    from bertviz_graph.details import explain  # lazy: start-up (numpy)
 
     overview = ""
     try:
-        from bertviz_graph.neurons.explain import explain_overview
+        from bertviz_graph.neurons.explain import explain_overview  # lazy: guarded (inside a try)
 
         overview = explain_overview(C.h.ctx)
     except Exception:  # noqa: BLE001 - the overview text is a nicety

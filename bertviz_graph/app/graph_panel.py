@@ -18,9 +18,12 @@ from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTI
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.layout import layout_of
 from bertviz_graph.presenters.explorer import step
 from bertviz_graph.presenters.search import summary as search_summary
+from bertviz_graph.render.svg import EDGE_STYLE, legend_items, to_svg
 from bertviz_graph.render.tree_text import human
 from bertviz_graph.view import View, ViewState
 
@@ -143,8 +146,6 @@ def _picture(r, hl: set[str], selected: str | None = None) -> dict[str, Any]:
 
 
 def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str, str] | None = None) -> list[Any]:
-    from bertviz_graph.hierarchy.style import role_color
-    from bertviz_graph.render.svg import EDGE_STYLE, legend_items
 
     items: list[Any] = []
     legend = legend_items(lv)
@@ -165,7 +166,7 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(title + " (linear scale from 0)", className="bv-leg-title")]))
             if color_by == "change":
-                from bertviz_graph.presenters.activations import CHANGE_TEXT
+                from bertviz_graph.presenters.activations import CHANGE_TEXT  # lazy: start-up (numpy, plotly)
 
                 items.append(html.Div("how much a box changes its input (over all tokens); only boxes that keep "
                                       "their input's shape", className="bv-leg-item bv-leg-note", title=CHANGE_TEXT))
@@ -339,8 +340,6 @@ def register(app, C: AppContext) -> None:
         C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n:
             return no_update, no_update
-        from bertviz_graph.layout import layout_of
-        from bertviz_graph.render.svg import to_svg
 
         try:
             state, _ = C.state(state_d)

@@ -17,9 +17,13 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
-from bertviz_graph.app.job_routes import EXPORT_ROUTE
+from bertviz_graph.app.job_routes import EXPORT_ROUTE, register_routes
 from bertviz_graph.app.registry import JOB_PREFIX, MAX_SPEC, model_for, registry_of
+from bertviz_graph.pruning import job as J
+from bertviz_graph.pruning.job import is_temp_copy
+from bertviz_graph.pruning.methods import METHODS
 from bertviz_graph.render.tree_text import human
+from bertviz_graph.sources.packaged import packaged_dir
 
 TAB_VALUE = "pruning"
 TAB_LABEL = "Pruning"
@@ -57,7 +61,7 @@ _LOCK = threading.Lock()
 
 def panel(C: AppContext):
     """The presenter's data for this model, computed once per app (it reads every matrix once)."""
-    from bertviz_graph.presenters.pruning import pruning_panel
+    from bertviz_graph.presenters.pruning import pruning_panel  # lazy: start-up (numpy)
 
     with _LOCK:
         cache = C.__dict__.setdefault("_bv_pruning", {})
@@ -67,7 +71,7 @@ def panel(C: AppContext):
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.presenters.pruning import head_grid_figure
+    from bertviz_graph.presenters.pruning import head_grid_figure  # lazy: start-up (numpy)
 
     p = panel(C)
     children: list = [controls(C), html.Ul([html.Li(s) for s in p.summary]),
@@ -103,14 +107,12 @@ def folder_of(C: AppContext) -> Path | None:
 def original_spec(C: AppContext) -> str:
     """What a prune in the app starts from: the model shown, or, when that is a copy pruned here, the model
     it was pruned from (so trying another amount does not prune the pruned copy again)."""
-    from bertviz_graph.presenters.pruning import record_of
-    from bertviz_graph.pruning.job import is_temp_copy
+    from bertviz_graph.presenters.pruning import record_of  # lazy: start-up (numpy)
 
     rec = record_of(C.graph) or {}
     folder = folder_of(C)
     if rec.get("source") and is_temp_copy(folder):
         return str(rec["source"])
-    from bertviz_graph.sources.packaged import packaged_dir
 
     packaged = packaged_dir(C.graph.name)
     if folder is not None and C.graph.meta.get("origin") == "local" and not (
@@ -121,9 +123,7 @@ def original_spec(C: AppContext) -> str:
 
 def controls(C: AppContext) -> html.Div:
     """Method, amount, Prune; progress; back to the original and export when a pruned copy is shown."""
-    from bertviz_graph.presenters.pruning import prune_controls_state, record_of
-    from bertviz_graph.pruning.job import is_temp_copy
-    from bertviz_graph.pruning.methods import METHODS
+    from bertviz_graph.presenters.pruning import prune_controls_state, record_of  # lazy: start-up (numpy)
 
     ok, why = prune_controls_state(C.graph, C.trained)
     copy = is_temp_copy(folder_of(C))
@@ -184,7 +184,7 @@ def status_text(st: dict) -> str:
 def zeros_figure(C: AppContext, name: str):
     import plotly.graph_objects as go
 
-    from bertviz_graph.presenters.pruning import zero_mask
+    from bertviz_graph.presenters.pruning import zero_mask  # lazy: start-up (numpy)
 
     z = zero_mask(C.weights, name)
     fig = go.Figure(go.Heatmap(z=z, zmin=0, zmax=1, colorscale=[[0, "#f7f7f7"], [1, "#000000"]],
@@ -199,7 +199,6 @@ def zeros_figure(C: AppContext, name: str):
 
 def register_controls(app, C: AppContext) -> None:
     """Prune (a background thread per job, polled by this tab), back to the original, export."""
-    from bertviz_graph.pruning import job as J
 
     @app.callback(Output(JOB, "data"), Output(POLL, "disabled"), Output(STATUS, "children"),
                   Input(PRUNE, "n_clicks"), State(METHOD, "value"), State(AMOUNT, "value"), State(ids.MODEL, "data"),
@@ -208,7 +207,7 @@ def register_controls(app, C: AppContext) -> None:
         C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n:
             raise PreventUpdate
-        from bertviz_graph.presenters.pruning import prune_controls_state
+        from bertviz_graph.presenters.pruning import prune_controls_state  # lazy: start-up (numpy)
 
         ok, why = prune_controls_state(C.graph, C.trained)
         if not ok:
@@ -246,7 +245,7 @@ def register_controls(app, C: AppContext) -> None:
                   Input(BACK, "n_clicks"), State(LOCATION, "href"), State(ids.MODEL, "data"), prevent_initial_call=True)
     def _back(n, href, spec=None):
         C = model_for(app, spec)  # the tab's model (app/registry.py)
-        from bertviz_graph.presenters.pruning import record_of
+        from bertviz_graph.presenters.pruning import record_of  # lazy: start-up (numpy)
 
         src = (record_of(C.graph) or {}).get("source")
         if not n or not src:
@@ -276,7 +275,6 @@ def register_controls(app, C: AppContext) -> None:
             return error_text(e)
         return f"wrote {out} (config.json with the pruning record, model.safetensors, tokenizer)"
 
-    from bertviz_graph.app.job_routes import register_routes
 
     register_routes(app.server)
 
@@ -311,7 +309,7 @@ def register(app, C: AppContext) -> None:
         return dcc.Graph(figure=zeros_figure(C, name), config={"displaylogo": False})
 
     # registered whatever the server's model is: a tab may show a pruned copy with a heads grid
-    from bertviz_graph.app import attention_panel as A
+    from bertviz_graph.app import attention_panel as A  # lazy: start-up (numpy, plotly)
 
     @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True),
                   Output(A.LAYER, "value", allow_duplicate=True), Output(A.HEAD, "value", allow_duplicate=True),
@@ -327,7 +325,7 @@ def register(app, C: AppContext) -> None:
         layers = panel(C).head_grid["layers"]
         if not 0 <= int(layer) < len(layers):
             raise PreventUpdate
-        from bertviz_graph.comparison.align import units
+        from bertviz_graph.comparison.align import units  # lazy: start-up (numpy)
 
         target = next((u.module for u in units(C.h) if u.layer == int(layer) and u.tag == "Q"), layers[int(layer)])
         return ({"action": "reveal", "id": target, "nonce": time.time()}, int(layer), int(head_index),

@@ -15,12 +15,13 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from bertviz_graph import format as fmt
-from bertviz_graph.app import ids
-from bertviz_graph.app.context import AppContext
+from bertviz_graph.app import ids, model_switch
+from bertviz_graph.app.context import COLOR_MODES, RUN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import activations as PA
 from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
+from bertviz_graph.run.predict import predict
 
 TAB_VALUE = "run"
 TAB_LABEL = "Run"
@@ -86,7 +87,6 @@ def header_note(C: AppContext) -> html.Span:
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.app import model_switch
 
     reason = can_run(C.graph)
     if reason:  # the panel's components stay in the page (hidden): its callbacks always have their targets
@@ -135,7 +135,6 @@ def _tokens(acts) -> list[Any]:
 
 
 def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
-    from bertviz_graph.run.predict import predict
 
     p = predict(session(C).runnable, acts, other=other or None)
     out: list[Any] = []
@@ -164,7 +163,6 @@ MASK_NOTE = ("[MASK] is not filled in: this model has no masked-LM head (it ends
 
 
 def register(app, C: AppContext) -> None:
-    from bertviz_graph.app import model_switch
 
     model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
 
@@ -359,7 +357,6 @@ def _edge_panel(C: AppContext, acts, edge: str, view_state, token) -> tuple:
 
 
 def _node_tips(C: AppContext, state, color_by: str | None, run) -> dict[str, str]:
-    from bertviz_graph.app.context import COLOR_MODES, RUN_MODES
 
     if color_by not in RUN_MODES:
         return {}

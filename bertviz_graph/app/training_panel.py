@@ -19,6 +19,9 @@ from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import training as PT
+from bertviz_graph.presenters.run_session import can_run
+from bertviz_graph.train.step import train_step
+from bertviz_graph.train.update import save_trained, train_steps
 
 TAB_VALUE = "training"
 TAB_LABEL = "Training"
@@ -41,7 +44,6 @@ def runnable(C: AppContext) -> Any:
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.presenters.run_session import can_run
 
     reason = can_run(C.graph)
     row = {"display": "flex", "gap": "6px", "alignItems": "center", "flexWrap": "wrap", "margin": "4px 0"}
@@ -81,8 +83,6 @@ def _key(C: AppContext, spec: dict) -> tuple:
 
 
 def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None, str | None]:
-    from bertviz_graph.train.step import train_step
-    from bertviz_graph.train.update import train_steps
 
     key = _key(C, spec)
     with _LOCK:
@@ -97,7 +97,6 @@ def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None, str | Non
     if spec.get("steps"):
         import tempfile
 
-        from bertviz_graph.train.update import save_trained
 
         model, losses = train_steps(run, [{"text": spec["text"], "pair": pair, "target": spec["target"]}],
                                     int(spec["steps"]), kw["lr"], spec["set"], spec["opt"], obj)
@@ -160,7 +159,7 @@ def register(app, C: AppContext) -> None:
     @app.callback(Output(T_WGRAD, "figure"), Output(T_WGRAD, "style"), Input(ids.SELECTED, "data"),
                   Input(T_STATUS, "children"), State(TRAIN, "data"), State(ids.MODEL, "data"))
     def _weight_grad(selected, _status, spec, model=None):
-        from bertviz_graph.presenters import activations as PA
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         C = model_for(app, model)  # the tab's model (app/registry.py)
         node = selected.get("id") if isinstance(selected, dict) else None
@@ -178,7 +177,7 @@ def register(app, C: AppContext) -> None:
                   Input(ids.SELECTED, "data"), Input(T_STATUS, "children"), State(TRAIN, "data"),
                   State(ids.MODEL, "data"))
     def _selected(selected, _status, spec, model=None):
-        from bertviz_graph.presenters import activations as PA
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         C = model_for(app, model)  # the tab's model (app/registry.py)
         hide = {"display": "none"}

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bertviz_graph.comparison.align import Alignment, Unit, align
+from bertviz_graph.comparison.align import Alignment, Unit, align, layer_groups
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.hierarchy.tree import build_hierarchy
+from bertviz_graph.onnx.weights import OnnxWeights
 from bertviz_graph.pruning.methods import RECORD_KEY
+from bertviz_graph.sources.weights import WeightStore
 
 
 @dataclass
@@ -143,13 +146,11 @@ class GraphDiff:
 def weight_source(graph: OpGraph):
     """The checkpoint's tensors (safetensors or an ONNX file's initializers), or None without one."""
     if graph.meta.get("onnx_file"):
-        from bertviz_graph.onnx.weights import OnnxWeights
 
         return OnnxWeights.for_graph(graph)
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if not files or not all(f.is_file() for f in files):
         return None
-    from bertviz_graph.sources.weights import WeightStore
 
     return WeightStore.open(files)
 
@@ -178,7 +179,6 @@ def _weight_diff(wa, wb, na: str, nb: str) -> WeightDiff | None:
 
 def _removed_heads(graph: OpGraph) -> dict[str, list[int]]:
     """Heads pruned in this model, from the record prune writes into config.json: {layer group: heads}."""
-    from bertviz_graph.comparison.align import layer_groups
 
     rec = (graph.meta.get("config") or {}).get(RECORD_KEY) or {}
     heads = rec.get("heads") or {}
@@ -189,7 +189,6 @@ def _removed_heads(graph: OpGraph) -> dict[str, list[int]]:
 
 
 def diff_graphs(a: OpGraph, b: OpGraph, compare_weights: bool = True) -> GraphDiff:
-    from bertviz_graph.hierarchy.tree import build_hierarchy
 
     for g in (a, b):
         if g.hierarchy is None:

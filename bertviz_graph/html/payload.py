@@ -14,6 +14,8 @@ import base64
 import re
 from typing import Any
 
+from bertviz_graph.errors import UserError
+
 WEIGHT_MODES = ("preview", "full", "none")
 PREVIEW_PX = (64, 64)  # cells of a weight preview (each one block of weights, reduced as the app reduces)
 
@@ -71,12 +73,11 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     """Everything the offline page shows for ``graph`` (JSON-able). ``text``/``pair``: a sentence run
     through the model (every edge's tensor on hover, the predictions in the output's details).
     ``weights``: "preview" (heatmaps of at most 64×64 cells), "full" (the app's resolution) or "none"."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.hierarchy.tree import build_hierarchy
-    from bertviz_graph.layout import layout_of
-    from bertviz_graph.presenters.details import details
-    from bertviz_graph.render.svg import to_svg
-    from bertviz_graph.view import ROOT, View
+    from bertviz_graph.hierarchy.tree import build_hierarchy  # lazy: start-up (networkx)
+    from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
+    from bertviz_graph.presenters.details import details  # lazy: start-up (networkx)
+    from bertviz_graph.render.svg import to_svg  # lazy: start-up (PIL, cachetools)
+    from bertviz_graph.view import ROOT, View  # lazy: start-up (networkx)
 
     if weights not in WEIGHT_MODES:
         raise UserError(f"unknown --weights {weights!r}", "use one of: " + ", ".join(WEIGHT_MODES))
@@ -87,7 +88,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     views = state_views(h, base)
     session = acts = None
     if text is not None or pair is not None:
-        from bertviz_graph.presenters.run_session import RunSession
+        from bertviz_graph.presenters.run_session import RunSession  # lazy: start-up (cachetools, networkx)
 
         session = RunSession(graph)
         acts = session.run(text, pair, None)
@@ -138,9 +139,8 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
 
 def _attention(graph: Any, acts: Any) -> dict[str, Any] | None:
     """The sentence's attention maps [layer][head][query][key] (4 decimals), tokens and per-head summaries."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.attention import summary_rows
-    from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps
+    from bertviz_graph.presenters.attention import summary_rows  # lazy: start-up (networkx, numpy, plotly)
+    from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps  # lazy: start-up (networkx, numpy)
 
     try:
         am = attention_maps(graph, acts)
@@ -154,16 +154,18 @@ def _edge_tips(graph: Any, view: Any, acts: Any) -> dict[str, Any]:
     """The canvas tooltips of one picture: what every edge carries for the sentence (the widget's)."""
     if acts is None:
         return {}
-    from bertviz_graph.presenters.activations import edge_tips
+    from bertviz_graph.presenters.activations import edge_tips  # lazy: start-up (networkx, numpy, plotly)
 
     return {"edges": edge_tips(graph, view, acts), "nodes": {}}
 
 
 def _add_predictions(graph: Any, h: Any, info: dict[str, Any], session: Any, acts: Any) -> None:
     """The run's predictions under the output boxes' details, as the widget adds them."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.activations import output_boxes, prediction_rows
-    from bertviz_graph.run.predict import predict
+    from bertviz_graph.presenters.activations import (  # lazy: start-up (networkx, numpy, plotly)
+        output_boxes,
+        prediction_rows,
+    )
+    from bertviz_graph.run.predict import predict  # lazy: start-up (numpy)
 
     try:
         rows = [["predictions", "↓"], *prediction_rows(predict(session.runnable, acts))]
@@ -178,10 +180,11 @@ def _matrices(graph: Any, h: Any, names: list[str], mode: str) -> dict[str, Any]
     """{weight name: {"png": base64, "meta": ...}} as the widget's weight pane receives them."""
     if mode == "none" or not names:
         return {}
-    from bertviz_graph.details import weights_for
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.common import MAX_PX
-    from bertviz_graph.widget.matrix import matrix_payload
+    from bertviz_graph.details import weights_for  # lazy: start-up (networkx, numpy)
+    from bertviz_graph.presenters.common import MAX_PX  # lazy: start-up (networkx)
+    from bertviz_graph.widget.matrix import (  # lazy: start-up (anywidget, networkx, numpy, traitlets)
+        matrix_payload,  # lazy: start-up (anywidget, networkx, numpy, traitlets)
+    )
 
     store = weights_for(graph)
     px = PREVIEW_PX if mode == "preview" else MAX_PX

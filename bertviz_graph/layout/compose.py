@@ -25,6 +25,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.style import WEIGHT_KINDS
 from bertviz_graph.layout import measure
 from bertviz_graph.layout.cache import LayoutCache, default_cache
@@ -605,7 +606,6 @@ def layout_view(
     re-laying out after one click only runs dot for the containers that changed.
     """
     if direction not in ("TB", "LR"):
-        from bertviz_graph.errors import UserError
 
         raise UserError(f"unknown layout direction {direction!r}", "use 'TB' (top to bottom) or 'LR'")
     cache = default_cache() if cache is None else cache

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph.errors import UserError
 from bertviz_graph.format import to_csv  # noqa: F401  (one CSV writer, shared with prune.sweep; the CLI calls P.to_csv)
 
 
@@ -191,20 +192,19 @@ KINDS = {"heads": "redundant heads (Jensen-Shannon between heads)",
 def analysis_view(kind: str, model: Any, sentences: Any = None, task: str | None = None
                   ) -> tuple[list[str], Any, list[dict[str, Any]]]:
     """(sentences, plotly figure, table rows) of one analysis: the one entry the CLI, app and widget share."""
-    from bertviz_graph.errors import UserError
 
     if kind == "heads":
-        from bertviz_graph.analyze.heads import head_report
+        from bertviz_graph.analyze.heads import head_report  # lazy: start-up (torch)
 
         r = head_report(model, sentences)
         return summary_heads(r), heads_figure(r), r.rows()
     if kind == "ffn":
-        from bertviz_graph.analyze.ablation import ablation_study
+        from bertviz_graph.analyze.ablation import ablation_study  # lazy: start-up (torch)
 
         s = ablation_study(model, sentences, task=task)
         return summary_ablation(s), ablation_figure(s), s.rows
     if kind == "rank":
-        from bertviz_graph.analyze.ranks import spectra
+        from bertviz_graph.analyze.ranks import spectra  # lazy: start-up (torch)
 
         sp = spectra(model)
         return summary_spectra(sp), spectra_figure(sp), sp.rows()

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_graph.comparison import GraphDiff, UnitRow
+from bertviz_graph.comparison import GraphDiff, UnitRow, weight_source
+from bertviz_graph.format import human
 
 MARK_STYLE = {  # status -> (stroke colour, dash); the legend uses the same words
     "removed": ("#d62728", "6,3"),
@@ -75,7 +76,6 @@ def visible_marks(marks: dict[str, str], view) -> dict[str, str]:
 def group_notes(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
     """One line per group on each side saying what it meets and what differs: "↔ distilbert.transformer.layer.3
     · params 7.09M → 7.09M · FLOPs 226M → 226M", "only in bert-base-uncased (missing in distilbert...)"."""
-    from bertviz_graph.format import human
 
     def delta(x: int, y: int, what: str) -> str:
         return f"{what} {human(x)} → {human(y)}" + (f" ({'+' if y > x else '−'}{human(abs(y - x))})" if x != y else "")
@@ -133,7 +133,6 @@ def block_mean(x: np.ndarray, max_side: int = 192) -> np.ndarray:
 
 def heatmaps(d: GraphDiff, limit: int = 6, max_side: int = 192) -> list[dict[str, Any]]:
     """B − A for the ``limit`` same-shape weights that changed most (relative norm)."""
-    from bertviz_graph.comparison import weight_source
 
     if not d.weights_compared:
         return []

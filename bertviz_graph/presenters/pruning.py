@@ -18,7 +18,9 @@ import numpy as np
 from bertviz_graph.comparison.align import layer_groups, units
 from bertviz_graph.format import pct
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.pruning.methods import RECORD_KEY
+from bertviz_graph.presenters.diff import block_mean
+from bertviz_graph.pruning.methods import RECORD_KEY, family
+from bertviz_graph.tracer.flops import ATTENTION_OPS, MATMUL_OPS
 
 DENSE_NOTE = ("Unstructured zeros save no FLOPs in dense kernels: the matrix keeps its shape and every "
               "multiply still runs. Whole heads and neurons can be cut out of the matrices, and then their "
@@ -100,7 +102,6 @@ def _op_flops(graph: OpGraph, gid: str, matmul: bool = False) -> int:
 def _matmul_part(d: dict[str, Any]) -> int:
     """The matrix-product FLOPs of one op (tracer.flops' formula without its bias add, scale, mask and
     softmax): the part ``torch.utils.flop_counter`` counts."""
-    from bertviz_graph.tracer.flops import ATTENTION_OPS, MATMUL_OPS
 
     op, f = d.get("op"), int(d.get("flops") or 0)
     out = int(np.prod(d.get("shape") or [0]))
@@ -201,7 +202,6 @@ def head_grid_figure(grid: dict[str, Any]):
 def zero_mask(weights, name: str, max_side: int = 256) -> np.ndarray:
     """Fraction of exact zeros per block of a matrix (1 = every weight in the block pruned), for a heatmap
     overlay that shows pruned weights as pruned rather than as small values."""
-    from bertviz_graph.presenters.diff import block_mean
 
     w = np.atleast_2d(weights.get(name))
     return block_mean((w == 0).astype(np.float64), max_side)
@@ -294,7 +294,6 @@ def held_out_sentences(rows: list[dict[str, Any]], metric: str = "lee_spearman")
     """Per method of a sweep, the seed's question as a measured sentence: the largest amount up to which every
     measured point's held-out ``metric`` stays inside the unpruned model's bootstrap 95% interval, with the
     agreement beside it. Rows need ``metric`` and ``metric_lo``/``_hi`` (sweep with task="lee")."""
-    from bertviz_graph.pruning.methods import family
 
     out = []
     for m in dict.fromkeys(r["method"] for r in rows):

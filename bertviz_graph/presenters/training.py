@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph.train.trainable import layer_list
+from bertviz_graph.train.update import update_norms
+
 
 def groups(step: Any) -> list[tuple[str, list[str]]]:
     """Parameter names grouped for the per-layer strip: embeddings, layer 0..N-1, then the rest."""
-    from bertviz_graph.train.trainable import layer_list
 
     stack = layer_list(step.model)
     path, n = stack if stack else ("", 0)
@@ -29,7 +31,6 @@ def groups(step: Any) -> list[tuple[str, list[str]]]:
 
 def layer_strip(step: Any, optimizer: str = "sgd") -> list[dict[str, Any]]:
     """Per group: ‖∂L/∂W‖ (over all its trainable tensors), ‖ΔW‖/‖W‖ for ``optimizer``, trainable share."""
-    from bertviz_graph.train.update import update_norms
 
     upd = update_norms(step, optimizer)
     out = []
@@ -151,7 +152,6 @@ def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") 
     from plotly.colors import sample_colorscale
 
     g, h = step.graph.g, step.graph.hierarchy
-    from bertviz_graph.train.update import update_norms
 
     upd = update_norms(step, optimizer) if mode == "update" else {}
     values: dict[str, float] = {}

@@ -9,6 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import torch.nn as nn
 
+from bertviz_graph.pruning.data import batches, lee_corpus
+from bertviz_graph.pruning.metrics import sentence_embeddings, spearman
+
 N_BOOT = 1000
 
 
@@ -41,8 +44,6 @@ def lee_pairs(tokenizer) -> Callable[[nn.Module], tuple[np.ndarray, np.ndarray]]
     document pairs."""
     import torch.nn.functional as F
 
-    from bertviz_graph.pruning.data import batches, lee_corpus
-    from bertviz_graph.pruning.metrics import sentence_embeddings
 
     docs, human = lee_corpus()
     order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
@@ -62,7 +63,6 @@ def lee_pairs(tokenizer) -> Callable[[nn.Module], tuple[np.ndarray, np.ndarray]]
 
 def lee_with_interval(tokenizer, n_boot: int = N_BOOT) -> Callable[[nn.Module], dict[str, float]]:
     """model -> {"lee_spearman", "lee_spearman_lo", "lee_spearman_hi"} (ρ and its bootstrap 95% interval)."""
-    from bertviz_graph.pruning.metrics import spearman
 
     pairs = lee_pairs(tokenizer)
 

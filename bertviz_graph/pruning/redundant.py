@@ -8,6 +8,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from bertviz_graph.analyze.heads import attention_rows, js_sums
+from bertviz_graph.pruning.arch import find_layers
+
 
 def redundancy_order(dist: np.ndarray) -> list[int]:
     """The heads in the order they are pruned (layer-major indices)."""
@@ -28,8 +31,6 @@ def redundancy_order(dist: np.ndarray) -> list[int]:
 
 def redundancy_scores(model: nn.Module, batches: list[dict]) -> torch.Tensor:
     """(layers, heads) position in the pruning order: the lowest are pruned first (prune.heads.pick_lowest)."""
-    from bertviz_graph.analyze.heads import attention_rows, js_sums
-    from bertviz_graph.pruning.arch import find_layers
 
     layers = find_layers(model, "heads")
     total, rows = None, 0

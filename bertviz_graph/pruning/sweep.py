@@ -17,11 +17,20 @@ import torch.nn as nn
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.format import to_csv
+from bertviz_graph.io import write_atomic
 from bertviz_graph.pruning import magnitude as M
 from bertviz_graph.pruning.arch import find_layers, linear_weights
 from bertviz_graph.pruning.core import apply_choice, head_scores, neuron_scores
+from bertviz_graph.pruning.data import batches, lee_corpus, probe_sentences
+from bertviz_graph.pruning.intervals import lee_with_interval
 from bertviz_graph.pruning.methods import BASELINE, check_method, family
-from bertviz_graph.pruning.metrics import agreement, reference, similarity_spearman
+from bertviz_graph.pruning.metrics import (
+    agreement,
+    probe_accuracy,
+    reference,
+    sentence_embeddings,
+    similarity_spearman,
+)
 
 _MAG_SCOPE = {"magnitude": "global", "magnitude-layer": "layer", "magnitude-matrix": "matrix"}
 
@@ -49,7 +58,6 @@ def parse_range(text: str) -> list[float]:
 
 
 def lee_metric(tokenizer) -> Callable[[nn.Module], float]:
-    from bertviz_graph.pruning.data import batches, lee_corpus
 
     docs, human = lee_corpus()
     order = sorted(range(len(docs)), key=lambda i: len(docs[i]))  # by length: little padding computed
@@ -64,8 +72,6 @@ def probe_metric(tokenizer, labelled: str | Path | None = None, folds: int = 5,
     """A function model -> held-out accuracy of a logistic-regression probe on its sentence embeddings
     (mean-pooled), cross-validated over labelled sentences: ``labelled`` (a 'LABEL sentence' file), else
     gensim's Pang & Lee polarity sentences, else the built-in opinions (prune.data.probe_sentences)."""
-    from bertviz_graph.pruning.data import batches, probe_sentences
-    from bertviz_graph.pruning.metrics import probe_accuracy, sentence_embeddings
 
     texts, labels, _source = probe_sentences(labelled)
     bats = batches(tokenizer, texts, batch_size=32, keep_order=True)
@@ -119,7 +125,6 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
                 todo.append(b)
                 base_of[b] = m
     if task == "lee":
-        from bertviz_graph.pruning.intervals import lee_with_interval
 
         task_fn: Any = lee_with_interval(tokenizer)
     else:
@@ -204,7 +209,6 @@ def figure(rows: list[dict[str, Any]], title: str = ""):
 
 
 def write_curve(rows: list[dict[str, Any]], out: Path, title: str = "") -> None:
-    from bertviz_graph.io import write_atomic
 
     suffix = out.suffix.lower()
     if suffix == ".csv":

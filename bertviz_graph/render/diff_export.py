@@ -16,6 +16,7 @@ from bertviz_graph.comparison import GraphDiff
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_atomic
 from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel, visible_marks
+from bertviz_graph.view import View
 
 GAP = 40.0
 
@@ -42,7 +43,6 @@ def paired_views(d: GraphDiff, depth: int | None = None, open_a: tuple[str, ...]
 def _unfolded(graph, depth: int | None, direction: str = "TB"):
     """The overview of any OpGraph (traced, loaded or imported), every ×N stack unfolded, ``depth`` levels
     opened when given."""
-    from bertviz_graph.view import View
 
     h = graph.hierarchy
     v = View.default(h, direction=direction) if depth is None else View(h, direction=direction)
@@ -76,8 +76,8 @@ def _strip(svg: str) -> tuple[str, float, float]:
 
 
 def _marked_svg(view, marks: dict[str, str]) -> str:
-    from bertviz_graph.layout import layout_of
-    from bertviz_graph.render.svg import to_svg
+    from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
+    from bertviz_graph.render.svg import to_svg  # lazy: start-up (PIL, cachetools)
 
     svg, _w, _h = _strip(to_svg(layout_of(view)))  # any View (the facade's or the core one)
     css = _css(visible_marks(marks, view), view)

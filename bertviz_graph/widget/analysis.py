@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from bertviz_graph.errors import UserError
+
 
 def analysis_box(model: Any, kind: str = "heads", compute: bool = True):
     """A box with the analysis chooser, a Compute button, the measured sentences and the plotly figure
@@ -16,8 +18,7 @@ def analysis_box(model: Any, kind: str = "heads", compute: bool = True):
     import ipywidgets as W
     import plotly.graph_objects as go
 
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters import analysis as pa
+    from bertviz_graph.presenters import analysis as pa  # lazy: start-up (numpy)
 
     choice = W.Dropdown(options=[(v, k) for k, v in pa.KINDS.items()], value=kind, description="Analysis")
     button = W.Button(description="Compute")

@@ -19,6 +19,9 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.format import count, pct
+from bertviz_graph.presenters.common import is_trained
+from bertviz_graph.pruning.job import Job, run_prune
+from bertviz_graph.pruning.methods import METHODS
 from bertviz_graph.threads import start_background
 from bertviz_graph.widget.prune_controls import PruneControls
 
@@ -62,7 +65,6 @@ def prune_graph(graph: Any, method: str = "magnitude", amount: float = 0.3, sent
     """Prune a copy of ``graph``'s model; returns the job (``.graph`` the traced copy, ``.folder`` its
     temporary folder, ``.effect`` the agreement with the original). A UserError for bad input. Pass a
     ``prune.job.Job`` to watch its ``step`` from another thread."""
-    from bertviz_graph.pruning.job import run_prune
 
     job = run_prune(graph, method, amount, source_of(graph), job=job, sentences=sentences)
     if job.state != "done":
@@ -88,8 +90,8 @@ def _panel_parts(graph: Any, with_graph: bool = False) -> tuple[list, Any]:
     import ipywidgets as W
     import plotly.graph_objects as go
 
-    from bertviz_graph.details import weights_for
-    from bertviz_graph.presenters.pruning import head_grid_figure, pruning_panel
+    from bertviz_graph.details import weights_for  # lazy: start-up (numpy)
+    from bertviz_graph.presenters.pruning import head_grid_figure, pruning_panel  # lazy: start-up (numpy)
 
     p = pruning_panel(graph, weights_for(graph))
     parts: list = [W.HTML(_panel_html(graph, p))]
@@ -106,7 +108,7 @@ def _panel_parts(graph: Any, with_graph: bool = False) -> tuple[list, Any]:
 def _pruned_graph(graph: Any):
     """The pruned copy in the explorer, opened down to the first group whose heads or neurons were pruned,
     so its strip (pruned units greyed) is on screen without a click."""
-    from bertviz_graph.widget import GraphWidget
+    from bertviz_graph.widget import GraphWidget  # lazy: cycle (bertviz_graph.widget loads this module)
 
     w = GraphWidget(graph, height=560)
     marked = [gid for gid, g in graph.hierarchy.groups.items() if g.attrs.get("prune_mask")]
@@ -119,11 +121,8 @@ def pruning_widget(graph: Any):
     """An ipywidgets VBox: prune controls, summary, per-layer savings, the heads grid."""
     import ipywidgets as W
 
-    from bertviz_graph.details import weights_for
-    from bertviz_graph.presenters.common import is_trained
-    from bertviz_graph.presenters.pruning import prune_controls_state
-    from bertviz_graph.pruning.job import Job
-    from bertviz_graph.pruning.methods import METHODS
+    from bertviz_graph.details import weights_for  # lazy: start-up (numpy)
+    from bertviz_graph.presenters.pruning import prune_controls_state  # lazy: start-up (numpy)
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
     controls = PruneControls(list(METHODS), method="magnitude", amount=0.3, disabled=not ok)

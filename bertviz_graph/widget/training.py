@@ -21,7 +21,7 @@ class TrainMethods:
     """Mixed into ``GraphWidget``: needs ``graph``, ``hierarchy``, ``selected`` and ``_session()``."""
 
     def train_step(self, text: str, pair: str | None = None, **kwargs: Any):
-        from bertviz_graph.train.step import train_step
+        from bertviz_graph.train.step import train_step  # lazy: start-up (numpy)
 
         step = train_step(self.graph, self._session().runnable, text, pair, **kwargs)
         self.__dict__["_bv_step"] = step
@@ -34,13 +34,13 @@ class TrainMethods:
         return step
 
     def training(self, optimizer: str = "sgd"):
-        from bertviz_graph.presenters.training import strip_figure
+        from bertviz_graph.presenters.training import strip_figure  # lazy: start-up (numpy)
 
         return strip_figure(self._step(), optimizer)
 
     def edge_rule(self, module: str | None = None, out_index: int | None = None, in_index: int | None = None) -> str:
-        from bertviz_graph.presenters import activations as PA
-        from bertviz_graph.presenters.training import strongest_edge
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (numpy, plotly)
+        from bertviz_graph.presenters.training import strongest_edge  # lazy: start-up (numpy)
 
         step = self._step()
         module = module or PA.linear_module(self.graph, self.hierarchy, self.selected)
@@ -51,8 +51,8 @@ class TrainMethods:
         return "\n".join(step.edge(module, out_index, in_index).lines())
 
     def gradient(self, node_id: str | None = None, input: int = 0):
-        from bertviz_graph.presenters import activations as PA
-        from bertviz_graph.presenters.training import grad_heatmap
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (numpy, plotly)
+        from bertviz_graph.presenters.training import grad_heatmap  # lazy: start-up (numpy)
 
         op = PA.op_for(self.graph, self.hierarchy, node_id or self.selected)
         if op is None:
