@@ -14,6 +14,7 @@ from pathlib import Path
 
 import bertviz_graph as bg
 from bertviz_graph import __version__
+from bertviz_graph import format as fmt
 from bertviz_graph.app import make_app, serve
 from bertviz_graph.app.serve_options import secure, serve_options
 from bertviz_graph.app.wsgi import run_gunicorn
@@ -192,7 +193,7 @@ def cmd_trace(args: argparse.Namespace) -> None:
                         "use -o graph.json (pictures come from 'bertviz-graph export')")
     graph = _trace(args)
     graph.save(args.output)
-    print(f"wrote {args.output} ({len(graph.ops())} ops, {graph.param_count():,} parameters)", file=sys.stderr)
+    print(f"wrote {args.output} ({len(graph.ops())} ops, {fmt.count(graph.param_count())} parameters)", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -212,7 +213,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     if suffix == ".html":
         graph.save_html(args.output, text=args.text, pair=args.pair, weights=args.weights or "preview", view=view)
         size = args.output.stat().st_size
-        print(f"wrote {args.output} ({size / 1e6:.1f} MB, opens offline in a browser)", file=sys.stderr)
+        print(f"wrote {args.output} ({fmt.nbytes(size)}, opens offline in a browser)", file=sys.stderr)
         return
     view.save(args.output)
     d = view.data()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import bertviz_graph as bg
 import bertviz_graph.pruning as P
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import check_writable
 from bertviz_graph.pruning.holdout import split
@@ -123,7 +124,7 @@ def _summary(rec) -> str:
     inside = [v for k, v in rec.sparsity.items() if layer_of(k) != k]  # the layers' matrices, not embeddings
     z = sum(v[0] for v in inside)
     t = sum(v[1] for v in inside)
-    return f"{rec.method}: {z:,} of {t:,} weights of the layers' matrices are zero ({z / max(t, 1):.1%})"
+    return f"{rec.method}: {fmt.count(z)} of {fmt.count(t)} weights of the layers' matrices are zero ({fmt.percent(z / max(t, 1), 1)})"
 
 
 def cmd_diff(args: argparse.Namespace) -> None:

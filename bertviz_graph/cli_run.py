@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import check_writable
 
@@ -67,7 +68,7 @@ def cmd_run(args: argparse.Namespace, trace) -> None:
     from bertviz_graph.run.predict import predict  # lazy: start-up (numpy)
 
     graph, run, acts = _run(args, trace)
-    print(f"{run.name}: {len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {acts.seconds:.2f} s"
+    print(f"{run.name}: {len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {fmt.seconds(acts.seconds)}"
           f" ({acts.stored_bytes / 2**20:.1f} MB kept); weights: {run.weights}")
     print("tokens: " + " ".join(f"{i}:{t}" for i, t in enumerate(acts.labels)))
     if acts.unmatched:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import check_writable, write_atomic
 from bertviz_graph.run.load import load_runnable
@@ -92,7 +93,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
     print(f"{run.name}: {step.objective} loss {step.loss:.6g} — {step.describe}")
     print(f"trainable: {step.counts.sentence()} [{args.trainable}]; dropout {'ON' if step.dropout else 'off'}")
     print(f"gradients: {len(step.grads)} parameter tensors, {sum(map(len, step.act_grads))} op outputs "
-          f"({step.grad_bytes / 2**20:.1f} MB) in {step.seconds:.2f} s")
+          f"({fmt.nbytes(step.grad_bytes)}) in {fmt.seconds(step.seconds)}")
     for r in layer_strip(step, args.optimizer):
         state = "frozen" if r["frozen"] else f"‖∂L/∂W‖ {r['grad_norm']:.4g}  ‖ΔW‖/‖W‖ {r['rel_update']:.3g}"
         print(f"  {r['group']:>12}  {state}")

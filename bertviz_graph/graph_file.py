@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.graph_schema import parse, validate
@@ -23,7 +24,7 @@ def load_graph_file(path: Path) -> OpGraph:
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}", "check the path") from e
     if size > MAX_FILE_BYTES:
-        raise UserError(f"{path} is {size / 1024**3:.1f} GB, larger than any graph file",
+        raise UserError(f"{path} is {fmt.nbytes(size)}, larger than any graph file",
                         "pass a graph saved by 'bertviz-graph trace -o'")
     try:
         data = parse(path.read_text(encoding="utf-8"))

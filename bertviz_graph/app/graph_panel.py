@@ -13,6 +13,7 @@ from typing import Any
 
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update, set_props
 
+from bertviz_graph import format as numfmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, AppContext
 from bertviz_graph.app.guard import error_text
@@ -160,7 +161,7 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
             items.append(html.Div(f"{title}: no values in this view{hint}", className="bv-leg-item"))
         else:
             lo, hi = vrange
-            fmt = {"sparsity": lambda v: f"{v:.1%}"}.get(  # a fraction of zeros: as a percentage, not "0"
+            fmt = {"sparsity": lambda v: f"{numfmt.percent(v, 1)}"}.get(  # a fraction of zeros: as a percentage, not "0"
                 color_by, (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change") else human)
             grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
             items.append(html.Div(className="bv-leg-item", children=[
@@ -472,8 +473,8 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         if check_size and new is not None and new != cur and nview.size() > LARGE_VIEW \
                 and nview.size() > view.size():
             out["confirm"] = True
-            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (the graph is comfortable up to "
-                                  f"{LARGE_VIEW:,}); drawing it takes a few seconds. Open it anyway?")
+            out["confirm_msg"] = (f"This view has {numfmt.count(nview.size())} boxes and edges (the graph is comfortable up to "
+                                  f"{numfmt.count(LARGE_VIEW)}); drawing it takes a few seconds. Open it anyway?")
             out["pending"] = {"state": final.to_json_dict(), "focus": focus}
             out["notice"] = "; ".join(notes)
             return out

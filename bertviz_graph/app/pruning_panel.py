@@ -14,6 +14,7 @@ from pathlib import Path
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
@@ -86,8 +87,8 @@ def layout(C: AppContext) -> html.Div:
         head = html.Tr([html.Th(x) for x in ("layer", "heads pruned", "neurons pruned", "zero weights",
                                              "params removable", "FLOPs removable")])
         body = [html.Tr([html.Td(g.group), html.Td(", ".join(map(str, g.heads)) or "–"),
-                         html.Td(f"{g.neurons:,}" if g.neurons else "–"),
-                         html.Td(f"{g.zeros / g.numel:.1%}" if g.numel else "–"),
+                         html.Td(f"{fmt.count(g.neurons)}" if g.neurons else "–"),
+                         html.Td(f"{fmt.percent(g.zeros / g.numel, 1)}" if g.numel else "–"),
                          html.Td(human(g.params_removable)), html.Td(human(g.flops_removable))]) for g in rows]
         children.append(html.Table([html.Thead(head), html.Tbody(body)], className="bv-prune-table"))
     if not p.pruned:
@@ -140,7 +141,7 @@ def controls(C: AppContext) -> html.Div:
         html.Div([html.Span("Amount"),
                   html.Div(dcc.Slider(id=AMOUNT, min=0, max=0.9, step=0.05,
                                       value=float(rec["amount"]) if copy and "amount" in rec else 0.3,
-                                      marks={v / 10: f"{v * 10}%" for v in range(0, 10, 2)}, disabled=not ok,
+                                      marks={v / 10: fmt.percent(v / 10, 0) for v in range(0, 10, 2)}, disabled=not ok,
                                       tooltip={"placement": "bottom", "always_visible": False}),
                            style={"flex": "1", "minWidth": "280px"}),
                   html.Button("Prune", id=PRUNE, n_clicks=0, className="bv-btn bv-btn-primary", disabled=not ok,
@@ -176,9 +177,9 @@ def status_text(st: dict) -> str:
     if st["state"] == "done":
         eff = st.get("effect") or {}
         cos = eff.get("embedding_cosine")
-        return (f"done in {st['elapsed']:.1f} s" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
+        return (f"done in {fmt.seconds(st['elapsed'], 1)}" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
                 + "; showing the pruned copy")
-    return f"{st['step']}… ({st['elapsed']:.0f} s)"
+    return f"{st['step']}… ({fmt.seconds(st['elapsed'], 0)})"
 
 
 def zeros_figure(C: AppContext, name: str):
@@ -191,7 +192,7 @@ def zeros_figure(C: AppContext, name: str):
                                colorbar={"title": {"text": "pruned"}},
                                hovertemplate="block %{y}, %{x}: %{z:.0%} zero<extra></extra>"))
     frac = C.__dict__["_bv_pruning"]["panel"].sparsity.get(name)
-    fig.update_layout(title=f"{name}: {frac:.1%} exactly zero (black = pruned)" if frac is not None else name,
+    fig.update_layout(title=f"{name}: {fmt.percent(frac, 1)} exactly zero (black = pruned)" if frac is not None else name,
                       yaxis={"autorange": "reversed"}, height=360, template="plotly_white",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
     return fig
@@ -219,7 +220,7 @@ def register_controls(app, C: AppContext) -> None:
                           owner=str(secret or ""))
         except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
             return no_update, True, error_text(e)
-        return jid, False, f"started: {method} at {float(amount):.0%} of {src}…"
+        return jid, False, f"started: {method} at {fmt.percent(float(amount), 0)} of {src}…"
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(POLL, "disabled", allow_duplicate=True),
                   Output(LOCATION, "href"),

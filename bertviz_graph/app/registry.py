@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.errors import UserError
 from bertviz_graph.memo import Memo
@@ -72,7 +73,7 @@ class Registry:
             raise UserError("the model name is not text", "type a preset name or a model folder")
         text = spec.strip()
         if len(text) > MAX_SPEC:
-            raise UserError(f"the model name is {len(text):,} characters (at most {MAX_SPEC})",
+            raise UserError(f"the model name is {fmt.count(len(text))} characters (at most {MAX_SPEC})",
                             "type a preset name or a shorter path")
         if not text or text == self.default.graph.name:
             return ""

@@ -175,7 +175,7 @@ def register(app, C: AppContext) -> None:
             shown = (cur or {}).get("text") if isinstance(cur, dict) else None
             return no_update, "type a sentence to run" + (f" (the results shown are for “{shown}”)" if shown else "")
         if len(str(text)) + len(str(pair or "")) > MAX_TEXT:
-            return no_update, f"the sentence is longer than {MAX_TEXT:,} characters: run a shorter one"
+            return no_update, f"the sentence is longer than {fmt.count(MAX_TEXT)} characters: run a shorter one"
         nonce = (cur or {}).get("nonce", 0) + 1
         return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}, no_update
 
@@ -211,7 +211,7 @@ def register(app, C: AppContext) -> None:
         except Exception as e:  # noqa: BLE001 - shown as a sentence, never a traceback
             return error_text(e), "bv-banner", [], [], None, {}
         notes = list(acts.notes)
-        status = (f"{len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {acts.seconds:.2f} s"
+        status = (f"{len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {fmt.seconds(acts.seconds)}"
                   + ("" if acts.trained else " — random weights: no learned structure")
                   + ("; " + "; ".join(n for n in notes if "random initial" not in n) if notes else ""))
         opts = [{"label": f"{i}: {t}", "value": i} for i, t in enumerate(acts.labels)]
@@ -376,7 +376,7 @@ def _ffn_figure(f: dict, trained: bool):
                                customdata=np.broadcast_to(np.array(tokens, dtype=object)[:, None], m.shape),
                                hovertemplate="token %{customdata}<br>neuron %{x}<br>GELU %{z:.4g}<extra></extra>",
                                colorbar={"thickness": 10}))
-    share = ", ".join(f"{t}: {p:.0%}" for t, p in zip(f["tokens"], f["firing"]))
+    share = ", ".join(f"{t}: {fmt.percent(p, 0)}" for t, p in zip(f["tokens"], f["firing"]))
     fig.update_layout(title={"text": f"Feed-forward neurons that fire (after GELU, {f['op']}); share > 0 per token"
                              + ("" if trained else " — random weights"), "font": {"size": 12}},
                       yaxis={"tickmode": "array", "tickvals": list(range(len(tokens))), "ticktext": tokens,

@@ -14,6 +14,7 @@ from typing import Any
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app import diff_panel, ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
@@ -138,7 +139,7 @@ def register(app, C: AppContext) -> None:
         lines = [html.Div(f"{step.objective}: loss {step.loss:.5g} — {step.describe}"),
                  html.Div(f"trainable: {step.counts.sentence()}"),
                  html.Div(f"dropout {'ON' if step.dropout else 'off'}; {len(step.grads)} gradients"
-                          f" + {sum(map(len, step.act_grads))} op gradients in {step.seconds:.2f} s"
+                          f" + {sum(map(len, step.act_grads))} op gradients in {fmt.seconds(step.seconds)}"
                           " (the shown model is unchanged)")]
         if losses:
             lines.append(html.Div(f"{len(losses)} steps on a copy: loss {losses[0]:.4g} → {losses[-1]:.4g}"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.comparison.align import Alignment, Unit, align, layer_groups
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import build_hierarchy
@@ -128,7 +129,7 @@ class GraphDiff:
         pa, pb = self.a.param_count(), self.b.param_count()
         fa = self.a.hierarchy.groups[""].flops if "" in self.a.hierarchy.groups else 0
         fb = self.b.hierarchy.groups[""].flops if "" in self.b.hierarchy.groups else 0
-        out.append(f"parameters {pa:,} → {pb:,} ({pb - pa:+,}); FLOPs {fa:,} → {fb:,} ({fb - fa:+,})")
+        out.append(f"parameters {fmt.count(pa)} → {fmt.count(pb)} ({fmt.signed(pb - pa)}); FLOPs {fmt.count(fa)} → {fmt.count(fb)} ({fmt.signed(fb - fa)})")
         for side, name in (("a", na), ("b", nb)):
             heads = self.removed_heads.get(side) or {}
             if heads:

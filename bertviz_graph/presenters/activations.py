@@ -236,8 +236,8 @@ def neuron_view(graph: OpGraph, acts: Any, weight: np.ndarray, bias: np.ndarray 
     share_out = drawn / (float(np.abs(sub).sum()) or 1.0)
     label = acts.labels[t]
     caption = (f"token {t} '{label}': the {len(edges)} strongest contributions w·x among the {len(ins)} inputs "
-               f"and {len(outs)} outputs shown carry {share_out:.1%} of the |w·x| flowing into those outputs and "
-               f"{share:.2%} of the total |w·x| over all {W.size:,} weighted edges of this layer for this token")
+               f"and {len(outs)} outputs shown carry {fmt.percent(share_out, 1)} of the |w·x| flowing into those outputs and "
+               f"{fmt.percent(share, 2)} of the total |w·x| over all {fmt.count(W.size)} weighted edges of this layer for this token")
     if not acts.trained:
         caption += ". " + RANDOM_RUN_NOTE
     return NeuronView(module, t, label, x, y, ins, outs, edges, share, share_out, caption, acts.trained)

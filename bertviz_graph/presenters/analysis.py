@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.format import to_csv  # noqa: F401  (one CSV writer, shared with prune.sweep; the CLI calls P.to_csv)
 
@@ -64,8 +65,8 @@ def heads_figure(r: Any):
 def summary_ablation(s: Any) -> list[str]:
     lines = list(s.notes)
     sh = s.shares
-    lines.append(f"The feed-forward block is {sh['ffn_params']:.0%} of a layer's parameters and "
-                 f"{sh['ffn_flops']:.0%} of its FLOPs (at {sh['tokens']:.0f} tokens).")
+    lines.append(f"The feed-forward block is {fmt.percent(sh['ffn_params'], 0)} of a layer's parameters and "
+                 f"{fmt.percent(sh['ffn_flops'], 0)} of its FLOPs (at {sh['tokens']:.0f} tokens).")
     lines.append(f"CKA compares every layer's output with the original on the {s.measuring}; neurons for "
                  f"'shrink' were scored on the {s.scoring}.")
     if s.base:
@@ -83,7 +84,7 @@ def summary_ablation(s: Any) -> list[str]:
 
 def _name(row: dict) -> str:
     if row["ablation"] == "shrink ffn":
-        return f"every FFN shrunk to {row['keep']:.0%}"
+        return f"every FFN shrunk to {fmt.percent(row['keep'], 0)}"
     return f"{row['ablation']} in layer {row['layer']}"
 
 
@@ -129,7 +130,7 @@ def summary_spectra(sp: Any) -> list[str]:
     lines = list(sp.notes)
     lines.append(f"{len(rows)} weight matrices of {sp.name}: effective rank / full rank median {np.median(ratio):.2f}"
                  f" (min {ratio.min():.2f}, max {ratio.max():.2f}); 90% of the energy needs a median "
-                 f"{np.median([r['rank_90_energy'] / r['full_rank'] for r in rows]):.0%} of the full rank.")
+                 f"{fmt.percent(np.median([r['rank_90_energy'] / r['full_rank'] for r in rows]), 0)} of the full rank.")
     return lines
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.comparison import GraphDiff, UnitRow, weight_source
 from bertviz_graph.format import human
 
@@ -95,7 +96,7 @@ def group_notes(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
     for u in d.units:
         if u.status in ("changed", "reshaped") and u.a is not None and u.b is not None:
             w = max(u.weights, key=lambda x: x.rel_norm, default=None)
-            extra = (f" · weights differ: ‖Δ‖/‖A‖ {w.rel_norm:.3g}, {w.changed:.0%} changed" if w is not None
+            extra = (f" · weights differ: ‖Δ‖/‖A‖ {w.rel_norm:.3g}, {fmt.percent(w.changed, 0)} changed" if w is not None
                      else " · shapes " + " ".join("×".join(map(str, s)) for s in u.a.shapes) + " → "
                      + " ".join("×".join(map(str, s)) for s in u.b.shapes))
             na[u.a.module] = na.get(u.a.module, f"↔ B {u.b.module}") + extra

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.comparison import GraphDiff
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_atomic
@@ -145,7 +146,7 @@ def _table(rows: list[dict], cols: list[str]) -> str:
             if isinstance(v, float):
                 v = f"{v:.4g}"
             elif isinstance(v, int):
-                v = f"{v:+,}" if c.endswith("delta") else f"{v:,}"
+                v = f"{fmt.signed(v)}" if c.endswith("delta") else f"{fmt.count(v)}"
             cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
         body.append(f'<tr class="{html.escape(str(r.get("status", "")))}">' + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -159,7 +160,7 @@ def diff_html(d: GraphDiff, panel: DiffPanel, depth: int | None = None) -> str:
     heat = "".join(
         f'<figure><img src="{_png_data_uri(h["z"])}" alt="difference heatmap"/><figcaption><b>'
         f'{html.escape(h["title"])}</b> {"×".join(map(str, h["shape"]))}, B − A (red +, blue −)<br>'
-        + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}" for k, v in h["stats"].items())
+        + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {fmt.count(v)}" for k, v in h["stats"].items())
         + "</figcaption></figure>" for h in panel.heatmaps)
     changed_groups = [g for g in panel.groups if g["status"] != "matched" or g["params_delta"] or g["flops_delta"]]
     units = [u for u in panel.units if u["status"] != "same"]

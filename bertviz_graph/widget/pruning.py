@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.format import count, pct
 from bertviz_graph.presenters.common import is_trained
@@ -150,7 +151,7 @@ def pruning_widget(graph: Any):
                 status.value = "drawing the pruned copy…"
             parts, box.panel = _panel_parts(job.graph, with_graph=True)
             body.children = parts
-            status.value = (f"Showing the pruned copy ({job.elapsed:.1f} s), in the temporary folder "
+            status.value = (f"Showing the pruned copy ({fmt.seconds(job.elapsed, 1)}), in the temporary folder "
                             f"(<code>{html.escape(str(job.folder))}</code>): "
                             "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.pruning.job.export_folder"
                             "</code>. The original is unchanged.")
@@ -163,15 +164,15 @@ def pruning_widget(graph: Any):
             with lock:
                 if job.state not in ("queued", "running"):
                     return
-                status.value = html.escape(f"pruning with {job.method} at {job.amount:.0%}: {job.step}… "
-                                           f"{time.monotonic() - job.started:.0f} s")
+                status.value = html.escape(f"pruning with {job.method} at {fmt.percent(job.amount, 0)}: {job.step}… "
+                                           f"{fmt.seconds(time.monotonic() - job.started, 0)}")
             worker.join(0.5)
 
     def on_prune(method: str, amount: float) -> None:
         """Prune with the method and amount the page showed at the click (they come with the message)."""
         controls.disabled = True
         job = Job(id="widget", method=method, amount=amount, source=source_of(graph))
-        status.value = html.escape(f"pruning with {job.method} at {job.amount:.0%}…")
+        status.value = html.escape(f"pruning with {job.method} at {fmt.percent(job.amount, 0)}…")
         worker = start_background(work, job, name="bv-prune-widget")
         threading.Thread(target=tick, args=(job, worker), name="bv-prune-tick", daemon=True).start()
 
