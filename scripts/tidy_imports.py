@@ -6,8 +6,9 @@
 After rewriting it loads every module of the package in a fresh module table (exit 1 if one fails).
 
 A function-local ``from bertviz_graph... import`` (or a relative one) moves to the top of its module when
-  - the move adds no third-party library to what loading the module loads (a cached trace imports no torch,
-    ``import bertviz_graph.cli`` stays light: every module keeps exactly the libraries it loaded before),
+  - the move adds no third-party library to what loading the module loads (a cached trace imports no torch:
+    every module keeps exactly the libraries it loaded before), and adds none of our modules to what
+    ``bertviz_graph.cli`` loads (the command line parses its arguments before it loads a command's modules),
   - it closes no loop in the load graph (top-level imports plus each module's parent packages),
   - the names it binds are free at module level (or bound there by the very same import),
   - it is not inside a ``try`` (a guarded import means to survive a failure) and has its lines to itself.
@@ -37,6 +38,8 @@ PKG_NAME = "bertviz_graph"
 GENERATED = ("start-up", "cycle", "name clash", "guarded", "shares its line")  # reasons this script writes
 LAZY = re.compile(r"#\s*lazy:\s*(.*?)\s*(?=(#|$))")
 STDLIB = set(sys.stdlib_module_names)
+# entry points whose own load must not grow either (``bertviz-graph --help`` and argument errors stay instant)
+ENTRIES = ("cli", "__main__")
 
 
 def module_name(pkg: Path, p: Path) -> str:
@@ -278,6 +281,10 @@ def decide(tree: Tree, lo: Local, taken: dict[Path, dict[str, set[tuple]]]) -> s
     added = set().union(*(tree.third_of(t) for t in lo.targets)) - tree.third_of(m.name)
     if added:
         return f"start-up ({', '.join(sorted(added))})"
+    for entry in ENTRIES:  # the command line parses its arguments before it loads what a command needs
+        if entry in tree.mods and m.name in tree.loads(entry) \
+                and not set().union(*(tree.loads(t) for t in lo.targets)) <= tree.loads(entry):
+            return f"start-up ({PKG_NAME}.{entry} loads this module)"
     for t in lo.targets:
         via = tree.loops_back(t, m.name)
         if via is not None:
