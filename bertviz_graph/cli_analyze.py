@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import check_writable, write_atomic
 
 FORMATS = (".html", ".svg", ".csv")
 
@@ -29,6 +28,10 @@ def add_parsers(sub) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
+    from bertviz_graph.io import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        check_writable,
+        write_atomic,
+    )
     from bertviz_graph.presenters import analysis as P  # lazy: start-up (networkx, numpy)
 
     out: Path = args.output

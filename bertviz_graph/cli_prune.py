@@ -13,18 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import bertviz_graph as bg
-import bertviz_graph.pruning as P
 from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import check_writable
-from bertviz_graph.pruning.holdout import split
-from bertviz_graph.pruning.methods import METHODS, check_method
 
 CURVE_FORMATS = (".html", ".csv", ".svg", ".png")
 DIFF_FORMATS = (".html", ".svg")
 
 
 def add_parsers(sub, model_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    from bertviz_graph.pruning.methods import METHODS  # lazy: start-up (bertviz_graph.cli loads this module)
 
     p = sub.add_parser("prune", help="prune a trained model (weights, heads, neurons) and measure the effect")
     p.add_argument("model", help="a trained model: local save_pretrained folder, all-MiniLM-L6-v2, ...")
@@ -64,6 +61,9 @@ def _quiet_transformers() -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> None:
+    from bertviz_graph.pruning.methods import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        check_method,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     if args.sweep is None:
@@ -74,6 +74,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
 
         out = check_output_folder(args.output, args.force)  # before any work
         _quiet_transformers()
+        import bertviz_graph.pruning as P  # lazy: start-up (bertviz_graph.cli loads this module)
 
         p = P.prune(args.model, methods[0], args.amount, sentences=args.sentences, head=args.head,
                     seed=args.seed)
@@ -82,6 +83,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
         print(f"wrote {out} ({_summary(p.record)})", file=sys.stderr)
         print("agreement with the unpruned model: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
         return
+    from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
     from bertviz_graph.pruning.sweep import parse_range, sweep, write_curve  # lazy: start-up (numpy, torch)
 
     amounts = parse_range(args.sweep)
@@ -92,9 +94,11 @@ def cmd_prune(args: argparse.Namespace) -> None:
                         f"use -o curve{' or curve'.join(CURVE_FORMATS)}")
     check_writable(args.output)
     _quiet_transformers()
+    import bertviz_graph.pruning as P  # lazy: start-up (bertviz_graph.cli loads this module)
 
     run = P.load_trained(args.model, head=args.head)
     from bertviz_graph.pruning.data import batches  # lazy: start-up (numpy)
+    from bertviz_graph.pruning.holdout import split  # lazy: start-up (bertviz_graph.cli loads this module)
 
     texts, _bats = P.sentence_batches(run.tokenizer, args.sentences)
     sets = split(list(texts), str(args.sentences) if args.sentences else "the 48 built-in sentences")
@@ -129,6 +133,7 @@ def _summary(rec) -> str:
 
 def cmd_diff(args: argparse.Namespace) -> None:
     from bertviz_graph.comparison import diff_graphs  # lazy: start-up (networkx, numpy)
+    from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
     from bertviz_graph.render.diff_export import write_diff  # lazy: start-up (networkx, numpy)
 
     suffix = args.output.suffix.lower()

@@ -9,10 +9,6 @@ from pathlib import Path
 
 from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import check_writable, write_atomic
-from bertviz_graph.run.load import load_runnable
-from bertviz_graph.train.data import default_examples, read_examples
-from bertviz_graph.train.update import save_trained, train_steps
 
 
 def add_commands(sub, model_args) -> None:
@@ -55,12 +51,22 @@ def _edge_arg(s: str) -> tuple[str, int, int]:
 
 
 def cmd_train(args: argparse.Namespace, trace) -> None:
+    from bertviz_graph.io import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        check_writable,
+        write_atomic,
+    )
     from bertviz_graph.presenters.training import (  # lazy: start-up (networkx, numpy)
         layer_strip,
         step_json,
         strip_figure,
     )
+    from bertviz_graph.run.load import load_runnable  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.train.data import read_examples  # lazy: start-up (bertviz_graph.cli loads this module)
     from bertviz_graph.train.step import train_step  # lazy: start-up (numpy)
+    from bertviz_graph.train.update import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        save_trained,
+        train_steps,
+    )
 
     if not args.text and args.data is None:
         raise UserError("nothing to train on", 'pass --text "a sentence" (and --pair "another" for similarity)')
@@ -80,6 +86,9 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
     edge = _edge_arg(args.edge) if args.edge else None
     graph = trace(args)
     run = load_runnable(graph)
+    from bertviz_graph.train.data import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        default_examples,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     ex = [] if args.data is None else default_examples() if str(args.data) == "builtin" else read_examples(args.data)
     text = args.text or ex[0].get("text")
@@ -134,6 +143,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
 def _graph_picture(graph, step, args: argparse.Namespace) -> None:
     """The graph view with every box coloured by its weights' gradient (grey frozen, white weightless)."""
     from bertviz_graph.api import make_view  # lazy: start-up (networkx)
+    from bertviz_graph.io import write_atomic  # lazy: start-up (bertviz_graph.cli loads this module)
     from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
     from bertviz_graph.presenters.training import graph_fills  # lazy: start-up (networkx, numpy)
     from bertviz_graph.render.svg import to_svg  # lazy: start-up (PIL, cachetools)

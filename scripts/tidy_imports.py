@@ -8,7 +8,8 @@ After rewriting it loads every module of the package in a fresh module table (ex
 A function-local ``from bertviz_graph... import`` (or a relative one) moves to the top of its module when
   - the move adds no third-party library to what loading the module loads (a cached trace imports no torch:
     every module keeps exactly the libraries it loaded before), and adds none of our modules to what
-    ``bertviz_graph.cli`` loads (the command line parses its arguments before it loads a command's modules),
+    ``import bertviz_graph.cli`` loads (measured when the script starts: the command line parses its
+    arguments before it loads a command's modules),
   - it closes no loop in the load graph (top-level imports plus each module's parent packages),
   - the names it binds are free at module level (or bound there by the very same import),
   - it is not inside a ``try`` (a guarded import means to survive a failure) and has its lines to itself.
@@ -38,8 +39,20 @@ PKG_NAME = "bertviz_graph"
 GENERATED = ("start-up", "cycle", "name clash", "guarded", "shares its line")  # reasons this script writes
 LAZY = re.compile(r"#\s*lazy:\s*(.*?)\s*(?=(#|$))")
 STDLIB = set(sys.stdlib_module_names)
-# entry points whose own load must not grow either (``bertviz-graph --help`` and argument errors stay instant)
-ENTRIES = ("cli", "__main__")
+# the entry point whose own load must not grow either (``bertviz-graph --help`` and argument errors stay instant)
+ENTRY = "cli"
+ENTRY_LOAD = """
+import sys, {pkg}.{entry}
+print("\\n".join(k.removeprefix("{pkg}").lstrip(".") for k in sys.modules if k == "{pkg}" or k.startswith("{pkg}.")))
+"""
+
+
+def entry_load(pkg: Path) -> set[str]:
+    """Our modules that ``import bertviz_graph.cli`` loads, measured (its parser is built at import time)."""
+    env = {**os.environ, "PYTHONPATH": str(pkg.parent)}
+    out = subprocess.run([sys.executable, "-c", ENTRY_LOAD.format(pkg=pkg.name, entry=ENTRY)], env=env,
+                         cwd=pkg.parent, capture_output=True, text=True, check=True)
+    return set(out.stdout.splitlines())
 
 
 def module_name(pkg: Path, p: Path) -> str:
@@ -92,8 +105,9 @@ def _comments(src: str) -> dict[int, str]:
 class Tree:
     """The package's modules and their load graph, re-read from disk on each pass."""
 
-    def __init__(self, pkg: Path):
+    def __init__(self, pkg: Path, entry: set[str] | None = None):
         self.pkg = pkg
+        self.entry_load = entry or set()
         self.mods: dict[str, Module] = {}
         for p in sorted(pkg.rglob("*.py")):
             src = p.read_text()
@@ -281,10 +295,8 @@ def decide(tree: Tree, lo: Local, taken: dict[Path, dict[str, set[tuple]]]) -> s
     added = set().union(*(tree.third_of(t) for t in lo.targets)) - tree.third_of(m.name)
     if added:
         return f"start-up ({', '.join(sorted(added))})"
-    for entry in ENTRIES:  # the command line parses its arguments before it loads what a command needs
-        if entry in tree.mods and m.name in tree.loads(entry) \
-                and not set().union(*(tree.loads(t) for t in lo.targets)) <= tree.loads(entry):
-            return f"start-up ({PKG_NAME}.{entry} loads this module)"
+    if m.name in tree.entry_load and not set().union(*(tree.loads(t) for t in lo.targets)) <= tree.entry_load:
+        return f"start-up ({PKG_NAME}.{ENTRY} loads this module)"
     for t in lo.targets:
         via = tree.loops_back(t, m.name)
         if via is not None:
@@ -298,9 +310,9 @@ def decide(tree: Tree, lo: Local, taken: dict[Path, dict[str, set[tuple]]]) -> s
     return ""
 
 
-def one_pass(pkg: Path) -> tuple[int, dict[Path, list[tuple[Local, str]]]]:
+def one_pass(pkg: Path, entry: set[str]) -> tuple[int, dict[Path, list[tuple[Local, str]]]]:
     """Decide every local import against the tree as it is on disk; rewrite the files. (moves, decisions)"""
-    tree = Tree(pkg)
+    tree = Tree(pkg, entry)
     taken: dict[Path, dict[str, set[tuple]]] = {}
     per_file: dict[Path, list[tuple[Local, str]]] = {}
     moves = 0
@@ -405,8 +417,9 @@ def _top_insert_at(lines: list[str]) -> int:
 def run(pkg: Path, ruff: str) -> dict[str, int]:
     before = {p: p.read_text() for p in pkg.rglob("*.py")}
     total = 0
+    entry = entry_load(pkg)  # measured once, before any move: what the command line loads now
     for _ in range(20):
-        moves, _decisions = one_pass(pkg)
+        moves, _decisions = one_pass(pkg, entry)
         total += moves
         changed = [str(p) for p in pkg.rglob("*.py") if p.read_text() != before.get(p)]
         if changed:  # moved imports join the sorted block (ruff's isort, the project's own rule)

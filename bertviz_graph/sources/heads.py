@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import write_atomic
 
 # head -> (Auto class, name of the mapping in transformers.models.auto.modeling_auto, what it is)
 HEAD_CLASSES: dict[str, tuple[str, str, str]] = {
@@ -49,6 +48,7 @@ def heads_for(model_type: str | None) -> list[str]:
     transformers version: reading transformers' mappings imports it, seconds a cached trace need not pay)."""
     import json
 
+    from bertviz_graph.io import write_atomic  # lazy: start-up (bertviz_graph.cli loads this module)
 
     path = _heads_file()
     try:
