@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import io
 import os
 import re
@@ -39,6 +40,7 @@ PKG_NAME = "bertviz_graph"
 GENERATED = ("start-up", "cycle", "name clash", "guarded", "shares its line")  # reasons this script writes
 LAZY = re.compile(r"#\s*lazy:\s*(.*?)\s*(?=(#|$))")
 STDLIB = set(sys.stdlib_module_names)
+BUILTINS = set(dir(builtins))
 # the entry point whose own load must not grow either (``bertviz-graph --help`` and argument errors stay instant)
 ENTRY = "cli"
 ENTRY_LOAD = """
@@ -49,6 +51,8 @@ print("\\n".join(k.removeprefix("{pkg}").lstrip(".") for k in sys.modules if k =
 
 def entry_load(pkg: Path) -> set[str]:
     """Our modules that ``import bertviz_graph.cli`` loads, measured (its parser is built at import time)."""
+    if not (pkg / f"{ENTRY}.py").exists():
+        return set()
     env = {**os.environ, "PYTHONPATH": str(pkg.parent)}
     out = subprocess.run([sys.executable, "-c", ENTRY_LOAD.format(pkg=pkg.name, entry=ENTRY)], env=env,
                          cwd=pkg.parent, capture_output=True, text=True, check=True)
@@ -303,6 +307,8 @@ def decide(tree: Tree, lo: Local, taken: dict[Path, dict[str, set[tuple]]]) -> s
             return f"cycle ({'.'.join(x for x in (PKG_NAME, via) if x)} loads this module)"
     names = taken.setdefault(lo.path, {k: set(v) for k, v in m.top_names.items()})
     for n, ident in lo.binds:
+        if n in BUILTINS:  # at module level it would hide the builtin from every function of the module
+            return f"name clash ({n})"
         have = names.get(n, set())
         if (have and have != {ident} and not (n == PKG_NAME and all(h[0] == "mod" for h in have))) \
                 or n in lo.func_stores - {n for n, _ in lo.binds}:
