@@ -44,7 +44,7 @@ def _scipy_distances(run, texts):
 def _numpy_spectra(model):
     import numpy as np
 
-    from bertviz_graph.prune.arch import linear_weights
+    from bertviz_graph.pruning.arch import linear_weights
 
     return [np.linalg.svd(lin.weight.detach().numpy(), compute_uv=False) for _, lin in
             linear_weights(model, False)]
@@ -54,7 +54,7 @@ def _scipy_spectra(model):
     import numpy as np
     from scipy.linalg import svd
 
-    from bertviz_graph.prune.arch import linear_weights
+    from bertviz_graph.pruning.arch import linear_weights
 
     out = []
     for _, lin in linear_weights(model, False):
@@ -106,7 +106,7 @@ def main() -> None:
         t, _old = _time(lambda: _scipy_spectra(run.model))
         before.append(t)
     err = max(float(np.abs(m.values - r).max() / r[0]) for m, r in zip(sp, ref))
-    from bertviz_graph.prune.arch import linear_weights
+    from bertviz_graph.pruning.arch import linear_weights
 
     exact = [np.linalg.svd(lin.weight.detach().double().numpy(), compute_uv=False)
              for _, lin in linear_weights(run.model, False)]

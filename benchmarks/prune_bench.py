@@ -42,8 +42,8 @@ def memory_child(kind: str) -> None:
     """Run in a fresh process: load, then prune one way; print JSON with RSS numbers."""
     import torch
 
-    from bertviz_graph.prune.api import load_trained
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches
+    from bertviz_graph.pruning.api import load_trained
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches
 
     torch.set_num_threads(1)
     run = load_trained(MODEL)
@@ -58,20 +58,20 @@ def memory_child(kind: str) -> None:
     base = _vm("VmRSS:")
     t0 = time.perf_counter()
     if kind == "ours":
-        from bertviz_graph.prune.magnitude import magnitude_prune
+        from bertviz_graph.pruning.magnitude import magnitude_prune
 
         magnitude_prune(model, 0.3, "global")
     elif kind == "torch":
         import torch.nn.utils.prune as tprune
 
-        from bertviz_graph.prune.arch import linear_weights
+        from bertviz_graph.pruning.arch import linear_weights
 
         params = [(m, "weight") for _, m in linear_weights(model)]
         tprune.global_unstructured(params, pruning_method=tprune.L1Unstructured, amount=0.3)
         for m, n in params:
             tprune.remove(m, n)
     elif kind == "sweep":
-        from bertviz_graph.prune.sweep import sweep
+        from bertviz_graph.pruning.sweep import sweep
 
         sweep(model, run.tokenizer, ["magnitude"], [i / 10 for i in range(10)], bats, baseline=False)
     secs = time.perf_counter() - t0
@@ -98,12 +98,12 @@ def main() -> None:
         return
     import torch
 
-    from bertviz_graph.prune.api import load_trained
-    from bertviz_graph.prune.arch import find_layers
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches, pang_lee_sentences
-    from bertviz_graph.prune.heads import head_importance, head_mask
-    from bertviz_graph.prune.metrics import loss_for, reference
-    from bertviz_graph.prune.sweep import sweep
+    from bertviz_graph.pruning.api import load_trained
+    from bertviz_graph.pruning.arch import find_layers
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches, pang_lee_sentences
+    from bertviz_graph.pruning.heads import head_importance, head_mask
+    from bertviz_graph.pruning.metrics import loss_for, reference
+    from bertviz_graph.pruning.sweep import sweep
 
     print("date: 2026-12-01; warm unless said (model loaded once)")
     print(f"machine: {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}; "
@@ -185,8 +185,8 @@ def main() -> None:
     # the prune step alone: ours (thresholds once, in-place) vs torch.nn.utils.prune per point
     import torch.nn.utils.prune as tprune
 
-    from bertviz_graph.prune import magnitude as M
-    from bertviz_graph.prune.arch import linear_weights
+    from bertviz_graph.pruning import magnitude as M
+    from bertviz_graph.pruning.arch import linear_weights
 
     lins = [m for _, m in linear_weights(model)]
     backup = [m.weight.detach().clone() for m in lins]
@@ -226,8 +226,8 @@ def main() -> None:
 
 
 def probe(model, tok) -> None:
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches
-    from bertviz_graph.prune.sweep import sweep
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches
+    from bertviz_graph.pruning.sweep import sweep
 
     t = time.perf_counter()
     rows = sweep(model, tok, ["magnitude"], [0.0, 0.3, 0.6, 0.9], batches(tok, BUILTIN_SENTENCES),

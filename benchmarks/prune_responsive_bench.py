@@ -5,7 +5,7 @@
 Times, in one process, what a user does in another tab while a pruning job runs on the same server: a
 forward pass of the Run tab (the sentence embedding of a new sentence, which takes the torch lock) and a
 graph click that needs a new picture.
-Three modes, interleaved per repeat: ``idle`` (no job), ``job`` (prune/job.py today: the job takes the torch
+Three modes, interleaved per repeat: ``idle`` (no job), ``job`` (pruning/job.py today: the job takes the torch
 lock per forward pass of its own model copy) and ``job-old`` (the job holding the lock for its whole run, as
 before this issue). Medians; the ratio job-old / job is printed.
 """
@@ -28,7 +28,7 @@ def main() -> None:
     from bertviz_graph.app import ids
     from bertviz_graph.app.context import AppContext
     from bertviz_graph.app.graph_panel import controller
-    from bertviz_graph.prune import job as J
+    from bertviz_graph.pruning import job as J
     from bertviz_graph.torch_lock import torch_exclusive
 
     graph = bg.trace(args.model)

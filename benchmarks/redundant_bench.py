@@ -23,12 +23,12 @@ def main() -> None:
     amounts = [float(a) for a in args.amounts.split(",")]
     import torch
 
-    from bertviz_graph.prune.api import load_trained
-    from bertviz_graph.prune.core import apply_choice, head_scores
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches
-    from bertviz_graph.prune.heads import pick_lowest
-    from bertviz_graph.prune.intervals import lee_with_interval
-    from bertviz_graph.prune.redundant import redundancy_scores
+    from bertviz_graph.pruning.api import load_trained
+    from bertviz_graph.pruning.core import apply_choice, head_scores
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches
+    from bertviz_graph.pruning.heads import pick_lowest
+    from bertviz_graph.pruning.intervals import lee_with_interval
+    from bertviz_graph.pruning.redundant import redundancy_scores
 
     torch.set_num_threads(1)
     run = load_trained("all-MiniLM-L6-v2")

@@ -25,7 +25,7 @@ _FACADE = ("trace", "show", "show_diff", "show_pruning", "Graph", "View")
 def __getattr__(name: str) -> Any:
     # the facade (bertviz_graph.api) is imported on first use: ``import bertviz_graph`` stays instant
     if name in _FACADE:
-        from bertviz_graph import api
+        from bertviz_graph import api  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
 
         return getattr(api, name)
     raise AttributeError(f"module 'bertviz_graph' has no attribute {name!r}")
@@ -33,29 +33,36 @@ def __getattr__(name: str) -> Any:
 
 def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     """The Dash web app for ``model`` (not started); see ``bertviz_graph.api.app``."""
-    from bertviz_graph.api import app as _app
+    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+        app as _app,  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    )
 
     return _app(model, example_inputs, **kwargs)
 
 
 def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
     """Prune a trained model; see ``bertviz_graph.api.prune``."""
-    from bertviz_graph.api import prune as _prune
+    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+        prune as _prune,  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    )
 
     return _prune(model, method, amount, **kwargs)
 
 
 def diff(a: Any, b: Any, **kwargs: Any):
     """Compare two models aligned by structure and role; see ``bertviz_graph.api.diff``."""
-    from bertviz_graph.api import diff as _diff
+    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+        diff as _diff,  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    )
 
     return _diff(a, b, **kwargs)
 
 
-# ``bertviz_graph.app`` is both this function and the subpackage holding the Dash app (likewise ``prune`` and
-# ``diff``). Importing a subpackage makes Python set the package attribute to the module, which would shadow
-# the function; so that module is made callable, and ``bertviz_graph.app(...)`` works before and after.
-_FACADES = {"app": app, "prune": prune, "diff": diff}
+# ``bg.prune`` and ``bg.diff`` are only these functions: their packages are ``bertviz_graph.pruning`` and
+# ``bertviz_graph.comparison``. ``bertviz_graph.app`` is still both this function and the subpackage holding the
+# Dash app: importing a subpackage makes Python set the package attribute to the module, which would shadow the
+# function; so that module is made callable, and ``bertviz_graph.app(...)`` works before and after.
+_FACADES = {"app": app}
 
 
 class _CallableModule(_types.ModuleType):

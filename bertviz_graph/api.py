@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph import view as _core_view
+from bertviz_graph.app import make_app
+from bertviz_graph.comparison import diff_graphs
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import build_hierarchy
+from bertviz_graph.html import save_html
+from bertviz_graph.io import write_atomic
+from bertviz_graph.layout import layout_of
+from bertviz_graph.pipeline import graph_of
+from bertviz_graph.render.export import write_view
+from bertviz_graph.render.svg import to_svg
+from bertviz_graph.run import run_text
+from bertviz_graph.train import train_graph
 
 __all__ = ["Graph", "View", "app", "diff", "prune", "show", "show_diff", "show_pruning", "trace"]
 
@@ -26,12 +36,10 @@ class View(_core_view.View):
     """A core ``View`` plus the ways to draw it. Every operation (open, close, reveal ...) returns one."""
 
     def layout(self):
-        from bertviz_graph.layout import layout_of
 
         return layout_of(self)
 
     def to_svg(self, legend: bool = True) -> str:
-        from bertviz_graph.render.svg import to_svg
 
         return to_svg(self.layout(), legend=legend)
 
@@ -40,8 +48,6 @@ class View(_core_view.View):
 
     def save(self, path: str | Path) -> Path:
         """Write .svg .pdf .png .dot .json (laid-out view) or .graphml (the flat op graph)."""
-        from bertviz_graph.io import write_atomic
-        from bertviz_graph.render.export import write_view
 
         path = Path(path)
         if path.suffix.lower() == ".graphml":
@@ -89,7 +95,6 @@ class Graph(OpGraph):
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None):
         """Run a sentence (or a pair, or token ids) through the real model: every op's output, keyed by this
         graph's node ids (``bertviz_graph.run.run_text``; the graph itself is not changed)."""
-        from bertviz_graph.run import run_text
 
         return run_text(self, text, pair, ids)
 
@@ -97,14 +102,12 @@ class Graph(OpGraph):
                   weights: str = "preview", view: View | None = None) -> Path:
         """One offline HTML file of the explorer (``bertviz_graph.html``): opens from disk, no server, no
         network. ``text``/``pair``: a sentence run into it; ``weights``: "preview", "full" or "none"."""
-        from bertviz_graph.html import save_html
 
         return save_html(self, path, text=text, pair=pair, weights=weights, view=view)
 
     def train_step(self, text: str, pair: str | None = None, **kwargs: Any):
         """One real training step on this graph's model (``bertviz_graph.train.step.train_step``): a ``Step``
         with ``.loss``, ``.grad(name)``, ``.trainable``, ``.edge(module, out, in)``; the model is not changed."""
-        from bertviz_graph.train import train_graph
 
         return train_graph(self, text, pair, **kwargs)
 
@@ -115,7 +118,6 @@ class Graph(OpGraph):
 
     def diff(self, other: Any):
         """Compare with another graph (or anything ``trace`` takes), aligned by structure and role."""
-        from bertviz_graph.diff import diff_graphs
 
         return diff_graphs(self, other if isinstance(other, OpGraph) else trace(other))
 
@@ -141,7 +143,6 @@ def trace(
     Returns a ``Graph`` (an ``OpGraph``) whose ``.hierarchy`` holds the module tree with the repeated layers
     folded, and whose ``.view(...)`` is a picture of any cut through it.
     """
-    from bertviz_graph.pipeline import graph_of
 
     graph = graph_of(model, example_inputs, head=head, attention=attention, ops=ops, seq_len=seq_len,
                      cache=cache, fold=fold, progress=progress)
@@ -161,7 +162,7 @@ def show(model: Any = None, example_inputs: Any = None, *, height: int = 640,
     ``w.select(...)``, ``w.to_svg("model.svg")``). Bad input raises ``ShowError`` (a ``UserError``) whose
     message names the problem and the fix.
     """
-    from bertviz_graph.widget import ShowError
+    from bertviz_graph.widget import ShowError  # lazy: start-up (anywidget, traitlets)
 
     try:
         return _show(model, example_inputs, height=height, open=open, select=select, show_params=show_params,
@@ -174,7 +175,7 @@ def show(model: Any = None, example_inputs: Any = None, *, height: int = 640,
 
 def _show(model: Any, example_inputs: Any, *, height: int, open: tuple[str, ...] | list[str], select: str | None,
           show_params: bool, direction: str, **trace_kwargs: Any):
-    from bertviz_graph.widget import GraphWidget
+    from bertviz_graph.widget import GraphWidget  # lazy: start-up (anywidget, traitlets)
 
     allowed = set(inspect.signature(trace).parameters) - {"model", "example_inputs"}
     unknown = sorted(set(trace_kwargs) - allowed)
@@ -203,7 +204,6 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     from a shell, ``bertviz-graph serve`` does the same on http://127.0.0.1:8050.
 
     Keywords ``trace`` knows (attention, ops, head, ...) go to it; the rest to ``app.make_app``."""
-    from bertviz_graph.app import make_app
 
     traced = set(inspect.signature(trace).parameters)
     graph = trace(model, example_inputs, **{k: v for k, v in kwargs.items() if k in traced})
@@ -211,16 +211,15 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
 
 
 def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
-    """Prune a trained model (name, folder or graph): ``method`` one of ``bertviz_graph.prune.METHODS``,
+    """Prune a trained model (name, folder or graph): ``method`` one of ``bertviz_graph.pruning.METHODS``,
     ``amount`` in [0, 1). Returns a ``Pruned``: ``.record``, ``.metrics(task="lee")``, ``.save(folder)``."""
-    from bertviz_graph.prune.api import prune as _prune
+    from bertviz_graph.pruning.api import prune as _prune  # lazy: start-up (torch)
 
     return _prune(model, method, amount, **kwargs)
 
 
 def diff(a: Any, b: Any, **kwargs: Any):
     """Compare two models (anything ``trace`` takes), aligned by structure and role: a ``GraphDiff``."""
-    from bertviz_graph.diff import diff_graphs
 
     return diff_graphs(trace(a, **kwargs), trace(b, **kwargs))
 
@@ -228,13 +227,15 @@ def diff(a: Any, b: Any, **kwargs: Any):
 def show_diff(a: Any, b: Any, **kwargs: Any):
     """Two models side by side in a notebook: two explorers that open, close and select together, aligned
     by structure and role (``bertviz_graph.widget.diff``)."""
-    from bertviz_graph.widget.diff import show_diff as _show_diff
+    from bertviz_graph.widget.diff import (  # lazy: start-up (anywidget, traitlets)
+        show_diff as _show_diff,  # lazy: start-up (anywidget, numpy, traitlets)
+    )
 
     return _show_diff(a, b, **kwargs)
 
 
 def show_pruning(model: Any, **kwargs: Any):
     """The pruning panel in a notebook (summary, savings, heads grid) for a pruned folder or graph."""
-    from bertviz_graph.widget.pruning import pruning_widget
+    from bertviz_graph.widget.pruning import pruning_widget  # lazy: start-up (anywidget, traitlets)
 
     return pruning_widget(trace(model, **kwargs))

@@ -12,6 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import bertviz_graph as bg
+from bertviz_graph import __version__
+from bertviz_graph import format as fmt
+from bertviz_graph.cli_analyze import COMMANDS as ANALYZE_COMMANDS
+from bertviz_graph.cli_analyze import add_parsers as add_analyze
+from bertviz_graph.cli_prune import COMMANDS as PRUNE_COMMANDS
+from bertviz_graph.cli_prune import add_parsers
+from bertviz_graph.cli_train import add_commands as add_train
+from bertviz_graph.cli_train import cmd_train
 from bertviz_graph.errors import UserError
 from bertviz_graph.sources.heads import HEADS
 
@@ -38,7 +47,6 @@ def _version_text() -> str:
     """Versions from package metadata: no torch import, so --version answers at once."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from bertviz_graph import __version__
 
     parts = [f"bertviz-graph {__version__}"]
     for dist in ("torch", "transformers"):
@@ -95,17 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tabs may open model folders under DIR only (besides presets and packaged models)")
     p.add_argument("--allow-any-path", action="store_true",
                    help="on a non-loopback host, let tabs open any path the server can read (unsafe)")
-    from bertviz_graph.cli_prune import add_parsers
 
     add_parsers(sub, _model_args)
-    from bertviz_graph.cli_run import add_commands
+    from bertviz_graph.cli_run import add_commands  # lazy: start-up (bertviz_graph.cli loads this module)
 
     add_commands(sub, _model_args)
-    from bertviz_graph.cli_train import add_commands as add_train
 
     add_train(sub, _model_args)
 
-    from bertviz_graph.cli_analyze import add_parsers as add_analyze
 
     add_analyze(sub)
     return parser
@@ -128,8 +133,9 @@ def _progress():
 def _trace(args: argparse.Namespace, shows_weights: bool = False):
     """Trace what the arguments name. ``shows_weights``: the command's output shows weight values (the
     app does; a tree, a graph file or a diagram does not), so the note that they are random matters."""
-    import bertviz_graph as bg
-    from bertviz_graph.sources.resolve import RANDOM_WEIGHTS_NOTE
+    from bertviz_graph.sources.resolve import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        RANDOM_WEIGHTS_NOTE,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     if args.seq_len < 1:
         raise UserError(f"--seq-len {args.seq_len} is below 1", "use --seq-len 1 or more (default 16)")
@@ -155,12 +161,12 @@ def _trace(args: argparse.Namespace, shows_weights: bool = False):
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from bertviz_graph.render.tree_text import linear_depth, print_tree
+    from bertviz_graph.render.tree_text import linear_depth, print_tree  # lazy: start-up (networkx, rich)
 
     if args.depth is not None and args.depth < 0:
         raise UserError(f"depth {args.depth} is below 0", "use --depth 0 or more")
     if args.chart is not None:
-        from bertviz_graph.io import check_writable
+        from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
 
         check_writable(args.chart)
         if args.chart.suffix.lower() not in (".html", ".svg", ".png"):
@@ -168,14 +174,14 @@ def cmd_info(args: argparse.Namespace) -> None:
     graph = _trace(args)
     print_tree(graph.hierarchy, max_depth=linear_depth(graph.hierarchy) if args.depth is None else args.depth)
     if args.chart is not None:
-        from bertviz_graph.neurons.charts import write_chart
+        from bertviz_graph.neurons.charts import write_chart  # lazy: start-up (networkx)
 
         write_chart(graph.hierarchy, args.chart)
         print(f"wrote {args.chart}", file=sys.stderr)
 
 
 def cmd_trace(args: argparse.Namespace) -> None:
-    from bertviz_graph.io import check_writable
+    from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
 
     check_writable(args.output)
     if args.output.suffix.lower() != ".json":
@@ -183,11 +189,11 @@ def cmd_trace(args: argparse.Namespace) -> None:
                         "use -o graph.json (pictures come from 'bertviz-graph export')")
     graph = _trace(args)
     graph.save(args.output)
-    print(f"wrote {args.output} ({len(graph.ops())} ops, {graph.param_count():,} parameters)", file=sys.stderr)
+    print(f"wrote {args.output} ({len(graph.ops())} ops, {fmt.count(graph.param_count())} parameters)", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from bertviz_graph.io import check_writable
+    from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
 
     suffix = args.output.suffix.lower()
     if suffix not in EXPORT_FORMATS:
@@ -204,7 +210,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     if suffix == ".html":
         graph.save_html(args.output, text=args.text, pair=args.pair, weights=args.weights or "preview", view=view)
         size = args.output.stat().st_size
-        print(f"wrote {args.output} ({size / 1e6:.1f} MB, opens offline in a browser)", file=sys.stderr)
+        print(f"wrote {args.output} ({fmt.nbytes(size)}, opens offline in a browser)", file=sys.stderr)
         return
     view.save(args.output)
     d = view.data()
@@ -214,7 +220,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import ipaddress
 
-    from bertviz_graph.app import serve
+    from bertviz_graph.app import serve  # lazy: start-up (bertviz_graph.cli loads this module)
 
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
@@ -226,24 +232,30 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise UserError(f"--workers {args.workers} is out of range", "use --workers 1 to 64")
     _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
     if args.model is None:  # the trained MiniLM (packaged) when installed, with an example sentence run
-        from bertviz_graph.sources.packaged import default_serve_model
+        from bertviz_graph.sources.packaged import (  # lazy: start-up (bertviz_graph.cli loads this module)
+            default_serve_model,  # lazy: start-up (bertviz_graph.cli loads this module)
+        )
 
         args.model = default_serve_model()
     graph = _trace(args, shows_weights=True)
-    from bertviz_graph.app.serve_options import serve_options
+    from bertviz_graph.app.serve_options import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        serve_options,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     opts = serve_options(args.host, args.token, args.models, args.allow_any_path, loopback)
     if args.workers is None:
         serve(graph, host=args.host, port=args.port, open_browser=args.open_browser, **opts)
         return
-    import bertviz_graph as bg
-    from bertviz_graph.app import make_app
-    from bertviz_graph.app.wsgi import run_gunicorn
+    from bertviz_graph.app import make_app  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.app.wsgi import run_gunicorn  # lazy: start-up (bertviz_graph.cli loads this module)
 
     options = {"head": args.head, "attention": args.attention, "ops": args.ops, "seq_len": args.seq_len}
 
-    from bertviz_graph.app.serve_options import secure
-    from bertviz_graph.prune.job import ENV_ROOT, make_root
+    from bertviz_graph.app.serve_options import secure  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.pruning.job import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        ENV_ROOT,
+        make_root,
+    )
 
     os.environ[ENV_ROOT] = str(make_root())  # one jobs folder every worker reads; removed when this stops
 
@@ -269,13 +281,15 @@ def _check_port(host: str, port: int) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from bertviz_graph.cli_run import cmd_run as run
+    from bertviz_graph.cli_run import cmd_run as run  # lazy: start-up (bertviz_graph.cli loads this module)
 
     run(args, _trace)
 
 
 def cmd_attention(args: argparse.Namespace) -> None:
-    from bertviz_graph.cli_run import cmd_attention as attention
+    from bertviz_graph.cli_run import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        cmd_attention as attention,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     attention(args, _trace)
 
@@ -285,14 +299,11 @@ COMMANDS = {"info": cmd_info, "trace": cmd_trace, "export": cmd_export, "serve":
 
 
 def _more_commands() -> None:
-    from bertviz_graph.cli_prune import COMMANDS as PRUNE_COMMANDS
 
     COMMANDS.update(PRUNE_COMMANDS)
-    from bertviz_graph.cli_train import cmd_train
 
     COMMANDS["train"] = lambda args: cmd_train(args, _trace)
 
-    from bertviz_graph.cli_analyze import COMMANDS as ANALYZE_COMMANDS
 
     COMMANDS.update(ANALYZE_COMMANDS)
 

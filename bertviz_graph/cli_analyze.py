@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.format import to_csv
 
 FORMATS = (".html", ".svg", ".csv")
 
@@ -28,8 +29,11 @@ def add_parsers(sub) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    from bertviz_graph.io import check_writable, write_atomic
-    from bertviz_graph.presenters import analysis as P
+    from bertviz_graph.io import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        check_writable,
+        write_atomic,
+    )
+    from bertviz_graph.presenters import analysis as P  # lazy: start-up (networkx, numpy)
 
     out: Path = args.output
     if out.suffix.lower() not in FORMATS:
@@ -37,23 +41,23 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     check_writable(out)
     say = (lambda m: print(m, file=sys.stderr)) if sys.stderr.isatty() else None
     if args.what == "heads":
-        from bertviz_graph.analyze.heads import NEAR_DUPLICATE, head_report
+        from bertviz_graph.analyze.heads import NEAR_DUPLICATE, head_report  # lazy: start-up (numpy, torch)
 
         r = head_report(args.model, args.sentences, threshold=args.threshold or NEAR_DUPLICATE)
         rows, lines, fig = r.rows(), P.summary_heads(r), lambda: P.heads_figure(r)
     elif args.what == "ffn":
-        from bertviz_graph.analyze.ablation import ablation_study
+        from bertviz_graph.analyze.ablation import ablation_study  # lazy: start-up (numpy, torch)
 
         s = ablation_study(args.model, args.sentences, task=None if args.no_task else "lee", progress=say)
         rows, lines, fig = s.rows, P.summary_ablation(s), lambda: P.ablation_figure(s)
     else:
-        from bertviz_graph.analyze.ranks import spectra
+        from bertviz_graph.analyze.ranks import spectra  # lazy: start-up (numpy, torch)
 
         sp = spectra(args.model)
         rows, lines, fig = sp.rows(), P.summary_spectra(sp), lambda: P.spectra_figure(sp)
     suffix = out.suffix.lower()
     if suffix == ".csv":
-        write_atomic(out, P.to_csv(rows))
+        write_atomic(out, to_csv(rows))
     elif suffix == ".svg":
         write_atomic(out, fig().to_image(format="svg"))
     else:

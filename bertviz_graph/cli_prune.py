@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import bertviz_graph as bg
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 
 CURVE_FORMATS = (".html", ".csv", ".svg", ".png")
@@ -19,7 +21,7 @@ DIFF_FORMATS = (".html", ".svg")
 
 
 def add_parsers(sub, model_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    from bertviz_graph.prune.methods import METHODS
+    from bertviz_graph.pruning.methods import METHODS  # lazy: start-up (bertviz_graph.cli loads this module)
 
     p = sub.add_parser("prune", help="prune a trained model (weights, heads, neurons) and measure the effect")
     p.add_argument("model", help="a trained model: local save_pretrained folder, all-MiniLM-L6-v2, ...")
@@ -59,18 +61,20 @@ def _quiet_transformers() -> None:
 
 
 def cmd_prune(args: argparse.Namespace) -> None:
-    from bertviz_graph.prune.methods import check_method
+    from bertviz_graph.pruning.methods import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        check_method,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     if args.sweep is None:
         if len(methods) != 1:
             raise UserError("give one --method to prune (a list is for --sweep)", "e.g. --method magnitude")
         check_method(methods[0], args.amount)
-        from bertviz_graph.prune.save import check_output_folder
+        from bertviz_graph.pruning.save import check_output_folder  # lazy: start-up (numpy, torch)
 
         out = check_output_folder(args.output, args.force)  # before any work
         _quiet_transformers()
-        import bertviz_graph.prune as P
+        import bertviz_graph.pruning as P  # lazy: start-up (bertviz_graph.cli loads this module)
 
         p = P.prune(args.model, methods[0], args.amount, sentences=args.sentences, head=args.head,
                     seed=args.seed)
@@ -79,8 +83,8 @@ def cmd_prune(args: argparse.Namespace) -> None:
         print(f"wrote {out} ({_summary(p.record)})", file=sys.stderr)
         print("agreement with the unpruned model: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
         return
-    from bertviz_graph.io import check_writable
-    from bertviz_graph.prune.sweep import parse_range, sweep, write_curve
+    from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.pruning.sweep import parse_range, sweep, write_curve  # lazy: start-up (numpy, torch)
 
     amounts = parse_range(args.sweep)
     for m in methods:
@@ -90,11 +94,11 @@ def cmd_prune(args: argparse.Namespace) -> None:
                         f"use -o curve{' or curve'.join(CURVE_FORMATS)}")
     check_writable(args.output)
     _quiet_transformers()
-    import bertviz_graph.prune as P
+    import bertviz_graph.pruning as P  # lazy: start-up (bertviz_graph.cli loads this module)
 
     run = P.load_trained(args.model, head=args.head)
-    from bertviz_graph.prune.data import batches
-    from bertviz_graph.prune.holdout import split
+    from bertviz_graph.pruning.data import batches  # lazy: start-up (numpy)
+    from bertviz_graph.pruning.holdout import split  # lazy: start-up (bertviz_graph.cli loads this module)
 
     texts, _bats = P.sentence_batches(run.tokenizer, args.sentences)
     sets = split(list(texts), str(args.sentences) if args.sentences else "the 48 built-in sentences")
@@ -105,7 +109,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
                  progress=lambda s: print(s, file=sys.stderr))
     write_curve(rows, args.output, title=f"Pruning what-if: {run.name} (held out)")
     if args.task in ("lee", "probe"):
-        from bertviz_graph.presenters.pruning import held_out_sentences
+        from bertviz_graph.presenters.pruning import held_out_sentences  # lazy: start-up (networkx, numpy)
 
         for line in held_out_sentences(rows, "lee_spearman" if args.task == "lee" else "probe_accuracy"):
             print(line)
@@ -119,19 +123,18 @@ def _summary(rec) -> str:
     if rec.neurons:
         n = sum(len(v) for v in rec.neurons.values())
         return f"{rec.method}: {n} of {rec.n_layers * rec.ffn} feed-forward neurons pruned"
-    from bertviz_graph.prune.arch import layer_of
+    from bertviz_graph.pruning.arch import layer_of  # lazy: start-up (torch)
 
     inside = [v for k, v in rec.sparsity.items() if layer_of(k) != k]  # the layers' matrices, not embeddings
     z = sum(v[0] for v in inside)
     t = sum(v[1] for v in inside)
-    return f"{rec.method}: {z:,} of {t:,} weights of the layers' matrices are zero ({z / max(t, 1):.1%})"
+    return f"{rec.method}: {fmt.count(z)} of {fmt.count(t)} weights of the layers' matrices are zero ({fmt.percent(z / max(t, 1), 1)})"
 
 
 def cmd_diff(args: argparse.Namespace) -> None:
-    import bertviz_graph as bg
-    from bertviz_graph.diff import diff_graphs
-    from bertviz_graph.io import check_writable
-    from bertviz_graph.render.diff_export import write_diff
+    from bertviz_graph.comparison import diff_graphs  # lazy: start-up (networkx, numpy)
+    from bertviz_graph.io import check_writable  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.render.diff_export import write_diff  # lazy: start-up (networkx, numpy)
 
     suffix = args.output.suffix.lower()
     if suffix not in DIFF_FORMATS:

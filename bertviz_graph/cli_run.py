@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
+from bertviz_graph.io import check_writable
 
 
 def _input_args(p: argparse.ArgumentParser) -> None:
@@ -43,7 +45,10 @@ def _run(args: argparse.Namespace, trace):
     if args.text is not None and not args.text.strip() and not args.ids:
         raise UserError("the text is empty", "type a sentence, e.g. --text \"The cat sat on the mat.\"")
     graph = trace(args)
-    from bertviz_graph.run.route import capture, load_runnable  # PyTorch or onnxruntime
+    from bertviz_graph.run.route import (  # lazy: start-up (networkx, numpy)  # PyTorch or onnxruntime
+        capture,
+        load_runnable,
+    )
 
     if args.tokenizer is not None and graph.meta.get("origin") != "onnx":
         raise UserError("--tokenizer is for .onnx files", "a model folder's own tokenizer is used; drop --tokenizer")
@@ -56,11 +61,14 @@ def _run(args: argparse.Namespace, trace):
 
 
 def cmd_run(args: argparse.Namespace, trace) -> None:
-    from bertviz_graph.presenters.activations import residual_norms, tensor_view
-    from bertviz_graph.run.predict import predict
+    from bertviz_graph.presenters.activations import (  # lazy: start-up (networkx, numpy, plotly)
+        residual_norms,
+        tensor_view,
+    )
+    from bertviz_graph.run.predict import predict  # lazy: start-up (numpy)
 
     graph, run, acts = _run(args, trace)
-    print(f"{run.name}: {len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {acts.seconds:.2f} s"
+    print(f"{run.name}: {len(acts.tokens)} tokens, {len(acts.values)} op outputs captured in {fmt.seconds(acts.seconds)}"
           f" ({acts.stored_bytes / 2**20:.1f} MB kept); weights: {run.weights}")
     print("tokens: " + " ".join(f"{i}:{t}" for i, t in enumerate(acts.labels)))
     if acts.unmatched:
@@ -94,9 +102,8 @@ def cmd_run(args: argparse.Namespace, trace) -> None:
 
 
 def cmd_attention(args: argparse.Namespace, trace) -> None:
-    from bertviz_graph.io import check_writable
-    from bertviz_graph.presenters.attention import write_attention
-    from bertviz_graph.run.attention import attention_maps
+    from bertviz_graph.presenters.attention import write_attention  # lazy: start-up (networkx, numpy, plotly)
+    from bertviz_graph.run.attention import attention_maps  # lazy: start-up (networkx, numpy)
 
     if args.output.suffix.lower() not in (".svg", ".png", ".html"):
         raise UserError(f"unknown format '{args.output.suffix or args.output.name}'", "use .svg, .png or .html")

@@ -50,12 +50,22 @@ def _edge_arg(s: str) -> tuple[str, int, int]:
 
 
 def cmd_train(args: argparse.Namespace, trace) -> None:
-    from bertviz_graph.io import check_writable, write_atomic
-    from bertviz_graph.presenters.training import layer_strip, step_json, strip_figure
-    from bertviz_graph.run.load import load_runnable
-    from bertviz_graph.train.data import read_examples
-    from bertviz_graph.train.step import train_step
-    from bertviz_graph.train.update import save_trained, train_steps
+    from bertviz_graph.io import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        check_writable,
+        write_atomic,
+    )
+    from bertviz_graph.presenters.training import (  # lazy: start-up (networkx, numpy)
+        layer_strip,
+        step_json,
+        strip_figure,
+    )
+    from bertviz_graph.run.load import load_runnable  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.train.data import read_examples  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.train.step import train_step  # lazy: start-up (numpy)
+    from bertviz_graph.train.update import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        save_trained,
+        train_steps,
+    )
 
     if not args.text and args.data is None:
         raise UserError("nothing to train on", 'pass --text "a sentence" (and --pair "another" for similarity)')
@@ -69,13 +79,15 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
             raise UserError(f"--graph {args.graph} must be an .svg file", "e.g. --graph grad.svg")
         check_writable(args.graph)
     if args.save is not None:
-        from bertviz_graph.prune.save import check_output_folder
+        from bertviz_graph.pruning.save import check_output_folder  # lazy: start-up (numpy, torch)
 
         check_output_folder(args.save, args.force)
     edge = _edge_arg(args.edge) if args.edge else None
     graph = trace(args)
     run = load_runnable(graph)
-    from bertviz_graph.train.data import default_examples
+    from bertviz_graph.train.data import (  # lazy: start-up (bertviz_graph.cli loads this module)
+        default_examples,  # lazy: start-up (bertviz_graph.cli loads this module)
+    )
 
     ex = [] if args.data is None else default_examples() if str(args.data) == "builtin" else read_examples(args.data)
     text = args.text or ex[0].get("text")
@@ -117,7 +129,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
     if suffix == ".json":
         write_atomic(args.output, json.dumps(step_json(step, args.optimizer, losses, rule), indent=1))
     else:
-        from bertviz_graph.neurons.charts import figure_image
+        from bertviz_graph.neurons.charts import figure_image  # lazy: start-up (networkx)
 
         fig = strip_figure(step, args.optimizer, losses)
         fig.update_layout(width=720)
@@ -129,11 +141,11 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
 
 def _graph_picture(graph, step, args: argparse.Namespace) -> None:
     """The graph view with every box coloured by its weights' gradient (grey frozen, white weightless)."""
-    from bertviz_graph.api import make_view
-    from bertviz_graph.io import write_atomic
-    from bertviz_graph.layout import layout_of
-    from bertviz_graph.presenters.training_graph import picture
-    from bertviz_graph.render.svg import to_svg
+    from bertviz_graph.api import make_view  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    from bertviz_graph.io import write_atomic  # lazy: start-up (bertviz_graph.cli loads this module)
+    from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
+    from bertviz_graph.presenters.training_graph import picture  # lazy: start-up (networkx, numpy)
+    from bertviz_graph.render.svg import to_svg  # lazy: start-up (PIL, cachetools)
 
     view = make_view(graph, args.depth if args.depth is not None else 3)
     lv = layout_of(view)

@@ -9,10 +9,12 @@ import threading
 import weakref
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.format import flops_text
 from bertviz_graph.hierarchy.roles import tied_outside
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.neurons.explain import explain_role
+from bertviz_graph.onnx.weights import OnnxWeights  # onnx is imported only for ONNX graphs
 from bertviz_graph.sources.status import WeightsStatus, weights_status
 from bertviz_graph.sources.weights import RandomWeights, WeightStore, with_transposed
 
@@ -86,7 +88,7 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             ("kind", "folded series" if grp.kind == "series" else "module"),
             ("class", grp.cls),
             ("module path", grp.id or "(model)"),
-            ("parameters", f"{grp.params:,}" + (" (shared by all members)" if grp.shared_weights else "")),
+            ("parameters", f"{fmt.count(grp.params)}" + (" (shared by all members)" if grp.shared_weights else "")),
             ("FLOPs", flops_text(grp.flops, grp.flops_unknown)),
             ("ops", str(grp.n_ops)),
             ("inputs", ", ".join(_shape(s) for s in grp.inputs) or "-"),
@@ -94,7 +96,7 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
         ]
         if grp.reads_elsewhere:
             rows.insert(4, ("also reads (counted once, elsewhere)", "; ".join(
-                f"{name} ({h.graph.g.nodes.get('param:' + name, {}).get('numel', 0):,}, tied or shared; counted "
+                f"{name} ({fmt.count(h.graph.g.nodes.get('param:' + name, {}).get('numel', 0))}, tied or shared; counted "
                 f"in {gid or '(model)'})" for name, gid in grp.reads_elsewhere.items())))
         if grp.kind == "series":
             rows.insert(1, ("members", f"{len(grp.members)}: " + ", ".join(m.rsplit('.', 1)[-1] for m in grp.members)))
@@ -103,7 +105,7 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
         if grp.parent is not None:
             total = h.groups[ROOT].params
             if total:
-                rows.append(("share of model parameters", f"{100 * grp.params / total:.1f}%"))
+                rows.append(("share of model parameters", fmt.percent(grp.params / total, 1)))
         return {"id": node_id, "title": grp.label, "subtitle": grp.sublabel, "role": grp.role, "rows": rows,
                 "explanation": explain(grp.role, dims_for(h, grp.attrs, grp)), "weights": weight_names(h, node_id)}
     if node_id not in g:
@@ -131,7 +133,7 @@ def node_details(h: Hierarchy, node_id: str) -> dict[str, Any]:
             rows.append(("source", d["source"] + (f"  {d['code']}" if d.get("code") else "")))
     elif d["kind"] in ("param", "buffer"):
         rows += [("name", d["name"]), ("shape", f"{_shape(d.get('shape'))} {d.get('dtype', '')}"),
-                 ("elements", f"{d.get('numel', 0):,}"),
+                 ("elements", f"{fmt.count(d.get('numel', 0))}"),
                  ("used by", ", ".join(sorted(g.successors(node_id))) or "-")]
         if d.get("tied"):
             rows.append(("tied with", ", ".join(d["tied"])))
@@ -177,7 +179,6 @@ def open_weights(graph: Any):
     from pathlib import Path
 
     if graph.meta.get("onnx_file"):
-        from bertviz_graph.onnx.weights import OnnxWeights  # onnx is imported only for ONNX graphs
 
         return OnnxWeights.for_graph(graph)
     status = weights_status(graph)

@@ -2,14 +2,18 @@
 
 - ``human(n)``: a count with a unit and 3 significant digits (23.4M, 590k, 3.51G): parameters, FLOPs.
 - ``size(n)``: a size as a config writes it (768, 30522), big counts with separators (2,359,296).
-- ``count(n)``: always with thousands separators (589,824).
+- ``count(n)``: always with thousands separators (589,824); ``signed(d)`` a delta (+1,024, -3).
 - ``value(x)``: a weight value, 6 significant digits; ``short(x)`` 4 digits (block means, bin edges).
-- ``pct(x)``: a fraction as a percentage (0.031 -> "3.1%").
+- ``pct(x)``: a fraction as a percentage (0.031 -> "3.1%"); ``percent(x, digits)`` with fixed digits (3.10%).
+- ``nbytes(n)``: a size in bytes (1.4 MB); ``seconds(t)``: a duration (0.42 s).
 - ``flops_text(n, unknown)``: FLOPs, or 'unknown' for what cannot be counted.
+- ``to_csv(rows)``: rows of dicts as CSV text, floats with 6 significant digits (sweeps, analyses).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Any
 
@@ -31,7 +35,13 @@ def size(v: Any) -> str:
 
 
 def count(n: int | float) -> str:
-    return f"{int(n):,}"
+    """589,824; a float is rounded to the nearest whole number."""
+    return f"{round(n):,}"
+
+
+def signed(n: int | float) -> str:
+    """A difference with its sign: +1,024, -3, +0."""
+    return f"{round(n):+,}"
 
 
 def value(x: float | None) -> str:
@@ -54,6 +64,24 @@ def pct(x: float) -> str:
     return f"{p:.2g}%"
 
 
+def percent(x: float, digits: int = 1) -> str:
+    """A fraction as a percentage with fixed digits: percent(0.25) -> "25.0%", percent(0.0312, 2) -> "3.12%"."""
+    return f"{x:.{digits}%}"
+
+
+def nbytes(n: int | float) -> str:
+    """A size in bytes, decimal units as file managers show them: 512 B, 1.4 MB, 2.1 GB."""
+    for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def seconds(t: float, digits: int = 2) -> str:
+    """A duration: seconds(0.4213) -> "0.42 s"."""
+    return f"{t:.{digits}f} s"
+
+
 def shape(s: list[int] | tuple[int, ...] | None) -> str:
     """[1, 16, 768]; "-" when unknown."""
     return "[" + ", ".join(map(str, s)) + "]" if s else "-"
@@ -65,3 +93,14 @@ def flops_text(flops: int | None, unknown: int = 0, short: bool = False) -> str:
         return "unknown" + (f" ({unknown} ops not countable)" if unknown > 1 else "")
     text = human(flops) if short else f"{flops:,} ({human(flops)})"
     return text + (f" + unknown ({unknown} ops not countable)" if unknown else "")
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows of dicts as CSV text (columns in first-seen order); floats with 6 significant digits."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (value(v) if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()

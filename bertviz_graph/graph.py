@@ -33,6 +33,8 @@ from typing import Any
 
 import networkx as nx
 
+from bertviz_graph.io import write_atomic
+
 FORMAT_VERSION = 1
 
 
@@ -106,7 +108,6 @@ class OpGraph:
 
     def save(self, path: str | Path) -> None:
         """Write JSON atomically (never a half-written file)."""
-        from bertviz_graph.io import write_atomic
 
         write_atomic(path, json.dumps(self.to_json_dict(), separators=(",", ":")))
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.graph_schema import parse, validate
+from bertviz_graph.sources.paths import same_folder
+from bertviz_graph.sources.status import weights_status
 
 MAX_FILE_BYTES = 2 * 1024**3  # far above any real graph (bert-xl-48 primitive: ~5 MB)
 
@@ -21,7 +24,7 @@ def load_graph_file(path: Path) -> OpGraph:
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}", "check the path") from e
     if size > MAX_FILE_BYTES:
-        raise UserError(f"{path} is {size / 1024**3:.1f} GB, larger than any graph file",
+        raise UserError(f"{path} is {fmt.nbytes(size)}, larger than any graph file",
                         "pass a graph saved by 'bertviz-graph trace -o'")
     try:
         data = parse(path.read_text(encoding="utf-8"))
@@ -42,7 +45,6 @@ def load_graph_file(path: Path) -> OpGraph:
     # What points at bytes on disk is checked or re-derived: weight files are files of one model folder
     # (after links); an ONNX file must be one of them; node offsets/external entries are dropped (the ONNX
     # reader takes them from the .onnx file itself).
-    from bertviz_graph.sources.paths import same_folder
 
     same_folder(files, (".safetensors", ".onnx"), f"{path}: meta.weight_files")
     onnx_file = graph.meta.get("onnx_file")
@@ -53,7 +55,6 @@ def load_graph_file(path: Path) -> OpGraph:
     for _n, d in graph.nodes():
         d.pop("file_offset", None)
         d.pop("external", None)
-    from bertviz_graph.sources.status import weights_status
 
     status = weights_status(graph)
     if status.missing:  # the structure still opens; the weights are said to be unavailable

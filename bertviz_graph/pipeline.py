@@ -11,15 +11,16 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.graph_file import load_graph_file
 from bertviz_graph.hierarchy.tree import build_hierarchy
+from bertviz_graph.sources.resolve import resolve
+from bertviz_graph.tracer import cache_dir, trace_source
 
 
 def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto", attention: str = "eager",
              ops: str = "aten", seq_len: int = 16, cache: bool = True, fold: bool = True,
              progress: Any = None) -> OpGraph:
     """The traced (or loaded, or imported) graph of ``model`` with ``.hierarchy`` built; see ``trace``."""
-    from bertviz_graph.sources.resolve import resolve
-    from bertviz_graph.tracer import trace_source
 
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
         raise UserError(f"seq_len {seq_len!r} is not a positive number of token positions",
@@ -27,17 +28,15 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
     if isinstance(model, OpGraph):
         graph = model
     elif isinstance(model, (str, Path)) and str(model).endswith(".json") and Path(model).is_file():
-        from bertviz_graph.graph_file import load_graph_file
 
         graph = load_graph_file(Path(model))
     elif isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"):
-        from bertviz_graph.onnx import import_onnx
+        from bertviz_graph.onnx import import_onnx  # lazy: start-up (numpy)
 
         graph = import_onnx(Path(model).expanduser(), seq_len=seq_len)
     elif isinstance(model, (str, Path)) and _framework_folder(model):  # TF SavedModel / Paddle: via ONNX
-        from bertviz_graph.onnx import import_onnx
-        from bertviz_graph.onnx.convert import convert_folder
-        from bertviz_graph.tracer import cache_dir
+        from bertviz_graph.onnx import import_onnx  # lazy: start-up (numpy)
+        from bertviz_graph.onnx.convert import convert_folder  # lazy: start-up (numpy)
 
         graph = import_onnx(convert_folder(Path(model).expanduser(), cache_dir()), seq_len=seq_len)
     else:
@@ -54,6 +53,6 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
 def _framework_folder(model: str | Path) -> bool:
     if not Path(model).expanduser().is_dir():  # a preset or Hub name: spare the ONNX package's import (~0.3 s)
         return False
-    from bertviz_graph.onnx.convert import framework_of
+    from bertviz_graph.onnx.convert import framework_of  # lazy: start-up (numpy)
 
     return framework_of(Path(model).expanduser()) is not None

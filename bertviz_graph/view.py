@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.view_types import VEdge, ViewData, VNode
@@ -301,7 +302,7 @@ class View:
         params = h.groups[ROOT].params
         title = f"{meta.get('name', h.graph.name)} · {meta.get('model_class', h.groups[ROOT].cls)}"
         how = meta.get("ops_note") or f"{meta.get('attention', '?')} attention, {meta.get('ops', 'aten')} level"
-        subtitle = f"{params:,} parameters · {h.groups[ROOT].n_ops} ops ({how})"
+        subtitle = f"{fmt.count(params)} parameters · {h.groups[ROOT].n_ops} ops ({how})"
         return ViewData(title=title, subtitle=subtitle, nodes=nodes, edges=edges)
 
     def size(self) -> int:

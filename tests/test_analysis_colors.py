@@ -79,7 +79,7 @@ def _kernel_cka(x: np.ndarray, y: np.ndarray) -> float:
 def test_ffn_colour_by_is_one_minus_last_layer_cka(graph, tiny):
     from bertviz_graph.analyze.ablation import ablation_study
     from bertviz_graph.presenters.analysis_colors import param_values
-    from bertviz_graph.prune.holdout import split
+    from bertviz_graph.pruning.holdout import split
 
     study = ablation_study(str(tiny), SENTENCES, keeps=(0.5,), task=None)
     values, _notes = param_values(graph, "ffn_cka", study)
@@ -107,7 +107,7 @@ def test_clicking_a_head_in_the_widget_opens_its_map_and_slices(graph, tiny):
     from plotly.callbacks import InputDeviceState, Points
 
     from bertviz_graph.presenters.analysis import clicked_head
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES
     from bertviz_graph.widget import GraphWidget
 
     w = GraphWidget(graph)

@@ -147,8 +147,8 @@ def test_ranks_equal_numpy_svd(tiny):
 
 
 def test_scoring_and_measuring_sets_never_overlap():
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES
-    from bertviz_graph.prune.holdout import split
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES
+    from bertviz_graph.pruning.holdout import split
 
     for texts in (BUILTIN_SENTENCES, ["a", "b", "a", "c", "b", "d", "e"]):
         s = split(list(texts), "x")
@@ -216,7 +216,7 @@ def test_query_key_capture_keeps_only_its_own_forward_pass():
     import torch
     from transformers import BertConfig, BertModel
 
-    from bertviz_graph.prune.arch import find_layers, query_key_outputs
+    from bertviz_graph.pruning.arch import find_layers, query_key_outputs
 
     torch.manual_seed(0)
     model = BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,

@@ -17,7 +17,7 @@ def tiny(tmp_path_factory):
 
 
 def test_low_rank_equals_numpy_truncated_svd(tiny):
-    from bertviz_graph.prune.lowrank import low_rank_prune, rank_for
+    from bertviz_graph.pruning.lowrank import low_rank_prune, rank_for
 
     model = transformers.BertModel.from_pretrained(tiny)
     before = {n: p.detach().double().numpy().copy() for n, p in model.named_parameters() if p.dim() == 2}
@@ -36,7 +36,7 @@ def test_low_rank_equals_numpy_truncated_svd(tiny):
 
 def test_heads_redundant_prunes_a_member_of_the_closest_pair_first(tiny):
     from bertviz_graph.analyze import head_distances
-    from bertviz_graph.prune.redundant import redundancy_order
+    from bertviz_graph.pruning.redundant import redundancy_order
 
     d = head_distances(tiny, ["The cat sat on the mat.", "Why did the train stop in the tunnel?"])
     order = redundancy_order(d)
@@ -59,7 +59,7 @@ def test_prune_is_held_out_and_names_both_sets(tiny):
     p = bg.prune(str(tiny), "heads-redundant", 0.25)
     assert p.n_sentences == 24 and "measuring set" in p.measuring and "scoring set" in p.scoring
     assert sum(len(v) for v in p.record.heads.values()) == 2
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES
 
     assert not set(p._texts) & set(BUILTIN_SENTENCES[0::2])  # measured only on sentences never scored on
     m = p.metrics()
@@ -81,9 +81,9 @@ def test_sweep_sentence_reads_the_curve():
 
 
 def test_sweep_with_new_methods_runs_held_out(tiny):
-    from bertviz_graph.prune.api import load_trained
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches
-    from bertviz_graph.prune.sweep import sweep
+    from bertviz_graph.pruning.api import load_trained
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches
+    from bertviz_graph.pruning.sweep import sweep
 
     run = load_trained(str(tiny))
     score = batches(run.tokenizer, BUILTIN_SENTENCES[0::2][:8])

@@ -12,7 +12,7 @@ from tiny_models import tiny_model as _tiny  # noqa: E402
 
 import bertviz_graph as bg
 from bertviz_graph.cli import main
-from bertviz_graph.diff import diff_graphs
+from bertviz_graph.comparison import diff_graphs
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ def pair(tmp_path_factory):
     """(folder A: 4 layers, folder B: A's layers 0 and 2, magnitude-pruned 30 %)."""
     import transformers
 
-    from bertviz_graph.prune.magnitude import magnitude_prune
+    from bertviz_graph.pruning.magnitude import magnitude_prune
 
     root = tmp_path_factory.mktemp("pair")
     a = _tiny(root / "tiny4", num_hidden_layers=4)

@@ -8,6 +8,7 @@ an import of another module's private name (``from x import _y``)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -27,7 +28,7 @@ STAGES: list[tuple[str, list[str]]] = [
     ("view", ["view", "view_types"]),
     ("layout", ["layout"]),
     # a run (one forward pass), pruning and diffs: data beside the graph, read by the panels
-    ("analyses", ["run", "prune", "diff", "pipeline", "train", "analyze"]),
+    ("analyses", ["run", "pruning", "comparison", "pipeline", "train", "analyze"]),
     ("presenters", ["presenters", "details", "neurons", "render.weights", "render.weight_figures",
                     "render.weight_files"]),
     ("renderers", ["render", "app", "widget", "html"]),
@@ -163,29 +164,44 @@ def test_the_checks_can_fail(case, monkeypatch, tmp_path):
         check()
 
 
-def local_own_imports(pkg: Path = PKG) -> list[str]:
-    """``file:line`` of every import of one of our own modules inside a function (a lazy import)."""
-    out = set()
-    for p in sorted(pkg.rglob("*.py")):
-        tree = ast.parse(p.read_text(), str(p))
+def local_own_imports(pkg: Path | None = None) -> dict[str, str]:
+    """``file:line`` -> the first line of every import of one of our own modules inside a function."""
+    out = {}
+    for p in sorted((pkg or PKG).rglob("*.py")):
+        lines = p.read_text().splitlines()
+        tree = ast.parse("\n".join(lines), str(p))
         for fn in ast.walk(tree):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             for node in ast.walk(fn):
                 if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("bertviz_graph")):
-                    out.add(f"{module_name(p)}:{node.lineno}")
+                    out[f"{module_name(p)}:{node.lineno}"] = lines[node.lineno - 1]
                 elif isinstance(node, ast.Import) and any(a.name.startswith("bertviz_graph") for a in node.names):
-                    out.add(f"{module_name(p)}:{node.lineno}")
-    return sorted(out)
+                    out[f"{module_name(p)}:{node.lineno}"] = lines[node.lineno - 1]
+    return out
 
 
-# Lazy imports of our own modules hide the dependency graph; the ones left are start-up time (torch,
-# plotly, dash behind the facade) or not yet moved to the top. The number may only go down.
-LOCAL_OWN_IMPORTS_MAX = 415  # 266 on the refactor branch; the wave-3 features (train, analyze, html, eager capture) added lazy ones
+LAZY_COMMENT = re.compile(r"#\s*lazy:\s*\S")
 
 
-def test_function_local_imports_of_our_modules_do_not_grow():
+def test_every_function_local_import_of_ours_says_why():
+    """Lazy imports of our own modules hide the dependency graph: each one left says why on its line
+    (``# lazy: start-up (torch)``, ``cycle (...)``, ...). ``python scripts/tidy_imports.py`` moves the ones that
+    can go to the module top (no new library at load time, no loop) and writes the comment on the rest."""
     found = local_own_imports()
-    assert len(found) <= LOCAL_OWN_IMPORTS_MAX, f"{len(found)} lazy imports of our own modules (max " \
-        f"{LOCAL_OWN_IMPORTS_MAX}): import at the top of the module unless start-up time needs it"
+    bad = [f"{k}: {line.strip()}" for k, line in found.items() if not LAZY_COMMENT.search(line)]
+    assert bad == [], "run scripts/tidy_imports.py (or import at the module top): " + "; ".join(bad)
     assert len(found) > 50  # the walker sees them (a green run means something)
+
+
+def test_a_function_local_import_without_a_reason_is_caught(monkeypatch, tmp_path):
+    import shutil
+
+    fake = tmp_path / "bertviz_graph"
+    shutil.copytree(PKG, fake, ignore=shutil.ignore_patterns("__pycache__", "static", "assets"))
+    target = fake / "graph_schema.py"
+    target.write_text(target.read_text() + "\n\ndef _planted():\n    from bertviz_graph import errors\n\n"
+                      "    return errors\n")
+    monkeypatch.setattr(__import__(__name__), "PKG", fake)
+    with pytest.raises(AssertionError):
+        test_every_function_local_import_of_ours_says_why()

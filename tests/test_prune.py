@@ -62,14 +62,14 @@ def test_sparsity_read_back_from_safetensors(tiny_mlm, tmp_path, method, amount)
 
 
 def _load(folder: Path):
-    from bertviz_graph.prune.api import load_trained
+    from bertviz_graph.pruning.api import load_trained
 
     return load_trained(str(folder))
 
 
 def test_pruned_head_is_zero_and_equals_hand_masked_forward(tiny_mlm):
-    from bertviz_graph.prune.core import prune_module
-    from bertviz_graph.prune.data import batches
+    from bertviz_graph.pruning.core import prune_module
+    from bertviz_graph.pruning.data import batches
 
     run = _load(tiny_mlm)
     base = copy.deepcopy(run.model)
@@ -109,8 +109,8 @@ def test_pruned_head_is_zero_and_equals_hand_masked_forward(tiny_mlm):
 
 
 def test_pruned_neurons_output_nothing(tiny_mlm):
-    from bertviz_graph.prune.core import prune_module
-    from bertviz_graph.prune.data import batches
+    from bertviz_graph.pruning.core import prune_module
+    from bertviz_graph.pruning.data import batches
 
     run = _load(tiny_mlm)
     bats = batches(run.tokenizer, SENTS)
@@ -128,10 +128,10 @@ def test_pruned_neurons_output_nothing(tiny_mlm):
 
 
 def test_head_importance_matches_finite_differences(tmp_path):
-    from bertviz_graph.prune.arch import find_layers
-    from bertviz_graph.prune.data import batches
-    from bertviz_graph.prune.heads import head_importance
-    from bertviz_graph.prune.metrics import loss_for, reference
+    from bertviz_graph.pruning.arch import find_layers
+    from bertviz_graph.pruning.data import batches
+    from bertviz_graph.pruning.heads import head_importance
+    from bertviz_graph.pruning.metrics import loss_for, reference
 
     folder = _tiny(tmp_path / "tiny-base", cls="BertModel")
     run = _load(folder)

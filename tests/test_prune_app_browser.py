@@ -41,7 +41,7 @@ def test_prune_in_the_app_then_export_and_back(tmp_path, page, serve_dash, conso
     page.wait_for_url("**?model=**", timeout=180000)
     spec = unquote(urlsplit(page.url).query.split("model=", 1)[1].split("#")[0])
     assert spec.startswith("job:")  # the tab names the copy by its job id, never by a server path
-    from bertviz_graph.prune.job import result_folder
+    from bertviz_graph.pruning.job import result_folder
 
     copy = result_folder(spec[4:])
     assert copy is not None and copy.is_dir() and copy != folder and not str(copy).startswith(str(folder))

@@ -12,7 +12,7 @@ import torch
 from tiny_models import tiny_model as _tiny  # noqa: E402
 
 from bertviz_graph.cli import main
-from bertviz_graph.prune.metrics import probe_accuracy
+from bertviz_graph.pruning.metrics import probe_accuracy
 
 
 def test_probe_is_scored_on_held_out_sentences():
@@ -33,7 +33,7 @@ def test_probe_is_scored_on_held_out_sentences():
 
 
 def test_probe_interval_is_a_bootstrap_over_the_sentences():
-    from bertviz_graph.prune.intervals import probe_with_interval
+    from bertviz_graph.pruning.intervals import probe_with_interval
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 32))
@@ -54,10 +54,10 @@ def test_probe_interval_is_a_bootstrap_over_the_sentences():
 
 
 def test_probe_on_minilm_above_chance_and_drops_at_90():
-    from bertviz_graph.prune.api import load_trained
-    from bertviz_graph.prune.data import probe_sentences
-    from bertviz_graph.prune.magnitude import magnitude_prune
-    from bertviz_graph.prune.sweep import probe_metric
+    from bertviz_graph.pruning.api import load_trained
+    from bertviz_graph.pruning.data import probe_sentences
+    from bertviz_graph.pruning.magnitude import magnitude_prune
+    from bertviz_graph.pruning.sweep import probe_metric
 
     texts, labels, source = probe_sentences()
     assert len(texts) == 200 and "pang_lee" in source and sorted(set(labels)) == ["neg", "pos"]
@@ -74,7 +74,7 @@ def test_probe_on_minilm_above_chance_and_drops_at_90():
 def test_probe_task_in_the_sweep_cli(tmp_path):
     folder = _tiny(tmp_path / "tiny")
     lab = tmp_path / "lab.txt"
-    from bertviz_graph.prune.data import BUILTIN_LABELLED
+    from bertviz_graph.pruning.data import BUILTIN_LABELLED
 
     lab.write_text("\n".join(f"{'pos' if y else 'neg'} {t}" for y, t in BUILTIN_LABELLED) + "\n")
     out = tmp_path / "curve.csv"
@@ -86,8 +86,8 @@ def test_probe_task_in_the_sweep_cli(tmp_path):
         assert 0.0 <= float(r["probe_accuracy"]) <= 1.0
         assert float(r["probe_accuracy_lo"]) <= float(r["probe_accuracy"]) <= float(r["probe_accuracy_hi"])
     # the same number as the metric called directly on the unpruned model
-    from bertviz_graph.prune.api import load_trained
-    from bertviz_graph.prune.sweep import probe_metric
+    from bertviz_graph.pruning.api import load_trained
+    from bertviz_graph.pruning.sweep import probe_metric
 
     run = load_trained(str(folder))
     direct = probe_metric(run.tokenizer, lab)(run.model)
@@ -114,7 +114,7 @@ def test_probe_bad_labelled_file(tmp_path, capsys):
 
 def test_probe_sentences_fall_back_to_the_built_in_set(monkeypatch):
     from bertviz_graph.errors import UserError
-    from bertviz_graph.prune import data
+    from bertviz_graph.pruning import data
 
     def no_gensim():
         raise UserError("gensim is not installed", "pip install gensim")

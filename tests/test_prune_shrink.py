@@ -15,9 +15,9 @@ from torch.utils.flop_counter import FlopCounterMode
 import bertviz_graph as bg
 from bertviz_graph.details import weights_for
 from bertviz_graph.presenters.pruning import pruning_panel
-from bertviz_graph.prune import job as J
-from bertviz_graph.prune.methods import RECORD_KEY
-from bertviz_graph.prune.shrink import shrink
+from bertviz_graph.pruning import job as J
+from bertviz_graph.pruning.methods import RECORD_KEY
+from bertviz_graph.pruning.shrink import shrink
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from tiny_models import tiny_model
 import bertviz_graph as bg
 from bertviz_graph.errors import UserError
 from bertviz_graph.presenters.pruning import prune_controls_state, pruning_panel
-from bertviz_graph.prune import job as J
-from bertviz_graph.prune.methods import RECORD_KEY
+from bertviz_graph.pruning import job as J
+from bertviz_graph.pruning.methods import RECORD_KEY
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -107,6 +107,6 @@ def test_the_check_fails_on_a_test_only_dependency():
     old = [d for d in runtime_deps() if _name(d) not in ("gensim", "scikit-learn")]
     got = missing(old)
     assert set(got) == {"gensim"}, got
-    assert got["gensim"][1] == ["bertviz_graph/prune/data.py"]  # what pruning_what_if.ipynb runs
+    assert got["gensim"][1] == ["bertviz_graph/pruning/data.py"]  # what pruning_what_if.ipynb runs
     assert any(w.startswith("notebooks/") for ws in third_party_imports().values() for w in ws)
     assert "pytest" not in runtime_closure(runtime_deps())  # test extras stay out of the closure

@@ -90,7 +90,7 @@ def test_tabs_open_only_allowed_models(shared):
 
 
 def test_jobs_folder_limits(tmp_path, monkeypatch):
-    from bertviz_graph.prune import job as J
+    from bertviz_graph.pruning import job as J
 
     root = tmp_path / "bvg-jobs-test"
     root.mkdir()

@@ -93,7 +93,7 @@ def test_two_tabs_each_see_their_own_model(app, models):
 
 
 def test_prune_in_one_tab_never_reaches_the_other(app, models):
-    from bertviz_graph.prune import job as J
+    from bertviz_graph.pruning import job as J
 
     a, _b = models
     wa = load_file(a / "model.safetensors")[W]

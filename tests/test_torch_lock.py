@@ -53,7 +53,7 @@ def test_run_export_and_eager_pass_wait_for_the_lock(tmp_path):
 
 
 def test_prune_job_holds_the_lock_while_it_runs(tmp_path):
-    from bertviz_graph.prune import job as J
+    from bertviz_graph.pruning import job as J
 
     folder = tiny_model(tmp_path / "m")
     during, after, out = _blocked_until_released(

@@ -22,6 +22,12 @@ import torch.nn as nn
 from bertviz_graph.analyze.inputs import RANDOM_NOTE, encode, need_tokenizer, read_sentences, runnable
 from bertviz_graph.analyze.linear_cka import cka
 from bertviz_graph.errors import UserError
+from bertviz_graph.pruning.arch import find_layers
+from bertviz_graph.pruning.core import neuron_scores
+from bertviz_graph.pruning.holdout import split
+from bertviz_graph.pruning.intervals import lee_with_interval
+from bertviz_graph.pruning.neurons import pick_per_layer, zero_neurons
+from bertviz_graph.run.load import tokenize
 
 KINDS = ("ffn", "attn")
 
@@ -30,7 +36,6 @@ KINDS = ("ffn", "attn")
 def removed(model: nn.Module, kind: str, layer: int) -> Iterator[None]:
     """While inside, layer ``layer``'s FFN (``"ffn"``) or attention (``"attn"``) block outputs zero (its
     output Linear's weight and bias are zero); restored after."""
-    from bertviz_graph.prune.arch import find_layers
 
     if kind not in KINDS:
         raise UserError(f"unknown ablation '{kind}'", "use ffn (the feed-forward block) or attn (attention)")
@@ -55,8 +60,6 @@ def removed(model: nn.Module, kind: str, layer: int) -> Iterator[None]:
 def shrunk(model: nn.Module, keep: float, scores: torch.Tensor) -> Iterator[None]:
     """While inside, every intermediate layer keeps only its ``keep`` share of neurons (highest
     ``scores``); the others' in-rows and out-columns are zero."""
-    from bertviz_graph.prune.arch import find_layers
-    from bertviz_graph.prune.neurons import pick_per_layer, zero_neurons
 
     layers = find_layers(model, "neurons")
     saved = [(t, t.detach().clone()) for lp in layers for t in (lp.ffn_in.weight, lp.ffn_in.bias,
@@ -74,7 +77,6 @@ def shrunk(model: nn.Module, keep: float, scores: torch.Tensor) -> Iterator[None
 def layer_states(model: nn.Module, batches: list[dict]) -> list[np.ndarray]:
     """Every layer's output over the real tokens of all sentences: [tokens × hidden] per layer (float64),
     captured with forward hooks on the layer modules (not ``output_hidden_states``)."""
-    from bertviz_graph.prune.arch import find_layers
 
     layers = find_layers(model, "heads")
     mods = [model.get_submodule(lp.path) for lp in layers]
@@ -120,7 +122,6 @@ def ablate(model: Any, kind: str, layer: int, text: str | None = None, sentences
         base_states = layer_states(run.model, bats)
     with removed(run.model, kind, layer):
         if text is not None:
-            from bertviz_graph.run.load import tokenize
 
             ids = torch.tensor([tokenize(run, text).input_ids])
             with torch.no_grad():
@@ -129,7 +130,6 @@ def ablate(model: Any, kind: str, layer: int, text: str | None = None, sentences
         if base_states is not None:
             out.cka = [cka(a, b) for a, b in zip(base_states, layer_states(run.model, bats))]
         if task == "lee":
-            from bertviz_graph.prune.intervals import lee_with_interval
 
             out.metrics = lee_with_interval(tok)(run.model)
     return out
@@ -153,7 +153,6 @@ class Study:
 def ffn_share(model: nn.Module, tokens: float) -> dict[str, float]:
     """The feed-forward block's share of one layer's parameters and of its forward FLOPs at ``tokens``
     tokens (multiply-add = 2 FLOPs; attention scores and weighted sum counted; norms and softmax not)."""
-    from bertviz_graph.prune.arch import find_layers
 
     lp = find_layers(model, "heads")[0]
     layer = model.get_submodule(lp.path)
@@ -171,9 +170,6 @@ def ablation_study(model: Any, sentences: Any = None, keeps: tuple[float, ...] =
     """Each layer's FFN removed, each layer's attention removed, and every FFN shrunk to each ``keeps``
     share: per-layer CKA against the original on the measuring half of ``sentences``; neurons scored (mean
     |activation|) on the other half; the held-out task metric (Lee ρ, documents no analysis saw)."""
-    from bertviz_graph.prune.arch import find_layers
-    from bertviz_graph.prune.core import neuron_scores
-    from bertviz_graph.prune.holdout import split
 
     say = progress or (lambda _m: None)
     run = runnable(model, own=True)
@@ -183,7 +179,6 @@ def ablation_study(model: Any, sentences: Any = None, keeps: tuple[float, ...] =
     score_b, meas_b = encode(tok, sets.scoring), encode(tok, sets.measuring)
     task_fn = None
     if task == "lee":
-        from bertviz_graph.prune.intervals import lee_with_interval
 
         task_fn = lee_with_interval(tok)
     base_states = layer_states(run.model, meas_b)

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 from bertviz_graph.analyze.inputs import RANDOM_NOTE, encode, need_tokenizer, read_sentences, runnable
+from bertviz_graph.pruning.arch import find_layers, query_key_outputs
+from bertviz_graph.pruning.heads import head_importance as importance
+from bertviz_graph.pruning.metrics import loss_for, reference
 
 NEAR_DUPLICATE = 0.05  # JS divergence (nats, max ln 2 ≈ 0.69) under which two heads count as near-duplicates
 _PUNCT = set(string.punctuation) | {"“", "”", "’", "‘", "—", "–", "…"}
@@ -26,7 +29,6 @@ _PUNCT = set(string.punctuation) | {"“", "”", "’", "‘", "—", "–", "�
 def attention_rows(model: torch.nn.Module, batches: list[dict]):
     """Per sentence, the attention of every head as float64 (layers · heads, n, n) over its n real tokens,
     with the sentence's token ids. Layer-major: row l · heads + h."""
-    from bertviz_graph.prune.arch import find_layers, query_key_outputs
 
     layers = find_layers(model, "heads")
     base = getattr(model, "base_model", model)  # the encoder only: a masked-LM head is ~20% of bert-base's forward
@@ -175,7 +177,6 @@ def head_report(model: Any, sentences: Any = None, importance: bool = True, thre
                 max_length: int = 128) -> HeadReport:
     """The full heads analysis: distances, clustering, near-duplicate groups, MDS map and per-head
     attention shares, entropy and (``importance``) Michel importance on the same sentences."""
-    from bertviz_graph.prune.arch import find_layers
 
     run = runnable(model)
     texts = read_sentences(sentences)
@@ -195,9 +196,6 @@ def head_importance(run: Any, texts: list[str], max_length: int = 128) -> np.nda
     """(layers, heads) Michel importance on ``texts``, on a private copy (gradients touch the model)."""
     import copy
 
-    from bertviz_graph.prune.arch import find_layers
-    from bertviz_graph.prune.heads import head_importance as importance
-    from bertviz_graph.prune.metrics import loss_for, reference
 
     model = copy.deepcopy(run.model)
     bats = encode(need_tokenizer(run), texts, max_length, batch_size=16)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.run.load import Runnable, load_runnable
 
 RANDOM_NOTE = ("structure only: these weights are random (seeded), so heads that look alike or unlike here "
                "are not 'redundant' or 'different' in any learned sense; load a trained model folder")
@@ -14,7 +15,6 @@ RANDOM_NOTE = ("structure only: these weights are random (seeded), so heads that
 def runnable(model: Any, own: bool = False):
     """The runnable model behind a name, folder, graph or Runnable; ``own``: a fresh copy the caller may
     change (ablations zero weights)."""
-    from bertviz_graph.run.load import Runnable, load_runnable
 
     if isinstance(model, Runnable):
         if own:
@@ -42,8 +42,8 @@ def _is_onnx(model: Any) -> bool:
 
 def read_sentences(sentences: Any) -> list[str]:
     """A list of sentences, a text file (one a line) or None (the 48 built-in sentences); at least 2."""
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES
-    from bertviz_graph.prune.data import read_sentences as read_file
+    from bertviz_graph.pruning.data import BUILTIN_SENTENCES  # lazy: start-up (numpy)
+    from bertviz_graph.pruning.data import read_sentences as read_file  # lazy: start-up (numpy)
 
     if sentences is None:
         return list(BUILTIN_SENTENCES)
@@ -67,6 +67,6 @@ def need_tokenizer(run: Any) -> Any:
 
 def encode(tokenizer: Any, texts: list[str], max_length: int = 128, batch_size: int = 16) -> list[dict]:
     """Tokenized batches in the sentences' order (padding is excluded later by the attention mask)."""
-    from bertviz_graph.prune.data import batches
+    from bertviz_graph.pruning.data import batches  # lazy: start-up (numpy)
 
     return batches(tokenizer, texts, batch_size=batch_size, max_length=max_length, keep_order=True)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from bertviz_graph.analyze.inputs import runnable
+from bertviz_graph.pruning.arch import linear_weights
 
 SPECTRA_RANDOM_NOTE = ("structure only: these weights are random (seeded), so the spectra are those of random "
                        "matrices and say nothing about learned capacity; load a trained model folder")
@@ -76,7 +77,6 @@ def stable_rank(s: np.ndarray) -> float:
 @torch.no_grad()
 def matrix_spectra(model: torch.nn.Module, layers_only: bool = False) -> list[Spectrum]:
     """Singular values of every Linear weight (inside the transformer layers only, or all)."""
-    from bertviz_graph.prune.arch import linear_weights
 
     mats = [(f"{path}.weight", lin.weight.detach()) for path, lin in linear_weights(model, layers_only)]
     by_shape: dict[tuple[int, int], list[int]] = {}

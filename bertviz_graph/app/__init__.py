@@ -20,6 +20,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph.app.serve_options import secure
+
 __all__ = ["make_app", "serve"]
 
 ASSETS = Path(__file__).with_name("assets")
@@ -31,11 +33,16 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     another model (``?model=``), as ``policy`` (app.registry.Policy) allows."""
     import dash
 
-    from bertviz_graph.app import graph_panel
-    from bertviz_graph.app.context import AppContext
-    from bertviz_graph.app.layout import PANELS, tab_layout
-    from bertviz_graph.app.layout import register as register_page
-    from bertviz_graph.app.registry import Registry
+    from bertviz_graph.app import graph_panel  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, rich)
+    from bertviz_graph.app.context import AppContext  # lazy: start-up (PIL, cachetools, networkx, numpy)
+    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+        PANELS,
+        tab_layout,
+    )
+    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+        register as register_page,  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    )
+    from bertviz_graph.app.registry import Registry  # lazy: start-up (PIL, cachetools, networkx, numpy)
 
     C = AppContext(graph, direction=direction)
     panels = list(PANELS if panels is None else panels)
@@ -65,7 +72,6 @@ def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: b
     import threading
     import webbrowser
 
-    from bertviz_graph.app.serve_options import secure
 
     app = make_app(graph, policy=policy)
     secure(app.server, token)

@@ -140,7 +140,7 @@ def register(app, C: AppContext) -> None:
             return []
         try:
             _acts, am = _maps(C, run)
-            from bertviz_graph.presenters.weights import head_slice_figures
+            from bertviz_graph.presenters.weights import head_slice_figures  # lazy: guarded (inside a try)
 
             counts = heads_of(C.h) or am.heads  # query and key/value heads: K/V slices follow the KV heads
             names = list(head_params(C.graph, am.modules[int(layer or 0)], int(head), counts))
@@ -159,7 +159,7 @@ def register(app, C: AppContext) -> None:
         C = model_for(app, spec)  # the tab's model (app/registry.py)
         try:
             acts, am = _maps(C, run)
-            from bertviz_graph.presenters.activations import check_token
+            from bertviz_graph.presenters.activations import check_token  # lazy: guarded (inside a try)
 
             t = check_token(acts, token)
             layer = int(layer or 0)

@@ -17,18 +17,24 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bertviz_graph.details import weights_for
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.hierarchy.tree import ROOT, Hierarchy, build_hierarchy
 from bertviz_graph.layout import layout_of
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
 from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
 from bertviz_graph.presenters.analysis_colors import box_value, param_values
+from bertviz_graph.presenters.common import is_trained
+from bertviz_graph.presenters.pruning import group_sparsity, sparsity
+from bertviz_graph.presenters.run_session import RunSession
 from bertviz_graph.presenters.train_session import TrainSession, spec_key
 from bertviz_graph.presenters.training_graph import MODES as TRAIN_COLOR_MODES
 from bertviz_graph.presenters.training_graph import picture as train_picture
 from bertviz_graph.render.svg import to_svg
+from bertviz_graph.render.weights import stats
+from bertviz_graph.sources.status import weights_status
 from bertviz_graph.threads import start_background
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
@@ -84,7 +90,6 @@ class AppContext:
 
     def __init__(self, graph: OpGraph, direction: str = "TB", view_cache: int = 48):
         if graph.hierarchy is None:
-            from bertviz_graph.hierarchy.tree import build_hierarchy
 
             graph.hierarchy = build_hierarchy(graph)
         self.graph = graph
@@ -109,20 +114,17 @@ class AppContext:
     def weights(self):
         with self._weights_lock:
             if self._weights is None:
-                from bertviz_graph.details import weights_for
 
                 self._weights = weights_for(self.graph)
             return self._weights
 
     @property
     def trained(self) -> bool:
-        from bertviz_graph.presenters.common import is_trained
 
         return is_trained(self.graph, self.weights)
 
     @property
     def weights_status(self):
-        from bertviz_graph.sources.status import weights_status
 
         return weights_status(self.graph)
 
@@ -190,7 +192,6 @@ class AppContext:
     @property
     def run_session(self):
         """The model's runs (presenters.run_session), shared by every tab; made on first use."""
-        from bertviz_graph.presenters.run_session import RunSession
 
         s = self.__dict__.get("bv_run_session")
         if s is None:
@@ -200,7 +201,6 @@ class AppContext:
     @staticmethod
     def run_key(run: dict | None) -> tuple | None:
         """The key of a tab's run (its RUN store: text, pair, ids), None when it ran nothing."""
-        from bertviz_graph.presenters.run_session import RunSession
 
         if not isinstance(run, dict) or not (run.get("text") or run.get("ids")):
             return None
@@ -246,8 +246,6 @@ class AppContext:
         return Rendered(view, lv, svg, vals, vrange, {"": pic["why"]} if pic["why"] else {}, pic["tips"])
 
     def _render(self, state: ViewState, color_by: str, rkey: tuple | None = None) -> Rendered:
-        from bertviz_graph.layout import layout_of
-        from bertviz_graph.render.svg import to_svg
 
         view = self.view(state)
         lv = layout_of(view)
@@ -256,7 +254,7 @@ class AppContext:
         vrange = None
         why: dict[str, str] = {}
         if color_by == "change" and rkey is not None:
-            from bertviz_graph.presenters.activations import change_values
+            from bertviz_graph.presenters.activations import change_values  # lazy: start-up (plotly)
 
             acts = self.run_session.run(rkey[0], rkey[1] or None, list(rkey[2]) or None)
             got = change_values(self.graph, self.h, acts, [n.id for n in lv.view.nodes if not n.expanded])
@@ -308,7 +306,6 @@ class AppContext:
     def sparsity_values(self) -> dict[str, float]:
         """Fraction of exact zeros per group and weight (pruned models), from the pruning presenter."""
         if "_sparsity" not in self.__dict__:
-            from bertviz_graph.presenters.pruning import group_sparsity, sparsity
 
             self.__dict__["_sparsity"] = group_sparsity(self.graph, sparsity(self.graph, self.weights)) \
                 if self.trained else {}
@@ -329,7 +326,6 @@ class AppContext:
 
     def sumsq(self, name: str) -> float:
         if name not in self._sumsq:
-            from bertviz_graph.render.weights import stats
 
             try:
                 self._sumsq[name] = float(stats(self.weights, name)["fro_norm"]) ** 2

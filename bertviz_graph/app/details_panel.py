@@ -13,6 +13,7 @@ from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import guarded
 from bertviz_graph.app.registry import model_for
+from bertviz_graph.details import explain
 from bertviz_graph.presenters.details import details
 
 TAB_VALUE = ids.TAB_DETAILS
@@ -25,11 +26,10 @@ def layout(C: AppContext) -> html.Div:
 
 
 def _empty(C: AppContext) -> list[Any]:
-    from bertviz_graph.details import explain
 
     overview = ""
     try:
-        from bertviz_graph.neurons.explain import explain_overview
+        from bertviz_graph.neurons.explain import explain_overview  # lazy: guarded (inside a try)
 
         overview = explain_overview(C.h.ctx)
     except Exception:  # noqa: BLE001 - the overview text is a nicety

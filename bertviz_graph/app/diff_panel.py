@@ -1,5 +1,5 @@
 """The "Compare" tab: this model (A) beside another one (B), aligned by structure and role
-(``bertviz_graph.diff``), both views opening and closing together.
+(``bertviz_graph.comparison``), both views opening and closing together.
 
 Pick B as anything ``bertviz-graph serve`` takes (a preset name, a model folder, a saved graph.json, an .onnx
 file); the server traces it (``pipeline.graph_of``), diffs it against the app's model and keeps the last
@@ -28,9 +28,16 @@ from dash.exceptions import PreventUpdate
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.model_switch import choices
 from bertviz_graph.app.registry import model_for, registry_of
+from bertviz_graph.comparison import diff_graphs
 from bertviz_graph.errors import UserError
-from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, visible_marks
+from bertviz_graph.format import count, human, pct, short
+from bertviz_graph.layout import layout_of
+from bertviz_graph.pipeline import graph_of
+from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, diff_panel, visible_marks
+from bertviz_graph.render.diff_export import marks_css, paired_views
+from bertviz_graph.render.svg import to_svg
 from bertviz_graph.view import View, ViewState
 
 TAB_VALUE = "compare"
@@ -60,9 +67,6 @@ HEADS = ["auto", "base", "mlm", "cls", "qa"]
 # ---- the comparison, computed once per (B, head) -------------------------------------------------------
 def comparison(C: AppContext, spec: str, head: str = "auto"):
     """(GraphDiff, DiffPanel) of the app's model against ``spec``; traced and cached on first use."""
-    from bertviz_graph.diff import diff_graphs
-    from bertviz_graph.pipeline import graph_of
-    from bertviz_graph.presenters.diff import diff_panel
 
     key = (spec, head)
     with _LOCK:
@@ -101,9 +105,6 @@ def picture(C: AppContext, d, panel, side: str, view: View, selected: str | None
             partner_of: str | None = None, focus: dict | None = None) -> dict[str, Any]:
     """What one canvas draws: our SVG with the differences outlined (CSS scoped to that canvas), the
     selected box, and the partner of the box selected on the other side highlighted."""
-    from bertviz_graph.layout import layout_of
-    from bertviz_graph.render.diff_export import marks_css
-    from bertviz_graph.render.svg import to_svg
 
     svg = to_svg(layout_of(view), legend=False, title=False)
     scope = "#" + (VIEW_A if side == "a" else VIEW_B)
@@ -149,7 +150,6 @@ def _rep(view: View, x: str | None) -> str | None:
 
 def initial_states(d) -> tuple[ViewState, ViewState]:
     """Both overviews opened down to the layers, every ×N stack unfolded (missing layers show)."""
-    from bertviz_graph.render.diff_export import paired_views
 
     va, vb = paired_views(d)
     return va.state, vb.state
@@ -229,7 +229,6 @@ def _view_box(id_: str, title_id: str, title: str) -> html.Div:
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.app.model_switch import choices
 
     return html.Div([
         dcc.Store(id=STATE, data=None), dcc.Store(id=PICTURE, data=None), dcc.Store(id=EVENT, data=None),
@@ -256,7 +255,6 @@ def layout(C: AppContext) -> html.Div:
 
 def _fmt(v: Any, delta: bool = False) -> str:
     """Numbers through format.py: counts as 23.4M / +590k, ratios with 4 digits."""
-    from bertviz_graph.format import human, short
 
     if v is None or v == "":
         return ""
@@ -341,7 +339,6 @@ def body(d, panel) -> list[Any]:
 
 def stats_text(stats: dict[str, Any]) -> str:
     """max |Δ| 0.00764 · mean |Δ| 0.00115 · ‖Δ‖/‖A‖ 0.124 · changed 31% · zeros A 0 · zeros B 634."""
-    from bertviz_graph.format import count, pct, short
 
     return " · ".join(f"{k} {pct(v) if k == 'changed' else short(v) if isinstance(v, float) else count(v)}"
                       for k, v in stats.items())

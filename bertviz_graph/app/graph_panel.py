@@ -13,15 +13,19 @@ from typing import Any
 
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update, set_props
 
+from bertviz_graph import format as numfmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import COLOR_MODES, NO_VALUE, RUN_MODES, SEQUENTIAL, TRAIN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.app.training_legend import legend as train_legend
 from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.style import role_color
 from bertviz_graph.hierarchy.tree import ROOT
+from bertviz_graph.layout import layout_of
 from bertviz_graph.presenters.explorer import step
 from bertviz_graph.presenters.search import summary as search_summary
+from bertviz_graph.render.svg import EDGE_STYLE, legend_items, to_svg
 from bertviz_graph.render.tree_text import human
 from bertviz_graph.view import View, ViewState
 
@@ -145,8 +149,6 @@ def _picture(r, hl: set[str], selected: str | None = None) -> dict[str, Any]:
 
 
 def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str, str] | None = None) -> list[Any]:
-    from bertviz_graph.hierarchy.style import role_color
-    from bertviz_graph.render.svg import EDGE_STYLE, legend_items
 
     items: list[Any] = []
     legend = legend_items(lv)
@@ -163,14 +165,14 @@ def _legend(lv, color_by: str, vrange: tuple[float, float] | None, why: dict[str
             items.append(html.Div(f"{title}: no values in this view{hint}", className="bv-leg-item"))
         else:
             lo, hi = vrange
-            fmt = {"sparsity": lambda v: f"{v:.1%}"}.get(  # a fraction of zeros: as a percentage, not "0"
+            fmt = {"sparsity": lambda v: f"{numfmt.percent(v, 1)}"}.get(  # a fraction of zeros: as a percentage, not "0"
                 color_by, (lambda v: f"{v:.3g}") if color_by in ("norm", "activation", "change", "ffn_cka", "ffn_task", "rank")
                 else human)
             grad = "linear-gradient(to right, " + ", ".join(SEQUENTIAL) + ")"
             items.append(html.Div(className="bv-leg-item", children=[
                 html.Span(title + " (linear scale from 0)", className="bv-leg-title")]))
             if color_by == "change":
-                from bertviz_graph.presenters.activations import CHANGE_TEXT
+                from bertviz_graph.presenters.activations import CHANGE_TEXT  # lazy: start-up (plotly)
 
                 items.append(html.Div("how much a box changes its input (over all tokens); only boxes that keep "
                                       "their input's shape", className="bv-leg-item bv-leg-note", title=CHANGE_TEXT))
@@ -345,8 +347,6 @@ def register(app, C: AppContext) -> None:
         C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n:
             return no_update, no_update
-        from bertviz_graph.layout import layout_of
-        from bertviz_graph.render.svg import to_svg
 
         try:
             state, _ = C.state(state_d)
@@ -481,8 +481,8 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
         if check_size and new is not None and new != cur and nview.size() > LARGE_VIEW \
                 and nview.size() > view.size():
             out["confirm"] = True
-            out["confirm_msg"] = (f"This view has {nview.size():,} boxes and edges (the graph is comfortable up to "
-                                  f"{LARGE_VIEW:,}); drawing it takes a few seconds. Open it anyway?")
+            out["confirm_msg"] = (f"This view has {numfmt.count(nview.size())} boxes and edges (the graph is comfortable up to "
+                                  f"{numfmt.count(LARGE_VIEW)}); drawing it takes a few seconds. Open it anyway?")
             out["pending"] = {"state": final.to_json_dict(), "focus": focus}
             out["notice"] = "; ".join(notes)
             return out

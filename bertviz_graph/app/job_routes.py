@@ -12,6 +12,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from bertviz_graph.pruning.job import result_folder
+
 EXPORT_ROUTE = "/_bertviz/export.zip"
 CHUNK = 1 << 20
 
@@ -57,7 +59,6 @@ def zip_stream(folder: Path) -> Iterator[bytes]:
 def register_routes(server) -> None:
     from flask import Response, request
 
-    from bertviz_graph.prune.job import result_folder
 
     if EXPORT_ROUTE in {r.rule for r in server.url_map.iter_rules()}:
         return

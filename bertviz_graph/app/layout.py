@@ -30,6 +30,8 @@ from bertviz_graph.app import (
     weights_panel,
 )
 from bertviz_graph.app.context import AppContext
+from bertviz_graph.app.guard import error_text
+from bertviz_graph.app.registry import registry_of
 
 # Network second: the textbook picture (how the graph relates to a neural network) one click from the start
 PANELS: list[ModuleType] = [details_panel, network_panel, run_panel, attention_panel, weights_panel, neurons_panel,
@@ -96,8 +98,6 @@ def spec_of_request() -> str:
 def tab_layout(app, panels: list[ModuleType]):
     """``app.layout``: a function Dash calls on every page load, so each tab's page is built for the model
     its URL names (a reload or a bookmark reopens it); the title follows the page's model."""
-    from bertviz_graph.app.guard import error_text
-    from bertviz_graph.app.registry import registry_of
 
     def layout() -> html.Div:
         reg = registry_of(app)

@@ -13,6 +13,8 @@ from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
+from bertviz_graph.sources.packaged import PACKAGED, packaged_dir
+from bertviz_graph.sources.presets import preset_names
 
 MODEL_INPUT = "bv-model-input"
 MODEL_GO = "bv-model-go"
@@ -22,8 +24,6 @@ LOCATION = "bv-model-location"
 
 
 def choices() -> list[str]:
-    from bertviz_graph.sources.packaged import PACKAGED, packaged_dir
-    from bertviz_graph.sources.presets import preset_names
 
     names = [n for n in PACKAGED if packaged_dir(n) is not None]
     return names + [n for n in preset_names() if n not in names]

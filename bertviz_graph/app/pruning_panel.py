@@ -14,12 +14,25 @@ from pathlib import Path
 from dash import Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app import ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
-from bertviz_graph.app.job_routes import EXPORT_ROUTE
+from bertviz_graph.app.job_routes import EXPORT_ROUTE, register_routes
 from bertviz_graph.app.registry import JOB_PREFIX, MAX_SPEC, model_for, registry_of
+from bertviz_graph.comparison.align import units
+from bertviz_graph.presenters.pruning import (
+    head_grid_figure,
+    prune_controls_state,
+    pruning_panel,
+    record_of,
+    zero_mask,
+)
+from bertviz_graph.pruning import job as J
+from bertviz_graph.pruning.job import is_temp_copy
+from bertviz_graph.pruning.methods import METHODS
 from bertviz_graph.render.tree_text import human
+from bertviz_graph.sources.packaged import packaged_dir
 
 TAB_VALUE = "pruning"
 TAB_LABEL = "Pruning"
@@ -57,7 +70,6 @@ _LOCK = threading.Lock()
 
 def panel(C: AppContext):
     """The presenter's data for this model, computed once per app (it reads every matrix once)."""
-    from bertviz_graph.presenters.pruning import pruning_panel
 
     with _LOCK:
         cache = C.__dict__.setdefault("_bv_pruning", {})
@@ -67,7 +79,6 @@ def panel(C: AppContext):
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.presenters.pruning import head_grid_figure
 
     p = panel(C)
     children: list = [controls(C), html.Ul([html.Li(s) for s in p.summary]),
@@ -82,8 +93,8 @@ def layout(C: AppContext) -> html.Div:
         head = html.Tr([html.Th(x) for x in ("layer", "heads pruned", "neurons pruned", "zero weights",
                                              "params removable", "FLOPs removable")])
         body = [html.Tr([html.Td(g.group), html.Td(", ".join(map(str, g.heads)) or "–"),
-                         html.Td(f"{g.neurons:,}" if g.neurons else "–"),
-                         html.Td(f"{g.zeros / g.numel:.1%}" if g.numel else "–"),
+                         html.Td(f"{fmt.count(g.neurons)}" if g.neurons else "–"),
+                         html.Td(f"{fmt.percent(g.zeros / g.numel, 1)}" if g.numel else "–"),
                          html.Td(human(g.params_removable)), html.Td(human(g.flops_removable))]) for g in rows]
         children.append(html.Table([html.Thead(head), html.Tbody(body)], className="bv-prune-table"))
     if not p.pruned:
@@ -103,14 +114,11 @@ def folder_of(C: AppContext) -> Path | None:
 def original_spec(C: AppContext) -> str:
     """What a prune in the app starts from: the model shown, or, when that is a copy pruned here, the model
     it was pruned from (so trying another amount does not prune the pruned copy again)."""
-    from bertviz_graph.presenters.pruning import record_of
-    from bertviz_graph.prune.job import is_temp_copy
 
     rec = record_of(C.graph) or {}
     folder = folder_of(C)
     if rec.get("source") and is_temp_copy(folder):
         return str(rec["source"])
-    from bertviz_graph.sources.packaged import packaged_dir
 
     packaged = packaged_dir(C.graph.name)
     if folder is not None and C.graph.meta.get("origin") == "local" and not (
@@ -121,9 +129,6 @@ def original_spec(C: AppContext) -> str:
 
 def controls(C: AppContext) -> html.Div:
     """Method, amount, Prune; progress; back to the original and export when a pruned copy is shown."""
-    from bertviz_graph.presenters.pruning import prune_controls_state, record_of
-    from bertviz_graph.prune.job import is_temp_copy
-    from bertviz_graph.prune.methods import METHODS
 
     ok, why = prune_controls_state(C.graph, C.trained)
     copy = is_temp_copy(folder_of(C))
@@ -140,7 +145,7 @@ def controls(C: AppContext) -> html.Div:
         html.Div([html.Span("Amount"),
                   html.Div(dcc.Slider(id=AMOUNT, min=0, max=0.9, step=0.05,
                                       value=float(rec["amount"]) if copy and "amount" in rec else 0.3,
-                                      marks={v / 10: f"{v * 10}%" for v in range(0, 10, 2)}, disabled=not ok,
+                                      marks={v / 10: fmt.percent(v / 10, 0) for v in range(0, 10, 2)}, disabled=not ok,
                                       tooltip={"placement": "bottom", "always_visible": False}),
                            style={"flex": "1", "minWidth": "280px"}),
                   html.Button("Prune", id=PRUNE, n_clicks=0, className="bv-btn bv-btn-primary", disabled=not ok,
@@ -176,22 +181,21 @@ def status_text(st: dict) -> str:
     if st["state"] == "done":
         eff = st.get("effect") or {}
         cos = eff.get("embedding_cosine")
-        return (f"done in {st['elapsed']:.1f} s" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
+        return (f"done in {fmt.seconds(st['elapsed'], 1)}" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
                 + "; showing the pruned copy")
-    return f"{st['step']}… ({st['elapsed']:.0f} s)"
+    return f"{st['step']}… ({fmt.seconds(st['elapsed'], 0)})"
 
 
 def zeros_figure(C: AppContext, name: str):
     import plotly.graph_objects as go
 
-    from bertviz_graph.presenters.pruning import zero_mask
 
     z = zero_mask(C.weights, name)
     fig = go.Figure(go.Heatmap(z=z, zmin=0, zmax=1, colorscale=[[0, "#f7f7f7"], [1, "#000000"]],
                                colorbar={"title": {"text": "pruned"}},
                                hovertemplate="block %{y}, %{x}: %{z:.0%} zero<extra></extra>"))
     frac = C.__dict__["_bv_pruning"]["panel"].sparsity.get(name)
-    fig.update_layout(title=f"{name}: {frac:.1%} exactly zero (black = pruned)" if frac is not None else name,
+    fig.update_layout(title=f"{name}: {fmt.percent(frac, 1)} exactly zero (black = pruned)" if frac is not None else name,
                       yaxis={"autorange": "reversed"}, height=360, template="plotly_white",
                       margin={"l": 40, "r": 10, "t": 40, "b": 30})
     return fig
@@ -199,7 +203,6 @@ def zeros_figure(C: AppContext, name: str):
 
 def register_controls(app, C: AppContext) -> None:
     """Prune (a background thread per job, polled by this tab), back to the original, export."""
-    from bertviz_graph.prune import job as J
 
     @app.callback(Output(JOB, "data"), Output(POLL, "disabled"), Output(STATUS, "children"),
                   Input(PRUNE, "n_clicks"), State(METHOD, "value"), State(AMOUNT, "value"), State(ids.MODEL, "data"),
@@ -208,7 +211,6 @@ def register_controls(app, C: AppContext) -> None:
         C = model_for(app, spec)  # the tab's model (app/registry.py)
         if not n:
             raise PreventUpdate
-        from bertviz_graph.presenters.pruning import prune_controls_state
 
         ok, why = prune_controls_state(C.graph, C.trained)
         if not ok:
@@ -220,7 +222,7 @@ def register_controls(app, C: AppContext) -> None:
                           owner=str(secret or ""))
         except Exception as e:  # noqa: BLE001 - a sentence, never a traceback
             return no_update, True, error_text(e)
-        return jid, False, f"started: {method} at {float(amount):.0%} of {src}…"
+        return jid, False, f"started: {method} at {fmt.percent(float(amount), 0)} of {src}…"
 
     @app.callback(Output(STATUS, "children", allow_duplicate=True), Output(POLL, "disabled", allow_duplicate=True),
                   Output(LOCATION, "href"),
@@ -246,7 +248,6 @@ def register_controls(app, C: AppContext) -> None:
                   Input(BACK, "n_clicks"), State(LOCATION, "href"), State(ids.MODEL, "data"), prevent_initial_call=True)
     def _back(n, href, spec=None):
         C = model_for(app, spec)  # the tab's model (app/registry.py)
-        from bertviz_graph.presenters.pruning import record_of
 
         src = (record_of(C.graph) or {}).get("source")
         if not n or not src:
@@ -276,7 +277,6 @@ def register_controls(app, C: AppContext) -> None:
             return error_text(e)
         return f"wrote {out} (config.json with the pruning record, model.safetensors, tokenizer)"
 
-    from bertviz_graph.app.job_routes import register_routes
 
     register_routes(app.server)
 
@@ -311,7 +311,7 @@ def register(app, C: AppContext) -> None:
         return dcc.Graph(figure=zeros_figure(C, name), config={"displaylogo": False})
 
     # registered whatever the server's model is: a tab may show a pruned copy with a heads grid
-    from bertviz_graph.app import attention_panel as A
+    from bertviz_graph.app import attention_panel as A  # lazy: start-up (plotly)
 
     @app.callback(Output(ids.VIEW_REQUEST, "data", allow_duplicate=True),
                   Output(A.LAYER, "value", allow_duplicate=True), Output(A.HEAD, "value", allow_duplicate=True),
@@ -327,7 +327,6 @@ def register(app, C: AppContext) -> None:
         layers = panel(C).head_grid["layers"]
         if not 0 <= int(layer) < len(layers):
             raise PreventUpdate
-        from bertviz_graph.diff.align import units
 
         target = next((u.module for u in units(C.h) if u.layer == int(layer) and u.tag == "Q"), layers[int(layer)])
         return ({"action": "reveal", "id": target, "nonce": time.time()}, int(layer), int(head_index),

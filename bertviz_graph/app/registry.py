@@ -24,9 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.errors import UserError
 from bertviz_graph.memo import Memo
+from bertviz_graph.pipeline import graph_of
+from bertviz_graph.pruning import job as J
+from bertviz_graph.sources.packaged import packaged_dir
+from bertviz_graph.sources.presets import ALIASES, preset_config
 
 log = logging.getLogger(__name__)
 MAX_SPEC = 1024  # characters: a path or name longer than this is refused before anything reads it
@@ -45,8 +50,6 @@ class Policy:
 
 def _named(text: str) -> bool:
     """A preset or packaged model name (never a path)."""
-    from bertviz_graph.sources.packaged import packaged_dir
-    from bertviz_graph.sources.presets import ALIASES, preset_config
 
     return packaged_dir(ALIASES.get(text, text)) is not None or preset_config(text) is not None
 
@@ -70,7 +73,7 @@ class Registry:
             raise UserError("the model name is not text", "type a preset name or a model folder")
         text = spec.strip()
         if len(text) > MAX_SPEC:
-            raise UserError(f"the model name is {len(text):,} characters (at most {MAX_SPEC})",
+            raise UserError(f"the model name is {fmt.count(len(text))} characters (at most {MAX_SPEC})",
                             "type a preset name or a shorter path")
         if not text or text == self.default.graph.name:
             return ""
@@ -98,10 +101,8 @@ class Registry:
                                                                 direction=self.default.direction))
 
     def _graph(self, key: str):
-        from bertviz_graph.pipeline import graph_of
 
         if key.startswith(JOB_PREFIX):
-            from bertviz_graph.prune import job as J
 
             folder = J.result_folder(key[len(JOB_PREFIX):])
             if folder is None:

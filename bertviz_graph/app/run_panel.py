@@ -15,13 +15,14 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from bertviz_graph import format as fmt
-from bertviz_graph.app import ids
-from bertviz_graph.app.context import TRAIN_MODES, AppContext
+from bertviz_graph.app import ids, model_switch
+from bertviz_graph.app.context import COLOR_MODES, RUN_MODES, TRAIN_MODES, AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import activations as PA
 from bertviz_graph.presenters.run_session import EXAMPLE, RunSession, can_run
 from bertviz_graph.presenters.training_graph import edge_grad_tips
+from bertviz_graph.run.predict import predict
 
 TAB_VALUE = "run"
 TAB_LABEL = "Run"
@@ -92,7 +93,6 @@ def header_note(C: AppContext) -> html.Span:
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.app import model_switch
 
     reason = can_run(C.graph)
     if reason:  # the panel's components stay in the page (hidden): its callbacks always have their targets
@@ -141,7 +141,6 @@ def _tokens(acts) -> list[Any]:
 
 
 def _pred(C: AppContext, acts, other: str | None) -> list[Any]:
-    from bertviz_graph.run.predict import predict
 
     p = predict(session(C).runnable, acts, other=other or None)
     out: list[Any] = []
@@ -170,7 +169,6 @@ MASK_NOTE = ("[MASK] is not filled in: this model has no masked-LM head (it ends
 
 
 def register(app, C: AppContext) -> None:
-    from bertviz_graph.app import model_switch
 
     model_switch.register(app, C)  # callbacks are registered whatever the model: a switch may enable running
     _example_after_first_draw(app)
@@ -184,7 +182,7 @@ def register(app, C: AppContext) -> None:
             shown = (cur or {}).get("text") if isinstance(cur, dict) else None
             return no_update, "type a sentence to run" + (f" (the results shown are for “{shown}”)" if shown else "")
         if len(str(text)) + len(str(pair or "")) > MAX_TEXT:
-            return no_update, f"the sentence is longer than {MAX_TEXT:,} characters: run a shorter one"
+            return no_update, f"the sentence is longer than {fmt.count(MAX_TEXT)} characters: run a shorter one"
         nonce = (cur or {}).get("nonce", 0) + 1
         return {"text": text or "", "pair": pair or "", "ids": None, "nonce": nonce}, no_update
 
@@ -406,7 +404,6 @@ def _train_tips(C: AppContext, state, color_by: str | None, train) -> dict | Non
 
 
 def _node_tips(C: AppContext, state, color_by: str | None, run) -> dict[str, str]:
-    from bertviz_graph.app.context import COLOR_MODES, RUN_MODES
 
     if color_by not in RUN_MODES:
         return {}
@@ -426,7 +423,7 @@ def _ffn_figure(f: dict, trained: bool):
                                customdata=np.broadcast_to(np.array(tokens, dtype=object)[:, None], m.shape),
                                hovertemplate="token %{customdata}<br>neuron %{x}<br>GELU %{z:.4g}<extra></extra>",
                                colorbar={"thickness": 10}))
-    share = ", ".join(f"{t}: {p:.0%}" for t, p in zip(f["tokens"], f["firing"]))
+    share = ", ".join(f"{t}: {fmt.percent(p, 0)}" for t, p in zip(f["tokens"], f["firing"]))
     fig.update_layout(title={"text": f"Feed-forward neurons that fire (after GELU, {f['op']}); share > 0 per token"
                              + ("" if trained else " — random weights"), "font": {"size": 12}},
                       yaxis={"tickmode": "array", "tickvals": list(range(len(tokens))), "ticktext": tokens,

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph.app.access import limit_bodies, new_token, protect
 from bertviz_graph.errors import UserError
 
 
 def serve_options(host: str, token: str | None, models: str | None, allow_any_path: bool,
                   loopback: bool) -> dict[str, Any]:
-    from bertviz_graph.app.access import new_token
-    from bertviz_graph.app.registry import Policy
+    from bertviz_graph.app.registry import Policy  # lazy: start-up (PIL, cachetools, networkx, numpy)
 
     if models is not None and not Path(models).expanduser().is_dir():
         raise UserError(f"--models {models} is not a folder", "name a folder that holds model folders")
@@ -33,7 +33,6 @@ def serve_options(host: str, token: str | None, models: str | None, allow_any_pa
 
 def secure(server: Any, token: str | None) -> Any:
     """The Flask server with request bodies bounded and, given a token, every route behind it."""
-    from bertviz_graph.app.access import limit_bodies, protect
 
     limit_bodies(server)
     if token:

@@ -16,6 +16,7 @@ from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import training as PT
+from bertviz_graph.presenters.run_session import can_run
 
 TAB_VALUE = "training"
 TAB_LABEL = "Training"
@@ -40,7 +41,6 @@ def runnable(C: AppContext) -> Any:
 
 
 def layout(C: AppContext) -> html.Div:
-    from bertviz_graph.presenters.run_session import can_run
 
     reason = can_run(C.graph)
     row = {"display": "flex", "gap": "6px", "alignItems": "center", "flexWrap": "wrap", "margin": "4px 0"}
@@ -155,7 +155,7 @@ def register(app, C: AppContext) -> None:
                   Output(T_NEURONS, "figure"), Output(T_NEURONS, "style"),
                   Input(ids.SELECTED, "data"), Input(T_DONE, "data"), State(ids.MODEL, "data"))
     def _weight_grad(selected, spec, model=None):
-        from bertviz_graph.presenters import activations as PA
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         C = model_for(app, model)  # the tab's model (app/registry.py)
         node = selected.get("id") if isinstance(selected, dict) else None
@@ -178,7 +178,7 @@ def register(app, C: AppContext) -> None:
     @app.callback(Output(T_SEL, "children"), Output(T_HEAT, "figure"), Output(T_HEAT, "style"),
                   Input(ids.SELECTED, "data"), Input(T_DONE, "data"), State(ids.MODEL, "data"))
     def _selected(selected, spec, model=None):
-        from bertviz_graph.presenters import activations as PA
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         C = model_for(app, model)  # the tab's model (app/registry.py)
         hide = {"display": "none"}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph import format as fmt
+
 RECORD_KEY = "bertviz_graph_pruning"  # the config.json key (prune.methods re-exports it)
 
 # (attention block, its Linears) and (feed-forward block, its Linears) relative to a layer, per family
@@ -26,7 +28,7 @@ def _mark(groups: dict[str, Any], gid: str, unit: str, total: int, pruned: list[
         return
     gone = {int(i) for i in pruned if 0 <= int(i) < total}
     kept = total - len(gone)
-    text = f"{kept:,} of {total:,} {unit}"
+    text = f"{fmt.count(kept)} of {fmt.count(total)} {unit}"
     g.attrs["pruned"] = text + (f" (pruned {', '.join(map(str, sorted(gone)))})" if unit == "heads" else "")
     g.attrs["prune_mask"] = tuple(i in gone for i in range(total))
     g.sublabel = f"{g.sublabel} · {text}" if g.sublabel else text

@@ -23,6 +23,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.hierarchy.types import Group
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ def label_series(h: Hierarchy) -> None:
             params_sets.append(ps)
         shared = len(params_sets) > 1 and all(s == params_sets[0] for s in params_sets) and bool(params_sets[0])
         n = len(members)
-        each = f"{first.params / 1e6:.1f}M params each" if first.params >= 1e5 else f"{first.params:,} params each"
+        each = f"{fmt.human(first.params)} params each" if first.params >= 1e5 else f"{fmt.count(first.params)} params each"
         series.shared_weights = shared
         base = re.sub(r"\.\d+$", "", first.label)  # "blocks.0" stands for all: "blocks ×4"
         series.label = f"{base} ×{n}"

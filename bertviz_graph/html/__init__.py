@@ -12,6 +12,7 @@ from typing import Any
 
 from bertviz_graph.html.page import page, write_page
 from bertviz_graph.html.payload import WEIGHT_MODES, build_payload
+from bertviz_graph.io import check_writable
 
 __all__ = ["WEIGHT_MODES", "build_payload", "page", "save_html", "write_page"]
 
@@ -19,7 +20,6 @@ __all__ = ["WEIGHT_MODES", "build_payload", "page", "save_html", "write_page"]
 def save_html(graph: Any, path: str | Path, *, text: str | None = None, pair: str | None = None,
               weights: str = "preview", view: Any = None) -> Path:
     """Write the offline explorer of ``graph`` to ``path`` (atomically); returns the path."""
-    from bertviz_graph.io import check_writable
 
     check_writable(path)  # fail before the work, not after
     return write_page(build_payload(graph, text=text, pair=pair, weights=weights, view=view), path)

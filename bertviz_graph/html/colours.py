@@ -13,6 +13,7 @@ import random
 import re
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.app.context import (
     COLOR_MODES,
     NO_VALUE,
@@ -82,8 +83,8 @@ def _title(mode: str) -> str:
 
 def _fmt(mode: str, v: float) -> str:
     if mode == "sparsity":
-        return f"{v:.1%}"
-    return f"{v:.4g}" if mode in ("norm", "activation", "change") else f"{human(v)} ({v:,.0f})"
+        return f"{fmt.percent(v, 1)}"
+    return f"{v:.4g}" if mode in ("norm", "activation", "change") else f"{human(v)} ({fmt.count(v)})"
 
 
 def _values(ctx: Any, lv: Any, mode: str, rkey: Any) -> tuple[dict[str, float], dict[str, str]]:

@@ -16,6 +16,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph.io import write_atomic
+
 STATIC = files("bertviz_graph.html") / "static"
 
 
@@ -64,7 +66,6 @@ def page(payload: dict[str, Any]) -> str:
 
 def write_page(payload: dict[str, Any], path: str | Path) -> Path:
     """Write the page atomically (never a half-written file)."""
-    from bertviz_graph.io import write_atomic
 
     path = Path(path)
     write_atomic(path, page(payload))

@@ -14,9 +14,22 @@ import re
 import zlib
 from typing import Any
 
+from bertviz_graph.details import weights_for
+from bertviz_graph.errors import UserError
+from bertviz_graph.hierarchy.tree import build_hierarchy
 from bertviz_graph.html.colours import colour_payload
 from bertviz_graph.html.neurons import neuron_payload
 from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, openable, single_views
+from bertviz_graph.layout import layout_of
+from bertviz_graph.presenters.activations import edge_tips, output_boxes, prediction_rows
+from bertviz_graph.presenters.attention import summary_rows
+from bertviz_graph.presenters.common import MAX_PX
+from bertviz_graph.presenters.details import details
+from bertviz_graph.presenters.run_session import RunSession
+from bertviz_graph.render.svg import to_svg
+from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps
+from bertviz_graph.run.predict import predict
+from bertviz_graph.view import ROOT, View
 
 WEIGHT_MODES = ("preview", "full", "none")
 PREVIEW_PX = (64, 64)  # cells of a weight preview (each one block of weights, reduced as the app reduces)
@@ -66,12 +79,6 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     """Everything the offline page shows for ``graph`` (JSON-able). ``text``/``pair``: a sentence run
     through the model (every edge's tensor on hover, the predictions in the output's details).
     ``weights``: "preview" (heatmaps of at most 64×64 cells), "full" (the app's resolution) or "none"."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.hierarchy.tree import build_hierarchy
-    from bertviz_graph.layout import layout_of
-    from bertviz_graph.presenters.details import details
-    from bertviz_graph.render.svg import to_svg
-    from bertviz_graph.view import ROOT, View
 
     if weights not in WEIGHT_MODES:
         raise UserError(f"unknown --weights {weights!r}", "use one of: " + ", ".join(WEIGHT_MODES))
@@ -82,7 +89,6 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     views = state_views(h, base)
     session = acts = None
     if text is not None or pair is not None:
-        from bertviz_graph.presenters.run_session import RunSession
 
         session = RunSession(graph)
         acts = session.run(text, pair, None)
@@ -145,9 +151,6 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
 
 def _attention(graph: Any, acts: Any) -> dict[str, Any] | None:
     """The sentence's attention maps [layer][head][query][key] (4 decimals), tokens and per-head summaries."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.attention import summary_rows
-    from bertviz_graph.run.attention import SUMMARY_KEYS, attention_maps
 
     try:
         am = attention_maps(graph, acts)
@@ -161,16 +164,12 @@ def _edge_tips(graph: Any, view: Any, acts: Any) -> dict[str, Any]:
     """The canvas tooltips of one picture: what every edge carries for the sentence (the widget's)."""
     if acts is None:
         return {}
-    from bertviz_graph.presenters.activations import edge_tips
 
     return {"edges": edge_tips(graph, view, acts), "nodes": {}}
 
 
 def _add_predictions(graph: Any, h: Any, info: dict[str, Any], session: Any, acts: Any) -> None:
     """The run's predictions under the output boxes' details, as the widget adds them."""
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.activations import output_boxes, prediction_rows
-    from bertviz_graph.run.predict import predict
 
     try:
         rows = [["predictions", "↓"], *prediction_rows(predict(session.runnable, acts))]
@@ -185,10 +184,7 @@ def _matrices(graph: Any, h: Any, names: list[str], mode: str) -> dict[str, Any]
     """{weight name: {"png": base64, "meta": ...}} as the widget's weight pane receives them."""
     if mode == "none" or not names:
         return {}
-    from bertviz_graph.details import weights_for
-    from bertviz_graph.errors import UserError
-    from bertviz_graph.presenters.common import MAX_PX
-    from bertviz_graph.widget.matrix import matrix_payload
+    from bertviz_graph.widget.matrix import matrix_payload  # lazy: start-up (anywidget, traitlets)
 
     store = weights_for(graph)
     px = PREVIEW_PX if mode == "preview" else MAX_PX

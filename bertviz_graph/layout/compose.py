@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from bertviz_graph.errors import UserError
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.layout.cache import LayoutCache, default_cache
 from bertviz_graph.layout.dot_io import dot_source, line, local_layout
@@ -47,7 +48,6 @@ def layout_view(
     re-laying out after one click only runs dot for the containers that changed.
     """
     if direction not in ("TB", "LR"):
-        from bertviz_graph.errors import UserError
 
         raise UserError(f"unknown layout direction {direction!r}", "use 'TB' (top to bottom) or 'LR'")
     cache = default_cache() if cache is None else cache

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph import format as numfmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.format import human
 from bertviz_graph.hierarchy.aggregates import param_leaf_values
@@ -276,10 +277,10 @@ def _subtitle(h: Hierarchy, metric: str) -> str:
     f = facts(h, metric)
     bits = []
     if metric == "params":
-        bits.append(f"{f['total']:,.0f} parameters, tied/shared tensors counted once")
+        bits.append(f"{numfmt.count(f['total'])} parameters, tied/shared tensors counted once")
         if "embedding" in f:
             e = f["embedding"]
-            bits.append(f"{e['label']}: {human(e['value'])} = {e['share']:.1%}")
+            bits.append(f"{e['label']}: {human(e['value'])} = {numfmt.percent(e['share'], 1)}")
     else:
         seq = h.ctx.get("seq")
         bits.append(f"{human(f['total'])} FLOPs per forward pass" + (f" of {seq} tokens" if seq else ""))
@@ -288,8 +289,8 @@ def _subtitle(h: Hierarchy, metric: str) -> str:
             bits.append(f"+ unknown: {unknown} ops we cannot count are left out")
     if "layer" in f and f["layer"]["value"] > 0:
         lay = f["layer"]
-        bits.append(f"each {lay['label']}: feed-forward {lay['ffn_share']:.1%}, attention "
-                    f"{lay['attention_share']:.1%}")
+        bits.append(f"each {lay['label']}: feed-forward {numfmt.percent(lay['ffn_share'], 1)}, attention "
+                    f"{numfmt.percent(lay['attention_share'], 1)}")
     return "<br>".join(bits)
 
 
@@ -314,7 +315,7 @@ def _layer_split(h: Hierarchy, s: Sector, leaf: dict[str, float]) -> str:
                     parts[p] += leaf[n]
     if total <= 0:
         return ""
-    return f"feed-forward {parts['feed-forward'] / total:.1%} · attention {parts['attention'] / total:.1%}"
+    return f"feed-forward {numfmt.percent(parts['feed-forward'] / total, 1)} · attention {numfmt.percent(parts['attention'] / total, 1)}"
 
 
 def _sector_ancestors(s: Sector, by_id: dict[str, Sector]) -> list[str]:
@@ -340,12 +341,12 @@ def _trace_data(h: Hierarchy, metric: str, series: str) -> dict[str, Any]:
         split = _layer_split(h, s, leaf)
         # inside a layer the share of that layer matters (feed-forward ≈ 2/3), elsewhere the share of the model
         layer = next((by_id[a] for a in _sector_ancestors(s, by_id) if by_id[a].role == "layer"), None)
-        lines = [f"<b>{s.label}</b>", f"{s.value:,.0f} {unit} ({human(s.value)})",
-                 f"{share_root:.1%} of the model"]
+        lines = [f"<b>{s.label}</b>", f"{numfmt.count(s.value)} {unit} ({human(s.value)})",
+                 f"{numfmt.percent(share_root, 1)} of the model"]
         if layer is not None and layer.value:
-            lines.append(f"{s.value / layer.value:.1%} of {layer.label}")
+            lines.append(f"{numfmt.percent(s.value / layer.value, 1)} of {layer.label}")
         if parent is not None and parent is not layer:
-            lines.append(f"{share_parent:.1%} of {parent.label}")
+            lines.append(f"{numfmt.percent(share_parent, 1)} of {parent.label}")
         if s.members > 1:
             lines.append(f"summed over {s.members} repeats: {human(s.value / s.members)} each")
         if split:
@@ -357,7 +358,7 @@ def _trace_data(h: Hierarchy, metric: str, series: str) -> dict[str, Any]:
             lines.append(_elsewhere_text(h, grp.reads_elsewhere))
         lines.append(f"{role_label(s.role)} · click to open <i>{s.gid or '(model)'}</i>")
         hovers.append("<br>".join(lines))
-        pct = f"{s.value / layer.value:.1%} of layer" if layer is not None and layer.value else f"{share_root:.1%}"
+        pct = f"{numfmt.percent(s.value / layer.value, 1)} of layer" if layer is not None and layer.value else f"{numfmt.percent(share_root, 1)}"
         text = f"{human(s.value)} · {pct}" if s.depth else f"{human(s.value)} {unit}"
         if split:
             text += f"<br>{split.split(' · ')[0]}"

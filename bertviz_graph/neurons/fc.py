@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import plotly.graph_objects as go
 
+from bertviz_graph import format as fmt
 from bertviz_graph.format import pct as _pct
 from bertviz_graph.render.weights import NEGATIVE_COLOR, POSITIVE_COLOR
 
@@ -62,7 +63,7 @@ class FcSample:
     def caption(self) -> str:
         """The plain statement the figure carries: how much is shown."""
         return (
-            f"showing {self.drawn_edges:,} of {self.total_edges:,} edges "
+            f"showing {fmt.count(self.drawn_edges)} of {fmt.count(self.total_edges)} edges "
             f"({_pct(self.edge_fraction)} of edges, {_pct(self.mass_fraction)} of total |w|)"
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.details import dims_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import head_axis, param_heads
@@ -63,7 +64,7 @@ def _tensor_rows(h: Hierarchy, node: str, dims: dict[str, Any]) -> list[tuple[st
 
 def _linear_rows(h: Hierarchy, n_in: int, n_out: int, what: str) -> list[tuple[str, str]]:
     return [
-        (what, f"a fully-connected layer: {n_in} input neurons → {n_out} output neurons, {n_in * n_out:,} "
+        (what, f"a fully-connected layer: {n_in} input neurons → {n_out} output neurons, {fmt.count(n_in * n_out)} "
                f"weighted edges (one trained weight each) + {n_out} biases"),
         ("all positions", f"shared by {_positions(h)}: the textbook layer is applied to each "
                                            "token's vector separately"),
@@ -105,7 +106,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     elif role == "layernorm":
         n = (d.get("shape") or [hidden])[-1]
         rows.append((f"op {op}", f"per-token normalisation over the {n} neurons of each position, then a gain "
-                                 f"and a shift per neuron: 2×{n} = {2 * n:,} trained parameters, no edges"
+                                 f"and a shift per neuron: 2×{n} = {fmt.count(2 * n)} trained parameters, no edges"
                                  if isinstance(n, int) else "per-token normalisation"))
     elif role == "activation":
         rows.append((f"op {op}", "per-neuron: each number passes through the function on its own; no weights, "
@@ -114,7 +115,7 @@ def _op_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
         w = next((p for p in params if len(g.nodes[p].get("shape") or []) == 2), None)
         if w is not None:
             n, dim = g.nodes[w]["shape"]
-            rows.append((f"op {op}", f"table lookup = a fully-connected layer from {n:,} one-hot input neurons to "
+            rows.append((f"op {op}", f"table lookup = a fully-connected layer from {fmt.count(n)} one-hot input neurons to "
                                      f"{dim} neurons, no bias; only the active input's {dim} edges matter"))
     elif op == "add":
         residual = any(h.is_residual(u, node) for u in g.predecessors(node))
@@ -146,16 +147,16 @@ def _param_rows(h: Hierarchy, node: str) -> list[tuple[str, str]]:
     users = [g.nodes[v].get("op") for v in g.successors(node)] + (["linear"] if linear_users(g, node) else [])
     rows: list[tuple[str, str]] = []
     if len(shape) == 2 and "embedding" in users:
-        rows.append((f"table {_shape_text(shape)}", f"{shape[0]:,} rows of {shape[1]} numbers; as a layer: the "
-                                                    f"edges from {shape[0]:,} one-hot inputs to {shape[1]} neurons"))
+        rows.append((f"table {_shape_text(shape)}", f"{fmt.count(shape[0])} rows of {shape[1]} numbers; as a layer: the "
+                                                    f"edges from {fmt.count(shape[0])} one-hot inputs to {shape[1]} neurons"))
         if any(u in LINEAR_OPS for u in users):
             rows.append(("also an output layer's weight", f"tied: read as W [{shape[0]}, {shape[1]}] = "
-                                                          f"{shape[0]:,} output neurons × {shape[1]} input "
-                                                          f"neurons, {shape[0] * shape[1]:,} edges"))
+                                                          f"{fmt.count(shape[0])} output neurons × {shape[1]} input "
+                                                          f"neurons, {fmt.count(shape[0] * shape[1])} edges"))
     elif len(shape) == 2:
         rows.append((f"weight {_shape_text(shape)}", f"the weighted edges of a fully-connected layer: "
                                                      f"{shape[0]} output neurons × {shape[1]} input neurons = "
-                                                     f"{shape[0] * shape[1]:,} edges"))
+                                                     f"{fmt.count(shape[0] * shape[1])} edges"))
     elif len(shape) == 1:
         low = name.lower()
         if "norm" in low:
@@ -181,7 +182,7 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
         each = h.groups[grp.members[0]].params
         rows.append((f"{grp.label}", f"{n} stacked copies of the same layer structure, "
                                      + ("ALL with the same weights (shared)" if grp.shared_weights
-                                        else f"each with its own {each:,} trained parameters")))
+                                        else f"each with its own {fmt.count(each)} trained parameters")))
     elif linear_features(a) is not None:  # a Linear, or GPT-2's Conv1D (nx → nf)
         n_in, n_out = linear_features(a)
         conv = grp.cls == "Conv1D"
@@ -207,11 +208,11 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
     elif grp.role == "layernorm":
         n = (a.get("normalized_shape") or [dims.get("hidden")])[0]
         rows.append((f"LayerNorm({n})", f"per-token normalisation over the {n} neurons of each position; "
-                                        f"2×{n} = {2 * n:,} trained parameters (gain and shift per neuron), "
+                                        f"2×{n} = {fmt.count(2 * n)} trained parameters (gain and shift per neuron), "
                                         "no edges" if isinstance(n, int) else "per-token normalisation"))
     elif grp.role == "embedding" and "num_embeddings" in a:
         n, dim = a["num_embeddings"], a["embedding_dim"]
-        rows.append((f"Embedding {n}×{dim}", f"table lookup = a fully-connected layer from {n:,} one-hot inputs "
+        rows.append((f"Embedding {n}×{dim}", f"table lookup = a fully-connected layer from {fmt.count(n)} one-hot inputs "
                                              f"to {dim} neurons, no bias"))
     elif grp.role == "activation":
         rows.append((grp.label, "per-neuron: each number goes through the function on its own; no weights"))
@@ -234,11 +235,11 @@ def _group_rows(h: Hierarchy, gid: str) -> list[tuple[str, str]]:
                 n_in, n_out = linear_features(h.groups[c].attrs) or (0, 0)
                 n_w += n_in * n_out
             rows.append((grp.label, f"{len(cands)} fully-connected layer{'s' if len(cands) > 1 else ''} "
-                                    f"({n_w:,} weighted edges) plus per-neuron ops"))
+                                    f"({fmt.count(n_w)} weighted edges) plus per-neuron ops"))
         else:
             rows.append((grp.label, "no fully-connected layer inside; per-neuron or reshaping ops"))
     if grp.params and grp.kind != "series":
-        rows.append(("trained parameters", f"{grp.params:,}"))
+        rows.append(("trained parameters", f"{fmt.count(grp.params)}"))
     for label, shapes in (("input edge", grp.inputs[:2]), ("output edge", grp.outputs[:1])):
         for s in shapes:
             rows.append((f"{label} {_shape_text(s)}", _tensor_meaning(s, dims)))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.format import size as _n
 from bertviz_graph.hierarchy.heads import HeadCounts, ParamHeads, head_axis, head_counts, param_heads
 from bertviz_graph.hierarchy.style import role_color
@@ -572,7 +573,7 @@ def _band_short(b: Band) -> str:
 
 
 def _band_title(b: Band) -> str:
-    size = f"{b.width:,}" + (" (drawn cut)" if b.cut else "")
+    size = f"{fmt.count(b.width)}" + (" (drawn cut)" if b.cut else "")
     if b.kind == "embeddings":
         return f"Embeddings → {size} per token"
     if b.kind == "linear":
@@ -593,5 +594,5 @@ def _level_title(lv: list[Band]) -> str:
     w = lv[0].width
     if all(b.width == w for b in lv):
         heads = f" (each {lv[0].heads} heads × {w // lv[0].heads})" if lv[0].heads else ""
-        return f"{names}: {len(lv)} × {w:,}{heads}"
+        return f"{names}: {len(lv)} × {fmt.count(w)}{heads}"
     return " · ".join(_band_title(b) for b in lv)

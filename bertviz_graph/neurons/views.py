@@ -288,7 +288,10 @@ def neuron_view(graph: OpGraph, node_id: str, head: int | None = None, *, store:
     fraction of the layer's edges (and of its total |w|) that is. The output-neuron markers carry their
     index in ``customdata`` (click -> ``neuron_detail``); every trace's ``meta`` holds the Linear's group id.
     """
-    from bertviz_graph.neurons.fc import fc_figure, sample_fc  # plotly: loaded when a view is drawn
+    from bertviz_graph.neurons.fc import (  # lazy: start-up (plotly)  # plotly: loaded when a view is drawn
+        fc_figure,
+        sample_fc,
+    )
 
     ref = resolve_linear(graph, node_id)
     store = _store(graph, store)
@@ -340,7 +343,9 @@ def neuron_detail(graph: OpGraph, node_id: str, out_index: int, head: int | None
                   store: Any = None, top: int | None = None) -> go.Figure:
     """All incoming weights of output neuron ``out_index`` (its row of W); with a head of the attention
     output projection, only the weights from that head's neurons. ``out_index`` counts in the full layer."""
-    from bertviz_graph.neurons.fc import neuron_figure  # plotly: loaded when a view is drawn
+    from bertviz_graph.neurons.fc import (  # lazy: start-up (plotly)
+        neuron_figure,  # lazy: start-up (plotly)  # plotly: loaded when a view is drawn
+    )
 
     ref = resolve_linear(graph, node_id)
     store = _store(graph, store)

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph.onnx.session import AllValues
+
 BATCH, SEQ, PRODUCT = "batch", "seq", "batch·seq"
 
 
@@ -30,7 +32,6 @@ def _fixed(values: Any, batch: int, seq: int) -> dict[str, list[int]]:
 def resolve_dims(path: Any, shapes: dict[str, tuple[list[Any] | None, str]],
                  seq_len: int) -> tuple[dict[str, list[int]], dict[str, tuple[list[Any] | None, str]]]:
     """(value -> concrete shape at batch 1 and ``seq_len``, value -> shape with short dim names)."""
-    from bertviz_graph.onnx.session import AllValues
 
     try:
         values = AllValues(path)

@@ -24,8 +24,11 @@ import numpy as np
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import ModuleInfo, OpGraph
+from bertviz_graph.onnx import passes, patterns, scopes
+from bertviz_graph.onnx.dims import resolve_dims
 from bertviz_graph.onnx.flops import concrete, onnx_flops
 from bertviz_graph.onnx.reader import OnnxFile, TensorInfo, read_onnx
+from bertviz_graph.tracer.builder import user_frame
 
 _FLOAT = {"float16", "float32", "float64", "bfloat16"}
 _QUANT = {"int8", "uint8", "int4", "uint4", "int16", "uint16", "int32"}
@@ -292,8 +295,6 @@ def import_onnx(path: str | Path, seq_len: int = 16) -> OpGraph:
     """Read an ONNX file into an OpGraph (weights stay in the file; see ``bertviz_graph.onnx.weights``)."""
     import dataclasses
 
-    from bertviz_graph.onnx import passes, patterns, scopes
-    from bertviz_graph.onnx.dims import resolve_dims
 
     f = read_onnx(path)
     fixed, named = resolve_dims(f.path, f.value_shapes, seq_len)
@@ -330,7 +331,6 @@ def _dims_sizes(w: Work, seq_len: int) -> dict[str, int]:
 
 
 def _stack_source(meta: dict[str, str]) -> tuple[str, str]:
-    from bertviz_graph.tracer.builder import user_frame
 
     trace = meta.get("pkg.torch.onnx.stack_trace")
     if not trace:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from bertviz_graph.onnx.scopes import common_ancestor, is_within
+
 if TYPE_CHECKING:
     from bertviz_graph.onnx.importer import OpRec, Work
 
@@ -48,7 +50,6 @@ def qdq_with_users(w: Work) -> None:
     """A static-quantized file quantizes each activation where it is made (QuantizeLinear ->
     DequantizeLinear named after the producer); the pair belongs to the ops that read it, so a layer's
     output quantized for the next layer sits in that layer, and every layer starts alike."""
-    from bertviz_graph.onnx.scopes import common_ancestor
 
     for q in w.ops:
         if q.op_type != "QuantizeLinear" or not q.outputs or w.kind.get(q.inputs[0]) == "param":
@@ -106,7 +107,6 @@ def hoist_shared(w: Work) -> None:
     """An op whose users sit in several modules and whose inputs come from outside its own module's
     branch was computed once for all of them (common-subexpression elimination): it belongs to the
     module holding all its users, as in the model's own code."""
-    from bertviz_graph.onnx.scopes import common_ancestor, is_within
 
     users: dict[str, set[str]] = defaultdict(set)
     for r in w.ops:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bertviz_graph.graph import ModuleInfo
+from bertviz_graph.onnx.attention_roles import linear_stems
+from bertviz_graph.onnx.scopes import common_ancestor
 
 if TYPE_CHECKING:
     from bertviz_graph.onnx.importer import OpRec, Work
@@ -42,7 +44,6 @@ _NAMED = {"query", "key", "value", "attention_output", "intermediate", "output"}
 
 class _Ctx:
     def __init__(self, w: Work):
-        from bertviz_graph.onnx.attention_roles import linear_stems
 
         self.w = w
         # flat names say nothing of a Linear's role: read it off the attention's data flow
@@ -83,7 +84,6 @@ def _sole_user(w: Work, value: str) -> OpRec | None:
 
 def _place(c: _Ctx, ops: list[OpRec], cls: str, attrs: dict[str, Any], stem: str) -> str:
     """Put ``ops`` into a module of class ``cls`` and return its path."""
-    from bertviz_graph.onnx.scopes import common_ancestor
 
     w = c.w
     home = common_ancestor([r.module for r in ops], w.modules)  # TF puts LayerNorm's means in ".../moments"

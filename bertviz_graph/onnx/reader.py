@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.onnx.wire import read_model
+from bertviz_graph.sources.paths import inside
 
 _FIX_EXPORT = "export the model again (torch.onnx.export, tf2onnx, paddle2onnx) and pass the .onnx file"
 # Initializers larger than this are not kept in memory by the importer (their bytes are re-read on demand).
@@ -79,7 +81,6 @@ def _type_shape(tp: Any) -> tuple[list[Any] | None, str]:
 def _parse(path: Path) -> tuple[Any, dict[str, tuple[int, int]]]:
     from google.protobuf.message import DecodeError
 
-    from bertviz_graph.onnx.wire import read_model
 
     size = path.stat().st_size
     if size == 0:
@@ -123,7 +124,6 @@ def _check_external(path: Path, model: Any) -> None:
             continue
         info = {e.key: e.value for e in t.external_data}
         loc = info.get("location", "")
-        from bertviz_graph.sources.paths import inside
 
         # after symlinks: a linked .data leading out of the folder is refused too
         target = inside(loc, base, f"{path}: tensor {t.name!r} points at external data",

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from bertviz_graph.graph import ModuleInfo
+from bertviz_graph.onnx.repeats import cut_costs, find_repeat
 
 if TYPE_CHECKING:
     from bertviz_graph.onnx.importer import OpRec, Work
@@ -181,7 +182,6 @@ def _token(w: Work, r: OpRec) -> str:
 
 
 def _structural(w: Work) -> None:
-    from bertviz_graph.onnx.repeats import cut_costs, find_repeat
 
     # Only ops downstream of a trained weight are searched: what is computed from the inputs alone (the
     # attention mask, made once and shared by all layers) would break the repeat; it stays at the top.

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.onnx.wire import read_model
+from bertviz_graph.sources.paths import inside
 
 
 class OnnxWeights:
@@ -99,7 +101,6 @@ class OnnxWeights:
     def _tensors(self) -> dict[str, Any]:
         with self._lock:
             if self._proto is None:
-                from bertviz_graph.onnx.wire import read_model
 
                 model, self._cut = read_model(self.path)  # large tensors' bytes stay in the file
                 found: dict[str, Any] = {t.name: t for t in model.graph.initializer}
@@ -136,7 +137,6 @@ class OnnxWeights:
             return self._mapped(self.path, self._cut[onnx_name][0],
                                 str(np.dtype(tensor_dtype_to_np_dtype(t.data_type))), list(t.dims))
         if t.data_location == 1:
-            from bertviz_graph.sources.paths import inside
 
             info = {e.key: e.value for e in t.external_data}
             file = inside(info.get("location", ""), self.path.parent, f"{self.path.name}: external data")

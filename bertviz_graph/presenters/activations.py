@@ -19,6 +19,8 @@ import plotly.graph_objects as go
 from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.render.weight_files import colorize
+from bertviz_graph.run.attention import attention_ops
 
 RANDOM_RUN_NOTE = ("random weights (no checkpoint): these activations show what an untrained network does "
                    "with the sentence; there is no learned structure in them")
@@ -131,7 +133,6 @@ def node_sizes(graph: OpGraph, acts: Any) -> dict[str, float]:
 def layer_outputs(graph: OpGraph) -> list[tuple[str, str]]:
     """(label, op id) of the hidden state after the embeddings and after each layer: the last op run
     inside each embeddings/layer module."""
-    from bertviz_graph.run.attention import attention_ops
 
     att = attention_ops(graph)
     layers = []
@@ -235,8 +236,8 @@ def neuron_view(graph: OpGraph, acts: Any, weight: np.ndarray, bias: np.ndarray 
     share_out = drawn / (float(np.abs(sub).sum()) or 1.0)
     label = acts.labels[t]
     caption = (f"token {t} '{label}': the {len(edges)} strongest contributions w·x among the {len(ins)} inputs "
-               f"and {len(outs)} outputs shown carry {share_out:.1%} of the |w·x| flowing into those outputs and "
-               f"{share:.2%} of the total |w·x| over all {W.size:,} weighted edges of this layer for this token")
+               f"and {len(outs)} outputs shown carry {fmt.percent(share_out, 1)} of the |w·x| flowing into those outputs and "
+               f"{fmt.percent(share, 2)} of the total |w·x| over all {fmt.count(W.size)} weighted edges of this layer for this token")
     if not acts.trained:
         caption += ". " + RANDOM_RUN_NOTE
     return NeuronView(module, t, label, x, y, ins, outs, edges, share, share_out, caption, acts.trained)
@@ -492,7 +493,6 @@ def tensor_png_uri(tv: TensorView, max_cols: int = 768) -> str:
 
     from PIL import Image
 
-    from bertviz_graph.render.weight_files import colorize
 
     m = tv.matrix
     step = max(1, int(np.ceil(m.shape[1] / max_cols)))

@@ -3,12 +3,11 @@ the CLI's report files, the app's Analysis panel and the widget."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.run.attention import attention_ops
 
@@ -68,8 +67,8 @@ def heads_figure(r: Any):
 def summary_ablation(s: Any) -> list[str]:
     lines = list(s.notes)
     sh = s.shares
-    lines.append(f"The feed-forward block is {sh['ffn_params']:.0%} of a layer's parameters and "
-                 f"{sh['ffn_flops']:.0%} of its FLOPs (at {sh['tokens']:.0f} tokens).")
+    lines.append(f"The feed-forward block is {fmt.percent(sh['ffn_params'], 0)} of a layer's parameters and "
+                 f"{fmt.percent(sh['ffn_flops'], 0)} of its FLOPs (at {sh['tokens']:.0f} tokens).")
     lines.append(f"CKA compares every layer's output with the original on the {s.measuring}; neurons for "
                  f"'shrink' were scored on the {s.scoring}.")
     if s.base:
@@ -87,7 +86,7 @@ def summary_ablation(s: Any) -> list[str]:
 
 def _name(row: dict) -> str:
     if row["ablation"] == "shrink ffn":
-        return f"every FFN shrunk to {row['keep']:.0%}"
+        return f"every FFN shrunk to {fmt.percent(row['keep'], 0)}"
     return f"{row['ablation']} in layer {row['layer']}"
 
 
@@ -133,7 +132,7 @@ def summary_spectra(sp: Any) -> list[str]:
     lines = list(sp.notes)
     lines.append(f"{len(rows)} weight matrices of {sp.name}: effective rank / full rank median {np.median(ratio):.2f}"
                  f" (min {ratio.min():.2f}, max {ratio.max():.2f}); 90% of the energy needs a median "
-                 f"{np.median([r['rank_90_energy'] / r['full_rank'] for r in rows]):.0%} of the full rank.")
+                 f"{fmt.percent(np.median([r['rank_90_energy'] / r['full_rank'] for r in rows]), 0)} of the full rank.")
     return lines
 
 
@@ -177,16 +176,6 @@ def spectra_figure(sp: Any):
     return fig
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def report_html(title: str, lines: list[str], fig: Any) -> str:
     """A self-contained page: the sentences, then the figure (plotly.js inlined: works offline)."""
     import html
@@ -208,17 +197,17 @@ def analysis_view(kind: str, model: Any, sentences: Any = None, task: str | None
     """(sentences, plotly figure, table rows) of one analysis: the one entry the CLI, app and widget share."""
 
     if kind == "heads":
-        from bertviz_graph.analyze.heads import head_report
+        from bertviz_graph.analyze.heads import head_report  # lazy: start-up (torch)
 
         r = head_report(model, sentences)
         return summary_heads(r), heads_figure(r), r.rows()
     if kind == "ffn":
-        from bertviz_graph.analyze.ablation import ablation_study
+        from bertviz_graph.analyze.ablation import ablation_study  # lazy: start-up (torch)
 
         s = ablation_study(model, sentences, task=task)
         return summary_ablation(s), ablation_figure(s), s.rows
     if kind == "rank":
-        from bertviz_graph.analyze.ranks import spectra
+        from bertviz_graph.analyze.ranks import spectra  # lazy: start-up (torch)
 
         sp = spectra(model)
         return summary_spectra(sp), spectra_figure(sp), sp.rows()

@@ -60,7 +60,7 @@ def ffn_values(study: Any, ffn_names: dict[int, list[str]], mode: str) -> dict[s
 
 def ffn_param_names(model: Any) -> dict[int, list[str]]:
     """layer -> its feed-forward block's parameter names (the Linear in and out, weights and biases)."""
-    from bertviz_graph.prune.arch import find_layers
+    from bertviz_graph.pruning.arch import find_layers  # lazy: start-up (torch)
 
     names = {id(p): n for n, p in model.named_parameters()}
     out = {}
@@ -88,13 +88,13 @@ def param_values(graph: Any, mode: str, study: Any = None) -> tuple[dict[str, fl
     """({graph weight name: value}, notes) for one analysis colour-by. ``study``: an ablation study already
     computed (the app's Analysis tab caches one), else it is computed here (FFN modes)."""
     if mode == "rank":
-        from bertviz_graph.analyze.ranks import spectra
+        from bertviz_graph.analyze.ranks import spectra  # lazy: start-up (numpy, torch)
 
         sp = spectra(graph)
         return align(rank_values(sp), graph), list(sp.notes)
     if mode in FFN_MODES:
         if study is None:
-            from bertviz_graph.analyze.ablation import ablation_study
+            from bertviz_graph.analyze.ablation import ablation_study  # lazy: start-up (numpy, torch)
 
             study = ablation_study(graph)
         return align(ffn_values(study, ffn_param_names(runnable(graph).model), mode), graph), list(study.notes)

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.heads import HeadCounts, head_axis
 from bertviz_graph.io import check_writable, write_atomic
+from bertviz_graph.neurons.charts import figure_image  # kaleido/plotly image export: on export only
 from bertviz_graph.render.weights import query_head_slice
 from bertviz_graph.run.attention import SUMMARY_KEYS, AttentionMaps, head_summaries, rollout
 
@@ -206,7 +207,6 @@ def rollout_figure(am: AttentionMaps, layer: int | None = None) -> go.Figure:
 def write_attention(am: AttentionMaps, path: str | Path, layer: int | None = None, head: int | None = None,
                     threshold: float = 0.0) -> Path:
     """.svg / .png / .html of the grid (no --layer), a layer's mean map (--layer) or one head's map."""
-    from bertviz_graph.neurons.charts import figure_image  # kaleido/plotly image export: on export only
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bertviz_graph.hierarchy.tree import Hierarchy
+from bertviz_graph.neurons.charts import chart_figure
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -24,7 +25,6 @@ def footer(kind: str) -> str:
 def chart(h: Hierarchy, metric: str = "params", kind: str = "sunburst", height: int = 620,
           series: str = "fold") -> go.Figure:
     """The chart sized for a side panel (about 500 px wide); ``series="unfold"`` gives each layer its sector."""
-    from bertviz_graph.neurons.charts import chart_figure
 
     fig = chart_figure(h, metric, kind, series=series, height=height, maxdepth=4 if kind == "sunburst" else 3)
     fig.update_layout(margin={"l": 4, "r": 4, "t": 110, "b": 4}, title={"font": {"size": 14}})

@@ -6,6 +6,7 @@ from typing import Any
 
 from bertviz_graph.hierarchy.heads import HeadCounts, head_counts
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.sources.status import weights_status
 
 # A weight matrix is block-reduced to at most MAX_PX cells. "maxabs" keeps each block's largest-|w| weight
 # (signed): a single large weight stays visible, where a block mean of 0.02-std noise fades to grey.
@@ -35,7 +36,6 @@ def is_trained(graph: Any, store: Any) -> bool:
     One rule for every panel: the store says so (``store.trained``); a graph traced on the meta device
     without weight files can only have a random store."""
     if store is None:
-        from bertviz_graph.sources.status import weights_status
 
         return weights_status(graph).trained
     return bool(getattr(store, "trained", True))

@@ -36,7 +36,7 @@ def details(h: Hierarchy, node_id: str, view: Any = None) -> dict[str, Any]:
     """{'id', 'title', 'subtitle', 'role', 'role_label', 'color', 'rows', 'explanation', 'weights',
     'weight_labels', 'breadcrumb', 'mapping'} and, with a ``view``: 'visible', 'expandable', 'expanded',
     'series'. Rows are [key, value] lists (JSON-able)."""
-    from bertviz_graph.details import node_details
+    from bertviz_graph.details import node_details  # lazy: start-up (numpy)
 
     d = node_details(h, node_id)
     d["rows"] = [list(r) for r in d.get("rows", [])]
@@ -45,7 +45,7 @@ def details(h: Hierarchy, node_id: str, view: Any = None) -> dict[str, Any]:
     d["weight_labels"] = [weight_button_label(w) for w in d["weights"]]
     d["breadcrumb"] = [list(c) for c in breadcrumb(h, node_id)[:-1]]  # the path above the node
     try:
-        from bertviz_graph.neurons.mapping import mapping_text
+        from bertviz_graph.neurons.mapping import mapping_text  # lazy: guarded (inside a try)
 
         d["mapping"] = [list(r) for r in mapping_text(h.graph, node_id)]
     except Exception:  # noqa: BLE001 - the details must show whatever else they have

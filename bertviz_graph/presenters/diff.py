@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_graph.diff import GraphDiff, UnitRow
+from bertviz_graph import format as fmt
+from bertviz_graph.comparison import GraphDiff, UnitRow, weight_source
+from bertviz_graph.format import human
 
 MARK_STYLE = {  # status -> (stroke colour, dash); the legend uses the same words
     "removed": ("#d62728", "6,3"),
@@ -75,7 +77,6 @@ def visible_marks(marks: dict[str, str], view) -> dict[str, str]:
 def group_notes(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
     """One line per group on each side saying what it meets and what differs: "↔ distilbert.transformer.layer.3
     · params 7.09M → 7.09M · FLOPs 226M → 226M", "only in bert-base-uncased (missing in distilbert...)"."""
-    from bertviz_graph.format import human
 
     def delta(x: int, y: int, what: str) -> str:
         return f"{what} {human(x)} → {human(y)}" + (f" ({'+' if y > x else '−'}{human(abs(y - x))})" if x != y else "")
@@ -95,7 +96,7 @@ def group_notes(d: GraphDiff) -> tuple[dict[str, str], dict[str, str]]:
     for u in d.units:
         if u.status in ("changed", "reshaped") and u.a is not None and u.b is not None:
             w = max(u.weights, key=lambda x: x.rel_norm, default=None)
-            extra = (f" · weights differ: ‖Δ‖/‖A‖ {w.rel_norm:.3g}, {w.changed:.0%} changed" if w is not None
+            extra = (f" · weights differ: ‖Δ‖/‖A‖ {w.rel_norm:.3g}, {fmt.percent(w.changed, 0)} changed" if w is not None
                      else " · shapes " + " ".join("×".join(map(str, s)) for s in u.a.shapes) + " → "
                      + " ".join("×".join(map(str, s)) for s in u.b.shapes))
             na[u.a.module] = na.get(u.a.module, f"↔ B {u.b.module}") + extra
@@ -133,7 +134,6 @@ def block_mean(x: np.ndarray, max_side: int = 192) -> np.ndarray:
 
 def heatmaps(d: GraphDiff, limit: int = 6, max_side: int = 192) -> list[dict[str, Any]]:
     """B − A for the ``limit`` same-shape weights that changed most (relative norm)."""
-    from bertviz_graph.diff import weight_source
 
     if not d.weights_compared:
         return []

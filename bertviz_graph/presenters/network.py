@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+from bertviz_graph.neurons.textbook import textbook_figure
 from bertviz_graph.presenters.common import same_place
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ def network(h: Hierarchy, selected: str | None = None, compact: bool = True,
     highlight, when the caller keeps one (it does not change while the model does not)."""
     import plotly.graph_objects as go
 
-    from bertviz_graph.neurons.textbook import textbook_figure
 
     fig = go.Figure(base) if base is not None else textbook_figure(h, compact=compact)
     if not selected or selected == ROOT:

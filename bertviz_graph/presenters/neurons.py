@@ -18,7 +18,7 @@ EMPTY = ("Select a node in the graph: here it is said in neural-network terms, a
 
 def mapping(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
     """[(graph element, meaning in neural-network terms)] for the selection."""
-    from bertviz_graph.neurons.mapping import mapping_text
+    from bertviz_graph.neurons.mapping import mapping_text  # lazy: start-up (numpy)
 
     return mapping_text(graph, node_id)
 
@@ -26,7 +26,7 @@ def mapping(graph: OpGraph, node_id: str) -> list[tuple[str, str]]:
 def linears(graph: OpGraph, node_id: str) -> tuple[list[tuple[str, str]], str | None, str]:
     """([(Linear group id, label)], the one to draw first, message) for the selection: the Linear it is,
     or the Linears inside the block it is."""
-    from bertviz_graph.neurons.views import linear_candidates, resolve_linear
+    from bertviz_graph.neurons.views import linear_candidates, resolve_linear  # lazy: start-up (numpy)
 
     h = graph.hierarchy
     try:
@@ -42,7 +42,7 @@ def linears(graph: OpGraph, node_id: str) -> tuple[list[tuple[str, str]], str | 
 
 def heads(graph: OpGraph, linear: str | None) -> int:
     """How many attention heads the Linear splits into (0: not split by head)."""
-    from bertviz_graph.neurons.views import resolve_linear
+    from bertviz_graph.neurons.views import resolve_linear  # lazy: start-up (numpy)
 
     if not linear:
         return 0
@@ -56,7 +56,7 @@ def heads(graph: OpGraph, linear: str | None) -> int:
 def layer(graph: OpGraph, linear: str, head: int | None = None, store: Any = None) -> go.Figure:
     """The textbook drawing of the Linear (or one head's slice), sized for a side panel: its long title
     is cut into lines that fit about 480 px."""
-    from bertviz_graph.neurons.views import neuron_view
+    from bertviz_graph.neurons.views import neuron_view  # lazy: start-up (numpy)
 
     fig = neuron_view(graph, linear, head, store=store)
     title = fig.layout.title.text or ""
@@ -77,6 +77,6 @@ def layer(graph: OpGraph, linear: str, head: int | None = None, store: Any = Non
 
 def neuron(graph: OpGraph, linear: str, out_index: int, head: int | None = None, store: Any = None) -> go.Figure:
     """All incoming weights of output neuron ``out_index``."""
-    from bertviz_graph.neurons.views import neuron_detail
+    from bertviz_graph.neurons.views import neuron_detail  # lazy: start-up (numpy)
 
     return neuron_detail(graph, linear, out_index, head, store=store)

@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from bertviz_graph.diff.align import layer_groups, units
+from bertviz_graph import format as fmt
+from bertviz_graph.comparison.align import layer_groups, units
 from bertviz_graph.format import pct
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.prune.methods import RECORD_KEY
+from bertviz_graph.presenters.diff import block_mean
+from bertviz_graph.pruning.methods import RECORD_KEY, family
+from bertviz_graph.tracer.flops import ATTENTION_OPS, MATMUL_OPS
 
 DENSE_NOTE = ("Unstructured zeros save no FLOPs in dense kernels: the matrix keeps its shape and every "
               "multiply still runs. Whole heads and neurons can be cut out of the matrices, and then their "
@@ -100,7 +103,6 @@ def _op_flops(graph: OpGraph, gid: str, matmul: bool = False) -> int:
 def _matmul_part(d: dict[str, Any]) -> int:
     """The matrix-product FLOPs of one op (tracer.flops' formula without its bias add, scale, mask and
     softmax): the part ``torch.utils.flop_counter`` counts."""
-    from bertviz_graph.tracer.flops import ATTENTION_OPS, MATMUL_OPS
 
     op, f = d.get("op"), int(d.get("flops") or 0)
     out = int(np.prod(d.get("shape") or [0]))
@@ -201,7 +203,6 @@ def head_grid_figure(grid: dict[str, Any]):
 def zero_mask(weights, name: str, max_side: int = 256) -> np.ndarray:
     """Fraction of exact zeros per block of a matrix (1 = every weight in the block pruned), for a heatmap
     overlay that shows pruned weights as pruned rather than as small values."""
-    from bertviz_graph.presenters.diff import block_mean
 
     w = np.atleast_2d(weights.get(name))
     return block_mean((w == 0).astype(np.float64), max_side)
@@ -231,25 +232,25 @@ def pruning_panel(graph: OpGraph, weights=None) -> PruningPanel:
                 g.zeros += int(round(sp[d["name"]] * sizes[d["name"]]))
     total_z = sum(g.zeros for g in groups)
     total_n = sum(g.numel for g in groups)
-    summary = [f"pruned with {rec['method']} at {rec['amount']:.0%}"
+    summary = [f"pruned with {rec['method']} at {fmt.percent(rec['amount'], 0)}"
                + (f" from {rec['source']}" if rec.get("source") else "")
                + (f" (scored on {rec['sentences']} sentences)" if rec.get("sentences") else "")]
     if total_n:
-        summary.append(f"{total_z:,} of {total_n:,} weights in the layers' matrices are zero ({total_z / total_n:.1%})")
+        summary.append(f"{fmt.count(total_z)} of {fmt.count(total_n)} weights in the layers' matrices are zero ({fmt.percent(total_z / total_n, 1)})")
     nh = sum(len(g.heads) for g in groups)
     nn_ = sum(g.neurons for g in groups)
     if nh:
         summary.append(f"{nh} of {len(groups) * (rec.get('n_heads') or 0)} attention heads pruned")
     if nn_:
-        summary.append(f"{nn_:,} of {len(groups) * (rec.get('ffn') or 0):,} feed-forward neurons pruned")
+        summary.append(f"{fmt.count(nn_)} of {fmt.count(len(groups) * (rec.get('ffn') or 0))} feed-forward neurons pruned")
     p = sum(g.params_removable for g in groups)
     f = sum(g.flops_removable for g in groups)
     root = h.groups.get("")
     if nh or nn_:
         fm = sum(g.matmul_flops_removable for g in groups)
-        summary.append(f"cutting them out saves {p:,} parameters ({p / max(graph.param_count(), 1):.1%}) and "
-                       f"{f:,} FLOPs per forward pass ({f / max(root.flops if root else 1, 1):.1%}), "
-                       f"{fm:,} of them in matrix products (what torch's flop counter counts)")
+        summary.append(f"cutting them out saves {fmt.count(p)} parameters ({fmt.percent(p / max(graph.param_count(), 1), 1)}) and "
+                       f"{fmt.count(f)} FLOPs per forward pass ({fmt.percent(f / max(root.flops if root else 1, 1), 1)}), "
+                       f"{fmt.count(fm)} of them in matrix products (what torch's flop counter counts)")
     else:
         summary.append("FLOPs saved in dense kernels: 0 (the zeros stay in dense matrices)")
     summary += effect_lines(rec)
@@ -294,7 +295,6 @@ def held_out_sentences(rows: list[dict[str, Any]], metric: str = "lee_spearman")
     """Per method of a sweep, the seed's question as a measured sentence: the largest amount up to which every
     measured point's held-out ``metric`` stays inside the unpruned model's bootstrap 95% interval, with the
     agreement beside it. Rows need ``metric`` and ``metric_lo``/``_hi`` (sweep with task="lee")."""
-    from bertviz_graph.prune.methods import family
 
     out = []
     for m in dict.fromkeys(r["method"] for r in rows):
@@ -313,11 +313,11 @@ def held_out_sentences(rows: list[dict[str, Any]], metric: str = "lee_spearman")
         agree = ", ".join(f"{k.replace('_', ' ')} {best[k]:.3f}" for k in ("embedding_cosine",
                           "fill_mask_top1_agreement", "logits_top1_agreement") if k in best)
         if best is b:
-            out.append(f"{m}: even the smallest measured amount ({pts[1]['amount']:.0%}) moves the held-out "
+            out.append(f"{m}: even the smallest measured amount ({fmt.percent(pts[1]['amount'], 0)}) moves the held-out "
                        f"metric outside the unpruned model's interval ({b[metric]:.2f} [{lo:.2f}, {hi:.2f}] → "
                        f"{pts[1][metric]:.2f})" if len(pts) > 1 else f"{m}: only the unpruned point measured")
         else:
-            out.append(f"{m}: up to {best['amount']:.0%} {unit} removed with the held-out metric inside the "
+            out.append(f"{m}: up to {fmt.percent(best['amount'], 0)} {unit} removed with the held-out metric inside the "
                        f"unpruned model's interval ({b[metric]:.2f} [{lo:.2f}, {hi:.2f}] → {best[metric]:.2f})"
                        + (f"; agreement there: {agree}" if agree else ""))
     return out

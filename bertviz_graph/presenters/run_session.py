@@ -26,7 +26,7 @@ def can_run(graph: OpGraph) -> str | None:
     if graph.module is not None:
         return None
     if meta.get("origin") == "onnx":  # run by onnxruntime (run/onnx_run.py); text needs a tokenizer
-        from bertviz_graph.run.onnx_run import tokenizer_beside
+        from bertviz_graph.run.onnx_run import tokenizer_beside  # lazy: start-up (numpy)
 
         if not tokenizer_beside(graph):
             return ("an ONNX file holds no vocabulary and no tokenizer is beside it: put the model's tokenizer.json "
@@ -54,7 +54,7 @@ class RunSession:
 
     @property
     def runnable(self):
-        from bertviz_graph.run.route import load_runnable  # PyTorch or onnxruntime
+        from bertviz_graph.run.route import load_runnable  # lazy: start-up (numpy)  # PyTorch or onnxruntime
 
         reason = can_run(self.graph)
         if reason:
@@ -79,7 +79,7 @@ class RunSession:
         return start_background(go, name="bv-run-preload")
 
     def run(self, text: str | None = None, pair: str | None = None, ids: list[int] | None = None) -> Any:
-        from bertviz_graph.run.route import capture
+        from bertviz_graph.run.route import capture  # lazy: start-up (numpy)
 
         key = self.key_of(text, pair, ids)
         with self._lock:
@@ -107,7 +107,7 @@ class RunSession:
 
     def sizes(self, key: tuple) -> dict[str, float]:
         """{op id: RMS of its output} for the run with input ``key`` (run again if it left the cache)."""
-        from bertviz_graph.presenters.activations import node_sizes
+        from bertviz_graph.presenters.activations import node_sizes  # lazy: start-up (numpy, plotly)
 
         with self._lock:
             hit = self._sizes.get(key)
@@ -120,7 +120,7 @@ class RunSession:
     def activation_value(self, h, node_id: str, key: tuple | None = None) -> float | None:
         """RMS of the output of a node (an op, or a group's last op) in the run ``key`` (default: the last
         one); None if not kept."""
-        from bertviz_graph.presenters.activations import op_for
+        from bertviz_graph.presenters.activations import op_for  # lazy: start-up (numpy, plotly)
 
         key = key if key is not None else self.last_key
         if key is None:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph.train.update import save_trained, train_steps
+
 SIZE = 3  # steps kept per model (a bert-base step holds ~0.5 GB of gradients)
 
 
@@ -46,8 +48,7 @@ class TrainSession:
     def step(self, spec: dict, progress: Callable[[int, int, float], None] | None = None
              ) -> tuple[Any, list[float] | None, str | None]:
         """The step of ``spec`` (and its N steps on a copy when ``spec["steps"]`` > 1), computed once."""
-        from bertviz_graph.train.step import train_step
-        from bertviz_graph.train.update import save_trained, train_steps
+        from bertviz_graph.train.step import train_step  # lazy: start-up (numpy)
 
         hit = self.cached(spec)
         if hit is not None:

@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.hierarchy.heads import head_axis, head_counts, param_heads
+from bertviz_graph.train.trainable import layer_list
+from bertviz_graph.train.update import update_norms
 
 
 def groups(step: Any) -> list[tuple[str, list[str]]]:
     """Parameter names grouped for the per-layer strip: embeddings, layer 0..N-1, then the rest."""
-    from bertviz_graph.train.trainable import layer_list
 
     stack = layer_list(step.model)
     path, n = stack if stack else ("", 0)
@@ -31,7 +33,6 @@ def groups(step: Any) -> list[tuple[str, list[str]]]:
 
 def layer_strip(step: Any, optimizer: str = "sgd") -> list[dict[str, Any]]:
     """Per group: ‖∂L/∂W‖ (over all its trainable tensors), ‖ΔW‖/‖W‖ for ``optimizer``, trainable share."""
-    from bertviz_graph.train.update import update_norms
 
     upd = update_norms(step, optimizer)
     out = []
@@ -198,7 +199,6 @@ NO_WEIGHT_FILL = "#ffffff"  # ops with no weight of their own: they only pass th
 def graph_fills(step: Any, lv: Any, mode: str = "grad", optimizer: str = "sgd") -> tuple[dict[str, str], dict[str, float]]:
     """Fill colours (and values) per visible box: ‖∂L/∂W‖ (``grad``) or ‖ΔW‖/‖W‖ (``update``) of the
     parameters under it, on a linear sequential scale; frozen boxes grey, weightless boxes white."""
-    from bertviz_graph.train.update import update_norms
 
     upd = update_norms(step, optimizer) if mode == "update" else {}
     values: dict[str, float] = {}
@@ -365,7 +365,7 @@ def grad_edges(step: Any, module: str, n_in: int = 12, n_out: int = 12, n_edges:
             "in_norm": {i: float(np.sqrt((A[:, i] ** 2).sum())) for i in ins},
             "out_norm": {j: float(np.sqrt((A[j] ** 2).sum())) for j in outs},
             "caption": f"the {len(edges)} strongest-gradient edges among the {len(ins)} inputs and {len(outs)} "
-                       f"outputs shown hold {share:.2%} of Σ|∂L/∂W| over all {G.size:,} edges of this layer"}
+                       f"outputs shown hold {fmt.percent(share, 2)} of Σ|∂L/∂W| over all {fmt.count(G.size)} edges of this layer"}
 
 
 def grad_edges_figure(d: dict[str, Any]):

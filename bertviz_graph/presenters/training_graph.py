@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL, box_params, graph_fills, lora_rank
 
 MODES = {"grad": "Gradient ‖∂L/∂W‖ (this tab's training step)",
@@ -141,7 +142,7 @@ def picture(step: Any, view: Any, lv: Any, mode: str, optimizer: str = "sgd") ->
             adapters = [x for x in box_params(step, n) if ".lora_" in x] if rank else []
             if adapters:  # LoRA: what trains here is the adapters beside the frozen weight
                 k = sum(step.params[x].numel() for x in adapters)
-                nodes[n.id] += f" (LoRA r={rank}: {len(adapters) // 2} adapter pair(s) A·B, {k:,} numbers train; W frozen)"
+                nodes[n.id] += f" (LoRA r={rank}: {len(adapters) // 2} adapter pair(s) A·B, {fmt.count(k)} numbers train; W frozen)"
         elif fills.get(n.id) == FROZEN_FILL:
             nodes[n.id] = "frozen in this step: its weights get no update"
         elif fills.get(n.id) == NO_WEIGHT_FILL:

@@ -81,9 +81,9 @@ def _meaning(name: str, shape: tuple[int, ...]) -> str:
     if len(shape) <= 1:
         return f"{shape[0] if shape else 1} numbers, one per neuron (bias or LayerNorm scale/shift)."
     if rows.startswith("output neuron"):
-        return (f"Row i holds the {shape[1]:,} incoming edge weights of output neuron i; column j the outgoing "
-                f"weights of input neuron j: {math.prod(shape):,} edges of a fully-connected layer.")
-    return f"Each row is the {shape[1]:,}-number vector looked up for one {rows.split(' (')[0]}."
+        return (f"Row i holds the {fmt.count(shape[1])} incoming edge weights of output neuron i; column j the outgoing "
+                f"weights of input neuron j: {fmt.count(math.prod(shape))} edges of a fully-connected layer.")
+    return f"Each row is the {fmt.count(shape[1])}-number vector looked up for one {rows.split(' (')[0]}."
 
 
 @dataclass
@@ -349,7 +349,7 @@ class Distribution:
             ("mean", fmt.value(s["mean"])), ("std", fmt.value(s["std"])),
             ("min", fmt.value(s["min"])), ("max", fmt.value(s["max"])),
             ("Frobenius norm", fmt.value(s["fro_norm"])),
-            (f"|w| < {s['near_zero_threshold']:g}", "nan" if math.isnan(share) else f"{100 * share:.2f}%"),
+            (f"|w| < {s['near_zero_threshold']:g}", "nan" if math.isnan(share) else fmt.percent(share, 2)),
             ("dtype", s["dtype"]), ("values", "trained" if s["trained"] else "RANDOM (untrained)"),
         ]
 

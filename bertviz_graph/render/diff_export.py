@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bertviz_graph.diff import GraphDiff
+from bertviz_graph import format as fmt
+from bertviz_graph.comparison import GraphDiff
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_atomic
 from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, DiffPanel, diff_panel, visible_marks
+from bertviz_graph.view import View
 
 GAP = 40.0
 
@@ -42,7 +44,6 @@ def paired_views(d: GraphDiff, depth: int | None = None, open_a: tuple[str, ...]
 def _unfolded(graph, depth: int | None, direction: str = "TB"):
     """The overview of any OpGraph (traced, loaded or imported), every ×N stack unfolded, ``depth`` levels
     opened when given."""
-    from bertviz_graph.view import View
 
     h = graph.hierarchy
     v = View.default(h, direction=direction) if depth is None else View(h, direction=direction)
@@ -76,8 +77,8 @@ def _strip(svg: str) -> tuple[str, float, float]:
 
 
 def _marked_svg(view, marks: dict[str, str]) -> str:
-    from bertviz_graph.layout import layout_of
-    from bertviz_graph.render.svg import to_svg
+    from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
+    from bertviz_graph.render.svg import to_svg  # lazy: start-up (PIL, cachetools)
 
     svg, _w, _h = _strip(to_svg(layout_of(view)))  # any View (the facade's or the core one)
     css = _css(visible_marks(marks, view), view)
@@ -145,7 +146,7 @@ def _table(rows: list[dict], cols: list[str]) -> str:
             if isinstance(v, float):
                 v = f"{v:.4g}"
             elif isinstance(v, int):
-                v = f"{v:+,}" if c.endswith("delta") else f"{v:,}"
+                v = f"{fmt.signed(v)}" if c.endswith("delta") else f"{fmt.count(v)}"
             cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
         body.append(f'<tr class="{html.escape(str(r.get("status", "")))}">' + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -159,7 +160,7 @@ def diff_html(d: GraphDiff, panel: DiffPanel, depth: int | None = None) -> str:
     heat = "".join(
         f'<figure><img src="{_png_data_uri(h["z"])}" alt="difference heatmap"/><figcaption><b>'
         f'{html.escape(h["title"])}</b> {"×".join(map(str, h["shape"]))}, B − A (red +, blue −)<br>'
-        + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v:,}" for k, v in h["stats"].items())
+        + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {fmt.count(v)}" for k, v in h["stats"].items())
         + "</figcaption></figure>" for h in panel.heatmaps)
     changed_groups = [g for g in panel.groups if g["status"] != "matched" or g["params_delta"] or g["flops_delta"]]
     units = [u for u in panel.units if u["status"] != "same"]

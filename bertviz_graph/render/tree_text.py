@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.tree import Tree
 
+from bertviz_graph import format as fmt
 from bertviz_graph.format import flops_text, human
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 
@@ -28,7 +29,7 @@ def group_line(h: Hierarchy, gid: str) -> str:
         head += f" [dim]({g.sublabel})[/dim]"
     if name and name != g.label:
         head += f"  [cyan]{name}[/cyan]"
-    stats = f"params {g.params:,}  FLOPs {flops_text(g.flops, g.flops_unknown, short=True)}  ops {g.n_ops}"
+    stats = f"params {fmt.count(g.params)}  FLOPs {flops_text(g.flops, g.flops_unknown, short=True)}  ops {g.n_ops}"
     return f"{head}  {stats}  {_shapes(g.inputs)} → {_shapes(g.outputs)}"
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bertviz_graph import format as fmt
 from bertviz_graph.hierarchy.heads import QKV_PARTS, HeadCounts
 from bertviz_graph.render.weights import (
     COLORSCALE,
@@ -116,7 +117,7 @@ def histogram_figure(store: WeightSource, name: str, bins: int = 60, log_y: bool
     )
     note = "" if getattr(store, "trained", True) else " · RANDOM initial weights, not trained"
     fig.update_layout(
-        title={"text": f"{name}: distribution of {int(counts.sum()):,} values{note}", "font": {"size": 13}},
+        title={"text": f"{name}: distribution of {fmt.count(int(counts.sum()))} values{note}", "font": {"size": 13}},
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
         height=260,
         bargap=0,

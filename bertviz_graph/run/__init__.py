@@ -12,8 +12,11 @@ from typing import Any
 def run_text(graph: Any, text: str | None = None, pair: str | None = None, ids: list[int] | None = None,
              budget_mb: float | None = None) -> Any:
     """Tokenize ``text`` (or take ``ids``), run the real model once and capture every op of ``graph``."""
-    from bertviz_graph.run.capture import DEFAULT_BUDGET_MB
-    from bertviz_graph.run.route import capture, load_runnable  # PyTorch or onnxruntime
+    from bertviz_graph.run.capture import DEFAULT_BUDGET_MB  # lazy: start-up (networkx, numpy)
+    from bertviz_graph.run.route import (  # lazy: start-up (networkx, numpy)  # PyTorch or onnxruntime
+        capture,
+        load_runnable,
+    )
 
     runnable = load_runnable(graph)
     tokens = runnable.tokenize(text, pair, ids)

@@ -29,7 +29,12 @@ import numpy as np
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.run import eager
+from bertviz_graph.run.attention import attention_ops
+from bertviz_graph.run.layered import export_layered
 from bertviz_graph.run.load import Runnable, Tokens
+from bertviz_graph.torch_lock import torch_exclusive
+from bertviz_graph.tracer.export_tracer import instance_of, primitive_decompositions
 
 DEFAULT_BUDGET_MB = 256
 
@@ -232,7 +237,6 @@ def program_for(graph: OpGraph, run: Runnable, seq_len: int, any_length: bool = 
 
 def export_program(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool, layered: bool = False) -> Program | None:
     """torch.export of the real model (``layered``: of one layer, replicated; None if that does not apply)."""
-    from bertviz_graph.torch_lock import torch_exclusive
 
     with torch_exclusive():  # torch.export's state is process-global: never beside another trace or run
         return _export_program(graph, run, seq_len, dynamic, layered)
@@ -243,8 +247,6 @@ def _export_program(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool, 
 
     import torch
 
-    from bertviz_graph.run.layered import export_layered
-    from bertviz_graph.tracer.export_tracer import primitive_decompositions
 
     t0 = time.perf_counter()
     n = min(max(seq_len, 2), run.max_positions) if dynamic else seq_len
@@ -275,7 +277,6 @@ def _export_program(graph: OpGraph, run: Runnable, seq_len: int, dynamic: bool, 
 
 
 def _instance(n: Any) -> str:
-    from bertviz_graph.tracer.export_tracer import instance_of
 
     stack = n.meta.get("nn_module_stack") or {}
     module = ""
@@ -337,8 +338,6 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
     for a caller that runs this one sentence only (see ``program_for``)."""
     import time
 
-    from bertviz_graph.run import eager
-    from bertviz_graph.run.attention import attention_ops
 
     t0 = time.perf_counter()
     budget = None if budget_mb is None else int(budget_mb * 2**20)

@@ -23,6 +23,8 @@ from collections import OrderedDict
 from typing import Any
 
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.run.replay import ReplayBuilder, replay
+from bertviz_graph.torch_lock import torch_exclusive
 
 REPLAY_LENGTHS = 8  # generated programs kept per model (one per sentence length)
 
@@ -95,8 +97,6 @@ def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: l
                   keep: Any) -> tuple[Any, list[str]]:
     """Run the model on ``input_ids``, calling ``keep(graph_id, value)`` for every op; returns the model's
     output (as a tuple) and the graph ops left unmatched (empty when every op found its value)."""
-    from bertviz_graph.run.replay import replay
-    from bertviz_graph.torch_lock import torch_exclusive
 
     key = (id(run.model), id(graph))
     with _PLAN_LOCK:
@@ -278,7 +278,6 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     from torch.compiler import _non_strict_tracing_context
     from torch.utils._python_dispatch import TorchDispatchMode, _push_mode
 
-    from bertviz_graph.run.replay import ReplayBuilder
 
     model = run.model
     # every input of the traced graph gets the ids (T5: input_ids and decoder_input_ids), as the program route

@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.build import make_config
+from bertviz_graph.sources.heads import auto_class
+from bertviz_graph.sources.packaged import UNCASED_VOCAB_MODEL, packaged_dir
+from bertviz_graph.sources.resolve import ModelSource, resolve
 
 _LOCK = threading.Lock()
 
@@ -116,8 +120,7 @@ def load_runnable(model_or_graph: Any = None, head: str = "auto", cached: bool =
     """The real model behind a preset name, a local folder, a Hub id in the local cache, a ModelSource
     or an OpGraph (then its own head, attention and config are used). Cached per process, unless
     ``cached=False``: then a fresh model the caller owns (and may change) is built and not kept."""
-    from bertviz_graph.graph import OpGraph
-    from bertviz_graph.sources.resolve import ModelSource, resolve
+    from bertviz_graph.graph import OpGraph  # lazy: start-up (networkx)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -173,8 +176,6 @@ def _build(source: Any, attention: str, ops: str) -> Runnable:
     import torch
     import transformers
 
-    from bertviz_graph.sources.build import make_config
-    from bertviz_graph.sources.heads import auto_class
 
     transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bars in the CLI's output
     config = make_config(source.config or {}, attention)
@@ -216,7 +217,7 @@ def _fill_random(model: Any) -> None:
     """The parameters the weights panel shows for a preset (RandomWeights, seed 0), so both agree."""
     import torch
 
-    from bertviz_graph.sources.weights import RandomWeights
+    from bertviz_graph.sources.weights import RandomWeights  # lazy: start-up (numpy)
 
     params = dict(model.named_parameters())  # tied tensors once, under their first name
     rw = RandomWeights({n: tuple(p.shape) for n, p in params.items()}, seed=0, cache_tensors=0)
@@ -239,7 +240,6 @@ def _tokenizer(folder: Path) -> Any | None:
 
 def _preset_tokenizer(cfg: dict) -> Any | None:
     """BERT's uncased presets (vocab 30522) share the packaged MiniLM's vocabulary; others have none."""
-    from bertviz_graph.sources.packaged import UNCASED_VOCAB_MODEL, packaged_dir
 
     if cfg.get("vocab_size") != 30522 or cfg.get("model_type") not in ("bert", "distilbert"):
         return None

@@ -20,6 +20,8 @@ import numpy as np
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.onnx.session import AllValues
+from bertviz_graph.run.capture import Activations
 from bertviz_graph.run.load import Runnable, Tokens
 
 _LOCK = threading.Lock()
@@ -33,7 +35,6 @@ def session_for(path: Path) -> Any:
     with _LOCK:
         hit = _SESSIONS.get(key)
     if hit is None:
-        from bertviz_graph.onnx.session import AllValues
 
         hit = AllValues(path)
         with _LOCK:
@@ -106,7 +107,6 @@ def onnx_capture(graph: OpGraph, run: Runnable, tokens: Tokens) -> Any:
     """Run ``tokens`` once and key every op's output by the graph's node ids."""
     import torch
 
-    from bertviz_graph.run.capture import Activations
 
     t0 = time.perf_counter()
     ids = np.asarray([tokens.input_ids])

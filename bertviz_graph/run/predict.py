@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.run.load import Runnable
+from bertviz_graph.torch_lock import torch_exclusive
 
 
 @dataclass
@@ -49,7 +50,6 @@ def embed(run: Runnable, text: str, pair: str | None = None) -> np.ndarray:
     """A plain forward pass (no capture) of ``text``: its pooled, normalised embedding."""
     import torch
 
-    from bertviz_graph.torch_lock import torch_exclusive
 
     toks = run.tokenize(text, pair)
     with torch.no_grad(), torch_exclusive():  # an eager pass beside an export would take its code paths

@@ -10,6 +10,7 @@ from bertviz_graph.run.capture import DEFAULT_BUDGET_MB
 from bertviz_graph.run.capture import capture as torch_capture
 from bertviz_graph.run.load import Runnable, Tokens
 from bertviz_graph.run.load import load_runnable as torch_runnable
+from bertviz_graph.run.onnx_run import onnx_capture, onnx_runnable
 
 
 def _onnx(graph: Any) -> bool:
@@ -20,7 +21,6 @@ def _onnx(graph: Any) -> bool:
 def load_runnable(model_or_graph: Any = None, *args: Any, **kwargs: Any) -> Runnable:
     """``run.load.load_runnable``, or the onnxruntime session of an imported .onnx file."""
     if _onnx(model_or_graph):
-        from bertviz_graph.run.onnx_run import onnx_runnable
 
         return onnx_runnable(model_or_graph, kwargs.get("tokenizer"))
     kwargs.pop("tokenizer", None)
@@ -31,7 +31,6 @@ def capture(graph: Any, run: Runnable, tokens: Tokens, budget_mb: float | None =
             **kwargs: Any) -> Any:
     """``run.capture.capture``, or one onnxruntime pass with every intermediate value kept."""
     if _onnx(graph):
-        from bertviz_graph.run.onnx_run import onnx_capture
 
         return onnx_capture(graph, run, tokens)
     return torch_capture(graph, run, tokens, budget_mb, **kwargs)

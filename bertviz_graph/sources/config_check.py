@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 
 MAX_PARAMS = 10**12  # above the largest dense models; the estimate below ignores experts
@@ -49,7 +50,7 @@ def check_config_sizes(cfg: dict[str, Any], source: str = "config.json") -> None
         if v < 0 or (v == 0 and key not in ("type_vocab_size", "num_labels")):
             raise UserError(f"{source}: {key} is {v}; it must be positive", fix)
         if v > MAX_DIM:
-            raise UserError(f"{source}: {key} is {v:,}, larger than any model has (limit {MAX_DIM:,})", fix)
+            raise UserError(f"{source}: {key} is {fmt.count(v)}, larger than any model has (limit {fmt.count(MAX_DIM)})", fix)
     n = estimate_params(cfg)
     if n >= MAX_PARAMS:
         raise UserError(f"{source}: these sizes make about {n:.1e} parameters (limit {MAX_PARAMS:.0e})", fix)

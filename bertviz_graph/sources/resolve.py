@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.config_check import check_config_sizes
 from bertviz_graph.sources.heads import HEADS, auto_head, check_head
 from bertviz_graph.sources.packaged import packaged_dir
+from bertviz_graph.sources.paths import inside
 from bertviz_graph.sources.presets import ALIASES, DEFAULT_MODEL, preset_config, preset_name, preset_names
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -136,16 +138,14 @@ def _resolve_path(path: Path, head: str) -> ModelSource:
         raise UserError(f"{config_path} is not valid JSON ({e})", "fix or re-save the config") from e
     if not isinstance(cfg, dict) or "model_type" not in cfg:
         raise UserError(f"{config_path} has no model_type", "re-save the model with save_pretrained")
-    from bertviz_graph.sources.config_check import check_config_sizes
 
     check_config_sizes(cfg, str(config_path))
     weights = sorted(path.glob("*.safetensors"))
-    from bertviz_graph.sources.paths import inside
 
     for w in weights:  # a weight file linked from elsewhere is refused (resolved, it must stay in the folder)
         inside(w.name, path, "weight file")
     if weights:
-        from bertviz_graph.sources.weights import read_header
+        from bertviz_graph.sources.weights import read_header  # lazy: start-up (numpy)
 
         for w in weights:  # headers only: a corrupt or truncated file is named now, not mid-way
             read_header(w)

@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.paths import inside
 
 # safetensors dtype tag -> (bytes per element, readable name, numpy dtype or None when numpy has none)
 _DTYPES: dict[str, tuple[int, str, str | None]] = {
@@ -269,7 +270,6 @@ def _expand_paths(paths: Iterable[str | Path]) -> list[Path]:
                                     "an index may only name shard files in its own folder")
                 sp = p.parent / s
                 if sp.is_symlink():
-                    from bertviz_graph.sources.paths import inside
 
                     inside(s, p.parent, f"{p} lists shard")  # a link leading out of the folder is refused
                 if not sp.exists():

@@ -11,7 +11,13 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.sources.build import build_model
 from bertviz_graph.sources.resolve import ModelSource
+from bertviz_graph.torch_lock import torch_exclusive
+from bertviz_graph.tracer.dispatch_tracer import dispatch_trace
+from bertviz_graph.tracer.export_tracer import export_trace
+from bertviz_graph.tracer.fast import fast_trace
+from bertviz_graph.version import __version__
 
 ATTENTION = ("eager", "sdpa")
 # Bump when the tracers' output changes, so caches from an older bertviz_graph are not reused.
@@ -39,7 +45,6 @@ def cache_key(source: ModelSource, attention: str, ops: str, seq_len: int) -> st
     """Config + options + library versions. User modules are not cached (their code can change freely)."""
     if source.config is None:
         return None
-    from bertviz_graph.version import __version__
 
     blob = json.dumps([source.config, source.head, attention, ops, seq_len, lib_version("torch"),
                        lib_version("transformers"), __version__, TRACER_REVISION], sort_keys=True, default=str)
@@ -65,9 +70,6 @@ def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten
             graph.meta["cache"] = "hit"
             return graph
 
-    from bertviz_graph.sources.build import build_model
-    from bertviz_graph.torch_lock import torch_exclusive
-    from bertviz_graph.tracer.fast import fast_trace
 
     say(f"building {source.name} ({'structure only, meta device' if source.structure_only else source.origin})")
     with torch_exclusive():  # torch.export's state is process-global: one trace or run at a time
@@ -92,8 +94,6 @@ def trace_source(source: ModelSource, attention: str = "eager", ops: str = "aten
 
 
 def _trace_model(source: ModelSource, meta: dict, ops: str, say: Callable[[str], None]) -> OpGraph:
-    from bertviz_graph.tracer.dispatch_tracer import dispatch_trace
-    from bertviz_graph.tracer.export_tracer import export_trace
 
     try:
         graph = export_trace(source.model, source.example_inputs, source.example_kwargs, meta, ops)

@@ -25,6 +25,8 @@ from typing import Any
 import networkx as nx
 
 from bertviz_graph.graph import ModuleInfo, OpGraph
+from bertviz_graph.sources.build import build_model, make_config
+from bertviz_graph.tracer.export_tracer import export_trace
 
 # Model types whose layers are built identically from the config (checked by the equality test).
 REPLICABLE = {"bert", "roberta", "albert", "gpt2", "llama", "electra", "xlm-roberta", "camembert",
@@ -41,7 +43,6 @@ def eligible(cfg: dict[str, Any] | None) -> tuple[int, str] | None:
     """(layer count, config key) when the fast path may be tried for this config, else None."""
     if not cfg or cfg.get("model_type") not in REPLICABLE:
         return None
-    from bertviz_graph.sources.build import make_config
 
     config = make_config(cfg)
     n = getattr(config, "num_hidden_layers", None)
@@ -62,8 +63,6 @@ def fast_trace(source: Any, make_meta: Callable[[Any], dict[str, Any]], ops: str
     """The N-layer graph from a one-layer export, or None when the fast path does not apply.
 
     ``make_meta(model)`` gives the graph's meta for the model class (the full config stays in it)."""
-    from bertviz_graph.sources.build import build_model
-    from bertviz_graph.tracer.export_tracer import export_trace
 
     if os.environ.get("BERTVIZ_GRAPH_NO_FAST"):  # benchmarks: the whole-model export, for comparison
         return None

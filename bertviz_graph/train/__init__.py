@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.run.load import load_runnable
+
 
 def train_graph(graph: Any, text: str, pair: str | None = None, **kwargs: Any):
     """Load ``graph``'s real model and take one step (``step.train_step``); the model is not changed."""
-    from bertviz_graph.run.load import load_runnable
-    from bertviz_graph.train.step import train_step
+    from bertviz_graph.train.step import train_step  # lazy: start-up (numpy)
 
     return train_step(graph, load_runnable(graph), text, pair, **kwargs)

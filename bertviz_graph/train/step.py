@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.train.edge import edge_rule
 from bertviz_graph.train.objectives import Objective, build, forward
 from bertviz_graph.train.trainable import Counts, counts, lora_model, parse, select
+from bertviz_graph.train.update import delta, relative_updates
 
 DEFAULT_BUDGET_MB = 256  # for the kept ∂L/∂output tensors, like the forward capture's budget
 
@@ -75,17 +77,14 @@ class Step:
 
     def update(self, name: str, optimizer: str = "sgd", weight_decay: float = 0.0) -> np.ndarray:
         """ΔW of this parameter for one step of ``optimizer`` (torch's own SGD / AdamW on a copy)."""
-        from bertviz_graph.train.update import delta
 
         return delta(self.params[name], self.grads[name], self.lr, optimizer, weight_decay).numpy()
 
     def relative_updates(self, optimizer: str = "sgd") -> dict[str, float]:
-        from bertviz_graph.train.update import relative_updates
 
         return relative_updates(self, optimizer)
 
     def edge(self, module: str, out_index: int, in_index: int, optimizer: str = "sgd"):
-        from bertviz_graph.train.edge import edge_rule
 
         return edge_rule(self, module, out_index, in_index, optimizer)
 
@@ -151,7 +150,7 @@ def train_step(graph: Any, run: Any, text: str, pair: str | None = None, objecti
 
 def _program_forward(graph: Any, run: Any, obj: Objective) -> tuple[list[Any], list[dict[str, Any]]]:
     """Each input through the exported program with gradients on; every op output kept by graph id."""
-    from bertviz_graph.run.capture import program_args, program_for
+    from bertviz_graph.run.capture import program_args, program_for  # lazy: start-up (networkx)
 
     outs, kept = [], []
     for toks in obj.inputs:

@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 
 SPECS = "all, last:N, bias, layernorm, head, lora:R"
@@ -32,7 +33,7 @@ class Counts:
         return self.trainable / self.total if self.total else 0.0
 
     def sentence(self) -> str:
-        return (f"{self.trainable:,} of {self.total:,} numbers train ({100 * self.share:.2f}%), in "
+        return (f"{fmt.count(self.trainable)} of {fmt.count(self.total)} numbers train ({fmt.percent(self.share, 2)}), in "
                 f"{self.trainable_tensors} of {self.total_tensors} tensors")
 
 

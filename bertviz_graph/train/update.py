@@ -8,6 +8,8 @@ from typing import Any
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_folder_atomic
+from bertviz_graph.train.objectives import build, forward
+from bertviz_graph.train.trainable import lora_model, parse, select
 
 OPTIMIZERS = ("sgd", "adamw")
 
@@ -58,8 +60,6 @@ def train_steps(run: Any, examples: list[dict[str, Any]], steps: int, lr: float,
 
     import torch
 
-    from bertviz_graph.train.objectives import build, forward
-    from bertviz_graph.train.trainable import lora_model, parse, select
 
     if steps < 1:
         raise UserError(f"--steps {steps} must be ≥ 1", "pass e.g. --steps 5")
@@ -97,7 +97,7 @@ def train_steps(run: Any, examples: list[dict[str, Any]], steps: int, lr: float,
 
 def save_trained(model: Any, out: Any, run: Any, force: bool = False):
     """Write the trained copy as a ``save_pretrained`` folder, atomically, with the source's tokenizer files."""
-    from bertviz_graph.prune.save import check_output_folder
+    from bertviz_graph.pruning.save import check_output_folder  # lazy: start-up (numpy, torch)
 
     out = check_output_folder(out, force)
     def fill(tmp: Path) -> None:

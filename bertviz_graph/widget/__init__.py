@@ -24,13 +24,23 @@ from typing import Any, ClassVar
 import anywidget
 import traitlets
 
+from bertviz_graph.details import weights_for
 from bertviz_graph.errors import UserError
+from bertviz_graph.graph import OpGraph
+from bertviz_graph.hierarchy.tree import build_hierarchy
+from bertviz_graph.io import write_atomic
 from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
 from bertviz_graph.presenters.common import head_counts
+from bertviz_graph.presenters.details import details
 from bertviz_graph.presenters.explorer import Step, step
-from bertviz_graph.widget.analysis import analysis_colours
+from bertviz_graph.presenters.search import summary
+from bertviz_graph.render.weights import value_at
+from bertviz_graph.view import View, ViewState, find, nearby
+from bertviz_graph.widget.analysis import analysis_box, analysis_colours
 from bertviz_graph.widget.bundle import CSS, ESM
+from bertviz_graph.widget.matrix import matrix_payload
 from bertviz_graph.widget.neurons import NeuronMethods
+from bertviz_graph.widget.pruning import prune_graph
 from bertviz_graph.widget.run import RunMethods
 from bertviz_graph.widget.training import TRAIN_MODES, TrainMethods
 
@@ -85,9 +95,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     def __init__(self, graph: Any, *, view: Any = None, height: int = 640, show_params: bool = True,
                  direction: str = "TB", **kwargs: Any) -> None:
-        from bertviz_graph.graph import OpGraph
-        from bertviz_graph.hierarchy.tree import build_hierarchy
-        from bertviz_graph.view import View
 
         if not isinstance(graph, OpGraph):
             raise UserError(f"GraphWidget needs a traced graph, not a {type(graph).__name__}",
@@ -99,7 +106,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         self._view = view if view is not None else View.default(self._h, show_params=show_params,
                                                                 direction=direction)
         self._store: Any = None
-        from bertviz_graph.memo import Memo
+        from bertviz_graph.memo import Memo  # lazy: start-up (cachetools)
 
         self._stats = Memo(16)  # statistics of the tensors shown lately (a whole pass over each)
         self._matrix_args: dict[str, Any] = {}
@@ -131,7 +138,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     def weights(self):
         """Where weight values come from (checkpoint, in-memory module, or random initial values)."""
         if self._store is None:
-            from bertviz_graph.details import weights_for
 
             self._store = weights_for(self._graph)
         return self._store
@@ -207,7 +213,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     def reset(self) -> GraphWidget:
         """Back to the overview (everything closed except the model and encoder wrappers)."""
-        from bertviz_graph.view import View
 
         return self._set_view(View.default(self._h, show_params=self._view.show_params,
                                            direction=self._view.direction))
@@ -223,7 +228,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         ``None`` or "" clears the selection. It does not open anything: see ``reveal``."""
         node_id = node_id or ""
         if node_id and not self._exists(node_id):
-            from bertviz_graph.view import nearby
 
             raise UserError(f"no node or group '{node_id}' in this model", nearby(self._h, node_id))
         self.selected = node_id
@@ -246,7 +250,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     def _load_matrix(self, name: str, head: int | None = None, rows: tuple[int, int] | None = None,
                      cols: tuple[int, int] | None = None, highlight: int | None = None) -> None:
-        from bertviz_graph.widget.matrix import matrix_payload
 
         png, meta = matrix_payload(self.weights, name, head=head, rows=rows, cols=cols,
                                    num_heads=head_counts(self._h.ctx), stats_cache=self._stats,
@@ -258,7 +261,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     def value(self, row: int, col: int, name: str | None = None) -> float:
         """The exact stored weight at (row, col) of the shown matrix (for a bias: row 0, col = index)."""
-        from bertviz_graph.render.weights import value_at
 
         name = name or self.matrix_meta.get("name")
         if not name:
@@ -272,8 +274,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         """A new widget showing a pruned copy of this model (its heads and neurons greyed in the graph, the
         Sparsity colour-by); this widget stays the original. The copy's temporary folder is
         ``.prune_job.folder``, its agreement with the original ``.prune_job.effect``; export with
-        ``bertviz_graph.prune.job.export_folder(w2.prune_job.folder, "out/")``."""
-        from bertviz_graph.widget.pruning import prune_graph
+        ``bertviz_graph.pruning.job.export_folder(w2.prune_job.folder, "out/")``."""
 
         job = prune_graph(self._graph, method, amount, sentences)
         w = GraphWidget(job.graph, height=self.height)
@@ -283,7 +284,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     def analysis(self, kind: str = "heads", sentences: Any = None):
         """Is all of BERT needed? An Analysis box for this model: "heads", "ffn" or "rank" (on ``sentences``,
         default the 48 built-in ones); a click on a head opens it in this widget."""
-        from bertviz_graph.widget.analysis import analysis_box
 
         return analysis_box(self._graph, kind, widget=self, sentences=sentences)
 
@@ -291,7 +291,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         """The picture on screen as SVG text, or written to ``path`` (returns the path)."""
         if path is None:
             return self.svg
-        from bertviz_graph.io import write_atomic
 
         path = Path(path)
         write_atomic(path, self.svg)
@@ -301,7 +300,11 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
                   weights: str = "preview") -> str | Path:
         """This explorer as one offline HTML file (``bertviz_graph.html``), starting from the view on screen:
         the page text, or written to ``path`` (returns the path)."""
-        from bertviz_graph.html import build_payload, page, write_page
+        from bertviz_graph.html import (  # lazy: start-up (PIL, cachetools, plotly, rich)
+            build_payload,
+            page,
+            write_page,
+        )
 
         payload = build_payload(self._graph, text=text, pair=pair, weights=weights, view=self._view)
         return page(payload) if path is None else write_page(payload, path)
@@ -346,7 +349,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     @traitlets.observe("state")
     def _on_state(self, change: dict) -> None:
-        from bertviz_graph.view import View, ViewState
 
         st = ViewState.from_json_dict(change["new"])
         if st != self._view.state:  # set from outside (JS or ``w.state = {...}``)
@@ -355,8 +357,8 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
             self._render()
 
     def _render(self) -> None:
-        from bertviz_graph.layout import layout_of
-        from bertviz_graph.render.svg import to_svg
+        from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
+        from bertviz_graph.render.svg import to_svg  # lazy: start-up (PIL, cachetools)
 
         lv = layout_of(self._view)
         fills, tips = self._run_colours(lv)
@@ -419,7 +421,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
         self.details = self._details_for(nid)
 
     def _details_for(self, nid: str) -> dict[str, Any]:
-        from bertviz_graph.presenters.details import details
 
         d = details(self._h, nid, self._view)
         if d["mapping"]:  # the widget has one pane: the mapping follows the rows
@@ -430,11 +431,9 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
     # --- search -----------------------------------------------------------------------------------------
     @traitlets.observe("search")
     def _on_search(self, change: dict) -> None:
-        from bertviz_graph.view import find
 
         q = change["new"] or ""
         found = find(self._h, q) if q.strip() else []
-        from bertviz_graph.presenters.search import summary
 
         with self.hold_sync():
             self.matches = found
@@ -525,7 +524,6 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
 
     def _check_group(self, gid: str) -> None:
         if gid not in self._h.groups or gid == ROOT:
-            from bertviz_graph.view import nearby
 
             raise UserError(f"no group '{gid}' in this model", nearby(self._h, gid))
 

@@ -16,6 +16,7 @@ from typing import Any
 from bertviz_graph.errors import UserError
 from bertviz_graph.presenters import analysis as pa
 from bertviz_graph.presenters import analysis_colors as ac
+from bertviz_graph.pruning.data import BUILTIN_SENTENCES
 
 
 def analysis_box(model: Any, kind: str = "heads", compute: bool = True, widget: Any = None,
@@ -85,7 +86,6 @@ def open_head_in(w: Any, layer: int, head: int) -> list[Any]:
         raise UserError("this box is not attached to a graph widget", 'use w.analysis("heads") on a GraphWidget')
     pa.head_target(w.graph, layer, head)  # a UserError for a head the model does not have
     if "_bv_acts" not in w.__dict__:  # the map needs a run: the first built-in sentence the analysis used
-        from bertviz_graph.prune.data import BUILTIN_SENTENCES
 
         w.run(BUILTIN_SENTENCES[0])
     w.highlight_head(layer, head)
@@ -97,7 +97,7 @@ def analysis_colours(w: Any, lv: Any, tips: dict[str, Any]) -> tuple[dict[str, s
     """(fills, tooltips) of the widget's picture for an analysis colour-by (``w.color_by = "rank"``,
     "ffn_cka", "ffn_task"): the app's values and scale (presenters.analysis_colors, app.context.color_for),
     computed once per widget."""
-    from bertviz_graph.app.context import NO_VALUE, color_for
+    from bertviz_graph.app.context import NO_VALUE, color_for  # lazy: start-up (PIL, cachetools)
 
     mode = w.color_by
     cache = w.__dict__.setdefault("_bv_analysis_colours", {})

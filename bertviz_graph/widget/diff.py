@@ -1,5 +1,5 @@
 """Two models side by side in a notebook: two explorer widgets whose views open, close and select together
-(through the structural alignment of ``bertviz_graph.diff``), above the comparison's summary; the
+(through the structural alignment of ``bertviz_graph.comparison``), above the comparison's summary; the
 differences are outlined in both pictures as in the app's Compare tab (``presenters.diff``).
 
     d = bg.show_diff("bert-base-uncased", "distilbert-base-uncased")
@@ -13,7 +13,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bertviz_graph.diff import GraphDiff, diff_graphs
+from bertviz_graph.comparison import GraphDiff, diff_graphs
+from bertviz_graph.pipeline import graph_of
+from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT, diff_panel, visible_marks
+from bertviz_graph.render.diff_export import marks_css
+from bertviz_graph.view import View, ViewState
+from bertviz_graph.widget import GraphWidget
 
 
 class DiffWidgets:
@@ -22,13 +27,11 @@ class DiffWidgets:
     def __init__(self, d: GraphDiff, height: int = 760):
         import ipywidgets as W
 
-        from bertviz_graph.widget import GraphWidget
 
         self.diff = d
         self.a = GraphWidget(d.a, height=height)
         self.b = GraphWidget(d.b, height=height)
         self._busy = False
-        from bertviz_graph.presenters.diff import diff_panel
 
         self.panel = diff_panel(d, with_heatmaps=False)  # the marks and notes the app's Compare tab draws
         self._uid = uuid.uuid4().hex[:10]
@@ -55,9 +58,6 @@ class DiffWidgets:
         """Outline the differences in this side's picture (added, removed, changed ... as in the app): a
         <style> scoped to this picture by an attribute on its <svg>, since both pictures share a page and
         may use the same ids."""
-        from bertviz_graph.presenters.diff import visible_marks
-        from bertviz_graph.render.diff_export import marks_css
-        from bertviz_graph.view import View, ViewState
 
         w = self.a if side == "a" else self.b
         svg = w.svg
@@ -158,7 +158,6 @@ _CSS = """<style>
 
 def _legend(panel: Any) -> str:
     """What the outlines in the two pictures mean: only the kinds that occur (the app's words and colours)."""
-    from bertviz_graph.presenters.diff import MARK_STYLE, MARK_TEXT
 
     used = set(panel.marks_a.values()) | set(panel.marks_b.values())
     keys = "".join(f"<span style='border-color:{MARK_STYLE[k][0]}'>{_esc(k)}: {_esc(MARK_TEXT[k])}</span>"
@@ -174,7 +173,6 @@ def _esc(s: str) -> str:
 
 def show_diff(a: Any, b: Any, height: int = 760, **trace_kwargs: Any) -> DiffWidgets:
     """Two models (anything ``bertviz_graph.trace`` takes) side by side, aligned by structure and role."""
-    from bertviz_graph.pipeline import graph_of
 
     ga = a if hasattr(a, "hierarchy") and hasattr(a, "g") else graph_of(a, **trace_kwargs)
     gb = b if hasattr(b, "hierarchy") and hasattr(b, "g") else graph_of(b, **trace_kwargs)

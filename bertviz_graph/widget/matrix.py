@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bertviz_graph.errors import UserError
 from bertviz_graph.presenters import weights as pw
 from bertviz_graph.presenters.common import HOW, MAX_PX, HeadCounts
 from bertviz_graph.render import weights as rw
@@ -39,7 +40,6 @@ def matrix_payload(
     meta = m.meta()
     if highlight is not None:  # one head's slice outlined inside the picture (matrix.js draws the band)
         if not num_heads:
-            from bertviz_graph.errors import UserError
 
             raise UserError("this model has no attention-head count", "open a model whose config has the heads")
         mv = m.view

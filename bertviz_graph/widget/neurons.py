@@ -19,6 +19,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.neurons.views import neuron_view
+from bertviz_graph.presenters.charts import chart
+from bertviz_graph.presenters.common import click_action
+from bertviz_graph.presenters.network import network
+from bertviz_graph.presenters.neurons import mapping, neuron
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -40,40 +45,34 @@ class NeuronMethods:
         """The textbook drawing of the selected (or given) Linear, or of one attention head's slice of it.
 
         A block holding several Linears (Self-attention) raises a UserError that lists them."""
-        from bertviz_graph.neurons.views import neuron_view
 
         # the plain drawing (the app's side panel wraps its title: presenters.neurons.layer)
         return neuron_view(self.graph, self._neuron_target(node_id), head, store=self.weights, **kw)
 
     def neuron(self, out_index: int, node_id: str | None = None, head: int | None = None) -> go.Figure:
         """All incoming weights of output neuron ``out_index`` of the selected (or given) Linear."""
-        from bertviz_graph.presenters.neurons import neuron
 
         return neuron(self.graph, self._neuron_target(node_id), out_index, head, store=self.weights)
 
     def mapping(self, node_id: str | None = None) -> list[tuple[str, str]]:
         """The selected (or given) element in neural-network terms: [(graph element, meaning)]."""
-        from bertviz_graph.presenters.neurons import mapping
 
         return mapping(self.graph, self._neuron_target(node_id))
 
     def network(self, compact: bool = False, link: bool = True) -> go.Figure:
         """The whole model as a stack of neuron layers whose widths are the real sizes; ×N marks repeats.
         The selected node's band is outlined."""
-        from bertviz_graph.presenters.network import network
 
         return self._linked(network(self.hierarchy, getattr(self, "selected", "") or None, compact=compact), link)
 
     def chart(self, metric: str = "params", kind: str = "sunburst", series: str = "fold",
               link: bool = True) -> go.Figure:
         """Sunburst or treemap of parameters ("params") or FLOPs ("flops") by group."""
-        from bertviz_graph.presenters.charts import chart
 
         return self._linked(chart(self.hierarchy, metric, kind, height=760, series=series), link)
 
     # --- clicks in a figure open the group in this widget -----------------------------------------------
     def _open_from_figure(self, gid: Any) -> None:
-        from bertviz_graph.presenters.common import click_action
 
         act = click_action(self.hierarchy, gid)
         if act is None:

@@ -17,8 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph import format as fmt
+from bertviz_graph.details import weights_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.format import count, pct
+from bertviz_graph.presenters.common import is_trained
+from bertviz_graph.presenters.pruning import head_grid_figure, prune_controls_state, pruning_panel
+from bertviz_graph.pruning.job import Job, run_prune
+from bertviz_graph.pruning.methods import METHODS
 from bertviz_graph.threads import start_background
 from bertviz_graph.widget.prune_controls import PruneControls
 
@@ -62,7 +68,6 @@ def prune_graph(graph: Any, method: str = "magnitude", amount: float = 0.3, sent
     """Prune a copy of ``graph``'s model; returns the job (``.graph`` the traced copy, ``.folder`` its
     temporary folder, ``.effect`` the agreement with the original). A UserError for bad input. Pass a
     ``prune.job.Job`` to watch its ``step`` from another thread."""
-    from bertviz_graph.prune.job import run_prune
 
     job = run_prune(graph, method, amount, source_of(graph), job=job, sentences=sentences)
     if job.state != "done":
@@ -88,8 +93,6 @@ def _panel_parts(graph: Any, with_graph: bool = False) -> tuple[list, Any]:
     import ipywidgets as W
     import plotly.graph_objects as go
 
-    from bertviz_graph.details import weights_for
-    from bertviz_graph.presenters.pruning import head_grid_figure, pruning_panel
 
     p = pruning_panel(graph, weights_for(graph))
     parts: list = [W.HTML(_panel_html(graph, p))]
@@ -106,7 +109,7 @@ def _panel_parts(graph: Any, with_graph: bool = False) -> tuple[list, Any]:
 def _pruned_graph(graph: Any):
     """The pruned copy in the explorer, opened down to the first group whose heads or neurons were pruned,
     so its strip (pruned units greyed) is on screen without a click."""
-    from bertviz_graph.widget import GraphWidget
+    from bertviz_graph.widget import GraphWidget  # lazy: cycle (bertviz_graph.widget loads this module)
 
     w = GraphWidget(graph, height=560)
     marked = [gid for gid, g in graph.hierarchy.groups.items() if g.attrs.get("prune_mask")]
@@ -119,11 +122,6 @@ def pruning_widget(graph: Any):
     """An ipywidgets VBox: prune controls, summary, per-layer savings, the heads grid."""
     import ipywidgets as W
 
-    from bertviz_graph.details import weights_for
-    from bertviz_graph.presenters.common import is_trained
-    from bertviz_graph.presenters.pruning import prune_controls_state
-    from bertviz_graph.prune.job import Job
-    from bertviz_graph.prune.methods import METHODS
 
     ok, why = prune_controls_state(graph, is_trained(graph, weights_for(graph)))
     controls = PruneControls(list(METHODS), method="magnitude", amount=0.3, disabled=not ok)
@@ -151,9 +149,9 @@ def pruning_widget(graph: Any):
                 status.value = "drawing the pruned copy…"
             parts, box.panel = _panel_parts(job.graph, with_graph=True)
             body.children = parts
-            status.value = (f"Showing the pruned copy ({job.elapsed:.1f} s), in the temporary folder "
+            status.value = (f"Showing the pruned copy ({fmt.seconds(job.elapsed, 1)}), in the temporary folder "
                             f"(<code>{html.escape(str(job.folder))}</code>): "
-                            "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.prune.job.export_folder"
+                            "this panel's <code>.job.folder</code>, written out with <code>bertviz_graph.pruning.job.export_folder"
                             "</code>. The original is unchanged.")
         finally:
             controls.disabled = False
@@ -164,15 +162,15 @@ def pruning_widget(graph: Any):
             with lock:
                 if job.state not in ("queued", "running"):
                     return
-                status.value = html.escape(f"pruning with {job.method} at {job.amount:.0%}: {job.step}… "
-                                           f"{time.monotonic() - job.started:.0f} s")
+                status.value = html.escape(f"pruning with {job.method} at {fmt.percent(job.amount, 0)}: {job.step}… "
+                                           f"{fmt.seconds(time.monotonic() - job.started, 0)}")
             worker.join(0.5)
 
     def on_prune(method: str, amount: float) -> None:
         """Prune with the method and amount the page showed at the click (they come with the message)."""
         controls.disabled = True
         job = Job(id="widget", method=method, amount=amount, source=source_of(graph))
-        status.value = html.escape(f"pruning with {job.method} at {job.amount:.0%}…")
+        status.value = html.escape(f"pruning with {job.method} at {fmt.percent(job.amount, 0)}…")
         worker = start_background(work, job, name="bv-prune-widget")
         threading.Thread(target=tick, args=(job, worker), name="bv-prune-tick", daemon=True).start()
 

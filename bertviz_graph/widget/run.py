@@ -20,6 +20,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.format import short
+from bertviz_graph.hierarchy.heads import head_counts
+from bertviz_graph.presenters.weights import head_slice_figures
+from bertviz_graph.run.attention import attention_maps
+from bertviz_graph.run.predict import predict
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -29,7 +34,7 @@ class RunMethods:
     """Mixed into ``GraphWidget``: needs ``graph``, ``hierarchy`` and ``selected``."""
 
     def _session(self):
-        from bertviz_graph.presenters.run_session import RunSession
+        from bertviz_graph.presenters.run_session import RunSession  # lazy: start-up (cachetools)
 
         s = self.__dict__.get("_bv_run_session")
         if s is None:
@@ -53,7 +58,7 @@ class RunMethods:
     def activation(self, node_id: str | None = None, token: int | None = None, edge: str | None = None) -> go.Figure:
         """The selected (or given) op or module's output for the run, as a [tokens × features] heatmap; with
         ``edge`` (or a selected edge and no selected box) the tensor that edge carries."""
-        from bertviz_graph.presenters.activations import (
+        from bertviz_graph.presenters.activations import (  # lazy: start-up (plotly)
             check_token,
             edge_view,
             op_for,
@@ -79,7 +84,11 @@ class RunMethods:
 
     def fired(self, node_id: str | None = None, token: int = 0) -> go.Figure:
         """Neuron view of the selected (or given) Linear for one token: inputs, outputs, strongest w·x."""
-        from bertviz_graph.presenters.activations import linear_module, neuron_figure, neuron_view
+        from bertviz_graph.presenters.activations import (  # lazy: start-up (plotly)
+            linear_module,
+            neuron_figure,
+            neuron_view,
+        )
 
         acts = self._acts()
         lin = linear_module(self.graph, self.hierarchy, node_id or getattr(self, "selected", ""))
@@ -97,29 +106,32 @@ class RunMethods:
 
     def attention(self, layer: int | None = None, head: int | None = None, threshold: float = 0.0) -> go.Figure:
         """Model view (no ``layer``), a layer's head-mean map, or one head's map."""
-        from bertviz_graph.presenters.attention import grid_figure, map_figure
-        from bertviz_graph.run.attention import attention_maps
+        from bertviz_graph.presenters.attention import (  # lazy: start-up (plotly)
+            grid_figure,
+            map_figure,
+        )
 
         am = attention_maps(self.graph, self._acts())
         return grid_figure(am, threshold) if layer is None else map_figure(am, layer, head, threshold)
 
     def head_view(self, layer: int = 0, heads: list[int] | None = None, token: int | None = None) -> go.Figure:
-        from bertviz_graph.presenters.activations import check_token
-        from bertviz_graph.presenters.attention import head_view_figure
-        from bertviz_graph.run.attention import attention_maps
+        from bertviz_graph.presenters.activations import check_token  # lazy: start-up (plotly)
+        from bertviz_graph.presenters.attention import head_view_figure  # lazy: start-up (plotly)
 
         acts = self._acts()
         return head_view_figure(attention_maps(self.graph, acts), layer, heads, check_token(acts, token))
 
     def residual(self) -> go.Figure:
-        from bertviz_graph.presenters.activations import residual_figure, residual_norms
+        from bertviz_graph.presenters.activations import (  # lazy: start-up (plotly)
+            residual_figure,
+            residual_norms,
+        )
 
         acts = self._acts()
         labels, norms = residual_norms(self.graph, acts)
         return residual_figure(labels, norms, acts.labels)
 
     def predictions(self, other: str | None = None, k: int = 5) -> Any:
-        from bertviz_graph.run.predict import predict
 
         return predict(self._session().runnable, self._acts(), k=k, other=other)
 
@@ -127,7 +139,7 @@ class RunMethods:
     def select_edge(self, edge_id: str) -> Any:
         """Select a drawn edge (what a click on it does): the details panel shows the tensor it carries for
         the sentence run with ``w.run`` (heatmap, statistics, top features per token)."""
-        from bertviz_graph.presenters.activations import edge_tensors
+        from bertviz_graph.presenters.activations import edge_tensors  # lazy: start-up (plotly)
 
         edge_tensors(self.graph, self.view, edge_id)  # a UserError for an edge not drawn
         with self.hold_sync():
@@ -138,7 +150,10 @@ class RunMethods:
         return self
 
     def _edge_details(self, edge_id: str) -> dict[str, Any]:
-        from bertviz_graph.presenters.activations import edge_details, edge_tensors
+        from bertviz_graph.presenters.activations import (  # lazy: start-up (plotly)
+            edge_details,
+            edge_tensors,
+        )
 
         acts = self.__dict__.get("_bv_acts")
         if acts is None:
@@ -154,14 +169,18 @@ class RunMethods:
         acts = self.__dict__.get("_bv_acts")
         if acts is None:
             return {}, {}
-        from bertviz_graph.presenters.activations import edge_tips
+        from bertviz_graph.presenters.activations import edge_tips  # lazy: start-up (plotly)
 
         tips: dict[str, Any] = {"edges": edge_tips(self.graph, self.view, acts), "nodes": {}}
         mode = getattr(self, "color_by", "role")
         if mode not in ("activation", "change"):
             return {}, tips
-        from bertviz_graph.app.context import NO_VALUE, color_for
-        from bertviz_graph.presenters.activations import change_values, node_sizes, op_for
+        from bertviz_graph.app.context import NO_VALUE, color_for  # lazy: start-up (PIL, cachetools)
+        from bertviz_graph.presenters.activations import (  # lazy: start-up (plotly)
+            change_values,
+            node_sizes,
+            op_for,
+        )
 
         boxes = [n.id for n in lv.view.nodes if not n.expanded]
         if mode == "change":
@@ -172,7 +191,6 @@ class RunMethods:
         values = {k: v for k, v in got.items() if isinstance(v, float) and v > 0}
         hi = max(values.values(), default=0.0)
         title = "change ‖out − in‖/‖in‖" if mode == "change" else "activation RMS"
-        from bertviz_graph.format import short
 
         tips["nodes"] = {k: (f"{title}: {short(v)}" if isinstance(v, float) else f"{title}: no value ({v})")
                          for k, v in got.items()}
@@ -182,8 +200,7 @@ class RunMethods:
     def highlight_head(self, layer: int, head: int, which: str = "query") -> Any:
         """Select layer ``layer``'s ``which`` Linear (query, key, value, or "output") and outline head
         ``head``'s slice inside its weight matrix (the rest dimmed) in the matrix pane."""
-        from bertviz_graph.presenters.attention import head_params
-        from bertviz_graph.run.attention import attention_maps
+        from bertviz_graph.presenters.attention import head_params  # lazy: start-up (plotly)
 
         am = attention_maps(self.graph, self._acts())
         if not 0 <= int(layer) < am.layers:
@@ -202,10 +219,7 @@ class RunMethods:
 
     def head_slices(self, layer: int, head: int) -> list[go.Figure]:
         """Head ``head`` of layer ``layer`` outlined inside its Q, K, V and output-projection weights."""
-        from bertviz_graph.hierarchy.heads import head_counts
-        from bertviz_graph.presenters.attention import head_params
-        from bertviz_graph.presenters.weights import head_slice_figures
-        from bertviz_graph.run.attention import attention_maps
+        from bertviz_graph.presenters.attention import head_params  # lazy: start-up (plotly)
 
         am = attention_maps(self.graph, self._acts())
         counts = head_counts(self._h.ctx) or am.heads  # query and key/value heads: K/V slices follow the KV heads
@@ -214,13 +228,16 @@ class RunMethods:
 
     def _prediction_rows(self, nid: str) -> list[list[str]]:
         """Rows of the run's predictions when ``nid`` is the output node or the head group (after w.run)."""
-        from bertviz_graph.presenters.activations import output_boxes, prediction_rows
+        from bertviz_graph.presenters.activations import (  # lazy: start-up (plotly)
+            output_boxes,
+            prediction_rows,
+        )
 
         acts = self.__dict__.get("_bv_acts")
         if acts is None or nid not in output_boxes(self.graph, self.hierarchy):
             return []
         try:
-            from bertviz_graph.run.predict import predict
+            from bertviz_graph.run.predict import predict  # lazy: guarded (inside a try)
 
             return [["predictions", "↓ (w.predictions() for the object)"],
                     *prediction_rows(predict(self._session().runnable, acts))]

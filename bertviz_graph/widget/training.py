@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.presenters.training import tab_data
+from bertviz_graph.presenters.training import grad_heatmap, strip_figure, strongest_edge, tab_data
 from bertviz_graph.presenters.training_graph import MODES, picture
+from bertviz_graph.train.step import train_step
 from bertviz_graph.train.update import OPTIMIZERS
 
 TRAIN_MODES = tuple(MODES)  # colour-by modes that show the widget's training step
@@ -29,7 +30,6 @@ class TrainMethods:
     def train_step(self, text: str, pair: str | None = None, optimizer: str = "sgd", **kwargs: Any):
         """One real step (``train.step.train_step``); ``optimizer`` (sgd | adamw) is the one whose update
         colour-by "update" and the edge rule show."""
-        from bertviz_graph.train.step import train_step
 
         if optimizer not in OPTIMIZERS:
             raise UserError(f"unknown optimizer {optimizer!r}", f"choose one of: {', '.join(OPTIMIZERS)}")
@@ -69,13 +69,11 @@ class TrainMethods:
         return step
 
     def training(self, optimizer: str = "sgd"):
-        from bertviz_graph.presenters.training import strip_figure
 
         return strip_figure(self._step(), optimizer)
 
     def edge_rule(self, module: str | None = None, out_index: int | None = None, in_index: int | None = None) -> str:
-        from bertviz_graph.presenters import activations as PA
-        from bertviz_graph.presenters.training import strongest_edge
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         step = self._step()
         module = module or PA.linear_module(self.graph, self.hierarchy, self.selected)
@@ -87,8 +85,7 @@ class TrainMethods:
         return "\n".join(step.edge(module, out_index, in_index, opt).lines())
 
     def gradient(self, node_id: str | None = None, input: int = 0):
-        from bertviz_graph.presenters import activations as PA
-        from bertviz_graph.presenters.training import grad_heatmap
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         op = PA.op_for(self.graph, self.hierarchy, node_id or self.selected)
         if op is None:
@@ -100,7 +97,7 @@ class TrainMethods:
         step = self.__dict__.get("_bv_step")
         if step is None:
             return
-        from bertviz_graph.presenters import activations as PA
+        from bertviz_graph.presenters import activations as PA  # lazy: start-up (plotly)
 
         module = PA.linear_module(self.graph, self.hierarchy, self.selected) if self.selected else None
         try:

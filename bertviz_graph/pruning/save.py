@@ -11,8 +11,8 @@ import torch.nn as nn
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.io import write_folder_atomic
-from bertviz_graph.prune.core import PruneRecord
-from bertviz_graph.prune.methods import RECORD_KEY
+from bertviz_graph.pruning.core import PruneRecord
+from bertviz_graph.pruning.methods import RECORD_KEY
 
 _NOT_COPIED = {"config.json", "model.safetensors.index.json"}
 _NOT_COPIED_SUFFIX = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".pkl", ".onnx", ".h5", ".msgpack")

@@ -8,7 +8,7 @@ A job has an unguessable id (``secrets.token_urlsafe``) and a folder ``<root>/<i
 ``status.json`` (state, step, effect, owner hash; written atomically) and the copy, so any worker answers
 a status poll, and only the tab that holds the owner secret may poll it. At most ``max_jobs()`` run at once
 per server (default 2, ``BERTVIZ_GRAPH_MAX_JOBS``) and one per tab; finished copies beyond ``MAX_BYTES``
-(2 GiB) are removed oldest first. The job takes the torch lock per forward pass only (prune/api.py).
+(2 GiB) are removed oldest first. The job takes the torch lock per forward pass only (pruning/api.py).
 ``export_folder`` copies a copy to a folder the user names (the CLI, the widget), atomically.
 """
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import write_folder_atomic
-from bertviz_graph.prune.methods import RECORD_KEY, check_method
+from bertviz_graph.io import write_atomic, write_folder_atomic
+from bertviz_graph.pruning.methods import RECORD_KEY, check_method
 from bertviz_graph.threads import start_background
 
 TEMP_PREFIX = "bvg-jobs-"
@@ -141,7 +141,6 @@ class Job:
         """Write status.json (atomically) for any worker to read; a no-op for a direct (widget) run."""
         if self.home is None:
             return
-        from bertviz_graph.io import write_atomic
 
         d = {**self.status(), "owner": self.owner, "pid": os.getpid(), "time": time.time(),
              "t0": time.time() - (time.monotonic() - self.started)}
@@ -158,8 +157,8 @@ def run_prune(model: Any, method: str, amount: float, source: str, job: Job | No
               sentences: Any = None) -> Job:
     """Prune ``model`` (name, folder or OpGraph) into a temporary folder, measure the effect, trace the
     result. Synchronous (the thread body; the widget calls it directly). Errors land in ``job.error``."""
-    from bertviz_graph.pipeline import graph_of
-    from bertviz_graph.prune.api import prune
+    from bertviz_graph.pipeline import graph_of  # lazy: start-up (networkx)
+    from bertviz_graph.pruning.api import prune  # lazy: start-up (numpy, torch)
 
     job = job or Job(id="direct", method=method, amount=float(amount), source=source)
     job.state = "running"
@@ -299,7 +298,7 @@ def result_folder(job_id: Any) -> Path | None:
 
 def export_folder(folder: str | Path, out: str | Path, force: bool = False) -> Path:
     """Copy a pruned copy to ``out`` (a normal model folder), atomically; refuses an existing folder."""
-    from bertviz_graph.prune.save import check_output_folder
+    from bertviz_graph.pruning.save import check_output_folder  # lazy: start-up (numpy, torch)
 
     if not str(out or "").strip():
         raise UserError("no output folder given", "type the folder to write, e.g. ~/minilm-pruned")

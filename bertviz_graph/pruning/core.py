@@ -26,11 +26,14 @@ import torch
 import torch.nn as nn
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.prune import heads as H
-from bertviz_graph.prune import magnitude as M
-from bertviz_graph.prune import neurons as N
-from bertviz_graph.prune.arch import find_layers
-from bertviz_graph.prune.methods import NEEDS_DATA, check_method, family
+from bertviz_graph.pruning import heads as H
+from bertviz_graph.pruning import magnitude as M
+from bertviz_graph.pruning import neurons as N
+from bertviz_graph.pruning.arch import find_layers
+from bertviz_graph.pruning.lowrank import low_rank_prune
+from bertviz_graph.pruning.methods import NEEDS_DATA, check_method, family
+from bertviz_graph.pruning.metrics import loss_for, reference
+from bertviz_graph.pruning.redundant import redundancy_scores
 
 
 @dataclass
@@ -77,13 +80,11 @@ def head_scores(model: nn.Module, method: str, batches: list[dict], tokenizer=No
     """(layers × heads scores, their name); the lowest are pruned first."""
     layers = find_layers(model, "heads")
     if method == "heads-importance":
-        from bertviz_graph.prune.metrics import loss_for, reference
 
         ref = reference(model, batches, tokenizer)
         return H.head_importance(model, layers, batches, loss_for(model, ref, batches, tokenizer, labels),
                                  normalize=True), "importance (Michel et al., per-layer L2 normalised)"
     if method == "heads-redundant":
-        from bertviz_graph.prune.redundant import redundancy_scores
 
         return redundancy_scores(model, batches, tokenizer, labels), "redundancy order (0 = pruned first)"
     if method == "heads-entropy":
@@ -119,7 +120,6 @@ def apply_choice(model: nn.Module, method: str, amount: float, scores: torch.Ten
     elif method == "random":
         M.random_prune(model, amount, seed)
     elif method == "low-rank":
-        from bertviz_graph.prune.lowrank import low_rank_prune
 
         low_rank_prune(model, amount)
     else:

@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.prune.core import PruneRecord, check_method, prune_module
+from bertviz_graph.pruning.core import PruneRecord, check_method, prune_module
+from bertviz_graph.pruning.data import BUILTIN_SENTENCES, batches, read_sentences
+from bertviz_graph.pruning.holdout import split
+from bertviz_graph.pruning.intervals import lee_with_interval, probe_interval_metric
+from bertviz_graph.pruning.metrics import agreement, reference
+from bertviz_graph.pruning.save import save_pruned
+from bertviz_graph.pruning.sweep import TASKS, task_metric
+from bertviz_graph.run.load import load_runnable
+from bertviz_graph.sources.resolve import resolve
+from bertviz_graph.torch_lock import lock_each_call
 
 
 def load_trained(model: Any, head: str = "auto", own: bool = True):
     """The runnable trained model behind a name, folder or graph; ``own``: a model the caller may change
     (the process-wide cached one is shared with the other panels)."""
-    from bertviz_graph.run.load import load_runnable
 
     kwargs = {"head": head}
     if own and "cached" in inspect.signature(load_runnable).parameters:
@@ -36,7 +44,6 @@ def load_trained(model: Any, head: str = "auto", own: bool = True):
 def sentence_batches(tokenizer, sentences: list[str] | str | Path | None = None, batch_size: int = 32,
                      keep_order: bool = False):
     """Batches of the user's sentences (a list, or a text file with one per line) or the built-in set."""
-    from bertviz_graph.prune.data import BUILTIN_SENTENCES, batches, read_sentences
 
     if tokenizer is None:
         raise UserError("this model has no tokenizer, so sentences cannot be scored",
@@ -78,25 +85,20 @@ class Pruned:
         95% interval (``lee_spearman_lo``/``_hi``), ``task="probe"`` the held-out accuracy of a
         logistic-regression probe on ``labelled`` sentences (a 'LABEL sentence' file; default Pang & Lee) with its
         bootstrap 95% interval over the sentences (``probe_accuracy_lo``/``_hi``)."""
-        from bertviz_graph.prune.metrics import agreement
 
         out = agreement(self.model, self._reference, self._batches, self.tokenizer)
         if task == "lee":
-            from bertviz_graph.prune.intervals import lee_with_interval
 
             out.update(lee_with_interval(self.tokenizer)(self.model))
         elif task == "probe":
-            from bertviz_graph.prune.intervals import probe_interval_metric
 
             out.update(probe_interval_metric(self.tokenizer, labelled)(self.model))
         elif task is not None:
-            from bertviz_graph.prune.sweep import TASKS, task_metric
 
             out[TASKS[task]] = task_metric(task, self.tokenizer, labelled)(self.model)
         return out
 
     def save(self, out: str | Path, force: bool = False) -> Path:
-        from bertviz_graph.prune.save import save_pruned
 
         return save_pruned(self.model, self.record, out, self.source_folder, self.tokenizer, force)
 
@@ -109,13 +111,9 @@ def prune(model: Any, method: str = "magnitude", amount: float = 0.3, *, sentenc
     which no method saw (``held_out=False``: both on all of them, in-sample)."""
     import torch
 
-    from bertviz_graph.prune.data import batches
-    from bertviz_graph.prune.holdout import split
-    from bertviz_graph.prune.metrics import reference
 
     check_method(method, amount)
     run = load_trained(model, head=head)
-    from bertviz_graph.torch_lock import lock_each_call
 
     lock_each_call(run.model)  # the torch lock per forward pass, never for the whole job (app stays responsive)
     texts, _bats = sentence_batches(run.tokenizer, sentences, keep_order=labels is not None)
@@ -152,8 +150,7 @@ def _offsets(bats: list[dict]) -> list[int]:
 
 
 def _folder_of(model: Any, run: Any) -> Path | None:
-    from bertviz_graph.graph import OpGraph
-    from bertviz_graph.sources.resolve import resolve
+    from bertviz_graph.graph import OpGraph  # lazy: start-up (networkx)
 
     try:
         if isinstance(model, OpGraph):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn as nn
 
-from bertviz_graph.prune.arch import LayerParts, query_key_outputs
+from bertviz_graph.pruning.arch import LayerParts, query_key_outputs
 
 
 @contextmanager

@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.prune.arch import LayerParts, find_layers
+from bertviz_graph.pruning.arch import LayerParts, find_layers
 
 
 def _sliced(lin: nn.Linear, rows: torch.Tensor | None = None, cols: torch.Tensor | None = None) -> nn.Linear:

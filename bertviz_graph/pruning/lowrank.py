@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bertviz_graph.prune.arch import linear_weights
+from bertviz_graph.pruning.arch import linear_weights
 
 
 def rank_for(shape: tuple[int, int], amount: float) -> int:

@@ -11,9 +11,9 @@ import torch
 import torch.nn as nn
 
 from bertviz_graph.analyze.heads import attention_rows, js_sums
-from bertviz_graph.prune.arch import find_layers
-from bertviz_graph.prune.heads import head_importance
-from bertviz_graph.prune.metrics import loss_for, reference
+from bertviz_graph.pruning.arch import find_layers
+from bertviz_graph.pruning.heads import head_importance
+from bertviz_graph.pruning.metrics import loss_for, reference
 
 
 def redundancy_order(dist: np.ndarray, importance: np.ndarray | None = None) -> list[int]:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import numpy as np
 import torch.nn as nn
 
-from bertviz_graph.prune.data import batches, lee_corpus, probe_sentences
-from bertviz_graph.prune.metrics import sentence_embeddings, spearman
+from bertviz_graph.pruning.data import batches, lee_corpus, probe_sentences
+from bertviz_graph.pruning.metrics import sentence_embeddings, spearman
 
 N_BOOT = 1000
 

@@ -6,8 +6,6 @@ heads and neurons and the magnitude thresholds are computed once on the unpruned
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,13 +16,15 @@ import torch
 import torch.nn as nn
 
 from bertviz_graph.errors import UserError
-from bertviz_graph.prune import magnitude as M
-from bertviz_graph.prune.arch import find_layers, linear_weights
-from bertviz_graph.prune.core import apply_choice, head_scores, neuron_scores
-from bertviz_graph.prune.data import batches, lee_corpus, probe_sentences
-from bertviz_graph.prune.intervals import lee_with_interval, probe_interval_metric
-from bertviz_graph.prune.methods import BASELINE, check_method, family
-from bertviz_graph.prune.metrics import (
+from bertviz_graph.format import to_csv  # one CSV writer (sweeps, analyses); re-exported here
+from bertviz_graph.io import write_atomic
+from bertviz_graph.pruning import magnitude as M
+from bertviz_graph.pruning.arch import find_layers, linear_weights
+from bertviz_graph.pruning.core import apply_choice, head_scores, neuron_scores
+from bertviz_graph.pruning.data import batches, lee_corpus, probe_sentences
+from bertviz_graph.pruning.intervals import lee_with_interval, probe_interval_metric
+from bertviz_graph.pruning.methods import BASELINE, check_method, family
+from bertviz_graph.pruning.metrics import (
     agreement,
     probe_accuracy,
     reference,
@@ -171,16 +171,6 @@ def sweep(model: nn.Module, tokenizer, methods: list[str], amounts: list[float],
     return rows
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
-
-
 METRIC_LABELS = {"embedding_cosine": "embedding cosine to unpruned", "lee_spearman": "Lee human-similarity ρ",
                  "probe_accuracy": "probe accuracy (held out)",
                  "fill_mask_top1_agreement": "fill-mask top-1 agreement",
@@ -218,7 +208,6 @@ def figure(rows: list[dict[str, Any]], title: str = ""):
 
 
 def write_curve(rows: list[dict[str, Any]], out: Path, title: str = "") -> None:
-    from bertviz_graph.io import write_atomic
 
     suffix = out.suffix.lower()
     if suffix == ".csv":

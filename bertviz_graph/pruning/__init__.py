@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bertviz_graph.prune.methods import BASELINE, METHODS, RECORD_KEY, check_method
+from bertviz_graph.pruning.methods import BASELINE, METHODS, RECORD_KEY, check_method
 
 __all__ = ["prune", "Pruned", "METHODS", "BASELINE", "RECORD_KEY", "PruneRecord", "check_method",
            "load_trained", "sentence_batches"]
@@ -24,5 +24,5 @@ def __getattr__(name: str) -> Any:  # torch is imported only when pruning is use
     if name in _LAZY:
         import importlib
 
-        return getattr(importlib.import_module(f"bertviz_graph.prune.{_LAZY[name]}"), name)
+        return getattr(importlib.import_module(f"bertviz_graph.pruning.{_LAZY[name]}"), name)
     raise AttributeError(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from bertviz_graph.prune.arch import LayerParts
+from bertviz_graph.pruning.arch import LayerParts
 
 
 @torch.no_grad()

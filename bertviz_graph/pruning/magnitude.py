@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from bertviz_graph.prune.arch import layer_of, linear_weights
+from bertviz_graph.pruning.arch import layer_of, linear_weights
 
 SCOPES = ("global", "layer", "matrix")
 

@@ -1,7 +1,7 @@
 """Compare two models: aligned hierarchies, what was added or removed, shape / parameter / FLOP deltas, and
 for weights of the same shape the difference itself (statistics and a heatmap).
 
-    from bertviz_graph.diff import diff_graphs
+    from bertviz_graph.comparison import diff_graphs
     d = diff_graphs(bg.trace("bert-base-uncased"), bg.trace("distilbert-base-uncased"))
     d.summary_lines()     # ["6 layers aligned: ...", "missing in B: bert.encoder.layer.1, ..."]
     d.partner("bert.encoder.layer.6")   # -> "distilbert.transformer.layer.3"
@@ -14,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bertviz_graph.diff.align import Alignment, Unit, align
+from bertviz_graph import format as fmt
+from bertviz_graph.comparison.align import Alignment, Unit, align, layer_groups
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.prune.methods import RECORD_KEY
+from bertviz_graph.hierarchy.tree import build_hierarchy
+from bertviz_graph.onnx.weights import OnnxWeights
+from bertviz_graph.pruning.methods import RECORD_KEY
+from bertviz_graph.sources.weights import WeightStore
 
 
 @dataclass
@@ -125,7 +129,7 @@ class GraphDiff:
         pa, pb = self.a.param_count(), self.b.param_count()
         fa = self.a.hierarchy.groups[""].flops if "" in self.a.hierarchy.groups else 0
         fb = self.b.hierarchy.groups[""].flops if "" in self.b.hierarchy.groups else 0
-        out.append(f"parameters {pa:,} → {pb:,} ({pb - pa:+,}); FLOPs {fa:,} → {fb:,} ({fb - fa:+,})")
+        out.append(f"parameters {fmt.count(pa)} → {fmt.count(pb)} ({fmt.signed(pb - pa)}); FLOPs {fmt.count(fa)} → {fmt.count(fb)} ({fmt.signed(fb - fa)})")
         for side, name in (("a", na), ("b", nb)):
             heads = self.removed_heads.get(side) or {}
             if heads:
@@ -143,13 +147,11 @@ class GraphDiff:
 def weight_source(graph: OpGraph):
     """The checkpoint's tensors (safetensors or an ONNX file's initializers), or None without one."""
     if graph.meta.get("onnx_file"):
-        from bertviz_graph.onnx.weights import OnnxWeights
 
         return OnnxWeights.for_graph(graph)
     files = [Path(p) for p in graph.meta.get("weight_files") or []]
     if not files or not all(f.is_file() for f in files):
         return None
-    from bertviz_graph.sources.weights import WeightStore
 
     return WeightStore.open(files)
 
@@ -178,7 +180,6 @@ def _weight_diff(wa, wb, na: str, nb: str) -> WeightDiff | None:
 
 def _removed_heads(graph: OpGraph) -> dict[str, list[int]]:
     """Heads pruned in this model, from the record prune writes into config.json: {layer group: heads}."""
-    from bertviz_graph.diff.align import layer_groups
 
     rec = (graph.meta.get("config") or {}).get(RECORD_KEY) or {}
     heads = rec.get("heads") or {}
@@ -189,7 +190,6 @@ def _removed_heads(graph: OpGraph) -> dict[str, list[int]]:
 
 
 def diff_graphs(a: OpGraph, b: OpGraph, compare_weights: bool = True) -> GraphDiff:
-    from bertviz_graph.hierarchy.tree import build_hierarchy
 
     for g in (a, b):
         if g.hierarchy is None:
