@@ -117,7 +117,7 @@ def strip_figure(step: Any, optimizer: str = "sgd", losses: list[float] | None =
         fig.add_trace(go.Scatter(x=list(range(1, len(losses) + 1)), y=losses, mode="lines+markers",
                                  name="loss"), 3, 1)
     fig.update_layout(showlegend=False, height=230 * n + 40, margin=dict(l=50, r=20, t=60, b=40),
-                      title=f"{step.objective} loss {step.loss:.4g}; {100 * step.counts.share:.2f}% of the numbers train",
+                      title=f"{step.objective} loss {step.loss:.4g}; {fmt.percent(step.counts.share, 2)} of the numbers train",
                       title_font_size=13)
     return fig
 
