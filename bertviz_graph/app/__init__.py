@@ -35,7 +35,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     from bertviz_graph.app.context import AppContext
     from bertviz_graph.app.layout import PANELS, tab_layout
     from bertviz_graph.app.layout import register as register_page
-    from bertviz_graph.app.registry import Registry
+    from bertviz_graph.app.registry import Registry, install_model_header
 
     C = AppContext(graph, direction=direction)
     panels = list(PANELS if panels is None else panels)
@@ -48,6 +48,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
         **dash_kwargs,
     )
     app.server.extensions["bertviz_graph.registry"] = Registry(C, policy)  # spec -> model (app/registry.py)
+    install_model_header(app.server)  # every answer names the model it was computed on
     app.layout = tab_layout(app, panels)  # called per page load: the page of the model the tab's URL names
     app.bv_panels = panels
     register_page(app)

@@ -97,13 +97,13 @@ def tab_layout(app, panels: list[ModuleType]):
     """``app.layout``: a function Dash calls on every page load, so each tab's page is built for the model
     its URL names (a reload or a bookmark reopens it); the title follows the page's model."""
     from bertviz_graph.app.guard import error_text
-    from bertviz_graph.app.registry import registry_of
+    from bertviz_graph.app.registry import model_for, registry_of
 
     def layout() -> html.Div:
         reg = registry_of(app)
         spec = spec_of_request()
         try:
-            return shell(reg.model_for(spec), panels, spec)
+            return shell(model_for(app, spec), panels, spec)  # model_for: the answer names its model
         except Exception as e:  # noqa: BLE001 - a bad bookmark opens the server's model, saying why
             return shell(reg.default, panels, "", f"could not open {spec[:200]}: {error_text(e)}")
 
