@@ -19,7 +19,9 @@ tap a closed box of the drawn SVG (the canvas writes the click event and the sel
 neurons), type a search. Clientside callbacks run in a browser; the one-input one-output ones (this app's
 are `v || null` bridges) are applied as pass-through, the others skipped. Prints: requests, errors (any non-200 or a Dash error body), p50/p95/max latency
 per callback request, and the server's resident memory (master + workers, from /proc) after warm-up and
-at the end, with the growth. Bounded: sessions × seconds, loopback only, each request times out at 60 s.
+at the end, with the growth. Before the timed part every model is primed in every worker (``prime``: warm-up by state), then the memory
+baseline is taken ``--warmup`` seconds into the timed part. Bounded: sessions × seconds, loopback only, each
+request times out at 60 s.
 """
 
 from __future__ import annotations
@@ -101,6 +103,31 @@ def fresh_loads(base: str, deps: list[dict]) -> str:
     return (f"after tab B switched ({href}): 12 fresh loads of tab A named {sorted(set(names['A']))} "
             f"({names['A'].count(MODELS[0])}/12 {MODELS[0]}), of tab B {sorted(set(names['B']))} "
             f"({names['B'].count(MODELS[1])}/12 {MODELS[1]})")
+
+
+def prime(base: str, deps: list[dict], models: dict[str, Facts], workers: int) -> str:
+    """Warm-up by state, not by time: every model runs every sentence and shows a weight in 2 × workers + 1
+    concurrent tabs (each new connection goes to whichever worker is free, so every worker very likely loads
+    every model), before the timed part starts; the memory baseline is taken after ``--warmup`` more seconds."""
+    t0, stats = time.time(), Stats()
+
+    def tab(facts: Facts, k: int) -> None:
+        s = Session(base, deps, facts, random.Random(1000 + k), stats)
+        for text in SENTENCES:
+            run = dict(s.props.get("bv-run.data") or {})
+            s.props["bv-run.data"] = {**run, "text": text, "pair": "", "ids": None, "nonce": (run.get("nonce") or 0) + 1}
+            s.fire({"bv-run.data"})
+        for pick, _closed in s.drawn()[:3]:
+            s.props["bv-selected.data"] = {"id": pick, "nonce": k}
+            s.fire({"bv-selected.data"})
+
+    threads = [threading.Thread(target=tab, args=(f, k)) for f in models.values() for k in range(2 * workers + 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (f"primed: {len(threads)} tabs ran {len(SENTENCES)} sentences each on every model in {time.time() - t0:.0f} s "
+            f"({len(stats.lat)} requests, {len(stats.errors)} errors)")
 
 
 class Facts:
@@ -346,6 +373,7 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
         assert all(f.stack for f in models.values()), {m: f.stack for m, f in models.items()}
         print("   stacks: " + ", ".join(f"{m} ×{f.stack[0]} of {f.stack[1]}" for m, f in models.items()), flush=True)
         print("   " + fresh_loads(base, deps), flush=True)
+        print("   " + prime(base, deps, models, workers), flush=True)
         stats = Stats()
         stop = time.time() + seconds
         t0 = time.time()

@@ -3,12 +3,15 @@ Linear, and bad input as one sentence."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
 import bertviz_graph as bg
+from bertviz_graph import jobs
 from bertviz_graph.app import make_app
 from bertviz_graph.run.load import load_runnable
 
@@ -34,6 +37,19 @@ def test_training_tab_step_edge_rule_and_bad_input(page, serve_dash, console_err
     want = float((torch.cosine_similarity(u, v, dim=0) - 0.5) ** 2)
     got = float(re.search(r"loss ([\d.e-]+)", status).group(1))
     assert got == pytest.approx(want, rel=1e-3)
+    # N steps on a copy: a job in the server's jobs folder that the tab polls; its first loss is this step's
+    page.fill("#bv-train-steps", "3")
+    page.click("#bv-train-steps-go")
+    page.wait_for_function("document.querySelector('#bv-train-job-status').textContent.includes('3 steps on a copy:"
+                           " loss')", timeout=120000)
+    m = re.search(r"loss ([\d.e-]+) → ([\d.e-]+)", page.text_content("#bv-train-job-status"))
+    assert float(m.group(1)) == pytest.approx(want, rel=1e-3)
+    page.wait_for_selector("#bv-train-compare", state="visible")
+    done = [json.loads((d / "status.json").read_text()) for d in jobs.temp_root().iterdir() if (d / "status.json").exists()]
+    done = [d for d in done if d.get("kind") == "train" and d["state"] == "done"]
+    last = max(done, key=lambda d: d["time"])
+    assert len(last["losses"]) == 3 and (Path(last["folder"]) / "config.json").is_file()
+    assert Path(last["folder"]).resolve().is_relative_to(jobs.temp_root().resolve())
     # select a Linear: the rule on its strongest edge, sum = autograd
     page.fill("#bv-search-input", "layer.0.attention.self.query")
     page.press("#bv-search-input", "Enter")

@@ -178,6 +178,10 @@ def status_text(st: dict) -> str:
         cos = eff.get("embedding_cosine")
         return (f"done in {st['elapsed']:.1f} s" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
                 + "; showing the pruned copy")
+    if st["state"] == "queued":
+        from bertviz_graph.jobs import queued_text
+
+        return queued_text(st)
     return f"{st['step']}… ({st['elapsed']:.0f} s)"
 
 

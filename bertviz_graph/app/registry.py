@@ -65,6 +65,15 @@ def budget_bytes() -> int:
         return DEFAULT_BUDGET_MB * 1024**2
 
 
+def _in_jobs_folder(text: str) -> bool:
+    from bertviz_graph.jobs import temp_root
+
+    try:
+        return Path(text).resolve().is_relative_to(temp_root().resolve()) and Path(text).is_absolute()
+    except (OSError, ValueError):
+        return False
+
+
 class Registry:
     """spec -> AppContext, LRU-bounded in entries (``size``) and in bytes (``max_bytes``: every model of this
     process, the default included). A model's size is re-read (``AppContext.nbytes``: graph, caches, runs,
@@ -102,6 +111,8 @@ class Registry:
             return text
         if self._default_folder is not None and Path(text).expanduser().resolve() == self._default_folder:
             return ""  # the server's own model by its folder ("Back" from a copy pruned from it)
+        if _in_jobs_folder(text):  # a copy this server made (a trained copy the Compare tab opens)
+            return str(Path(text).resolve())
         if self.policy.any_path:  # a path that exists, canonical (one registry entry); else as typed (errors)
             path = Path(text).expanduser()
             return str(path.resolve()) if path.exists() else text

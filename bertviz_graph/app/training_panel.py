@@ -5,10 +5,8 @@ immutable results, shared by content, never a tab's mutable state)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from dash import Input, Output, State, dcc, html
@@ -29,6 +27,8 @@ T_GO, T_STEPS, T_STEPS_GO = "bv-train-go", "bv-train-steps", "bv-train-steps-go"
 T_STATUS, T_STRIP, T_SEL, T_HEAT = "bv-train-status", "bv-train-strip", "bv-train-sel", "bv-train-heat"
 T_COMPARE, T_FOLDER = "bv-train-compare", "bv-train-folder"  # before/after in the Compare tab
 T_WGRAD = "bv-train-wgrad"  # ∂L/∂W of the selected Linear
+T_JOB, T_POLL, T_JOB_STATUS = "bv-train-job", "bv-train-poll", "bv-train-job-status"  # N steps: a job (train/job.py)
+T_LOSSES = "bv-train-losses"  # the finished job's losses (drawn into the strip)
 SETS = ["all", "last:2", "bias", "layernorm", "head", "lora:8"]
 CONFIG = {"displaylogo": False}
 _STEPS: OrderedDict[tuple, Any] = OrderedDict()
@@ -65,7 +65,9 @@ def layout(C: AppContext) -> html.Div:
                   html.Span("or"), dcc.Input(id=T_STEPS, value=5, type="number", min=2, max=50,
                                              style={"width": "55px"}),
                   html.Button("steps on a copy", id=T_STEPS_GO, n_clicks=0, className="bv-btn")], style=row),
-        dcc.Store(id=TRAIN, data=None), dcc.Store(id=T_FOLDER, data=None),
+        dcc.Store(id=TRAIN, data=None), dcc.Store(id=T_FOLDER, data=None), dcc.Store(id=T_JOB, data=None),
+        dcc.Store(id=T_LOSSES, data=None),
+        dcc.Interval(id=T_POLL, interval=1000, disabled=True), html.Div(id=T_JOB_STATUS, className="bv-explain"),
         html.Button("Compare before / after →", id=T_COMPARE, n_clicks=0, className="bv-btn",
                     style={"display": "none"}),
         dcc.Loading(html.Div("Press “Take one step”.", id=T_STATUS, className="bv-empty")),
@@ -82,7 +84,6 @@ def _key(C: AppContext, spec: dict) -> tuple:
 
 def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None, str | None]:
     from bertviz_graph.train.step import train_step
-    from bertviz_graph.train.update import train_steps
 
     key = _key(C, spec)
     with _LOCK:
@@ -93,22 +94,11 @@ def _step(C: AppContext, spec: dict) -> tuple[Any, list[float] | None, str | Non
     kw = dict(objective=obj, target=spec["target"], lr=float(spec["lr"] or 0))
     pair = spec["pair"] or None
     step = train_step(C.graph, run, spec["text"], pair, trainable=spec["set"], **kw)
-    losses, folder = None, None
-    if spec.get("steps"):
-        import tempfile
-
-        from bertviz_graph.train.update import save_trained
-
-        model, losses = train_steps(run, [{"text": spec["text"], "pair": pair, "target": spec["target"]}],
-                                    int(spec["steps"]), kw["lr"], spec["set"], spec["opt"], obj)
-        # the trained copy as a folder the Compare tab reads (a temporary one, removed when evicted)
-        folder = str(save_trained(model, Path(tempfile.mkdtemp(prefix="bvg-trained-")) / f"{run.name}-after-{len(losses)}-steps", run))
+    losses, folder = None, None  # N steps on a copy run as a job (train/job.py), polled by the tab
     with _LOCK:
         _STEPS[key] = (step, losses, folder)
         while len(_STEPS) > 3:
-            old = _STEPS.popitem(last=False)[1][2]
-            if old:
-                shutil.rmtree(Path(old).parent, ignore_errors=True)
+            _STEPS.popitem(last=False)
     return step, losses, folder
 
 
@@ -146,6 +136,59 @@ def register(app, C: AppContext) -> None:
         lines += [html.Div(n, className="bv-banner") for n in step.notes]
         return (lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}, folder,
                 {} if folder else hide)
+
+    @app.callback(Output(T_JOB, "data"), Output(T_POLL, "disabled"), Output(T_JOB_STATUS, "children"),
+                  Input(TRAIN, "data"), State(ids.MODEL, "data"), State(ids.TAB_SECRET, "data"),
+                  prevent_initial_call=True)
+    def _start_steps(spec, model=None, secret=None):
+        """"steps on a copy": a job in the server's jobs folder (queued over the limit), polled below."""
+        from bertviz_graph.train import job as TJ
+
+        if not spec or not spec.get("steps"):
+            return None, True, ""
+        try:
+            obj = None if spec["objective"] == "auto" else spec["objective"]
+            jid = TJ.start(runnable(model_for(app, model)), {"text": spec["text"], "pair": spec["pair"] or None,
+                           "target": spec["target"]}, int(spec["steps"]), float(spec["lr"] or 0), spec["set"],
+                           spec["opt"], obj, owner=str(secret or ""))
+        except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
+            return None, True, error_text(e)
+        return jid, False, f"{spec['steps']} steps on a copy: starting…"
+
+    @app.callback(Output(T_JOB_STATUS, "children", allow_duplicate=True), Output(T_POLL, "disabled", allow_duplicate=True),
+                  Output(T_LOSSES, "data"),
+                  Output(T_FOLDER, "data", allow_duplicate=True), Output(T_COMPARE, "style", allow_duplicate=True),
+                  Input(T_POLL, "n_intervals"), State(T_JOB, "data"), State(TRAIN, "data"), State(ids.MODEL, "data"),
+                  State(ids.TAB_SECRET, "data"), prevent_initial_call=True)
+    def _poll_steps(_n, jid, spec, model=None, secret=None):
+        from dash import no_update
+
+        from bertviz_graph import jobs
+
+        st = jobs.status(jid, owner=str(secret or ""))  # from the jobs folder: any worker answers, owner only
+        keep = (no_update,) * 3
+        if st is None:
+            return "the training job is gone (the server restarted?): press the button again", True, *keep
+        if st["state"] == "queued":
+            return jobs.queued_text(st), False, *keep
+        if st["state"] == "running":
+            return f"{st['step']} ({st['elapsed']:.0f} s)", False, *keep
+        if st["state"] == "error":
+            return st["error"], True, *keep
+        losses = [float(x) for x in st.get("losses") or []]  # drawn by _draw_losses: a poll stays quick, else
+        return (f"{len(losses)} steps on a copy: loss {losses[0]:.4g} → {losses[-1]:.4g} in "  # the next tick
+                f"{st.get('elapsed', 0):.1f} s", True, losses, st.get("folder"), {})  # drops its answer
+
+    @app.callback(Output(T_STRIP, "figure", allow_duplicate=True), Output(T_STRIP, "style", allow_duplicate=True),
+                  Input(T_LOSSES, "data"), State(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _draw_losses(losses, spec, model=None):
+        if not losses or not spec:
+            raise PreventUpdate
+        try:
+            step = _step(model_for(app, model), spec)[0]
+            return PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}
+        except Exception:  # noqa: BLE001 - the status line already says what the steps did
+            raise PreventUpdate from None
 
     @app.callback(Output(diff_panel.INPUT, "value", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True),
