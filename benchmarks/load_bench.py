@@ -112,6 +112,12 @@ def prime(base: str, deps: list[dict], models: dict[str, Facts], workers: int) -
     t0, stats = time.time(), Stats()
 
     def tab(facts: Facts, k: int) -> None:
+        try:
+            fill(facts, k)
+        except Exception as e:  # noqa: BLE001 - a slow machine: counted, the timed part still runs
+            stats.errors.append(f"{type(e).__name__}: {e}")
+
+    def fill(facts: Facts, k: int) -> None:
         s = Session(base, deps, facts, random.Random(1000 + k), stats)
         for text in SENTENCES:
             run = dict(s.props.get("bv-run.data") or {})
