@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.io import write_atomic
 
 TEMP_PREFIX = "bvg-jobs-"
 ENV_ROOT = "BERTVIZ_GRAPH_JOBS"
@@ -116,8 +117,6 @@ def read(home: Path) -> dict[str, Any] | None:
 
 
 def write(home: Path, d: dict[str, Any]) -> None:
-    from bertviz_graph.io import write_atomic
-
     write_atomic(home / "status.json", json.dumps(d))
 
 

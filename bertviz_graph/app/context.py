@@ -21,6 +21,7 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.memsize import approx_bytes
 from bertviz_graph.threads import start_background
 from bertviz_graph.view import View, ViewState
 from bertviz_graph.view_types import VNode
@@ -106,8 +107,6 @@ class AppContext:
         (app/registry.py), not only what it held when it was built."""
         base = self.__dict__.get("_bv_base_bytes")
         if base is None:
-            from bertviz_graph.memsize import approx_bytes
-
             base = self.__dict__["_bv_base_bytes"] = approx_bytes(self.graph)  # includes the hierarchy
         n = base + sum(m.nbytes for m in self._memos()) + self.VIEW_BYTES * len(self._views)
         n += 64 * len(self._sumsq)

@@ -19,6 +19,7 @@ from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.job_routes import EXPORT_ROUTE
 from bertviz_graph.app.registry import JOB_PREFIX, MAX_SPEC, model_for, registry_of
+from bertviz_graph.jobs import queued_text
 from bertviz_graph.render.tree_text import human
 
 TAB_VALUE = "pruning"
@@ -179,8 +180,6 @@ def status_text(st: dict) -> str:
         return (f"done in {st['elapsed']:.1f} s" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
                 + "; showing the pruned copy")
     if st["state"] == "queued":
-        from bertviz_graph.jobs import queued_text
-
         return queued_text(st)
     return f"{st['step']}… ({st['elapsed']:.0f} s)"
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.errors import UserError
+from bertviz_graph.jobs import temp_root
 
 log = logging.getLogger(__name__)
 MAX_SPEC = 1024  # characters: a path or name longer than this is refused before anything reads it
@@ -66,8 +67,6 @@ def budget_bytes() -> int:
 
 
 def _in_jobs_folder(text: str) -> bool:
-    from bertviz_graph.jobs import temp_root
-
     try:
         return Path(text).resolve().is_relative_to(temp_root().resolve()) and Path(text).is_absolute()
     except (OSError, ValueError):

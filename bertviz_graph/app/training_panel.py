@@ -12,11 +12,13 @@ from typing import Any
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import jobs
 from bertviz_graph.app import diff_panel, ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import training as PT
+from bertviz_graph.train import job as TJ
 
 TAB_VALUE = "training"
 TAB_LABEL = "Training"
@@ -142,8 +144,6 @@ def register(app, C: AppContext) -> None:
                   prevent_initial_call=True)
     def _start_steps(spec, model=None, secret=None):
         """"steps on a copy": a job in the server's jobs folder (queued over the limit), polled below."""
-        from bertviz_graph.train import job as TJ
-
         if not spec or not spec.get("steps"):
             return None, True, ""
         try:
@@ -162,8 +162,6 @@ def register(app, C: AppContext) -> None:
                   State(ids.TAB_SECRET, "data"), prevent_initial_call=True)
     def _poll_steps(_n, jid, spec, model=None, secret=None):
         from dash import no_update
-
-        from bertviz_graph import jobs
 
         st = jobs.status(jid, owner=str(secret or ""))  # from the jobs folder: any worker answers, owner only
         keep = (no_update,) * 3

@@ -12,6 +12,7 @@ from cachetools import LRUCache
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.memsize import approx_bytes
 from bertviz_graph.threads import start_background
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,6 @@ class RunSession:
 
 def _run_bytes(acts: Any) -> int:
     """Bytes one run keeps: its stored op outputs plus the model's own outputs (logits)."""
-    from bertviz_graph.memsize import approx_bytes
-
     return int(getattr(acts, "stored_bytes", 0) or 0) + approx_bytes(getattr(acts, "outputs", None))
 
 

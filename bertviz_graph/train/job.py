@@ -14,6 +14,7 @@ from typing import Any
 from bertviz_graph import jobs
 from bertviz_graph.errors import UserError
 from bertviz_graph.threads import start_background
+from bertviz_graph.train.update import save_trained, train_steps
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,6 @@ def start(run: Any, example: dict[str, Any], steps: int, lr: float, trainable: s
         save(step=f"step {k} of {n}: loss {loss:.4g}", losses=[*state.get("losses", []), loss])
 
     def body() -> None:
-        from bertviz_graph.train.update import save_trained, train_steps
-
         try:
             jobs.wait_turn(home, lambda: save(state="running", step="copying the model", t0=time.time()))
             model, losses = train_steps(run, [example], int(steps), lr, trainable, optimizer, objective,
