@@ -5,9 +5,10 @@
 Each session is a browser tab on its own model (``?model=``: bert-tiny, bert-mini, bert-small,
 all-MiniLM-L6-v2 in turn; session 0 also prunes MiniLM and then shows its pruned copy, ``job:<id>``), and
 besides taps, selections and searches it runs sentences and now and then switches model. Every answer is
-checked to belong to the session's model (the ×N layer count and "params each" of the layer stack in every
-picture, the sizes of every weight heatmap, against that model's own page); an answer that is HTTP 200 but
-carries an error sentence ("Something went wrong", a traceback) counts as an error.
+checked to belong to the session's model: every answer computed on a model names it (name and parameter
+count in the ``X-Bertviz-Model`` header, app/registry.py), which must be the tab's own (read from its page
+load), and every picture's layer stack (×N and "params each") must be that model's; an answer that is HTTP
+200 but carries an error sentence ("Something went wrong", a traceback) counts as an error.
 
 For each worker count it starts ``bertviz-graph serve bert-base-uncased --workers N`` (gunicorn), then
 drives ``--sessions`` concurrent sessions for ``--seconds``. A session is a tiny Dash renderer: it reads
@@ -18,7 +19,9 @@ tap a closed box of the drawn SVG (the canvas writes the click event and the sel
 neurons), type a search. Clientside callbacks run in a browser; the one-input one-output ones (this app's
 are `v || null` bridges) are applied as pass-through, the others skipped. Prints: requests, errors (any non-200 or a Dash error body), p50/p95/max latency
 per callback request, and the server's resident memory (master + workers, from /proc) after warm-up and
-at the end, with the growth. Bounded: sessions × seconds, loopback only, each request times out at 60 s.
+at the end, with the growth. Before the timed part every model is primed in every worker (``prime``: warm-up by state), then the memory
+baseline is taken ``--warmup`` seconds into the timed part. Bounded: sessions × seconds, loopback only, each
+request times out at 60 s.
 """
 
 from __future__ import annotations
@@ -42,7 +45,20 @@ ROOT = Path(__file__).resolve().parents[1]
 QUERIES = ["softmax", "query", "layer\\.3\\..*dense", "LayerNorm", "(a+)+$", "attention", "gelu", "embed"]
 
 
-def post(base: str, path: str, body: dict) -> tuple[int, dict | None, float]:
+MODEL_HEADER = "X-Bertviz-Model"  # app/registry.py: "name params[; name params]" of the models an answer used
+
+
+def labels(header: str | None) -> list[tuple[str, str]]:
+    """(name, parameter count) of each model an answer says it was computed on."""
+    out = []
+    for part in (header or "").split(";"):
+        if part.strip():
+            name, _, params = part.strip().rpartition(" ")
+            out.append((urllib.parse.unquote(name), params))
+    return out
+
+
+def post(base: str, path: str, body: dict) -> tuple[int, dict | None, float, str | None]:
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     t = time.perf_counter()
@@ -50,18 +66,20 @@ def post(base: str, path: str, body: dict) -> tuple[int, dict | None, float]:
         with urllib.request.urlopen(req, timeout=60) as r:
             raw = r.read()
             status = r.status
+            header = r.headers.get(MODEL_HEADER)
     except urllib.error.HTTPError as e:
-        return e.code, None, time.perf_counter() - t
+        return e.code, None, time.perf_counter() - t, None
     dt = time.perf_counter() - t
     if status == 204 or not raw:
-        return status, {}, dt
-    return status, json.loads(raw), dt
+        return status, {}, dt, header
+    return status, json.loads(raw), dt, header
 
 
-def get_json(base: str, path: str, referer: str | None = None):
+def get_json(base: str, path: str, referer: str | None = None, with_header: bool = False):
     req = urllib.request.Request(base + path, headers={"Referer": referer} if referer else {})
     with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
+        data = json.loads(r.read())
+        return (data, r.headers.get(MODEL_HEADER)) if with_header else data
 
 
 MODELS = ["bert-tiny", "bert-mini", "bert-small", "all-MiniLM-L6-v2"]
@@ -87,18 +105,63 @@ def fresh_loads(base: str, deps: list[dict]) -> str:
             f"({names['B'].count(MODELS[1])}/12 {MODELS[1]})")
 
 
+def prime(base: str, deps: list[dict], models: dict[str, Facts], workers: int) -> str:
+    """Warm-up by state, not by time: every model runs every sentence and shows a weight in 2 × workers + 1
+    concurrent tabs (each new connection goes to whichever worker is free, so every worker very likely loads
+    every model), before the timed part starts; the memory baseline is taken after ``--warmup`` more seconds."""
+    t0, stats = time.time(), Stats()
+
+    def tab(facts: Facts, k: int) -> None:
+        try:
+            fill(facts, k)
+        except Exception as e:  # noqa: BLE001 - a slow machine: counted, the timed part still runs
+            stats.errors.append(f"{type(e).__name__}: {e}")
+
+    def fill(facts: Facts, k: int) -> None:
+        s = Session(base, deps, facts, random.Random(1000 + k), stats)
+        for text in SENTENCES:
+            run = dict(s.props.get("bv-run.data") or {})
+            s.props["bv-run.data"] = {**run, "text": text, "pair": "", "ids": None, "nonce": (run.get("nonce") or 0) + 1}
+            s.fire({"bv-run.data"})
+        for pick, _closed in s.drawn()[:3]:
+            s.props["bv-selected.data"] = {"id": pick, "nonce": k}
+            s.fire({"bv-selected.data"})
+
+    threads = [threading.Thread(target=tab, args=(f, k)) for f in models.values() for k in range(2 * workers + 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return (f"primed: {len(threads)} tabs ran {len(SENTENCES)} sentences each on every model in {time.time() - t0:.0f} s "
+            f"({len(stats.lat)} requests, {len(stats.errors)} errors)")
+
+
 class Facts:
     """What identifies one model in an answer, read from its own page (layout) once."""
 
     def __init__(self, base: str, spec: str):
         self.spec = spec
-        self.layout = get_json(base, "/_dash-layout", referer=f"{base}/?model={urllib.parse.quote(spec, safe='')}")
+        self.layout, header = get_json(base, "/_dash-layout", with_header=True,
+                                       referer=f"{base}/?model={urllib.parse.quote(spec, safe='')}")
         self.props: dict = {}
         walk_layout(self.layout, self.props)
         svg = (self.props.get("bv-graph-picture.data") or {}).get("svg") or ""
         m = STACK_RE.search(svg)
         self.stack = (m[1], m[2]) if m else None  # ("6", "1,774,464") of "BertLayer ×6 ... params each"
         self.name = self.props.get("bv-model-name.data")
+        got = labels(header)
+        # the page's own answer: (name, parameter count) that every later answer of this tab must carry
+        self.label = got[0] if got else (self.name, "?")
+        assert self.label[0] == self.name, (self.label, self.name)
+
+    def check_label(self, header: str | None, action: str) -> str | None:
+        """None when every model the answer says it used is this tab's (a prune poll may also load the
+        pruned copy of it, named after it), else what was used instead."""
+        for name, params in labels(header):
+            if (name, params) == self.label or (action == "prune-poll" and name.startswith(f"{self.name}-")):
+                continue
+            return f"{self.spec or self.name}: an answer computed on {name} ({params} parameters)"
+        return None
 
     def check(self, key: str, value) -> str | None:
         """None when ``value`` (an answer for ``key``) fits this model, else what does not."""
@@ -175,10 +238,17 @@ class Session:
                     "state": [{"id": s["id"], "property": s["property"],
                                "value": self.props.get(f"{s['id']}.{s['property']}")} for s in d["state"]],
                     "changedPropIds": hit}
-            status, resp, dt = post(self.base, "/_dash-update-component", body)
+            status, resp, dt, header = post(self.base, "/_dash-update-component", body)
             self.stats.add(status, dt, resp, self.action)
             if status != 200 or not resp:
                 continue
+            wrong = self.facts.check_label(header, self.action)
+            with self.stats.lock:
+                kind = d["output"]
+                self.stats.labelled[kind] = self.stats.labelled.get(kind, 0) + (1 if header else 0)
+                self.stats.unlabelled[kind] = self.stats.unlabelled.get(kind, 0) + (0 if header else 1)
+                if wrong:
+                    self.stats.cross.append(wrong)
             new: set[str] = set()
             answered = [*(resp.get("response") or {}).items(), *(resp.get("sideUpdate") or {}).items()]
             for cid, props in answered:
@@ -251,6 +321,8 @@ class Stats:
         self.by_action: dict[str, list[float]] = {}
         self.cross: list[str] = []  # answers that belong to another model than the session's
         self.checked = 0
+        self.labelled: dict[str, int] = {}  # answers (by callback output) naming the model they used
+        self.unlabelled: dict[str, int] = {}  # answers that used no model (pure page logic)
         self.pruned = "not finished"
 
     def add(self, status: int, dt: float, resp, action: str = "other") -> None:
@@ -307,6 +379,7 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
         assert all(f.stack for f in models.values()), {m: f.stack for m, f in models.items()}
         print("   stacks: " + ", ".join(f"{m} ×{f.stack[0]} of {f.stack[1]}" for m, f in models.items()), flush=True)
         print("   " + fresh_loads(base, deps), flush=True)
+        print("   " + prime(base, deps, models, workers), flush=True)
         stats = Stats()
         stop = time.time() + seconds
         t0 = time.time()
@@ -358,7 +431,13 @@ def run(workers: int, sessions: int, seconds: float, port: int, warmup: float) -
                 "pruned": stats.pruned,
                 "error_kinds": sorted(set(stats.errors))[:5],
                 "p50": statistics.median(lat), "p95": lat[int(0.95 * (len(lat) - 1))], "max": lat[-1],
-                "rps": len(lat) / seconds, "answered": stats.answered, "rss_warm": after[0], "rss_end": after[-1], "rss_max": max(after)}
+                "rps": len(lat) / seconds, "answered": stats.answered, "rss_warm": after[0], "rss_end": after[-1],
+                "rss_max": max(after), "rss_series": rss,
+                # medians of the first and last 10 s after warm-up (one sample is a transient's height)
+                "rss_warm_med": statistics.median([m for t, m in rss if warmup <= t < warmup + 10] or after[:1]),
+                "rss_end_med": statistics.median([m for t, m in rss if t >= rss[-1][0] - 10]),
+                "labelled": sum(stats.labelled.values()), "unlabelled": stats.unlabelled,
+                "label_kinds": len([k for k, n in stats.labelled.items() if n])}
     finally:
         server.terminate()
         try:
@@ -386,8 +465,17 @@ def main() -> None:
         keys = ("bv-graph-picture.data", "bv-details.children", "bv-heatmap.figure", "bv-search.data",
                 "bv-run-summary.children")
         print("   server answers: " + ", ".join(f"{k} ×{r['answered'].get(k, 0)}" for k in keys), flush=True)
-        print(f"   isolation: {r['checked']} answered properties checked, {r['cross']} belonged to another "
-              f"model {r['cross_kinds']}; the pruning tab: {r['pruned']}", flush=True)
+        print(f"   isolation: {r['labelled']} answers of {r['label_kinds']} callback kinds named their model "
+              f"(name + parameter count, {MODEL_HEADER}) and {r['checked']} answered properties were checked "
+              f"against the tab's model; {r['cross']} belonged to another model {r['cross_kinds']}; "
+              f"the pruning tab: {r['pruned']}", flush=True)
+        quiet = {k: n for k, n in r["unlabelled"].items() if n}
+        print(f"   answers that used no model (page logic, no label): {sum(quiet.values())} of {len(quiet)} kinds "
+              + ", ".join(sorted(k.split('.')[0].strip('.') for k in quiet))[:300], flush=True)
+        med = r["rss_end_med"] - r["rss_warm_med"]
+        print(f"   RSS medians (first / last 10 s after warm-up): {r['rss_warm_med']:.0f} -> {r['rss_end_med']:.0f} MB "
+              f"({med:+.0f} MB, {100 * med / r['rss_warm_med']:+.1f}%); every 10 s: "
+              + " ".join(f"{m:.0f}" for t, m in r["rss_series"][::5]), flush=True)
         print("   per action (p50 / p95 ms, requests): " + "; ".join(
             f"{a} {p50 * 1000:.0f} / {p95 * 1000:.0f} ({n})" for a, (p50, p95, n) in r["per_action"].items()),
             flush=True)

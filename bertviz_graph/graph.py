@@ -107,9 +107,13 @@ class OpGraph:
         return cls(g=g, modules=modules, meta=data["meta"])
 
     def save(self, path: str | Path) -> None:
-        """Write JSON atomically (never a half-written file)."""
+        """Write JSON atomically (never a half-written file), without byte positions in the ONNX file
+        (``file_offset``, ``external``): a graph file never names bytes on disk (graph_schema.py refuses
+        them); the ONNX reader takes them from the .onnx file itself."""
 
-        write_atomic(path, json.dumps(self.to_json_dict(), separators=(",", ":")))
+        d = self.to_json_dict()
+        d["nodes"] = [{k: v for k, v in n.items() if k not in ("file_offset", "external")} for n in d["nodes"]]
+        write_atomic(path, json.dumps(d, separators=(",", ":")))
 
     @classmethod
     def load(cls, path: str | Path) -> OpGraph:

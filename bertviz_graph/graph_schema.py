@@ -9,6 +9,7 @@ in downloads), weight files that are .safetensors or .onnx. Errors name the fiel
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from bertviz_graph.errors import UserError
@@ -28,6 +29,14 @@ _TEXT = {"type": "string", "maxLength": MAX_TEXT}
 # Module instance paths: "encoder.layer.0", "...albert_layers.0@2"; never a file path.
 _PATH = {"type": "string", "maxLength": MAX_TEXT, "pattern": r"^(?!.*\.\.)[^/\\\x00-\x1f]*$",
          "description": "a module path (no '/', '\\', '..' or control characters)"}
+
+# A plain value (a size, a name, a list of sizes, a scale): never an object that could nest a location.
+_PLAIN = {"anyOf": [{"type": ["null", "boolean", "integer", "number", "string"]},
+                    {"type": "array", "items": {"type": ["null", "boolean", "integer", "number", "string", "array"]}}]}
+# meta may carry more (model class, versions, notes), but a key that names a file, a folder or a byte position
+# is refused unless it is one of these two, each checked against the model folder (graph_file.py)
+META_FILES = ("weight_files", "onnx_file")
+_FILE_KEY = re.compile(r"file|path|dir|folder|offset|byte|extern|location|url|uri|mmap", re.I)
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -55,7 +64,9 @@ SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["path", "cls"],
-                "properties": {"path": _PATH, "cls": _TEXT, "qualname": _TEXT, "attrs": {"type": "object"},
+                "additionalProperties": False,
+                "properties": {"path": _PATH, "cls": _TEXT, "qualname": _TEXT,
+                               "attrs": {"type": "object", "additionalProperties": _PLAIN},
                                "parent": {"anyOf": [{"type": "null"}, _PATH]}},
             },
         },
@@ -74,7 +85,16 @@ SCHEMA: dict[str, Any] = {
                     "params": {"type": "array", "items": _TEXT},
                     "tied": {"type": "array", "items": _TEXT},
                     "source": _TEXT, "code": {"type": "string"},
+                    # what the tracers and the ONNX importer also write (never a file or a byte position:
+                    # those are re-derived from the model file itself, and refused here)
+                    "args": {}, "kwargs": {"type": "object"}, "consts": {}, "attrs": {"type": "object"},
+                    "digest": _TEXT, "layout": {"anyOf": [{"type": "null"}, _TEXT]},
+                    "note": {"anyOf": [{"type": "null"}, _TEXT]}, "onnx_name": _TEXT,
+                    "onnx_output": {"anyOf": [{"type": "null"}, _TEXT, {"type": "integer"}]},
+                    "quant": {"anyOf": [{"type": "null"}, {"type": "object", "additionalProperties": _PLAIN}]},
+                    "role_hint": {"anyOf": [{"type": "null"}, _TEXT]}, "stored_shape": _SHAPE,
                 },
+                "additionalProperties": False,
             },
         },
         "edges": {
@@ -84,6 +104,7 @@ SCHEMA: dict[str, Any] = {
                 "required": ["source", "target"],
                 "properties": {"source": _TEXT, "target": _TEXT, "shape": _SHAPE, "dtype": _TEXT,
                                "index": _INT},
+                "additionalProperties": False,
             },
         },
     },
@@ -125,6 +146,10 @@ def validate(data: Any, source: str = "graph file") -> None:
         if len(message) > 160:  # jsonschema quotes the whole value; a huge one is cut
             message = f"{repr(error.instance)[:60]}... does not match the schema ({error.validator})"
         raise UserError(f"{source}: {_where(error.absolute_path)}: {message}", fix)
+    for key in data["meta"]:
+        if key not in META_FILES and _FILE_KEY.search(str(key)):
+            raise UserError(f"{source}: meta.{str(key)[:80]}: a graph file names no files or byte positions but "
+                            f"{' and '.join(META_FILES)} (checked against the model folder)", fix)
     ids: set[str] = set()
     for i, node in enumerate(data["nodes"]):
         if node["id"] in ids:

@@ -101,17 +101,51 @@ def test_saved_graph_pointing_at_a_system_file(ext_onnx, secret, tmp_path):
         with pytest.raises(UserError) as e:
             bg.trace(tmp_path / "bad.json")
         assert "\n" not in e.value.problem and ("weight files" in e.value.problem or "refused" in e.value.problem)
-    # offsets in the graph are not trusted: the shown matrix is the one the .onnx file itself locates
+    # a saved graph names no byte positions (the .onnx file itself locates its tensors): the same matrix
     from bertviz_graph.details import weights_for
 
+    assert not any("file_offset" in n or "external" in n for n in d["nodes"])
     name = next(n["name"] for n in d["nodes"] if n["kind"] == "param" and len(n.get("shape") or []) == 2)
-    for n in d["nodes"]:
-        if n["kind"] == "param":
-            n["file_offset"] = [0, 64]
-            n["external"] = {"location": "../elsewhere/secret.bin", "offset": "0"}
-    (tmp_path / "offsets.json").write_text(json.dumps(d))
-    got = weights_for(bg.trace(tmp_path / "offsets.json")).get(name)
-    assert np.array_equal(got, weights_for(graph).get(name))
+    assert np.array_equal(weights_for(bg.trace(saved)).get(name), weights_for(graph).get(name))
+    # offsets or external-data entries written into it are refused (closed schema), nothing read
+    for key, value in (("file_offset", [0, 64]), ("external", {"location": "../elsewhere/secret.bin"})):
+        crafted = dict(d, nodes=[dict(n, **{key: value}) if n["kind"] == "param" else n for n in d["nodes"]])
+        (tmp_path / "offsets.json").write_text(json.dumps(crafted))
+        with pytest.raises(UserError, match=f"'{key}' was unexpected") as e:
+            bg.trace(tmp_path / "offsets.json")
+        assert "\n" not in e.value.problem
+
+
+CRAFTED = [("meta", {"data_file": "/etc/passwd"}), ("meta", {"tokenizer_path": "../x"}), ("meta", {"mmap_offset": 0}),
+           ("node", {"path": "/etc/passwd"}), ("edge", {"location": "/etc/passwd"}),
+           ("module", {"file": "/etc/passwd"}), ("module.attrs", {"weights": {"location": "/etc/passwd"}})]
+
+
+def test_graph_file_schema_is_closed(tmp_path):
+    """Crafted graph files with a key that could name a file or bytes: one-line error (exit 2 in the CLI)."""
+    import subprocess
+
+    g = bg.trace("bert-tiny")
+    g.save(tmp_path / "ok.json")
+    bg.trace(tmp_path / "ok.json")  # the file as written loads
+    for where, crafted in CRAFTED:
+        d = json.loads((tmp_path / "ok.json").read_text())
+        if where == "meta":
+            d["meta"].update(crafted)
+        elif where in ("node", "edge", "module"):
+            d[where + "s"][0].update(crafted)
+        else:
+            d["modules"][0]["attrs"] = {**(d["modules"][0].get("attrs") or {}), **crafted}
+        bad = tmp_path / f"bad-{where}.json"
+        bad.write_text(json.dumps(d))
+        with pytest.raises(UserError) as e:
+            bg.trace(bad)
+        assert "\n" not in e.value.problem and e.value.fix, (where, crafted)
+        assert next(iter(crafted)) in e.value.problem or "is not valid" in e.value.problem, e.value.problem
+    r = subprocess.run([sys.executable, "-m", "bertviz_graph", "info", str(tmp_path / "bad-meta.json")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert [ln.split(":")[0].strip() for ln in r.stderr.strip().splitlines()] == ["error", "fix"]
 
 
 def test_weight_files_elsewhere_are_refused(secret, tmp_path):

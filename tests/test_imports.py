@@ -20,7 +20,7 @@ PKG = Path(__file__).resolve().parents[1] / "bertviz_graph"
 # The OpGraph type (graph.py) comes before the tracer because the tracer builds one: it is the IR
 # every later stage reads, as torch.fx.Graph is for fx passes.
 STAGES: list[tuple[str, list[str]]] = [
-    ("base", ["errors", "io", "format", "memo", "memsize", "threads", "torch_lock", "version", "gc_pause"]),
+    ("base", ["errors", "io", "format", "memo", "memsize", "threads", "torch_lock", "version", "gc_pause", "jobs"]),
     ("sources", ["sources"]),
     ("graph", ["graph", "graph_schema"]),
     ("tracer", ["tracer", "graph_file", "onnx"]),

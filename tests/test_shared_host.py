@@ -96,11 +96,33 @@ def test_jobs_folder_limits(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.setenv(J.ENV_ROOT, str(root))
     monkeypatch.setenv("BERTVIZ_GRAPH_MAX_JOBS", "2")
+    monkeypatch.setenv("BERTVIZ_GRAPH_MAX_QUEUE", "2")
     for name, state in (("aaaaaaaaaaaa", "running"), ("bbbbbbbbbbbb", "running")):
         (root / name).mkdir()
         (root / name / "status.json").write_text(json.dumps({"state": state, "pid": os.getpid(), "owner": "x"}))
-    with pytest.raises(UserError, match="at most 2"):
+    # over the limit a job is queued, its place shown to its tab; a full queue refuses with a sentence
+    first = J.start("no-such-model", "magnitude", 0.3, "no-such-model", owner="someone")
+    second = J.start("no-such-model", "magnitude", 0.3, "no-such-model", owner="another")
+    from bertviz_graph.app.pruning_panel import status_text
+
+    assert [J.status(j, owner=o)["position"] for j, o in ((first, "someone"), (second, "another"))] == [1, 2]
+    assert status_text(J.status(second, owner="another")).startswith("queued (2nd)")
+    with pytest.raises(UserError, match=r"2 wait \(at most 2\)"):
+        J.start("bert-tiny", "magnitude", 0.3, "bert-tiny", owner="a third")
+    with pytest.raises(UserError, match="already pruning"):
         J.start("bert-tiny", "magnitude", 0.3, "bert-tiny", owner="someone")
+    # a slot frees: the first in line runs (here it fails at once: no such model), then the second
+    (root / "aaaaaaaaaaaa" / "status.json").write_text(json.dumps({"state": "done", "pid": os.getpid()}))
+    deadline = time.time() + 60
+    while J.status(first, owner="someone")["state"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.05)  # waits for the job's state, bounded
+    assert J.status(first, owner="someone")["state"] == "error"
+    (root / "bbbbbbbbbbbb" / "status.json").write_text(json.dumps({"state": "done", "pid": os.getpid()}))
+    while J.status(second, owner="another")["state"] in ("queued", "running") and time.time() < deadline:
+        time.sleep(0.05)
+    assert J.status(second, owner="another")["state"] == "error"
+    for name in (first, second, "aaaaaaaaaaaa", "bbbbbbbbbbbb"):
+        shutil.rmtree(root / name)
     # finished copies beyond the size cap go, oldest first
     for i, name in enumerate(("old000000000", "new000000000")):
         (root / name).mkdir()

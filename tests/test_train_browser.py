@@ -3,12 +3,15 @@ Linear, and bad input as one sentence."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
 import bertviz_graph as bg
+from bertviz_graph import jobs
 from bertviz_graph.app import make_app
 from bertviz_graph.run.load import load_runnable
 
@@ -61,8 +64,17 @@ def test_training_tab_step_edge_rule_and_bad_input(page, serve_dash, console_err
     page.get_by_role("option", name="last:2", exact=True).click()
     page.fill("#bv-train-steps", "2")
     page.click("#bv-train-steps-go")
-    page.wait_for_selector("#bv-train-compare", state="visible", timeout=120000)
-    assert "2 steps on a copy (sgd)" in page.text_content("#bv-train-status")
+    # ... a job in the server's jobs folder that the tab polls; its first loss is the step's loss (checked above)
+    page.wait_for_function("document.querySelector('#bv-train-job-status').textContent.includes('2 steps on a copy"
+                           " (sgd): loss')", timeout=120000)
+    m = re.search(r"loss ([\d.e-]+) → ([\d.e-]+)", page.text_content("#bv-train-job-status"))
+    assert float(m.group(1)) == pytest.approx(got, rel=1e-3)
+    page.wait_for_selector("#bv-train-compare", state="visible", timeout=60000)
+    done = [json.loads((d / "status.json").read_text()) for d in jobs.temp_root().iterdir() if (d / "status.json").exists()]
+    done = [d for d in done if d.get("kind") == "train" and d["state"] == "done"]
+    last = max(done, key=lambda d: d["time"])
+    assert len(last["losses"]) == 2 and (Path(last["folder"]) / "config.json").is_file()
+    assert Path(last["folder"]).resolve().is_relative_to(jobs.temp_root().resolve())
     page.click("#bv-train-compare")
     page.wait_for_function("document.body.textContent.includes('Parameter modules that differ')", timeout=120000)
     folder = page.input_value("#bv-diff-input")

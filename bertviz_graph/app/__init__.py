@@ -42,7 +42,10 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
         register as register_page,  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
     )
-    from bertviz_graph.app.registry import Registry  # lazy: start-up (PIL, cachetools, networkx, numpy)
+    from bertviz_graph.app.registry import (  # lazy: start-up (PIL, cachetools, networkx, numpy)
+        Registry,
+        install_model_header,
+    )
 
     C = AppContext(graph, direction=direction)
     panels = list(PANELS if panels is None else panels)
@@ -55,6 +58,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
         **dash_kwargs,
     )
     app.server.extensions["bertviz_graph.registry"] = Registry(C, policy)  # spec -> model (app/registry.py)
+    install_model_header(app.server)  # every answer names the model it was computed on
     app.layout = tab_layout(app, panels)  # called per page load: the page of the model the tab's URL names
     app.bv_panels = panels
     register_page(app)

@@ -24,6 +24,7 @@ from bertviz_graph.hierarchy.tree import ROOT, Hierarchy, build_hierarchy
 from bertviz_graph.layout import layout_of
 from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.memo import Memo
+from bertviz_graph.memsize import approx_bytes
 from bertviz_graph.presenters.analysis_colors import COLOR_MODES as ANALYSIS_MODES
 from bertviz_graph.presenters.analysis_colors import box_value, param_values
 from bertviz_graph.presenters.common import is_trained
@@ -108,6 +109,39 @@ class AppContext:
         self._sumsq: dict[str, float] = {}  # one entry per parameter of the model at most
         self.default_state = View.default(self.h, direction=direction).state
         self._prefetching = threading.Lock()
+
+    # ---- what it holds (the registry's byte budget follows it) ---------------------------------------------
+    VIEW_BYTES = 16 * 1024  # a cached View (visible boxes and edges; the hierarchy is shared): errs large
+
+    def _memos(self) -> tuple[Memo, ...]:
+        return (self._rendered, self.stats_cache, self.matrix_cache, self.figures)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this model holds NOW: its graph and hierarchy (measured once), its caches (each bounded in
+        bytes), its runs and loaded model, the random-weight tensors kept. Cheap (a sum of counters): the
+        registry re-reads it on every lookup, so its budget follows what a model gathers after it was added
+        (app/registry.py), not only what it held when it was built."""
+        base = self.__dict__.get("_bv_base_bytes")
+        if base is None:
+            base = self.__dict__["_bv_base_bytes"] = approx_bytes(self.graph)  # includes the hierarchy
+        n = base + sum(m.nbytes for m in self._memos()) + self.VIEW_BYTES * len(self._views)
+        n += 64 * len(self._sumsq)
+        runs = self.__dict__.get("bv_run_session")
+        if runs is not None:
+            n += runs.nbytes
+        if self._weights is not None:
+            n += int(getattr(self._weights, "cached_bytes", 0) or 0)
+        return n
+
+    def drop_caches(self) -> int:
+        """Empty the caches that are recomputed on demand (pictures, matrices, statistics, figures); the
+        registry does it to a model it cannot evict (the server's own, or the one a request is using) when
+        that alone is over the budget. Returns the bytes released (as counted)."""
+        before = sum(m.nbytes for m in self._memos())
+        for m in self._memos():
+            m.clear()
+        return before
 
     # ---- weights --------------------------------------------------------------------------------------
     @property

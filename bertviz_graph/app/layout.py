@@ -31,7 +31,7 @@ from bertviz_graph.app import (
 )
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
-from bertviz_graph.app.registry import registry_of
+from bertviz_graph.app.registry import model_for, registry_of
 
 # Network second: the textbook picture (how the graph relates to a neural network) one click from the start
 PANELS: list[ModuleType] = [details_panel, network_panel, run_panel, attention_panel, weights_panel, neurons_panel,
@@ -103,7 +103,7 @@ def tab_layout(app, panels: list[ModuleType]):
         reg = registry_of(app)
         spec = spec_of_request()
         try:
-            return shell(reg.model_for(spec), panels, spec)
+            return shell(model_for(app, spec), panels, spec)  # model_for: the answer names its model
         except Exception as e:  # noqa: BLE001 - a bad bookmark opens the server's model, saying why
             return shell(reg.default, panels, "", f"could not open {spec[:200]}: {error_text(e)}")
 

@@ -21,6 +21,7 @@ from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.job_routes import EXPORT_ROUTE, register_routes
 from bertviz_graph.app.registry import JOB_PREFIX, MAX_SPEC, model_for, registry_of
 from bertviz_graph.comparison.align import units
+from bertviz_graph.jobs import queued_text
 from bertviz_graph.presenters.pruning import (
     head_grid_figure,
     prune_controls_state,
@@ -183,6 +184,8 @@ def status_text(st: dict) -> str:
         cos = eff.get("embedding_cosine")
         return (f"done in {fmt.seconds(st['elapsed'], 1)}" + (f": embedding cosine {cos:.3f}" if cos is not None else "")
                 + "; showing the pruned copy")
+    if st["state"] == "queued":
+        return queued_text(st)
     return f"{st['step']}… ({fmt.seconds(st['elapsed'], 0)})"
 
 

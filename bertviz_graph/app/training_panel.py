@@ -2,7 +2,9 @@
 the textbook rule on the strongest edge of a selected Linear, ∂L/∂output of a selected op), and N steps on a
 copy with the loss curve and a progress bar. The shown model is never changed; steps are cached by their inputs
 (``C.train_session``: a small LRU of immutable results, shared by content, never a tab's mutable state). Once a
-step is taken its inputs go to ``T_DONE``, which the graph's colour-by (gradient, update, backward) follows."""
+step is taken its inputs go to ``T_DONE``, which the graph's colour-by (gradient, update, backward) follows.
+N steps on a copy are a job in the server's jobs folder (train/job.py): the callback that starts one returns at
+once, any worker answers the tab's poll (progress, losses, the copy's folder), over the limit it queues."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ from typing import Any
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from bertviz_graph import format as fmt
+from bertviz_graph import jobs
 from bertviz_graph.app import diff_panel, ids
 from bertviz_graph.app.context import AppContext
 from bertviz_graph.app.guard import error_text
 from bertviz_graph.app.registry import model_for
 from bertviz_graph.presenters import training as PT
 from bertviz_graph.presenters.run_session import can_run
+from bertviz_graph.train import job as TJ
 
 TAB_VALUE = "training"
 TAB_LABEL = "Training"
@@ -31,6 +36,8 @@ T_TOP = "bv-train-top"  # its largest entries, with their heads
 T_NEURONS = "bv-train-neurons"  # its strongest-gradient edges drawn as neurons
 T_DONE = "bv-train-done"  # store: the inputs of the step taken (graph_panel.TRAIN_STORE reads it)
 T_POLL, T_PROGRESS = "bv-train-poll", "bv-train-progress"  # N steps on a copy: the progress bar
+T_JOB, T_JOB_STATUS = "bv-train-job", "bv-train-job-status"  # N steps: a job (train/job.py) and its last line
+T_LOSSES = "bv-train-losses"  # the finished job's losses (drawn into the strip)
 SETS = ["all", "last:2", "bias", "layernorm", "head", "lora:8"]
 CONFIG = {"displaylogo": False}
 
@@ -65,8 +72,9 @@ def layout(C: AppContext) -> html.Div:
                                              style={"width": "55px"}),
                   html.Button("steps on a copy", id=T_STEPS_GO, n_clicks=0, className="bv-btn")], style=row),
         dcc.Store(id=TRAIN, data=None), dcc.Store(id=T_FOLDER, data=None), dcc.Store(id=T_DONE, data=None),
-        dcc.Interval(id=T_POLL, interval=400, disabled=True),
-        html.Div(id=T_PROGRESS, style={"display": "none"}),
+        dcc.Store(id=T_JOB, data=None), dcc.Store(id=T_LOSSES, data=None),
+        dcc.Interval(id=T_POLL, interval=500, disabled=True),
+        html.Div(id=T_PROGRESS, style={"display": "none"}), html.Div(id=T_JOB_STATUS, className="bv-explain"),
         html.Button("Compare before / after →", id=T_COMPARE, n_clicks=0, className="bv-btn",
                     style={"display": "none"}),
         dcc.Loading(html.Div("Press “Take one step”.", id=T_STATUS, className="bv-empty")),
@@ -91,7 +99,7 @@ def progress_bar(done: int, total: int, loss: float) -> list[Any]:
 
 
 def register(app, C: AppContext) -> None:
-    @app.callback(Output(TRAIN, "data"), Output(T_POLL, "disabled"), Input(T_GO, "n_clicks"), Input(T_STEPS_GO, "n_clicks"),
+    @app.callback(Output(TRAIN, "data"), Input(T_GO, "n_clicks"), Input(T_STEPS_GO, "n_clicks"),
                   State(T_TEXT, "value"), State(T_PAIR, "value"), State(T_TARGET, "value"), State(T_OBJ, "value"),
                   State(T_SET, "value"), State(T_LR, "value"), State(T_OPT, "value"), State(T_STEPS, "value"),
                   State(TRAIN, "data"), prevent_initial_call=True)
@@ -99,47 +107,91 @@ def register(app, C: AppContext) -> None:
         from dash import ctx
 
         n = int(steps or 0) if ctx.triggered_id == T_STEPS_GO else 0
-        spec = {"text": text or "", "pair": pair or "", "target": target, "objective": objective, "set": tset,
+        return {"text": text or "", "pair": pair or "", "target": target, "objective": objective, "set": tset,
                 "lr": lr, "opt": opt, "steps": n, "nonce": (cur or {}).get("nonce", 0) + 1}
-        return spec, not n  # the progress bar polls while N steps run
-
-    @app.callback(Output(T_PROGRESS, "children"), Output(T_PROGRESS, "style"), Input(T_POLL, "n_intervals"),
-                  State(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
-    def _progress(_n, spec, model=None):
-        """What the steps under way report (``TrainSession.progress``; issue 19's jobs will report it too)."""
-        C = model_for(app, model)
-        got = C.train_session.progress(spec) if spec and spec.get("steps") else None
-        if got is None:
-            return [], {"display": "none"}
-        return progress_bar(*got), {"margin": "4px 0"}
 
     @app.callback(Output(T_STATUS, "children"), Output(T_STATUS, "className"), Output(T_STRIP, "figure"),
                   Output(T_STRIP, "style"), Output(T_FOLDER, "data"), Output(T_COMPARE, "style"),
-                  Output(T_DONE, "data"), Output(T_POLL, "disabled", allow_duplicate=True),
-                  Input(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+                  Output(T_DONE, "data"), Input(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
     def _show(spec, model=None):
+        """The one step on the shown model (N steps on a copy are the job below: this shows their first)."""
+        from dash import no_update
+
         C = model_for(app, model)  # the tab's model (app/registry.py)
         if not spec:
             raise PreventUpdate
         hide = {"display": "none"}
+        one = {**spec, "steps": 0}
         try:
-            step, losses, folder = C.train_session.step(spec)
+            step, _losses, _folder = C.train_session.step(one)
         except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
-            return error_text(e), "bv-banner", {}, hide, None, hide, None, True
+            return error_text(e), "bv-banner", {}, hide, None, hide, None
         lines = [html.Div(f"{step.objective}: loss {step.loss:.5g} — {step.describe}"),
                  html.Div(f"trainable: {step.counts.sentence()}"),
                  html.Div(f"dropout {'ON' if step.dropout else 'off'}; {len(step.grads)} gradients"
                           f" + {sum(map(len, step.act_grads))} op gradients in {step.seconds:.2f} s"
                           " (the shown model is unchanged)")]
-        if losses:
-            lines.append(html.Div(f"{len(losses)} steps on a copy ({spec.get('opt') or 'sgd'}): "
-                                  f"loss {losses[0]:.4g} → {losses[-1]:.4g}"))
         lines.append(html.Div("Colour the graph by it: Colour by → Gradient, Relative update or Backward."))
         if PT.lora_sentence(step):
             lines.append(html.Div(PT.lora_sentence(step)))
         lines += [html.Div(n, className="bv-banner") for n in step.notes]
-        return (lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}, folder,
-                {} if folder else hide, spec, True)
+        keep = spec.get("steps")  # the job's poll sets the copy's folder and shows Compare when it is done
+        return (lines, "bv-explain", PT.strip_figure(step, spec.get("opt") or "sgd", None), {},
+                no_update if keep else None, no_update if keep else hide, one)
+
+    @app.callback(Output(T_JOB, "data"), Output(T_POLL, "disabled"), Output(T_JOB_STATUS, "children"),
+                  Input(TRAIN, "data"), State(ids.MODEL, "data"), State(ids.TAB_SECRET, "data"),
+                  prevent_initial_call=True)
+    def _start_steps(spec, model=None, secret=None):
+        """"steps on a copy": a job in the server's jobs folder (queued over the limit), polled below."""
+        if not spec or not spec.get("steps"):
+            return None, True, ""
+        try:
+            obj = None if spec["objective"] == "auto" else spec["objective"]
+            jid = TJ.start(runnable(model_for(app, model)), {"text": spec["text"], "pair": spec["pair"] or None,
+                           "target": spec["target"]}, int(spec["steps"]), float(spec["lr"] or 0), spec["set"],
+                           spec["opt"], obj, owner=str(secret or ""))
+        except Exception as e:  # noqa: BLE001 - one sentence, never a traceback
+            return None, True, error_text(e)
+        return jid, False, f"{spec['steps']} steps on a copy: starting…"
+
+    @app.callback(Output(T_JOB_STATUS, "children", allow_duplicate=True), Output(T_POLL, "disabled", allow_duplicate=True),
+                  Output(T_PROGRESS, "children"), Output(T_PROGRESS, "style"), Output(T_LOSSES, "data"),
+                  Output(T_FOLDER, "data", allow_duplicate=True), Output(T_COMPARE, "style", allow_duplicate=True),
+                  Input(T_POLL, "n_intervals"), State(T_JOB, "data"), State(TRAIN, "data"),
+                  State(ids.TAB_SECRET, "data"), prevent_initial_call=True)
+    def _poll_steps(_n, jid, spec, secret=None):
+        """The job's state from the jobs folder (any worker answers, its owner only). A poll stays quick: a slow
+        answer is dropped when the next tick fires, so the loss curve is drawn by ``_draw_losses``."""
+        from dash import no_update
+
+        st = jobs.status(jid, owner=str(secret or ""))
+        keep = (no_update,) * 3
+        hide = {"display": "none"}
+        if st is None:
+            return "the training job is gone (the server restarted?): press the button again", True, [], hide, *keep
+        if st["state"] == "queued":
+            return jobs.queued_text(st), False, [], hide, *keep
+        losses = [float(x) for x in st.get("losses") or []]
+        if st["state"] == "running":
+            bar = progress_bar(len(losses), int(st.get("steps") or 0), losses[-1] if losses else float("nan"))
+            return f"{st['step']} ({fmt.seconds(st['elapsed'], 0)})", False, bar, {"margin": "4px 0"}, *keep
+        if st["state"] == "error":
+            return st["error"], True, [], hide, *keep
+        opt = (spec or {}).get("opt") or "sgd"
+        return (f"{len(losses)} steps on a copy ({opt}): loss {losses[0]:.4g} → {losses[-1]:.4g} in "
+                f"{fmt.seconds(st.get('elapsed', 0), 1)}", True, [], hide, losses, st.get("folder"), {})
+
+    @app.callback(Output(T_STRIP, "figure", allow_duplicate=True), Output(T_STRIP, "style", allow_duplicate=True),
+                  Input(T_LOSSES, "data"), State(TRAIN, "data"), State(ids.MODEL, "data"), prevent_initial_call=True)
+    def _draw_losses(losses, spec, model=None):
+        if not losses or not spec:
+            raise PreventUpdate
+        try:
+            step = model_for(app, model).train_session.step({**spec, "steps": 0})[0]
+            return PT.strip_figure(step, spec.get("opt") or "sgd", losses), {}
+        except Exception:  # noqa: BLE001 - the status line already says what the steps did
+            raise PreventUpdate from None
 
     @app.callback(Output(diff_panel.INPUT, "value", allow_duplicate=True),
                   Output(ids.TABS, "value", allow_duplicate=True),

@@ -12,6 +12,7 @@ from cachetools import LRUCache
 
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.memsize import approx_bytes
 from bertviz_graph.threads import start_background
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class RunSession:
         self._runnable = None
         self.last_key: tuple | None = None  # the most recent run (the widget's colour-by follows it)
         self._sizes: LRUCache = LRUCache(maxsize=size)  # run key -> {op id: RMS of its output}
+        self._run_bytes: dict[tuple, int] = {}  # run key -> bytes it holds (measured once, when kept)
+        self._model_bytes = 0  # the loaded model's parameters and buffers
 
     @property
     def runnable(self):
@@ -62,7 +65,18 @@ class RunSession:
         with self._loading:  # not the cache lock: a cached-run lookup must not wait for a model load
             if self._runnable is None:
                 self._runnable = load_runnable(self.graph)
+                self._model_bytes = _model_bytes(self._runnable)
             return self._runnable
+
+    @property
+    def nbytes(self) -> int:
+        """What this model's runs hold now: the kept runs and the loaded model (the app's model registry
+        adds it to the model's size, so its byte budget follows the runs: app/registry.py)."""
+        with self._lock:
+            kept = set(self._runs.keys())
+            for k in [k for k in self._run_bytes if k not in kept]:
+                del self._run_bytes[k]
+            return self._model_bytes + sum(self._run_bytes.values())
 
     def preload(self, text: str = EXAMPLE) -> threading.Thread | None:
         """Run ``text`` in a background thread (the model's load and export are the slow part of a first
@@ -93,6 +107,7 @@ class RunSession:
                     hit = capture(self.graph, run, run.tokenize(text, pair, ids))
                     with self._lock:
                         self._runs[key] = hit
+                        self._run_bytes[key] = _run_bytes(hit)
         self.last_key = key
         return hit
 
@@ -127,3 +142,15 @@ class RunSession:
             return None
         op = op_for(self.graph, h, node_id)
         return self.sizes(key).get(op) if op is not None else None
+
+
+def _run_bytes(acts: Any) -> int:
+    """Bytes one run keeps: its stored op outputs plus the model's own outputs (logits)."""
+    return int(getattr(acts, "stored_bytes", 0) or 0) + approx_bytes(getattr(acts, "outputs", None))
+
+
+def _model_bytes(runnable: Any) -> int:
+    """Bytes of a loaded torch model's parameters and buffers (0 for an onnxruntime session)."""
+    model = getattr(runnable, "model", None)
+    tensors = [*getattr(model, "parameters", list)(), *getattr(model, "buffers", list)()] if model is not None else []
+    return sum(t.numel() * t.element_size() for t in tensors)

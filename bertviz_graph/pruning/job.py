@@ -1,27 +1,18 @@
 """Pruning started from a front end (the app's Pruning tab, the widget): run in a background thread, report
 progress, and leave the result in a temporary ``save_pretrained`` folder that is traced and shown.
 
-Never touches the user's files: the pruned copy goes to the server's jobs folder (``jobs_root``: one per
-server, under the system temp directory, shared by every ``--workers`` process through
-``BERTVIZ_GRAPH_JOBS``, removed when the server stops; stale ones of dead servers are removed at start-up).
-A job has an unguessable id (``secrets.token_urlsafe``) and a folder ``<root>/<id>/`` holding
-``status.json`` (state, step, effect, owner hash; written atomically) and the copy, so any worker answers
-a status poll, and only the tab that holds the owner secret may poll it. At most ``max_jobs()`` run at once
-per server (default 2, ``BERTVIZ_GRAPH_MAX_JOBS``) and one per tab; finished copies beyond ``MAX_BYTES``
-(2 GiB) are removed oldest first. The job takes the torch lock per forward pass only (pruning/api.py).
+Never touches the user's files: the pruned copy goes to the server's jobs folder (bertviz_graph/jobs.py:
+one per server, shared by every ``--workers`` process, removed when the server stops). A job has an
+unguessable id and a folder ``<root>/<id>/`` holding ``status.json`` (state, step, effect, owner hash;
+written atomically) and the copy, so any worker answers a status poll, and only the tab that holds the owner
+secret may poll it. Over the server's job limit a job waits in the bounded queue (jobs.py), its place shown
+to its tab. The job takes the torch lock per forward pass only (prune/api.py).
 ``export_folder`` copies a copy to a folder the user names (the CLI, the widget), atomically.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import hashlib
-import json
 import logging
-import os
-import re
-import secrets
 import shutil
 import tempfile
 import threading
@@ -30,73 +21,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph import jobs
 from bertviz_graph.errors import UserError
-from bertviz_graph.io import write_atomic, write_folder_atomic
+from bertviz_graph.io import write_folder_atomic
+from bertviz_graph.jobs import (  # noqa: F401 - the jobs folder's names, also read from here (cli, tests)
+    ENV_ROOT,
+    MAX_BYTES,
+    TEMP_PREFIX,
+    clean_stale,
+    make_root,
+    max_jobs,
+    temp_root,
+)
+from bertviz_graph.jobs import owner_hash as _owner_hash
+from bertviz_graph.jobs import trim as _trim  # noqa: F401
 from bertviz_graph.pruning.methods import RECORD_KEY, check_method
 from bertviz_graph.threads import start_background
 
-TEMP_PREFIX = "bvg-jobs-"
-ENV_ROOT = "BERTVIZ_GRAPH_JOBS"
-_ROOT: Path | None = None
-_ROOT_LOCK = threading.Lock()
 _JOBS: dict[str, Job] = {}  # jobs this process runs (their threads); status comes from the folder
 _JOBS_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 _MAX_JOBS = 32  # finished in-process Job objects kept; their folders are bounded by MAX_BYTES
-MAX_BYTES = 2 * 1024**3
-_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-
-
-def max_jobs() -> int:
-    try:
-        return max(1, int(os.environ.get("BERTVIZ_GRAPH_MAX_JOBS", "2")))
-    except ValueError:
-        return 2
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def clean_stale(tmp: str | Path | None = None) -> list[Path]:
-    """Remove jobs folders of servers that are gone (their ``pid`` file names a dead process)."""
-    gone = []
-    for d in Path(tmp or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
-        try:
-            pid = int((d / "pid").read_text())
-        except (OSError, ValueError):
-            continue  # not ours to judge (being created, or not a jobs folder)
-        if not _alive(pid):
-            shutil.rmtree(d, ignore_errors=True)
-            gone.append(d)
-    return gone
-
-
-def make_root() -> Path:
-    """A new jobs folder for this server (stale ones removed first); removed when this process exits."""
-    clean_stale()
-    root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-    (root / "pid").write_text(str(os.getpid()))
-    atexit.register(shutil.rmtree, root, True)
-    return root
-
-
-def temp_root() -> Path:
-    """The server's jobs folder: ``$BERTVIZ_GRAPH_JOBS`` (set by ``serve --workers``) or this process's own."""
-    global _ROOT
-    with _ROOT_LOCK:
-        env = os.environ.get(ENV_ROOT)
-        if env and Path(env).is_dir():
-            return Path(env)
-        if _ROOT is None or not _ROOT.is_dir():
-            _ROOT = make_root()
-        return _ROOT
 
 
 def is_temp_copy(folder: str | Path | None) -> bool:
@@ -107,10 +52,6 @@ def is_temp_copy(folder: str | Path | None) -> bool:
         return Path(folder).resolve().is_relative_to(temp_root().resolve())
     except OSError:
         return False
-
-
-def _owner_hash(owner: str | None) -> str:
-    return hashlib.sha256(str(owner or "").encode()).hexdigest()
 
 
 @dataclass
@@ -129,6 +70,7 @@ class Job:
     error: str = ""
     owner: str = ""  # sha256 of the tab's secret
     home: Path | None = None  # <root>/<id>/ for a job started with ``start`` (status.json lives there)
+    queued_at: float = field(default_factory=time.time)  # its place in the server's queue (jobs.py)
 
     def status(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "step": self.step, "method": self.method,
@@ -141,10 +83,11 @@ class Job:
         """Write status.json (atomically) for any worker to read; a no-op for a direct (widget) run."""
         if self.home is None:
             return
+        import os
 
-        d = {**self.status(), "owner": self.owner, "pid": os.getpid(), "time": time.time(),
-             "t0": time.time() - (time.monotonic() - self.started)}
-        write_atomic(self.home / "status.json", json.dumps(d))
+        jobs.write(self.home, {**self.status(), "owner": self.owner, "pid": os.getpid(), "time": time.time(),
+                               "t0": time.time() - (time.monotonic() - self.started),
+                               "queued_at": self.queued_at})
 
 
 def _error_text(exc: BaseException) -> str:
@@ -192,76 +135,38 @@ def run_prune(model: Any, method: str, amount: float, source: str, job: Job | No
     return job
 
 
-def _read(home: Path) -> dict[str, Any] | None:
-    try:
-        d = json.loads((home / "status.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return d if isinstance(d, dict) else None
-
-
-def _running(root: Path) -> list[dict[str, Any]]:
-    out = []
-    for home in root.iterdir():
-        d = _read(home) if home.is_dir() else None
-        if d and d.get("state") in ("queued", "running") and _alive(int(d.get("pid") or 0)):
-            out.append(d)
-    return out
-
-
-def _trim(root: Path, cap: int = MAX_BYTES) -> None:
-    """Remove finished copies, oldest first, until the jobs folder holds at most ``cap`` bytes."""
-    done = []
-    for home in root.iterdir():
-        d = _read(home) if home.is_dir() else None
-        if d and d.get("state") in ("done", "error"):
-            size = sum(f.stat().st_size for f in home.rglob("*") if f.is_file())
-            done.append((float(d.get("time") or 0), size, home))
-    total = sum(s for _t, s, _h in done)
-    for _t, size, home in sorted(done):
-        if total <= cap:
-            break
-        shutil.rmtree(home, ignore_errors=True)
-        total -= size
-
-
-@contextlib.contextmanager
-def _admission(root: Path):
-    """One admission decision at a time across the server's worker processes (a file lock)."""
-    import fcntl
-
-    with open(root / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def start(model: Any, method: str, amount: float, source: str, sentences: Any = None, owner: str = "") -> str:
     """Start pruning in a daemon thread; returns the job id to poll with ``status(id, owner)``. Refuses a
-    second job of one owner (tab) and more than ``max_jobs()`` at once on the server."""
+    second job of one owner (tab); over the server's limit the job waits in the bounded queue (jobs.py)."""
     check_method(method, amount)  # bad input is said at once, before any thread
-    root = temp_root()
-    oh = _owner_hash(owner)
-    with _admission(root):
-        running = _running(root)
-        if owner and any(d.get("owner") == oh for d in running):
-            raise UserError("this tab is already pruning", "wait for its job to finish")
-        if len(running) >= max_jobs():
-            raise UserError(f"the server already runs {len(running)} pruning jobs (at most {max_jobs()} at once)",
-                            "try again when one has finished")
-        _trim(root)
-        jid = secrets.token_urlsafe(12)
-        home = root / jid
-        home.mkdir()
-        job = Job(id=jid, method=method, amount=float(amount), source=source, owner=oh, home=home)
-        job.save()
+    made: list[Job] = []
+
+    def first(home: Path, jid: str) -> dict[str, Any]:
+        made.append(Job(id=jid, method=method, amount=float(amount), source=source, owner=_owner_hash(owner),
+                        home=home, step="waiting for a free slot"))
+        return made[0].status()
+
+    jid, home = jobs.admit(owner, "pruning", first)
+    job = made[0]
     with _JOBS_LOCK:
         _JOBS[job.id] = job
         for old in list(_JOBS)[:-_MAX_JOBS]:
             _JOBS.pop(old, None)
-    start_background(run_prune, model, method, amount, source, job, sentences, name="bv-prune-job")
+
+    def begin() -> None:  # under the admission lock: this job takes a slot
+        job.state, job.step, job.started = "running", "starting", time.monotonic()
+        job.save()
+
+    def body() -> None:
+        try:
+            jobs.wait_turn(home, begin)
+        except UserError as e:
+            job.state, job.error = "error", _error_text(e)
+            job.save()
+            return
+        run_prune(model, method, amount, source, job, sentences)
+
+    start_background(body, name="bv-prune-job")
     return job.id
 
 
@@ -273,17 +178,7 @@ def get(job_id: str | None) -> Job | None:
 
 def status(job_id: Any, owner: str | None = None) -> dict[str, Any] | None:
     """The job's status from its folder (any worker), or None: no such job, or not ``owner``'s."""
-    if not isinstance(job_id, str) or not _ID.match(job_id):
-        return None
-    d = _read(temp_root() / job_id)
-    if d is None or (owner is not None and d.get("owner") != _owner_hash(owner)):
-        return None
-    if d.get("state") in ("queued", "running"):
-        if not _alive(int(d.get("pid") or 0)):
-            d.update(state="error", error="the server process running this job stopped: press Prune again")
-        else:  # the time so far, whichever worker asks
-            d["elapsed"] = round(time.time() - float(d.get("t0") or time.time()), 1)
-    return d
+    return jobs.status(job_id, owner)
 
 
 def result_folder(job_id: Any) -> Path | None:

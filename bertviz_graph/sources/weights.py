@@ -476,6 +476,12 @@ class RandomWeights(_Resolver):
         with self._lock:
             return self._cache.get(key)
 
+    @property
+    def cached_bytes(self) -> int:
+        """Bytes of the whole tensors kept (the app's model registry counts them: app/registry.py)."""
+        with self._lock:
+            return sum(a.nbytes for a in self._cache.values())
+
     def get(self, name: str) -> np.ndarray:
         """The whole tensor as float32. It is cached and returned read-only: copy it to modify."""
         key = self._key(name)
