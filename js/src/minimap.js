@@ -47,8 +47,10 @@ export class Minimap {
     this.cw = cw;
     this.ch = ch;
     // a tall strip (12 unfolded layers) gets a taller overview, up to most of the screen's height
-    const maxH = Math.max(MAX_H, Math.min(0.7 * this.pz.height, 520));
-    this.scale = Math.min(MAX_W / cw, maxH / ch);
+    // and never more than a corner of a small canvas (a notebook cell): the graph stays clickable beside it
+    const maxH = Math.min(Math.max(MAX_H, Math.min(0.7 * this.pz.height, 520)), Math.max(60, 0.4 * this.pz.height));
+    const maxW = Math.min(MAX_W, Math.max(80, 0.3 * this.pz.width));
+    this.scale = Math.min(maxW / cw, maxH / ch);
     const w = Math.max(24, Math.round(cw * this.scale));
     const hh = Math.max(24, Math.round(ch * this.scale));
     this.cv.width = w;
