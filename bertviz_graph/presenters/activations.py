@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from bertviz_graph import format as fmt
 from bertviz_graph.errors import UserError
 from bertviz_graph.graph import OpGraph
+from bertviz_graph.presenters.edge_ops import WEIGHT_EDGES, ops_per_edge
 from bertviz_graph.render.weight_files import colorize
 from bertviz_graph.run.attention import attention_ops
 
@@ -330,7 +331,6 @@ def _neuron_column(x: float, idx, ys, values, short: str, side: str, var: str, t
 
 
 # ---- edges: the tensor an edge of the drawn graph carries ------------------------------------------------
-WEIGHT_EDGES = ("param", "shared", "tied")  # view edge kinds that carry weights (view.py), not activations
 
 @dataclass
 class EdgeTensors:
@@ -403,21 +403,9 @@ def edge_summary(graph: OpGraph, acts: Any, et: EdgeTensors) -> str:
 
 def edge_tips(graph: OpGraph, view: Any, acts: Any) -> dict[str, str]:
     """Tooltip line of every data/residual edge of ``view`` for this run (one pass over the graph's edges)."""
-    g = graph.g
-    by_pair: dict[tuple[str, str], set[str]] = {}
-    for u, v in g.edges():
-        if g.nodes[u]["kind"] in ("param", "buffer"):
-            continue
-        ru, rv = view.rep(u), view.rep(v)
-        if ru is not None and rv is not None and ru != rv:
-            by_pair.setdefault((ru, rv), set()).add(u)
-    out = {}
-    for e in view.data().edges:
-        if e.kind in WEIGHT_EDGES:
-            continue
-        us = sorted(by_pair.get((e.source, e.target), ()), key=lambda x: g.nodes[x].get("order", 0))
-        out[e.id] = edge_summary(graph, acts, EdgeTensors(e.id, e.source, e.target, e.kind, us))
-    return out
+    carried = ops_per_edge(graph, view)
+    return {e.id: edge_summary(graph, acts, EdgeTensors(e.id, e.source, e.target, e.kind, carried[e.id]))
+            for e in view.data().edges if e.id in carried}
 
 
 def edge_view(graph: OpGraph, view: Any, acts: Any, edge_id: str, token: Any = None,

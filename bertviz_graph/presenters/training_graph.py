@@ -10,29 +10,15 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph import format as fmt
+from bertviz_graph.presenters.edge_ops import ops_per_edge
 from bertviz_graph.presenters.training import FROZEN_FILL, NO_WEIGHT_FILL, box_params, graph_fills, lora_rank
 
 MODES = {"grad": "Gradient ‖∂L/∂W‖ (this tab's training step)",
          "update": "Relative update ‖ΔW‖/‖W‖ (this tab's training step)",
          "backward": "Backward: ‖∂L/∂x‖ on the edges (this tab's training step)"}
-WEIGHT_EDGES = ("param", "shared", "tied")  # view edges that carry weights, not activations (view.py)
 BACKWARD_FILL = "#f7f7f7"  # boxes in backward mode: the edges carry the colour
 EDGE_SCALE = ("#cbc9e2", "#3f007d")  # pale -> strong purple: not the boxes' oranges
 EDGE_WIDTH = (0.8, 7.0)  # px, linear in ‖∂L/∂x‖ from 0 to the view's largest
-
-
-def edge_tensors(graph: Any, view: Any) -> dict[str, list[str]]:
-    """View edge id -> the graph ops whose outputs it carries (activations only, in graph order)."""
-    g = graph.g
-    by_pair: dict[tuple[str, str], set[str]] = {}
-    for u, v in g.edges():
-        if g.nodes[u]["kind"] in ("param", "buffer"):
-            continue
-        ru, rv = view.rep(u), view.rep(v)
-        if ru is not None and rv is not None and ru != rv:
-            by_pair.setdefault((ru, rv), set()).add(u)
-    return {e.id: sorted(by_pair.get((e.source, e.target), ()), key=lambda x: g.nodes[x].get("order", 0))
-            for e in view.data().edges if e.kind not in WEIGHT_EDGES}
 
 
 def _norm2(step: Any, op: str) -> float | None:
@@ -44,7 +30,7 @@ def _norm2(step: Any, op: str) -> float | None:
 def edge_grads(step: Any, view: Any) -> dict[str, float]:
     """View edge id -> ‖∂L/∂x‖ of what it carries (all its tensors, all inputs of the step)."""
     out = {}
-    for eid, ops in edge_tensors(step.graph, view).items():
+    for eid, ops in ops_per_edge(step.graph, view).items():
         vals = [v for v in (_norm2(step, op) for op in ops) if v is not None]
         if vals:
             out[eid] = sum(vals) ** 0.5
@@ -86,7 +72,7 @@ def edge_tip(step: Any, ops: list[str]) -> str | None:
 
 def edge_grad_tips(step: Any, view: Any) -> dict[str, str]:
     """Edge id -> the line saying the gradient its tensor gets back (none without op gradients)."""
-    carried = edge_tensors(step.graph, view) if step.act_grads else {}
+    carried = ops_per_edge(step.graph, view) if step.act_grads else {}
     return {k: t for k, ops in carried.items() if (t := edge_tip(step, ops))}
 
 
