@@ -48,12 +48,13 @@ def _sequential_scale() -> list[str]:
 
     return sample_colorscale(sequential.YlOrRd, [0.0, 0.2, 0.4, 0.55, 0.7])
 
+
 COLOR_MODES = {"role": "Role", "flops": "FLOPs", "params": "Parameters", "norm": "Weight norm",
                "sparsity": "Sparsity (exact zeros)", "activation": "Activation RMS (this tab's run)",
-               "change": "Change ‖out − in‖/‖in‖ (this tab's run)"}
-COLOR_MODES.update(ANALYSIS_MODES)  # issue 25: FFN ablation and effective rank (presenters.analysis_colors)
+               "change": "Change ‖out − in‖/‖in‖ (this tab's run)",
+               **ANALYSIS_MODES,  # FFN ablation and effective rank (presenters/analysis_colors.py)
+               **TRAIN_COLOR_MODES}  # the tab's training step, its bv-train store (presenters/training_graph.py)
 RUN_MODES = ("activation", "change")  # colour-by modes that follow the tab's own run (the RUN store)
-COLOR_MODES.update(TRAIN_COLOR_MODES)  # issue 21: the tab's training step (its bv-train store)
 TRAIN_MODES = tuple(TRAIN_COLOR_MODES)
 # plotly's YlOrRd, light -> strong, cut before its darkest stops so dark text stays readable on every fill
 SEQUENTIAL: list[str] = _sequential_scale()
