@@ -157,16 +157,16 @@ def test_widget_colour_by_tab_data_head_bands_and_the_optimizer(mlm, plain):
     assert d["share"] == pytest.approx(sum(abs(ref[jj, ii]) for ii, jj, _ in d["edges"]) / np.abs(ref).sum(), rel=1e-5)
 
 
-def test_n_steps_report_progress_and_write_the_copy(mlm):
-    from bertviz_graph.presenters.train_session import TrainSession
+def test_n_steps_report_progress_and_write_the_copy(mlm, tmp_path):
+    """What the Training tab's job (train/job.py) runs: the steps report each loss as they go, the copy is written."""
+    from bertviz_graph.train.update import save_trained, train_steps
 
     g, run = mlm
-    s = TrainSession(g, lambda: run)
     seen = []
-    spec = {"text": TEXT, "pair": "", "objective": "mlm", "set": "last:1", "lr": 0.01, "opt": "adamw", "steps": 2}
-    step, losses, folder = s.step(spec, progress=lambda k, n, loss: seen.append((k, n, s.progress(spec)[0], loss)))
-    assert [(k, n, p) for k, n, p, _ in seen] == [(1, 2, 1), (2, 2, 2)]  # what a poll reads while it runs
-    assert [x[3] for x in seen] == losses and s.progress(spec) is None and s.cached(spec)[2] == folder
+    model, losses = train_steps(run, [{"text": TEXT, "pair": None, "target": None}], 2, 0.01, "last:1", "adamw",
+                                "mlm", progress=lambda k, n, loss: seen.append((k, n, loss)))
+    assert [(k, n) for k, n, _ in seen] == [(1, 2), (2, 2)] and [x[2] for x in seen] == losses
+    folder = save_trained(model, tmp_path / "after-2-steps", run)
     after = load_runnable(bg.trace(folder)).model.state_dict()
     before = run.model.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
