@@ -278,7 +278,7 @@ class Session:
             self.action = "switch"
             self.switch(models[self.rng.choice([m for m in models if m != self.facts.spec])])
             return
-        if r < 0.14 and self.props.get("bv-run.data") is not None:  # run a sentence (Run tab)
+        if r < 0.14:  # run a sentence (Run tab; its store starts empty: the page fills it after the first paint)
             self.action = "run"
             run = dict(self.props.get("bv-run.data") or {})
             self.props["bv-run.data"] = {**run, "text": self.rng.choice(SENTENCES), "pair": "", "ids": None,
