@@ -3,15 +3,8 @@
 // head's map with its tokens (hover a cell for its exact weight), the head view (each query token's lines to the
 // keys it attends to, as bertviz draws it) and the per-head summaries of the layer (presenters.attention.summary_rows).
 
-import { clear, h } from "./util.js";
+import { clear, h, s as sv } from "./util.js";
 
-const NS = "http://www.w3.org/2000/svg";
-const sv = (tag, attrs, ...kids) => {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const k of kids) el.appendChild(typeof k === "string" ? document.createTextNode(k) : k);
-  return el;
-};
 
 /** Head view: tokens on both sides, a line from query i (left) to key j (right) with opacity ∝ weight. */
 function headView(m, tokens) {

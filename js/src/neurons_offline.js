@@ -3,15 +3,8 @@
 // the strongest inputs (left) and outputs (right) coloured by value, edges by w·x (red +, blue −, width ∝ |w·x|).
 // Hover a neuron or an edge for its exact value.
 
-import { clear, h } from "./util.js";
+import { clear, h, s } from "./util.js";
 
-const NS = "http://www.w3.org/2000/svg";
-const s = (tag, attrs, ...kids) => {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
-  for (const k of kids) el.appendChild(typeof k === "string" ? document.createTextNode(k) : k);
-  return el;
-};
 const tip = (text) => s("title", {}, text);
 
 /** RdBu_r as the widget's plot: blue (−) -> white -> red (+). */

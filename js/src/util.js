@@ -30,7 +30,7 @@ function append(el, children) {
 
 export const SVG_NS = "http://www.w3.org/2000/svg";
 
-/** Create an SVG element with attributes. */
+/** Create an SVG element with attributes; a string child becomes a text node. */
 export function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) {
@@ -38,7 +38,7 @@ export function s(tag, attrs = {}, ...children) {
     if (k === "text") el.textContent = v;
     else el.setAttribute(k, String(v));
   }
-  for (const c of children) if (c) el.appendChild(c);
+  for (const c of children) if (c) el.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
   return el;
 }
 
