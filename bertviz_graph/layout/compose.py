@@ -13,7 +13,9 @@ One ``dot`` run over a whole model with nested clusters explodes with size, so i
 4. containers are processed bottom-up by height, all those of one height in one dot batch; each result
    is cached under the container's structural content (sizes, ports, pieces; never ids), so identical
    layers are laid out once and a re-layout only runs dot for containers that changed;
-5. composition walks top-down adding frame offsets, and concatenates each VEdge's pieces.
+5. composition walks top-down adding frame offsets, and concatenates each VEdge's pieces; each container's
+   part (its children's boxes, the routes it owns) is memoised in exact local units and placed by translation
+   (``subtree.py``), so a click recomputes only the parts from the opened box to the root.
 
 Step 2 and the keys live in ``pieces.py``, dot's input and output in ``dot_io.py``; this module runs the
 batches and composes.
@@ -26,10 +28,11 @@ from collections.abc import Hashable
 from bertviz_graph.errors import UserError
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.layout.cache import LayoutCache, default_cache
-from bertviz_graph.layout.dot_io import dot_source, line, local_layout
+from bertviz_graph.layout.dot_io import dot_source, local_layout
 from bertviz_graph.layout.dot_runner import DotRunner, default_runner
-from bertviz_graph.layout.pieces import Builder, Container, PortKey, kind_group
-from bertviz_graph.layout.types import LaidOutView, NodeBox, Point
+from bertviz_graph.layout.pieces import Builder, Container
+from bertviz_graph.layout.subtree import PartMemo, compose_parts, default_parts
+from bertviz_graph.layout.types import LaidOutView
 from bertviz_graph.layout.wrap import wrap_stack
 from bertviz_graph.view_types import ViewData
 
@@ -41,11 +44,13 @@ def layout_view(
     cache: LayoutCache | None = None,
     *,
     runner: DotRunner | None = None,
+    parts: PartMemo | None = None,
 ) -> LaidOutView:
     """Positions for every VNode and a route for every VEdge of ``view``.
 
     ``direction`` is "TB" (data flows down) or "LR". ``cache`` defaults to a process-wide cache, so
-    re-laying out after one click only runs dot for the containers that changed.
+    re-laying out after one click only runs dot for the containers that changed; ``parts`` (the composed
+    parts of containers, ``subtree.py``) too — an empty ``PartMemo()`` composes everything from scratch.
     """
     if direction not in ("TB", "LR"):
 
@@ -53,10 +58,11 @@ def layout_view(
     cache = default_cache() if cache is None else cache
     runner = default_runner() if runner is None else runner
     with gc_paused():  # ~10^5 short-lived, cycle-free objects: no heap walks while we make them
-        return _layout(view, direction, cache, runner)
+        return _layout(view, direction, cache, runner, parts)
 
 
-def _layout(view: ViewData, direction: str, cache: LayoutCache, runner: DotRunner) -> LaidOutView:
+def _layout(view: ViewData, direction: str, cache: LayoutCache, runner: DotRunner,
+            parts: PartMemo | None = None) -> LaidOutView:
     b = Builder(view, direction)
     b.split_edges()
     for level in b.compute_heights():
@@ -82,76 +88,14 @@ def _layout(view: ViewData, direction: str, cache: LayoutCache, runner: DotRunne
             cache.put(k, lay)
             for c in conts:
                 c.layout = lay
-    return _compose(b)
+    return _compose(b, parts)
 
 
-def _compose(b: Builder) -> LaidOutView:
-    lr = b.lr
+def _compose(b: Builder, parts: PartMemo | None = None) -> LaidOutView:
+    """Absolute positions from the local layouts: each container's part by translation (``subtree.py``)."""
     root = b.conts[None]
     assert root.layout is not None
-    origin: dict[str | None, Point] = {None: (0.0, 0.0)}
-    boxes: dict[str, NodeBox] = {}
-    stack: list[str | None] = [None]
-    while stack:  # top-down: a frame's origin is known before its children are placed
-        cid = stack.pop()
-        c = b.conts[cid]
-        lay = c.layout
-        assert lay is not None
-        ox, oy = origin[cid]
-        for i, k in enumerate(c.children):
-            cx, cy = lay.child_xy[i]
-            w, h = b.child_size(k)
-            boxes[k] = NodeBox(k, round(ox + cx, 2), round(oy + cy, 2), w, h)
-            if k in b.conts:
-                origin[k] = (ox + cx - w / 2, oy + cy - h / 2)
-                stack.append(k)
-
-    def piece(cid: str | None, j: int) -> list[Point]:
-        lay = b.conts[cid].layout
-        assert lay is not None
-        ox, oy = origin[cid]
-        return [(ox + x, oy + y) for x, y in lay.pieces[j]]
-
-    def border(cid: str, side: str, pk: PortKey) -> Point:
-        """Where port pk of frame cid meets its border, absolute."""
-        c = b.conts[cid]
-        lay = c.layout
-        assert lay is not None
-        k = c.port_index[side][pk]
-        off = (lay.in_border if side == "in" else lay.out_border)[k]
-        ox, oy = origin[cid]
-        if lr:
-            return (ox + (0.0 if side == "in" else lay.w), oy + off)
-        return (ox + off, oy + (0.0 if side == "in" else lay.h))
-
-    routes: dict[str, list[Point]] = {}
-    label_pos: dict[str, Point] = {}
-    for e in b.view.edges:
-        seq = b.edge_pieces.get(e.id)
-        if not seq:
-            continue
-        kg = kind_group(e.kind)
-        start, end = b.edge_ends[e.id]
-        pts: list[Point] = []
-        if start is not None:
-            pts.append(border(start, "in", (e.source, kg)))
-        for cid, j in seq:
-            seg = piece(cid, j)
-            if not pts:
-                pts.extend(seg)
-            else:
-                a, s0 = pts[-1], seg[0]
-                if abs(a[0] - s0[0]) + abs(a[1] - s0[1]) > 0.01:
-                    pts.extend(line(a, s0))  # across a frame border, from inner port to outer piece
-                pts.extend(seg[1:])
-            owner = b.label_owner.get((cid, j))
-            lp = b.conts[cid].layout.piece_lp[j]  # type: ignore[union-attr]
-            if owner == e.id and lp is not None:
-                ox, oy = origin[cid]
-                label_pos[e.id] = (round(ox + lp[0], 2), round(oy + lp[1], 2))
-        if end is not None:
-            pts.extend(line(pts[-1], border(end, "out", (e.source, kg))))
-        routes[e.id] = [(round(x, 2), round(y, 2)) for x, y in pts]
+    boxes, routes, label_pos = compose_parts(b, default_parts() if parts is None else parts)
     return LaidOutView(
         view=b.view,
         width=root.layout.w,

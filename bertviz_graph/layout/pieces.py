@@ -76,6 +76,7 @@ class Builder:
                 self.child_pos[k] = i
         self.edge_pieces: dict[str, list[tuple[str | None, int]]] = {}
         self.edge_ends: dict[str, tuple[str | None, str | None]] = {}  # frame borders to start/end at
+        self.edge_top: dict[str, str | None] = {}  # innermost container holding both ends: owns the route
         self.label_owner: dict[tuple[str | None, int], str] = {}
         # per-call memos: a box's size is asked for by its container's key and again by _compose, and an
         # edge's ends climb the same parent chains (~20% of a warm 48-layer layout was these repeats)
@@ -193,6 +194,7 @@ class Builder:
         seq.extend(tail_pieces)
         self.edge_pieces[e.id] = seq
         self.edge_ends[e.id] = (start, end)
+        self.edge_top[e.id] = top
 
     # ---- heights, ports, keys -----------------------------------------------------------------------
     def compute_heights(self) -> list[list[Container]]:
