@@ -129,6 +129,11 @@ def worker(model: str, deep_levels: bool = True) -> None:
         cmd = json.loads(line)
         if cmd.get("reset"):  # a new session: empty view, picture and layout caches (dot stays up)
             default_cache().clear()
+            try:  # the composed parts too (layout/subtree.py; absent before issue 22's third session)
+                from bertviz_graph.layout.subtree import default_parts
+                default_parts().clear()
+            except ImportError:
+                pass
             ctx = AppContext(g)
             print(json.dumps({"ok": True}), flush=True)
             continue
