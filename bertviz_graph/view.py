@@ -12,6 +12,7 @@ the visible representatives of its ends, aggregated (tensor count, shapes) when 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -226,10 +227,10 @@ class View:
     @cached_property
     def _data(self) -> ViewData:
         h = self.hierarchy
-        g = h.graph.g
         state, frame_of = self._states
         nodes: list[VNode] = []
-        order = [x for _, x in h.walk() if state.get(x) in ("leaf", "frame", "collapsed")]
+        tab = _tables(h)  # what every view of this hierarchy shares: walk order, leaf texts, attrs, edge kinds
+        order = [x for x in tab.walk if state.get(x) in ("leaf", "frame", "collapsed")]
         for x in order:
             parent = frame_of.get(x)
             if x in h.groups:
@@ -243,16 +244,11 @@ class View:
                     id=x, kind=grp.kind if grp.kind == "series" else "group", label=label, sublabel=sub,
                     role=grp.role, parent=parent, expanded=expanded, expandable=True,
                     count=len(grp.members) if grp.kind == "series" else 1,
-                    attrs=_group_attrs(grp)))
+                    attrs=tab.group_attrs(x)))
             else:
-                d = g.nodes[x]
-                label, sub = h.label_of(x), h.sublabel_of(x)
-                home = h.parent(x)
-                if home in h.groups and _is_trivial(h, home):  # "dropout" op shown with its module name
-                    mod = h.groups[home]
-                    label = f"{mod.label} · {d['op']}" if mod.label != d.get("op") else label
-                nodes.append(VNode(id=x, kind=d["kind"], label=label, sublabel=sub, role=h.role_of(x),
-                                   parent=parent, attrs=_leaf_attrs(d)))
+                kind, label, sub, role, attrs = tab.leaf(x)
+                nodes.append(VNode(id=x, kind=kind, label=label, sublabel=sub, role=role, parent=parent,
+                                   attrs=attrs))
         visible = {n.id: n for n in nodes}
         frames_above: dict[str, list[str]] = {}
 
@@ -264,19 +260,19 @@ class View:
 
         agg: dict[tuple[str, str, str], dict[str, Any]] = {}
         per_tensor: dict[tuple[str, str], dict[str, tuple[str, Any]]] = {}
-        for u, v, d in g.edges(data=True):
-            ru, rv = self._reps.get(u), self._reps.get(v)
+        reps = self._reps
+        for u, v, kind, rank, shape in tab.edges:
+            ru, rv = reps.get(u), reps.get(v)
             if ru is None or rv is None or ru == rv or ru not in visible or rv not in visible:
                 continue
-            kind = (h.edge_kinds.get((u, v), "param") if g.nodes[u]["kind"] in ("param", "buffer")
-                    else "residual" if h.is_residual(u, v) else "data")
             # a tensor that is both the data into a box and a skip inside it is drawn once, as data
             seen = per_tensor.setdefault((ru, rv), {})
-            if u not in seen or _KIND_ORDER.index(kind) < _KIND_ORDER.index(seen[u][0]):
-                seen[u] = (kind, d.get("shape"))
+            if u not in seen or rank < seen[u][2]:
+                seen[u] = (kind, shape, rank)
         # one drawn edge per kind: shared weights never merge into the activation entering a layer
+        order_of = tab.order
         for (ru, rv), tensors in per_tensor.items():
-            for u, (kind, shape) in sorted(tensors.items(), key=lambda t: g.nodes[t[0]]["order"]):
+            for u, (kind, shape, _rank) in sorted(tensors.items(), key=lambda t: order_of[t[0]]):
                 e = agg.setdefault((ru, rv, kind), {"tensors": set(), "shapes": []})
                 e["tensors"].add(u)
                 if shape and shape not in e["shapes"]:
@@ -292,7 +288,8 @@ class View:
             elif ru in fv:
                 container = ru
             else:
-                common = [f for f in fu if f in set(fv)]
+                fvs = set(fv)
+                common = [f for f in fu if f in fvs]
                 container = common[0] if common else None
             count = len(e["tensors"])
             eid = f"{ru}->{rv}" if first_kind[(ru, rv)] == kind else f"{ru}->{rv}#{kind}"
@@ -316,6 +313,61 @@ class View:
     def highlight(self, matches: Iterable[str]) -> set[str]:
         """Visible nodes to highlight for these matches: the match itself or the box hiding it."""
         return {self._reps[m] for m in matches if self._reps.get(m) is not None}
+
+class _Tables:
+    """What every view of one hierarchy reads the same way, computed once: the walk order, each leaf's kind,
+    texts, role and attrs, each group's attrs, and each graph edge's drawn kind. The attrs dicts are shared by
+    the VNodes of every view (read-only, like the hierarchy), so a picture can memoise what it derives from
+    them (render/svg.py's tooltips) by their identity."""
+
+    def __init__(self, h: Hierarchy):
+        g = h.graph.g
+        self.h = weakref.ref(h)
+        self.walk = [x for _, x in h.walk()]
+        self.order = {x: d["order"] for x, d in g.nodes(data=True)}
+        self.edges = []
+        for u, v, d in g.edges(data=True):
+            kind = (h.edge_kinds.get((u, v), "param") if g.nodes[u]["kind"] in ("param", "buffer")
+                    else "residual" if h.is_residual(u, v) else "data")
+            self.edges.append((u, v, kind, _KIND_ORDER.index(kind), d.get("shape")))
+        self._leaf: dict[str, tuple[str, str, str, str, dict[str, Any]]] = {}
+        self._gattrs: dict[str, dict[str, Any]] = {}
+
+    def leaf(self, x: str) -> tuple[str, str, str, str, dict[str, Any]]:
+        got = self._leaf.get(x)
+        if got is None:
+            h = self.h()
+            assert h is not None
+            d = h.graph.g.nodes[x]
+            label = h.label_of(x)
+            home = h.parent(x)
+            if home in h.groups and _is_trivial(h, home):  # "dropout" op shown with its module name
+                mod = h.groups[home]
+                label = f"{mod.label} · {d['op']}" if mod.label != d.get("op") else label
+            got = self._leaf[x] = (d["kind"], label, h.sublabel_of(x), h.role_of(x), _leaf_attrs(d))
+        return got
+
+    def group_attrs(self, gid: str) -> dict[str, Any]:
+        got = self._gattrs.get(gid)
+        if got is None:
+            h = self.h()
+            assert h is not None
+            got = self._gattrs[gid] = _group_attrs(h.groups[gid])
+        return got
+
+
+# id(hierarchy) -> its tables; an entry leaves with its hierarchy (weakref.finalize), so an id is never
+# reused while its entry lives. Derived from the (immutable) hierarchy alone: the same for every tab.
+_TABLES: dict[int, _Tables] = {}
+
+
+def _tables(h: Hierarchy) -> _Tables:
+    t = _TABLES.get(id(h))
+    if t is None or t.h() is not h:
+        t = _TABLES[id(h)] = _Tables(h)
+        weakref.finalize(h, _TABLES.pop, id(h), None)
+    return t
+
 
 def _is_trivial(h: Hierarchy, gid: str) -> bool:
     """A module that ran exactly one op and owns nothing (Dropout, GELU): showing it as a box adds nothing."""
