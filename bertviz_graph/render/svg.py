@@ -131,13 +131,41 @@ def _tooltip(n: VNode) -> str:
 
 
 def _node_open(n: VNode, b: NodeBox, parent: str | None) -> str:
+    head, tail = _node_tag(_Same(n.attrs), n.id, n.label, n.sublabel, n.kind, n.role, n.expandable, n.expanded,
+                           n.count, parent)
+    return f'{head}{",".join(_fs(b.left, b.top, b.w, b.h))}{tail}'
+
+
+class _Same:
+    """Hashed and compared by identity: a VNode's attrs dict in a memo key. The views of one hierarchy share
+    each node's attrs dict (view.py), so a box's tooltip is made once; the key holds the dict, so its id
+    cannot be reused while the entry lives."""
+
+    __slots__ = ("o",)
+
+    def __init__(self, o: object):
+        self.o = o
+
+    def __hash__(self) -> int:
+        return id(self.o)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.o is self.o
+
+
+# Everything of a box's <g> tag but its position, per box and per the fields it is made of: the ~10 escaped
+# attributes and the tooltip are the same on every click (bounded: a few 48-layer views' worth).
+@lru_cache(maxsize=1 << 14)
+def _node_tag(attrs: _Same, nid: str, label: str, sublabel: str, kind: str, role: str, expandable: bool,
+              expanded: bool, count: int, parent: str | None) -> tuple[str, str]:
+    n = VNode(id=nid, kind=kind, label=label, sublabel=sublabel, role=role, parent=parent, expanded=expanded,
+              expandable=expandable, count=count, attrs=attrs.o)  # type: ignore[arg-type]
     par = f" data-parent={attr(parent)}" if parent else ""
-    box = ",".join(_fs(b.left, b.top, b.w, b.h))
     return (
-        f'<g class="node" data-id={attr(n.id)}{par} data-box="{box}" '
-        f'data-kind={attr(n.kind)} data-role={attr(n.role)} '
+        f'<g class="node" data-id={attr(n.id)}{par} data-box="',
+        f'" data-kind={attr(n.kind)} data-role={attr(n.role)} '
         f'data-expandable="{int(n.expandable)}" data-expanded="{int(n.expanded)}">'
-        f"<title>{esc(_tooltip(n))}</title>"
+        f"<title>{esc(_tooltip(n))}</title>",
     )
 
 
@@ -265,29 +293,37 @@ def _path_d(pts: list[Point]) -> str:
     return _TRAILING.sub("", ("M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n) % flat)
 
 
-def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str], stroke: tuple[str, float] | None = None) -> list[str]:
-    kind = _kind(e)
+@lru_cache(maxsize=1 << 14)
+def _edge_tag(eid: str, source: str, target: str, ekind: str, label: str, count: int, src_name: str, dst_name: str,
+              stroke: tuple[str, float] | None) -> tuple[str, str]:
+    """An edge's <g> tag with its tooltip, and what follows its path's numbers (the same on every click)."""
+    kind = ekind if ekind in EDGE_STYLE else "data"
     color, width, dash = EDGE_STYLE[kind]
     if stroke is not None:  # an edge coloured by a value (the training step's backward mode)
         color, width = stroke[0], round(stroke[1], 2)
-    tip = f"{names.get(e.source, e.source)} → {names.get(e.target, e.target)}"
-    if e.label:
-        tip += f"\n{e.label}"
-    if e.count > 1:
-        tip += f"\n{e.count} tensors"
+    tip = f"{src_name} → {dst_name}"
+    if label:
+        tip += f"\n{label}"
+    if count > 1:
+        tip += f"\n{count} tensors"
     if kind != "data":
         tip += f"\n{EDGE_LEGEND[kind]}"
-    out = [
-        f'<g class="edge" data-id={attr(e.id)} data-source={attr(e.source)} data-target={attr(e.target)} '
-        f"data-kind={attr(e.kind)}><title>{esc(tip)}</title>"
-    ]
+    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<g class="edge" data-id={attr(eid)} data-source={attr(source)} data-target={attr(target)} '
+        f"data-kind={attr(ekind)}><title>{esc(tip)}</title>",
+        f'" fill="none" stroke="{color}" stroke-width="{width}"{dash_attr} marker-end="url(#arrow-{kind})"/>',
+    )
+
+
+def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str], stroke: tuple[str, float] | None = None) -> list[str]:
+    head, path_tail = _edge_tag(e.id, e.source, e.target, e.kind, e.label, e.count,
+                                names.get(e.source, e.source), names.get(e.target, e.target),
+                                tuple(stroke) if stroke is not None else None)
+    out = [head]
     pts = lv.routes.get(e.id)
     if pts and len(pts) >= 4:
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(
-            f'<path d="{_path_d(pts)}" fill="none" stroke="{color}" stroke-width="{width}"{dash_attr} '
-            f'marker-end="url(#arrow-{kind})"/>'
-        )
+        out.append(f'<path d="{_path_d(pts)}{path_tail}')
     lp = lv.label_pos.get(e.id)
     if lp is not None and e.label:
         w, h = measure.edge_label_size(e.label)
