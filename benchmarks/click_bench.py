@@ -179,18 +179,25 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--before", default="a37fe1d", help="git ref of the code to compare with")
+    ap.add_argument("--after", default=None, help="git ref of the code to measure (default: this working tree)")
     # llama-70b-shape unfolded and opened one level (626 boxes, 867 edges): one dot run on its 80 frames took
     # more than dot's 120 s limit on the loaded machine, in both versions; its folded clicks are measured
     ap.add_argument("--no-deep", nargs="*", default=["llama-70b-shape"], help="models without the dD rows")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="click_bench_") as tmp:
-        before = Path(tmp)
-        arc = subprocess.run(["git", "archive", a.before], cwd=ROOT, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(before)], input=arc, check=True)
-        print(f"before = {a.before} (git archive), after = {ROOT}; load average {os.getloadavg()[0]:.1f}")
+        def export(ref: str, name: str) -> Path:
+            out = Path(tmp) / name
+            out.mkdir()
+            arc = subprocess.run(["git", "archive", ref], cwd=ROOT, check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(out)], input=arc, check=True)
+            return out
+
+        before = export(a.before, "before")
+        after = export(a.after, "after") if a.after else ROOT
+        print(f"before = {a.before} (git archive), after = {a.after or ROOT}; load average {os.getloadavg()[0]:.1f}")
         for model in a.models:
             deep = model not in a.no_deep
-            ws = {"before": Worker(before, model, deep), "after": Worker(ROOT, model, deep)}
+            ws = {"before": Worker(before, model, deep), "after": Worker(after, model, deep)}
             kinds = ws["after"].hello["kinds"]
             times: dict[tuple[str, str], list[float]] = {}
             boxes: dict[str, int] = {}
