@@ -148,6 +148,10 @@ class Builder:
     def _split(self, e: VEdge) -> None:
         s, t = e.source, e.target
         kg = kind_group(e.kind)
+        if s not in self.conts and t not in self.conts and self.parent[s] == self.parent[t]:
+            # two boxes side by side in one container (most edges): one piece, no ports
+            self._one_piece(e, self.parent[s], ("c", s, None), ("c", t, None), kg)
+            return
         pk: PortKey = (s, kg)
         sa = ([s] if s in self.conts else []) + self.ancestors(s)
         ta = ([t] if t in self.conts else []) + self.ancestors(t)
@@ -184,12 +188,20 @@ class Builder:
             for i, a in enumerate(chain):
                 inner: Ep = ("c", chain[i + 1], ("in", pk)) if i + 1 < len(chain) else ("c", t, None)
                 tail_pieces.append((a, self._add_piece(a, ("p", "in", pk), inner, kg)))
+        self._one_piece(e, top, src, dst, kg, seq, tail_pieces, start, end)
+
+    def _one_piece(self, e: VEdge, top: str | None, src: Ep, dst: Ep, kg: str,
+                   seq: list[tuple[str | None, int]] | None = None,
+                   tail_pieces: list[tuple[str | None, int]] = (),  # type: ignore[assignment]
+                   start: str | None = None, end: str | None = None) -> None:
+        """The piece joining the two children of ``top`` that hold the ends, and the edge's whole chain."""
         main = self._add_piece(top, src, dst, kg)
         if e.label and e.kind != "param":  # a weight's shape is on its own box; tied/shared say so
             c = self.conts[top]
             if not c.piece_label[main]:
                 c.piece_label[main] = e.label
                 self.label_owner[(top, main)] = e.id
+        seq = [] if seq is None else seq
         seq.append((top, main))
         seq.extend(tail_pieces)
         self.edge_pieces[e.id] = seq
