@@ -213,8 +213,24 @@ class View:
             reps[x] = r
             return r
 
-        for x in list(h.parent_of) + list(h.groups):
-            rep(x)
+        # parents before children (the walk's order): each node's rep from its parent's, without recursion
+        groups, leafy = h.groups, ("leaf", "frame", "collapsed")
+        for x, p in _tables(h).walk_parent:
+            st = state.get(x)
+            if st in leafy:
+                reps[x] = x
+            elif st == "hidden" and x not in groups:
+                reps[x] = None
+            elif st == "hidden" and p in groups and groups[p].kind == "series" and state.get(p) == "frame":
+                reps[x] = p
+            else:
+                reps[x] = ROOT if p is None else reps[p] if p in reps else rep(p)
+        for x in h.parent_of:  # anything the walk does not reach (a parent that does not list it)
+            if x not in reps:
+                rep(x)
+        for x in groups:
+            if x not in reps:
+                rep(x)
         # A group wrapping a single op is shown as that op.
         for gid, s in state.items():
             if s == "transparent" and gid in h.groups and _is_trivial(h, gid):
@@ -324,6 +340,7 @@ class _Tables:
         g = h.graph.g
         self.h = weakref.ref(h)
         self.walk = [x for _, x in h.walk()]
+        self.walk_parent = [(x, h.parent(x)) for x in self.walk]
         self.order = {x: d["order"] for x, d in g.nodes(data=True)}
         self.edges = []
         for u, v, d in g.edges(data=True):
