@@ -76,14 +76,17 @@ def _f(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
-# What _f drops from a "%.2f" number: trailing zeros of the fraction, then a bare dot ("12.50" -> "12.5",
-# "3.00" -> "3"); only for strings made of such numbers and separators (no digits of other origin).
-_TRAILING = re.compile(r"\.?0+(?![0-9.])")
+def _trim(s: str) -> str:
+    """What _f drops from each "%.2f" number of ``s`` (numbers separated by "," or " ", nothing after the
+    last): a last fraction digit 0, then a bare ".0" ("12.50" -> "12.5", "3.00" -> "3"). Every number ends in
+    its second fraction digit, so four C-level replaces do what a regex pass did at twice the cost."""
+    s = (s + " ").replace("0,", ",").replace("0 ", " ")
+    return s.replace(".0,", ",").replace(".0 ", " ")[:-1]
 
 
 def _fs(*vals: float) -> list[str]:
-    """``[_f(v) for v in vals]`` in one C-level format and one regex pass (a picture has ~10^5 numbers)."""
-    return _TRAILING.sub("", ("%.2f " * len(vals))[:-1] % vals).split(" ")  # noqa: UP031 - one C call for all
+    """``[_f(v) for v in vals]`` in one C-level format and one trim (a picture has ~10^5 numbers)."""
+    return _trim(("%.2f " * len(vals))[:-1] % vals).split(" ")  # noqa: UP031 - one C call for all
 
 
 _LABEL_PX, _SUBLABEL_PX, _EDGE_LABEL_PX = _f(measure.LABEL_PX), _f(measure.SUBLABEL_PX), _f(measure.EDGE_LABEL_PX)
@@ -290,7 +293,7 @@ def _path_d(pts: list[Point]) -> str:
     """"M p0 C c1 c2 p ..." as _f writes each number, formatted in one go (routes are most of a picture)."""
     n = len(range(1, len(pts) - 2, 3))
     flat = tuple(chain.from_iterable(pts[: 1 + 3 * n]))
-    return _TRAILING.sub("", ("M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n) % flat)
+    return _trim(("M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n) % flat)
 
 
 @lru_cache(maxsize=1 << 14)
