@@ -97,3 +97,18 @@ def test_incremental_composition_left_to_right(base_graph, xl48):
         assert json.dumps(inc.to_json_dict()) == json.dumps(fresh.to_json_dict())
         assert inc.routes and all(len(r) % 3 == 1 for r in inc.routes.values())
     assert parts.hits > 0
+
+
+def test_huge_containers_get_a_positioning_budget():
+    """dot's x-positioning of a container with more than 64 children (llama-70b-shape's 80 opened layers ran
+    > 400 s) is bounded by nslimit; smaller containers (every BERT) keep dot's full positioning, so their
+    pictures do not change."""
+    from bertviz_graph.layout.dot_io import HUGE_CONTAINER, dot_source
+
+    def key(n: int):
+        kids = tuple((40.0, 20.0) for _ in range(n))
+        chain = tuple((("c", i), ("c", i + 1), "data", None) for i in range(n - 1))
+        return ("TB", None, kids, 0, 0, chain)
+
+    assert "nslimit" in dot_source(key(HUGE_CONTAINER + 1))
+    assert "nslimit" not in dot_source(key(HUGE_CONTAINER)) and "nslimit" not in dot_source(key(48))

@@ -139,6 +139,9 @@ def _inch(px: float) -> str:
     return f"{px / 72.0:.4f}"
 
 
+HUGE_CONTAINER = 64  # children in one container beyond which dot's positioning gets a budget (nslimit)
+
+
 def dot_source(key: Any) -> str:
     """The DOT graph for one container, built from its structural key alone (so the cache is sound)."""
     direction, _frame, kids, n_in, n_out, pieces = key
@@ -150,6 +153,10 @@ def dot_source(key: Any) -> str:
         'node [shape=box fixedsize=true label=""];',
         "edge [arrowhead=none];",
     ]
+    if len(kids) > HUGE_CONTAINER:
+        # dot's x-positioning (network simplex) on llama-70b-shape's 80 opened layers ran > 400 s; a few
+        # iterations (nslimit) finish it in ~1 s, and wrap.py re-places the layers anyway
+        lines.append("graph [nslimit=0.02];")
     for i, kid in enumerate(kids):
         if len(kid) == 2:
             lines.append(f"n{i} [width={_inch(kid[0])} height={_inch(kid[1])}];")
