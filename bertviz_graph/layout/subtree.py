@@ -71,13 +71,13 @@ def default_parts() -> PartMemo:
 def compose_parts(b: Builder, memo: PartMemo) -> tuple[dict[str, NodeBox], dict[str, list[Point]],
                                                       dict[str, Point]]:
     """Absolute boxes, routes and label positions of a built view (every container laid out)."""
-    lr = b.lr
     by_top: dict[str | None, list[str]] = {}
     for e in b.view.edges:
         if b.edge_pieces.get(e.id):
             by_top.setdefault(b.edge_top[e.id], []).append(e.id)
     edges = {e.id: e for e in b.view.edges}
     parts: dict[str | None, tuple[int, Part]] = {}
+    qp: QPieces = {}
 
     def part_of(cid: str | None) -> tuple[int, Part]:
         """This container's (token, part), its children's first (bottom-up, iterative: deep views)."""
@@ -87,7 +87,7 @@ def compose_parts(b: Builder, memo: PartMemo) -> tuple[dict[str, NodeBox], dict[
             order.append(x)
             stack.extend(k for k in b.conts[x].children if k in b.conts)
         for x in reversed(order):
-            parts[x] = _part(b, x, by_top.get(x, ()), edges, parts, memo, lr)
+            parts[x] = _part(b, x, by_top.get(x, ()), edges, parts, memo, qp)
         return parts[cid]
 
     part_of(None)
@@ -116,7 +116,7 @@ def compose_parts(b: Builder, memo: PartMemo) -> tuple[dict[str, NodeBox], dict[
     return boxes, routes, labels
 
 
-def _part(b: Builder, cid: str | None, top_edges, edges, parts, memo: PartMemo, lr: bool) -> tuple[int, Part]:
+def _part(b: Builder, cid: str | None, top_edges, edges, parts, memo: PartMemo, qp: QPieces) -> tuple[int, Part]:
     c = b.conts[cid]
     lay = c.layout
     assert lay is not None
@@ -134,13 +134,28 @@ def _part(b: Builder, cid: str | None, top_edges, edges, parts, memo: PartMemo, 
     hit = memo.get(key)
     if hit is not None:
         return hit
-    p = _make_part(b, cid, sigs, parts)
+    p = _make_part(b, cid, sigs, parts, qp)
     got = (next(_tokens), p)
     memo.put(key, got)
     return got
 
 
-def _make_part(b: Builder, cid: str | None, sigs: list, parts) -> Part:
+QPieces = dict[int, tuple[Any, list[list[IPoint] | None]]]
+
+
+def _piece(qp: QPieces, lay: Any, j: int) -> list[IPoint]:
+    """Piece j of a local layout in hundredths. ``qp`` lives for one composition: the 48 layers of a stack
+    share one layout, quantised once (keyed by id(), the layouts being held by the composition)."""
+    got = qp.get(id(lay))
+    if got is None:
+        got = qp[id(lay)] = (lay, [None] * len(lay.pieces))
+    cached = got[1][j]
+    if cached is None:
+        cached = got[1][j] = [(round(u * 100), round(v * 100)) for u, v in lay.pieces[j]]
+    return cached
+
+
+def _make_part(b: Builder, cid: str | None, sigs: list, parts, qp: QPieces) -> Part:
     c = b.conts[cid]
     lay = c.layout
     p = Part(lay)
@@ -175,7 +190,7 @@ def _make_part(b: Builder, cid: str | None, sigs: list, parts) -> Part:
         for i, (x, j) in enumerate(seq):
             ox, oy = origin(x)
             xl = b.conts[x].layout
-            seg = [(ox + q(u), oy + q(v)) for u, v in xl.pieces[j]]
+            seg = [(ox + u, oy + v) for u, v in _piece(qp, xl, j)]
             if not pts:
                 pts.extend(seg)
             else:
