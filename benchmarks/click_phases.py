@@ -1,0 +1,82 @@
+"""Where a warm click's server time goes: view, layout (composition apart) and SVG, CPU ms, medians.
+
+    python benchmarks/click_phases.py [--model bert-xl-48] [--depths 4 5] [--rounds 3] [--code DIR]
+
+``--code DIR``: import bertviz_graph from DIR (another commit, e.g. exported with ``git archive``) instead.
+
+The model fully unfolded and opened ``--depth`` levels; then a block opened in layer 1, N/2 and N-1, each on a
+new ``View`` (as a click makes one), with dot's layouts and the composed parts already cached (each click was
+laid out once before): what a click costs once dot has nothing to do. CPU time of this process (dot runs in
+its own processes and is idle here), the cyclic collector paused as in the app (``gc_pause``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+_CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, _CODE)
+
+import bertviz_graph.api as bg  # noqa: E402
+from bertviz_graph.gc_pause import gc_paused  # noqa: E402
+from bertviz_graph.layout import compose, layout_of  # noqa: E402
+from bertviz_graph.render.svg import to_svg  # noqa: E402
+from bertviz_graph.view import View  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="bert-xl-48")
+    ap.add_argument("--depths", type=int, nargs="+", default=[4, 5])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--code", default=_CODE, help="folder to import bertviz_graph from")
+    a = ap.parse_args()
+    g = bg.trace(a.model)
+    h = g.hierarchy
+    s = next(iter(h.series()))
+    n = len(s.members)
+    real = compose._compose
+    for d in a.depths:
+        base = View(h).unfold(all_series=True).open_depth(d)
+        picks = [next(x.id for x in base.data().nodes if x.expandable and not x.expanded
+                      and x.id.startswith(s.members[k] + ".")) for k in (1, n // 2, n - 1)]
+        for v in [base] + [base.open(p) for p in picks]:  # dot's layouts and the parts: cached
+            to_svg(layout_of(v), legend=False, title=False)
+        t: dict[str, list[float]] = {"view": [], "layout": [], "composition": [], "svg": [], "total": []}
+
+        def timed(b, parts=None, t=t):
+            c = time.process_time()
+            try:
+                return real(b) if parts is None else real(b, parts)
+            finally:
+                t["composition"].append((time.process_time() - c) * 1000)
+
+        compose._compose = timed
+        for _ in range(a.rounds):
+            for p in picks:
+                with gc_paused():
+                    v = View(h).unfold(all_series=True).open_depth(d).open(p)
+                    c0 = time.process_time()
+                    v.data()
+                    c1 = time.process_time()
+                    lv = layout_of(v)
+                    c2 = time.process_time()
+                    to_svg(lv, legend=False, title=False)
+                    c3 = time.process_time()
+                t["view"].append((c1 - c0) * 1000)
+                t["layout"].append((c2 - c1) * 1000)
+                t["svg"].append((c3 - c2) * 1000)
+                t["total"].append((c3 - c0) * 1000)
+        compose._compose = real
+        med = {k: statistics.median(x) for k, x in t.items()}
+        print(f"[{a.code}] {a.model} depth {d} unfolded, open a block ({len(lv.boxes)} boxes), CPU ms median of "
+              f"{len(t['total'])}: view {med['view']:.1f}, layout {med['layout']:.1f} (of which composition "
+              f"{med['composition']:.1f}), SVG {med['svg']:.1f}; total {med['total']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
