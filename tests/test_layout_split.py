@@ -66,7 +66,6 @@ def test_picture_equals_per_number_formatting(monkeypatch):
     assert fast.count('class="node"') == len(lv.view.nodes) and lv.routes
     # the same picture with every number formatted on its own (the batching switched off)
     monkeypatch.setattr(svg, "_fs", lambda *vals: [one(v) for v in vals])
-    monkeypatch.setattr(svg, "_TRAILING", type("NoOp", (), {"sub": staticmethod(lambda _r, s: s)})())
 
     def path_d(pts):
         d = [f"M{one(pts[0][0])},{one(pts[0][1])}"]
