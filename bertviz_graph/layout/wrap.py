@@ -17,8 +17,12 @@ sits under ``compose`` and must not import it); the result depends on the key al
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any
+
+from bertviz_graph.layout import measure
+from bertviz_graph.view_types import VNode
 
 Point = tuple[float, float]
 
@@ -33,9 +37,35 @@ SCREEN = (16.0, 10.0)  # the shape to fill: a laptop screen, landscape
 def wrap_stack(key: tuple[Any, ...], lay: Any) -> Any:
     """``lay`` with its longest chain of identical children wrapped into columns (rows for LR), or ``lay``
     itself when there is no such chain or one column already fits the screen best."""
-    if key[0] != "TB":  # LR (export --direction LR only): not wrapped yet, see the module's docstring
-        return lay
+    if key[0] == "LR":
+        # the same rule on swapped axes (rows left to right, stacked downwards), and the same target in flow
+        # terms: in LR everything else in the model lies beside the stack along the flow, so a stack of 10:16
+        # (wide across the flow) leaves the whole picture near 16:10, as TB's 16:10 stack does with the rest
+        # above and below it
+        t_lay = _transpose_lay(lay)
+        out = _wrap_tb(_transpose_key(key), t_lay, SCREEN)
+        return lay if out is t_lay else _transpose_lay(out)
     return _wrap_tb(key, lay, SCREEN)
+
+
+# ---- LR as TB on swapped axes -------------------------------------------------------------------------
+def _transpose_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The key of the mirrored container: sizes (w, h) swapped; a frame's port offsets are along the border the
+    ports sit on either way (x in TB, y in LR), so they stay; the direction marks the module-box axis."""
+    direction, frame, kids, n_in, n_out, pieces = key
+    kids_t = tuple((k[1], k[0], *k[2:]) for k in kids)
+    return ("LR>TB", frame, kids_t, n_in, n_out, pieces)
+
+
+def _transpose_lay(lay: Any) -> Any:
+    def sw(pts: tuple[Point, ...]) -> tuple[Point, ...]:
+        return tuple((p[1], p[0]) for p in pts)
+
+    return dataclasses.replace(
+        lay, w=lay.h, h=lay.w, child_xy=sw(lay.child_xy), in_xy=sw(lay.in_xy), out_xy=sw(lay.out_xy),
+        pieces=tuple(sw(p) for p in lay.pieces), piece_lp=tuple(None if p is None else (p[1], p[0])
+                                                                for p in lay.piece_lp),
+    )
 
 
 # ---- the run ------------------------------------------------------------------------------------------
@@ -49,7 +79,7 @@ def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
     for i in range(len(kids)):
         if (
             cur
-            and _similar(kids[i], kids[cur[-1]])
+            and _similar(kids[i], kids[cur[-1]], key[0] == "LR>TB")
             and (cur[-1], i) in links
             and lay.child_xy[i][1] > lay.child_xy[cur[-1]][1]
         ):
@@ -113,9 +143,9 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
             shifts.append((dx, dy))
         return shifts, right, height
 
-    def size(rows: int) -> tuple[float, float]:
+    def size(rows: int, room: float = ROOM) -> tuple[float, float]:
         _s, right, height = place(rows)
-        return max(lay.w, right + pad_r), lay.h - (bottom - top) + height + (ROOM if rows < n else 0.0)
+        return max(lay.w, right + pad_r), lay.h - (bottom - top) + height + (room if rows < n else 0.0)
 
     def score(rows: int) -> float:
         w, h = size(rows)
@@ -128,8 +158,6 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
     cols = len(shift_col)
     col_of = {i: k // rows for k, i in enumerate(run)}
     new_bottom = top + height
-    d_s = bottom - new_bottom - ROOM  # everything below the stack moves up by this much (less room for routes)
-    w_new, h_new = (float(math.ceil(v)) for v in size(rows))
     row_gap = (xy[run[1]][1] - kids[run[1]][1] / 2) - (xy[run[0]][1] + kids[run[0]][1] / 2)
     half = max(row_gap, 2 * LANE) / 2
     boxes = [
@@ -139,22 +167,35 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
     ]
     gutter = [(boxes[c - 1][1] + boxes[c][0]) / 2 for c in range(1, cols)]  # gutter[c-1]: left of column c
 
+    def x_shift(d: tuple[Any, ...]) -> float:
+        return shift_col[col_of[d[1]]][0] if d[0] == "c" and d[1] in in_run else 0.0
+
+    # one lane per route through a gutter: a bus (one tail, several heads) shares its lane
+    lanes: dict[int, dict[Any, int]] = {}
+    routed: list[tuple[int, int, Any]] = []
+    for j, (t, h, _kg, _lbl) in enumerate(pieces):
+        if x_shift(t) != x_shift(h):
+            g = max(0, (col_of[h[1]] if h[0] == "c" and h[1] in in_run else cols) - 1)
+            lk = ("piece", j) if t[0] == "c" and t[1] in in_run else repr(t)
+            lanes.setdefault(g, {}).setdefault(lk, len(lanes[g]))
+            routed.append((j, g, lk))
+
+    # What lies below the stack (out-ports, the next block) moves up under the columns, leaving room for the lanes
+    # back to the next column's top (half + lanes under new_bottom) and, below those, for the routes leaving the
+    # stack (they turn half above their head): dot's gap below the stack may be smaller than that (LR's ranks).
+    gap_below = min([xy[i][1] - kids[i][1] / 2 for i in others if xy[i][1] > bottom]
+                    + [p[1] for p in lay.out_xy], default=bottom + ROOM) - bottom
+    n_lanes = max((len(v) for v in lanes.values()), default=0)
+    room = max(ROOM, 2 * half + n_lanes * LANE / 2 + 2 * LANE - gap_below)
+    d_s = bottom - new_bottom - room  # everything below the stack moves up by this much
+    w_new, h_new = (float(math.ceil(v)) for v in size(rows, room))
+
     def shift(d: tuple[Any, ...]) -> Point:
         if d[0] == "p":
             return (0.0, 0.0) if d[1] == "in" else (0.0, -d_s)  # out-ports stay where the parent expects them
         if d[1] in in_run:
             return shift_col[col_of[d[1]]]
         return (0.0, -d_s) if xy[d[1]][1] > bottom else (0.0, 0.0)
-
-    # one lane per route through a gutter: a bus (one tail, several heads) shares its lane
-    lanes: dict[int, dict[Any, int]] = {}
-    routed: list[tuple[int, int, Any]] = []
-    for j, (t, h, _kg, _lbl) in enumerate(pieces):
-        if shift(t)[0] != shift(h)[0]:
-            g = max(0, (col_of[h[1]] if h[0] == "c" and h[1] in in_run else cols) - 1)
-            lk = ("piece", j) if t[0] == "c" and t[1] in in_run else repr(t)
-            lanes.setdefault(g, {}).setdefault(lk, len(lanes[g]))
-            routed.append((j, g, lk))
 
     def off(g: int, lk: Any) -> float:
         return (lanes[g][lk] - (len(lanes[g]) - 1) / 2) * LANE
@@ -216,9 +257,22 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
 
 
 # ---- geometry helpers ---------------------------------------------------------------------------------
-def _similar(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    """Two opened frames of about one size (a chain of equal op boxes is a folded picture's, never wrapped)."""
-    return len(a) == len(b) == 4 and all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
+def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False) -> bool:
+    """Two stack members: opened frames of about one size, or two collapsed module boxes of one height and about
+    one width ("BertLayer / layer 9" and ".../ layer 10"). A chain of equal op boxes is a folded picture's
+    (T5's position buckets), never wrapped: op boxes are shorter than module boxes (measure.node_size)."""
+    if len(a) == len(b) == 4:
+        return all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
+    if len(a) == len(b) == 2:
+        (wa, ha), (wb, hb) = (a[::-1], b[::-1]) if swapped else (a, b)
+        return ha == hb and ha in _module_heights() and abs(wa - wb) <= SIMILAR * max(wa, wb)
+    return False
+
+
+@functools.cache
+def _module_heights() -> frozenset[float]:
+    """Heights of a collapsed module box (bold group, one member), with and without a sublabel."""
+    return frozenset(measure.node_size(VNode("m", "group", "M", sub))[1] for sub in ("", "s"))
 
 
 def _through(route: list[Point], box: tuple[float, float, float, float]) -> bool:
