@@ -25,13 +25,14 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--depths", default=",".join(map(str, DEPTHS)))
     ap.add_argument("--directions", default="TB,LR")
+    ap.add_argument("--folded", action="store_true", help="the folded views (one layer shown per stack) too")
     args = ap.parse_args()
     import pytest
 
     import bertviz_graph as bg
     from bertviz_graph.layout import LayoutCache, compose, layout_view
 
-    print(f"{'model':<20} {'depth':>5} {'dir':>3} {'wrapped px':>16} {'aspect':>7} {'strip px':>16} {'aspect':>7}"
+    print(f"{'model':<20} {'depth':>5} {'unfold':>6} {'dir':>3} {'wrapped px':>16} {'aspect':>7} {'strip px':>16} {'aspect':>7}"
           f" {'wrap s':>7} {'strip s':>7}")
     worst = 0.0
     for name in args.models.split(","):
@@ -39,9 +40,9 @@ def main() -> None:
         depths = [int(d) for d in args.depths.split(",")]
         if name == "llama-70b-shape":
             depths = [1]  # deeper unfolded views of its 80 layers take minutes in dot
-        for depth in depths:
+        for depth, unfold in [(d, u) for d in depths for u in ((True, False) if args.folded else (True,))]:
             for direction in args.directions.split(","):
-                data = graph.view(depth=depth, unfold=True, direction=direction).data()
+                data = graph.view(depth=depth, unfold=unfold, direction=direction).data()
                 t0 = time.perf_counter()
                 lv = layout_view(data, direction, LayoutCache())
                 t1 = time.perf_counter()
@@ -54,7 +55,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 a, b = aspect(lv.width, lv.height), aspect(strip.width, strip.height)
                 worst = max(worst, a)
-                print(f"{name:<20} {depth:>5} {direction:>3} {lv.width:>7.0f} x {lv.height:<6.0f} {a:>6.2f}:1"
+                print(f"{name:<20} {depth:>5} {str(unfold):>6} {direction:>3} {lv.width:>7.0f} x {lv.height:<6.0f} {a:>6.2f}:1"
                       f" {strip.width:>7.0f} x {strip.height:<6.0f} {b:>6.2f}:1 {t1 - t0:>7.2f} {t2 - t1:>7.2f}",
                       flush=True)
     print(f"worst wrapped aspect: {worst:.2f}:1 (goal <= 3:1)")

@@ -123,10 +123,12 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
         for (t, h, _kg, _lbl), pts in zip(pieces, lay.pieces, strict=True) if pts
     ]
 
-    def place(rows: int) -> tuple[list[Point], float, float]:
+    def place(rows: int) -> tuple[list[Point], float, float, list[float]]:
         """(x, y) shift per column (each column's layers keep dot's placement among themselves, columns GAP
-        apart, each column's first layer where layer 0 was), the right edge and the height of the columns."""
+        apart, each column's first layer where layer 0 was), the right edge and the height of the columns, and
+        the middle of the gap left of each column but the first (the gutter its routes run down)."""
         shifts: list[Point] = []
+        gutters: list[float] = []
         right, height = 0.0, 0.0
         for c in range(-(-n // rows)):
             members = run[c * rows : (c + 1) * rows]
@@ -136,36 +138,36 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
                   or c * rows <= a < (c + 1) * rows) for x in (x0, x1)]
             left_c = min([lo(i) for i in members] + xs)
             dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
+            if c:
+                gutters.append(right + GAP / 2)
             dy = xy[run[0]][1] - xy[members[0]][1]
             # the gutters right of column 0 also clear whatever sits above the stack: routes run down them
             right = max([hi(i) for i in members] + xs + ([hi(i) for i in others] if c == 0 else [])) + dx
             height = max(height, xy[members[-1]][1] + kids[members[-1]][1] / 2 + dy - top)
             shifts.append((dx, dy))
-        return shifts, right, height
+        return shifts, right, height, gutters
 
     def size(rows: int, room: float = ROOM) -> tuple[float, float]:
-        _s, right, height = place(rows)
+        _s, right, height, _g = place(rows)
         return max(lay.w, right + pad_r), lay.h - (bottom - top) + height + (room if rows < n else 0.0)
 
     def score(rows: int) -> float:
         w, h = size(rows)
         return min(screen[0] / w, screen[1] / h)
 
-    rows = max(range(n, 0, -1), key=score)  # ties: the fewest columns
+    # Ties (within 1 %, e.g. a stack under a tall first block that sets the height whatever the columns): the
+    # shape nearest the screen's, so the parent, which stacks its children along the flow, gets the wider one.
+    best = max(score(r) for r in range(1, n + 1))
+    rows = min((r for r in range(n, 0, -1) if score(r) >= 0.99 * best),
+               key=lambda r: abs(math.log(size(r)[0] / size(r)[1] * screen[1] / screen[0])))
     if rows == n:
         return lay
-    shift_col, _right, height = place(rows)
+    shift_col, _right, height, gutter = place(rows)
     cols = len(shift_col)
     col_of = {i: k // rows for k, i in enumerate(run)}
     new_bottom = top + height
     row_gap = (xy[run[1]][1] - kids[run[1]][1] / 2) - (xy[run[0]][1] + kids[run[0]][1] / 2)
     half = max(row_gap, 2 * LANE) / 2
-    boxes = [
-        (min(lo(i) for i in run if col_of[i] == c) + shift_col[c][0],
-         max(hi(i) for i in run if col_of[i] == c) + shift_col[c][0])
-        for c in range(cols)
-    ]
-    gutter = [(boxes[c - 1][1] + boxes[c][0]) / 2 for c in range(1, cols)]  # gutter[c-1]: left of column c
 
     def x_shift(d: tuple[Any, ...]) -> float:
         return shift_col[col_of[d[1]]][0] if d[0] == "c" and d[1] in in_run else 0.0
@@ -216,6 +218,15 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
             lp = lay.piece_lp[j]
             new_lp[j] = None if lp is None else _add(lp, st)
     band = top - half  # the free strip above the first row
+    child_xy = tuple(_add(p, shift(("c", i))) for i, p in enumerate(xy))
+
+    def blocked(route: list[Point], j: int) -> bool:
+        """Whether a redrawn route passes through a box it does not end at."""
+        ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
+        return any(i not in ends and _through(route, (cx - kids[i][0] / 2 + 3, cy - kids[i][1] / 2 + 3,
+                                                      cx + kids[i][0] / 2 - 3, cy + kids[i][1] / 2 - 3))
+                   for i, (cx, cy) in enumerate(child_xy))
+
     redrawn: list[tuple[int, list[Point]]] = []
     for j, gi, lk in routed:
         t, h = pieces[j][0], pieces[j][1]
@@ -228,27 +239,22 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
             route = [a, (a[0], yb), (g, yb), (g, band + o), (b[0], band + o), b]
         elif h[0] == "c" and h[1] in in_run and col_of[h[1]] > 0:
             # into a moved layer from outside the stack (a mask or bias every layer reads): just under its
-            # source (the rank gap there is free), over to the gutter left of its column, down, across above
-            # the layer
+            # source (the rank gap there is free) or else along the band above the first row, over to the
+            # gutter left of its column, down, across above the layer
             g = gutter[col_of[h[1]] - 1] + o
             yh = b[1] - half + o / 3
-            ya = a[1] + half + o / 3
-            route = [a, (a[0], ya), (g, ya), (g, yh), (b[0], yh), b]
+            tries = [[a, (a[0], y), (g, y), (g, yh), (b[0], yh), b] for y in (a[1] + half + o / 3, band + o)]
+            route = next((r for r in tries if not blocked(_dedupe(r), j)), tries[0])
         else:
             ym = b[1] - half  # e.g. the last layer to an out-port: under all columns, below their lanes
             route = [a, (a[0], ym), (b[0], ym), b]
         new_pieces[j] = tuple(_poly(_dedupe(route)))
         new_lp[j] = None  # the shape label stays on the routes dot drew
         redrawn.append((j, _dedupe(route)))
-    child_xy = tuple(_add(p, shift(("c", i))) for i, p in enumerate(xy))
     # a redrawn route through a box it does not end at (an odd container: something beside the stack's
     # source): keep dot's picture rather than draw a wrong one
-    for j, route in redrawn:
-        ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
-        for i, (cx, cy) in enumerate(child_xy):
-            if i not in ends and _through(route, (cx - kids[i][0] / 2 + 3, cy - kids[i][1] / 2 + 3,
-                                                  cx + kids[i][0] / 2 - 3, cy + kids[i][1] / 2 - 3)):
-                return lay
+    if any(blocked(route, j) for j, route in redrawn):
+        return lay
     out_xy = tuple(_add(p, (0.0, -d_s)) for p in lay.out_xy)
     return dataclasses.replace(
         lay, w=w_new, h=h_new, child_xy=child_xy, out_xy=out_xy,
