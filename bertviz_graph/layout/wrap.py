@@ -31,6 +31,7 @@ GAP = 48.0  # px between columns: the gutter the wrapped routes run through
 LANE = 6.0  # px between parallel routes in a gutter or band
 ROOM = 3 * LANE  # px added under the columns: the lanes from a column's foot to the next gutter
 SIMILAR = 0.1  # layers whose sizes differ by at most this fraction (their ports) still form one stack
+FIRST_SIMILAR = 0.4  # the stack's first layer may differ this much (it may hold what the others reuse)
 SCREEN = (16.0, 10.0)  # the shape to fill: a laptop screen, landscape
 
 
@@ -88,7 +89,15 @@ def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
             cur = [i]
         if len(cur) > len(best):
             best = list(cur)
-    return best if len(best) >= MIN_RUN else []
+    if len(best) < MIN_RUN:
+        return []
+    # the layer before may be a bigger one of the same module (T5's block 0 holds the relative-position bias):
+    # it heads the stack's first column rather than sitting alone above a row of the others
+    i = best[0] - 1
+    if (i >= 0 and (i, best[0]) in links and lay.child_xy[i][1] < lay.child_xy[best[0]][1]
+            and _similar(kids[i], kids[best[0]], key[0] == "LR>TB", FIRST_SIMILAR)):
+        best.insert(0, i)
+    return best
 
 
 # ---- TB wrapping --------------------------------------------------------------------------------------
@@ -263,15 +272,15 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
 
 
 # ---- geometry helpers ---------------------------------------------------------------------------------
-def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False) -> bool:
+def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False, tol: float = SIMILAR) -> bool:
     """Two stack members: opened frames of about one size, or two collapsed module boxes of one height and about
     one width ("BertLayer / layer 9" and ".../ layer 10"). A chain of equal op boxes is a folded picture's
     (T5's position buckets), never wrapped: op boxes are shorter than module boxes (measure.node_size)."""
     if len(a) == len(b) == 4:
-        return all(abs(x - y) <= SIMILAR * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
+        return all(abs(x - y) <= tol * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
     if len(a) == len(b) == 2:
         (wa, ha), (wb, hb) = (a[::-1], b[::-1]) if swapped else (a, b)
-        return ha == hb and ha in _module_heights() and abs(wa - wb) <= SIMILAR * max(wa, wb)
+        return ha == hb and ha in _module_heights() and abs(wa - wb) <= tol * max(wa, wb)
     return False
 
 
