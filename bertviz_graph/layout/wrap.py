@@ -248,11 +248,12 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
             route = [a, (a[0], yb), (g, yb), (g, band + o), (b[0], band + o), b]
         elif h[0] == "c" and h[1] in in_run and col_of[h[1]] > 0:
             # into a moved layer from outside the stack (a mask or bias every layer reads): just under its
-            # source (the rank gap there is free) or else along the band above the first row, over to the
-            # gutter left of its column, down, across above the layer
+            # source (the rank gap there is free), or else along the band above the first row, or (from an in-port)
+            # along the frame's edge, over to the gutter left of its column, down, across above the layer
             g = gutter[col_of[h[1]] - 1] + o
             yh = b[1] - half + o / 3
-            tries = [[a, (a[0], y), (g, y), (g, yh), (b[0], yh), b] for y in (a[1] + half + o / 3, band + o)]
+            ys = [a[1] + half + o / 3, band + o] + ([a[1] + LANE / 2] if t[0] == "p" else [])  # a port: above all
+            tries = [[a, (a[0], y), (g, y), (g, yh), (b[0], yh), b] for y in ys]
             route = next((r for r in tries if not blocked(_dedupe(r), j)), tries[0])
         else:
             ym = b[1] - half  # e.g. the last layer to an out-port: under all columns, below their lanes
