@@ -33,6 +33,7 @@ ROOM = 3 * LANE  # px added under the columns: the lanes from a column's foot to
 SIMILAR = 0.1  # layers whose sizes differ by at most this fraction (their ports) still form one stack
 FIRST_SIMILAR = 0.4  # the stack's first layer may differ this much (it may hold what the others reuse)
 SCREEN = (16.0, 10.0)  # the shape to fill: a laptop screen, landscape
+MAX_ASPECT = 3.0  # a whole picture longer than this along the flow wraps its top-level chain too
 
 
 def wrap_stack(key: tuple[Any, ...], lay: Any) -> Any:
@@ -43,10 +44,19 @@ def wrap_stack(key: tuple[Any, ...], lay: Any) -> Any:
         # terms: in LR everything else in the model lies beside the stack along the flow, so a stack of 10:16
         # (wide across the flow) leaves the whole picture near 16:10, as TB's 16:10 stack does with the rest
         # above and below it
-        t_lay = _transpose_lay(lay)
-        out = _wrap_tb(_transpose_key(key), t_lay, SCREEN)
+        t_lay, t_key = _transpose_lay(lay), _transpose_key(key)
+        out = _wrap_whole(t_key, _wrap_tb(t_key, t_lay, SCREEN), (SCREEN[1], SCREEN[0]))
         return lay if out is t_lay else _transpose_lay(out)
-    return _wrap_tb(key, lay, SCREEN)
+    return _wrap_whole(key, _wrap_tb(key, lay, SCREEN), SCREEN)
+
+
+def _wrap_whole(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any:
+    """The whole picture (the root container) still more than MAX_ASPECT long along the flow, e.g. LR's input ->
+    model -> head -> output, or an encoder frame beside a decoder frame: its longest chain of children, whatever
+    their sizes, wrapped the same way, filling the real screen."""
+    if key[1] is not None or lay.h <= MAX_ASPECT * lay.w:
+        return lay
+    return _wrap_tb(key, lay, screen, loose=True)
 
 
 # ---- LR as TB on swapped axes -------------------------------------------------------------------------
@@ -70,9 +80,9 @@ def _transpose_lay(lay: Any) -> Any:
 
 
 # ---- the run ------------------------------------------------------------------------------------------
-def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
-    """Indices of the longest chain of equally sized children, consecutive in child order, each with a
-    piece into the next and placed below it; [] when shorter than MIN_RUN."""
+def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
+    """Indices of the longest chain of equally sized children (any sizes if ``loose``), consecutive in child
+    order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN."""
     kids, pieces = key[2], key[5]
     links = {(t[1], h[1]) for t, h, _kg, _lbl in pieces if t[0] == "c" and h[0] == "c"}
     best: list[int] = []
@@ -80,7 +90,7 @@ def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
     for i in range(len(kids)):
         if (
             cur
-            and _similar(kids[i], kids[cur[-1]], key[0] == "LR>TB")
+            and (loose or _similar(kids[i], kids[cur[-1]], key[0] == "LR>TB"))
             and (cur[-1], i) in links
             and lay.child_xy[i][1] > lay.child_xy[cur[-1]][1]
         ):
@@ -91,6 +101,8 @@ def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
             best = list(cur)
     if len(best) < MIN_RUN:
         return []
+    if loose:
+        return best
     # the layer before may be a bigger one of the same module (T5's block 0 holds the relative-position bias):
     # it heads the stack's first column rather than sitting alone above a row of the others
     i = best[0] - 1
@@ -101,8 +113,8 @@ def find_run(key: tuple[Any, ...], lay: Any) -> list[int]:
 
 
 # ---- TB wrapping --------------------------------------------------------------------------------------
-def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any:
-    run = find_run(key, lay)
+def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose: bool = False) -> Any:
+    run = find_run(key, lay, loose)
     if not run:
         return lay
     kids, pieces = key[2], key[5]
@@ -118,9 +130,19 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
     bottom = xy[run[-1]][1] + kids[run[-1]][1] / 2
     in_run = {i: k for k, i in enumerate(run)}
     others = [i for i in range(len(kids)) if i not in in_run]
-    # another child beside the stack would be overrun by the columns: leave such a container alone
-    if any(xy[i][1] + kids[i][1] / 2 > top and xy[i][1] - kids[i][1] / 2 < bottom for i in others):
+
+    def overlap(i: int, m: int) -> float:
+        return min(xy[i][1] + kids[i][1] / 2, xy[m][1] + kids[m][1] / 2) - max(xy[i][1] - kids[i][1] / 2,
+                                                                             xy[m][1] - kids[m][1] / 2)
+
+    beside = [i for i in others if xy[i][1] + kids[i][1] / 2 > top and xy[i][1] - kids[i][1] / 2 < bottom]
+    # another child beside a stack would be overrun by the columns: leave such a container alone; in the
+    # whole picture's chain (an input beside the encoder, the encoder's output beside the decoder) it goes
+    # with the member it sits beside
+    if beside and not loose:
         return lay
+    anchor = {i: max(run, key=lambda m: overlap(i, m)) for i in beside}
+    others = [i for i in others if i not in anchor]
     pad_r = max(0.0, lay.w - max(hi(i) for i in run))
     n = len(run)
 
@@ -141,18 +163,19 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
         right, height = 0.0, 0.0
         for c in range(-(-n // rows)):
             members = run[c * rows : (c + 1) * rows]
+            boxed = members + [i for i, m in anchor.items() if m in members]
             # dot's routes that stay with this column (between its layers; from the in-ports into the first)
             # may bulge past its boxes: the next column keeps clear of them too
             xs = [x for a, b, x0, x1 in spans if c * rows <= b < (c + 1) * rows and (a == -1 and c == 0
                   or c * rows <= a < (c + 1) * rows) for x in (x0, x1)]
-            left_c = min([lo(i) for i in members] + xs)
+            left_c = min([lo(i) for i in boxed] + xs)
             dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
             if c:
                 gutters.append(right + GAP / 2)
             dy = xy[run[0]][1] - xy[members[0]][1]
             # the gutters right of column 0 also clear whatever sits above the stack: routes run down them
-            right = max([hi(i) for i in members] + xs + ([hi(i) for i in others] if c == 0 else [])) + dx
-            height = max(height, xy[members[-1]][1] + kids[members[-1]][1] / 2 + dy - top)
+            right = max([hi(i) for i in boxed] + xs + ([hi(i) for i in others] if c == 0 else [])) + dx
+            height = max([height] + [xy[i][1] + kids[i][1] / 2 + dy - top for i in boxed])
             shifts.append((dx, dy))
         return shifts, right, height, gutters
 
@@ -174,20 +197,21 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
     shift_col, _right, height, gutter = place(rows)
     cols = len(shift_col)
     col_of = {i: k // rows for k, i in enumerate(run)}
+    col_of.update({i: col_of[m] for i, m in anchor.items()})
     new_bottom = top + height
     row_gap = (xy[run[1]][1] - kids[run[1]][1] / 2) - (xy[run[0]][1] + kids[run[0]][1] / 2)
     half = max(row_gap, 2 * LANE) / 2
 
     def x_shift(d: tuple[Any, ...]) -> float:
-        return shift_col[col_of[d[1]]][0] if d[0] == "c" and d[1] in in_run else 0.0
+        return shift_col[col_of[d[1]]][0] if d[0] == "c" and d[1] in col_of else 0.0
 
     # one lane per route through a gutter: a bus (one tail, several heads) shares its lane
     lanes: dict[int, dict[Any, int]] = {}
     routed: list[tuple[int, int, Any]] = []
     for j, (t, h, _kg, _lbl) in enumerate(pieces):
         if x_shift(t) != x_shift(h):
-            g = max(0, (col_of[h[1]] if h[0] == "c" and h[1] in in_run else cols) - 1)
-            lk = ("piece", j) if t[0] == "c" and t[1] in in_run else repr(t)
+            g = max(0, (col_of[h[1]] if h[0] == "c" and h[1] in col_of else cols) - 1)
+            lk = ("piece", j) if t[0] == "c" and t[1] in col_of else repr(t)
             lanes.setdefault(g, {}).setdefault(lk, len(lanes[g]))
             routed.append((j, g, lk))
 
@@ -204,7 +228,7 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
     def shift(d: tuple[Any, ...]) -> Point:
         if d[0] == "p":
             return (0.0, 0.0) if d[1] == "in" else (0.0, -d_s)  # out-ports stay where the parent expects them
-        if d[1] in in_run:
+        if d[1] in col_of:
             return shift_col[col_of[d[1]]]
         return (0.0, -d_s) if xy[d[1]][1] > bottom else (0.0, 0.0)
 
@@ -241,12 +265,12 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any
         t, h = pieces[j][0], pieces[j][1]
         a, b = _add(lay.pieces[j][0], shift(t)), _add(lay.pieces[j][-1], shift(h))
         o = off(gi, lk)
-        if t[0] == "c" and t[1] in in_run and h[0] == "c" and h[1] in in_run and col_of[h[1]] > col_of[t[1]]:
+        if t[0] == "c" and t[1] in col_of and h[0] == "c" and h[1] in col_of and col_of[h[1]] > col_of[t[1]]:
             # last of a column -> first of the next: down, along the bottom, up the gutter, over, down
             g = gutter[col_of[h[1]] - 1] + o
             yb = new_bottom + half + o
             route = [a, (a[0], yb), (g, yb), (g, band + o), (b[0], band + o), b]
-        elif h[0] == "c" and h[1] in in_run and col_of[h[1]] > 0:
+        elif h[0] == "c" and h[1] in col_of and col_of[h[1]] > 0:
             # into a moved layer from outside the stack (a mask or bias every layer reads): just under its
             # source (the rank gap there is free), or else along the band above the first row, or (from an in-port)
             # along the frame's edge, over to the gutter left of its column, down, across above the layer
