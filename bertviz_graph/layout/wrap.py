@@ -101,7 +101,9 @@ def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
             best = list(cur)
     if len(best) < MIN_RUN:
         return []
-    if loose:
+    if loose:  # a head that also feeds members further on (T5's shared embedding) stays above the chain
+        while len(best) > MIN_RUN and any((best[0], m) in links for m in best[2:]):
+            best.pop(0)
         return best
     # the layer before may be a bigger one of the same module (T5's block 0 holds the relative-position bias):
     # it heads the stack's first column rather than sitting alone above a row of the others
@@ -172,7 +174,7 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
             dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
             if c:
                 gutters.append(right + GAP / 2)
-            dy = xy[run[0]][1] - xy[members[0]][1]
+            dy = top - (xy[members[0]][1] - kids[members[0]][1] / 2)  # its first member's top where the stack's was
             # the gutters right of column 0 also clear whatever sits above the stack: routes run down them
             right = max([hi(i) for i in boxed] + xs + ([hi(i) for i in others] if c == 0 else [])) + dx
             height = max([height] + [xy[i][1] + kids[i][1] / 2 + dy - top for i in boxed])
@@ -275,7 +277,10 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
             # source (the rank gap there is free), or else along the band above the first row, or (from an in-port)
             # along the frame's edge, over to the gutter left of its column, down, across above the layer
             g = gutter[col_of[h[1]] - 1] + o
-            yh = b[1] - half + o / 3
+            # just above the head: in the gap over it in its column, which may be narrower than the stack's
+            above = [child_xy[i][1] + kids[i][1] / 2 for i, c in col_of.items()
+                     if c == col_of[h[1]] and child_xy[i][1] < child_xy[h[1]][1]]
+            yh = b[1] - min([half] + [(b[1] - y) / 2 for y in above if y < b[1]]) + o / 3
             ys = [a[1] + half + o / 3, band + o] + ([a[1] + LANE / 2] if t[0] == "p" else [])  # a port: above all
             tries = [[a, (a[0], y), (g, y), (g, yh), (b[0], yh), b] for y in ys]
             route = next((r for r in tries if not blocked(_dedupe(r), j)), tries[0])
