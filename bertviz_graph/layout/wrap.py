@@ -108,7 +108,8 @@ def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
     # the layer before may be a bigger one of the same module (T5's block 0 holds the relative-position bias):
     # it heads the stack's first column rather than sitting alone above a row of the others
     i = best[0] - 1
-    if (i >= 0 and (i, best[0]) in links and lay.child_xy[i][1] < lay.child_xy[best[0]][1]
+    if (i >= 0 and len(kids[i]) == 4 and (i, best[0]) in links and lay.child_xy[i][1] < lay.child_xy[best[0]][1]
+            and not any((i, m) in links for m in best[1:])  # not a signal every layer reads (rotary positions)
             and _similar(kids[i], kids[best[0]], key[0] == "LR>TB", FIRST_SIMILAR)):
         best.insert(0, i)
     return best
