@@ -45,16 +45,67 @@ def wrap_stack(key: tuple[Any, ...], lay: Any) -> Any:
         # (wide across the flow) leaves the whole picture near 16:10, as TB's 16:10 stack does with the rest
         # above and below it
         t_lay, t_key = _transpose_lay(lay), _transpose_key(key)
-        out = _wrap_whole(t_key, _wrap_tb(t_key, t_lay, SCREEN), (SCREEN[1], SCREEN[0]))
+        out = _clear(t_key, _wrap_whole(t_key, _wrap_tb(t_key, t_lay, SCREEN), (SCREEN[1], SCREEN[0])))
         return lay if out is t_lay else _transpose_lay(out)
-    return _wrap_whole(key, _wrap_tb(key, lay, SCREEN), SCREEN)
+    return _clear(key, _wrap_whole(key, _wrap_tb(key, lay, SCREEN), SCREEN))
+
+
+def _clear(key: tuple[Any, ...], lay: Any) -> Any:
+    """dot's route of a piece that passes through a box it does not end at, redrawn orthogonally through the
+    middle of the gap between its ends (when that is clear). It happens next to a wrapped frame: its port sits
+    by its first layer, far from its middle, and dot bends the edge into it in an S wider than the rank gap."""
+    kids, pieces = key[2], key[5]
+    boxes = [(x - k[0] / 2 + 3, y - k[1] / 2 + 3, x + k[0] / 2 - 3, y + k[1] / 2 - 3)
+             for k, (x, y) in zip(kids, lay.child_xy, strict=True)]
+
+    def hits(j: int, pts: list[Point], curve: bool) -> bool:
+        # a piece ending at a port of a frame stops on its border: the frame's inside is off limits too
+        ends = {d[1] for d in pieces[j][:2] if d[0] == "c" and len(d) == 2}
+        x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+        y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+        near = [b for i, b in enumerate(boxes) if i not in ends and b[0] < x1 and b[2] > x0 and b[1] < y1 and b[3] > y0]
+        if not near:
+            return False
+        if not curve:
+            return any(_through(pts, b) for b in near)
+        return any(b[0] < x < b[2] and b[1] < y < b[3] for x, y in _sample(pts) for b in near)
+
+    new = list(lay.pieces)
+    new_lp = list(lay.piece_lp)
+    for j, pts in enumerate(lay.pieces):
+        if len(pts) < 4 or not hits(j, list(pts), True):
+            continue
+        a, b = pts[0], pts[-1]
+        if b[1] - a[1] < 2:
+            continue  # not a downward piece: leave it to dot
+        ym = (a[1] + b[1]) / 2
+        route = _dedupe([a, (a[0], ym), (b[0], ym), b])
+        if not hits(j, route, False):
+            new[j] = tuple(_poly(route))
+            new_lp[j] = None
+    if new == list(lay.pieces):
+        return lay
+    return dataclasses.replace(lay, pieces=tuple(new), piece_lp=tuple(new_lp))
+
+
+def _sample(pts: list[Point] | tuple[Point, ...], per: int = 8) -> list[Point]:
+    """Points along a cubic Bézier path (p0, then c1, c2, p per segment)."""
+    out = [pts[0]]
+    for i in range(0, len(pts) - 3, 3):
+        p0, c1, c2, p3 = pts[i : i + 4]
+        for k in range(1, per + 1):
+            t = k / per
+            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t**3
+            out.append((a * p0[0] + b * c1[0] + c * c2[0] + d * p3[0], a * p0[1] + b * c1[1] + c * c2[1] + d * p3[1]))
+    return out
 
 
 def _wrap_whole(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any:
-    """The whole picture (the root container) still more than MAX_ASPECT long along the flow, e.g. LR's input ->
+    """The whole LR picture (the root container) still more than MAX_ASPECT long along the flow, e.g. input ->
     model -> head -> output, or an encoder frame beside a decoder frame: its longest chain of children, whatever
-    their sizes, wrapped the same way, filling the real screen."""
-    if key[1] is not None or lay.h <= MAX_ASPECT * lay.w:
+    their sizes, wrapped the same way, filling the real screen. (TB pictures are left alone: unfolded ones are
+    within 3:1 by their stacks; folded ones stay as dot drew them.)"""
+    if key[0] != "LR>TB" or key[1] is not None or lay.h <= MAX_ASPECT * lay.w:
         return lay
     return _wrap_tb(key, lay, screen, loose=True)
 
