@@ -31,6 +31,7 @@ GAP = 48.0  # px between columns: the gutter the wrapped routes run through
 LANE = 6.0  # px between parallel routes in a gutter or band
 ROOM = 3 * LANE  # px added under the columns: the lanes from a column's foot to the next gutter
 SIMILAR = 0.1  # layers whose sizes differ by at most this fraction (their ports) still form one stack
+BOX_SLACK = 8.0  # px: collapsed members of one series are this close in width (a digit more in "layer 10")
 FIRST_SIMILAR = 0.4  # the stack's first layer may differ this much (it may hold what the others reuse)
 SCREEN = (16.0, 10.0)  # the shape to fill: a laptop screen, landscape
 MAX_ASPECT = 3.0  # a whole picture longer than this along the flow wraps its top-level chain too
@@ -101,11 +102,10 @@ def _sample(pts: list[Point] | tuple[Point, ...], per: int = 8) -> list[Point]:
 
 
 def _wrap_whole(key: tuple[Any, ...], lay: Any, screen: tuple[float, float]) -> Any:
-    """The whole LR picture (the root container) still more than MAX_ASPECT long along the flow, e.g. input ->
-    model -> head -> output, or an encoder frame beside a decoder frame: its longest chain of children, whatever
-    their sizes, wrapped the same way, filling the real screen. (TB pictures are left alone: unfolded ones are
-    within 3:1 by their stacks; folded ones stay as dot drew them.)"""
-    if key[0] != "LR>TB" or key[1] is not None or lay.h <= MAX_ASPECT * lay.w:
+    """The whole picture (the root container) still more than MAX_ASPECT long along the flow, e.g. LR's input ->
+    model -> head -> output, or an encoder frame above a decoder frame: its longest chain of children, whatever
+    their sizes, wrapped the same way, filling the real screen. Pictures within MAX_ASPECT are left as they are."""
+    if key[1] is not None or lay.h <= MAX_ASPECT * lay.w:
         return lay
     return _wrap_tb(key, lay, screen, loose=True)
 
@@ -355,14 +355,16 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
 
 # ---- geometry helpers ---------------------------------------------------------------------------------
 def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False, tol: float = SIMILAR) -> bool:
-    """Two stack members: opened frames of about one size, or two collapsed module boxes of one height and about
-    one width ("BertLayer / layer 9" and ".../ layer 10"). A chain of equal op boxes is a folded picture's
-    (T5's position buckets), never wrapped: op boxes are shorter than module boxes (measure.node_size)."""
+    """Two stack members: opened frames of about one size, or two collapsed module boxes of one height and nearly
+    one width ("BertLayer / layer 9" and ".../ layer 10"; T5's self-attention, cross-attention and FF are not).
+    A chain of equal op boxes is a folded picture's (T5's position buckets), never wrapped: op boxes are shorter
+    than module boxes (measure.node_size)."""
     if len(a) == len(b) == 4:
         return all(abs(x - y) <= tol * max(x, y) for x, y in zip(a[:2], b[:2], strict=True))
     if len(a) == len(b) == 2:
         (wa, ha), (wb, hb) = (a[::-1], b[::-1]) if swapped else (a, b)
-        return ha == hb and ha in _module_heights() and abs(wa - wb) <= tol * max(wa, wb)
+        # members of one series share their label ("BertLayer") and differ in the sublabel's digits at most
+        return ha == hb and ha in _module_heights() and abs(wa - wb) <= BOX_SLACK
     return False
 
 
