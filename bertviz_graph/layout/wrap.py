@@ -74,7 +74,8 @@ def _clear(key: tuple[Any, ...], lay: Any) -> Any:
     new = list(lay.pieces)
     new_lp = list(lay.piece_lp)
     for j, pts in enumerate(lay.pieces):
-        if len(pts) < 4 or not hits(j, list(pts), True):
+        # only pieces into or out of a child frame's port: the S-bends this is for
+        if all(len(d) != 4 for d in pieces[j][:2]) or len(pts) < 4 or not hits(j, list(pts), True):
             continue
         a, b = pts[0], pts[-1]
         if b[1] - a[1] < 2:
@@ -233,8 +234,12 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
             shifts.append((dx, dy))
         return shifts, right, height, gutters
 
+    placed: dict[int, tuple[list[Point], float, float, list[float]]] = {}
+
     def size(rows: int, room: float = ROOM) -> tuple[float, float]:
-        _s, right, height, _g = place(rows)
+        if rows not in placed:
+            placed[rows] = place(rows)
+        _s, right, height, _g = placed[rows]
         return max(lay.w, right + pad_r), lay.h - (bottom - top) + height + (room if rows < n else 0.0)
 
     def score(rows: int) -> float:
@@ -307,12 +312,16 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
     band = top - half  # the free strip above the first row
     child_xy = tuple(_add(p, shift(("c", i))) for i, p in enumerate(xy))
 
+    inner = [(cx - k[0] / 2 + 3, cy - k[1] / 2 + 3, cx + k[0] / 2 - 3, cy + k[1] / 2 - 3)
+             for k, (cx, cy) in zip(kids, child_xy, strict=True)]
+
     def blocked(route: list[Point], j: int) -> bool:
         """Whether a redrawn route passes through a box it does not end at."""
         ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
-        return any(i not in ends and _through(route, (cx - kids[i][0] / 2 + 3, cy - kids[i][1] / 2 + 3,
-                                                      cx + kids[i][0] / 2 - 3, cy + kids[i][1] / 2 - 3))
-                   for i, (cx, cy) in enumerate(child_xy))
+        x0, x1 = min(p[0] for p in route), max(p[0] for p in route)
+        y0, y1 = min(p[1] for p in route), max(p[1] for p in route)
+        return any(i not in ends and _through(route, b) for i, b in enumerate(inner)
+                   if b[0] < x1 and b[2] > x0 and b[1] < y1 and b[3] > y0)
 
     redrawn: list[tuple[int, list[Point]]] = []
     for j, gi, lk in routed:
