@@ -1,14 +1,18 @@
-"""Wrap a long stack of identical children (the unfolded layers of a ×N series) into columns.
+"""Wrap a long stack of identical children (the unfolded layers of a ×N series) into columns (rows in LR).
 
 dot draws a chain of twelve opened BertLayers as one column, so a fully unfolded bert-base is a 1,400 × 41,000 px
 strip (29:1). Here a container's finished local layout is post-processed: the longest chain of equally sized
-children, each feeding the next, is cut into columns placed left to right (column-major: layer 0 at the top
-of the first column, the last layer at the bottom of the last), chosen so the container best fills a 16:10
-screen. Inside a column the layers keep dot's relative placement, so their routes are dot's, translated; a
-route that now joins two different columns (last of a column -> first of the next) or enters a moved layer
-from outside is redrawn orthogonally through the gutter between columns. LR layouts are left as dot drew them:
-wrapping them on transposed coordinates was tried, and dot then routed the parent's edges to the wrong border
-offset of the taller frame (an edge crossing a layer at depth 9), not understood yet.
+children (opened frames, or collapsed members of one series), each feeding the next, is cut into columns placed
+left to right (column-major: layer 0 at the top of the first column, the last layer at the bottom of the last),
+chosen so the container best fills a 16:10 screen. Inside a column the layers keep dot's relative placement, so
+their routes are dot's, translated; a route that now joins two different columns (last of a column -> first of the
+next) or enters a moved layer from outside is redrawn orthogonally through the gutter between columns.
+
+LR layouts get the same rule on swapped axes (``_transpose_key``/``_transpose_lay``): rows left to right, stacked
+downwards. When the whole picture is still longer than 3:1 along the flow (LR's encoder beside its decoder, or
+input -> model -> head), the top level's chain is wrapped the same way whatever its members' sizes. Last, a route
+dot bent through a frame on its way into that frame's port (a wrapped frame's port sits by its first layer, far
+from its middle) is redrawn through the gap between its ends.
 
 Input and output are the container's structural key and its ``LocalLayout`` (duck-typed here: this module
 sits under ``compose`` and must not import it); the result depends on the key alone, so it is cached with it.
