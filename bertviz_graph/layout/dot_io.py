@@ -71,7 +71,11 @@ def _html_frame(w: float, h: float, ins: tuple[int, ...], outs: tuple[int, ...],
         return f"<TD>{tab}{tds}</TABLE></TD>"
 
     if lr:
-        mid = f'<TD FIXEDSIZE="TRUE" WIDTH="{W - 2}" HEIGHT="{H}"></TD>'
+        cols, left = [], W - 2  # the same cap on WIDTH: a wide LR frame is a row of cells
+        while left > 0:
+            cols.append(min(left, HTML_CELL_MAX))
+            left -= cols[-1]
+        mid = "".join(f'<TD FIXEDSIZE="TRUE" WIDTH="{c}" HEIGHT="{H}"></TD>' for c in cols or [0])
         body = f"<TR>{strip(H, ins, 'i')}{mid}{strip(H, outs, 'o')}</TR>"
     else:
         # Graphviz caps a cell's HEIGHT at 65535 pt: a taller frame (48 unfolded layers: 309,000 px) is a stack
