@@ -161,6 +161,12 @@ class Program:
     """A recorded pass, run step by step by one tight loop (see the module docstring)."""
 
     def __init__(self, steps: list, params: list[int], ret: Any, returned: set[int], consts: list[Any]):
+        # prepared at the first replay: a process that runs one sentence of each length never pays for it
+        self._raw: tuple | None = (steps, params, ret, returned, consts)
+        self._ready: tuple | None = None
+
+    def _prepare(self) -> tuple:
+        steps, params, ret, returned, consts = self._raw
         last: dict[int, int] = {}
         for i, step in enumerate(steps):
             for u in step[5]:
@@ -170,16 +176,15 @@ class Program:
         dead: dict[int, list[int]] = {}
         for u, i in last.items():
             dead.setdefault(i, []).append(u)
-        self.params, self.ret = params, _resolve_consts(ret, consts)
-        self.size = max([s[0] for s in steps] + params) + 1
+        size = max([s[0] for s in steps] + params) + 1
         # per step: (op or None for an input, args (a list to fill, or the args as they are), the slots to
         # fill (position, variable, tuple index), nested (args holding references inside lists: resolved
         # recursively), kwargs, graph id, variable, variables freed after it)
-        self.steps = []
+        prepared = []
         for i, (v, fk, args, kwargs, gid, _uses) in enumerate(steps):
             free = tuple(dead.get(i, ()))
             if fk < 0:
-                self.steps.append((None, None, (), False, None, gid, v, free))
+                prepared.append((None, None, (), False, None, gid, v, free))
                 continue
             slots = tuple((p, a.n, a.k) for p, a in enumerate(args) if type(a) is _Var)
             consts_at = [(p, consts[a.ix]) for p, a in enumerate(args) if type(a) is _Const]
@@ -191,14 +196,19 @@ class Program:
             if nested:
                 flat = [_resolve_consts(a, consts) for a in flat]
             kw = {k: _resolve_consts(x, consts) for k, x in kwargs.items()} if kwargs else None
-            self.steps.append((consts[fk], flat if slots or nested else tuple(flat), slots, nested, kw, gid, v,
+            prepared.append((consts[fk], flat if slots or nested else tuple(flat), slots, nested, kw, gid, v,
                                free))
+        return params, _resolve_consts(ret, consts), size, prepared
 
     def __call__(self, keep: Any, *inputs: Any) -> Any:
-        reg: list[Any] = [None] * self.size
-        for p, x in zip(self.params, inputs):
+        ready = self._ready
+        if ready is None:  # two threads may both prepare: the same result, either one is kept
+            ready = self._ready = self._prepare()
+        params, ret, size, steps = ready
+        reg: list[Any] = [None] * size
+        for p, x in zip(params, inputs):
             reg[p] = x
-        for f, args, slots, nested, kw, gid, v, free in self.steps:
+        for f, args, slots, nested, kw, gid, v, free in steps:
             if f is not None:
                 if nested:
                     args = [_resolve(a, reg) for a in args]
@@ -214,7 +224,7 @@ class Program:
                 keep(gid, out)
             for u in free:
                 reg[u] = None
-        return _resolve(self.ret, reg)
+        return _resolve(ret, reg)
 
 
 def _has_ref(a: Any) -> bool:
