@@ -10,7 +10,10 @@ Tools: "ours" = ``bertviz_graph.run.capture.capture`` (the default route), "plai
 figure is the first forward of a fresh process: the "cold / cold plain" column), "program" = the exported
 program route it replaces (one layer exported, replicated, run by torch.fx.Interpreter), "torchlens" =
 ``torchlens.trace(model, input_ids)`` (2.36, every op's activation saved; install it by hand, it is not a
-dependency). 12 tokens. Medians over all rounds; ratios to the plain forward measured in the same processes.
+dependency), "base" = "ours" from another checkout (``--base DIR``: that folder first on PYTHONPATH, e.g. a
+``git archive`` of main), so a change and what it replaces are timed in the same run. 12 tokens. Medians over
+all rounds; ratios to the plain forward measured in the same processes. "2nd" is the second capture of the
+process (the first of that length to replay the recorded program); "warm" the median of the later ones.
 """
 
 from __future__ import annotations
@@ -74,12 +77,15 @@ def child(name: str, tool: str, warm: int, cpu: bool = False) -> dict:
         t0 = clock()
         once()
         ours.append(clock() - t0)
-    return {"model": name, "tool": tool, "cold_s": cold, "plain_s": plain, "warm_s": ours, "kept": kept,
+    return {"model": name, "tool": tool, "cold_s": cold, "plain_s": plain, "warm_s": ours[1:] or ours,
+            "second_s": ours[0] if ours else float("nan"), "kept": kept,
             "ops": len(graph.ops()), "load_average": os.getloadavg()[0]}
 
 
-def _child(args: list[str]) -> dict:
+def _child(args: list[str], base: str | None = None) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    if base:
+        env["PYTHONPATH"] = os.pathsep.join([base, *filter(None, [env.get("PYTHONPATH")])])
     out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], capture_output=True, text=True,
                          env=env, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -93,6 +99,7 @@ def main() -> None:
     ap.add_argument("--tools", nargs="+", default=list(TOOLS))
     ap.add_argument("--child", nargs=2)
     ap.add_argument("--cpu", action="store_true", help="one torch thread, CPU time (process_time) instead of wall")
+    ap.add_argument("--base", help="a checkout to time as tool 'base' (its ours), side by side")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(child(a.child[0], a.child[1], a.warm, a.cpu)))
@@ -103,12 +110,13 @@ def main() -> None:
     order = [(m, t) for m in a.models for t in a.tools]
     for r in range(a.rounds):
         for m, t in order if r % 2 == 0 else order[::-1]:
-            res.setdefault((m, t), []).append(_child(["--child", m, t, "--warm", str(a.warm)] + ["--cpu"] * a.cpu))
+            args = ["--child", m, "ours" if t == "base" else t, "--warm", str(a.warm)] + ["--cpu"] * a.cpu
+            res.setdefault((m, t), []).append(_child(args, a.base if t == "base" else None))
     med = statistics.median
     loads = [x["load_average"] for v in res.values() for x in v]
     print(f"{len(IDS)} tokens, {a.rounds} rounds, {'CPU time, 1 thread' if a.cpu else 'wall time'}, load average {min(loads):.1f}-{max(loads):.1f}")
     print(f"{'model':20} {'tool':10} {'plain ms':>9} {'cold ms':>9} {'cold/plain':>10} {'cold/cold plain':>15} "
-          f"{'warm ms':>9} {'warm/plain':>10}")
+          f"{'2nd/plain':>9} {'warm ms':>9} {'warm/plain':>10}")
     rows = []
     for m in a.models:
         cold_plain = med([x["cold_s"] for x in res[(m, "plain")]]) if "plain" in a.tools else float("nan")
@@ -117,12 +125,13 @@ def main() -> None:
             plain = med([p for x in rs for p in x["plain_s"]])
             cold = med([x["cold_s"] for x in rs])
             warm = med([w for x in rs for w in x["warm_s"]])
+            second = med([x["second_s"] for x in rs])
             row = {"model": m, "tool": t, "plain_ms": round(plain * 1e3, 2), "cold_ms": round(cold * 1e3, 1),
                    "cold_ratio": round(cold / plain, 2), "cold_cold_ratio": round(cold / cold_plain, 2), "warm_ms": round(warm * 1e3, 2),
-                   "warm_ratio": round(warm / plain, 2), "kept": rs[0]["kept"], "ops": rs[0]["ops"]}
+                   "warm_ratio": round(warm / plain, 2), "second_ratio": round(second / plain, 2), "kept": rs[0]["kept"], "ops": rs[0]["ops"]}
             rows.append(row)
             print(f"{m:20} {t:10} {row['plain_ms']:9.2f} {row['cold_ms']:9.1f} {row['cold_ratio']:10.2f} "
-                  f"{row['cold_cold_ratio']:15.2f} {row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
+                  f"{row['cold_cold_ratio']:15.2f} {row['second_ratio']:9.2f} {row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
     print(json.dumps(rows))
 
 

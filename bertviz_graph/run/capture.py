@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from bertviz_graph.errors import UserError
+from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.graph import OpGraph
 from bertviz_graph.run import eager
 from bertviz_graph.run.attention import attention_ops
@@ -151,12 +152,13 @@ class _Recorder:
         if not isinstance(val, torch.Tensor):
             self.values[gid] = val
             return
-        val = val.detach()
-        ptr = val.untyped_storage().data_ptr()
+        val = val.detach()  # (the very output object breaks the eager pass's matching of arange + 0)
+        storage = val.untyped_storage()
+        ptr = storage.data_ptr()
         if ptr in self.storages:  # a view of a tensor already kept: free
             self.values[gid] = val
             return
-        nbytes = val.untyped_storage().nbytes()
+        nbytes = storage.nbytes()
         used = self.used
         if self.budget is None or self.only is not None or used + nbytes <= self.budget // 2:
             self.storages[ptr] = nbytes
@@ -346,7 +348,11 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
     if program is None and eager.applies(graph):  # no export: the model's own forward, recorded
         rec = _Recorder(None, budget, priority=priority)
         try:
-            out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id)
+            # the collector paused: the pass makes no reference cycles, and the collections its ~10^3 small
+            # objects trigger walk the whole heap (the traced graph's ~4x10^5 objects: 270-320 ms for one
+            # full collection, more than the capture itself; benchmarks/capture_bench.py)
+            with gc_paused():
+                out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id)
         except (ImportError, AttributeError):  # a torch without the private pre-dispatch API it uses
             left = ["(eager capture unavailable)"]
         if left:  # an op without its value: the exported program below matches more

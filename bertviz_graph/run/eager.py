@@ -194,10 +194,13 @@ def _pass_matching(graph: OpGraph, run: Any, names: dict[int, str], input_ids: l
     seq: list[tuple[Any, str, str | None]] = []
     pending_ins: list[set[str]] = [set()]
 
+    tensor = torch.Tensor
+    op_names: dict[Any, str] = {}  # str(OpOverload) is Python code: once per op kind, not once per call
+
     def see_args(args: Any) -> None:
         ins: set[str] = set()
         for a in _flat(args):
-            if isinstance(a, torch.Tensor):
+            if isinstance(a, tensor):
                 hit = producers.get(id(a))
                 if hit is not None and hit[1]() is a:
                     ins.add(hit[0])
@@ -205,12 +208,18 @@ def _pass_matching(graph: OpGraph, run: Any, names: dict[int, str], input_ids: l
 
     def on_op(func: Any, out: Any) -> None:
         module = stack[-1] if stack else ""
-        gid = matcher.take(str(func), module, pending_ins[0])
+        name = op_names.get(func)
+        if name is None:
+            name = op_names[func] = str(func)
+        gid = matcher.take(name, module, pending_ins[0])
         seq.append((func, module, gid))
         if gid is None:
             return None
-        for t in _tensors(out):
-            producers[id(t)] = (gid, weakref.ref(t))
+        if isinstance(out, tensor):
+            producers[id(out)] = (gid, weakref.ref(out))
+        else:
+            for t in _tensors(out):
+                producers[id(t)] = (gid, weakref.ref(t))
         _keep_out(keep, gid, out)
         return gid
 
@@ -228,12 +237,15 @@ def _inputs(graph: OpGraph) -> list[str]:
     return sorted((n for n, d in g.nodes(data=True) if d["kind"] == "input"), key=lambda n: g.nodes[n]["order"])
 
 
-def _flat(args: Any):
+def _flat(args: Any) -> list[Any]:
+    """The arguments with lists and tuples flattened (most are flat already: no generator per call)."""
+    out = []
     for a in args:
         if isinstance(a, (list, tuple)):
-            yield from _flat(a)
+            out.extend(_flat(a))
         else:
-            yield a
+            out.append(a)
+    return out
 
 
 def _tensors(out: Any) -> list[Any]:
@@ -248,18 +260,18 @@ def _tensors(out: Any) -> list[Any]:
 
 def _keep_out(keep: Any, gid: str, out: Any) -> None:
     """The op's value under its id; a tuple's first tensor under the id, the k-th under 'id#k'."""
+    if not isinstance(out, (tuple, list)):
+        keep(gid, out)
+        return
     import torch
 
-    if isinstance(out, (tuple, list)):
-        ts = [(k, t) for k, t in enumerate(out) if isinstance(t, torch.Tensor)]
-        if not ts:
-            return
-        keep(gid, ts[0][1])
-        for k, t in ts:
-            if k > 0:
-                keep(f"{gid}#{k}", t)
+    ts = [(k, t) for k, t in enumerate(out) if isinstance(t, torch.Tensor)]
+    if not ts:
         return
-    keep(gid, out)
+    keep(gid, ts[0][1])
+    for k, t in ts:
+        if k > 0:
+            keep(f"{gid}#{k}", t)
 
 
 def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int], token_types: list[int] | None, on_op: Any,

@@ -1,20 +1,23 @@
-"""The eager capture's op sequence as generated Python code: later sentences of the same length run at the
+"""The eager capture's op sequence as a replayable program: later sentences of the same length run at the
 speed of a plain forward pass.
 
-How: while ``run.eager`` records a pass, every ATen call (the pre-dispatch op with its arguments) becomes
-one line of a Python function: tensors are the variables of the lines that made them, the model's parameters
-and buffers entries of a constant table (the very tensors, not copies), the ids and the token-type buffer
-parameters, and after each op that has a graph id a call ``keep(id, value)`` (the recorder's budget decides
-there, as in the eager pass). A variable is deleted after its last use, so what the budget does not keep is
-freed as in the eager pass. Its constant arguments (view sizes, slice ends) are those of this length, so a
-program serves one length only; shapes are all it depends on, since the pass ran on the export's path (no
-data-dependent Python branches). Anything it cannot express (a tensor of unknown origin, an op returning a
-non-tensor) abandons the build, and the eager pass stays the route. Values are the same ATen calls on the
-same tensors: bit-identical (tests/test_eager_capture.py).
+How: while ``run.eager`` records a pass, every ATen call (the pre-dispatch op with its arguments) is written
+down as a step: the op, its arguments with each tensor replaced by a reference (the variable of the step that
+made it, or an entry of a constant table holding the model's parameters and buffers: the very tensors, not
+copies; the ids and the token-type buffer are parameters), and the graph id to keep its value under. A replay
+runs the steps in one tight loop: fill in the tensor arguments, call the op, ``keep(id, value)`` (the
+recorder's budget decides there, as in the eager pass), and drop each variable after its last use, so what the
+budget does not keep is freed as in the eager pass. Its constant arguments (view sizes, slice ends) are those
+of this length, so a program serves one length only; shapes are all it depends on, since the pass ran on the
+export's path (no data-dependent Python branches). Anything it cannot express (a tensor of unknown origin, an
+op returning a non-tensor) abandons the build, and the eager pass stays the route. Values are the same ATen
+calls on the same tensors: bit-identical (tests/test_eager_capture.py).
 
-Why not ``torch.fx``: building an fx.Graph node by node and a GraphModule's code cost about as much as the
-eager pass itself (~0.2 ms per op: names, pytree walks, code generation); this writes each line once while
-the op runs, and compiles one function (measured in benchmarks/capture_bench.py).
+Why a loop and not generated code: the steps used to be written as Python lines and compiled; ``compile()`` of
+MiniLM's 210-op function took 4-5 ms, half a plain forward, paid by every first sentence of a length, while
+the loop's own work is about a microsecond per op (benchmarks/capture_bench.py, RESULTS.md). Why not
+``torch.fx``: building an fx.Graph node by node and running it through ``torch.fx.Interpreter`` cost about as
+much as the eager pass itself (~0.2 ms per op: names, pytree walks, code generation).
 """
 
 from __future__ import annotations
@@ -30,26 +33,45 @@ class Unreplayable(Exception):
     """The pass did something generated code would not repeat exactly."""
 
 
+class _Var:
+    """A tensor argument made by an earlier step (its variable number; ``k``: the k-th of a tuple output)."""
+
+    __slots__ = ("n", "k")
+
+    def __init__(self, n: int, k: int | None):
+        self.n, self.k = n, k
+
+
+class _Const:
+    """An entry of the constant table K (functions, parameters, buffers, dtypes, odd floats)."""
+
+    __slots__ = ("ix",)
+
+    def __init__(self, ix: int):
+        self.ix = ix
+
+
 class ReplayBuilder:
-    """Accumulates one pass's ops as lines of code (see the module docstring)."""
+    """Accumulates one pass's ops as steps (see the module docstring)."""
 
     def __init__(self, inputs: dict[str, Any], token_buffers: tuple[Any, ...], state: list[Any]):
-        self.refs: dict[int, tuple[str, Any, int]] = {}  # id(tensor) -> (expression, weakref, variable number)
-        self.consts: list[Any] = []  # K[i]: functions, parameters, buffers, dtypes, odd floats
+        self.refs: dict[int, tuple[_Var | _Const, Any]] = {}  # id(tensor) -> (reference, weakref)
+        self.consts: list[Any] = []
         self._const_ix: dict[int, int] = {}
-        self.lines: list[tuple[str, set[int]]] = []  # (code, variables it reads)
-        self.params: list[str] = []
+        # steps: (variable, K index of the op or -1, args, kwargs, graph id, variables read)
+        self.steps: list[tuple[int, int, Any, Any, str | None, set[int]]] = []
+        self.params: list[int] = []
         self._uses: set[int] = set()
         self._nvar = 0
         for gid, x in inputs.items():  # graph input id -> the tensor fed; kept like the eager pass keeps it
             v = self._new_var()
-            self.params.append(f"v{v}")
-            self._ref(x, f"v{v}", v)
-            self.lines.append((f"keep({gid!r}, v{v})", {v}))
+            self.params.append(v)
+            self._ref(x, _Var(v, None))
+            self.steps.append((v, -1, None, None, gid, {v}))
         tt = self._new_var()
-        self.params.append(f"v{tt}")
+        self.params.append(tt)
         for b in token_buffers:
-            self._ref(b, f"v{tt}", tt)
+            self._ref(b, _Var(tt, None))
         self.state = {id(t): t for t in state}
         self.ok = True
 
@@ -57,37 +79,40 @@ class ReplayBuilder:
         self._nvar += 1
         return self._nvar - 1
 
-    def _ref(self, t: Any, expr: str, var: int) -> None:
-        self.refs[id(t)] = (expr, weakref.ref(t), var)
+    def _ref(self, t: Any, ref: _Var | _Const) -> None:
+        self.refs[id(t)] = (ref, weakref.ref(t))
 
-    def _const(self, obj: Any) -> str:
+    def _const(self, obj: Any) -> _Const:
         ix = self._const_ix.get(id(obj))
         if ix is None or self.consts[ix] is not obj:
             ix = self._const_ix[id(obj)] = len(self.consts)
             self.consts.append(obj)
-        return f"K[{ix}]"
+        return _Const(ix)
 
-    def _arg(self, a: Any) -> str:
-        import torch
-
-        if isinstance(a, torch.Tensor):
+    def _arg(self, a: Any, tensor: type) -> Any:
+        """``a`` with tensors replaced by references (literals stay as they are)."""
+        t = type(a)
+        if t is int or t is bool or t is str or a is None:
+            return a
+        if isinstance(a, tensor):
             hit = self.refs.get(id(a))
             if hit is not None and hit[1]() is a:
-                if hit[2] >= 0:
-                    self._uses.add(hit[2])
+                if type(hit[0]) is _Var:
+                    self._uses.add(hit[0].n)
                 return hit[0]
             if self.state.get(id(a)) is a:
-                expr = self._const(a)
-                self._ref(a, expr, -1)
-                return expr
+                ref = self._const(a)
+                self._ref(a, ref)
+                return ref
             raise Unreplayable("a tensor of unknown origin")
-        if isinstance(a, _LITERALS):
-            return repr(a)
-        if isinstance(a, float):
-            return repr(a) if math.isfinite(a) else self._const(a)
-        if isinstance(a, (list, tuple)):
-            inner = ", ".join(self._arg(x) for x in a)
-            return f"[{inner}]" if isinstance(a, list) else f"({inner}{',' if len(a) == 1 else ''})"
+        if t is float:
+            return a if math.isfinite(a) else self._const(a)
+        if t is list or t is tuple:
+            return t([self._arg(x, tensor) for x in a])
+        if isinstance(a, _LITERALS):  # subclasses of int/str (enums): written as they are in the eager pass
+            return self._const(a)
+        import torch
+
         if isinstance(a, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
             return self._const(a)
         raise Unreplayable(f"an argument of type {type(a).__name__}")
@@ -98,51 +123,133 @@ class ReplayBuilder:
         if not self.ok:
             return
         self._uses = set()
+        tensor = torch.Tensor
         try:
-            call = ", ".join([*(self._arg(a) for a in args),
-                              *(f"{k}={self._arg(v)}" for k, v in (kwargs or {}).items())])
+            a = self._arg(args, tensor)
+            kw = {k: self._arg(v, tensor) for k, v in kwargs.items()} if kwargs else None
         except Unreplayable:
             self.ok = False
             return
         v = self._new_var()
-        if isinstance(out, torch.Tensor):
-            self._ref(out, f"v{v}", v)
-        elif isinstance(out, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in out):
+        if isinstance(out, tensor):
+            self._ref(out, _Var(v, None))
+        elif isinstance(out, (tuple, list)) and all(isinstance(t, tensor) for t in out):
             for k, t in enumerate(out):
-                self._ref(t, f"v{v}[{k}]", v)
+                self._ref(t, _Var(v, k))
         else:
             self.ok = False
             return
-        code = f"v{v} = {self._const(func)}({call})"
-        if gid is not None:
-            code += f"; keep({gid!r}, v{v})"
-        self.lines.append((code, self._uses | {v}))
+        self._uses.add(v)
+        self.steps.append((v, self._const(func).ix, a, kw, gid, self._uses))
 
-    def finish(self, out: Any) -> Any | None:
+    def finish(self, out: Any) -> Program | None:
         """The program: ``program(keep, *inputs, token_types)`` returns the model's output tuple; None when
         the pass cannot be replayed."""
+        import torch
+
         if not self.ok:
             return None
         self._uses = set()
         try:
-            ret = self._arg(tuple(out))
+            ret = self._arg(tuple(out), torch.Tensor)
         except Unreplayable:
             return None
+        return Program(self.steps, self.params, ret, set(self._uses), self.consts)
+
+
+class Program:
+    """A recorded pass, run step by step by one tight loop (see the module docstring)."""
+
+    def __init__(self, steps: list, params: list[int], ret: Any, returned: set[int], consts: list[Any]):
+        # prepared at the first replay: a process that runs one sentence of each length never pays for it
+        self._raw: tuple | None = (steps, params, ret, returned, consts)
+        self._ready: tuple | None = None
+
+    def _prepare(self) -> tuple:
+        steps, params, ret, returned, consts = self._raw
         last: dict[int, int] = {}
-        for i, (_, uses) in enumerate(self.lines):
-            for u in uses:
+        for i, step in enumerate(steps):
+            for u in step[5]:
                 last[u] = i
-        for u in self._uses:
-            last.pop(u, None)  # returned: never deleted
+        for u in returned:
+            last.pop(u, None)  # returned: never freed
         dead: dict[int, list[int]] = {}
         for u, i in last.items():
             dead.setdefault(i, []).append(u)
-        body = [code + (f"; del {', '.join(f'v{u}' for u in sorted(dead[i]))}" if i in dead else "")
-                for i, (code, _) in enumerate(self.lines)]
-        src = f"def program(keep, {', '.join(self.params)}):\n    " + "\n    ".join([*body, f"return {ret}"])
-        scope: dict[str, Any] = {"K": self.consts}
-        exec(compile(src, "<bertviz_graph replay>", "exec"), scope)  # noqa: S102 - our own ops, not a file's
-        return scope["program"]
+        size = max([s[0] for s in steps] + params) + 1
+        # per step: (op or None for an input, args (a list to fill, or the args as they are), the slots to
+        # fill (position, variable, tuple index), nested (args holding references inside lists: resolved
+        # recursively), kwargs, graph id, variable, variables freed after it)
+        prepared = []
+        for i, (v, fk, args, kwargs, gid, _uses) in enumerate(steps):
+            free = tuple(dead.get(i, ()))
+            if fk < 0:
+                prepared.append((None, None, (), False, None, gid, v, free))
+                continue
+            slots = tuple((p, a.n, a.k) for p, a in enumerate(args) if type(a) is _Var)
+            consts_at = [(p, consts[a.ix]) for p, a in enumerate(args) if type(a) is _Const]
+            nested = any(type(a) in (list, tuple) and _has_ref(a) for a in args) or \
+                any(_has_ref(x) for x in (kwargs or {}).values())
+            flat = list(args)
+            for p, c in consts_at:
+                flat[p] = c
+            if nested:
+                flat = [_resolve_consts(a, consts) for a in flat]
+            kw = {k: _resolve_consts(x, consts) for k, x in kwargs.items()} if kwargs else None
+            prepared.append((consts[fk], flat if slots or nested else tuple(flat), slots, nested, kw, gid, v,
+                               free))
+        return params, _resolve_consts(ret, consts), size, prepared
+
+    def __call__(self, keep: Any, *inputs: Any) -> Any:
+        ready = self._ready
+        if ready is None:  # two threads may both prepare: the same result, either one is kept
+            ready = self._ready = self._prepare()
+        params, ret, size, steps = ready
+        reg: list[Any] = [None] * size
+        for p, x in zip(params, inputs):
+            reg[p] = x
+        for f, args, slots, nested, kw, gid, v, free in steps:
+            if f is not None:
+                if nested:
+                    args = [_resolve(a, reg) for a in args]
+                    kw = {k: _resolve(x, reg) for k, x in kw.items()} if kw else None
+                elif slots:
+                    args = args.copy()
+                    for p, n, k in slots:
+                        args[p] = reg[n] if k is None else reg[n][k]
+                reg[v] = out = f(*args, **kw) if kw else f(*args)
+            else:
+                out = reg[v]
+            if gid is not None:
+                keep(gid, out)
+            for u in free:
+                reg[u] = None
+        return _resolve(ret, reg)
+
+
+def _has_ref(a: Any) -> bool:
+    t = type(a)
+    if t is _Var:
+        return True
+    return (t is list or t is tuple) and any(_has_ref(x) for x in a)
+
+
+def _resolve_consts(a: Any, consts: list[Any]) -> Any:
+    t = type(a)
+    if t is _Const:
+        return consts[a.ix]
+    if t is list or t is tuple:
+        return t([_resolve_consts(x, consts) for x in a])
+    return a
+
+
+def _resolve(a: Any, reg: list[Any]) -> Any:
+    t = type(a)
+    if t is _Var:
+        return reg[a.n] if a.k is None else reg[a.n][a.k]
+    if t is list or t is tuple:
+        return t([_resolve(x, reg) for x in a])
+    return a
 
 
 def replay(program: Any, keep: Any, inputs: list[Any], token_types: Any) -> Any:
