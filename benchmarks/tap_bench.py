@@ -218,6 +218,8 @@ def open_page(browser, url: str):
     page.add_init_script(INFLIGHT_JS)
     page.goto(url)
     page.wait_for_function(SETTLED_JS, timeout=120000, polling=50)
+    # the example sentence (random weights for a preset: minutes on 48 layers) is answered before the first tap
+    page.wait_for_function(QUIET_JS, timeout=1800000, polling=100)
     page.evaluate("() => performance.setResourceTimingBufferSize(10000)")
     return page
 

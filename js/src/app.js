@@ -107,8 +107,10 @@ function answered(payload, response) {
   early.drawn.set(pic.svg, early.seq);
   if (early.drawn.size > 4) early.drawn.delete(early.drawn.keys().next().value);
   if (f) early.focus = f.nonce;
+  early.size = `${c.host.clientWidth}x${c.host.clientHeight}`;
 }
 state.answered = answered;
+state.early = early; // read by tests: pictures drawn on arrival
 
 function draw(picture, focus) {
   const c = canvas();
@@ -117,7 +119,10 @@ function draw(picture, focus) {
   const seq = picture ? early.drawn.get(picture.svg) : undefined;
   if (seq !== undefined && seq < early.seq) return Date.now(); // a newer answer is already drawn
   const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
-  const moved = triggered.some((p) => p.startsWith(`${FOCUS_ID}.`)) && !(f.nonce != null && f.nonce === early.focus);
+  // a move already made on arrival is made again only if the canvas has been resized since (the answer's
+  // other outputs, e.g. the ×N slider's row appearing, move the canvas): the opened box stays in view
+  const done = f.nonce != null && f.nonce === early.focus && early.size === `${c.host.clientWidth}x${c.host.clientHeight}`;
+  const moved = triggered.some((p) => p.startsWith(`${FOCUS_ID}.`)) && !done;
   present(c, picture, f, moved);
   return Date.now();
 }
