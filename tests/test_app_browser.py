@@ -131,9 +131,31 @@ def test_walk_from_model_to_self_attention_and_search(page, console_errors, serv
         const ok = (b) => b.x >= v.x - 1 && b.y >= v.y - 1 && b.x + b.w <= v.x + v.w + 1 && b.y + b.h <= v.y + v.h + 1;
         return [ok(c.box(a)), ok(c.box(p)), c.pz.k]; }""", [ATTN, SERIES])
     assert inside[0] and inside[1], inside
+    early = page.evaluate("window.bvgGraph.early.seq")
     click_node(page, SELF)  # open self-attention: QKᵀ, softmax, ·V as ops
     wait_open(page, SELF)
     assert has(page, "softmax") and has(page, "matmul")
+    # drawn the moment the click's answer arrived (Dash's request_post hook, js/src/app.js), once, and it is
+    # the server's full picture of this view: the same SVG DOM as a fresh canvas drawing that picture
+    C = app.bv_context
+    v = C.view(C.default_state)
+    full = C.render(v.open_instance(SERIES, v.instance_of(SERIES)).open(ATTN).open(SELF).state, "role").svg
+    same = page.evaluate("""([full]) => {
+        const G = window.bvgGraph, host = document.createElement('div');
+        host.style.cssText = 'position:absolute;left:-5000px;width:900px;height:600px';
+        document.body.appendChild(host);
+        const fresh = new G.GraphCanvas({send() {}}, host);
+        fresh.setSvg(full);
+        const dom = (c) => { const x = c.svg.cloneNode(true);  // minus what the viewport and the marks add
+          for (const e of [x, ...x.querySelectorAll('*')]) { e.removeAttribute('style');
+            e.classList.remove('bvg-selected', 'bvg-match'); }
+          x.querySelector('.bvg-far-titles').remove();
+          return x.outerHTML.replaceAll(c.uid + '-', 'UID-'); };
+        const out = [G.canvas.svgText === full, dom(G.canvas) === dom(fresh), G.canvas.nodes.size];
+        host.remove();
+        return out; }""", [full])
+    assert same[:2] == [True, True] and same[2] > 20, same
+    assert page.evaluate("window.bvgGraph.early.seq") == early + 1
     assert "Self-attention" in page.inner_text("#bv-breadcrumb")
     shot(page, "03-self-attention")
 

@@ -46,6 +46,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
         Registry,
         install_model_header,
     )
+    from bertviz_graph.app.server_timing import install_server_timing  # lazy: start-up (flask)
 
     C = AppContext(graph, direction=direction)
     panels = list(PANELS if panels is None else panels)
@@ -59,6 +60,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     )
     app.server.extensions["bertviz_graph.registry"] = Registry(C, policy)  # spec -> model (app/registry.py)
     install_model_header(app.server)  # every answer names the model it was computed on
+    install_server_timing(app.server)  # and says how long the server took (Server-Timing)
     app.layout = tab_layout(app, panels)  # called per page load: the page of the model the tab's URL names
     app.bv_panels = panels
     register_page(app)

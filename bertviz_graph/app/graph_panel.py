@@ -58,6 +58,9 @@ OUTPUTS = {
 }
 
 
+# Dash renderer hook: each callback's response, as it arrives (js/src/app.js draws a picture in it at once)
+DRAW_ON_ARRIVAL = "(p, r) => window.bvgGraph && window.bvgGraph.answered && window.bvgGraph.answered(p, r)"
+
 RUN_STORE = "bv-run"  # run_panel.RUN: the tab's run input {"text", "pair", "ids", "nonce"}
 TRAIN_STORE = "bv-train-done"  # training_panel.T_DONE: the inputs of the tab's step, once it is taken
 
@@ -359,6 +362,10 @@ def register(app, C: AppContext) -> None:
     # the picture, the viewport and the breadcrumb: in the browser (js/src/app.js -> assets/bvg-graph.js);
     # a click selects at once there too (set_props); the panels reading SELECTED run once the picture is
     # answered (the controller may write SELECTED, so Dash waits for it): the graph comes first
+    # and a click's picture is drawn the moment its answer arrives, through Dash's renderer hook request_post
+    # (js/src/app.js ``answered``), not after Dash has applied the answer's other outputs
+    if app.renderer == "var renderer = new DashRenderer();":
+        app.renderer = f"var renderer = new DashRenderer({{request_post: {DRAW_ON_ARRIVAL}}});"
     app.clientside_callback(ClientsideFunction("bvg", "draw"), Output(ids.DUMMY_FOCUS, "data"),
                             Input(ids.GRAPH_PICTURE, "data"), Input(ids.FOCUS, "data"))
     app.clientside_callback(ClientsideFunction("bvg", "fit"), Output(ids.DUMMY_FIT, "data"),

@@ -6,11 +6,17 @@
 // Browser -> server: a click is written into the store `bv-graph-event` ({type, id, toggle, part, nonce})
 // with dash_clientside.set_props, and the selection into `bv-selected` at once (panels load meanwhile).
 // No polling, no access to any component's internals.
+// A click's answer is drawn as soon as it arrives: Dash's renderer calls `answered` (its documented
+// request_post hook, installed by graph_panel.register) with each callback's response, before it applies
+// the other outputs (legend, breadcrumb, slider) and schedules the panels, which took 100-300 ms of the tap
+// on bert-base (benchmarks/tap_bench.py); the clientside draw that follows finds the picture already drawn.
 
 import { GraphCanvas } from "./graph.js";
 
 const HOST_ID = "bv-graph";
 const EVENT_ID = "bv-graph-event";
+const PICTURE_ID = "bv-graph-picture";
+const FOCUS_ID = "bv-focus";
 const SELECTED_ID = "bv-selected";
 const TABS_ID = "bv-tabs";
 const RUN_TAB = "run";
@@ -18,18 +24,33 @@ const RUN_TAB = "run";
 const state = { canvas: null, host: null, nonce: 0, draws: 0, firstDraw: null, lastDraw: null, GraphCanvas };
 window.bvgGraph = state; // read by tests and benchmarks (benchmarks/graph_render_bench.py draws with GraphCanvas)
 
+let pendingSelect = null; // the box a tap selects, written once its picture is painted
+
+function flushSelect() {
+  const dc = window.dash_clientside;
+  if (pendingSelect === null || !dc || !dc.set_props) return;
+  const id = pendingSelect;
+  pendingSelect = null;
+  dc.set_props(SELECTED_ID, { data: { id } });
+}
+
 function send(msg) {
   const dc = window.dash_clientside;
   if (!dc || !dc.set_props) return;
   if (msg.type === "click" || msg.type === "dblclick") {
     state.nonce += 1;
+    flushSelect(); // an earlier tap's, if its answer never came
     dc.set_props(EVENT_ID, { data: { ...msg, nonce: state.nonce } });
-    dc.set_props(SELECTED_ID, { data: { id: msg.id } });
+    // a tap that opens or closes selects its box after the new picture is painted: the panels' requests
+    // (details, weights, neurons, ...) then neither delay the picture's answer nor its paint (tap_bench.py)
+    if (msg.toggle) pendingSelect = msg.id;
+    else dc.set_props(SELECTED_ID, { data: { id: msg.id } });
     if (state.canvas) state.canvas.setMarks({ ...state.canvas.marks, selected: msg.id }); // at once, no round trip
     if (state.canvas) state.canvas.markEdge("");
   } else if (msg.type === "edge") {
     // an edge is selected instead of a box: the Run tab shows the tensor it carries
     state.nonce += 1;
+    pendingSelect = null;
     dc.set_props(SELECTED_ID, { data: { id: null, edge: msg.id, source: msg.source, target: msg.target, nonce: state.nonce } });
     if (state.canvas) state.canvas.setMarks({ ...state.canvas.marks, selected: "" });
     dc.set_props(TABS_ID, { value: RUN_TAB });
@@ -47,11 +68,11 @@ function canvas() {
   return state.canvas;
 }
 
-function draw(picture, focus) {
-  const c = canvas();
-  if (!c) return window.dash_clientside.no_update;
-  const f = focus || {};
-  const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
+// pictures drawn on arrival, in order (svg text -> sequence number): Dash's later draw of an older one is stale
+const early = { seq: 0, drawn: new Map(), focus: null };
+
+/** Draw ``picture`` ({svg, marks}) with the viewport move ``f`` ({id, mode, nonce}) when ``moved``. */
+function present(c, picture, f, moved) {
   const newPicture = picture && picture.svg !== c.svgText;
   if (newPicture) {
     if (f.id && (f.mode === "keep" || f.mode === "keep-top") && !c.anchor) c.keep(f.id);
@@ -65,11 +86,44 @@ function draw(picture, focus) {
     });
   }
   if (picture) c.setMarks(picture.marks);
-  const focusChanged = triggered.some((p) => p.startsWith("bv-focus."));
-  if (f.mode && (focusChanged || newPicture)) {
+  if (f.mode && (moved || newPicture)) {
     const anchored = c.anchor && c.anchor.id === f.id; // a click: the canvas keeps the clicked box in place
     if (!anchored && !(f.mode === "keep" || f.mode === "keep-top")) c.goTo(f.mode, f.id);
   }
+}
+
+/** Dash's request_post hook: a response carrying the picture is drawn now (see the top of this file). */
+function answered(payload, response) {
+  if (payload && String(payload.output).includes(`${PICTURE_ID}.data`)) {
+    requestAnimationFrame(() => setTimeout(flushSelect, 0)); // after the frame that paints the answer
+  }
+  const pic = response && response[PICTURE_ID] && response[PICTURE_ID].data;
+  if (!pic || typeof pic.svg !== "string") return;
+  const c = canvas();
+  if (!c) return;
+  const f = (response[FOCUS_ID] && response[FOCUS_ID].data) || null;
+  present(c, pic, f || {}, !!f);
+  early.seq += 1;
+  early.drawn.set(pic.svg, early.seq);
+  if (early.drawn.size > 4) early.drawn.delete(early.drawn.keys().next().value);
+  if (f) early.focus = f.nonce;
+  early.size = `${c.host.clientWidth}x${c.host.clientHeight}`;
+}
+state.answered = answered;
+state.early = early; // read by tests: pictures drawn on arrival
+
+function draw(picture, focus) {
+  const c = canvas();
+  if (!c) return window.dash_clientside.no_update;
+  const f = focus || {};
+  const seq = picture ? early.drawn.get(picture.svg) : undefined;
+  if (seq !== undefined && seq < early.seq) return Date.now(); // a newer answer is already drawn
+  const triggered = (window.dash_clientside.callback_context.triggered || []).map((t) => t.prop_id);
+  // a move already made on arrival is made again only if the canvas has been resized since (the answer's
+  // other outputs, e.g. the ×N slider's row appearing, move the canvas): the opened box stays in view
+  const done = f.nonce != null && f.nonce === early.focus && early.size === `${c.host.clientWidth}x${c.host.clientHeight}`;
+  const moved = triggered.some((p) => p.startsWith(`${FOCUS_ID}.`)) && !done;
+  present(c, picture, f, moved);
   return Date.now();
 }
 
