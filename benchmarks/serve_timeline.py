@@ -4,7 +4,7 @@
 
 Prints, in ms from the command's start: the server's "at http://..." line (app built, about to listen), the
 first answer on the port, every request the page makes (sent -> finished, bytes), and the canvas' first
-draw. The trace cache must hold the model (run `bertviz-graph info MODEL` once first).
+draw. The trace cache must hold the model (run `bertviz-graph info MODEL` once first), unless --cold.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -65,6 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="bert-base-uncased")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--cold", action="store_true", help="an empty trace cache every run (a first-ever start)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -74,7 +76,8 @@ def main() -> None:
         try:
             for _ in range(a.runs):
                 print(f"{a.model}, load average {os.getloadavg()[0]:.1f}")
-                for ms, what in timeline(browser, a.model):
+                env = {**ENV, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp()} if a.cold else None
+                for ms, what in timeline(browser, a.model, env):
                     print(f"  {ms:7.0f} ms  {what}")
         finally:
             browser.close()

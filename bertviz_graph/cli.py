@@ -161,7 +161,7 @@ def _trace(args: argparse.Namespace, shows_weights: bool = False):
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from bertviz_graph.render.tree_text import linear_depth, print_tree  # lazy: start-up (networkx, rich)
+    from bertviz_graph.render.tree_text import linear_depth, print_tree  # lazy: start-up (networkx)
 
     if args.depth is not None and args.depth < 0:
         raise UserError(f"depth {args.depth} is below 0", "use --depth 0 or more")

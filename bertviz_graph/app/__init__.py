@@ -33,16 +33,16 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     another model (``?model=``), as ``policy`` (app.registry.Policy) allows."""
     import dash
 
-    from bertviz_graph.app import graph_panel  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, rich)
+    from bertviz_graph.app import graph_panel  # lazy: start-up (PIL, cachetools, dash, networkx, numpy)
     from bertviz_graph.app.context import AppContext  # lazy: start-up (PIL, cachetools, networkx, numpy)
-    from bertviz_graph.app.first_paint import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    from bertviz_graph.app.first_paint import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly)
         install as install_first_paint,  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
     )
-    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly)
         PANELS,
         tab_layout,
     )
-    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly)
         register as register_page,  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
     )
     from bertviz_graph.app.registry import (  # lazy: start-up (PIL, cachetools, networkx, numpy)
