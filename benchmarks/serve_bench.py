@@ -54,12 +54,14 @@ def wait_port(port: int, proc) -> None:
             time.sleep(0.01)
 
 
-def time_serve(browser, model: str, baseline: bool, env: dict | None = None) -> float:
+def time_serve(browser, model: str, baseline: bool, env: dict | None = None, cwd: str | None = None) -> float:
+    """Seconds from starting ``serve`` to the canvas' first draw. ``cwd``: the checkout to run (``-m`` puts the
+    working folder first on sys.path, ahead of PYTHONPATH: another checkout needs both)."""
     port = _port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
     proc = subprocess.Popen(_cmd(["serve", model, "--port", str(port)], baseline), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=ENV if env is None else env)
+                            stderr=subprocess.DEVNULL, env=ENV if env is None else env, cwd=cwd)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         wait_port(port, proc)  # the port answers when the server is up: wait for that state

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve_bench import ENV, _port, wait_port  # noqa: E402 - benchmarks/ is not a package
 
 
-def timeline(browser, model: str, env: dict | None = None) -> list[tuple[float, str]]:
+def timeline(browser, model: str, env: dict | None = None, cwd: str | None = None) -> list[tuple[float, str]]:
     port = _port()
     url = f"http://127.0.0.1:{port}/"
     events: list[tuple[float, str]] = []
@@ -32,7 +32,7 @@ def timeline(browser, model: str, env: dict | None = None) -> list[tuple[float, 
         events.append(((time.perf_counter() - t0) * 1000, what))
 
     proc = subprocess.Popen([sys.executable, "-m", "bertviz_graph", "serve", model, "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env or ENV)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env or ENV, cwd=cwd)
     threading.Thread(target=lambda: [mark("server: " + line.strip()[:60]) for line in proc.stdout],
                      daemon=True).start()
     try:
@@ -66,6 +66,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="bert-base-uncased")
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--checkout", help="run this checkout (an exported main, say) instead of this one")
     ap.add_argument("--cold", action="store_true", help="an empty trace cache every run (a first-ever start)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -76,8 +77,10 @@ def main() -> None:
         try:
             for _ in range(a.runs):
                 print(f"{a.model}, load average {os.getloadavg()[0]:.1f}")
-                env = {**ENV, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp()} if a.cold else None
-                for ms, what in timeline(browser, a.model, env):
+                env = {**ENV, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp()} if a.cold else dict(ENV)
+                if a.checkout:
+                    env["PYTHONPATH"] = a.checkout
+                for ms, what in timeline(browser, a.model, env, a.checkout):
                     print(f"  {ms:7.0f} ms  {what}")
         finally:
             browser.close()

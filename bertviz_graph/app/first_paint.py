@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def picture_tag(picture: dict[str, Any]) -> str:
-    """``picture`` as an inert JSON script element ("</" escaped so the SVG's text cannot close it)."""
-    text = json.dumps(picture, separators=(",", ":")).replace("</", "<\\/")
+    """``picture`` as an inert JSON script element: <, > and & written as JSON escapes (as Django's
+    json_script does), so no text in the SVG can close the element or open a comment in it."""
+    text = json.dumps(picture, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{TAG_ID}">{text}</script>'
 
 
