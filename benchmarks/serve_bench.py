@@ -54,9 +54,18 @@ def wait_port(port: int, proc) -> None:
             time.sleep(0.01)
 
 
-def time_serve(browser, model: str, baseline: bool, env: dict | None = None, cwd: str | None = None) -> float:
-    """Seconds from starting ``serve`` to the canvas' first draw. ``cwd``: the checkout to run (``-m`` puts the
-    working folder first on sys.path, ahead of PYTHONPATH: another checkout needs both)."""
+def server_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (/proc): a figure the machine's load moves far less than wall."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def time_serve(browser, model: str, baseline: bool, env: dict | None = None, cwd: str | None = None,
+               cpu: list[float] | None = None) -> float:
+    """Seconds from starting ``serve`` to the canvas' first draw (the server's CPU seconds until then are
+    appended to ``cpu``). ``cwd``: the checkout to run (``-m`` puts the working folder first on sys.path,
+    ahead of PYTHONPATH: another checkout needs both)."""
     port = _port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
@@ -69,6 +78,8 @@ def time_serve(browser, model: str, baseline: bool, env: dict | None = None, cwd
         page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=120000,
                                polling="raf")
         took = time.perf_counter() - t0
+        if cpu is not None:
+            cpu.append(server_cpu(proc.pid))
         page.close()
         return took
     finally:

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_bench import ENV, _port, wait_port  # noqa: E402 - benchmarks/ is not a package
+from serve_bench import ENV, _port, server_cpu, wait_port  # noqa: E402 - benchmarks/ is not a package
 
 
 def timeline(browser, model: str, env: dict | None = None, cwd: str | None = None) -> list[tuple[float, str]]:
@@ -43,7 +43,7 @@ def timeline(browser, model: str, env: dict | None = None, cwd: str | None = Non
         mark("page: first answer on the port (commit)")
         page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=120000,
                                polling="raf")
-        mark("page: canvas first draw")
+        mark(f"page: canvas first draw (server CPU so far {server_cpu(proc.pid):.2f} s)")
         # the browser's own timeline (epoch ms, no round trip per request that would slow the page)
         origin, entries, draw = page.evaluate("""() => [performance.timeOrigin,
             performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
