@@ -25,7 +25,7 @@ _FACADE = ("trace", "show", "show_diff", "show_pruning", "Graph", "View")
 def __getattr__(name: str) -> Any:
     # the facade (bertviz_graph.api) is imported on first use: ``import bertviz_graph`` stays instant
     if name in _FACADE:
-        from bertviz_graph import api  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+        from bertviz_graph import api  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly)
 
         return getattr(api, name)
     raise AttributeError(f"module 'bertviz_graph' has no attribute {name!r}")
@@ -33,7 +33,7 @@ def __getattr__(name: str) -> Any:
 
 def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
     """The Dash web app for ``model`` (not started); see ``bertviz_graph.api.app``."""
-    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly)
         app as _app,  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
     )
 
@@ -42,7 +42,7 @@ def app(model: Any = None, example_inputs: Any = None, **kwargs: Any):
 
 def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: Any):
     """Prune a trained model; see ``bertviz_graph.api.prune``."""
-    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly)
         prune as _prune,  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
     )
 
@@ -51,7 +51,7 @@ def prune(model: Any, method: str = "magnitude", amount: float = 0.3, **kwargs: 
 
 def diff(a: Any, b: Any, **kwargs: Any):
     """Compare two models aligned by structure and role; see ``bertviz_graph.api.diff``."""
-    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    from bertviz_graph.api import (  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly)
         diff as _diff,  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
     )
 

@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace, trace) -> None:
 
 def _graph_picture(graph, step, args: argparse.Namespace) -> None:
     """The graph view with every box coloured by its weights' gradient (grey frozen, white weightless)."""
-    from bertviz_graph.api import make_view  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly, rich)
+    from bertviz_graph.api import make_view  # lazy: start-up (PIL, cachetools, networkx, numpy, plotly)
     from bertviz_graph.io import write_atomic  # lazy: start-up (bertviz_graph.cli loads this module)
     from bertviz_graph.layout import layout_of  # lazy: start-up (PIL, cachetools)
     from bertviz_graph.presenters.training_graph import picture  # lazy: start-up (networkx, numpy)

@@ -16,7 +16,9 @@ from PIL import Image
 
 import bertviz_graph as bg
 from bertviz_graph.app import make_app
+from bertviz_graph.layout import layout_of
 from bertviz_graph.render import weights as rw
+from bertviz_graph.render.svg import to_svg
 
 pytestmark = pytest.mark.browser
 
@@ -282,8 +284,20 @@ def test_two_tabs_explore_different_paths(page, console_errors, serve_app, app):
 
 
 def test_bert_base_structure_and_layer_picker(page, console_errors, serve_app):
-    base = make_app(bg.trace("bert-base-uncased"))
+    graph = bg.trace("bert-base-uncased")
+    base = make_app(graph)
     load(page, serve_app(base))
+    # the first picture is painted from the index page (app/first_paint.py) before any callback has answered,
+    # and no figure library (plotly.js) is fetched before it
+    first = page.evaluate("""() => { const g = window.bvgGraph, t = g.firstDraw;
+        const res = performance.getEntriesByType('resource');
+        return {early: g.early === true, svg: g.canvas.svgText,
+                answered: res.filter((e) => e.name.includes('_dash-update-component') && e.responseEnd < t).length,
+                figures: res.filter((e) => /plotly|graph/i.test(e.name.split('/').pop()) && e.startTime < t)
+                            .map((e) => e.name)}; }""")
+    assert first["early"] and first["answered"] == 0, first
+    assert [f for f in first["figures"] if "bvg-graph" not in f] == []
+    assert first["svg"] == to_svg(layout_of(graph.view()), legend=False, title=False)  # export's picture
     series = "bert.encoder.layer[0-11]"
     assert has(page, series)
     label = page.locator((NODE % series) + " > text.lbl").text_content()

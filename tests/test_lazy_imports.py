@@ -26,8 +26,10 @@ app = make_app(bg.trace("bert-tiny"))
 with app.server.test_request_context("/_dash-layout"):
     page = app.layout()
 stores = {c.id: c.data for c in page._traverse() if getattr(c, "id", None) in (RUN, RUN_EXAMPLE)}
+index = app.server.test_client().get("/").data.decode()  # carries the first picture (app/first_paint.py)
 bad = [m for m in ("torch", "transformers") if m in sys.modules]
-print("IMPORTED:" + ",".join(bad) + " RUN:" + repr(stores[RUN]) + " EXAMPLE:" + repr(stores[RUN_EXAMPLE]["text"]))
+print("IMPORTED:" + ",".join(bad) + " RUN:" + repr(stores[RUN]) + " EXAMPLE:" + repr(stores[RUN_EXAMPLE]["text"])
+      + " PICTURE:" + str(index.count('id="bv-first-picture"')))
 """
 
 
@@ -53,4 +55,4 @@ def test_info_and_export_on_a_cached_trace_import_neither_torch_nor_transformers
                           timeout=600).stdout.strip().splitlines()[-1]
     from bertviz_graph.presenters.run_session import EXAMPLE
 
-    assert page == f"IMPORTED: RUN:None EXAMPLE:{EXAMPLE!r}"
+    assert page == f"IMPORTED: RUN:None EXAMPLE:{EXAMPLE!r} PICTURE:1"

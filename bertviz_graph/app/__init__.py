@@ -33,13 +33,16 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     another model (``?model=``), as ``policy`` (app.registry.Policy) allows."""
     import dash
 
-    from bertviz_graph.app import graph_panel  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, rich)
+    from bertviz_graph.app import graph_panel  # lazy: start-up (PIL, cachetools, dash, networkx, numpy)
     from bertviz_graph.app.context import AppContext  # lazy: start-up (PIL, cachetools, networkx, numpy)
-    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    from bertviz_graph.app.first_paint import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly)
+        install as install_first_paint,  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    )
+    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly)
         PANELS,
         tab_layout,
     )
-    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
+    from bertviz_graph.app.layout import (  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly)
         register as register_page,  # lazy: start-up (PIL, cachetools, dash, networkx, numpy, plotly, rich)
     )
     from bertviz_graph.app.registry import (  # lazy: start-up (PIL, cachetools, networkx, numpy)
@@ -62,6 +65,7 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
     install_model_header(app.server)  # every answer names the model it was computed on
     install_server_timing(app.server)  # and says how long the server took (Server-Timing)
     app.layout = tab_layout(app, panels)  # called per page load: the page of the model the tab's URL names
+    install_first_paint(app)  # the index page carries the first picture: painted before any callback
     app.bv_panels = panels
     register_page(app)
     graph_panel.register(app, C)
@@ -75,9 +79,9 @@ def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: b
           policy: Any = None, token: str | None = None) -> None:
     """Serve the app until Ctrl+C. Prints the URL once the app is built (with ``?token=`` when one is
     required: app/access.py); ``policy`` says what tabs may open (app/registry.py)."""
+    import gc
     import threading
     import webbrowser
-
 
     app = make_app(graph, policy=policy)
     secure(app.server, token)
@@ -89,4 +93,8 @@ def serve(graph: Any, host: str = "127.0.0.1", port: int = 8050, open_browser: b
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    # what start-up made lives as long as the server: out of the collector's way (cli serve turned it off
+    # while starting; on here either way)
+    gc.freeze()
+    gc.enable()
     app.run(host=host, port=port, debug=False, threaded=True)

@@ -79,10 +79,15 @@ def stores(C: AppContext) -> list[Any]:
         dcc.Store(id=ids.FOCUS, data=None),
         dcc.Store(id=ids.VIEW_REQUEST, data=None),
         dcc.Store(id=ids.SERIES_TARGET, data=None),
-        dcc.Store(id=ids.GRAPH_PICTURE, data=_picture(C.render(C.default_state, "role"), set())),
+        dcc.Store(id=ids.GRAPH_PICTURE, data=first_picture(C)),
         dcc.Store(id=ids.GRAPH_EVENT, data=None),
         dcc.Store(id=ids.DUMMY_FIT), dcc.Store(id=ids.DUMMY_ZOOM), dcc.Store(id=ids.DUMMY_FOCUS),
     ]
+
+
+def first_picture(C: AppContext) -> dict[str, Any]:
+    """The picture a page starts with (its store; the index page carries it too: app/first_paint.py)."""
+    return _picture(C.render(C.default_state, "role"), set())
 
 
 def layout(C: AppContext) -> html.Div:

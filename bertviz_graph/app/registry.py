@@ -92,7 +92,7 @@ class Registry:
         self._models: OrderedDict[str, AppContext] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()
         self._making: dict[str, threading.Event] = {}
-        self.held = default.nbytes  # bytes counted at the last lookup
+        self._held: int | None = None  # bytes counted at the last trim (measuring a graph takes ~0.2 s)
         self.evicted = 0
         files = default.graph.meta.get("weight_files") or []
         self._default_folder = Path(files[0]).parent.resolve() if files else None
@@ -130,8 +130,17 @@ class Registry:
     def model_for(self, spec: Any) -> AppContext:
         key = self.normalise(spec)
         C = self._get_or_make(key) if key else self.default
-        self.trim(keep=C)
+        if C is not self.default or self._models:  # the default alone, in use: nothing to drop or count
+            self.trim(keep=C)
         return C
+
+    @property
+    def held(self) -> int:
+        """Bytes all models held at the last trim (counted now if none was needed yet)."""
+        if self._held is None:
+            with self._lock:
+                self._held = self.default.nbytes + sum(C.nbytes for C in self._models.values())
+        return self._held
 
     def _get_or_make(self, key: str) -> AppContext:
         """The entry for ``key``, built once even when several requests ask at the same time."""
@@ -173,7 +182,7 @@ class Registry:
                          total / 2**20, self.max_bytes / 2**20)
         if total > self.max_bytes and keep is not self.default:
             total -= self.default.drop_caches()
-        self.held = total
+        self._held = total
         return total
 
     def __len__(self) -> int:

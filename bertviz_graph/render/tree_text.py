@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.tree import Tree
+from typing import TYPE_CHECKING
 
 from bertviz_graph import format as fmt
 from bertviz_graph.format import flops_text, human
 from bertviz_graph.hierarchy.tree import ROOT, Hierarchy
+
+if TYPE_CHECKING:  # rich is imported when a tree is printed: `serve` reads only `human` from here
+    from rich.console import Console
+    from rich.tree import Tree
 
 __all__ = ["human", "linear_depth", "print_tree"]
 
@@ -34,6 +37,8 @@ def group_line(h: Hierarchy, gid: str) -> str:
 
 
 def build_tree(h: Hierarchy, max_depth: int = 4) -> Tree:
+    from rich.tree import Tree
+
     meta = h.graph.meta
     root = Tree(f"[bold]{meta.get('name', '')}[/bold] · {group_line(h, ROOT)}")
 
@@ -76,6 +81,8 @@ def linear_depth(h: Hierarchy) -> int:
 
 
 def print_tree(h: Hierarchy, max_depth: int = 4, console: Console | None = None) -> None:
+    from rich.console import Console
+
     if console is None:
         console = Console()
         if not console.is_terminal:  # piped or captured: long lines beat lines wrapped mid-number

@@ -300,7 +300,7 @@ class GraphWidget(NeuronMethods, RunMethods, TrainMethods, anywidget.AnyWidget):
                   weights: str = "preview") -> str | Path:
         """This explorer as one offline HTML file (``bertviz_graph.html``), starting from the view on screen:
         the page text, or written to ``path`` (returns the path)."""
-        from bertviz_graph.html import (  # lazy: start-up (PIL, cachetools, plotly, rich)
+        from bertviz_graph.html import (  # lazy: start-up (PIL, cachetools, plotly)
             build_payload,
             page,
             write_page,
