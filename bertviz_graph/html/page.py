@@ -27,7 +27,7 @@ def encode(payload: dict[str, Any]) -> str:
     return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
 
 
-LATER = ("svgs", "details", "matrices", "tips", "search", "attention", "colours", "neurons")  # decoded after the first picture is drawn
+LATER = ("svgs", "details", "matrices", "tips", "search", "attention", "colours", "neurons", "compose")  # decoded after the first picture is drawn
 
 
 def split(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

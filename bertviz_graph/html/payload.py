@@ -18,9 +18,9 @@ from bertviz_graph.details import weights_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import build_hierarchy
 from bertviz_graph.html.colours import colour_payload
+from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_recorded
 from bertviz_graph.html.neurons import neuron_payload
 from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, openable, single_views
-from bertviz_graph.layout import layout_of
 from bertviz_graph.presenters.activations import edge_tips, output_boxes, prediction_rows
 from bertviz_graph.presenters.attention import summary_rows
 from bertviz_graph.presenters.common import MAX_PX
@@ -100,8 +100,11 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     drawn: list[Any] = []  # the layout of each stored picture (colour-by recolours it)
     budget = BESIDE_BUDGET
     beside = beside_views(h, views)
+    rec = Recorder()  # every container layout used: the table the page composes other combinations from
+    laid: list[Any] = []
     for key, v in [*views.items(), *beside.items()]:
-        lv = layout_of(v)
+        lv = layout_recorded(v, rec)
+        laid.append(v)
         svg = to_svg(lv)
         if svg not in index:
             if key in beside:  # a view with a box open beside: while the budget lasts
@@ -146,6 +149,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         "sentence": {"text": text, "pair": pair} if acts is not None else None,
         "attention": attention,
         "neurons": neurons,
+        "compose": compose_payload(h, laid, rec, base),
     }
 
 
