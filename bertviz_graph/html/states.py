@@ -69,3 +69,21 @@ def beside_views(h: Any, singles: dict[str, Any]) -> dict[str, Any]:
                 break
             x = p
     return out
+
+
+def random_states(h: Any, base: Any, n: int, seed: int = 0, boxes: tuple[int, int] = (2, 4)) -> list[Any]:
+    """``n`` views with 2-4 groups open in different places, each with the groups above it (what a reader
+    clicks open one after another), distinct: the sample benchmarks/html_compose.py and the tests compose."""
+    import random
+
+    rng = random.Random(seed)
+    pool = sorted(g for g, grp in h.groups.items() if g and openable(grp))
+    out: dict[tuple, Any] = {}
+    for _ in range(50 * n):
+        if len(out) >= n:
+            break
+        v = base
+        for gid in rng.sample(pool, rng.randint(*boxes)):
+            v = v.reveal(gid).open(gid)
+        out.setdefault(_key(v), v)
+    return list(out.values())

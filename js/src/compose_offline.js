@@ -4,6 +4,8 @@
 // Builder.key, after wrap.wrap_stack). Same names and order of work as the Python, so a change there is
 // made here by reading the two side by side; tests/test_html_compose.py compares the pictures.
 
+import { localLayout } from "./dot_offline.js";
+
 // ---- numbers as Python writes them ---------------------------------------------------------------------
 /** Python's round(x, 2): correctly rounded, ties (exact binary x.xx5: .125, .375 ...) to even. */
 export function round2(x) {
@@ -26,38 +28,6 @@ function line(a, b) {
     [a[0] + (2 * (b[0] - a[0])) / 3, a[1] + (2 * (b[1] - a[1])) / 3],
     b,
   ];
-}
-
-// layout/measure.py constants used by dot_io.local_layout's no-dot branch
-const FRAME_PAD = 10.0;
-const FRAME_TOP_GAP = 4.0;
-const FRAME_MIN_W = 60.0;
-const CANVAS_MARGIN = 12.0;
-
-/** dot_io.local_layout(key, None): a single child and no edges, no dot; as a table record. */
-function localLayoutNoDot(key) {
-  const [, frame, kids] = key;
-  const [urx, ury] = kids.length ? [kids[0][0], kids[0][1]] : [0, 0];
-  const iw = urx;
-  const ih = ury;
-  let w;
-  let h;
-  let x0;
-  let y0;
-  if (frame !== null) {
-    const [titleW, titleH] = frame;
-    w = Math.ceil(Math.max(iw + 2 * FRAME_PAD, titleW, FRAME_MIN_W));
-    const top = titleH + (kids.length ? FRAME_TOP_GAP : 0);
-    h = Math.ceil(top + ih + (kids.length ? FRAME_PAD : 0));
-    x0 = (w - iw) / 2;
-    y0 = top;
-  } else {
-    w = Math.ceil(iw + 2 * CANVAS_MARGIN);
-    h = Math.ceil(ih + 2 * CANVAS_MARGIN);
-    x0 = y0 = CANVAS_MARGIN;
-  }
-  const child = kids.length ? [[x0 + iw / 2, y0 + ih / 2]] : [];
-  return [w, h, child, [], [], [], []];
 }
 
 // ---- pieces.py ---------------------------------------------------------------------------------------
@@ -279,18 +249,25 @@ export class Builder {
 }
 
 // ---- compose.py ----------------------------------------------------------------------------------------
-/** compose._layout with the table for dot: {width, height, boxes, routes, label_pos, view}, or
- * {missing: n} when n containers of this view are not in the table. */
-export function layoutView(view, table, labels) {
+/** compose._layout with the table for dot: {width, height, boxes, routes, label_pos, view, inPage}, or
+ * {missing: n} when n containers of this view are neither in the table nor laid out by `dot(key)` (the
+ * page's WASM dot, dot_offline.js; inPage counts those it laid out). */
+export function layoutView(view, table, labels, dot = null) {
   const b = new Builder(view, labels);
   b.split_edges();
   let missing = 0;
+  let inPage = 0;
   for (const level of b.compute_heights()) {
     for (const c of level) {
       b.canonical_ports(c);
       const k = b.key(c);
-      let lay = table[keyText(k)];
-      if (!lay && !(k[2].length > 1 || k[5].length)) lay = localLayoutNoDot(k); // compose: no dot needed
+      const kt = keyText(k);
+      let lay = table[kt];
+      if (!lay && !(k[2].length > 1 || k[5].length)) lay = localLayout(k, null); // compose: no dot needed
+      if (!lay && dot && !b.missing) {
+        lay = dot(k);
+        if (lay) inPage += 1;
+      }
       if (!lay) {
         missing += 1;
         lay = [1, 1, c.children.map(() => [0, 0]), [], [], [], []]; // keep going: count what is missing
@@ -299,7 +276,7 @@ export function layoutView(view, table, labels) {
     }
   }
   if (missing || b.missing) return { missing: missing || 1 };
-  return compose(b);
+  return { ...compose(b), inPage };
 }
 
 /** compose._compose: top-down origins, boxes, then each edge's pieces concatenated. */
