@@ -18,7 +18,7 @@ from bertviz_graph.layout import layout_of
 from bertviz_graph.render.svg import to_svg
 from bertviz_graph.view import View
 from tests.test_html_export import decode
-from tests.test_html_export_browser import node, open_page
+from tests.test_html_export_browser import NO_OVERLAP, node, open_page
 from tests.tiny_models import tiny_model
 
 pytestmark = pytest.mark.browser
@@ -68,6 +68,17 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
                 if f'data-id="{x}"' in g[0]:
                     assert re.search(f'data-id="{re.escape(x)}"[^>]*data-expanded="1"', g[0]), x
     assert exact >= 1
+    # clicked open one after another, three groups in different places at different depths: all three open
+    wanted = ["bert.embeddings", "bert.encoder.layer.0.attention", "cls.predictions.transform"]
+    for x in ["bert.embeddings", "bert.encoder.layer[0-1]", "bert.encoder.layer.0.attention", "cls",
+              "cls.predictions", "cls.predictions.transform"]:
+        node(page, x).first.click()
+        page.wait_for_selector(f'g.node[data-id="{x}"][data-expanded="1"]')
+    for x in wanted:
+        assert node(page, x).first.get_attribute("data-expanded") == "1", x
+        assert page.locator(f'g.node[data-parent="{x}"]').count() >= 2, x
+    assert page.evaluate(NO_OVERLAP) == []
+    assert "closed" not in page.inner_text(".bvg-note")
     # bert-base's structure: the overview, deep groups and 3 boxes open at once, from their own table
     h = base_graph.hierarchy
     base = View.default(h)

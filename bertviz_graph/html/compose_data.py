@@ -20,8 +20,7 @@ from typing import Any
 
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.hierarchy.style import EDGE_STYLE, ROLE_STYLE
-from bertviz_graph.layout import LayoutCache, default_cache, layout_view
-from bertviz_graph.layout import measure
+from bertviz_graph.layout import LayoutCache, default_cache, layout_view, measure
 from bertviz_graph.render import svg as svgmod
 from bertviz_graph.view import ROOT, _is_trivial
 

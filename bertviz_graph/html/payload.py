@@ -20,7 +20,7 @@ from bertviz_graph.hierarchy.tree import build_hierarchy
 from bertviz_graph.html.colours import colour_payload
 from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_recorded
 from bertviz_graph.html.neurons import neuron_payload
-from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, openable, single_views
+from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, frame_views, openable, single_views
 from bertviz_graph.presenters.activations import edge_tips, output_boxes, prediction_rows
 from bertviz_graph.presenters.attention import summary_rows
 from bertviz_graph.presenters.common import MAX_PX
@@ -105,18 +105,23 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     for key, v in [*views.items(), *beside.items()]:
         lv = layout_recorded(v, rec)
         laid.append(v)
+        if budget < 0:
+            continue  # laid out for the page's table only: it composes this view itself
         svg = to_svg(lv)
         if svg not in index:
             if key in beside:  # a view with a box open beside: while the budget lasts
                 budget -= len(zlib.compress(svg.encode("utf-8"), 6))
                 if budget < 0:
-                    break
+                    continue
             index[svg] = len(svgs)
             svgs.append(svg)
             drawn.append(lv)
             tips.append(_edge_tips(graph, v, acts))
         states[key] = _state_record(v, index[svg])
 
+    for v in frame_views(h, views).values():  # 2-3 boxes open in one frame: the table's, no SVG stored
+        layout_recorded(v, rec)
+        laid.append(v)
     ids = [x for _, x in h.walk() if x != ROOT]
     info: dict[str, Any] = {}
     names: list[str] = []
