@@ -72,23 +72,36 @@ def beside_views(h: Any, singles: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def frame_views(h: Any, singles: dict[str, Any], most: int = 3) -> dict[str, Any]:
-    """{"gid:a+b": View}: each group open with 2..``most`` of its own boxes open inside it (every subset),
-    laid out when the file is written so the page composes such views from its table (their SVGs are not
-    stored). A series' members other than its first are left out: their insides share the first's layouts."""
-    from itertools import combinations
+def frame_views(h: Any, singles: dict[str, Any], most: int = 3, cap: int = 96) -> dict[str, Any]:
+    """{"gid:a+b": View}: each group open with 2..``most`` of its own boxes open inside it, each of those
+    either just open or with one of its own boxes open too (at most ``cap`` views per group), laid out when the
+    file is written so the page composes such views from its table (their SVGs are not stored). A series'
+    members other than its first are left out: their insides share the first's layouts."""
+    from itertools import combinations, islice, product
+
+    def kids(g: str) -> list[str]:
+        return [c for c in h.groups[g].children if c in h.groups and openable(h.groups[c])]
+
+    def later_member(gid: str) -> bool:
+        up = h.ancestors(gid)
+        return any(a in h.groups and h.groups[a].kind == "series" and h.groups[a].members.index(b) > 0
+                   for b, a in zip([gid, *up], up, strict=False))
 
     out: dict[str, Any] = {}
     for gid, v in singles.items():
-        grp = h.groups.get(gid)
-        if not gid or grp.kind == "series" or any(
-                h.groups[a].kind == "series" and h.groups[a].members.index(b) > 0
-                for b, a in zip([gid, *h.ancestors(gid)], h.ancestors(gid), strict=False) if a in h.groups):
+        if not gid or h.groups[gid].kind == "series" or later_member(gid):
             continue
-        kids = [c for c in grp.children if c in h.groups and openable(h.groups[c])]
-        for k in range(2, min(most, len(kids)) + 1):
-            for sub in combinations(kids, k):
-                out[f"{gid}:{'+'.join(sub)}"] = v.open(*sub)
+        mine = kids(gid)
+        ways = [(c,) for c in mine]  # one box open with one of its own
+        ways += [(c, d) for c in mine if h.groups[c].kind != "series" for d in kids(c)]
+        views = []
+        for k in range(2, min(most, len(mine)) + 1):
+            for sub in combinations(mine, k):
+                choices = [[w for w in ways if w[0] == c] for c in sub]
+                views += list(islice(product(*choices), cap))
+        for pick in views[:cap]:
+            opened = [g for w in pick for g in w]
+            out[f"{gid}:{'+'.join(opened)}"] = v.open(*opened)
     return out
 
 
