@@ -79,6 +79,7 @@ def _layout_record(lay: Any) -> list[Any]:
 
 def _node_record(n: Any) -> dict[str, Any]:
     """What layout and render.svg read of a VNode, with the tooltip as render.svg writes it."""
+    # the tooltip and markers by render.svg's own (private) helpers: one implementation of each string
     rec: dict[str, Any] = {"kind": n.kind, "label": n.label, "sub": n.sublabel, "role": n.role,
                            "count": n.count, "exp": int(n.expandable), "tip": svgmod._tooltip(n)}
     if n.expanded:

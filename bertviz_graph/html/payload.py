@@ -4,7 +4,9 @@ The page runs no Python, so what the widget's kernel computes on a click is comp
 by the same code (``layout_of`` + ``to_svg`` for pictures, ``presenters.details`` for the details pane,
 ``widget.matrix.matrix_payload`` for weight heatmaps). The views stored are the overview and, for every
 group, the view with that group and the groups above it opened, and views with one more box open beside
-it (``html/states.py``); the page shows the stored view closest to what the reader opened.
+it while a budget lasts (``html/states.py``). Any other combination the page composes itself from the
+table of container layouts these views (and each group with 2-3 of its boxes open) were laid out from
+(``html/compose_data.py``, ``js/src/offline_compose.js``).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
-"""Which views an offline explorer stores: the page runs no layout, so every combination of open groups it can
-show is laid out (by the app's own ``layout_of``) when the file is written.
-
-Every combination is out of reach (one BERT layer alone has thousands), so the file stores:
+"""Which views an offline explorer lays out when it is written (by the app's own ``layout_of``).
 
 - the overview, and for every group the view with that group and the groups above it open (any group at any
-  depth opens; the ×N slider picks any member);
+  depth opens; the ×N slider picks any member): stored as pictures;
 - for every group, that view with one more box open beside it: each sibling of the group, and each sibling of
-  the frame holding it (open Self-attention, then Intermediate: both stay open).
+  the frame holding it (open Self-attention, then Intermediate: both stay open): stored as pictures while a
+  budget lasts (they carry colour-by and the sentence's edge values), laid out in any case;
+- each group with 2-3 of its own boxes open (``frame_views``): laid out only.
 
-The page picks, for what the reader asks, the stored view closest to it (``offline.js``: all of the wanted
-groups when stored, else the most of them with the group clicked).
+Every container layout used goes into the file's table (``compose_data.py``), from which the page composes
+any combination the reader opens (``js/src/offline_compose.js``); ``random_states`` samples such
+combinations for the tests and ``benchmarks/html_bench.py``.
 """
 
 from __future__ import annotations
