@@ -22,7 +22,7 @@ from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.hierarchy.style import EDGE_STYLE, ROLE_STYLE
 from bertviz_graph.layout import LayoutCache, default_cache, layout_view, measure
 from bertviz_graph.render import svg as svgmod
-from bertviz_graph.view import ROOT, _is_trivial
+from bertviz_graph.view import ROOT, is_trivial
 
 # "N tensors" / "N tied weights" labels whose sizes the page can look up (an edge aggregating more is not
 # composed: the page shows the closest stored view)
@@ -79,9 +79,8 @@ def _layout_record(lay: Any) -> list[Any]:
 
 def _node_record(n: Any) -> dict[str, Any]:
     """What layout and render.svg read of a VNode, with the tooltip as render.svg writes it."""
-    # the tooltip and markers by render.svg's own (private) helpers: one implementation of each string
     rec: dict[str, Any] = {"kind": n.kind, "label": n.label, "sub": n.sublabel, "role": n.role,
-                           "count": n.count, "exp": int(n.expandable), "tip": svgmod._tooltip(n)}
+                           "count": n.count, "exp": int(n.expandable), "tip": svgmod.tooltip(n)}
     if n.expanded:
         rec["title"] = list(measure.frame_title_size(n))
         rec["tw"] = measure.text_width(measure.display_label(n), measure.LABEL_PX, True)  # the sublabel's x
@@ -106,7 +105,7 @@ def node_records(views: list[Any]) -> dict[str, dict[str, Any]]:
 def hierarchy_data(h: Any) -> dict[str, Any]:
     """The hierarchy and graph as view.py reads them (js/src/view_offline.js mirrors View._data)."""
     g = h.graph.g
-    groups = {gid: [grp.kind, list(grp.children), list(grp.members), int(_is_trivial(h, gid))]
+    groups = {gid: [grp.kind, list(grp.children), list(grp.members), int(is_trivial(h, gid))]
               for gid, grp in h.groups.items()}
     order = {x: i for i, x in enumerate(g.nodes)}
     edges = []
@@ -141,7 +140,7 @@ def style_data(base: Any) -> dict[str, Any]:
     edges = [[k, c, str(w), dash, lbl, measure.text_width(lbl, svgmod.LEGEND_PX)]  # str: as svg.py writes it
              for k, (c, w, dash, lbl) in EDGE_STYLE.items()]
     return {"title": d.title, "subtitle": d.subtitle, "title_w": tw, "roles": roles, "edges": edges,
-            "markers": svgmod._markers(), "font": measure.FONT_FAMILY}
+            "markers": svgmod.markers(), "font": measure.FONT_FAMILY}
 
 
 def compose_payload(h: Any, views: list[Any], rec: Recorder, base: Any) -> dict[str, Any] | None:

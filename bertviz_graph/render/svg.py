@@ -130,6 +130,9 @@ def _tooltip(n: VNode) -> str:
     return "\n".join(lines)
 
 
+tooltip = _tooltip  # public: the offline HTML file ships each box's (html/compose_data.py)
+
+
 def _node_open(n: VNode, b: NodeBox, parent: str | None) -> str:
     par = f" data-parent={attr(parent)}" if parent else ""
     box = ",".join(_fs(b.left, b.top, b.w, b.h))
@@ -313,6 +316,9 @@ def _markers() -> str:
         )
     out.append("</defs>")
     return "".join(out)
+
+
+markers = _markers  # public: the offline HTML file's composer writes the same <defs> (html/compose_data.py)
 
 
 def legend_items(lv: LaidOutView) -> list[tuple[str, str, str]]:
