@@ -66,9 +66,10 @@ def _timed(page, click: str, want: str) -> float:
     return page.evaluate("() => window.__t")
 
 
-def open_group(browser, path: Path, series: str, att: str) -> tuple[float, float, float]:
+def open_group(browser, path: Path, series: str, att: str, emb: str) -> tuple[float, float, float, float, str]:
     """(open Attention: its Self-attention drawn, then open Feed-forward beside the open Attention: its dense
-    drawn, then the layer's Output as a third box: its dense drawn, the other two still open)."""
+    drawn, then the layer's Output as a third box: its dense drawn, the other two still open, then the
+    Embeddings far from them: its word embeddings drawn, and the page's note then)."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(path.as_uri())
     page.wait_for_selector("body[data-bvg-ready]")
@@ -82,8 +83,11 @@ def open_group(browser, path: Path, series: str, att: str) -> tuple[float, float
     third = _timed(page, out, out + ".dense")
     assert page.locator(f'g.node[data-id="{att}.self"]').count() == 1
     assert page.locator(f'g.node[data-id="{ffn}.dense"]').count() == 1
+    fourth = _timed(page, emb, emb + ".word_embeddings")
+    assert page.locator(f'g.node[data-id="{out}.dense"]').count() == 1
+    note = page.inner_text(".bvg-note")
     page.close()
-    return ms, beside, third
+    return ms, beside, third, fourth, note
 
 
 def coverage(browser, path: Path, graph, n: int) -> tuple[int, int, int, float, float]:
@@ -156,11 +160,12 @@ def main() -> None:
             att = pre + ATT
             kernel_open(graph, att)  # warm the layout cache as a long-running kernel has it
             kernel_three(graph, att)
-            paint, base_paint, opened, beside, kernel, third, kernel3 = [], [], [], [], [], [], []
+            paint, base_paint, opened, beside, kernel, third, kernel3, fourth = [], [], [], [], [], [], [], []
             for _ in range(args.runs):  # interleaved: ours, then the baseline, each run
                 paint.append(first_paint(browser, out))
                 base_paint.append(svg_load(browser, svg))
-                o, b, t3 = open_group(browser, out, series, att)
+                o, b, t3, t4, note = open_group(browser, out, series, att, pre + "embeddings")
+                fourth.append(t4)
                 opened.append(o)
                 beside.append(b)
                 third.append(t3)
@@ -178,6 +183,8 @@ def main() -> None:
             print(f"open a box beside    {med(beside):6.0f} ms   (Feed-forward with Attention open; goal ≤ 150 ms)")
             print(f"open a third box     {med(third):6.0f} ms   widget kernel alone {med(kernel3):.0f} ms   "
                   f"ratio {med(third) / med(kernel3):.2f}×   (Output with Attention and Feed-forward open)")
+            print(f"open a fourth box    {med(fourth):6.0f} ms   (Embeddings, with the three open; the page said: "
+                  f"{note or 'nothing'!r})")
             n, exact, wasm, ms, ms_wasm = coverage(browser, out, graph, args.sample)
             print(f"compose coverage     {n} random views with 2-4 groups open: {exact} from the file's table alone "
                   f"(Python's picture; median {ms:.0f} ms to compose), {wasm} with containers laid out by the "

@@ -293,7 +293,12 @@ export class WasmDot {
     this.memo = new Map(); // key text -> record (a container laid out once per page)
   }
   load() {
-    this.loading = this.loading || Graphviz.load().then((gv) => (this.gv = gv));
+    this.loading =
+      this.loading ||
+      Graphviz.load().then((gv) => {
+        gv.layout("digraph { a -> b }", "json0", "dot"); // warm: the first layout pays the engine's start-up
+        this.gv = gv;
+      });
     return this.loading;
   }
   /** The table record of one container laid out here, or null (not loaded yet, or a stack wrap_stack
