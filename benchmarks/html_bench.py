@@ -83,6 +83,7 @@ def open_group(browser, path: Path, series: str, att: str, emb: str) -> tuple[fl
     third = _timed(page, out, out + ".dense")
     assert page.locator(f'g.node[data-id="{att}.self"]').count() == 1
     assert page.locator(f'g.node[data-id="{ffn}.dense"]').count() == 1
+    page.click(".bvg-btn[data-action=fit]")  # the Embeddings box in sight (not under the page's bar)
     fourth = _timed(page, emb, emb + ".word_embeddings")
     assert page.locator(f'g.node[data-id="{out}.dense"]').count() == 1
     note = page.inner_text(".bvg-note")
