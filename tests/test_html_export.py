@@ -17,9 +17,11 @@ import pytest
 from safetensors.numpy import load_file
 
 import bertviz_graph as bg
-from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_recorded
+from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_record, layout_recorded
 from bertviz_graph.html.states import random_states
 from bertviz_graph.layout import layout_of
+from bertviz_graph.layout.dot_io import dot_source, local_layout
+from bertviz_graph.layout.dot_runner import DotRunner
 from bertviz_graph.render.svg import to_svg
 from bertviz_graph.view import View
 from tests.tiny_models import tiny_model
@@ -193,6 +195,11 @@ COMPOSE_ALL = """async (cases) => cases.map(([opened, instance]) => {
 })"""
 
 
+def _tuple(x):
+    """A key read back from the file's JSON as the tuple pieces.Builder.key made."""
+    return tuple(_tuple(v) for v in x) if isinstance(x, list) else x
+
+
 def _case(v) -> list:
     return [sorted(v.state.opened), dict(v.state.instance)]
 
@@ -218,7 +225,7 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
         assert g[0] == d["svgs"][d["states"][k]["svg"]], k
     # 3-4 groups open in different places: every one is drawn; those the table covers are Python's bytes
     h = graph.hierarchy
-    sample = random_states(h, View.default(h), 24, seed=7, boxes=(3, 4))
+    sample = random_states(h, View.default(h), 12, seed=7, boxes=(3, 4))
     got = page.evaluate(COMPOSE_ALL, [_case(v) for v in sample])
     exact = 0
     for v, g in zip(sample, got, strict=True):
@@ -233,6 +240,18 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
                 if f'data-id="{x}"' in g[0]:
                     assert re.search(f'data-id="{re.escape(x)}"[^>]*data-expanded="1"', g[0]), x
     assert exact >= 1
+    # the WASM route's port of dot_io: the same DOT text from a key, the same layout from dot's answer
+    keys = [json.loads(k) for k in d["compose"]["table"]]
+    keys = [k for k in keys if len(k[2]) > 1 or k[5]][::10]
+    runner = DotRunner()
+    try:
+        results = runner.layout([dot_source(_tuple(k)) for k in keys])
+    finally:
+        runner.close()
+    for k, res in zip(keys, results, strict=True):
+        src, lay = page.evaluate("([k, r]) => window.bvgDotPort(k, r)", [k, res])
+        assert src == dot_source(_tuple(k))
+        assert lay == json.loads(json.dumps(layout_record(local_layout(_tuple(k), res))))
     # clicked open one after another, three groups in different places at different depths: all three open
     wanted = ["bert.embeddings", "bert.encoder.layer.0.attention", "cls.predictions.transform"]
     for x in ["bert.embeddings", "bert.encoder.layer[0-1]", "bert.encoder.layer.0.attention", "cls",
@@ -248,7 +267,7 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
     h = base_graph.hierarchy
     base = View.default(h)
     views = [base, base.reveal("bert.encoder.layer.7.attention.self.query").open("bert.encoder.layer.7.attention.self"),
-             *random_states(h, base, 3, seed=3, boxes=(3, 3))]
+             *random_states(h, base, 1, seed=3, boxes=(3, 3))]
     rec = Recorder()
     for v in views:
         layout_recorded(v, rec)

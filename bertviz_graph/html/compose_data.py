@@ -70,7 +70,7 @@ def key_text(key: Hashable) -> str:
     return json.dumps(_plain(key), separators=(",", ":"), allow_nan=False)
 
 
-def _layout_record(lay: Any) -> list[Any]:
+def layout_record(lay: Any) -> list[Any]:
     """[w, h, child_xy, in_border, out_border, pieces, piece_lp]: what composition reads of a LocalLayout."""
     return [lay.w, lay.h, [list(p) for p in lay.child_xy], list(lay.in_border), list(lay.out_border),
             [[c for p in pts for c in p] for pts in lay.pieces],
@@ -152,4 +152,4 @@ def compose_payload(h: Any, views: list[Any], rec: Recorder, base: Any) -> dict[
         return None
     return {"h": hierarchy_data(h), "nodes": node_records(views), "labels": label_sizes(views),
             "style": style_data(base),
-            "table": {key_text(k): _layout_record(lay) for k, lay in rec.seen.items()}}
+            "table": {key_text(k): layout_record(lay) for k, lay in rec.seen.items()}}
