@@ -11,7 +11,13 @@ Per file, interleaved, medians over ``--runs`` fresh pages opened from ``file://
   baseline: the same overview as a static SVG file (``export -o x.svg``) opened from ``file://``, to its load;
 - open a group: pointer down on the Attention box of layer 1 until the Self-attention box inside it is drawn
   (goal ≤ 150 ms); then Feed-forward opened beside the open Attention (a stored combination view); baseline: what the notebook widget's kernel computes for the same click
-  (``GraphWidget.open``: view + layout (warm cache) + SVG + details), in Python, before any browser work.
+  (``GraphWidget.open``: view + layout (warm cache) + SVG + details), in Python, before any browser work;
+- open a third box (the layer's Output, with Attention and Feed-forward open): the page composes it (its
+  table, or Graphviz in WebAssembly for containers the table lacks); baseline: the widget's kernel opening the
+  same three;
+- compose coverage: ``--sample`` random views with 2-4 groups open in different places (html/states.py
+  random_states): how many the page composes from the file's table alone (Python's very picture, tested) and
+  how many need containers laid out by the WASM dot, and the page's median time to compose one.
 """
 
 from __future__ import annotations
@@ -60,9 +66,10 @@ def _timed(page, click: str, want: str) -> float:
     return page.evaluate("() => window.__t")
 
 
-def open_group(browser, path: Path, series: str, att: str) -> tuple[float, float]:
+def open_group(browser, path: Path, series: str, att: str, emb: str) -> tuple[float, float, float, float, str]:
     """(open Attention: its Self-attention drawn, then open Feed-forward beside the open Attention: its dense
-    drawn, the page picking the stored view closest to what is open)."""
+    drawn, then the layer's Output as a third box: its dense drawn, the other two still open, then the
+    Embeddings far from them: its word embeddings drawn, and the page's note then)."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(path.as_uri())
     page.wait_for_selector("body[data-bvg-ready]")
@@ -72,8 +79,43 @@ def open_group(browser, path: Path, series: str, att: str) -> tuple[float, float
     ffn = att.replace(".attention", ".intermediate")
     beside = _timed(page, ffn, ffn + ".dense")
     assert page.locator(f'g.node[data-id="{att}.self"]').count() == 1  # Attention stayed open
+    out = att.replace(".attention", ".output")
+    third = _timed(page, out, out + ".dense")
+    assert page.locator(f'g.node[data-id="{att}.self"]').count() == 1
+    assert page.locator(f'g.node[data-id="{ffn}.dense"]').count() == 1
+    page.click(".bvg-btn[data-action=fit]")  # the Embeddings box in sight (not under the page's bar)
+    fourth = _timed(page, emb, emb + ".word_embeddings")
+    assert page.locator(f'g.node[data-id="{out}.dense"]').count() == 1
+    note = page.inner_text(".bvg-note")
     page.close()
-    return ms, beside
+    return ms, beside, third, fourth, note
+
+
+def coverage(browser, path: Path, graph, n: int) -> tuple[int, int, int, float, float]:
+    """(views, composed from the table alone, composed with WASM-laid containers, median ms to compose one
+    of each)."""
+    from bertviz_graph.html.states import random_states
+    from bertviz_graph.view import View
+
+    h = graph.hierarchy
+    cases = [[sorted(v.state.opened), dict(v.state.instance)] for v in random_states(h, View.default(h), n, seed=0)]
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-bvg-ready]")
+    got = page.evaluate("""(cases) => cases.map(([o, i]) => { const t = performance.now();
+        const r = window.bvgCompose(o, i); return [r ? r.inPage : -1, performance.now() - t]; })""", cases)
+    page.close()
+    table = [ms for k, ms in got if k == 0]
+    wasm = [ms for k, ms in got if k > 0]
+    return (len(cases), len(table), len(wasm), statistics.median(table) if table else 0.0,
+            statistics.median(wasm) if wasm else 0.0)
+
+
+def kernel_three(graph, att: str) -> float:
+    w = GraphWidget(graph).open(att).open(att.replace(".attention", ".intermediate"))
+    t = time.perf_counter()
+    w.open(att.replace(".attention", ".output"))
+    return (time.perf_counter() - t) * 1000
 
 
 def _states(path: Path) -> dict:
@@ -98,6 +140,7 @@ def kernel_open(graph, att: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--sample", type=int, default=200, help="random views for the compose coverage")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -117,14 +160,18 @@ def main() -> None:
             series = next(g for g, grp in graph.hierarchy.groups.items() if grp.kind == "series")
             att = pre + ATT
             kernel_open(graph, att)  # warm the layout cache as a long-running kernel has it
-            paint, base_paint, opened, beside, kernel = [], [], [], [], []
+            kernel_three(graph, att)
+            paint, base_paint, opened, beside, kernel, third, kernel3, fourth = [], [], [], [], [], [], [], []
             for _ in range(args.runs):  # interleaved: ours, then the baseline, each run
                 paint.append(first_paint(browser, out))
                 base_paint.append(svg_load(browser, svg))
-                o, b = open_group(browser, out, series, att)
+                o, b, t3, t4, note = open_group(browser, out, series, att, pre + "embeddings")
+                fourth.append(t4)
                 opened.append(o)
                 beside.append(b)
+                third.append(t3)
                 kernel.append(kernel_open(graph, att))
+                kernel3.append(kernel_three(graph, att))
             med = statistics.median
             size = out.stat().st_size
             print(f"\n## {title}  (build {build:.1f} s, {args.runs} runs, medians)")
@@ -135,6 +182,14 @@ def main() -> None:
             print(f"open a group         {med(opened):6.0f} ms   widget kernel alone {med(kernel):.0f} ms   "
                   f"ratio {med(opened) / med(kernel):.2f}×   goal ≤ 150 ms")
             print(f"open a box beside    {med(beside):6.0f} ms   (Feed-forward with Attention open; goal ≤ 150 ms)")
+            print(f"open a third box     {med(third):6.0f} ms   widget kernel alone {med(kernel3):.0f} ms   "
+                  f"ratio {med(third) / med(kernel3):.2f}×   (Output with Attention and Feed-forward open)")
+            print(f"open a fourth box    {med(fourth):6.0f} ms   (Embeddings, with the three open; the page said: "
+                  f"{note or 'nothing'!r})")
+            n, exact, wasm, ms, ms_wasm = coverage(browser, out, graph, args.sample)
+            print(f"compose coverage     {n} random views with 2-4 groups open: {exact} from the file's table alone "
+                  f"(Python's picture; median {ms:.0f} ms to compose), {wasm} with containers laid out by the "
+                  f"WASM dot (median {ms_wasm:.0f} ms), {n - exact - wasm} not drawn")
             st = _states(out)
             print(f"stored views         {len(st):6d}      ({sum('+' in k for k in st)} with a box open beside another)")
         browser.close()

@@ -395,6 +395,9 @@ def _is_trivial(h: Hierarchy, gid: str) -> bool:
     return only not in h.groups and h.graph.g.nodes[only]["kind"] == "op"
 
 
+is_trivial = _is_trivial  # public: the offline HTML file ships it per group (html/compose_data.py)
+
+
 _KIND_ORDER = ("data", "residual", "param", "shared", "tied")
 
 

@@ -1,10 +1,12 @@
-"""The offline HTML explorer's file (bertviz_graph.html), without a browser: the stored pictures are the
+"""The offline HTML explorer's file (bertviz_graph.html): the stored pictures are the
 ones the notebook widget draws for the same clicks, the details and weight statistics are the model's,
-the CLI writes it and refuses bad options with error/fix lines."""
+the CLI writes it and refuses bad options with error/fix lines; and, in Chromium, the page composing any
+combination of open groups itself exactly as Python draws it."""
 
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import zlib
@@ -15,6 +17,13 @@ import pytest
 from safetensors.numpy import load_file
 
 import bertviz_graph as bg
+from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_record, layout_recorded
+from bertviz_graph.html.states import random_states
+from bertviz_graph.layout import layout_of
+from bertviz_graph.layout.dot_io import dot_source, local_layout
+from bertviz_graph.layout.dot_runner import DotRunner
+from bertviz_graph.render.svg import to_svg
+from bertviz_graph.view import View
 from tests.tiny_models import tiny_model
 
 
@@ -178,3 +187,92 @@ def test_explorer_bundle_is_current_and_names_no_network():
     text = js.read_text(encoding="utf-8")
     hits = [ln for ln in text.splitlines() if re.search(r"https?://|cdn\.|unpkg|jsdelivr", ln) and "w3.org" not in ln]
     assert not hits, hits[:2]
+
+
+COMPOSE_ALL = """async (cases) => cases.map(([opened, instance]) => {
+    const r = window.bvgCompose(opened, instance);
+    return r && [r.svg, r.inPage];
+})"""
+
+
+def _tuple(x):
+    """A key read back from the file's JSON as the tuple pieces.Builder.key made."""
+    return tuple(_tuple(v) for v in x) if isinstance(x, list) else x
+
+
+def _case(v) -> list:
+    return [sorted(v.state.opened), dict(v.state.instance)]
+
+
+@pytest.mark.browser
+def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors):
+    """Any combination of open groups, composed by the page itself (js/src/*_offline.js: a port of view.py,
+    layout/pieces.py + compose.py and render/svg.py over the file's table of container layouts; Graphviz in
+    WebAssembly for containers the table lacks). The port's guard: the browser's SVG is byte for byte Python's
+    to_svg(layout_of(view)) for every stored view, for a bert-base sample and for random combinations whose
+    containers are all in the table; the others are drawn with the boxes asked for open."""
+    # that module imports this one: imported when the test runs
+    from tests.test_html_export_browser import NO_OVERLAP, node, open_page
+
+    _, graph, path, d = tiny
+    requests: list[str] = []
+    open_page(page, path, requests)
+    # every stored view: composed from the table alone, the very bytes Python stored
+    keys = list(d["states"])
+    got = page.evaluate(COMPOSE_ALL, [[d["states"][k]["opened"], d["states"][k]["instance"]] for k in keys])
+    for k, g in zip(keys, got, strict=True):
+        assert g is not None and g[1] == 0, k
+        assert g[0] == d["svgs"][d["states"][k]["svg"]], k
+    # 3-4 groups open in different places: every one is drawn; those the table covers are Python's bytes
+    h = graph.hierarchy
+    sample = random_states(h, View.default(h), 12, seed=7, boxes=(3, 4))
+    got = page.evaluate(COMPOSE_ALL, [_case(v) for v in sample])
+    exact = 0
+    for v, g in zip(sample, got, strict=True):
+        assert g is not None, sorted(v.state.opened)
+        if g[1] == 0:
+            assert g[0] == to_svg(layout_of(v)), sorted(v.state.opened)
+            exact += 1
+        else:  # laid out by the WASM dot: the same boxes drawn, the groups asked for open
+            drawn = {html.unescape(x) for x in re.findall(r'<g class="node" data-id="([^"]*)"', g[0])}
+            assert drawn == {n.id for n in v.data().nodes}
+            for x in v.state.opened:
+                if f'data-id="{x}"' in g[0]:
+                    assert re.search(f'data-id="{re.escape(x)}"[^>]*data-expanded="1"', g[0]), x
+    assert exact >= 1
+    # the WASM route's port of dot_io: the same DOT text from a key, the same layout from dot's answer
+    keys = [json.loads(k) for k in d["compose"]["table"]]
+    keys = [k for k in keys if len(k[2]) > 1 or k[5]][::20]
+    runner = DotRunner()
+    try:
+        results = runner.layout([dot_source(_tuple(k)) for k in keys])
+    finally:
+        runner.close()
+    for k, res in zip(keys, results, strict=True):
+        src, lay = page.evaluate("([k, r]) => window.bvgDotPort(k, r)", [k, res])
+        assert src == dot_source(_tuple(k))
+        assert lay == json.loads(json.dumps(layout_record(local_layout(_tuple(k), res))))
+    # clicked open one after another, three groups in different places at different depths: all three open
+    wanted = ["bert.embeddings", "bert.encoder.layer.0.attention", "cls.predictions.transform"]
+    for x in ["bert.embeddings", "bert.encoder.layer[0-1]", "bert.encoder.layer.0.attention", "cls",
+              "cls.predictions", "cls.predictions.transform"]:
+        node(page, x).first.click()
+        page.wait_for_selector(f'g.node[data-id="{x}"][data-expanded="1"]')
+    for x in wanted:
+        assert node(page, x).first.get_attribute("data-expanded") == "1", x
+        assert page.locator(f'g.node[data-parent="{x}"]').count() >= 2, x
+    assert page.evaluate(NO_OVERLAP) == []
+    assert "closed" not in page.inner_text(".bvg-note")
+    # bert-base's structure: the overview, deep groups and 3 boxes open at once, from their own table
+    h = base_graph.hierarchy
+    base = View.default(h)
+    views = [base, base.reveal("bert.encoder.layer.7.attention.self.query").open("bert.encoder.layer.7.attention.self"),
+             *random_states(h, base, 1, seed=3, boxes=(3, 3))]
+    rec = Recorder()
+    for v in views:
+        layout_recorded(v, rec)
+    data = compose_payload(h, views, rec, base)
+    for v in views:
+        g = page.evaluate("async ([data, c]) => window.bvgComposeWith(data, c[0], c[1])", [data, _case(v)])
+        assert g["inPage"] == 0 and g["svg"] == to_svg(layout_of(v)), sorted(v.state.opened)
+    assert requests == [] and console_errors == []

@@ -27,7 +27,7 @@ def encode(payload: dict[str, Any]) -> str:
     return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
 
 
-LATER = ("svgs", "details", "matrices", "tips", "search", "attention", "colours", "neurons")  # decoded after the first picture is drawn
+LATER = ("svgs", "details", "matrices", "tips", "search", "attention", "colours", "neurons", "compose")  # decoded after the first picture is drawn
 
 
 def split(payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -54,7 +54,7 @@ def page(payload: dict[str, Any]) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>{title}</title>"
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-        "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src data: blob:\">"
+        "script-src 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; connect-src data: blob:\">"
         f"<style>{css}\nhtml,body{{margin:0;height:100%;}}#bvg-page{{padding:6px;box-sizing:border-box}}</style>"
         "</head><body><div id=\"bvg-page\"><noscript>This explorer needs JavaScript.</noscript></div>"
         f"<script type=\"application/octet-stream\" id=\"bvg-head\">{encode(head)}</script>"

@@ -4,7 +4,9 @@ The page runs no Python, so what the widget's kernel computes on a click is comp
 by the same code (``layout_of`` + ``to_svg`` for pictures, ``presenters.details`` for the details pane,
 ``widget.matrix.matrix_payload`` for weight heatmaps). The views stored are the overview and, for every
 group, the view with that group and the groups above it opened, and views with one more box open beside
-it (``html/states.py``); the page shows the stored view closest to what the reader opened.
+it while a budget lasts (``html/states.py``). Any other combination the page composes itself from the
+table of container layouts these views (and each group with 2-3 of its boxes open) were laid out from
+(``html/compose_data.py``, ``js/src/offline_compose.js``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from bertviz_graph.details import weights_for
 from bertviz_graph.errors import UserError
 from bertviz_graph.hierarchy.tree import build_hierarchy
 from bertviz_graph.html.colours import colour_payload
+from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_recorded
 from bertviz_graph.html.neurons import neuron_payload
-from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, openable, single_views
-from bertviz_graph.layout import layout_of
+from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, frame_views, openable, single_views
 from bertviz_graph.presenters.activations import edge_tips, output_boxes, prediction_rows
 from bertviz_graph.presenters.attention import summary_rows
 from bertviz_graph.presenters.common import MAX_PX
@@ -100,20 +102,28 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     drawn: list[Any] = []  # the layout of each stored picture (colour-by recolours it)
     budget = BESIDE_BUDGET
     beside = beside_views(h, views)
+    rec = Recorder()  # every container layout used: the table the page composes other combinations from
+    laid: list[Any] = []
     for key, v in [*views.items(), *beside.items()]:
-        lv = layout_of(v)
+        lv = layout_recorded(v, rec)
+        laid.append(v)
+        if budget < 0:
+            continue  # laid out for the page's table only: it composes this view itself
         svg = to_svg(lv)
         if svg not in index:
             if key in beside:  # a view with a box open beside: while the budget lasts
                 budget -= len(zlib.compress(svg.encode("utf-8"), 6))
                 if budget < 0:
-                    break
+                    continue
             index[svg] = len(svgs)
             svgs.append(svg)
             drawn.append(lv)
             tips.append(_edge_tips(graph, v, acts))
         states[key] = _state_record(v, index[svg])
 
+    for v in frame_views(h, views).values():  # 2-3 boxes open in one frame: the table's, no SVG stored
+        layout_recorded(v, rec)
+        laid.append(v)
     ids = [x for _, x in h.walk() if x != ROOT]
     info: dict[str, Any] = {}
     names: list[str] = []
@@ -146,6 +156,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         "sentence": {"text": text, "pair": pair} if acts is not None else None,
         "attention": attention,
         "neurons": neurons,
+        "compose": compose_payload(h, laid, rec, base),
     }
 
 

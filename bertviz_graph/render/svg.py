@@ -133,6 +133,9 @@ def _tooltip(n: VNode) -> str:
     return "\n".join(lines)
 
 
+tooltip = _tooltip  # public: the offline HTML file ships each box's (html/compose_data.py)
+
+
 def _node_open(n: VNode, b: NodeBox, parent: str | None) -> str:
     head, tail = _node_tag(_Same(n.attrs), n.id, n.label, n.sublabel, n.kind, n.role, n.expandable, n.expanded,
                            n.count, parent)
@@ -352,6 +355,9 @@ def _markers() -> str:
         )
     out.append("</defs>")
     return "".join(out)
+
+
+markers = _markers  # public: the offline HTML file's composer writes the same <defs> (html/compose_data.py)
 
 
 def legend_items(lv: LaidOutView) -> list[tuple[str, str, str]]:

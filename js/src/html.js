@@ -6,6 +6,8 @@ import { AttentionPanel } from "./attention_offline.js";
 import { NeuronsPanel } from "./neurons_offline.js";
 import widget, { PANELS } from "./index.js";
 import { OfflineModel } from "./offline.js";
+import { Composer } from "./offline_compose.js";
+import { dotSource, localLayout } from "./dot_offline.js";
 import { mountBar } from "./offline_bar.js";
 
 async function decode(text) {
@@ -36,6 +38,14 @@ async function main() {
   painted();
   await model.ready;
   if (model.d.colours) mountBar(page, model, model.d.colours);
+  // the page's composer, for tests and benchmarks/html_bench.py (the SVG of any combination, or null)
+  window.bvgCompose = (opened, instance) => (model.composer ? model.composer.compose(opened, instance || {}) : null);
+  window.bvgDotPort = (key, result) => [dotSource(key), localLayout(key, result)]; // tests: the dot_io port
+  window.bvgComposeWith = async (data, opened, instance) => {
+    const c = new Composer(data); // another model's compose data (tests: bert-base's structure)
+    await c.load();
+    return c.compose(opened, instance || {});
+  };
   document.body.setAttribute("data-bvg-ready", "1");
 }
 

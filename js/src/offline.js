@@ -2,6 +2,8 @@
 // kernel: bertviz_graph/html/payload.py stored every picture, detail and weight preview the page can show.
 // Messages are the widget's (index.js); each picks a stored view and sets the traits the widget draws.
 
+import { Composer } from "./offline_compose.js";
+
 const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 const ids = (svg) => new Set(Array.from(svg.matchAll(/<g class="node" data-id="([^"]*)"/g), (m) => unescapeAttr(m[1])));
 const COLOUR = /(#[0-9a-fA-F]{6})/; // bertviz_graph/html/colours.py splits at the same expression
@@ -16,8 +18,10 @@ export class OfflineModel {
     this.d.svgs[data.states[data.start].svg] = data.first.svg;
     this.d.tips[data.states[data.start].svg] = data.first.tips;
     this.pending = [];
-    this.ready = rest.then((more) => {
+    this.ready = rest.then(async (more) => {
       Object.assign(this.d, more);
+      this.composer = more.compose ? new Composer(more.compose) : null;
+      if (this.composer) await this.composer.load(); // the WASM dot, for what the file's table lacks
       if (more.attention) this.set("attention", more.attention);
       if (more.neurons) this.set("neurons", more.neurons);
       if (this.colour !== "role") this.paint();
@@ -74,17 +78,21 @@ export class OfflineModel {
 
   // --- stored views ----------------------------------------------------------------------------------
   state() {
-    return this.d.states[this.key];
+    return this.cur;
   }
   go(key) {
     if (!(key in this.d.states)) throw new Error(`this file has no view with '${key}' open`);
-    this.key = key;
+    this.cur = this.d.states[key];
+    this.show();
+  }
+  show() {
     this.paint();
     this.marks();
     this.showDetails();
   }
   /** The picture of the view shown, in the colour-by mode's colours (the stored diffs), with its tips. */
   paint() {
+    if (this.cur.composed) return this.paintComposed();
     const i = this.state().svg;
     const c = this.d.colours;
     const diff = this.colour !== "role" && c && c.diffs[this.colour] ? c.diffs[this.colour][i] : null;
@@ -104,6 +112,16 @@ export class OfflineModel {
     this.set("_legend", legend);
     this.set("_tips", { edges: tips.edges || {}, nodes: diff ? c.tips[this.colour] || {} : tips.nodes || {} });
   }
+  /** A combination the page composed itself: role colours (colour-by values come with the stored views). */
+  paintComposed() {
+    this.set("svg", this.cur.composed);
+    this.set("_legend", null);
+    this.set("_tips", { edges: {}, nodes: {} });
+    const notes = [];
+    if (this.cur.inPage) notes.push(`${this.cur.inPage} part${this.cur.inPage === 1 ? " was" : "s were"} laid out in this page (Graphviz in WebAssembly) and may differ slightly from the app's picture.`);
+    if (this.colour !== "role") notes.push("Colour-by is stored for the file's own views: this combination shows role colours.");
+    this.set("_note", notes.join(" "));
+  }
   setColour(mode) {
     this.colour = mode || "role";
     if (this.pending) return; // the colours arrive with the rest: paint() then
@@ -111,6 +129,8 @@ export class OfflineModel {
     this.marks();
   }
   drawn() {
+    const c = this.cur.composed;
+    if (c) return (this.cur.ids = this.cur.ids || ids(c));
     const i = this.state().svg;
     if (!this.visible.has(i)) this.visible.set(i, ids(this.d.svgs[i]));
     return this.visible.get(i);
@@ -174,6 +194,7 @@ export class OfflineModel {
   /** The stored view closest to the groups `want` opened (with `gid` open or closed as `opening` says): the
    * most wanted groups, the fewest others, the same ×N members. Says so when it is not exactly `want`. */
   closest(want, gid, opening, instance) {
+    if (this.exactOrComposed(want, instance)) return;
     let best = null;
     let score = -Infinity;
     for (const [k, st] of Object.entries(this.d.states)) {
@@ -187,6 +208,23 @@ export class OfflineModel {
     const lost = [...want].filter((g) => !got.has(g) && !this.isSeries(g));
     this.go(best);
     this.set("_note", lost.length ? `This file stores ${Object.keys(this.d.states).length} views, not this combination: ${lost.map((g) => this.label(g)).join(", ")} closed (every combination: the app or the notebook widget).` : "");
+  }
+  /** The stored view of exactly `want` (it has colour-by and the sentence's edge values), else the page's
+   * own composition of it (compose_offline.js); false when neither. */
+  exactOrComposed(want, instance) {
+    const inst = (i) => JSON.stringify(Object.entries(i || {}).filter(([s]) => want.has(s)).sort());
+    for (const [k, st] of Object.entries(this.d.states)) {
+      if (st.opened.length === want.size && st.opened.every((g) => want.has(g)) && inst(st.instance) === inst(instance)) {
+        this.go(k);
+        this.set("_note", "");
+        return true;
+      }
+    }
+    const got = this.composer && this.composer.compose([...want], instance);
+    if (!got) return false;
+    this.cur = { opened: [...want], instance: { ...instance }, composed: got.svg, inPage: got.inPage };
+    this.show();
+    return true;
   }
   isSeries(g) {
     return g in this.d.series;
