@@ -201,3 +201,11 @@ def test_lr_export_svg_and_pdf_wrap_too(bert, tmp_path):
     x0, y0, x1, y1 = (float(v) for v in box.groups())
     assert _aspect(x1 - x0, y1 - y0) <= 3.0
     assert abs((x1 - x0) / (y1 - y0) - w / h) < 0.01
+
+
+def test_lr_frame_wider_than_graphviz_cell_cap_keeps_its_children_inside(bert):
+    """dot alone draws bert-base at depth 9 LR as a 75,000 px strip: the encoder frame is wider than Graphviz's
+    65,535 pt cap on one HTML cell, so it is a row of cells (dot_io); one capped cell put layers at x = -30,453."""
+    lv = _unwrapped(bert.view(depth=9, unfold=True, direction="LR").data(), "LR")
+    assert lv.width > 65535
+    assert all(0 <= b.left and b.right <= lv.width and 0 <= b.top and b.bottom <= lv.height for b in lv.boxes.values())
