@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.app.serve_options import secure
+from bertviz_graph.app.server_timing import install_server_timing
 
 __all__ = ["make_app", "serve"]
 
@@ -49,7 +50,6 @@ def make_app(graph: Any, *, direction: str = "TB", panels: list | None = None, p
         Registry,
         install_model_header,
     )
-    from bertviz_graph.app.server_timing import install_server_timing  # lazy: start-up (flask)
 
     C = AppContext(graph, direction=direction)
     panels = list(PANELS if panels is None else panels)
