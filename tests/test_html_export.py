@@ -225,7 +225,7 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
         assert g[0] == d["svgs"][d["states"][k]["svg"]], k
     # 3-4 groups open in different places: every one is drawn; those the table covers are Python's bytes
     h = graph.hierarchy
-    sample = random_states(h, View.default(h), 12, seed=7, boxes=(3, 4))
+    sample = random_states(h, View.default(h), 8, seed=7, boxes=(3, 4))
     got = page.evaluate(COMPOSE_ALL, [_case(v) for v in sample])
     exact = 0
     for v, g in zip(sample, got, strict=True):

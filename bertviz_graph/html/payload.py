@@ -22,7 +22,14 @@ from bertviz_graph.hierarchy.tree import build_hierarchy
 from bertviz_graph.html.colours import colour_payload
 from bertviz_graph.html.compose_data import Recorder, compose_payload, layout_recorded
 from bertviz_graph.html.neurons import neuron_payload
-from bertviz_graph.html.states import BESIDE_BUDGET, beside_views, frame_views, openable, single_views
+from bertviz_graph.html.states import (
+    BESIDE_BUDGET,
+    BESIDE_BUDGET_SENTENCE,
+    beside_views,
+    frame_views,
+    openable,
+    single_views,
+)
 from bertviz_graph.presenters.activations import edge_tips, output_boxes, prediction_rows
 from bertviz_graph.presenters.attention import summary_rows
 from bertviz_graph.presenters.common import MAX_PX
@@ -100,7 +107,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
     index: dict[str, int] = {}
     states: dict[str, Any] = {}
     drawn: list[Any] = []  # the layout of each stored picture (colour-by recolours it)
-    budget = BESIDE_BUDGET
+    budget = BESIDE_BUDGET if acts is None else BESIDE_BUDGET_SENTENCE
     beside = beside_views(h, views)
     rec = Recorder()  # every container layout used: the table the page composes other combinations from
     laid: list[Any] = []

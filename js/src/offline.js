@@ -1,6 +1,7 @@
 // The widget's model (anywidget's get/set/on/off/send/save_changes) answered from stored data instead of a
 // kernel: bertviz_graph/html/payload.py stored every picture, detail and weight preview the page can show.
-// Messages are the widget's (index.js); each picks a stored view and sets the traits the widget draws.
+// Messages are the widget's (index.js); each picks a stored view, or composes the combination asked for
+// (offline_compose.js: any groups open at once), and sets the traits the widget draws.
 
 import { Composer } from "./offline_compose.js";
 
