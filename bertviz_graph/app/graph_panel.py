@@ -9,6 +9,7 @@ click on a box costs one round trip. Viewport moves, zoom buttons and breadcrumb
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from dash import ALL, ClientsideFunction, Input, Output, State, ctx, dcc, html, no_update, set_props
@@ -529,9 +530,7 @@ def controller(C: AppContext, trig: Any, *, event: dict | None = None, slider: i
     return out
 
 
-_counter = [0]
-
-
 def _nonce() -> int:
-    _counter[0] += 1
-    return _counter[0]
+    """A fresh value that makes the focus store change: random, so no counter is shared between the tabs a
+    process serves and two workers never hand out the same one (52 bits: exact as a JavaScript number)."""
+    return secrets.randbits(52)
