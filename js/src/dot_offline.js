@@ -12,6 +12,7 @@ const PORT_SIZE = 0.02;
 const WEIGHT = { data: 2, residual: 1, param: 1 };
 const HTML_CELL_MAX = 60000;
 const BUS_MIN = 3;
+const HUGE_CONTAINER = 64; // dot_io.HUGE_CONTAINER: children beyond which dot's positioning gets a budget
 // layout/measure.py
 const FRAME_PAD = 10.0;
 const FRAME_TOP_GAP = 4.0;
@@ -22,7 +23,7 @@ const MIN_RUN = 3;
 const SIMILAR = 0.1;
 
 /** Python's round() to an int: ties to even */
-function roundInt(v) {
+export function roundInt(v) {
   const r = Math.round(v);
   return Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r;
 }
@@ -117,6 +118,7 @@ export function dotSource(key) {
     'node [shape=box fixedsize=true label=""];',
     "edge [arrowhead=none];",
   ];
+  if (kids.length > HUGE_CONTAINER) lines.push("graph [nslimit=0.02];"); // a few network-simplex iterations
   kids.forEach((kid, i) => {
     if (kid.length === 2) lines.push(`n${i} [width=${inch(kid[0])} height=${inch(kid[1])}];`);
     else lines.push(`n${i} [shape=none margin=0 fixedsize=false label=${htmlFrame(kid[0], kid[1], kid[2], kid[3])}];`);
