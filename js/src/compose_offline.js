@@ -3,7 +3,7 @@
 // itself is layout/subtree.py's, ported in subtree_offline.js), reading each
 // container's local layout from the table bertviz_graph/html/compose_data.py stored (keyed by key_text of
 // Builder.key, after wrap.wrap_stack). Same names and order of work as the Python, so a change there is
-// made here by reading the two side by side; tests/test_html_compose.py compares the pictures.
+// made here by reading the two side by side; tests/test_html_export.py compares the pictures.
 
 import { localLayout } from "./dot_offline.js";
 import { composeParts } from "./subtree_offline.js";

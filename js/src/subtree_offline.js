@@ -4,7 +4,7 @@
 // plus an integer offset, so the page's numbers are the server's to the last digit. The page composes one
 // view per combination (offline_compose.js keeps the pictures), so parts are not memoised across views.
 
-import { roundInt } from "./dot_offline.js";
+import { roundInt } from "./pynum_offline.js";
 
 /** subtree.q: a local coordinate in hundredths of a pixel (Python's round(v * 100), ties to even). */
 export const q = (v) => roundInt(v * 100) + 0; // + 0: never -0 (Python ints have none)
