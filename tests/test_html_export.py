@@ -22,6 +22,7 @@ from bertviz_graph.html.states import random_states
 from bertviz_graph.layout import layout_of
 from bertviz_graph.layout.dot_io import dot_source, local_layout
 from bertviz_graph.layout.dot_runner import DotRunner
+from bertviz_graph.layout.wrap import wrap_stack
 from bertviz_graph.render.svg import to_svg
 from bertviz_graph.view import View
 from tests.tiny_models import tiny_model
@@ -248,10 +249,18 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
         results = runner.layout([dot_source(_tuple(k)) for k in keys])
     finally:
         runner.close()
+    mh = d["compose"]["module_heights"]
+    wrapped = 0
     for k, res in zip(keys, results, strict=True):
-        src, lay = page.evaluate("([k, r]) => window.bvgDotPort(k, r)", [k, res])
+        src, lay, final = page.evaluate("([k, r, mh]) => window.bvgDotPort(k, r, mh)", [k, res, mh])
         assert src == dot_source(_tuple(k))
-        assert lay == json.loads(json.dumps(layout_record(local_layout(_tuple(k), res))))
+        local = local_layout(_tuple(k), res)
+        assert lay == json.loads(json.dumps(layout_record(local)))
+        # then wrap.wrap_stack's port (js/src/wrap_offline.js), as compose._layout does: the same record
+        stacked = wrap_stack(_tuple(k), local)
+        assert final == json.loads(json.dumps(layout_record(stacked))), k
+        wrapped += stacked.child_xy != local.child_xy
+    assert wrapped >= 1  # the sample holds stacks the port rearranged
     # clicked open one after another, three groups in different places at different depths: all three open
     wanted = ["bert.embeddings", "bert.encoder.layer.0.attention", "cls.predictions.transform"]
     for x in ["bert.embeddings", "bert.encoder.layer[0-1]", "bert.encoder.layer.0.attention", "cls",

@@ -1,34 +1,16 @@
 // Layout in the offline file without dot: a port of bertviz_graph/layout/pieces.py (Builder: containers,
-// edge pieces, canonical ports, structural keys) and layout/compose.py (_layout, _compose), reading each
+// edge pieces, canonical ports, structural keys) and layout/compose.py (_layout, _compose; the composition
+// itself is layout/subtree.py's, ported in subtree_offline.js), reading each
 // container's local layout from the table bertviz_graph/html/compose_data.py stored (keyed by key_text of
 // Builder.key, after wrap.wrap_stack). Same names and order of work as the Python, so a change there is
-// made here by reading the two side by side; tests/test_html_compose.py compares the pictures.
+// made here by reading the two side by side; tests/test_html_export.py compares the pictures.
 
 import { localLayout } from "./dot_offline.js";
+import { composeParts } from "./subtree_offline.js";
 
 // ---- numbers as Python writes them ---------------------------------------------------------------------
-/** Python's round(x, 2): correctly rounded, ties (exact binary x.xx5: .125, .375 ...) to even. */
-export function round2(x) {
-  const t = x * 1000;
-  if (Number.isInteger(x * 8) && Number.isInteger(t) && Math.abs(t) % 10 === 5) {
-    const lo = Math.trunc(t / 10); // |x| * 100 lies between lo and lo ± 1
-    const hi = lo + Math.sign(t);
-    return (Math.abs(lo) % 2 === 0 ? lo : hi) / 100;
-  }
-  return Number(x.toFixed(2));
-}
-
 /** The layout table's key text: JSON with whole numbers as ints (compose_data.key_text). */
 export const keyText = (key) => JSON.stringify(key);
-
-/** dot_io.line: a straight cubic segment from a to b (without a): c1, c2, b. */
-function line(a, b) {
-  return [
-    [a[0] + (b[0] - a[0]) / 3, a[1] + (b[1] - a[1]) / 3],
-    [a[0] + (2 * (b[0] - a[0])) / 3, a[1] + (2 * (b[1] - a[1])) / 3],
-    b,
-  ];
-}
 
 // ---- pieces.py ---------------------------------------------------------------------------------------
 const WEIGHT_KINDS = new Set(["param", "shared", "tied"]); // hierarchy.style.WEIGHT_KINDS
@@ -76,6 +58,7 @@ export class Builder {
     for (const c of this.conts.values()) c.children.forEach((k, i) => this.child_pos.set(k, i));
     this.edge_pieces = new Map();
     this.edge_ends = new Map();
+    this.edge_top = new Map(); // innermost container holding both ends: owns the route (subtree.py)
     this.label_owner = new Map(); // "cont\0j" -> edge id
     this._anc = new Map();
     this.missing = null; // the first edge label or node size the file has no measure for
@@ -176,6 +159,7 @@ export class Builder {
     seq.push([top, main], ...tail);
     this.edge_pieces.set(e.id, seq);
     this.edge_ends.set(e.id, [start, end]);
+    this.edge_top.set(e.id, top);
   }
 
   compute_heights() {
@@ -279,69 +263,10 @@ export function layoutView(view, table, labels, dot = null) {
   return { ...compose(b), inPage };
 }
 
-/** compose._compose: top-down origins, boxes, then each edge's pieces concatenated. */
+/** compose._compose: absolute positions from the local layouts, each container's part by translation
+ * (subtree.compose_parts, subtree_offline.js). */
 function compose(b) {
   const root = b.conts.get(null);
-  const origin = new Map([[null, [0, 0]]]);
-  const boxes = new Map();
-  const stack = [null];
-  while (stack.length) {
-    const cid = stack.pop();
-    const c = b.conts.get(cid);
-    const lay = c.layout;
-    const [ox, oy] = origin.get(cid);
-    c.children.forEach((k, i) => {
-      const [cx, cy] = lay[2][i];
-      const [w, h] = b.child_size(k);
-      boxes.set(k, { x: round2(ox + cx), y: round2(oy + cy), w, h });
-      if (b.conts.has(k)) {
-        origin.set(k, [ox + cx - w / 2, oy + cy - h / 2]);
-        stack.push(k);
-      }
-    });
-  }
-  const piece = (cid, j) => {
-    const flat = b.conts.get(cid).layout[5][j];
-    const [ox, oy] = origin.get(cid);
-    const out = [];
-    for (let i = 0; i < flat.length; i += 2) out.push([ox + flat[i], oy + flat[i + 1]]);
-    return out;
-  };
-  const border = (cid, side, pk) => {
-    const c = b.conts.get(cid);
-    const lay = c.layout;
-    const k = c.port_index[side].get(pk);
-    const off = (side === "in" ? lay[3] : lay[4])[k];
-    const [ox, oy] = origin.get(cid);
-    return [ox + off, oy + (side === "in" ? 0 : lay[1])]; // TB
-  };
-  const routes = new Map();
-  const labelPos = new Map();
-  for (const e of b.view.edges) {
-    const seq = b.edge_pieces.get(e.id);
-    if (!seq || !seq.length) continue;
-    const kg = kindGroup(e.kind);
-    const [start, end] = b.edge_ends.get(e.id);
-    const pts = [];
-    if (start !== null) pts.push(border(start, "in", pkey(e.source, kg)));
-    for (const [cid, j] of seq) {
-      const seg = piece(cid, j);
-      if (!pts.length) pts.push(...seg);
-      else {
-        const a = pts[pts.length - 1];
-        const s0 = seg[0];
-        if (Math.abs(a[0] - s0[0]) + Math.abs(a[1] - s0[1]) > 0.01) pts.push(...line(a, s0));
-        pts.push(...seg.slice(1));
-      }
-      const owner = b.label_owner.get(`${cid}\u0000${j}`);
-      const lp = b.conts.get(cid).layout[6][j];
-      if (owner === e.id && lp != null) {
-        const [ox, oy] = origin.get(cid);
-        labelPos.set(e.id, [round2(ox + lp[0]), round2(oy + lp[1])]);
-      }
-    }
-    if (end !== null) pts.push(...line(pts[pts.length - 1], border(end, "out", pkey(e.source, kg))));
-    routes.set(e.id, pts.map(([x, y]) => [round2(x), round2(y)]));
-  }
+  const [boxes, routes, labelPos] = composeParts(b, kindGroup, pkey);
   return { view: b.view, width: root.layout[0], height: root.layout[1], boxes, routes, label_pos: labelPos };
 }

@@ -1,10 +1,12 @@
 // A container the file's table lacks, laid out in the page by Graphviz compiled to WebAssembly
 // (@hpcc-js/wasm-graphviz): a port of bertviz_graph/layout/dot_io.py (dot_source from the structural key,
 // local_layout from dot's json0) for TB containers. Its dot is not Debian's, so such a container may differ
-// slightly from the app's picture (the page says so). wrap.wrap_stack is not ported: a container with a
-// chain of similar frames it might wrap (wrap.find_run) is refused (the page shows the closest stored view).
+// slightly from the app's picture (the page says so). Then wrap.wrap_stack, as compose._layout does
+// (wrap_offline.js).
 
 import { Graphviz } from "@hpcc-js/wasm-graphviz";
+import { roundInt } from "./pynum_offline.js";
+import { wrapStack } from "./wrap_offline.js";
 
 const NODESEP = 0.25;
 const RANKSEP = 0.3;
@@ -12,20 +14,13 @@ const PORT_SIZE = 0.02;
 const WEIGHT = { data: 2, residual: 1, param: 1 };
 const HTML_CELL_MAX = 60000;
 const BUS_MIN = 3;
+const HUGE_CONTAINER = 64; // dot_io.HUGE_CONTAINER: children beyond which dot's positioning gets a budget
 // layout/measure.py
 const FRAME_PAD = 10.0;
 const FRAME_TOP_GAP = 4.0;
 const FRAME_MIN_W = 60.0;
 const CANVAS_MARGIN = 12.0;
-// layout/wrap.py
-const MIN_RUN = 3;
-const SIMILAR = 0.1;
 
-/** Python's round() to an int: ties to even */
-function roundInt(v) {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r;
-}
 const inch = (px) => (px / 72.0).toFixed(4); // dot_io._inch
 const isFrame = (kid) => kid.length === 4;
 
@@ -117,6 +112,7 @@ export function dotSource(key) {
     'node [shape=box fixedsize=true label=""];',
     "edge [arrowhead=none];",
   ];
+  if (kids.length > HUGE_CONTAINER) lines.push("graph [nslimit=0.02];"); // a few network-simplex iterations
   kids.forEach((kid, i) => {
     if (kid.length === 2) lines.push(`n${i} [width=${inch(kid[0])} height=${inch(kid[1])}];`);
     else lines.push(`n${i} [shape=none margin=0 fixedsize=false label=${htmlFrame(kid[0], kid[1], kid[2], kid[3])}];`);
@@ -199,8 +195,9 @@ function spread(offsets, total) {
   return res;
 }
 
-/** dot_io.local_layout(key, result) as a table record [w, h, child_xy, in_border, out_border, pieces, piece_lp] */
-export function localLayout(key, result) {
+/** dot_io.local_layout(key, result) as a table record [w, h, child_xy, in_border, out_border, pieces, piece_lp];
+ * `extra.outY` gets the out-ports' y, which the record does not keep (wrap_offline.wrapStack reads it). */
+export function localLayout(key, result, extra = {}) {
   const [, frame, kids, nIn, nOut, pieces] = key;
   let [llx, lly, urx, ury] = [0, 0, 0, 0];
   if (result) [llx, lly, urx, ury] = result.bb.split(",").map(Number);
@@ -259,6 +256,7 @@ export function localLayout(key, result) {
   const childXy = kids.map((_, i) => pos.get(`n${i}`));
   const inXy = Array.from({ length: nIn }, (_, k) => pos.get(`pi${k}`));
   const outXy = Array.from({ length: nOut }, (_, k) => pos.get(`po${k}`));
+  extra.outY = outXy.map((p) => p[1]);
   const anchor = (d) => (d[0] === "p" ? (d[1] === "in" ? inXy : outXy)[d[2]] : childXy[d[1]]);
   pieces.forEach(([t, hd], j) => {
     if (piecePts[j].length < 4) {
@@ -269,25 +267,11 @@ export function localLayout(key, result) {
   return [w, h, childXy, spread(inXy.map((p) => p[0]), w), spread(outXy.map((p) => p[0]), w), piecePts.map((p) => p.flat()), pieceLp];
 }
 
-/** wrap.find_run: whether wrap_stack may move this container's children (then it is not laid out here) */
-function mayWrap(key, lay) {
-  const [, , kids, , , pieces] = key;
-  const links = new Set(pieces.filter(([t, h]) => t[0] === "c" && h[0] === "c").map(([t, h]) => `${t[1]},${h[1]}`));
-  const similar = (a, b) => a.length === 4 && b.length === 4 && [0, 1].every((i) => Math.abs(a[i] - b[i]) <= SIMILAR * Math.max(a[i], b[i]));
-  let best = 0;
-  let cur = [];
-  for (let i = 0; i < kids.length; i++) {
-    const last = cur[cur.length - 1];
-    if (cur.length && similar(kids[i], kids[last]) && links.has(`${last},${i}`) && lay[2][i][1] > lay[2][last][1]) cur.push(i);
-    else cur = [i];
-    best = Math.max(best, cur.length);
-  }
-  return best >= MIN_RUN;
-}
-
 /** Graphviz (WASM), loaded once per page on first need. */
 export class WasmDot {
-  constructor() {
+  /** `moduleHeights`: wrap._module_heights, as compose_data.compose_payload stores them */
+  constructor(moduleHeights) {
+    this.moduleHeights = moduleHeights;
     this.gv = null;
     this.loading = null;
     this.memo = new Map(); // key text -> record (a container laid out once per page)
@@ -301,14 +285,14 @@ export class WasmDot {
       });
     return this.loading;
   }
-  /** The table record of one container laid out here, or null (not loaded yet, or a stack wrap_stack
-   * would rearrange). */
+  /** The table record of one container laid out here (after wrap.wrap_stack), or null (not loaded yet). */
   layout(key) {
     if (!this.gv || key[0] !== "TB") return null;
     const k = JSON.stringify(key);
     if (!this.memo.has(k)) {
-      const lay = localLayout(key, JSON.parse(this.gv.layout(dotSource(key), "json0", "dot")));
-      this.memo.set(k, mayWrap(key, lay) ? null : lay);
+      const extra = {};
+      const lay = localLayout(key, JSON.parse(this.gv.layout(dotSource(key), "json0", "dot")), extra);
+      this.memo.set(k, wrapStack(key, lay, extra.outY, this.moduleHeights));
     }
     return this.memo.get(k);
   }

@@ -8,6 +8,7 @@ import widget, { PANELS } from "./index.js";
 import { OfflineModel } from "./offline.js";
 import { Composer } from "./offline_compose.js";
 import { dotSource, localLayout } from "./dot_offline.js";
+import { wrapStack } from "./wrap_offline.js";
 import { mountBar } from "./offline_bar.js";
 
 async function decode(text) {
@@ -40,7 +41,12 @@ async function main() {
   if (model.d.colours) mountBar(page, model, model.d.colours);
   // the page's composer, for tests and benchmarks/html_bench.py (the SVG of any combination, or null)
   window.bvgCompose = (opened, instance) => (model.composer ? model.composer.compose(opened, instance || {}) : null);
-  window.bvgDotPort = (key, result) => [dotSource(key), localLayout(key, result)]; // tests: the dot_io port
+  window.bvgDotPort = (key, result, mh) => {
+    // tests: the dot_io port, then wrap.wrap_stack's
+    const extra = {};
+    const lay = localLayout(key, result, extra);
+    return [dotSource(key), lay, wrapStack(key, lay, extra.outY, mh)];
+  };
   window.bvgComposeWith = async (data, opened, instance) => {
     const c = new Composer(data); // another model's compose data (tests: bert-base's structure)
     await c.load();

@@ -15,7 +15,7 @@ export class Composer {
     this.d = data; // bertviz_graph/html/compose_data.py compose_payload
     this.H = prepare(data.h);
     this.S = prepareStyle(data.style, data.labels);
-    this.dot = new WasmDot();
+    this.dot = new WasmDot(data.module_heights);
     this.memo = new Map(); // state text -> {svg, inPage} | null (a reader goes back and forth)
   }
 
