@@ -219,12 +219,21 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     import gc
-    import ipaddress
 
     # Start-up (imports, the cached trace, the app) allocates what lives as long as the server: the cyclic
     # collector would walk that growing heap again and again for nothing (~20 % of the start-up's CPU).
-    # app.serve / run_gunicorn freeze what start-up made and switch it back on before serving.
+    # app.serve / run_gunicorn freeze what start-up made and switch it back on before serving; the finally
+    # switches it back on when start-up stops early (bad input) in a process that goes on (tests, notebooks).
     gc.disable()
+    try:
+        _serve(args)
+    finally:
+        gc.enable()
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import gc
+    import ipaddress
 
     from bertviz_graph.app import serve  # lazy: start-up (bertviz_graph.cli loads this module)
 

@@ -291,7 +291,7 @@ def test_bert_base_structure_and_layer_picker(page, console_errors, serve_app):
     # and no figure library (plotly.js) is fetched before it
     first = page.evaluate("""() => { const g = window.bvgGraph, t = g.firstDraw;
         const res = performance.getEntriesByType('resource');
-        return {early: g.early === true, svg: g.canvas.svgText,
+        return {early: g.paintedFromIndex === true, svg: g.canvas.svgText,
                 answered: res.filter((e) => e.name.includes('_dash-update-component') && e.responseEnd < t).length,
                 figures: res.filter((e) => /plotly|graph/i.test(e.name.split('/').pop()) && e.startTime < t)
                             .map((e) => e.name)}; }""")

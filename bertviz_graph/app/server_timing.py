@@ -28,7 +28,8 @@ def install_server_timing(server: Any) -> None:
         t0 = g.get("bv_t0")
         if t0 is not None:
             ms = (time.perf_counter() - t0) * 1000
-            body = request.get_json(silent=True, cache=True)
+            # a refused request (too large: 413) is answered as refused: its body is never read here
+            body = request.get_json(silent=True, cache=True) if response.status_code < 400 else None
             out = str(body.get("output", "")) if isinstance(body, dict) else ""
             desc = "".join(ch for ch in out[:80] if ch.isalnum() or ch in "-_.@")  # a token-safe quoted string
             response.headers[HEADER] = f'cb;dur={ms:.1f};desc="{desc}"'
