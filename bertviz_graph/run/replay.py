@@ -30,7 +30,7 @@ _LITERALS = (int, bool, str, type(None))
 
 
 class Unreplayable(Exception):
-    """The pass did something generated code would not repeat exactly."""
+    """The pass did something a replay would not repeat exactly."""
 
 
 class _Var:
