@@ -39,7 +39,7 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
         a = capture(g, run, toks)
         assert eager.applies(g) and a.unmatched == []
         _same_ops(g, a, capture(g, run, toks, program=prog))
-        # the same length again: the generated program of this length (not another eager pass)
+        # the same length again: the replay program of this length (not another eager pass)
         known = next(k for k in eager._PLANS.values() if k.graph() is g)
         assert len(toks) in known.replays
         _same_ops(g, capture(g, run, toks), a)
@@ -49,7 +49,7 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
                and "token_type" in d["module"])
     plain = run.tokenize(ids=toks.input_ids)
     assert not torch.equal(capture(g, run, toks).values[emb], capture(g, run, plain).values[emb])
-    # a small budget: the generated program keeps (and leaves to recompute) exactly what the eager pass did
+    # a small budget: the replay program keeps (and leaves to recompute) exactly what the eager pass did
     toks = run.tokenize("Budgets decide what stays.")
     first, again = capture(g, run, toks, budget_mb=0.2), capture(g, run, toks, budget_mb=0.2)
     assert len(toks) in next(k for k in eager._PLANS.values() if k.graph() is g).replays

@@ -26,11 +26,11 @@ from bertviz_graph.graph import OpGraph
 from bertviz_graph.run.replay import ReplayBuilder, replay
 from bertviz_graph.torch_lock import torch_exclusive
 
-REPLAY_LENGTHS = 8  # generated programs kept per model (one per sentence length)
+REPLAY_LENGTHS = 8  # replay programs kept per model (one per sentence length)
 
 
 class _Known:
-    """What one model and graph taught: the plan, module names and generated programs by length."""
+    """What one model and graph taught: the plan, module names and replay programs by length."""
 
     def __init__(self, model: Any, graph: OpGraph, seq: list, names: dict[int, str]):
         self.model, self.graph = weakref.ref(model), weakref.ref(graph)
@@ -108,7 +108,7 @@ def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: l
     def keep_out(gid: str, value: Any) -> None:
         _keep_out(keep, gid, value)
 
-    if gm is not None:  # this length ran before: its generated program
+    if gm is not None:  # this length ran before: its replay program
         ins, tt = _replay_inputs(graph, run, input_ids, token_types)
         return replay(gm, keep_out, ins, tt), []
     names = known.names if known is not None else {id(m): n for n, m in run.model.named_modules()}
