@@ -241,6 +241,27 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
                 if f'data-id="{x}"' in g[0]:
                     assert re.search(f'data-id="{re.escape(x)}"[^>]*data-expanded="1"', g[0]), x
     assert exact >= 1
+    # colour-by on combinations the file does not store (js/src/colour_offline.js): the app's fills (the
+    # function the stored pictures' colours come from) drawn byte for byte, and the app's own range
+    from bertviz_graph.app.context import AppContext
+    from bertviz_graph.html.colours import view_fills
+
+    ctx = AppContext(graph)
+    stored = {frozenset(s["opened"]) for s in d["states"].values()}
+    more = random_states(h, View.default(h), 12, seed=11, boxes=(2, 3))
+    done = page.evaluate(COMPOSE_ALL, [_case(v) for v in more])
+    fresh = [v for v, g in zip(sample + more, got + done, strict=True)
+             if g and g[1] == 0 and frozenset(v.state.opened) not in stored]
+    assert len(fresh) >= 2
+    for v in fresh[:3]:
+        lv = layout_of(v)
+        for mode in ("flops", "params"):
+            c = page.evaluate("([o, i, m]) => window.bvgComposeColoured(o, i, m)", [*_case(v), mode])
+            fills, r = view_fills(ctx, lv, mode)
+            assert c["svg"] == to_svg(lv, fills=fills) != to_svg(lv), (mode, sorted(v.state.opened))
+            app = ctx.render(v.state, mode)
+            assert r is not None and [c["legend"]["lo"], c["legend"]["hi"]] == r == list(app.vrange)
+            assert not c["roleOnly"] and set(app.values) <= set(c["tips"])
     # the WASM route's port of dot_io: the same DOT text from a key, the same layout from dot's answer
     keys = [json.loads(k) for k in d["compose"]["table"]]
     keys = [k for k in keys if len(k[2]) > 1 or k[5]][::20]

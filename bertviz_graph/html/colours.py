@@ -87,27 +87,49 @@ def _fmt(mode: str, v: float) -> str:
     return f"{v:.4g}" if mode in ("norm", "activation", "change") else f"{human(v)} ({fmt.count(v)})"
 
 
-def _values(ctx: Any, lv: Any, mode: str, rkey: Any) -> tuple[dict[str, float], dict[str, str]]:
-    """The app's colour-by values of a picture's boxes and, for "change", why a box has none
-    (``AppContext._render``'s first half, without its SVG: the file draws its own)."""
+def _values(ctx: Any, nodes: list[Any], mode: str, rkey: Any) -> tuple[dict[str, float], dict[str, str]]:
+    """The app's colour-by values of a picture's boxes (``nodes``: its VNodes) and, for "change", why a box
+    has none (``AppContext._render``'s first half, without its SVG: the file draws its own)."""
     if mode == "change":
         acts = ctx.run_session.run(rkey[0], rkey[1] or None, list(rkey[2]) or None)
-        got = change_values(ctx.graph, ctx.h, acts, [n.id for n in lv.view.nodes if not n.expanded])
+        got = change_values(ctx.graph, ctx.h, acts, [n.id for n in nodes if not n.expanded])
         return ({k: v for k, v in got.items() if isinstance(v, float) and v > 0},
                 {k: v for k, v in got.items() if isinstance(v, str)})
     values = {}
-    for n in lv.view.nodes:
+    for n in nodes:
         v = ctx.node_value(n, mode, rkey)
         if v is not None and v > 0:
             values[n.id] = v
     return values, {}
 
 
+def view_fills(ctx: Any, lv: Any, mode: str, rkey: Any = None) -> tuple[dict[str, str], list[float] | None]:
+    """The app's fills of a laid-out view in colour-by ``mode`` and its [lo, hi] (None: no box has a value),
+    as ``AppContext._render`` makes them; js/src/colour_offline.js does the same for composed views."""
+    values, _ = _values(ctx, lv.view.nodes, mode, rkey)
+    lo, hi = (min(values.values()), max(values.values())) if values else (0.0, 0.0)
+    fills = {n.id: color_for(values.get(n.id), lo, hi) if values else NO_VALUE for n in lv.view.nodes}
+    return fills, [lo, hi] if values else None
+
+
+def _closed_boxes(lvs: list[Any], others: list[Any]) -> list[Any]:
+    """Every closed box the page can draw (the stored pictures' and the composer's other views'), once."""
+    seen: dict[str, Any] = {}
+    for nodes in [lv.view.nodes for lv in lvs] + [v.data().nodes for v in others]:
+        for n in nodes:
+            if not n.expanded:
+                seen.setdefault(n.id, n)
+    return list(seen.values())
+
+
 def colour_payload(graph: Any, lvs: list[Any], svgs: list[str], text: str | None, pair: str | None,
-                   session: Any = None) -> dict[str, Any]:
-    """``lvs``: the laid-out view of each stored picture; ``session``: the RunSession that ran the sentence.
+                   session: Any = None, others: list[Any] = ()) -> dict[str, Any]:
+    """``lvs``: the laid-out view of each stored picture; ``session``: the RunSession that ran the sentence;
+    ``others``: more views whose boxes the page composes with (compose_data's).
     {"modes": [[mode, title]], "palette": [...], "diffs": {mode: [[i, p, ...] per picture]},
-    "ranges": {mode: [[lo, hi] | None per picture]}, "tips": {mode: {id: line}}, "scale": [...]}."""
+    "ranges": {mode: [[lo, hi] | None per picture]}, "tips": {mode: {id: line}}, "scale": [...],
+    "ids": [...], "values": {mode: [value or 0 per id]}}: each closed box's value, for the combinations
+    the page composes itself (js/src/colour_offline.js colours them as color_for does)."""
     ctx = AppContext(graph)
     run = session is not None
     if run:
@@ -117,13 +139,13 @@ def colour_payload(graph: Any, lvs: list[Any], svgs: list[str], text: str | None
     roles = [COLOUR.split(svg)[1::2] for svg in svgs]  # per picture: its colours
     found = [slots(lv, svg) for lv, svg in zip(lvs, svgs, strict=True)]  # and where they come from
     out: dict[str, Any] = {"modes": [], "palette": [], "diffs": {}, "ranges": {}, "tips": {},
-                           "scale": list(SEQUENTIAL), "none": NO_VALUE}
+                           "scale": list(SEQUENTIAL), "none": NO_VALUE, "values": {}}
+    boxes = _closed_boxes(lvs, list(others))
+    out["ids"] = [n.id for n in boxes]
     for mode in modes(run):
         diffs, ranges, tips = [], [], {}
         for j, lv in enumerate(lvs):
-            values, why = _values(ctx, lv, mode, rkey)
-            lo, hi = (min(values.values()), max(values.values())) if values else (0.0, 0.0)
-            fills = {n.id: color_for(values.get(n.id), lo, hi) if values else NO_VALUE for n in lv.view.nodes}
+            fills, r = view_fills(ctx, lv, mode, rkey)
             # the stored picture has the title and legend: recolour that one (to_svg of the same layout)
             role, where = roles[j], found[j]
             if where is not None:
@@ -137,11 +159,13 @@ def colour_payload(graph: Any, lvs: list[Any], svgs: list[str], text: str | None
                 if a != b:
                     d += [i, palette.setdefault(b, len(palette))]
             diffs.append(d)
-            ranges.append([lo, hi] if values else None)
-            for x, val in values.items():
-                tips[x] = f"{_title(mode)}: {_fmt(mode, val)}"
-            for x, w in why.items():
-                tips.setdefault(x, f"{_title(mode)}: {w}")
+            ranges.append(r)
+        values, why = _values(ctx, boxes, mode, rkey)  # every box, once: a value is the box's own
+        for x, val in values.items():
+            tips[x] = f"{_title(mode)}: {_fmt(mode, val)}"
+        for x, w in why.items():
+            tips.setdefault(x, f"{_title(mode)}: {w}")
+        out["values"][mode] = [values.get(x, 0) for x in out["ids"]]
         out["modes"].append([mode, _title(mode)])
         out["diffs"][mode], out["ranges"][mode], out["tips"][mode] = diffs, ranges, tips
     out["palette"] = list(palette)

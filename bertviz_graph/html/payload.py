@@ -147,7 +147,7 @@ def build_payload(graph: Any, *, text: str | None = None, pair: str | None = Non
         neurons = neuron_payload(graph, session, acts)
 
     return {
-        "colours": colour_payload(graph, drawn, svgs, text, pair, session),
+        "colours": colour_payload(graph, drawn, svgs, text, pair, session, laid),
         "version": 1,
         "name": graph.name or "model",
         "start": "",

@@ -41,6 +41,11 @@ async function main() {
   if (model.d.colours) mountBar(page, model, model.d.colours);
   // the page's composer, for tests and benchmarks/html_bench.py (the SVG of any combination, or null)
   window.bvgCompose = (opened, instance) => (model.composer ? model.composer.compose(opened, instance || {}) : null);
+  // tests: a combination composed and painted in colour-by `mode` as the page shows it ({svg, legend})
+  window.bvgComposeColoured = (opened, instance, mode) => {
+    const got = model.composer && model.composer.compose(opened, instance || {});
+    return got && model.composedPicture({ composed: got.svg, lv: got.lv }, mode);
+  };
   window.bvgDotPort = (key, result, mh) => {
     // tests: the dot_io port, then wrap.wrap_stack's
     const extra = {};

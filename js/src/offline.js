@@ -3,6 +3,7 @@
 // Messages are the widget's (index.js); each picks a stored view, or composes the combination asked for
 // (offline_compose.js: any groups open at once), and sets the traits the widget draws.
 
+import { viewFills } from "./colour_offline.js";
 import { Composer } from "./offline_compose.js";
 
 const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -113,15 +114,26 @@ export class OfflineModel {
     this.set("_legend", legend);
     this.set("_tips", { edges: tips.edges || {}, nodes: diff ? c.tips[this.colour] || {} : tips.nodes || {} });
   }
-  /** A combination the page composed itself: role colours (colour-by values come with the stored views). */
+  /** A combination the page composed itself, in the colour-by mode's colours from each box's stored value. */
   paintComposed() {
-    this.set("svg", this.cur.composed);
-    this.set("_legend", null);
-    this.set("_tips", { edges: {}, nodes: {} });
+    const got = this.composedPicture(this.cur, this.colour);
+    this.set("svg", got.svg);
+    this.set("_legend", got.legend);
+    this.set("_tips", { edges: {}, nodes: got.tips });
     const notes = [];
     if (this.cur.inPage) notes.push(`${this.cur.inPage} part${this.cur.inPage === 1 ? " was" : "s were"} laid out in this page (Graphviz in WebAssembly) and may differ slightly from the app's picture.`);
-    if (this.colour !== "role") notes.push("Colour-by is stored for the file's own views: this combination shows role colours.");
+    if (got.roleOnly) notes.push("Colour-by is stored for the file's own views: this combination shows role colours.");
     this.set("_note", notes.join(" "));
+  }
+  /** {svg, legend, tips, roleOnly} of composed view `cur` ({composed, lv}) in colour-by `mode`. */
+  composedPicture(cur, mode) {
+    const c = this.d.colours;
+    if (mode === "role") return { svg: cur.composed, legend: null, tips: {}, roleOnly: false };
+    if (!c || !c.values || !c.values[mode] || !cur.lv) return { svg: cur.composed, legend: null, tips: {}, roleOnly: true };
+    const { fills, range } = viewFills(c, mode, cur.lv.view.nodes);
+    const title = (c.modes.find(([m]) => m === mode) || [])[1] || mode;
+    const legend = { title, lo: range ? range[0] : null, hi: range ? range[1] : null, scale: c.scale, none: c.none };
+    return { svg: this.composer.draw(cur.lv, fills), legend, tips: c.tips[mode] || {}, roleOnly: false };
   }
   setColour(mode) {
     this.colour = mode || "role";
@@ -223,7 +235,7 @@ export class OfflineModel {
     }
     const got = this.composer && this.composer.compose([...want], instance);
     if (!got) return false;
-    this.cur = { opened: [...want], instance: { ...instance }, composed: got.svg, inPage: got.inPage };
+    this.cur = { opened: [...want], instance: { ...instance }, composed: got.svg, inPage: got.inPage, lv: got.lv };
     this.show();
     return true;
   }

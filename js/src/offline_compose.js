@@ -24,7 +24,12 @@ export class Composer {
     return this.dot.load();
   }
 
-  /** {svg, inPage}: the picture of the view with `opened` groups open and series showing `instance`
+  /** The picture of a composed layout `lv` with these fills (colour-by: node id -> colour). */
+  draw(lv, fills) {
+    return toSvg(lv, this.S, fills);
+  }
+
+  /** {svg, inPage, lv}: the picture of the view with `opened` groups open and series showing `instance`
    * members, and how many of its containers were laid out in the page; null when it cannot be drawn. */
   compose(opened, instance) {
     const inst = Object.fromEntries(Object.entries(instance || {}).filter(([s]) => opened.includes(s)).sort());
@@ -32,7 +37,7 @@ export class Composer {
     if (this.memo.has(k)) return this.memo.get(k);
     const vd = viewData(this.H, this.d.nodes, { opened: new Set(opened), unfolded: new Set(), instance: inst });
     const lv = vd && layoutView(vd, this.d.table, this.d.labels, (key) => this.dot.layout(key));
-    const out = lv && !lv.missing ? { svg: toSvg(lv, this.S), inPage: lv.inPage } : null;
+    const out = lv && !lv.missing ? { svg: toSvg(lv, this.S), inPage: lv.inPage, lv } : null;
     this.memo.set(k, out);
     if (this.memo.size > MEMO) this.memo.delete(this.memo.keys().next().value); // oldest first
     return out;

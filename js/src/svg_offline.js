@@ -255,8 +255,9 @@ export function prepareStyle(style, labels) {
   };
 }
 
-/** svg.to_svg(lv) with its defaults (title, legend, role colours). */
-export function toSvg(lv, S) {
+/** svg.to_svg(lv, fills=fills) with its other defaults (title, legend); fills: node id -> colour (colour-by),
+ * role colours for the others. */
+export function toSvg(lv, S, fills = {}) {
   const view = lv.view;
   const st = S.style;
   const parts = [];
@@ -292,7 +293,7 @@ export function toSvg(lv, S) {
   const frames = drawn.filter(isFrame).map((n) => [d(n.id), n]).sort((a, b) => a[0] - b[0]).map(([, n]) => n);
   const leaves = drawn.filter((n) => !isFrame(n));
   const body = [`<g class="diagram" transform="translate(0,${f(diagramY)})">`];
-  const fill = (n) => (S.roleStyle[n.rec.role] || S.roleStyle.other)[0];
+  const fill = (n) => fills[n.id] || (S.roleStyle[n.rec.role] || S.roleStyle.other)[0];
   const parent = (n) => (byId.has(n.parent) ? n.parent : null);
   for (const n of frames) body.push(...frame(n, lv.boxes.get(n.id), fill(n), parent(n)));
   const names = new Map(view.nodes.map((n) => [n.id, displayLabel(n.rec)]));
