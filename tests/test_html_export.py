@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import random
 import re
 import zlib
 from pathlib import Path
@@ -243,7 +244,7 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
     assert exact >= 1
     # colour-by on combinations the file does not store (js/src/colour_offline.js): the app's fills (the
     # function the stored pictures' colours come from) drawn byte for byte, and the app's own range
-    from bertviz_graph.app.context import AppContext
+    from bertviz_graph.app.context import AppContext, color_for
     from bertviz_graph.html.colours import view_fills
 
     ctx = AppContext(graph)
@@ -253,6 +254,13 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
     fresh = [v for v, g in zip(sample + more, got + done, strict=True)
              if g and g[1] == 0 and frozenset(v.state.opened) not in stored]
     assert len(fresh) >= 2
+    # the port of color_for (plotly's interpolation, rounding half to even) on every kind of value: the
+    # stops, just either side of them, tiny, and random fractions of a range
+    rng = random.Random(5)
+    vs = [k / 20 for k in range(1, 21)] + [k / 4 + e for k in range(1, 4) for e in (-1e-12, 1e-12)]
+    vs += [1e-9, 0.5 / 255, 3.7, 0.0, -1.0] + [rng.random() * 2.3 for _ in range(300)]
+    assert page.evaluate("([vs, hi]) => window.bvgColorFor(vs, hi)", [vs, 2.3]) == [
+        color_for(v, 0.0, 2.3) for v in vs]
     for v in fresh[:3]:
         lv = layout_of(v)
         for mode in ("flops", "params"):

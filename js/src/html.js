@@ -2,6 +2,7 @@
 // (deflate-compressed JSON, base64) is decoded with the browser's DecompressionStream and drawn by the
 // notebook widget's own render() over a model that answers from that data (offline.js).
 
+import { colorFor } from "./colour_offline.js";
 import { AttentionPanel } from "./attention_offline.js";
 import { NeuronsPanel } from "./neurons_offline.js";
 import widget, { PANELS } from "./index.js";
@@ -46,6 +47,7 @@ async function main() {
     const got = model.composer && model.composer.compose(opened, instance || {});
     return got && model.composedPicture({ composed: got.svg, lv: got.lv }, mode);
   };
+  window.bvgColorFor = (vs, hi) => vs.map((v) => colorFor(v, hi, model.d.colours.scale, model.d.colours.none)); // tests
   window.bvgDotPort = (key, result, mh) => {
     // tests: the dot_io port, then wrap.wrap_stack's
     const extra = {};
