@@ -22,7 +22,9 @@ from typing import Any
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.hierarchy.style import EDGE_STYLE, ROLE_STYLE
 from bertviz_graph.layout import LayoutCache, default_cache, layout_view, measure
-from bertviz_graph.layout.wrap import _module_heights  # the page refuses what wrap.py might wrap: same rule
+from bertviz_graph.layout.wrap import (
+    module_heights,  # wrap_offline.js recognises module boxes by the same heights
+)
 from bertviz_graph.render import svg as svgmod
 from bertviz_graph.view import ROOT, is_trivial
 
@@ -153,5 +155,5 @@ def compose_payload(h: Any, views: list[Any], rec: Recorder, base: Any) -> dict[
     if any(n.attrs.get("prune_mask") for v in views for n in v.data().nodes):
         return None
     return {"h": hierarchy_data(h), "nodes": node_records(views), "labels": label_sizes(views),
-            "style": style_data(base), "module_heights": sorted(_module_heights()),  # wrap_offline.js
+            "style": style_data(base), "module_heights": sorted(module_heights()),  # wrap_offline.js
             "table": {key_text(k): layout_record(lay) for k, lay in rec.seen.items()}}

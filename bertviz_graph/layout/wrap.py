@@ -377,12 +377,12 @@ def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False, tol:
     if len(a) == len(b) == 2:
         (wa, ha), (wb, hb) = (a[::-1], b[::-1]) if swapped else (a, b)
         # members of one series share their label ("BertLayer") and differ in the sublabel's digits at most
-        return ha == hb and ha in _module_heights() and abs(wa - wb) <= BOX_SLACK
+        return ha == hb and ha in module_heights() and abs(wa - wb) <= BOX_SLACK
     return False
 
 
 @functools.cache
-def _module_heights() -> frozenset[float]:
+def module_heights() -> frozenset[float]:
     """Heights of a collapsed module box (bold group, one member), with and without a sublabel."""
     return frozenset(measure.node_size(VNode("m", "group", "M", sub))[1] for sub in ("", "s"))
 

@@ -16,7 +16,7 @@ const SCREEN = [16.0, 10.0];
 const MAX_ASPECT = 3.0;
 
 /** wrap._similar (TB): opened frames of about one size (within `tol`), or two collapsed module boxes of one
- * height (a module box's: `mh`, wrap._module_heights as the file stores them) and nearly one width. */
+ * height (a module box's: `mh`, wrap.module_heights as the file stores them) and nearly one width. */
 function similar(a, b, mh, tol = SIMILAR) {
   if (a.length === 4 && b.length === 4) return [0, 1].every((i) => Math.abs(a[i] - b[i]) <= tol * Math.max(a[i], b[i]));
   if (a.length === 2 && b.length === 2) return a[1] === b[1] && mh.includes(a[1]) && Math.abs(a[0] - b[0]) <= BOX_SLACK;
