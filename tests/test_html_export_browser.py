@@ -112,8 +112,8 @@ def test_offline_explorer_in_chromium(minilm, page, console_errors, tmp_path):
     page.select_option("select.bvg-colour-by", "role")
     page.wait_for_function("() => document.querySelector('.bvg-colour-legend').textContent === ''")
     # a third box open (not stored): the page composes it, all three stay open, no boxes overlap
-    t_third = timed_click(page, "encoder.layer.0.output", "encoder.layer.0.output.dense")
-    assert t_third <= 150, f"opening a third box took {t_third:.0f} ms"
+    # (its time is benchmarks/html_bench.py's: a test waits for the state, not for a clock)
+    timed_click(page, "encoder.layer.0.output", "encoder.layer.0.output.dense")
     for x in ("encoder.layer.0.attention.self.query", "encoder.layer.0.intermediate.dense"):
         assert node(page, x).count() == 1, x
     assert "closed" not in page.inner_text(".bvg-note")
