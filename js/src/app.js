@@ -93,6 +93,14 @@ function present(c, picture, f, moved) {
   }
 }
 
+// Dash's request_pre hook numbers each request as it is sent; an answer to an older request than the newest
+// picture drawn on arrival is not drawn (the ×N slider's key presses send several; answers can cross)
+const sent = { n: 0, of: new WeakMap(), drawn: 0 };
+function asked(payload) {
+  if (payload && typeof payload === "object") sent.of.set(payload, ++sent.n);
+}
+state.asked = asked;
+
 /** Dash's request_post hook: a response carrying the picture is drawn now (see the top of this file). */
 function answered(payload, response) {
   if (payload && String(payload.output).includes(`${PICTURE_ID}.data`)) {
@@ -102,6 +110,11 @@ function answered(payload, response) {
   if (!pic || typeof pic.svg !== "string") return;
   const c = canvas();
   if (!c) return;
+  const n = payload && typeof payload === "object" ? sent.of.get(payload) : undefined;
+  if (n !== undefined) {
+    if (n < sent.drawn) return; // a newer request's picture is already drawn: Dash drops this answer too
+    sent.drawn = n;
+  }
   const f = (response[FOCUS_ID] && response[FOCUS_ID].data) || null;
   present(c, pic, f || {}, !!f);
   early.seq += 1;
