@@ -352,7 +352,7 @@ def _checked(doc: dict, consts: list[Any], graph: OpGraph) -> dict:
             if v in defined:
                 raise Refused("a variable made twice")
             defined.add(v)
-            returns[v] = len(consts[fk]._schema.returns)
+            returns[v] = _returns(consts[fk])
         if gid is not None:
             if not isinstance(gid, str) or gid not in g or gid in kept:
                 raise Refused(f"graph id {gid!r} not in this graph")
@@ -368,8 +368,17 @@ def _checked(doc: dict, consts: list[Any], graph: OpGraph) -> dict:
 
 def _check_tuple_refs(refs: list[tuple[int, int | None]], returns: dict[int, int]) -> None:
     for n, k in refs:
-        if (k is None) != (returns[n] == 1) or (k is not None and not 0 <= k < returns[n]):
+        count = returns[n]
+        if (k is None) != (count == 1) or (k is not None and not (0 <= k < count or (count == -1 and k >= 0))):
             raise Refused("a reference into an output that is not there")
+
+
+def _returns(op: Any) -> int:
+    """How many tensors an op returns: -1 for a list of them (split), else the schema's count."""
+    import torch
+
+    rets = op._schema.returns
+    return -1 if len(rets) == 1 and isinstance(rets[0].type, torch.ListType) else len(rets)
 
 
 def _tuple_refs(a: Any) -> list[tuple[int, int | None]]:
