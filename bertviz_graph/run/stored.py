@@ -79,6 +79,7 @@ def record(graph: OpGraph, lengths: tuple[int, ...] = LENGTHS) -> dict | None:
     """The program of ``graph``'s model as plain data (None when a pass cannot be replayed or merged)."""
     import torch
     import transformers
+
     from bertviz_graph.sources.build import make_config  # lazy: transformers
     from bertviz_graph.sources.heads import auto_class  # lazy: transformers
     from bertviz_graph.torch_lock import torch_exclusive  # lazy: only here
@@ -117,6 +118,7 @@ class _Model:
 
 def _encode(raw: tuple, model: Any) -> dict:
     import torch
+    from torch._ops import OpOverload
 
     steps, params, ret, returned, consts = raw
     named = {}
@@ -124,7 +126,7 @@ def _encode(raw: tuple, model: Any) -> dict:
         named.setdefault(id(t), (name, t))
     table = []
     for c in consts:
-        if isinstance(c, torch._ops.OpOverload):
+        if isinstance(c, OpOverload):
             name = str(c)
             if not _OP_NAME.fullmatch(name):
                 raise Refused(f"op {name}")
@@ -307,6 +309,7 @@ def _bind_consts(doc: Any, model: Any) -> list[Any]:
 
 def _op(name: Any) -> Any:
     import torch
+    from torch._ops import OpOverload
 
     if not isinstance(name, str) or not _OP_NAME.fullmatch(name):
         raise Refused(f"not an ATen op: {name!r}")
@@ -315,14 +318,14 @@ def _op(name: Any) -> Any:
         op = getattr(getattr(torch.ops.aten, packet), overload)
     except (AttributeError, RuntimeError) as e:
         raise Refused(f"unknown op {name}") from e
-    if not isinstance(op, torch._ops.OpOverload):
+    if not isinstance(op, OpOverload):
         raise Refused(f"not an op overload: {name}")
     return op
 
 
 def _checked(doc: dict, consts: list[Any], graph: OpGraph) -> dict:
     """The steps' structure, references and graph ids checked (the values are checked as they decode)."""
-    import torch
+    from torch._ops import OpOverload
 
     steps, params, returned = doc.get("steps"), doc.get("params"), doc.get("returned")
     if not isinstance(steps, list) or not steps or not _ints(params) or not _ints(returned):
@@ -340,7 +343,7 @@ def _checked(doc: dict, consts: list[Any], graph: OpGraph) -> dict:
         if fk == -1:
             if v not in params or args is not None or kw is not None:
                 raise Refused("a malformed input step")
-        elif not (0 <= fk < len(consts)) or not isinstance(consts[fk], torch._ops.OpOverload):
+        elif not (0 <= fk < len(consts)) or not isinstance(consts[fk], OpOverload):
             raise Refused("a step whose op is not an op")
         else:
             if not (isinstance(args, dict) and list(args) == ["t"]) or not (kw is None or isinstance(kw, dict)):
@@ -377,7 +380,7 @@ def _returns(op: Any) -> int:
     """How many tensors an op returns: -1 for a list of them (split), else the schema's count."""
     import torch
 
-    rets = op._schema.returns
+    rets = op._schema.returns  # (torch's way to an op's signature: OpOverload has no public one)
     return -1 if len(rets) == 1 and isinstance(rets[0].type, torch.ListType) else len(rets)
 
 
