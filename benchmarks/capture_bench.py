@@ -26,7 +26,12 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("BERTVIZ_GRAPH_CACHE", "/tmp/bvg-cache-bench")
+# a fresh trace cache per run: the discarded first child per model traces it with the code under test, which
+# also writes the trace-time replay program (run/stored.py) a capture of a later process replays
+if "--child" not in sys.argv and "BERTVIZ_GRAPH_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["BERTVIZ_GRAPH_CACHE"] = tempfile.mkdtemp(prefix="bvg-capture-bench-")
 MODELS = ("all-MiniLM-L6-v2", "bert-base-uncased", "bert-xl-48")
 TOOLS = ("ours", "plain", "program", "torchlens")
 IDS = [101, 1996, 4937, 2938, 2006, 1996, 13523, 2138, 2009, 2001, 5458, 102]  # 12 tokens
@@ -67,6 +72,12 @@ def child(name: str, tool: str, warm: int, cpu: bool = False) -> dict:
     t0 = clock()
     first = once()
     cold = clock() - t0
+    try:  # which route the first capture took (a --base checkout may predate run/stored.py)
+        from bertviz_graph.run import stored
+
+        replayed = tool == "ours" and stored.bound_for(graph, run.model) is not None
+    except ImportError:
+        replayed = False
     kept = len(first.values) if hasattr(first, "values") and isinstance(first.values, dict) else None
     plain, ours = [], []
     for _ in range(warm):
@@ -79,7 +90,23 @@ def child(name: str, tool: str, warm: int, cpu: bool = False) -> dict:
         ours.append(clock() - t0)
     return {"model": name, "tool": tool, "cold_s": cold, "plain_s": plain, "warm_s": ours[1:] or ours,
             "second_s": ours[0] if ours else float("nan"), "kept": kept,
-            "ops": len(graph.ops()), "load_average": os.getloadavg()[0]}
+            "ops": len(graph.ops()), "load_average": os.getloadavg()[0], "stored": replayed}
+
+
+def record_cost(name: str) -> dict:
+    """What the trace-time program adds to a trace (cache miss): the trace with it, then the recording alone."""
+    import bertviz_graph as bg
+    from bertviz_graph.run import stored
+
+    t0 = time.perf_counter()
+    graph = bg.trace(name)
+    trace = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    doc = stored.record(graph)
+    rec = time.perf_counter() - t0
+    size = stored.path_for(graph).stat().st_size if stored.path_for(graph).is_file() else 0
+    return {"model": name, "trace_s": trace, "record_s": rec, "steps": len(doc["steps"]) if doc else 0,
+            "bytes": size, "load_average": os.getloadavg()[0]}
 
 
 def _child(args: list[str], base: str | None = None) -> dict:
@@ -100,7 +127,18 @@ def main() -> None:
     ap.add_argument("--child", nargs=2)
     ap.add_argument("--cpu", action="store_true", help="one torch thread, CPU time (process_time) instead of wall")
     ap.add_argument("--base", help="a checkout to time as tool 'base' (its ours), side by side")
+    ap.add_argument("--record-cost", action="store_true", help="time the trace-time recording per model")
     a = ap.parse_args()
+    if a.record_cost:
+        if a.child:
+            print(json.dumps(record_cost(a.child[0])))
+            return
+        print(f"{'model':20} {'trace (miss) s':>14} {'recording s':>12} {'share':>6} {'steps':>6} {'file KB':>8} load")
+        for m in a.models:
+            r = _child(["--child", m, "-", "--record-cost"])
+            print(f"{m:20} {r['trace_s']:14.2f} {r['record_s']:12.2f} {r['record_s'] / r['trace_s']:6.0%} "
+                  f"{r['steps']:6d} {r['bytes'] / 1024:8.0f} {r['load_average']:.1f}")
+        return
     if a.child:
         print(json.dumps(child(a.child[0], a.child[1], a.warm, a.cpu)))
         return
@@ -132,6 +170,8 @@ def main() -> None:
             rows.append(row)
             print(f"{m:20} {t:10} {row['plain_ms']:9.2f} {row['cold_ms']:9.1f} {row['cold_ratio']:10.2f} "
                   f"{row['cold_cold_ratio']:15.2f} {row['second_ratio']:9.2f} {row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
+    print("first capture replayed the trace-time program:",
+          {f"{m}/{t}": sum(x["stored"] for x in rs) for (m, t), rs in res.items() if t in ("ours", "base")})
     print(json.dumps(rows))
 
 

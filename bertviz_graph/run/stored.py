@@ -330,8 +330,9 @@ def _checked(doc: dict, consts: list[Any], graph: OpGraph) -> dict:
     steps, params, returned = doc.get("steps"), doc.get("params"), doc.get("returned")
     if not isinstance(steps, list) or not steps or not _ints(params) or not _ints(returned):
         raise Refused("malformed steps")
-    defined = set(params)
-    returns = dict.fromkeys(params, 1)  # variable -> how many tensors its op returns
+    returns = dict.fromkeys(params, 1)  # variable made so far -> how many tensors its op returns
+    counts: dict[int, int] = {}  # op index -> its _returns (the schema read once per op)
+    nconsts = len(consts)
     g = graph.g
     kept = set()
     for step in steps:
@@ -343,35 +344,41 @@ def _checked(doc: dict, consts: list[Any], graph: OpGraph) -> dict:
         if fk == -1:
             if v not in params or args is not None or kw is not None:
                 raise Refused("a malformed input step")
-        elif not (0 <= fk < len(consts)) or not isinstance(consts[fk], OpOverload):
+        elif not (0 <= fk < nconsts) or not isinstance(consts[fk], OpOverload):
             raise Refused("a step whose op is not an op")
         else:
             if not (isinstance(args, dict) and list(args) == ["t"]) or not (kw is None or isinstance(kw, dict)):
                 raise Refused("malformed arguments")
-            refs = _refs(args, len(consts)) | _refs(list((kw or {}).values()), len(consts))
-            if not refs <= defined or not set(uses) <= refs | {v}:
-                raise Refused("a reference to a variable not made yet")
-            _check_tuple_refs(_tuple_refs(args) + _tuple_refs(list((kw or {}).values())), returns)
-            if v in defined:
-                raise Refused("a variable made twice")
-            defined.add(v)
-            returns[v] = _returns(consts[fk])
+            refs: list[tuple[int, int | None]] = []
+            _refs(args, nconsts, refs)
+            if kw:
+                _refs(list(kw.values()), nconsts, refs)
+            _check_refs(refs, returns)
+            if v in returns or not set(uses) <= {r[0] for r in refs} | {v}:
+                raise Refused("a variable made twice, or uses that are not its arguments")
+            count = counts.get(fk)
+            if count is None:
+                count = counts[fk] = _returns(consts[fk])
+            returns[v] = count
         if gid is not None:
             if not isinstance(gid, str) or gid not in g or gid in kept:
                 raise Refused(f"graph id {gid!r} not in this graph")
             kept.add(gid)
-    if not _refs([doc.get("ret")], len(consts)) <= defined:
-        raise Refused("returns a variable not made")
-    _check_tuple_refs(_tuple_refs([doc.get("ret")]), returns)
+    refs = []
+    _refs([doc.get("ret")], nconsts, refs)
+    _check_refs(refs, returns)
     ops = {n for n, d in g.nodes(data=True) if d["kind"] == "op"}
     if not ops <= kept:
         raise Refused("ops of the graph the program does not compute")
     return doc
 
 
-def _check_tuple_refs(refs: list[tuple[int, int | None]], returns: dict[int, int]) -> None:
+def _check_refs(refs: list[tuple[int, int | None]], returns: dict[int, int]) -> None:
+    """Each reference names a variable made before, and a tuple index only into an op's several outputs."""
     for n, k in refs:
-        count = returns[n]
+        count = returns.get(n)
+        if count is None:
+            raise Refused("a reference to a variable not made yet")
         if (k is None) != (count == 1) or (k is not None and not (0 <= k < count or (count == -1 and k >= 0))):
             raise Refused("a reference into an output that is not there")
 
@@ -384,48 +391,32 @@ def _returns(op: Any) -> int:
     return -1 if len(rets) == 1 and isinstance(rets[0].type, torch.ListType) else len(rets)
 
 
-def _tuple_refs(a: Any) -> list[tuple[int, int | None]]:
-    """Every (variable, tuple index) an encoded structure reads (already checked by ``_refs``)."""
-    t = type(a)
-    if t is list:
-        return [r for x in a for r in _tuple_refs(x)]
-    if t is dict:
-        kind, val = next(iter(a.items()))
-        if kind == "v":
-            return [(val[0], val[1])]
-        return _tuple_refs(val) if kind == "t" else []
-    return []
-
-
 def _ints(xs: Any) -> bool:
     return isinstance(xs, list) and all(type(x) is int and x >= 0 for x in xs)
 
 
-def _refs(a: Any, nconsts: int) -> set[int]:
-    """The variables an encoded argument reads (and a check of every constant index and affine integer)."""
+def _refs(a: Any, nconsts: int, out: list[tuple[int, int | None]]) -> None:
+    """Append every (variable, tuple index) an encoded argument reads; check constants and affine integers."""
     t = type(a)
     if t is list:
-        out: set[int] = set()
         for x in a:
-            out |= _refs(x, nconsts)
-        return out
+            _refs(x, nconsts, out)
+        return
     if t is dict:
         if len(a) != 1:
             raise Refused("a malformed reference")
         kind, val = next(iter(a.items()))
         if kind == "v" and type(val) is list and len(val) == 2 and type(val[0]) is int and \
                 (val[1] is None or type(val[1]) is int):
-            return {val[0]}
-        if kind == "c" and type(val) is int and 0 <= val < nconsts:
-            return set()
-        if kind == "n" and type(val) is list and len(val) == 2 and all(type(x) is int for x in val):
-            return set()
-        if kind == "t" and type(val) is list:
-            return _refs(val, nconsts)
-        raise Refused("a malformed reference")
-    if a is None or t in (int, bool, str) or (t is float and math.isfinite(a)):
-        return set()
-    raise Refused(f"an argument of type {t.__name__}")
+            out.append((val[0], val[1]))
+        elif kind == "t" and type(val) is list:
+            _refs(val, nconsts, out)
+        elif not ((kind == "c" and type(val) is int and 0 <= val < nconsts) or
+                  (kind == "n" and type(val) is list and len(val) == 2 and all(type(x) is int for x in val))):
+            raise Refused("a malformed reference")
+        return
+    if not (a is None or t in (int, bool, str) or (t is float and math.isfinite(a))):
+        raise Refused(f"an argument of type {t.__name__}")
 
 
 def _dec_kw(kw: dict | None, length: int) -> dict | None:
@@ -444,7 +435,7 @@ def _dec(a: Any, length: int) -> Any:
             return Const(val)
         if kind == "t":
             return tuple(_dec(x, length) for x in val)
-        n = val[0] * length + val[1]  # "n": checked by _refs
+        n = val[0] * length + val[1]  # "n": its two integers checked by _refs
         if not -_MAX_INT <= n <= _MAX_INT:
             raise Refused("an integer out of range")
         return n
