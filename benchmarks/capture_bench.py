@@ -1,6 +1,7 @@
 """Capture every op of a sentence (ours: the eager pre-dispatch capture) vs a plain forward vs torchlens.
 
     PYTHONPATH=$PWD python benchmarks/capture_bench.py [--rounds 3] [--warm 9] [--models all-MiniLM-L6-v2 ...]
+    PYTHONPATH=$PWD python benchmarks/capture_bench.py --record-cost   # what the trace-time program adds to a trace
 
 Each round starts one FRESH process per model and tool (rounds interleave them, order reversed every other
 round). A process traces the graph (from the disk cache) and loads the model, then times:
@@ -14,6 +15,9 @@ dependency), "base" = "ours" from another checkout (``--base DIR``: that folder 
 ``git archive`` of main), so a change and what it replaces are timed in the same run. 12 tokens. Medians over
 all rounds; ratios to the plain forward measured in the same processes. "2nd" is the second capture of the
 process (the first of that length to replay the recorded program); "warm" the median of the later ones.
+The trace cache is a fresh folder per run, filled by a discarded first process per model running "ours", so
+the trace-time replay program (run/stored.py) is there as after any trace; the last lines say how many first
+captures replayed it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ the recorder under the graph id it matches: (ATen target, module instance, the g
 execution order, the rule ``run.capture.match`` applies to an exported program. The matching of one model and
 graph is remembered as a plan (the op sequence with its ids), so later sentences only check each op against
 the plan. The ATen calls and tensors are the export's, so values are bit-identical to the program route
-(tests/test_eager_capture.py compares every op).
+(tests/test_eager_capture.py compares every op). A length this process has not run yet first tries the
+program recorded at trace time (run/stored.py: this very pass, run on the meta device), so the eager pass
+runs only when no stored program applies.
 
 When it does not apply (``--ops primitive`` graphs, a module traced by the user, any op left unmatched), the
 caller uses the exported program instead (``run.capture``). The flags and the pre-dispatch mode are process
