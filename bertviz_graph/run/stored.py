@@ -199,8 +199,8 @@ def _same(a: Any, b: Any) -> bool:
 class Bound:
     """A stored program bound to one model and graph; ``program(length)`` instantiates it (kept per length)."""
 
-    def __init__(self, doc: dict, model: Any, graph: OpGraph):
-        self.consts = _bind_consts(doc, model)
+    def __init__(self, doc: dict, model: Any, graph: OpGraph, consts: list[Any] | None = None):
+        self.consts = bind_consts(doc, model) if consts is None else consts
         self.doc = _checked(doc, self.consts, graph)
         self.programs: OrderedDict[int, Program] = OrderedDict()
         self.lock = threading.Lock()
@@ -267,7 +267,8 @@ def bound_for(graph: OpGraph, model: Any) -> Bound | None:
     return bound
 
 
-def _bind_consts(doc: Any, model: Any) -> list[Any]:
+def bind_consts(doc: Any, model: Any) -> list[Any]:
+    """The file's constant table as objects: ops, this model's parameters by name (shape, dtype checked), dtypes."""
     import torch
 
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("revision") != REVISION:
