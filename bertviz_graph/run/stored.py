@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import threading
 import weakref
@@ -61,6 +62,8 @@ def write_for(graph: OpGraph) -> Path | None:
     path = path_for(graph)
     if path is None or path.is_file() or not eager.applies(graph):
         return None
+    if not os.access(path.parent, os.W_OK):  # a read-only cache: spare the recording it could not keep
+        return None
     try:
         doc = record(graph)
     except Exception:  # noqa: BLE001 - a model the meta pass cannot run keeps the eager route; never fail a trace
@@ -68,7 +71,6 @@ def write_for(graph: OpGraph) -> Path | None:
     if doc is None:
         return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(doc, separators=(",", ":")))
     except OSError:
         return None  # a read-only cache folder must not stop the user
