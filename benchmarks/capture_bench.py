@@ -1,6 +1,7 @@
 """Capture every op of a sentence (ours: the eager pre-dispatch capture) vs a plain forward vs torchlens.
 
     PYTHONPATH=$PWD python benchmarks/capture_bench.py [--rounds 3] [--warm 9] [--models all-MiniLM-L6-v2 ...]
+    PYTHONPATH=$PWD python benchmarks/capture_bench.py --record-cost   # what the trace-time program adds to a trace
 
 Each round starts one FRESH process per model and tool (rounds interleave them, order reversed every other
 round). A process traces the graph (from the disk cache) and loads the model, then times:
@@ -14,6 +15,9 @@ dependency), "base" = "ours" from another checkout (``--base DIR``: that folder 
 ``git archive`` of main), so a change and what it replaces are timed in the same run. 12 tokens. Medians over
 all rounds; ratios to the plain forward measured in the same processes. "2nd" is the second capture of the
 process (the first of that length to replay the recorded program); "warm" the median of the later ones.
+The trace cache is a fresh folder per run, filled by a discarded first process per model running "ours", so
+the trace-time replay program (run/stored.py) is there as after any trace; the last lines say how many first
+captures replayed it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ import subprocess
 import sys
 import time
 
-os.environ.setdefault("BERTVIZ_GRAPH_CACHE", "/tmp/bvg-cache-bench")
+# a fresh trace cache per run: the discarded first child per model traces it with the code under test, which
+# also writes the trace-time replay program (run/stored.py) a capture of a later process replays
+if "--child" not in sys.argv and "BERTVIZ_GRAPH_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["BERTVIZ_GRAPH_CACHE"] = tempfile.mkdtemp(prefix="bvg-capture-bench-")
 MODELS = ("all-MiniLM-L6-v2", "bert-base-uncased", "bert-xl-48")
 TOOLS = ("ours", "plain", "program", "torchlens")
 IDS = [101, 1996, 4937, 2938, 2006, 1996, 13523, 2138, 2009, 2001, 5458, 102]  # 12 tokens
@@ -67,6 +76,12 @@ def child(name: str, tool: str, warm: int, cpu: bool = False) -> dict:
     t0 = clock()
     first = once()
     cold = clock() - t0
+    try:  # which route the first capture took (a --base checkout may predate run/stored.py)
+        from bertviz_graph.run import stored
+
+        replayed = tool == "ours" and stored.bound_for(graph, run.model) is not None
+    except ImportError:
+        replayed = False
     kept = len(first.values) if hasattr(first, "values") and isinstance(first.values, dict) else None
     plain, ours = [], []
     for _ in range(warm):
@@ -79,7 +94,23 @@ def child(name: str, tool: str, warm: int, cpu: bool = False) -> dict:
         ours.append(clock() - t0)
     return {"model": name, "tool": tool, "cold_s": cold, "plain_s": plain, "warm_s": ours[1:] or ours,
             "second_s": ours[0] if ours else float("nan"), "kept": kept,
-            "ops": len(graph.ops()), "load_average": os.getloadavg()[0]}
+            "ops": len(graph.ops()), "load_average": os.getloadavg()[0], "stored": replayed}
+
+
+def record_cost(name: str) -> dict:
+    """What the trace-time program adds to a trace (cache miss): the trace with it, then the recording alone."""
+    import bertviz_graph as bg
+    from bertviz_graph.run import stored
+
+    t0 = time.perf_counter()
+    graph = bg.trace(name)
+    trace = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    doc = stored.record(graph)
+    rec = time.perf_counter() - t0
+    size = stored.path_for(graph).stat().st_size if stored.path_for(graph).is_file() else 0
+    return {"model": name, "trace_s": trace, "record_s": rec, "steps": len(doc["steps"]) if doc else 0,
+            "bytes": size, "load_average": os.getloadavg()[0]}
 
 
 def _child(args: list[str], base: str | None = None) -> dict:
@@ -100,7 +131,18 @@ def main() -> None:
     ap.add_argument("--child", nargs=2)
     ap.add_argument("--cpu", action="store_true", help="one torch thread, CPU time (process_time) instead of wall")
     ap.add_argument("--base", help="a checkout to time as tool 'base' (its ours), side by side")
+    ap.add_argument("--record-cost", action="store_true", help="time the trace-time recording per model")
     a = ap.parse_args()
+    if a.record_cost:
+        if a.child:
+            print(json.dumps(record_cost(a.child[0])))
+            return
+        print(f"{'model':20} {'trace (miss) s':>14} {'recording s':>12} {'share':>6} {'steps':>6} {'file KB':>8} load")
+        for m in a.models:
+            r = _child(["--child", m, "-", "--record-cost"])
+            print(f"{m:20} {r['trace_s']:14.2f} {r['record_s']:12.2f} {r['record_s'] / r['trace_s']:6.0%} "
+                  f"{r['steps']:6d} {r['bytes'] / 1024:8.0f} {r['load_average']:.1f}")
+        return
     if a.child:
         print(json.dumps(child(a.child[0], a.child[1], a.warm, a.cpu)))
         return
@@ -132,6 +174,8 @@ def main() -> None:
             rows.append(row)
             print(f"{m:20} {t:10} {row['plain_ms']:9.2f} {row['cold_ms']:9.1f} {row['cold_ratio']:10.2f} "
                   f"{row['cold_cold_ratio']:15.2f} {row['second_ratio']:9.2f} {row['warm_ms']:9.2f} {row['warm_ratio']:10.2f}")
+    print("first capture replayed the trace-time program:",
+          {f"{m}/{t}": sum(x["stored"] for x in rs) for (m, t), rs in res.items() if t in ("ours", "base")})
     print(json.dumps(rows))
 
 

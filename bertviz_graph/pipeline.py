@@ -45,6 +45,10 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
                              progress=progress)
         if source.origin == "module":
             graph.module = source.model
+        elif cache and graph.meta.get("cache") == "miss":  # torch is imported already: a hit never pays this
+            from bertviz_graph.run.stored import write_for  # lazy: torch's dispatch modules
+
+            write_for(graph)  # the first capture's replay program, beside the trace cache (run/stored.py)
     if graph.hierarchy is None:
         graph.hierarchy = build_hierarchy(graph, fold=fold)
     return graph

@@ -9,9 +9,19 @@ import torch
 from tiny_models import tiny_model  # noqa: E402
 
 import bertviz_graph as bg
-from bertviz_graph.run import eager
+from bertviz_graph.run import eager, stored
 from bertviz_graph.run.capture import capture, export_program
 from bertviz_graph.run.load import load_runnable
+
+
+def _eager(graph, run, toks):
+    """The capture by the eager pass (no trace-time program): what capture() does without a stored file."""
+    from bertviz_graph.run.capture import Activations, _Recorder
+
+    rec = _Recorder(None, None)
+    out, left = eager.eager_capture(graph, run, toks.input_ids, toks.token_type_ids, rec.keep_id)
+    return Activations(tokens=toks, values=rec.values, outputs=out, trained=run.trained, model_name=run.name,
+                       unmatched=left)
 
 
 def _same_ops(graph, a, b) -> None:
@@ -39,10 +49,14 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
         a = capture(g, run, toks)
         assert eager.applies(g) and a.unmatched == []
         _same_ops(g, a, capture(g, run, toks, program=prog))
-        # the same length again: the replay program of this length (not another eager pass)
+        # the first capture replayed the program stored at trace time (run/stored.py), not an eager pass
+        assert len(toks) in stored.bound_for(g, run.model).programs
+        _same_ops(g, capture(g, run, toks), a)
+        # and the eager pass itself (no stored program): the same values, and its own replay program next
+        _same_ops(g, _eager(g, run, toks), a)
         known = next(k for k in eager._PLANS.values() if k.graph() is g)
         assert len(toks) in known.replays
-        _same_ops(g, capture(g, run, toks), a)
+        _same_ops(g, _eager(g, run, toks), a)
     # the type-1 tokens really changed the embedding: a pair differs from the same ids without types
     toks = run.tokenize("The cat sat on the mat.", "It slept.")
     emb = next(n for n, d in g.nodes("op") if d["target"] == "aten.embedding.default"
@@ -52,7 +66,7 @@ def test_minilm_pair_and_another_length_equal_the_exported_program():
     # a small budget: the replay program keeps (and leaves to recompute) exactly what the eager pass did
     toks = run.tokenize("Budgets decide what stays.")
     first, again = capture(g, run, toks, budget_mb=0.2), capture(g, run, toks, budget_mb=0.2)
-    assert len(toks) in next(k for k in eager._PLANS.values() if k.graph() is g).replays
+    assert len(toks) in stored.bound_for(g, run.model).programs
     assert first.on_demand and first.on_demand == again.on_demand and first.float16 == again.float16
     assert first.values.keys() == again.values.keys()
     assert all(torch.equal(first.values[n], again.values[n]) for n in first.values)
@@ -70,8 +84,11 @@ def test_other_families_equal_the_exported_program(family, tmp_path):
     run = load_runnable(g, cached=False)
     toks = run.tokenize(ids=[5, 17, 23, 42, 7, 8, 13, 2])
     a = capture(g, run, toks)
+    assert stored.bound_for(g, run.model) is not None  # recorded at trace time, replayed: every op matched
+    b = _eager(g, run, toks)
     assert any(k.graph() is g for k in eager._PLANS.values())  # the eager route matched every op
     _same_ops(g, a, capture(g, run, toks, program=export_program(g, run, 8, True)))
+    _same_ops(g, b, a)
 
 
 def test_primitive_graphs_use_the_exported_program():

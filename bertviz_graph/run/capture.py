@@ -30,7 +30,7 @@ import numpy as np
 from bertviz_graph.errors import UserError
 from bertviz_graph.gc_pause import gc_paused
 from bertviz_graph.graph import OpGraph
-from bertviz_graph.run import eager
+from bertviz_graph.run import eager, stored
 from bertviz_graph.run.attention import attention_ops
 from bertviz_graph.run.layered import export_layered
 from bertviz_graph.run.load import Runnable, Tokens
@@ -352,7 +352,8 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
             # objects trigger walk the whole heap (the traced graph's ~4x10^5 objects: 270-320 ms for one
             # full collection, more than the capture itself; benchmarks/capture_bench.py)
             with gc_paused():
-                out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id)
+                out, left = eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, rec.keep_id,
+                                                _stored(graph, run))
         except (ImportError, AttributeError):  # a torch without the private pre-dispatch API it uses
             left = ["(eager capture unavailable)"]
         if left:  # an op without its value: the exported program below matches more
@@ -372,7 +373,7 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
 
         def recompute(ids: list[str]) -> dict[str, Any]:
             r = _Recorder(None, None, only=set(ids))
-            eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, r.keep_id)
+            eager.eager_capture(graph, run, tokens.input_ids, tokens.token_type_ids, r.keep_id, _stored(graph, run))
             return _floats(r.values)
 
     acts = Activations(tokens=tokens, values=rec.values, outputs=out, trained=run.trained, model_name=run.name,
@@ -384,6 +385,11 @@ def capture(graph: OpGraph, run: Runnable, tokens: Tokens, budget_mb: float | No
                           f"{len(rec.skipped)} recomputed when shown")
     acts.seconds = time.perf_counter() - t0
     return acts
+
+
+def _stored(graph: OpGraph, run: Runnable) -> Any:
+    """The trace-time replay program of ``graph`` for a length (run/stored.py), bound to this model."""
+    return lambda length: stored.program_for(graph, run.model, length)
 
 
 def _floats(values: dict[str, Any]) -> dict[str, Any]:

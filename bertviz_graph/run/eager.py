@@ -8,7 +8,9 @@ the recorder under the graph id it matches: (ATen target, module instance, the g
 execution order, the rule ``run.capture.match`` applies to an exported program. The matching of one model and
 graph is remembered as a plan (the op sequence with its ids), so later sentences only check each op against
 the plan. The ATen calls and tensors are the export's, so values are bit-identical to the program route
-(tests/test_eager_capture.py compares every op).
+(tests/test_eager_capture.py compares every op). A length this process has not run yet first tries the
+program recorded at trace time (run/stored.py: this very pass, run on the meta device), so the eager pass
+runs only when no stored program applies.
 
 When it does not apply (``--ops primitive`` graphs, a module traced by the user, any op left unmatched), the
 caller uses the exported program instead (``run.capture``). The flags and the pre-dispatch mode are process
@@ -94,9 +96,12 @@ def _state_ids(graph: OpGraph, model: Any) -> dict[int, tuple[str, Any]]:
 
 
 def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: list[int] | None,
-                  keep: Any) -> tuple[Any, list[str]]:
+                  keep: Any, stored: Any = None) -> tuple[Any, list[str]]:
     """Run the model on ``input_ids``, calling ``keep(graph_id, value)`` for every op; returns the model's
-    output (as a tuple) and the graph ops left unmatched (empty when every op found its value)."""
+    output (as a tuple) and the graph ops left unmatched (empty when every op found its value).
+
+    ``stored(length)``: a replay program recorded at trace time (run/stored.py) or None; used for a length
+    this process has not run yet, so a first capture is a replay too."""
 
     key = (id(run.model), id(graph))
     with _PLAN_LOCK:
@@ -104,6 +109,8 @@ def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: l
         if known is not None and (known.model() is not run.model or known.graph() is not graph):
             known = None
         gm = known.replays.get(len(input_ids)) if known is not None else None
+    if gm is None and stored is not None:
+        gm = stored(len(input_ids))
 
     def keep_out(gid: str, value: Any) -> None:
         _keep_out(keep, gid, value)
@@ -231,6 +238,13 @@ def _pass_matching(graph: OpGraph, run: Any, names: dict[int, str], input_ids: l
     return out, matcher.unmatched(), seq
 
 
+def record_pass(graph: OpGraph, run: Any, names: dict[int, str], input_ids: list[int],
+                built: list[Any]) -> tuple[Any, list[str], list]:
+    """A matching pass that keeps nothing, for its replay program (``built``): run/stored.py records the
+    meta-device model with it at trace time."""
+    return _pass_matching(graph, run, names, input_ids, None, lambda _gid, _v: None, built)
+
+
 def _inputs(graph: OpGraph) -> list[str]:
     """The graph's input nodes ("input:input_ids", ...) in the order they were traced."""
     g = graph.g
@@ -294,7 +308,10 @@ def _run(run: Any, names: dict[int, str], inputs: list[str], input_ids: list[int
     model = run.model
     # every input of the traced graph gets the ids (T5: input_ids and decoder_input_ids), as the program route
     names_in = [n[len("input:"):] for n in inputs]
-    kwargs = {name: torch.tensor([input_ids], dtype=torch.long) for name in names_in}
+    # on the model's device: the CPU, or meta when run/stored.py records the program at trace time
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else None
+    kwargs = {name: torch.tensor([input_ids], dtype=torch.long, device=device) for name in names_in}
     for gid, x in zip(inputs, kwargs.values()):
         on_input(gid, x)
     buf, typed = _token_buffer(model, token_types)

@@ -33,7 +33,7 @@ class Unreplayable(Exception):
     """The pass did something a replay would not repeat exactly."""
 
 
-class _Var:
+class Var:
     """A tensor argument made by an earlier step (its variable number; ``k``: the k-th of a tuple output)."""
 
     __slots__ = ("n", "k")
@@ -42,7 +42,7 @@ class _Var:
         self.n, self.k = n, k
 
 
-class _Const:
+class Const:
     """An entry of the constant table K (functions, parameters, buffers, dtypes, odd floats)."""
 
     __slots__ = ("ix",)
@@ -55,7 +55,7 @@ class ReplayBuilder:
     """Accumulates one pass's ops as steps (see the module docstring)."""
 
     def __init__(self, inputs: dict[str, Any], token_buffers: tuple[Any, ...], state: list[Any]):
-        self.refs: dict[int, tuple[_Var | _Const, Any]] = {}  # id(tensor) -> (reference, weakref)
+        self.refs: dict[int, tuple[Var | Const, Any]] = {}  # id(tensor) -> (reference, weakref)
         self.consts: list[Any] = []
         self._const_ix: dict[int, int] = {}
         # steps: (variable, K index of the op or -1, args, kwargs, graph id, variables read)
@@ -66,12 +66,12 @@ class ReplayBuilder:
         for gid, x in inputs.items():  # graph input id -> the tensor fed; kept like the eager pass keeps it
             v = self._new_var()
             self.params.append(v)
-            self._ref(x, _Var(v, None))
+            self._ref(x, Var(v, None))
             self.steps.append((v, -1, None, None, gid, {v}))
         tt = self._new_var()
         self.params.append(tt)
         for b in token_buffers:
-            self._ref(b, _Var(tt, None))
+            self._ref(b, Var(tt, None))
         self.state = {id(t): t for t in state}
         self.ok = True
 
@@ -79,15 +79,15 @@ class ReplayBuilder:
         self._nvar += 1
         return self._nvar - 1
 
-    def _ref(self, t: Any, ref: _Var | _Const) -> None:
+    def _ref(self, t: Any, ref: Var | Const) -> None:
         self.refs[id(t)] = (ref, weakref.ref(t))
 
-    def _const(self, obj: Any) -> _Const:
+    def _const(self, obj: Any) -> Const:
         ix = self._const_ix.get(id(obj))
         if ix is None or self.consts[ix] is not obj:
             ix = self._const_ix[id(obj)] = len(self.consts)
             self.consts.append(obj)
-        return _Const(ix)
+        return Const(ix)
 
     def _arg(self, a: Any, tensor: type) -> Any:
         """``a`` with tensors replaced by references (literals stay as they are)."""
@@ -97,7 +97,7 @@ class ReplayBuilder:
         if isinstance(a, tensor):
             hit = self.refs.get(id(a))
             if hit is not None and hit[1]() is a:
-                if type(hit[0]) is _Var:
+                if type(hit[0]) is Var:
                     self._uses.add(hit[0].n)
                 return hit[0]
             if self.state.get(id(a)) is a:
@@ -132,10 +132,10 @@ class ReplayBuilder:
             return
         v = self._new_var()
         if isinstance(out, tensor):
-            self._ref(out, _Var(v, None))
+            self._ref(out, Var(v, None))
         elif isinstance(out, (tuple, list)) and all(isinstance(t, tensor) for t in out):
             for k, t in enumerate(out):
-                self._ref(t, _Var(v, k))
+                self._ref(t, Var(v, k))
         else:
             self.ok = False
             return
@@ -161,6 +161,8 @@ class Program:
     """A recorded pass, run step by step by one tight loop (see the module docstring)."""
 
     def __init__(self, steps: list, params: list[int], ret: Any, returned: set[int], consts: list[Any]):
+        # the steps as recorded (Var/Const references): run/stored.py writes them down at trace time
+        self.raw = (steps, params, ret, returned, consts)
         # prepared now (~0.6 ms for MiniLM's 210 ops), not at the first replay: that one stays <= 1.2x a forward
         self._ready = self._prepare(steps, params, ret, returned, consts)
 
@@ -185,8 +187,8 @@ class Program:
             if fk < 0:
                 prepared.append((None, None, (), False, None, gid, v, free))
                 continue
-            slots = tuple((p, a.n, a.k) for p, a in enumerate(args) if type(a) is _Var)
-            consts_at = [(p, consts[a.ix]) for p, a in enumerate(args) if type(a) is _Const]
+            slots = tuple((p, a.n, a.k) for p, a in enumerate(args) if type(a) is Var)
+            consts_at = [(p, consts[a.ix]) for p, a in enumerate(args) if type(a) is Const]
             nested = any(type(a) in (list, tuple) and _has_ref(a) for a in args) or \
                 any(_has_ref(x) for x in (kwargs or {}).values())
             flat = list(args)
@@ -225,14 +227,14 @@ class Program:
 
 def _has_ref(a: Any) -> bool:
     t = type(a)
-    if t is _Var:
+    if t is Var:
         return True
     return (t is list or t is tuple) and any(_has_ref(x) for x in a)
 
 
 def _resolve_consts(a: Any, consts: list[Any]) -> Any:
     t = type(a)
-    if t is _Const:
+    if t is Const:
         return consts[a.ix]
     if t is list or t is tuple:
         return t([_resolve_consts(x, consts) for x in a])
@@ -241,7 +243,7 @@ def _resolve_consts(a: Any, consts: list[Any]) -> Any:
 
 def _resolve(a: Any, reg: list[Any]) -> Any:
     t = type(a)
-    if t is _Var:
+    if t is Var:
         return reg[a.n] if a.k is None else reg[a.n][a.k]
     if t is list or t is tuple:
         return t([_resolve(x, reg) for x in a])
