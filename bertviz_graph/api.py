@@ -133,6 +133,7 @@ def trace(
     cache: bool = True,
     fold: bool = True,
     progress: Any = None,
+    replay_program: bool = True,
 ) -> Graph:
     """Trace a model into its op graph and build the hierarchy over it.
 
@@ -145,7 +146,7 @@ def trace(
     """
 
     graph = graph_of(model, example_inputs, head=head, attention=attention, ops=ops, seq_len=seq_len,
-                     cache=cache, fold=fold, progress=progress)
+                     cache=cache, fold=fold, progress=progress, replay_program=replay_program)
     return Graph.of(graph)
 
 

@@ -145,7 +145,8 @@ def _trace(args: argparse.Namespace, shows_weights: bool = False):
         status.start()
     try:
         graph = bg.trace(args.model, head=args.head, attention=args.attention, ops=args.ops,
-                         seq_len=args.seq_len, cache=not args.no_cache, progress=say)
+                         seq_len=args.seq_len, cache=not args.no_cache, progress=say,
+                         replay_program=False)  # info/trace/export run no sentence here (the app records it)
     finally:
         if status is not None:
             status.stop()

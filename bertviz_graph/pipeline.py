@@ -19,8 +19,10 @@ from bertviz_graph.tracer import cache_dir, trace_source
 
 def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto", attention: str = "eager",
              ops: str = "aten", seq_len: int = 16, cache: bool = True, fold: bool = True,
-             progress: Any = None) -> OpGraph:
-    """The traced (or loaded, or imported) graph of ``model`` with ``.hierarchy`` built; see ``trace``."""
+             progress: Any = None, replay_program: bool = True) -> OpGraph:
+    """The traced (or loaded, or imported) graph of ``model`` with ``.hierarchy`` built; see ``trace``.
+    ``replay_program``: on a trace-cache miss also record the first sentence's replay program (run/stored.py,
+    seconds on big models); a command that runs no sentence in its process (info, export) skips it."""
 
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
         raise UserError(f"seq_len {seq_len!r} is not a positive number of token positions",
@@ -45,7 +47,7 @@ def graph_of(model: Any = None, example_inputs: Any = None, *, head: str = "auto
                              progress=progress)
         if source.origin == "module":
             graph.module = source.model
-        elif cache and graph.meta.get("cache") == "miss":  # torch is imported already: a hit never pays this
+        elif cache and replay_program and graph.meta.get("cache") == "miss":  # torch is imported already: a hit never pays this
             from bertviz_graph.run.stored import write_for  # lazy: torch's dispatch modules
 
             write_for(graph)  # the first capture's replay program, beside the trace cache (run/stored.py)
