@@ -218,6 +218,11 @@ def report(model: str, label: str, rows: list[tuple[str, dict]]) -> None:
             f"{p} {statistics.median(r[p] for r in got):.0f} ({pct([r[p] for r in got], 0.95):.0f})" for p in parts)
             + f"; picture answer {statistics.median(r['bytes'] for r in got) / 1024:.0f} kB median"
             + f" ({statistics.median(r['wire'] for r in got) / 1024:.0f} kB on the wire)")
+    slow = sorted(got, key=lambda r: -r["total"])[:3]
+    print("    slowest: " + "; ".join(
+        f"{next(k for k, rr in rows if rr is r)} {r['total']:.0f} = dispatch {r['dispatch']:.0f} + server "
+        f"{r['server']:.0f} + transfer {r['transfer']:.0f} + to DOM {r['todom']:.0f} + paint {r['paint']:.0f}"
+        f" ({r['bytes'] / 1024:.0f} kB)" for r in slow))
     kinds = dict.fromkeys(k for k, _ in rows)
     print("    per kind, median total / server / browser ms: " + "; ".join(
         f"{k} {statistics.median(r['total'] for kk, r in rows if kk == k):.0f}"
