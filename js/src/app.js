@@ -106,12 +106,18 @@ function arrived(n, pic, f) {
   const c = canvas();
   if (!c || n < sent.drawn) return false;
   sent.drawn = n;
-  present(c, pic, f || {}, !!f);
+  const size = `${c.host.clientWidth}x${c.host.clientHeight}`; // read before the picture changes: no layout
+  c.pz.hold(); // the moves after the new picture read this size too (see PanZoom.hold)
+  try {
+    present(c, pic, f || {}, !!f);
+  } finally {
+    c.pz.release();
+  }
   early.seq += 1;
   early.drawn.set(pic.svg, early.seq);
   if (early.drawn.size > 4) early.drawn.delete(early.drawn.keys().next().value);
   if (f) early.focus = f.nonce;
-  early.size = `${c.host.clientWidth}x${c.host.clientHeight}`;
+  early.size = size;
   return true;
 }
 
