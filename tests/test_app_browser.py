@@ -134,10 +134,19 @@ def test_walk_from_model_to_self_attention_and_search(page, console_errors, serv
         return [ok(c.box(a)), ok(c.box(p)), c.pz.k]; }""", [ATTN, SERIES])
     assert inside[0] and inside[1], inside
     early = page.evaluate("window.bvgGraph.early.seq")
+    # when the picture is drawn, and in the frame that paints it, Dash has not yet applied the answer's other
+    # outputs (the breadcrumb): the picture is painted first (js/src/app.js graphFetch)
+    page.evaluate("""() => { const host = window.bvgGraph.canvas.host; window._bvOrder = [];
+        const crumb = () => document.getElementById('bv-breadcrumb').innerText.includes('Self-attention');
+        const mo = new MutationObserver(() => { mo.disconnect(); window._bvOrder.push(['drawn', crumb()]);
+          requestAnimationFrame(() => window._bvOrder.push(['frame', crumb()])); });
+        mo.observe(host, {attributes: true, attributeFilter: ['data-drawn']}); }""")
     click_node(page, SELF)  # open self-attention: QKᵀ, softmax, ·V as ops
     wait_open(page, SELF)
+    page.wait_for_function("document.getElementById('bv-breadcrumb').innerText.includes('Self-attention')")
+    assert page.evaluate("window._bvOrder") == [["drawn", False], ["frame", False]]
     assert has(page, "softmax") and has(page, "matmul")
-    # drawn the moment the click's answer arrived (Dash's request_post hook, js/src/app.js), once, and it is
+    # drawn the moment the click's answer arrived (js/src/app.js graphFetch), once, and it is
     # the server's full picture of this view: the same SVG DOM as a fresh canvas drawing that picture
     C = app.bv_context
     v = C.view(C.default_state)

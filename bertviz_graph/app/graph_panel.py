@@ -59,11 +59,6 @@ OUTPUTS = {
 }
 
 
-# Dash renderer hook: each callback's response, as it arrives (js/src/app.js draws a picture in it at once)
-DRAW_ON_ARRIVAL = "(p, r) => window.bvgGraph && window.bvgGraph.answered && window.bvgGraph.answered(p, r)"
-# ... and each request numbered as it is sent, so an older answer arriving after a newer one is not drawn over it
-NUMBER_REQUEST = "(p) => window.bvgGraph && window.bvgGraph.asked && window.bvgGraph.asked(p)"
-
 RUN_STORE = "bv-run"  # run_panel.RUN: the tab's run input {"text", "pair", "ids", "nonce"}
 TRAIN_STORE = "bv-train-done"  # training_panel.T_DONE: the inputs of the tab's step, once it is taken
 
@@ -369,12 +364,9 @@ def register(app, C: AppContext) -> None:
 
     # the picture, the viewport and the breadcrumb: in the browser (js/src/app.js -> assets/bvg-graph.js);
     # a click selects at once there too (set_props); the panels reading SELECTED run once the picture is
-    # answered (the controller may write SELECTED, so Dash waits for it): the graph comes first
-    # and a click's picture is drawn the moment its answer arrives, through Dash's renderer hook request_post
-    # (js/src/app.js ``answered``), not after Dash has applied the answer's other outputs
-    if app.renderer == "var renderer = new DashRenderer();":
-        app.renderer = (f"var renderer = new DashRenderer({{request_pre: {NUMBER_REQUEST}, "
-                        f"request_post: {DRAW_ON_ARRIVAL}}});")
+    # answered (the controller may write SELECTED, so Dash waits for it): the graph comes first, and a
+    # click's picture is drawn and painted the moment its answer arrives, before Dash applies the answer's
+    # other outputs (js/src/app.js ``graphFetch``)
     app.clientside_callback(ClientsideFunction("bvg", "draw"), Output(ids.DUMMY_FOCUS, "data"),
                             Input(ids.GRAPH_PICTURE, "data"), Input(ids.FOCUS, "data"))
     app.clientside_callback(ClientsideFunction("bvg", "fit"), Output(ids.DUMMY_FIT, "data"),

@@ -6,10 +6,13 @@
 // Browser -> server: a click is written into the store `bv-graph-event` ({type, id, toggle, part, nonce})
 // with dash_clientside.set_props, and the selection into `bv-selected` at once (panels load meanwhile).
 // No polling, no access to any component's internals.
-// A click's answer is drawn as soon as it arrives: Dash's renderer calls `answered` (its documented
-// request_post hook, installed by graph_panel.register) with each callback's response, before it applies
-// the other outputs (legend, breadcrumb, slider) and schedules the panels, which took 100-300 ms of the tap
-// on bert-base (benchmarks/tap_bench.py); the clientside draw that follows finds the picture already drawn.
+// A click's picture is painted before Dash applies the rest of its answer: Dash's renderer applies an
+// answer's outputs (legend, breadcrumb, slider) and schedules the callbacks they trigger in the same task as
+// the response's arrival, and the frame with the new picture waited 40-120 ms for that React work
+// (benchmarks/tap_bench.py, a CPU profile per tap). Dash's renderer hooks (request_pre/request_post) are
+// synchronous and cannot let a frame be painted first, so the page's fetch is wrapped for the two graph
+// callbacks only (`graphFetch`): the answer's picture is drawn, the frame painted, then Dash reads the same
+// response. The clientside draw that follows finds the picture already drawn.
 
 import { paintFirst } from "./first_paint.js";
 import { GraphCanvas } from "./graph.js";
@@ -19,6 +22,7 @@ const EVENT_ID = "bv-graph-event";
 const PICTURE_ID = "bv-graph-picture";
 const FOCUS_ID = "bv-focus";
 const SELECTED_ID = "bv-selected";
+const REQUEST_ID = "bv-view-request"; // ids.VIEW_REQUEST: the panels' view changes
 const TABS_ID = "bv-tabs";
 const RUN_TAB = "run";
 
@@ -93,37 +97,67 @@ function present(c, picture, f, moved) {
   }
 }
 
-// Dash's request_pre hook numbers each request as it is sent; an answer to an older request than the newest
-// picture drawn on arrival is not drawn (the ×N slider's key presses send several; answers can cross)
-const sent = { n: 0, of: new WeakMap(), drawn: 0 };
-function asked(payload) {
-  if (payload && typeof payload === "object") sent.of.set(payload, ++sent.n);
-}
-state.asked = asked;
+// Requests are numbered as they are sent; an answer to an older request than the newest picture drawn on
+// arrival is not drawn (the ×N slider's key presses send several; answers can cross; Dash drops it too)
+const sent = { n: 0, drawn: 0 };
 
-/** Dash's request_post hook: a response carrying the picture is drawn now (see the top of this file). */
-function answered(payload, response) {
-  if (payload && String(payload.output).includes(`${PICTURE_ID}.data`)) {
-    requestAnimationFrame(() => setTimeout(flushSelect, 0)); // after the frame that paints the answer
-  }
-  const pic = response && response[PICTURE_ID] && response[PICTURE_ID].data;
-  if (!pic || typeof pic.svg !== "string") return;
+/** Draw an arrived answer's picture (request number ``n``); true when it was drawn. */
+function arrived(n, pic, f) {
   const c = canvas();
-  if (!c) return;
-  const n = payload && typeof payload === "object" ? sent.of.get(payload) : undefined;
-  if (n !== undefined) {
-    if (n < sent.drawn) return; // a newer request's picture is already drawn: Dash drops this answer too
-    sent.drawn = n;
+  if (!c || n < sent.drawn) return false;
+  sent.drawn = n;
+  const size = `${c.host.clientWidth}x${c.host.clientHeight}`; // read before the picture changes: no layout
+  c.pz.hold(); // the moves after the new picture read this size too (see PanZoom.hold)
+  try {
+    present(c, pic, f || {}, !!f);
+  } finally {
+    c.pz.release();
   }
-  const f = (response[FOCUS_ID] && response[FOCUS_ID].data) || null;
-  present(c, pic, f || {}, !!f);
   early.seq += 1;
   early.drawn.set(pic.svg, early.seq);
   if (early.drawn.size > 4) early.drawn.delete(early.drawn.keys().next().value);
   if (f) early.focus = f.nonce;
-  early.size = `${c.host.clientWidth}x${c.host.clientHeight}`;
+  early.size = size;
+  return true;
 }
-state.answered = answered;
+
+/** The picture (and viewport move) in a callback answer: its outputs, or set_props' side update. */
+function pictureIn(data) {
+  for (const part of [data && data.response, data && data.sideUpdate]) {
+    const pic = part && part[PICTURE_ID] && part[PICTURE_ID].data;
+    if (pic && typeof pic.svg === "string") return { pic, focus: (part[FOCUS_ID] && part[FOCUS_ID].data) || null };
+  }
+  return null;
+}
+
+// resolves once the frame after now has been painted (a task queued from its animation frame runs after it)
+const painted = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+
+const pageFetch = window.fetch;
+/** window.fetch for the page: the graph callbacks' answers are drawn and painted before Dash reads them. */
+function graphFetch(input, init) {
+  const body = init && typeof init.body === "string" ? init.body : "";
+  const url = typeof input === "string" ? input : String((input && input.url) || "");
+  const pending = pageFetch.call(window, input, init);
+  // the click callback writes the picture; the panels' callback (VIEW_REQUEST) may write it with set_props
+  const click = body.includes(`${PICTURE_ID}.data`);
+  if (!url.includes("_dash-update-component") || !(click || body.includes(`"${REQUEST_ID}"`))) return pending;
+  const n = ++sent.n;
+  return pending.then(async (res) => {
+    if (res.status !== 200) return res;
+    const text = await res.text();
+    let got = null;
+    try {
+      got = pictureIn(JSON.parse(text));
+    } catch (_e) {
+      got = null; // Dash reports what it cannot read
+    }
+    if (got && arrived(n, got.pic, got.focus)) await painted();
+    if (click) painted().then(flushSelect); // a tap's selection after the frame that paints its answer
+    return new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
+  });
+}
+if (typeof pageFetch === "function") window.fetch = graphFetch;
 state.early = early; // read by tests: pictures drawn on arrival
 
 function draw(picture, focus) {

@@ -131,6 +131,16 @@ export class GraphCanvas {
   // --- picture --------------------------------------------------------------------------------------
   setSvg(text) {
     if (text === this.svgText) return;
+    const held = !this.pz.held; // the viewport's size read once, before the picture changes (PanZoom.hold)
+    if (held) this.pz.hold();
+    try {
+      this.drawSvg(text);
+    } finally {
+      if (held) this.pz.release();
+    }
+  }
+
+  drawSvg(text) {
     this.svgText = text;
     if (this.tip) this.tip.classList.remove("bvg-show"); // it described the old picture
     for (const old of this.host.querySelectorAll(":scope > svg")) old.remove();
@@ -312,7 +322,7 @@ export class GraphCanvas {
 
   placeView() {
     if (!this.svg) return;
-    if (this.host.clientWidth < 2 || this.host.clientHeight < 2) {
+    if (this.pz.width < 2 || this.pz.height < 2) {
       this.needsInitial = true; // not on screen yet: place it when it gets a size
       return;
     }

@@ -24,14 +24,26 @@ export class PanZoom {
     this.paintedK = null;
     this.sharpenTimer = null;
     this.onSettle = () => {}; // after a zoom has stopped changing (the canvas resizes its far titles then)
+    this.held = null; // [width, height] read once while a picture is drawn (hold)
   }
 
   get width() {
-    return Math.max(1, this.host.clientWidth);
+    return this.held ? this.held[0] : Math.max(1, this.host.clientWidth);
   }
 
   get height() {
-    return Math.max(1, this.host.clientHeight);
+    return this.held ? this.held[1] : Math.max(1, this.host.clientHeight);
+  }
+
+  /** Read the viewport's size once for the reads of a new picture's drawing (until release()): reading it
+   * after each change to the picture forced the browser to lay the whole SVG out again each time, and only
+   * the picture inside changes meanwhile (absolutely placed: the viewport's size does not depend on it). */
+  hold() {
+    if (!this.held) this.held = [Math.max(1, this.host.clientWidth), Math.max(1, this.host.clientHeight)];
+  }
+
+  release() {
+    this.held = null;
   }
 
   attach(svg, cw, ch) {
