@@ -250,7 +250,9 @@ def _serve(args: argparse.Namespace) -> None:
 
         args.model = default_serve_model()
     if args.workers is None:  # one process: the port listens first, the app is built behind it (app/startup.py)
-        from bertviz_graph.app.startup import serve_one  # lazy: start-up (bertviz_graph.cli loads this module)
+        from bertviz_graph.app.startup import (  # lazy: start-up (bertviz_graph.cli loads this module)
+            serve_one,  # lazy: start-up (bertviz_graph.cli loads this module)
+        )
 
         serve_one(args, lambda: _trace(args, shows_weights=True), loopback)
         return

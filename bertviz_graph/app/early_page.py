@@ -24,6 +24,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from bertviz_graph.io import write_atomic
+from bertviz_graph.version import __version__
+
 REVISION = 1  # bump when the record's format or what it means changes
 ASSETS = Path(__file__).with_name("assets")
 # what the index page loads that the copy may answer (exact URLs recorded from the app, query included)
@@ -40,7 +43,6 @@ def _dist(name: str) -> str:
 
 def page_key(config: Any, head: str, options: dict[str, Any]) -> str:
     """The key of the page of a model (its resolved config and head) served with ``options``."""
-    from bertviz_graph.version import __version__  # lazy: start-up (kept out of this module's import)
 
     assets = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in ASSETS.iterdir() if p.is_file())
     blob = json.dumps([REVISION, config, head, options, __version__, _dist("dash"), _dist("torch"),
@@ -111,7 +113,6 @@ def load_page(cache: Path, key: str) -> Page | None:
 def record_page(server: Any, cache: Path, key: str, trace_file: Path, current: Page | None) -> bool:
     """Record the index page of ``server`` (the app's Flask server) and the files it names, unless
     ``current`` already holds the same index. True when something was written."""
-    from bertviz_graph.io import write_atomic  # lazy: start-up (only after the app answers)
 
     client = server.test_client()
     resp = client.get("/")

@@ -22,9 +22,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from bertviz_graph.app import make_app
 from bertviz_graph.app.early_page import Page, cache_root, load_page, page_key, record_page
 from bertviz_graph.app.serve_options import secure, serve_options
+from bertviz_graph.app.trace_ahead import start_child, wait_child, warm_imports
 from bertviz_graph.errors import UserError
+from bertviz_graph.sources.resolve import resolve
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,6 @@ def listen(host: str, port: int, gate: Gate) -> Any:
 
 def _source(args: argparse.Namespace) -> Any:
     """The resolved model (config, head) when it is one the trace cache can hold, else None."""
-    from bertviz_graph.sources.resolve import resolve  # lazy: start-up (after the port is bound)
 
     if str(args.model).lower().endswith((".json", ".onnx")):
         return None
@@ -93,7 +95,6 @@ def _source(args: argparse.Namespace) -> Any:
 def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool) -> None:
     """Serve ``args.model`` on ``args.host:args.port`` until stopped (see the module's docstring).
     ``trace()`` returns the graph as the CLI traces it (notes and warnings printed)."""
-    from bertviz_graph.app.trace_ahead import start_child, wait_child, warm_imports  # lazy: start-up
 
     gate = Gate()
     server = listen(args.host, args.port, gate)
@@ -129,7 +130,6 @@ def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool
 
 
 def _build(graph: Any, opts: dict[str, Any]) -> Any:
-    from bertviz_graph.app import make_app  # lazy: start-up (PIL, cachetools, dash, networkx, numpy)
 
     app = make_app(graph, policy=opts["policy"])
     secure(app.server, opts["token"])
@@ -148,7 +148,7 @@ def _announce(args: argparse.Namespace, graph: Any) -> None:
 
 def _record(app: Any, key: str, source: Any, args: argparse.Namespace, page: Page | None) -> None:
     """Record the app's index page for the next start (when it differs from the recorded one)."""
-    from bertviz_graph.tracer import cache_key  # lazy: start-up (imported by the trace already)
+    from bertviz_graph.tracer import cache_key  # lazy: start-up (networkx)
 
     trace_key = cache_key(source, args.attention, args.ops, args.seq_len)
     trace_file = cache_root() / f"{trace_key}.json"
