@@ -32,6 +32,14 @@ ASSETS = Path(__file__).with_name("assets")
 # what the index page loads that the copy may answer (exact URLs recorded from the app, query included)
 STATIC = ("/_dash-component-suites/", "/assets/", "/_favicon.ico")
 _URL = re.compile(r'(?:src|href)="(/[^"]+)"')
+# Dash signs a fresh ``end_id`` into every index page; it binds background callbacks (which this app has none
+# of) to one page load, and the renderer sends it only when set. A recorded page must not hand one page load's
+# token to the next, so the record holds none (null: the renderer then sends no endId).
+_END_ID = re.compile(r'"end_id":\s*"[^"]*"')
+
+
+def without_end_id(index: str) -> str:
+    return _END_ID.sub('"end_id":null', index)
 
 
 def _dist(name: str) -> str:
@@ -118,7 +126,7 @@ def record_page(server: Any, cache: Path, key: str, trace_file: Path, current: P
     resp = client.get("/")
     if resp.status_code != 200:
         return False
-    index = resp.get_data(as_text=True)
+    index = without_end_id(resp.get_data(as_text=True))
     if current is not None and current.index == index:
         return False
     folder = _folder(cache)

@@ -118,11 +118,11 @@ def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool
         app = _build(graph, opts)
         args.token = opts["token"]
         gate.open(app.server)
-        _announce(args, graph)
-        gc.freeze()  # what start-up made lives as long as the server: out of the collector's way
-        gc.enable()
         if key is not None and args.token is None and loopback:
             _record(app, key, source, args, gate.page)
+        _announce(args, graph)  # after the record: once this line is out, the next start can use it
+        gc.freeze()  # what start-up made lives as long as the server: out of the collector's way
+        gc.enable()
         threading.Event().wait()  # until Ctrl+C (KeyboardInterrupt) or a signal ends the process
     finally:
         server.shutdown()
