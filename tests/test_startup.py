@@ -86,7 +86,7 @@ def test_gate_answers_the_page_at_once_and_everything_else_once_the_app_is_built
     gate = Gate()
     gate.page = load_page(tmp_path, key)
     server = listen("127.0.0.1", 0, gate)
-    base = f"http://127.0.0.1:{server.server_port}"
+    base = f"http://127.0.0.1:{server.port}"
     try:
         # no app yet: the index page and the files it names come from the record
         with urllib.request.urlopen(base + "/", timeout=30) as r:

@@ -68,13 +68,22 @@ class Gate:
 
 def listen(host: str, port: int, gate: Gate) -> Any:
     """A threaded werkzeug server on ``host:port`` serving ``gate`` from a daemon thread."""
+    import socket
+
     from werkzeug.serving import make_server
 
+    # bound here, not by werkzeug: its own bind exits the process on a busy port (SystemExit, its message)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
-        server = make_server(host, port, gate, threaded=True)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
     except OSError as e:
+        sock.close()
         raise UserError(f"cannot serve on {host}:{port}: {e.strerror or e}",
                         "stop the program using that port, or pass --port N") from e
+    server = make_server(host, sock.getsockname()[1], gate, threaded=True, fd=sock.fileno())
+    sock.close()  # the server holds its own duplicate
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     threading.Thread(target=server.serve_forever, name="bvg-serve", daemon=True).start()
     return server
