@@ -167,8 +167,12 @@ def part4(args, cli, base, tmp) -> None:
                 if args.before:
                     order.insert(1, (f"bert-base-uncased, cached trace, {args.before}", "bert-base-uncased",
                                      {**cached, "PYTHONPATH": args.before}))
+                    if not args.no_first_ever:  # an empty trace cache of its own every run
+                        order.append((f"all-MiniLM-L6-v2, first-ever (empty cache), {args.before}",
+                                      "all-MiniLM-L6-v2", {"PYTHONPATH": args.before}))
                 for label, model, env in order if r % 2 == 0 else order[::-1]:
-                    e = env if env is not None else {**base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp)}
+                    e = env if env is not None and "BERTVIZ_GRAPH_CACHE" in env else {
+                        **base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp), **(env or {})}
                     where = args.before if args.before and label.endswith(args.before) else str(ROOT)
                     rows.setdefault(label, []).append(time_serve(browser, model, False, e, cwd=where,
                                                                  cpu=cpus.setdefault(label, []),
