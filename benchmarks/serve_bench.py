@@ -75,7 +75,7 @@ def time_serve(browser, model: str, baseline: bool, env: dict | None = None, cwd
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         wait_port(port, proc)  # the port answers when the server is up: wait for that state
-        page.goto(url, wait_until="commit", timeout=60000)
+        page.goto(url, wait_until="commit", timeout=600000)  # a first-ever start listens before it has traced
         page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=120000,
                                polling="raf")
         took = time.perf_counter() - t0

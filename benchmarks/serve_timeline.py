@@ -39,7 +39,7 @@ def timeline(browser, model: str, env: dict | None = None, cwd: str | None = Non
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         wait_port(port, proc)
         mark("port: accepts connections")
-        page.goto(url, wait_until="commit", timeout=60000)
+        page.goto(url, wait_until="commit", timeout=600000)  # a first-ever start listens before it has traced
         mark("page: first answer on the port (commit)")
         page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=120000,
                                polling="raf")

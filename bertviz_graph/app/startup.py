@@ -4,9 +4,10 @@ Order (2 cores: the server and the browser, or the server and a tracing child, w
 1. bind the port (a busy port is bad input, before any work) and serve a gate (``Gate``) from a thread;
 2. the recorded index page and its scripts (app/early_page.py), when the model's page is on disk: the gate
    answers them now, so the browser paints the first picture and parses Dash's scripts while we build;
-3. a model with no trace cached yet is traced in a child process (``python -m bertviz_graph trace``: it
+3. a model with no page recorded is traced in a child process (``python -m bertviz_graph trace``: it
    imports torch and transformers and writes the trace cache) while this process imports Dash, numpy,
-   networkx and the app (app/trace_ahead.py);
+   networkx and the app (app/trace_ahead.py); if the trace turns out to be cached (the page was not), the
+   child is stopped and the cache read here;
 4. the trace (a cache hit), the app; the gate then hands every request to it, and the page is recorded again
    if it changed.
 Every other request (``/_dash-layout``, callbacks, ``?model=``) waits in the gate until step 4 is done.
@@ -25,7 +26,7 @@ from typing import Any
 from bertviz_graph.app import make_app
 from bertviz_graph.app.early_page import Page, cache_root, load_page, page_key, record_page
 from bertviz_graph.app.serve_options import secure, serve_options
-from bertviz_graph.app.trace_ahead import start_child, wait_child, warm_imports
+from bertviz_graph.app.trace_ahead import start_child, stop_child, wait_child, warm_imports
 from bertviz_graph.errors import UserError
 from bertviz_graph.sources.resolve import resolve
 
@@ -119,9 +120,11 @@ def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool
             warm_imports()  # what the app needs: while a child traces, on the other core
         except BaseException:
             if child is not None:
-                child[0].kill()
+                stop_child(child)
             raise
-        if child is not None:
+        if child is not None and _trace_file(source, args).is_file():  # cached already (no page recorded yet)
+            stop_child(child)
+        elif child is not None:
             wait_child(child, args.model)
         graph = trace()
         app = _build(graph, opts)
@@ -155,12 +158,16 @@ def _announce(args: argparse.Namespace, graph: Any) -> None:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
 
 
-def _record(app: Any, key: str, source: Any, args: argparse.Namespace, page: Page | None) -> None:
-    """Record the app's index page for the next start (when it differs from the recorded one)."""
+def _trace_file(source: Any, args: argparse.Namespace) -> Any:
+    """Where the trace cache holds (or will hold) this model's trace."""
     from bertviz_graph.tracer import cache_key  # lazy: start-up (networkx)
 
-    trace_key = cache_key(source, args.attention, args.ops, args.seq_len)
-    trace_file = cache_root() / f"{trace_key}.json"
+    return cache_root() / f"{cache_key(source, args.attention, args.ops, args.seq_len)}.json"
+
+
+def _record(app: Any, key: str, source: Any, args: argparse.Namespace, page: Page | None) -> None:
+    """Record the app's index page for the next start (when it differs from the recorded one)."""
+    trace_file = _trace_file(source, args)
     try:
         if trace_file.is_file():
             record_page(app.server, cache_root(), key, trace_file, page)

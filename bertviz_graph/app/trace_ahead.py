@@ -41,6 +41,14 @@ def warm_imports() -> None:
         importlib.import_module(name)
 
 
+def stop_child(child: tuple[subprocess.Popen, Path]) -> None:
+    """Stop a child that is not needed (the trace was cached after all)."""
+    proc, folder = child
+    proc.kill()
+    proc.communicate()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def wait_child(child: tuple[subprocess.Popen, Path], model: str) -> None:
     """Wait for the child; its bad input is raised here as a UserError, its crash as a RuntimeError."""
     proc, folder = child
