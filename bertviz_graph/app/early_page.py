@@ -6,7 +6,8 @@ bvg-graph.js: ~1.3 MB). A start with nothing to trace spends ~1 s of CPU importi
 app before it can answer; with this copy the browser has the page (and paints its picture) and fetches and
 parses those scripts meanwhile, and asks the app only for ``/_dash-layout`` and the callbacks.
 
-The copy is content-keyed: the key covers the model's config and head, the trace options, the versions of
+The copy is content-keyed: the key covers the model (its name; a folder's config.json by path, size and time),
+its head as given, the trace options, the versions of
 bertviz_graph, Dash, torch and transformers and the app's asset files; the record also names the trace cache
 file it was drawn from (its size and modification time must still match) and every file by its sha256, checked
 when read. Anything that does not match is ignored (the start then waits for the app, as before), and the app,
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bertviz_graph.io import write_atomic
+from bertviz_graph.sources.packaged import packaged_dir
+from bertviz_graph.sources.presets import ALIASES
 from bertviz_graph.version import __version__
 
 REVISION = 1  # bump when the record's format or what it means changes
@@ -49,11 +52,31 @@ def _dist(name: str) -> str:
         return "-"
 
 
-def page_key(config: Any, head: str, options: dict[str, Any]) -> str:
-    """The key of the page of a model (its resolved config and head) served with ``options``."""
+def model_stamp(model: str) -> list[Any] | None:
+    """What names the model without resolving it (resolving may import transformers to list the heads of a
+    family, seconds that a first-ever start spends in its tracing child instead): the name, and for a folder
+    (a packaged model or a path) its config.json's path, size and modification time. None: no config.json."""
+
+    folder = packaged_dir(ALIASES.get(model, model))
+    path = Path(model).expanduser()
+    if folder is None and path.is_dir():
+        folder = path
+    if folder is None:
+        return [model]  # a preset (its config ships with this version) or a Hub id
+    cfg = Path(folder) / "config.json"
+    try:
+        st = cfg.stat()
+    except OSError:
+        return None
+    return [model, str(cfg.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def page_key(model: Any, head: str, options: dict[str, Any]) -> str:
+    """The key of the page of a model (``model_stamp``, or any JSON value naming it) with its head as given
+    (``auto`` too), served with ``options``."""
 
     assets = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in ASSETS.iterdir() if p.is_file())
-    blob = json.dumps([REVISION, config, head, options, __version__, _dist("dash"), _dist("torch"),
+    blob = json.dumps([REVISION, model, head, options, __version__, _dist("dash"), _dist("torch"),
                        _dist("transformers"), assets], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

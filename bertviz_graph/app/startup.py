@@ -6,8 +6,7 @@ Order (2 cores: the server and the browser, or the server and a tracing child, w
    answers them now, so the browser paints the first picture and parses Dash's scripts while we build;
 3. a model with no page recorded is traced in a child process (``python -m bertviz_graph trace``: it
    imports torch and transformers and writes the trace cache) while this process imports Dash, numpy,
-   networkx and the app (app/trace_ahead.py); if the trace turns out to be cached (the page was not), the
-   child is stopped and the cache read here;
+   networkx and the app (app/trace_ahead.py) (a trace cached with no page recorded: the child only reads it);
 4. the trace (a cache hit), the app; the gate then hands every request to it, and the page is recorded again
    if it changed.
 Every other request (``/_dash-layout``, callbacks, ``?model=``) waits in the gate until step 4 is done.
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bertviz_graph.app import make_app
-from bertviz_graph.app.early_page import Page, cache_root, load_page, page_key, record_page
+from bertviz_graph.app.early_page import Page, cache_root, load_page, model_stamp, page_key, record_page
 from bertviz_graph.app.serve_options import secure, serve_options
 from bertviz_graph.app.trace_ahead import start_child, stop_child, wait_child, warm_imports
 from bertviz_graph.errors import UserError
@@ -110,11 +109,12 @@ def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool
     server = listen(args.host, args.port, gate)
     try:
         options = {"attention": args.attention, "ops": args.ops, "seq_len": args.seq_len, "direction": "TB"}
-        source = None if args.no_cache else _source(args)
-        key = page_key(source.config, source.head, options) if source is not None else None
+        stamp = None if args.no_cache or str(args.model).lower().endswith((".json", ".onnx")) else \
+            model_stamp(str(args.model))
+        key = page_key(stamp, args.head, options) if stamp is not None else None
         if key is not None and loopback and args.token is None:  # a token-protected page is never answered early
             gate.page = load_page(cache_root(), key)
-        child = start_child(args) if source is not None and gate.page is None else None
+        child = start_child(args) if key is not None and gate.page is None else None
         try:
             opts = serve_options(args.host, args.token, args.models, args.allow_any_path, loopback)
             warm_imports()  # what the app needs: while a child traces, on the other core
@@ -122,15 +122,14 @@ def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool
             if child is not None:
                 stop_child(child)
             raise
-        if child is not None and _trace_file(source, args).is_file():  # cached already (no page recorded yet)
-            stop_child(child)
-        elif child is not None:
+        if child is not None:  # (a trace cached already, with no page recorded: the child only reads it)
             wait_child(child, args.model)
         graph = trace()
         app = _build(graph, opts)
         args.token = opts["token"]
         gate.open(app.server)
-        if key is not None and args.token is None and loopback:
+        source = _source(args) if key is not None and args.token is None and loopback else None
+        if source is not None:  # resolving is cheap now: the trace listed the family's heads
             _record(app, key, source, args, gate.page)
         _announce(args, graph)  # after the record: once this line is out, the next start can use it
         gc.freeze()  # what start-up made lives as long as the server: out of the collector's way
