@@ -2,7 +2,7 @@
 
 A first trace of MiniLM is ~4 s of CPU, three quarters of it importing torch and transformers; the app's own
 imports (Dash, numpy, networkx, our modules) are ~1 s more. On two cores they need not wait for each other:
-the child runs ``python -m bertviz_graph trace MODEL -o <temporary file>``, which writes the trace cache
+the child runs ``bertviz-graph trace MODEL -o <temporary file>`` (the collector off), which writes the trace cache
 (a JSON graph: nothing is pickled, and the child reads only what the model names), and this process then
 loads the trace from the cache as any cached start does. The child's bad input ("error: ..." and "fix: ..."
 lines, exit status 2) becomes the same one-line error here.
@@ -24,10 +24,15 @@ from bertviz_graph.errors import UserError
 APP_MODULES = ("dash", "bertviz_graph.api", "bertviz_graph.app.first_paint")
 
 
+_CHILD = "import gc, sys; gc.disable(); from bertviz_graph.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
 def start_child(args: argparse.Namespace) -> tuple[subprocess.Popen, Path]:
     """Start tracing ``args.model`` (with its head, attention, ops, seq-len) in a child process."""
     folder = Path(tempfile.mkdtemp(prefix="bvg-trace-"))
-    cmd = [sys.executable, "-m", "bertviz_graph", "trace", str(args.model), "--head", args.head,
+    # the collector off, as in serve itself: torch's and transformers' imports and the trace only grow the heap
+    # (a pass of the collector over it again and again: ~30 % of the child's CPU)
+    cmd = [sys.executable, "-c", _CHILD, "trace", str(args.model), "--head", args.head,
            "--attention", args.attention, "--ops", args.ops, "--seq-len", str(args.seq_len),
            "-o", str(folder / "graph.json")]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
