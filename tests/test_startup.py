@@ -1,6 +1,6 @@
-"""serve's start-up (app/startup.py, app/early_page.py, app/trace_ahead.py): the recorded page answered before
-the app exists, refused when anything it was drawn from changed, and a child tracer's failure reported as the
-CLI's one-line error."""
+"""serve's start-up (app/startup.py, app/early_page.py): the recorded page answered before the app exists,
+refused when anything it was drawn from changed; bad input after the port is bound still the CLI's one-line
+error."""
 
 from __future__ import annotations
 
@@ -12,13 +12,10 @@ import threading
 import urllib.request
 from pathlib import Path
 
-import pytest
 from flask import Flask
 
 from bertviz_graph.app.early_page import load_page, page_key, record_page, without_end_id
 from bertviz_graph.app.startup import Gate, listen
-from bertviz_graph.app.trace_ahead import wait_child
-from bertviz_graph.errors import UserError
 
 INDEX = '<html><link href="/assets/a.css?m=1"><script src="/_dash-component-suites/dash/x.v1.js"></script></html>'
 
@@ -117,20 +114,6 @@ def test_gate_answers_the_page_at_once_and_everything_else_once_the_app_is_built
         server.server_close()
 
 
-def _child(code: str) -> tuple[subprocess.Popen, Path]:
-    return subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True), Path("/nonexistent")
-
-
-def test_child_tracer_errors_become_ours():
-    with pytest.raises(UserError) as e:
-        wait_child(_child("import sys; print('error: cannot build it\\n  fix: check config.json', "
-                          "file=sys.stderr); sys.exit(2)"), "m")
-    assert (e.value.problem, e.value.fix) == ("cannot build it", "check config.json")
-    with pytest.raises(RuntimeError, match="status 1"):
-        wait_child(_child("raise SystemExit(1)"), "m")
-    wait_child(_child("pass"), "m")  # success: nothing raised
-
-
 def _port() -> int:
     import socket
 
@@ -139,10 +122,10 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_first_ever_traces_in_a_child_and_records_its_page(tmp_path):
-    """The child's bad input (here --seq-len 0, refused before it imports torch): the CLI's one-line error,
-    exit 2. Then bert-tiny twice: the first start traces in the child (the trace cache gets the graph) and
-    records the page; the second start answers it (the same page, no end_id of another page load)."""
+def test_serve_first_ever_records_its_page_and_the_next_start_answers_it(tmp_path):
+    """Bad input after the port is bound (here --seq-len 0): the CLI's one-line error, exit 2. Then bert-tiny
+    twice: the first start traces (the trace cache gets the graph) and records the page; the second start
+    answers it (the same page, no end_id of another page load)."""
     env = {**os.environ, "BERTVIZ_GRAPH_CACHE": str(tmp_path / "cache")}
     out = subprocess.run([sys.executable, "-m", "bertviz_graph", "serve", "bert-tiny", "--seq-len", "0", "--port",
                           str(_port())], env=env, capture_output=True, text=True, timeout=300)
@@ -164,7 +147,7 @@ def test_serve_first_ever_traces_in_a_child_and_records_its_page(tmp_path):
             proc.terminate()
             proc.wait(30)
     traces = [p for p in (tmp_path / "cache").glob("*.json") if not p.name.startswith("heads-")]
-    assert len(traces) == 1  # written by the child at the first start; a cache hit at the second
+    assert len(traces) == 1  # written at the first start; a cache hit at the second
     (record,) = (tmp_path / "cache" / "serve-pages").glob("*.json")
     recorded = json.loads(record.read_text())["index"]
     assert '"end_id":null' in recorded and "bv-first-picture" in recorded and "bv-first-view" in recorded

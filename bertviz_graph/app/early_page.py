@@ -54,8 +54,8 @@ def _dist(name: str) -> str:
 
 def model_stamp(model: str) -> list[Any] | None:
     """What names the model without resolving it (resolving may import transformers to list the heads of a
-    family, seconds that a first-ever start spends in its tracing child instead): the name, and for a folder
-    (a packaged model or a path) its config.json's path, size and modification time. None: no config.json."""
+    family: seconds, before the page could be answered): the name, and for a folder (a packaged model or a
+    path) its config.json's path, size and modification time. None: no config.json."""
 
     folder = packaged_dir(ALIASES.get(model, model))
     path = Path(model).expanduser()

@@ -1,14 +1,14 @@
 """``bertviz-graph serve`` in one process: the port listens first, the app is built behind it.
 
-Order (2 cores: the server and the browser, or the server and a tracing child, work at the same time):
+Order (2 cores: the server and the browser work at the same time):
 1. bind the port (a busy port is bad input, before any work) and serve a gate (``Gate``) from a thread;
 2. the recorded index page and its scripts (app/early_page.py), when the model's page is on disk: the gate
    answers them now, so the browser paints the first picture and parses Dash's scripts while we build;
-3. a model with no page recorded is traced in a child process (``python -m bertviz_graph trace``: it
-   imports torch and transformers and writes the trace cache) while this process imports Dash, numpy,
-   networkx and the app (app/trace_ahead.py) (a trace cached with no page recorded: the child only reads it);
-4. the trace (a cache hit), the app; the gate then hands every request to it, and the page is recorded again
-   if it changed.
+3. the trace (a cache hit, or a first trace), the app; the gate then hands every request to it, and the page
+   is recorded again if it changed.
+A first trace stays in this process: tracing in a child process while this one imported the app was measured
+slower on a loaded 2-core machine (the child repeats Python's start and ~1 s of imports; benchmarks/RESULTS.md,
+2026-12-08).
 Every other request (``/_dash-layout``, callbacks, ``?model=``) waits in the gate until step 4 is done.
 """
 
@@ -25,7 +25,6 @@ from typing import Any
 from bertviz_graph.app import make_app
 from bertviz_graph.app.early_page import Page, cache_root, load_page, model_stamp, page_key, record_page
 from bertviz_graph.app.serve_options import secure, serve_options
-from bertviz_graph.app.trace_ahead import start_child, stop_child, wait_child, warm_imports
 from bertviz_graph.errors import UserError
 from bertviz_graph.sources.resolve import resolve
 
@@ -114,16 +113,7 @@ def serve_one(args: argparse.Namespace, trace: Callable[[], Any], loopback: bool
         key = page_key(stamp, args.head, options) if stamp is not None else None
         if key is not None and loopback and args.token is None:  # a token-protected page is never answered early
             gate.page = load_page(cache_root(), key)
-        child = start_child(args) if key is not None and gate.page is None else None
-        try:
-            opts = serve_options(args.host, args.token, args.models, args.allow_any_path, loopback)
-            warm_imports()  # what the app needs: while a child traces, on the other core
-        except BaseException:
-            if child is not None:
-                stop_child(child)
-            raise
-        if child is not None:  # (a trace cached already, with no page recorded: the child only reads it)
-            wait_child(child, args.model)
+        opts = serve_options(args.host, args.token, args.models, args.allow_any_path, loopback)
         graph = trace()
         app = _build(graph, opts)
         args.token = opts["token"]
