@@ -10,8 +10,9 @@
 3. A Llama-70B-shaped config (80 layers, hidden 8192, 64 heads, 8 KV heads, FFN 28672, vocab 128256) on the
    meta device: traced and drawn folded, whole process, wall time and peak RSS (goals ≤ 30 s, ≤ 1 GB),
    against the same process with the fast path off (torch.export of all 80 layers).
-4. ``serve`` -> the first graph painted in headless Chromium (``serve_bench.time_serve``): bert-base on a
-   cached trace (goal ≤ 1.5 s) and the first-ever start of all-MiniLM-L6-v2 with an empty trace cache (goal
+4. ``serve`` -> the first graph painted in headless Chromium (``serve_bench.time_serve``): the canvas' first
+   draw, and the picture first on screen (the index page's plain SVG, or the canvas if it came first): bert-base
+   on a cached trace, served once before (goal ≤ 1.5 s) and the first-ever start of all-MiniLM-L6-v2 with an empty trace cache (goal
    ≤ 5 s), interleaved with the cached MiniLM start, medians (``--parts 4``); in the same rounds, ``info`` and
    ``export -o x.svg`` of bert-base on the cached trace, whole process (goal ≤ 1 s).
 Wall time from the parent, peak RSS of each child from /usr/bin/time.
@@ -149,10 +150,15 @@ def part4(args, cli, base, tmp) -> None:
         subprocess.run([*cli, "info", m], env=cached, check=True, capture_output=True)
     rows: dict[str, list[float]] = {}
     cpus: dict[str, list[float]] = {}  # the server's CPU seconds until the first paint
+    shown: dict[str, list[float]] = {}  # until the picture is on screen (index page's plain SVG or the canvas)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
                                     args=["--no-sandbox", "--disable-gpu"])
         try:
+            # a model served before: its start-up page is recorded next to the trace (app/early_page.py), as
+            # at every start after the first; not timed
+            for m in ("bert-base-uncased", "all-MiniLM-L6-v2"):
+                time_serve(browser, m, False, cached, cwd=str(ROOT))
             for r in range(args.runs):
                 order = [("bert-base-uncased, cached trace", "bert-base-uncased", cached),
                          ("all-MiniLM-L6-v2, cached trace", "all-MiniLM-L6-v2", cached)]
@@ -161,11 +167,16 @@ def part4(args, cli, base, tmp) -> None:
                 if args.before:
                     order.insert(1, (f"bert-base-uncased, cached trace, {args.before}", "bert-base-uncased",
                                      {**cached, "PYTHONPATH": args.before}))
+                    if not args.no_first_ever:  # an empty trace cache of its own every run
+                        order.append((f"all-MiniLM-L6-v2, first-ever (empty cache), {args.before}",
+                                      "all-MiniLM-L6-v2", {"PYTHONPATH": args.before}))
                 for label, model, env in order if r % 2 == 0 else order[::-1]:
-                    e = env if env is not None else {**base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp)}
+                    e = env if env is not None and "BERTVIZ_GRAPH_CACHE" in env else {
+                        **base, "BERTVIZ_GRAPH_CACHE": tempfile.mkdtemp(dir=tmp), **(env or {})}
                     where = args.before if args.before and label.endswith(args.before) else str(ROOT)
                     rows.setdefault(label, []).append(time_serve(browser, model, False, e, cwd=where,
-                                                                 cpu=cpus.setdefault(label, [])))
+                                                                 cpu=cpus.setdefault(label, []),
+                                                                 shown=shown.setdefault(label, [])))
                     if env is cached and model == "bert-base-uncased":  # whole-process info/export, same rounds
                         for what, extra in (("info", []), ("export", ["-o", str(tmp / "e.svg")])):
                             t = time.perf_counter()
@@ -178,8 +189,10 @@ def part4(args, cli, base, tmp) -> None:
     for label, v in rows.items():
         goal = 5.0 if "first-ever" in label else 1.0 if label.startswith(("info", "export")) else 1.5
         cpu = f"   server CPU {statistics.median(cpus[label]):.2f} s" if cpus.get(label) else ""
-        print(f"   {label:44s} {statistics.median(v):6.2f} s   ratio to the goal ({goal:g} s) "
-              f"{statistics.median(v) / goal:.2f}{cpu}   runs {', '.join(f'{x:.2f}' for x in v)}", flush=True)
+        seen = (f"   picture on screen {statistics.median(shown[label]):.2f} s "
+                f"({', '.join(f'{x:.2f}' for x in shown[label])})" if shown.get(label) else "")
+        print(f"   {label:44s} canvas {statistics.median(v):6.2f} s   ratio to the goal ({goal:g} s) "
+              f"{statistics.median(v) / goal:.2f}{cpu}   runs {', '.join(f'{x:.2f}' for x in v)}{seen}", flush=True)
 
 
 if __name__ == "__main__":

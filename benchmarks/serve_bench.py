@@ -62,24 +62,29 @@ def server_cpu(pid: int) -> float:
 
 
 def time_serve(browser, model: str, baseline: bool, env: dict | None = None, cwd: str | None = None,
-               cpu: list[float] | None = None) -> float:
+               cpu: list[float] | None = None, shown: list[float] | None = None) -> float:
     """Seconds from starting ``serve`` to the canvas' first draw (the server's CPU seconds until then are
-    appended to ``cpu``). ``cwd``: the checkout to run (``-m`` puts the working folder first on sys.path,
-    ahead of PYTHONPATH: another checkout needs both)."""
+    appended to ``cpu``; the seconds until the picture was first on screen, as the index page's plain SVG
+    or the canvas, whichever came first, to ``shown``). ``cwd``: the checkout to run (``-m`` puts the
+    working folder first on sys.path, ahead of PYTHONPATH: another checkout needs both)."""
     port = _port()
     url = f"http://127.0.0.1:{port}/"
-    t0 = time.perf_counter()
+    t0, epoch0 = time.perf_counter(), time.time()
     proc = subprocess.Popen(_cmd(["serve", model, "--port", str(port)], baseline), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=ENV if env is None else env, cwd=cwd)
     try:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         wait_port(port, proc)  # the port answers when the server is up: wait for that state
-        page.goto(url, wait_until="commit", timeout=60000)
+        page.goto(url, wait_until="commit", timeout=600000)  # a first-ever start listens before it has traced
         page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=120000,
                                polling="raf")
         took = time.perf_counter() - t0
         if cpu is not None:
             cpu.append(server_cpu(proc.pid))
+        if shown is not None:  # the browser's clock (ms since its time origin) -> s since the command started
+            origin, view, draw = page.evaluate("[performance.timeOrigin, window.bvgFirstView || null, "
+                                               "window.bvgGraph.firstDraw]")
+            shown.append((origin + min(x for x in (view, draw) if x is not None)) / 1000 - epoch0)
         page.close()
         return took
     finally:

@@ -39,22 +39,24 @@ def timeline(browser, model: str, env: dict | None = None, cwd: str | None = Non
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         wait_port(port, proc)
         mark("port: accepts connections")
-        page.goto(url, wait_until="commit", timeout=60000)
+        page.goto(url, wait_until="commit", timeout=600000)  # a first-ever start listens before it has traced
         mark("page: first answer on the port (commit)")
         page.wait_for_function("window.bvgGraph && window.bvgGraph.firstDraw !== null", timeout=120000,
                                polling="raf")
         mark(f"page: canvas first draw (server CPU so far {server_cpu(proc.pid):.2f} s)")
         # the browser's own timeline (epoch ms, no round trip per request that would slow the page)
-        origin, entries, draw = page.evaluate("""() => [performance.timeOrigin,
+        origin, entries, draw, view = page.evaluate("""() => [performance.timeOrigin,
             performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
               .map((e) => [e.startTime, e.responseStart, e.responseEnd, e.name, e.transferSize]),
-            window.bvgGraph.firstDraw]""")
+            window.bvgGraph.firstDraw, window.bvgFirstView || null]""")
         base = origin / 1000 - epoch0  # page's time origin, s after the command started
         for start, first, end, name, size in entries:
             short = name.split(str(port), 1)[-1].split("?")[0][:64]
             events.append((base * 1000 + start, f"{short:64s} first byte {base * 1000 + first:6.0f}  "
                                                 f"done {base * 1000 + end:6.0f}  {size:,} B"))
         events.append((base * 1000 + draw, "canvas: first draw (browser clock)"))
+        if view is not None:
+            events.append((base * 1000 + view, "index page: plain SVG picture painted (browser clock)"))
         page.close()
     finally:
         proc.terminate()

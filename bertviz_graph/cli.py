@@ -236,8 +236,6 @@ def _serve(args: argparse.Namespace) -> None:
     import gc
     import ipaddress
 
-    from bertviz_graph.app import serve  # lazy: start-up (bertviz_graph.cli loads this module)
-
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:
@@ -246,22 +244,26 @@ def _serve(args: argparse.Namespace) -> None:
         print(f"warning: binding to {args.host} makes the app reachable from other machines", file=sys.stderr)
     if args.workers is not None and not 1 <= args.workers <= 64:
         raise UserError(f"--workers {args.workers} is out of range", "use --workers 1 to 64")
-    _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
     if args.model is None:  # the trained MiniLM (packaged) when installed, with an example sentence run
         from bertviz_graph.sources.packaged import (  # lazy: start-up (bertviz_graph.cli loads this module)
             default_serve_model,  # lazy: start-up (bertviz_graph.cli loads this module)
         )
 
         args.model = default_serve_model()
+    if args.workers is None:  # one process: the port listens first, the app is built behind it (app/startup.py)
+        from bertviz_graph.app.startup import (  # lazy: start-up (bertviz_graph.cli loads this module)
+            serve_one,  # lazy: start-up (bertviz_graph.cli loads this module)
+        )
+
+        serve_one(args, lambda: _trace(args, shows_weights=True), loopback)
+        return
+    _check_port(args.host, args.port)  # before tracing: a busy port is bad input, not a crash later
     graph = _trace(args, shows_weights=True)
     from bertviz_graph.app.serve_options import (  # lazy: start-up (bertviz_graph.cli loads this module)
         serve_options,  # lazy: start-up (bertviz_graph.cli loads this module)
     )
 
     opts = serve_options(args.host, args.token, args.models, args.allow_any_path, loopback)
-    if args.workers is None:
-        serve(graph, host=args.host, port=args.port, open_browser=args.open_browser, **opts)
-        return
     from bertviz_graph.app import make_app  # lazy: start-up (bertviz_graph.cli loads this module)
     from bertviz_graph.app.wsgi import run_gunicorn  # lazy: start-up (bertviz_graph.cli loads this module)
 

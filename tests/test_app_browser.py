@@ -300,11 +300,15 @@ def test_bert_base_structure_and_layer_picker(page, console_errors, serve_app):
     # and no figure library (plotly.js) is fetched before it
     first = page.evaluate("""() => { const g = window.bvgGraph, t = g.firstDraw;
         const res = performance.getEntriesByType('resource');
-        return {early: g.paintedFromIndex === true, svg: g.canvas.svgText,
+        return {early: g.paintedFromIndex === true, svg: g.canvas.svgText, view: window.bvgFirstView,
+                viewLeft: document.getElementById('bv-first-view') !== null,
                 answered: res.filter((e) => e.name.includes('_dash-update-component') && e.responseEnd < t).length,
                 figures: res.filter((e) => /plotly|graph/i.test(e.name.split('/').pop()) && e.startTime < t)
                             .map((e) => e.name)}; }""")
     assert first["early"] and first["answered"] == 0, first
+    # before the canvas, the index page's own script drew the same picture as plain SVG; gone once the canvas has it
+    assert first["view"] is not None and first["view"] <= page.evaluate("window.bvgGraph.firstDraw")
+    assert not first["viewLeft"]
     assert [f for f in first["figures"] if "bvg-graph" not in f] == []
     assert first["svg"] == to_svg(layout_of(graph.view()), legend=False, title=False)  # export's picture
     series = "bert.encoder.layer[0-11]"

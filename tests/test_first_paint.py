@@ -36,7 +36,7 @@ def test_a_hostile_label_cannot_close_the_element():
                "marks": {"selected": "x</script>", "matches": ["<!--"]}}
     page = _Scripts()
     page.feed("<body>" + picture_tag(picture) + "<p>after</p></body>")
-    assert len(page.scripts) == 1  # the alert never became a script of its own
-    attrs, text = page.scripts[0]
-    assert attrs == {"type": "application/json", "id": TAG_ID}
-    assert json.loads(text) == picture
+    # the alert never became a script of its own: the JSON, then the page's own plain-SVG drawer
+    assert [attrs for attrs, _ in page.scripts] == [{"type": "application/json", "id": TAG_ID}, {}]
+    assert json.loads(page.scripts[0][1]) == picture
+    assert "alert" not in page.scripts[1][1]

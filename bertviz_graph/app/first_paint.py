@@ -18,7 +18,20 @@ from bertviz_graph.app.layout import spec_of_request
 from bertviz_graph.app.registry import model_for
 
 TAG_ID = "bv-first-picture"  # js/src/first_paint.js reads it
+VIEW_ID = "bv-first-view"  # the picture as plain SVG until Dash mounts the graph (js/src/first_paint.js removes it)
 log = logging.getLogger(__name__)
+# Where the graph's host sits in the page once Dash has built it (app.css: the graph panel is 64 % wide, below
+# the header, toolbar and breadcrumb): the plain picture is drawn there, so it does not jump when the canvas
+# takes over. Above everything, no pointer events (the page under it works as soon as it exists).
+_VIEW_STYLE = ("position:fixed;left:0;top:177px;width:64%;bottom:44px;z-index:10;pointer-events:none;background:#fff;"
+               "display:flex;align-items:center;justify-content:center;overflow:hidden")
+# Parsed and drawn at once, before the page's scripts (React, Dash) have loaded; ``bvgFirstView`` is the
+# frame it is painted in (tests and benchmarks/serve_bench.py read it).
+_VIEW_SCRIPT = (
+    "(function(){try{var t=document.getElementById('" + TAG_ID + "'),v=document.getElementById('" + VIEW_ID
+    + "');v.innerHTML=JSON.parse(t.textContent).svg;var s=v.firstElementChild;if(s){s.style.maxWidth='100%';"
+    "s.style.maxHeight='100%';s.style.height='auto';}requestAnimationFrame(function(){window.bvgFirstView="
+    "performance.now();});}catch(e){}})();")
 
 
 def picture_tag(picture: dict[str, Any]) -> str:
@@ -26,7 +39,8 @@ def picture_tag(picture: dict[str, Any]) -> str:
     json_script does), so no text in the SVG can close the element or open a comment in it."""
     text = json.dumps(picture, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return f'<script type="application/json" id="{TAG_ID}">{text}</script>'
+    return (f'<script type="application/json" id="{TAG_ID}">{text}</script>'
+            f'<div id="{VIEW_ID}" style="{_VIEW_STYLE}"></div><script>{_VIEW_SCRIPT}</script>')
 
 
 def install(app: Any) -> None:
