@@ -39,9 +39,18 @@ function flushSelect() {
   dc.set_props(SELECTED_ID, { data: { id } });
 }
 
+// A tap made after an answer's picture is painted but before Dash has read that answer (graphFetch) would
+// be sent with the view state from before it (the click callback reads VIEW_STATE as State): it waits, and
+// is sent once Dash has the answer (two taps in a row opened the wrong box; test_two_tabs_explore_...).
+const handOver = { pending: 0, queued: [] };
+
 function send(msg) {
   const dc = window.dash_clientside;
   if (!dc || !dc.set_props) return;
+  if (handOver.pending > 0) {
+    handOver.queued.push(msg);
+    return;
+  }
   if (msg.type === "click" || msg.type === "dblclick") {
     state.nonce += 1;
     flushSelect(); // an earlier tap's, if its answer never came
@@ -152,7 +161,15 @@ function graphFetch(input, init) {
     } catch (_e) {
       got = null; // Dash reports what it cannot read
     }
-    if (got && arrived(n, got.pic, got.focus)) await painted();
+    if (got && arrived(n, got.pic, got.focus)) {
+      handOver.pending += 1;
+      await painted();
+      // Dash reads the response returned below in tasks queued before the next frame's: then the taps wait no more
+      painted().then(() => {
+        handOver.pending -= 1;
+        if (handOver.pending === 0) handOver.queued.splice(0).forEach(send);
+      });
+    }
     if (click) painted().then(flushSelect); // a tap's selection after the frame that paints its answer
     return new Response(text, { status: res.status, statusText: res.statusText, headers: res.headers });
   });
