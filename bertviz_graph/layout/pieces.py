@@ -85,17 +85,21 @@ class Builder:
 
     def _break_cycles(self, kids: dict[str | None, list[str]]) -> None:
         """A parent chain that loops would hang us: cut it at the top level."""
+        sound: set[str] = set()  # nodes whose chain reaches the root: a walk stops at one (O(nodes), not O(n·depth))
         for nid in list(self.parent):
             seen, cur = set(), nid
-            while cur is not None and cur not in seen:
+            while cur is not None and cur not in seen and cur not in sound:
                 seen.add(cur)
                 cur = self.parent[cur]
-            if cur is not None:  # loop: hang this node at the top level
-                log.warning("VNode %r is inside a parent loop: drawn at the top level", nid)
-                old = self.parent[nid]
-                kids[old].remove(nid)
-                kids[None].append(nid)
-                self.parent[nid] = None
+            if cur is None or cur in sound:
+                sound |= seen
+                continue
+            # loop: hang this node at the top level
+            log.warning("VNode %r is inside a parent loop: drawn at the top level", nid)
+            old = self.parent[nid]
+            kids[old].remove(nid)
+            kids[None].append(nid)
+            self.parent[nid] = None
 
     # ---- pieces -------------------------------------------------------------------------------------
     def ancestors(self, nid: str) -> list[str | None]:

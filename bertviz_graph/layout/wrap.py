@@ -220,13 +220,17 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
         shifts: list[Point] = []
         gutters: list[float] = []
         right, height = 0.0, 0.0
+        # dot's routes that stay with a column (between its layers; from the in-ports into the first) may bulge
+        # past its boxes: the next column keeps clear of them too. Bucketed per column in one pass (a 48-layer
+        # stack tries 48 row counts)
+        col_xs: dict[int, list[float]] = {}
+        for a, b, x0, x1 in spans:
+            if b >= 0 and (a == -1 and b < rows or a >= 0 and a // rows == b // rows):
+                col_xs.setdefault(b // rows, []).extend((x0, x1))
         for c in range(-(-n // rows)):
             members = run[c * rows : (c + 1) * rows]
             boxed = members + [i for i, m in anchor.items() if m in members]
-            # dot's routes that stay with this column (between its layers; from the in-ports into the first)
-            # may bulge past its boxes: the next column keeps clear of them too
-            xs = [x for a, b, x0, x1 in spans if c * rows <= b < (c + 1) * rows and (a == -1 and c == 0
-                  or c * rows <= a < (c + 1) * rows) for x in (x0, x1)]
+            xs = col_xs.get(c, [])
             left_c = min([lo(i) for i in boxed] + xs)
             dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
             if c:
