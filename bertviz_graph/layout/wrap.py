@@ -73,7 +73,7 @@ def _clear(key: tuple[Any, ...], lay: Any) -> Any:
             return False
         if not curve:
             return any(_through(pts, b) for b in near)
-        return any(b[0] < x < b[2] and b[1] < y < b[3] for x, y in _sample(pts) for b in near)
+        return _curve_hits(pts, near)
 
     new = list(lay.pieces)
     new_lp = list(lay.piece_lp)
@@ -92,6 +92,27 @@ def _clear(key: tuple[Any, ...], lay: Any) -> Any:
     if new == list(lay.pieces):
         return lay
     return dataclasses.replace(lay, pieces=tuple(new), piece_lp=tuple(new_lp))
+
+
+def _curve_hits(pts: list[Point], boxes: list[tuple[float, float, float, float]], per: int = 8) -> bool:
+    """Whether a point of ``_sample(pts, per)`` lies strictly inside one of ``boxes``: the same answer, but a
+    Bézier segment lies within its control points' bounds, so a segment is sampled only against the boxes
+    those bounds meet (0.01 px wider: rounding), and the first hit ends the search (a 48-layer stack's
+    routes made this ~half of a cold click's wrapping)."""
+    x, y = pts[0]
+    if any(b[0] < x < b[2] and b[1] < y < b[3] for b in boxes):
+        return True
+    for i in range(0, len(pts) - 3, 3):
+        p0, c1, c2, p3 = pts[i : i + 4]
+        x0, x1 = min(p0[0], c1[0], c2[0], p3[0]) - 0.01, max(p0[0], c1[0], c2[0], p3[0]) + 0.01
+        y0, y1 = min(p0[1], c1[1], c2[1], p3[1]) - 0.01, max(p0[1], c1[1], c2[1], p3[1]) + 0.01
+        near = [b for b in boxes if b[0] < x1 and b[2] > x0 and b[1] < y1 and b[3] > y0]
+        if not near:
+            continue
+        for x, y in _sample((p0, c1, c2, p3), per)[1:]:
+            if any(b[0] < x < b[2] and b[1] < y < b[3] for b in near):
+                return True
+    return False
 
 
 def _sample(pts: list[Point] | tuple[Point, ...], per: int = 8) -> list[Point]:
