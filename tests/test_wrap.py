@@ -209,3 +209,23 @@ def test_lr_frame_wider_than_graphviz_cell_cap_keeps_its_children_inside(bert):
     lv = _unwrapped(bert.view(depth=9, unfold=True, direction="LR").data(), "LR")
     assert lv.width > 65535
     assert all(0 <= b.left and b.right <= lv.width and 0 <= b.top and b.bottom <= lv.height for b in lv.boxes.values())
+
+
+def test_curve_test_is_sampling_every_point_against_every_box():
+    """wrap's test of a route through a box (segments culled by their control points' bounds, first hit ends it)
+    answers as checking every point of the curve (tests/test_layout.bezier_points, 8 per segment) against every
+    box, on random curves and boxes, hits and misses alike."""
+    from bertviz_graph.layout.wrap import _curve_hits
+
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(600):
+        pts = [(float(x), float(y)) for x, y in rng.uniform(0, 400, size=(1 + 3 * int(rng.integers(1, 6)), 2))]
+        boxes = []
+        for _ in range(int(rng.integers(1, 8))):
+            (x, y), (w, h) = rng.uniform(0, 400, 2), rng.uniform(4, 90, 2)
+            boxes.append((float(x), float(y), float(x + w), float(y + h)))
+        want = any(b[0] < x < b[2] and b[1] < y < b[3] for x, y in bezier_points(pts, 8) for b in boxes)
+        assert _curve_hits(pts, boxes) == want, (pts, boxes)
+        hits += want
+    assert 100 < hits < 500, hits
