@@ -84,9 +84,12 @@ def _trim(s: str) -> str:
     return s.replace(".0,", ",").replace(".0 ", " ")[:-1]
 
 
+_FS_FMT = tuple(" ".join(["%.2f"] * k) for k in range(17))  # formats of 0..16 numbers, made once
+
+
 def _fs(*vals: float) -> list[str]:
     """``[_f(v) for v in vals]`` in one C-level format and one trim (a picture has ~10^5 numbers)."""
-    return _trim(("%.2f " * len(vals))[:-1] % vals).split(" ")  # noqa: UP031 - one C call for all
+    return _trim(_FS_FMT[len(vals)] % vals).split(" ")
 
 
 _LABEL_PX, _SUBLABEL_PX, _EDGE_LABEL_PX = _f(measure.LABEL_PX), _f(measure.SUBLABEL_PX), _f(measure.EDGE_LABEL_PX)
