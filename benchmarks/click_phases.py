@@ -11,9 +11,9 @@ its own processes and is idle here), the cyclic collector paused as in the app (
 
 ``--cold``: each click starts from the base view's layouts only (the layout cache and parts emptied, the base
 laid out again), so the opened block, its layer, the stack and the root are laid out anew, as on a first click:
-adds dot's wall time and the CPU of wrapping (``wrap_stack``) to the phases; and counts the views one click away
-from the base (the candidates a background precomputation would have to lay out) and how many distinct
-containers they need from dot.
+adds dot's wall time and the CPU of wrapping (``wrap_stack``) to the phases. ``--ahead`` also lays out every
+view one click away from the base (what a background precomputation of the next clicks would have to do) and
+prints its CPU, dot's wall time and the number of distinct graphs dot was given.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--code", default=_CODE, help="folder to import bertviz_graph from")
     ap.add_argument("--cold", action="store_true", help="clicks whose new containers are not laid out yet")
+    ap.add_argument("--ahead", action="store_true", help="with --cold: also lay out every view one click away")
     a = ap.parse_args()
     g = bg.trace(a.model)
     h = g.hierarchy
@@ -137,30 +138,33 @@ def cold(h, s, a) -> None:
                 t["dot wall"].append(acc["dot wall"])
                 t["wrap"].append(acc["wrap"])
         med = {k: statistics.median(x) for k, x in t.items()}
-        # the next clicks: every closed box of the base opened and laid out (the base's layouts cached), as a
-        # background precomputation would: its CPU, dot's wall time and the distinct graphs dot was given
-        default_cache().clear()
-        default_parts().clear()
-        layout_of(base)
-        sources: set[str] = set()
-        acc["dot wall"] = 0.0
+        ahead = ""
+        if a.ahead:
+            # the next clicks: every closed box of the base opened and laid out (the base's layouts cached), as a
+            # background precomputation would: its CPU, dot's wall time and the distinct graphs dot was given
+            default_cache().clear()
+            default_parts().clear()
+            layout_of(base)
+            sources: set[str] = set()
+            acc["dot wall"] = 0.0
 
-        def spy(srcs, timed=timed_dot, sources=sources):
-            sources.update(srcs)
-            return timed(srcs)
+            def spy(srcs, timed=timed_dot, sources=sources):
+                sources.update(srcs)
+                return timed(srcs)
 
-        runner.layout = spy
-        c0 = time.process_time()
-        with gc_paused():
-            for x in closed:
-                layout_of(base.open(x))
-        ahead_cpu = (time.process_time() - c0) * 1000
-        runner.layout = timed_dot
+            runner.layout = spy
+            c0 = time.process_time()
+            with gc_paused():
+                for x in closed:
+                    layout_of(base.open(x))
+            ahead_cpu = (time.process_time() - c0) * 1000
+            runner.layout = timed_dot
+            ahead = (f" One click away: {len(closed)} views; laying them all out costs {ahead_cpu:,.0f} ms CPU and "
+                     f"{acc['dot wall']:,.0f} ms of dot (wall) for {len(sources)} distinct graphs")
         print(f"[{a.code}] {a.model} depth {d} unfolded, cold open of a block ({len(lv.boxes)} boxes), CPU ms "
               f"median of {len(t['total'])}: view {med['view']:.1f}, layout {med['layout']:.1f} (of which "
               f"wrapping {med['wrap']:.1f}), SVG {med['svg']:.1f}; total CPU {med['total']:.1f}; dot wall "
-              f"{med['dot wall']:.1f}. One click away: {len(closed)} views; laying them all out costs "
-              f"{ahead_cpu:,.0f} ms CPU and {acc['dot wall']:,.0f} ms of dot (wall) for {len(sources)} distinct graphs")
+              f"{med['dot wall']:.1f}.{ahead}")
 
 
 if __name__ == "__main__":
