@@ -159,23 +159,41 @@ def _transpose_lay(lay: Any) -> Any:
 # ---- the run ------------------------------------------------------------------------------------------
 def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
     """Indices of the longest chain of equally sized children (any sizes if ``loose``), consecutive in child
-    order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN."""
+    order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN. Members that
+    differ from the rest because the user opened something inside them (layer 24 of 48 grown by an opened
+    block, a frame among collapsed layers) stay in the chain when the members after them resemble those before."""
     kids, pieces = key[2], key[5]
     links = {(t[1], h[1]) for t, h, _kg, _lbl in pieces if t[0] == "c" and h[0] == "c"}
-    best: list[int] = []
-    cur: list[int] = []
+    xy = lay.child_xy
+    swapped = key[0] == "LR>TB"
+
+    def chained(a: int, b: int) -> bool:
+        return (a, b) in links and xy[b][1] > xy[a][1]
+
+    segs: list[list[int]] = []  # the strict chains, in child order
     for i in range(len(kids)):
-        if (
-            cur
-            and (loose or _similar(kids[i], kids[cur[-1]], key[0] == "LR>TB"))
-            and (cur[-1], i) in links
-            and lay.child_xy[i][1] > lay.child_xy[cur[-1]][1]
-        ):
-            cur.append(i)
+        if segs and chained(segs[-1][-1], i) and (loose or _similar(kids[i], kids[segs[-1][-1]], swapped)):
+            segs[-1].append(i)
         else:
-            cur = [i]
-        if len(cur) > len(best):
-            best = list(cur)
+            segs.append([i])
+    runs = [segs[0]]
+    k = 1
+    while k < len(segs):
+        run = runs[-1]
+        j, odd = k, 0  # segments between that differ (opened members), then one that resumes the stack
+        while (not loose and j < len(segs) - 1 and chained(segs[j - 1][-1], segs[j][0])
+               and all(_grown(kids[i], kids[run[-1]]) for i in segs[j])):
+            odd += len(segs[j])
+            j += 1
+        regular = len(run) + len(segs[j]) if j < len(segs) else 0
+        if (j > k and regular >= MIN_RUN and 2 * odd <= regular and chained(segs[j - 1][-1], segs[j][0])
+                and _similar(kids[segs[j][0]], kids[run[-1]], swapped)):
+            runs[-1] = run + [i for s in segs[k : j + 1] for i in s]
+            k = j + 1
+        else:
+            runs.append(segs[k])
+            k += 1
+    best = max(runs, key=len)
     if len(best) < MIN_RUN:
         return []
     if loose:  # a head that also feeds members further on (T5's shared embedding) stays above the chain
@@ -404,6 +422,12 @@ def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False, tol:
         # members of one series share their label ("BertLayer") and differ in the sublabel's digits at most
         return ha == hb and ha in module_heights() and abs(wa - wb) <= BOX_SLACK
     return False
+
+
+def _grown(a: tuple[Any, ...], ref: tuple[Any, ...]) -> bool:
+    """A stack member the user opened something in, next to an unopened one: a frame among collapsed boxes,
+    or a frame at least as big as the others' frames both ways."""
+    return len(a) == 4 and (len(ref) == 2 or a[0] >= ref[0] and a[1] >= ref[1])
 
 
 @functools.cache
