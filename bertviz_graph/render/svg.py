@@ -517,10 +517,20 @@ def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str]
     by_id = {n.id: n for n in view.nodes}
 
     def d(nid: str) -> int:
-        if nid not in depth:
-            depth[nid] = 0  # guards against parent loops
-            p = by_id[nid].parent
-            depth[nid] = d(p) + 1 if p in by_id else 0
+        # up the parents, then numbered back down (no recursive closure: one is a reference cycle (the function -> its cell -> the function), freed only by the cyclic collector)
+        chain: list[str] = []
+        x: str | None = nid
+        while x not in depth:
+            depth[x] = 0  # guards against parent loops
+            chain.append(x)
+            x = by_id[x].parent
+            if x not in by_id:
+                x = None
+                break
+        v = -1 if x is None else depth[x]
+        for y in reversed(chain):
+            v += 1
+            depth[y] = v
         return depth[nid]
 
     # a frame is an opened node, or one holding children (the same rule layout uses)
