@@ -163,6 +163,8 @@ def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
     differ from the rest because the user opened something inside them (layer 24 of 48 grown by an opened
     block, a frame among collapsed layers) stay in the chain when the members after them resemble those before."""
     kids, pieces = key[2], key[5]
+    if len(kids) < MIN_RUN:
+        return []
     links = {(t[1], h[1]) for t, h, _kg, _lbl in pieces if t[0] == "c" and h[0] == "c"}
     xy = lay.child_xy
     swapped = key[0] == "LR>TB"

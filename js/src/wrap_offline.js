@@ -32,6 +32,7 @@ const grown = (a, ref) => a.length === 4 && (ref.length === 2 || (a[0] >= ref[0]
  * something opened inside them stay in the chain when the members after them resemble those before. */
 function findRun(key, lay, mh, loose) {
   const [, , kids, , , pieces] = key;
+  if (kids.length < MIN_RUN) return [];
   const xy = lay[2];
   const links = new Set(pieces.filter(([t, h]) => t[0] === "c" && h[0] === "c").map(([t, h]) => `${t[1]},${h[1]}`));
   const linked = (a, b) => links.has(`${a},${b}`);
