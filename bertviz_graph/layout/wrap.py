@@ -198,6 +198,10 @@ def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
     best = max(runs, key=len)
     if len(best) < MIN_RUN:
         return []
+    # the stack's last member grown (nothing after it resumes the stack): it ends the last column
+    j = best[-1] + 1
+    if not loose and j < len(kids) and chained(best[-1], j) and _grown(kids[j], kids[best[-1]]):
+        best = best + [j]
     if loose:  # a head that also feeds members further on (T5's shared embedding) stays above the chain
         while len(best) > MIN_RUN and any((best[0], m) in links for m in best[2:]):
             best.pop(0)

@@ -68,6 +68,8 @@ function findRun(key, lay, mh, loose) {
   for (const r of runs) if (r.length > best.length) best = r;
   best = [...best];
   if (best.length < MIN_RUN) return [];
+  const j = best[best.length - 1] + 1;
+  if (!loose && j < kids.length && chained(best[best.length - 1], j) && grown(kids[j], kids[best[best.length - 1]])) best.push(j);
   if (loose) {
     while (best.length > MIN_RUN && best.slice(2).some((m) => linked(best[0], m))) best.shift();
     return best;
