@@ -43,12 +43,17 @@ class Memo:
         if self.max_bytes is None:
             self._data[key] = value
             return
-        nbytes = approx_bytes(key) + approx_bytes(value)
+        nbytes = self.entry_bytes(key, value)
         if nbytes > self.max_bytes:
             return
         self._data[key] = (value, nbytes)
         while len(self._data) > self.size:
             self._data.popitem()
+
+    def entry_bytes(self, key: Hashable, value: Any) -> int:
+        """Bytes an entry holds (``approx_bytes`` of both); a memo whose keys are big and regular may say it
+        cheaper (the layout cache: walking a 48-layer stack's key cost ~20 ms per cold click)."""
+        return approx_bytes(key) + approx_bytes(value)
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         with self._lock:

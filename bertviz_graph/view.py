@@ -198,20 +198,26 @@ class View:
         reps: dict[str, str | None] = {}  # None: filtered out of this view (hidden parameters)
 
         def rep(x: str) -> str | None:
-            if x in reps:
-                return reps[x]
-            s = state.get(x)
-            p = h.parent(x)
-            if s in ("leaf", "frame", "collapsed"):
-                r: str | None = x
-            elif s == "hidden" and x not in h.groups:
-                r = None  # a leaf filtered out of this view (parameters hidden)
-            elif s == "hidden" and p in h.groups and h.groups[p].kind == "series" and state.get(p) == "frame":
-                r = p  # a member the folded series is not showing: the series frame stands for it
-            else:
-                r = ROOT if p is None else rep(p)
-            reps[x] = r
-            return r
+            # up the parents until one is decided, then the same answer for all on the way (no recursive
+            # closure: one is a reference cycle, freed only by the cyclic collector)
+            chain: list[str] = []
+            while x not in reps:
+                s = state.get(x)
+                p = h.parent(x)
+                if s in ("leaf", "frame", "collapsed"):
+                    reps[x] = x
+                elif s == "hidden" and x not in h.groups:
+                    reps[x] = None  # a leaf filtered out of this view (parameters hidden)
+                elif s == "hidden" and p in h.groups and h.groups[p].kind == "series" and state.get(p) == "frame":
+                    reps[x] = p  # a member the folded series is not showing: the series frame stands for it
+                elif p is None:
+                    reps[x] = ROOT
+                else:
+                    chain.append(x)
+                    x = p
+            for y in chain:
+                reps[y] = reps[x]
+            return reps[x]
 
         # parents before children (the walk's order): each node's rep from its parent's, without recursion
         groups, leafy = h.groups, ("leaf", "frame", "collapsed")
@@ -269,9 +275,19 @@ class View:
         frames_above: dict[str, list[str]] = {}
 
         def frames(x: str) -> list[str]:
-            if x not in frames_above:
-                p = visible[x].parent
-                frames_above[x] = ([] if p is None else [p, *frames(p)])
+            # up to a known one, then back down (no recursive closure: a reference cycle the collector frees)
+            chain: list[str] = []
+            y = x
+            while y not in frames_above:
+                p = visible[y].parent
+                if p is None:
+                    frames_above[y] = []
+                    break
+                chain.append(y)
+                y = p
+            for z in reversed(chain):
+                p = visible[z].parent
+                frames_above[z] = [p, *frames_above[p]]
             return frames_above[x]
 
         agg: dict[tuple[str, str, str], dict[str, Any]] = {}

@@ -17,7 +17,9 @@ import pytest
 import bertviz_graph.api as bg
 from bertviz_graph.layout import DotRunner, LayoutCache, layout_view
 from bertviz_graph.layout import compose as compose_mod
-from bertviz_graph.layout.subtree import PartMemo
+from bertviz_graph.layout.cache import key_bytes
+from bertviz_graph.layout.subtree import PartMemo, part_key_bytes
+from bertviz_graph.memsize import approx_bytes
 from bertviz_graph.render.svg import to_svg
 from bertviz_graph.view import View
 
@@ -80,6 +82,11 @@ def test_incremental_composition_is_byte_identical_to_from_scratch(xl48, monkeyp
         assert worst <= 0.01 + 1e-9, worst
     # opening one block in layer 24 after layer 1's: the other layers' parts are reused, not recomputed
     assert reused[2] >= 40 and reused[3] >= 40 and reused[4] >= 40, reused
+    # both memos size an entry's key from its counts (walking a 48-layer stack's key cost ~20 ms per cold
+    # click): never below what the walk finds, so the byte bounds still hold
+    for memo, estimate in ((cache, key_bytes), (parts, part_key_bytes)):
+        keys = list(memo._data)
+        assert len(keys) > 20 and all(approx_bytes(k) <= estimate(k) for k in keys), memo
     assert parts.misses < sum(len(b.conts) for b in builders[::2]), (parts.misses, parts.hits)
 
 

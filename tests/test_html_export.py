@@ -273,6 +273,12 @@ def test_page_composes_what_python_draws(tiny, base_graph, page, console_errors)
     # the WASM route's port of dot_io: the same DOT text from a key, the same layout from dot's answer
     keys = [json.loads(k) for k in d["compose"]["table"]]
     keys = [k for k in keys if len(k[2]) > 1 or k[5]][::20]
+    # and bert-base's unfolded stack with its middle or last layer opened (a frame among boxes, wrapped all the same)
+    grown = Recorder()
+    unfolded = View(base_graph.hierarchy).unfold(all_series=True).open_depth(2)
+    for layer in ("bert.encoder.layer.6", "bert.encoder.layer.11"):
+        layout_recorded(unfolded.open(layer), grown)
+    keys += [json.loads(json.dumps(k)) for k in grown.seen if len(k[2]) == 12]
     runner = DotRunner()
     try:
         results = runner.layout([dot_source(_tuple(k)) for k in keys])

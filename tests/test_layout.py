@@ -365,3 +365,26 @@ def test_cache_size_estimates_err_large():
     svg = to_svg(lv, legend=False, title=False)
     r = Rendered(view=None, lv=lv, svg=svg, values={}, vrange=None)
     assert r.nbytes >= approx_bytes((lv, svg))
+
+
+def test_a_click_leaves_no_cyclic_garbage(base_graph):
+    """The app's warm click (view, layout, SVG) makes no reference cycles: everything it drops is freed by reference
+    counting as it goes, none left for the cyclic collector when gc_pause ends (a recursive closure holding the
+    pieces builder left ~30,000 objects a click at 48 layers: ~100 ms of collection)."""
+    import gc
+
+    from bertviz_graph.app.context import AppContext
+    from bertviz_graph.view import View
+
+    h = base_graph.hierarchy
+    state = View(h).unfold(all_series=True).open_depth(4).open("bert.encoder.layer.6.attention.self.query").state
+    AppContext(base_graph).render(state, "role")  # dot's layouts cached: a warm click (dot's own runs aside)
+    ctx = AppContext(base_graph)
+    gc.collect()
+    gc.disable()
+    try:
+        got = ctx.render(state, "role")
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert len(got.lv.boxes) > 150 and got.svg.count('class="node"') == len(got.lv.boxes)

@@ -199,3 +199,44 @@ def test_huge_png_is_scaled_to_fit(lv, monkeypatch):
     monkeypatch.setattr(export, "_svg_size", lambda _svg: (400.0, 40_000.0))
     export.render_bytes(lv, ".png")
     assert calls["scale"] < 1.0
+
+
+def test_plain_leaves_and_edges_are_the_general_code_byte_for_byte(base_graph):
+    """render/svg.py draws the common leaf from per-content static parts (_leaf_fast) and edges straight into
+    the picture's list (_edge_into): each leaf is what the general _leaf writes (sublabels, pills, op and module
+    boxes, colour-by fills), and the picture holds each edge's tag, path and label as written from its route."""
+    import re
+
+    from bertviz_graph.layout import layout_of
+    from bertviz_graph.render import svg as S
+    from bertviz_graph.view import View
+
+    h = base_graph.hierarchy
+    lv = layout_of(View(h).unfold(all_series=True).open_depth(3).open_instance(next(iter(h.series())).id, 2))
+    fills = {n.id: f"#{(37 * i) % 256:02x}80c0" for i, n in enumerate(lv.view.nodes) if i % 3}
+    parents = {n.id for n in lv.view.nodes}
+    plain = kinds = 0
+    for n in lv.view.nodes:
+        if n.expanded or n.count > 1 or n.kind in ("param", "buffer") or n.id not in lv.boxes:
+            continue
+        if any(m.parent == n.id for m in lv.view.nodes):
+            continue
+        fill = fills.get(n.id) or S.role_color(n.role)
+        parent = n.parent if n.parent in parents else None
+        out: list[str] = []
+        S._leaf_fast(n, lv.boxes[n.id], fill, parent, out)
+        assert out == S._leaf(n, lv.boxes[n.id], fill, parent), n.id
+        plain += 1
+        kinds |= {"input": 1, "output": 2, "group": 4, "op": 8}.get(n.kind, 0) | (16 if n.sublabel else 0)
+    assert plain > 50 and kinds == 31, (plain, kinds)
+    svg = S.to_svg(lv, fills=fills)
+    labelled = 0
+    for e in lv.view.edges:
+        pts = lv.routes[e.id]
+        d = "M" + " C".join([",".join(S._f(v) for v in pts[0])] + [" ".join(",".join(S._f(v) for v in p)
+                                                                             for p in pts[i:i + 3])
+                                                                   for i in range(1, len(pts) - 2, 3)])
+        m = re.search(re.escape(f'<g class="edge" data-id={S.attr(e.id)} ') + r'.*?</title>\n<path d="([^"]*)"', svg, re.S)
+        assert m is not None and m.group(1) == d, e.id
+        labelled += e.id in lv.label_pos and bool(e.label)
+    assert labelled > 10

@@ -209,3 +209,54 @@ def test_lr_frame_wider_than_graphviz_cell_cap_keeps_its_children_inside(bert):
     lv = _unwrapped(bert.view(depth=9, unfold=True, direction="LR").data(), "LR")
     assert lv.width > 65535
     assert all(0 <= b.left and b.right <= lv.width and 0 <= b.top and b.bottom <= lv.height for b in lv.boxes.values())
+
+
+def test_curve_test_is_sampling_every_point_against_every_box():
+    """wrap's test of a route through a box (segments culled by their control points' bounds, first hit ends it)
+    answers as checking every point of the curve (tests/test_layout.bezier_points, 8 per segment) against every
+    box, on random curves and boxes, hits and misses alike."""
+    from bertviz_graph.layout.wrap import _curve_hits
+
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(600):
+        pts = [(float(x), float(y)) for x, y in rng.uniform(0, 400, size=(1 + 3 * int(rng.integers(1, 6)), 2))]
+        boxes = []
+        for _ in range(int(rng.integers(1, 8))):
+            (x, y), (w, h) = rng.uniform(0, 400, 2), rng.uniform(4, 90, 2)
+            boxes.append((float(x), float(y), float(x + w), float(y + h)))
+        want = any(b[0] < x < b[2] and b[1] < y < b[3] for x, y in bezier_points(pts, 8) for b in boxes)
+        assert _curve_hits(pts, boxes) == want, (pts, boxes)
+        hits += want
+    assert 100 < hits < 500, hits
+
+
+@pytest.mark.parametrize("depth", [2, 4, 5])
+@pytest.mark.parametrize("model", ["bert-large (24 layers)", "bert-xl-48"])
+def test_opening_inside_a_middle_layer_keeps_the_stack_wrapped(graphs, model, depth):
+    """A block (or, at depth 2, the layer itself) opened in the middle layer of the wrapped unfolded stack (and,
+    at 48 layers, in the last one): that layer grows, yet every layer stays in the columns: column-major, each
+    column but the last as long as the first, the picture within 3:1 (the bug: the layers after the grown one
+    fell into one long column, 10,567 x 10,338 px -> 23,848 x 68,059 px at 48 layers, depth 5)."""
+    h = graphs[model].hierarchy
+    members = next(iter(h.series())).members
+    base = View(h).unfold(all_series=True).open_depth(depth)
+    for k in [len(members) // 2] + ([len(members) - 1] if model == "bert-xl-48" else []):
+        pick = members[k] if depth == 2 else next(x.id for x in base.data().nodes
+                                                  if x.expandable and not x.expanded and x.id.startswith(members[k] + "."))
+        data = base.open(pick).data()
+        assert len(data.nodes) > len(base.data().nodes)
+        lv = layout_view(data, "TB", LayoutCache())
+        assert _aspect(lv.width, lv.height) <= 3.0, (lv.width, lv.height)
+        boxes = [lv.boxes[m] for m in members]
+        assert boxes[k].right - boxes[k].left > boxes[0].right - boxes[0].left
+        columns: list[list[int]] = []  # layers by column: a layer starting right of the previous one's right edge
+        for i, b in enumerate(boxes):
+            if not columns or b.left >= boxes[i - 1].right:
+                columns.append([i])
+            else:
+                assert b.top > boxes[i - 1].bottom, (i, "not below the layer before it")
+                columns[-1].append(i)
+        assert len(columns) > 1
+        assert all(len(c) == len(columns[0]) for c in columns[:-1]) and len(columns[-1]) <= len(columns[0]), columns
+        _boxes_apart_and_routes_clear(lv)

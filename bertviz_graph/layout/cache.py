@@ -11,7 +11,11 @@ in bytes (key + value, ``approx_bytes``), so a server cannot grow past ``max_byt
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from typing import Any
+
 from bertviz_graph.memo import Memo
+from bertviz_graph.memsize import approx_bytes
 
 
 class LayoutCache(Memo):
@@ -23,6 +27,17 @@ class LayoutCache(Memo):
     @property
     def max_entries(self) -> int:
         return self.size
+
+    def entry_bytes(self, key: Hashable, value: Any) -> int:
+        return key_bytes(key) + approx_bytes(value)  # a LocalLayout says its own (its nbytes)
+
+
+def key_bytes(key: Any) -> int:
+    """``approx_bytes`` of a structural key (pieces.Builder.key) from its counts, erring large (tested): the
+    walk itself cost ~20 ms on a 48-layer stack's key, once per cold click."""
+    kids, pieces = key[2], key[5]
+    borders = sum(len(k[2]) + len(k[3]) for k in kids if len(k) == 4)
+    return 512 + 144 * len(kids) + 72 * borders + 460 * len(pieces)
 
 
 _default = LayoutCache()

@@ -23,6 +23,7 @@ from typing import Any
 from bertviz_graph.layout.pieces import Builder, kind_group
 from bertviz_graph.layout.types import NodeBox, Point
 from bertviz_graph.memo import Memo
+from bertviz_graph.memsize import approx_bytes
 
 IPoint = tuple[int, int]
 
@@ -57,6 +58,16 @@ class PartMemo(Memo):
 
     def __init__(self, max_entries: int = 20_000, max_bytes: int = 96 * 1024**2):
         super().__init__(max_entries, max_bytes=max_bytes)
+
+    def entry_bytes(self, key: Any, value: Any) -> int:
+        return part_key_bytes(key) + approx_bytes(value)  # walking a stack's key cost ~10 ms per cold click
+
+
+def part_key_bytes(key: tuple[Any, ...]) -> int:
+    """``approx_bytes`` of a part's memo key (``_part``) from its counts and id lengths, erring large (tested)."""
+    cid, _lay, kids, _tokens, sigs = key
+    n = 256 + (len(cid) if cid else 0) + sum(len(k) for k in kids) + 132 * len(kids)
+    return n + sum(360 + len(s[0]) + 200 * len(s[1]) for s in sigs)
 
 
 _default = PartMemo()

@@ -73,7 +73,7 @@ def _clear(key: tuple[Any, ...], lay: Any) -> Any:
             return False
         if not curve:
             return any(_through(pts, b) for b in near)
-        return any(b[0] < x < b[2] and b[1] < y < b[3] for x, y in _sample(pts) for b in near)
+        return _curve_hits(pts, near)
 
     new = list(lay.pieces)
     new_lp = list(lay.piece_lp)
@@ -92,6 +92,27 @@ def _clear(key: tuple[Any, ...], lay: Any) -> Any:
     if new == list(lay.pieces):
         return lay
     return dataclasses.replace(lay, pieces=tuple(new), piece_lp=tuple(new_lp))
+
+
+def _curve_hits(pts: list[Point], boxes: list[tuple[float, float, float, float]], per: int = 8) -> bool:
+    """Whether a point of ``_sample(pts, per)`` lies strictly inside one of ``boxes``: the same answer, but a
+    Bézier segment lies within its control points' bounds, so a segment is sampled only against the boxes
+    those bounds meet (0.01 px wider: rounding), and the first hit ends the search (a 48-layer stack's
+    routes made this ~half of a cold click's wrapping)."""
+    x, y = pts[0]
+    if any(b[0] < x < b[2] and b[1] < y < b[3] for b in boxes):
+        return True
+    for i in range(0, len(pts) - 3, 3):
+        p0, c1, c2, p3 = pts[i : i + 4]
+        x0, x1 = min(p0[0], c1[0], c2[0], p3[0]) - 0.01, max(p0[0], c1[0], c2[0], p3[0]) + 0.01
+        y0, y1 = min(p0[1], c1[1], c2[1], p3[1]) - 0.01, max(p0[1], c1[1], c2[1], p3[1]) + 0.01
+        near = [b for b in boxes if b[0] < x1 and b[2] > x0 and b[1] < y1 and b[3] > y0]
+        if not near:
+            continue
+        for x, y in _sample((p0, c1, c2, p3), per)[1:]:
+            if any(b[0] < x < b[2] and b[1] < y < b[3] for b in near):
+                return True
+    return False
 
 
 def _sample(pts: list[Point] | tuple[Point, ...], per: int = 8) -> list[Point]:
@@ -138,25 +159,49 @@ def _transpose_lay(lay: Any) -> Any:
 # ---- the run ------------------------------------------------------------------------------------------
 def find_run(key: tuple[Any, ...], lay: Any, loose: bool = False) -> list[int]:
     """Indices of the longest chain of equally sized children (any sizes if ``loose``), consecutive in child
-    order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN."""
+    order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN. Members that
+    differ from the rest because the user opened something inside them (layer 24 of 48 grown by an opened
+    block, a frame among collapsed layers) stay in the chain when the members after them resemble those before."""
     kids, pieces = key[2], key[5]
+    if len(kids) < MIN_RUN:
+        return []
     links = {(t[1], h[1]) for t, h, _kg, _lbl in pieces if t[0] == "c" and h[0] == "c"}
-    best: list[int] = []
-    cur: list[int] = []
+    xy = lay.child_xy
+    swapped = key[0] == "LR>TB"
+
+    def chained(a: int, b: int) -> bool:
+        return (a, b) in links and xy[b][1] > xy[a][1]
+
+    segs: list[list[int]] = []  # the strict chains, in child order
     for i in range(len(kids)):
-        if (
-            cur
-            and (loose or _similar(kids[i], kids[cur[-1]], key[0] == "LR>TB"))
-            and (cur[-1], i) in links
-            and lay.child_xy[i][1] > lay.child_xy[cur[-1]][1]
-        ):
-            cur.append(i)
+        if segs and chained(segs[-1][-1], i) and (loose or _similar(kids[i], kids[segs[-1][-1]], swapped)):
+            segs[-1].append(i)
         else:
-            cur = [i]
-        if len(cur) > len(best):
-            best = list(cur)
+            segs.append([i])
+    runs = [segs[0]]
+    k = 1
+    while k < len(segs):
+        run = runs[-1]
+        j, odd = k, 0  # segments between that differ (opened members), then one that resumes the stack
+        while (not loose and j < len(segs) - 1 and chained(segs[j - 1][-1], segs[j][0])
+               and all(_grown(kids[i], kids[run[-1]]) for i in segs[j])):
+            odd += len(segs[j])
+            j += 1
+        regular = len(run) + len(segs[j]) if j < len(segs) else 0
+        if (j > k and regular >= MIN_RUN and 2 * odd <= regular and chained(segs[j - 1][-1], segs[j][0])
+                and _similar(kids[segs[j][0]], kids[run[-1]], swapped)):
+            runs[-1] = run + [i for s in segs[k : j + 1] for i in s]
+            k = j + 1
+        else:
+            runs.append(segs[k])
+            k += 1
+    best = max(runs, key=len)
     if len(best) < MIN_RUN:
         return []
+    # the stack's last member grown (nothing after it resumes the stack): it ends the last column
+    j = best[-1] + 1
+    if not loose and j < len(kids) and chained(best[-1], j) and _grown(kids[j], kids[best[-1]]):
+        best = best + [j]
     if loose:  # a head that also feeds members further on (T5's shared embedding) stays above the chain
         while len(best) > MIN_RUN and any((best[0], m) in links for m in best[2:]):
             best.pop(0)
@@ -220,13 +265,17 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
         shifts: list[Point] = []
         gutters: list[float] = []
         right, height = 0.0, 0.0
+        # dot's routes that stay with a column (between its layers; from the in-ports into the first) may bulge
+        # past its boxes: the next column keeps clear of them too. Bucketed per column in one pass (a 48-layer
+        # stack tries 48 row counts)
+        col_xs: dict[int, list[float]] = {}
+        for a, b, x0, x1 in spans:
+            if b >= 0 and (a == -1 and b < rows or a >= 0 and a // rows == b // rows):
+                col_xs.setdefault(b // rows, []).extend((x0, x1))
         for c in range(-(-n // rows)):
             members = run[c * rows : (c + 1) * rows]
             boxed = members + [i for i, m in anchor.items() if m in members]
-            # dot's routes that stay with this column (between its layers; from the in-ports into the first)
-            # may bulge past its boxes: the next column keeps clear of them too
-            xs = [x for a, b, x0, x1 in spans if c * rows <= b < (c + 1) * rows and (a == -1 and c == 0
-                  or c * rows <= a < (c + 1) * rows) for x in (x0, x1)]
+            xs = col_xs.get(c, [])
             left_c = min([lo(i) for i in boxed] + xs)
             dx = 0.0 if c == 0 else float(round(right + GAP - left_c))
             if c:
@@ -379,6 +428,12 @@ def _similar(a: tuple[Any, ...], b: tuple[Any, ...], swapped: bool = False, tol:
         # members of one series share their label ("BertLayer") and differ in the sublabel's digits at most
         return ha == hb and ha in module_heights() and abs(wa - wb) <= BOX_SLACK
     return False
+
+
+def _grown(a: tuple[Any, ...], ref: tuple[Any, ...]) -> bool:
+    """A stack member the user opened something in, next to an unopened one: a frame among collapsed boxes,
+    or a frame at least as big as the others' frames both ways."""
+    return len(a) == 4 and (len(ref) == 2 or a[0] >= ref[0] and a[1] >= ref[1])
 
 
 @functools.cache

@@ -84,9 +84,12 @@ def _trim(s: str) -> str:
     return s.replace(".0,", ",").replace(".0 ", " ")[:-1]
 
 
+_FS_FMT = tuple(" ".join(["%.2f"] * k) for k in range(17))  # formats of 0..16 numbers, made once
+
+
 def _fs(*vals: float) -> list[str]:
     """``[_f(v) for v in vals]`` in one C-level format and one trim (a picture has ~10^5 numbers)."""
-    return _trim(("%.2f " * len(vals))[:-1] % vals).split(" ")  # noqa: UP031 - one C call for all
+    return _trim(_FS_FMT[len(vals)] % vals).split(" ")
 
 
 _LABEL_PX, _SUBLABEL_PX, _EDGE_LABEL_PX = _f(measure.LABEL_PX), _f(measure.SUBLABEL_PX), _f(measure.EDGE_LABEL_PX)
@@ -202,25 +205,37 @@ def _frame(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
 
 def _frame_title(n: VNode, b: NodeBox, halo: str | None = None) -> list[str]:
     """A frame's title texts; with ``halo`` (the bar colour), outlined in it (drawn again over the edges)."""
-    _tw, th = measure.frame_title_size(n)
-    base = b.top + th / 2 + measure.LABEL_PX * 0.36
+    th, lw, spans = _title_static(measure.display_label(n), n.sublabel, halo)
     tx = b.left + measure.TITLE_BAR_PAD_X
-    label = measure.display_label(n)
-    spans = [(tx, measure.LABEL_PX, ' font-weight="bold"', TEXT, label)]
-    if n.sublabel:
-        sx = tx + measure.text_width(label, measure.LABEL_PX, True) + measure.TITLE_GAP
-        spans.append((sx, measure.SUBLABEL_PX, "", SUBTEXT, n.sublabel))
+    if len(spans) == 1:
+        fbase, fx = _fs(b.top + th / 2 + measure.LABEL_PX * 0.36, tx)
+        xs = (fx,)
+    else:
+        fbase, *xs = _fs(b.top + th / 2 + measure.LABEL_PX * 0.36, tx, tx + lw + measure.TITLE_GAP)
     out = []
-    fbase = _f(base)
-    for x, size, weight, color, text in spans:
-        head = f'<text x="{_f(x)}" y="{fbase}" font-size="{_f(size)}"{weight}'
-        if halo:
-            out.append(
-                f'{head} fill="none" stroke="{halo}" stroke-width="4" '
-                f'stroke-linejoin="round">{esc(text)}</text>'
-            )
-        out.append(f'{head} fill="{color}">{esc(text)}</text>')
+    for x, (mid, outline, plain) in zip(xs, spans, strict=True):
+        head = f'<text x="{x}" y="{fbase}{mid}'
+        if outline:
+            out.append(head + outline)
+        out.append(head + plain)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _title_static(label: str, sublabel: str, halo: str | None) -> tuple[float, float, tuple[tuple[str, str, str], ...]]:
+    """What a frame title's texts are made of but their position: the bar height, the label's width and, per
+    text, what follows its y, its outlined copy (with ``halo``) and its plain one."""
+    th = measure.title_bar_height()
+    spans = [(measure.LABEL_PX, ' font-weight="bold"', TEXT, label)]
+    if sublabel:
+        spans.append((measure.SUBLABEL_PX, "", SUBTEXT, sublabel))
+    out = []
+    for size, weight, color, text in spans:
+        mid = f'" font-size="{_f(size)}"{weight}'
+        outline = (f' fill="none" stroke="{halo}" stroke-width="4" stroke-linejoin="round">{esc(text)}</text>'
+                   if halo else "")
+        out.append((mid, outline, f' fill="{color}">{esc(text)}</text>'))
+    return th, measure.text_width(label, measure.LABEL_PX, True), tuple(out)
 
 
 def _leaf(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
@@ -269,6 +284,50 @@ def _leaf(n: VNode, b: NodeBox, fill: str, parent: str | None) -> list[str]:
     return out
 
 
+# The common leaf (one box, no weight sheet, no prune strip): everything but its numbers per content and fill,
+# made once (bounded like _node_tag); per click only its eight numbers are formatted, in one call, with the
+# same arithmetic as _leaf/_text_lines (the bytes are the same).
+@lru_cache(maxsize=1 << 14)
+def _plain_leaf(attrs: _Same, nid: str, label: str, sublabel: str, kind: str, role: str, expandable: bool,
+                expanded: bool, count: int, parent: str | None, fill: str) -> tuple[str, ...]:
+    head, tail = _node_tag(attrs, nid, label, sublabel, kind, role, expandable, expanded, count, parent)
+    n = VNode(id=nid, kind=kind, label=label, sublabel=sublabel, role=role, parent=parent, count=count)
+    stroke, sw = ("#4d4d4d", 1.2) if kind in ("group", "series") else ("#8c8c8c", 0.8)
+    weight = ' font-weight="bold"' if measure.is_bold(n) else ""
+    return (
+        head, tail,
+        f'" fill="{fill}" stroke="{stroke}" stroke-width="{sw}"/>',
+        f'" text-anchor="middle" font-size="{_LABEL_PX}" fill="{TEXT}"{weight}>{esc(measure.display_label(n))}</text>',
+        f'" text-anchor="middle" font-size="{_SUBLABEL_PX}" fill="{SUBTEXT}">{esc(sublabel)}</text>' if sublabel else "",
+    )
+
+
+_LH1 = measure.LABEL_PX * measure.LINE
+_LH2 = measure.SUBLABEL_PX * measure.LINE
+_BASE1, _BASE2 = measure.LABEL_PX * 0.36, measure.SUBLABEL_PX * 0.36
+
+
+def _leaf_fast(n: VNode, b: NodeBox, fill: str, parent: str | None, out: list[str]) -> None:
+    """_leaf for the common leaf, appended to ``out``; other leaves go to _leaf."""
+    if n.count > 1 or n.kind in ("param", "buffer") or n.attrs.get("prune_mask"):
+        out += _leaf(n, b, fill, parent)
+        return
+    head, tail, rect_t, lbl_t, sub_t = _plain_leaf(_Same(n.attrs), n.id, n.label, n.sublabel, n.kind, n.role,
+                                                   n.expandable, n.expanded, n.count, parent, fill)
+    x, y, w, h = b.left, b.top, b.w, b.h
+    rx = h / 2 if n.kind in ("input", "output") else 6.0 if n.kind in ("group", "series") else 4.0
+    lh2 = _LH2 if n.sublabel else 0.0
+    top = (y + h / 2) - (_LH1 + lh2) / 2
+    fx, fy, fw, fh, frx, fcx, fy1, fy2 = _fs(x, y, w, h, rx, x + w / 2, top + _LH1 / 2 + _BASE1,
+                                             top + _LH1 + lh2 / 2 + _BASE2)
+    out.append(f"{head}{fx},{fy},{fw},{fh}{tail}")
+    out.append(f'<rect x="{fx}" y="{fy}" width="{fw}" height="{fh}" rx="{frx}{rect_t}')
+    out.append(f'<text class="lbl" x="{fcx}" y="{fy1}{lbl_t}')
+    if sub_t:
+        out.append(f'<text class="sub" x="{fcx}" y="{fy2}{sub_t}')
+    out.append("</g>")
+
+
 STRIP_KEPT = "#4d4d4d"
 STRIP_PRUNED = "#e6e6e6"
 STRIP_CELLS = 32  # at most this many cells: neurons are binned, a cell's grey = its share pruned
@@ -292,11 +351,16 @@ def _prune_strip(n: VNode, x: float, y: float, w: float) -> list[str]:
     return out
 
 
+_PATH_FMT: dict[int, str] = {}  # segment count -> its format string (a few dozen distinct counts)
+
+
 def _path_d(pts: list[Point]) -> str:
     """"M p0 C c1 c2 p ..." as _f writes each number, formatted in one go (routes are most of a picture)."""
-    n = len(range(1, len(pts) - 2, 3))
-    flat = tuple(chain.from_iterable(pts[: 1 + 3 * n]))
-    return _trim(("M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n) % flat)
+    n = (len(pts) - 1) // 3  # whole (c1, c2, p) triples; a ragged tail is not drawn
+    fmt = _PATH_FMT.get(n)
+    if fmt is None:
+        fmt = _PATH_FMT[n] = "M%.2f,%.2f" + " C%.2f,%.2f %.2f,%.2f %.2f,%.2f" * n
+    return _trim(fmt % tuple(chain.from_iterable(pts if len(pts) == 3 * n + 1 else pts[: 1 + 3 * n])))
 
 
 @lru_cache(maxsize=1 << 14)
@@ -322,28 +386,22 @@ def _edge_tag(eid: str, source: str, target: str, ekind: str, label: str, count:
     )
 
 
-def _edge(e: VEdge, lv: LaidOutView, names: dict[str, str], stroke: tuple[str, float] | None = None) -> list[str]:
+def _edge_into(e: VEdge, pts: list[Point] | None, lp: Point | None, names: dict[str, str],
+               stroke: tuple[str, float] | None, out: list[str]) -> None:
+    """An edge's lines appended to ``out`` (~2,000 edges per deep click: no list of its own)."""
     head, path_tail = _edge_tag(e.id, e.source, e.target, e.kind, e.label, e.count,
                                 names.get(e.source, e.source), names.get(e.target, e.target),
                                 tuple(stroke) if stroke is not None else None)
-    out = [head]
-    pts = lv.routes.get(e.id)
+    out.append(head)
     if pts and len(pts) >= 4:
         out.append(f'<path d="{_path_d(pts)}{path_tail}')
-    lp = lv.label_pos.get(e.id)
     if lp is not None and e.label:
         w, h = measure.edge_label_size(e.label)
         rx, ry, rw, rh, tx, ty = _fs(lp[0] - w / 2, lp[1] - h / 2, w, h, lp[0], lp[1] + measure.EDGE_LABEL_PX * 0.36)
-        out.append(
-            f'<rect x="{rx}" y="{ry}" width="{rw}" height="{rh}" rx="2" '
-            f'fill="#ffffff" fill-opacity="0.85"/>'
-        )
-        out.append(
-            f'<text x="{tx}" y="{ty}" text-anchor="middle" '
-            f'font-size="{_EDGE_LABEL_PX}" fill="{EDGE_LABEL}">{esc(e.label)}</text>'
-        )
+        out.append(f'<rect x="{rx}" y="{ry}" width="{rw}" height="{rh}" rx="2" fill="#ffffff" fill-opacity="0.85"/>')
+        out.append(f'<text x="{tx}" y="{ty}" text-anchor="middle" '
+                   f'font-size="{_EDGE_LABEL_PX}" fill="{EDGE_LABEL}">{esc(e.label)}</text>')
     out.append("</g>")
-    return out
 
 
 def _markers() -> str:
@@ -459,10 +517,20 @@ def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str]
     by_id = {n.id: n for n in view.nodes}
 
     def d(nid: str) -> int:
-        if nid not in depth:
-            depth[nid] = 0  # guards against parent loops
-            p = by_id[nid].parent
-            depth[nid] = d(p) + 1 if p in by_id else 0
+        # up the parents, then numbered back down (no recursive closure: one is a reference cycle (the function -> its cell -> the function), freed only by the cyclic collector)
+        chain: list[str] = []
+        x: str | None = nid
+        while x not in depth:
+            depth[x] = 0  # guards against parent loops
+            chain.append(x)
+            x = by_id[x].parent
+            if x not in by_id:
+                x = None
+                break
+        v = -1 if x is None else depth[x]
+        for y in reversed(chain):
+            v += 1
+            depth[y] = v
         return depth[nid]
 
     # a frame is an opened node, or one holding children (the same rule layout uses)
@@ -480,10 +548,12 @@ def _to_svg(lv: LaidOutView, legend: bool, title: bool, fills: Mapping[str, str]
     for n in frames:
         body += _frame(n, lv.boxes[n.id], fill(n), parent(n))
     names = {n.id: measure.display_label(n) for n in view.nodes}
+    routes, label_pos = lv.routes, lv.label_pos
     for e in view.edges:
-        body += _edge(e, lv, names, strokes.get(e.id))
+        _edge_into(e, routes.get(e.id), label_pos.get(e.id), names, strokes.get(e.id) if strokes else None, body)
+    boxes, colour, roles = lv.boxes, fills.get, role_color
     for n in leaves:
-        body += _leaf(n, lv.boxes[n.id], fill(n), parent(n))
+        _leaf_fast(n, boxes[n.id], colour(n.id) or roles(n.role), n.parent if n.parent in by_id else None, body)
     if overlay:
         body.append(overlay)
     if frames:  # titles again, over any edge that enters a frame through its title bar

@@ -23,22 +23,53 @@ function similar(a, b, mh, tol = SIMILAR) {
   return false;
 }
 
+/** wrap._grown: a stack member the user opened something in, next to an unopened one (a frame among
+ * collapsed boxes, or a frame at least as big as the others' frames both ways). */
+const grown = (a, ref) => a.length === 4 && (ref.length === 2 || (a[0] >= ref[0] && a[1] >= ref[1]));
+
 /** wrap.find_run: the longest chain of equally sized children (any sizes if `loose`), consecutive in child
- * order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN. */
+ * order, each with a piece into the next and placed below it; [] when shorter than MIN_RUN. Members grown by
+ * something opened inside them stay in the chain when the members after them resemble those before. */
 function findRun(key, lay, mh, loose) {
   const [, , kids, , , pieces] = key;
+  if (kids.length < MIN_RUN) return [];
   const xy = lay[2];
   const links = new Set(pieces.filter(([t, h]) => t[0] === "c" && h[0] === "c").map(([t, h]) => `${t[1]},${h[1]}`));
   const linked = (a, b) => links.has(`${a},${b}`);
-  let best = [];
-  let cur = [];
+  const chained = (a, b) => linked(a, b) && xy[b][1] > xy[a][1];
+  const segs = [];
   for (let i = 0; i < kids.length; i++) {
-    const last = cur[cur.length - 1];
-    if (cur.length && (loose || similar(kids[i], kids[last], mh)) && linked(last, i) && xy[i][1] > xy[last][1]) cur.push(i);
-    else cur = [i];
-    if (cur.length > best.length) best = [...cur];
+    const seg = segs[segs.length - 1];
+    if (seg && chained(seg[seg.length - 1], i) && (loose || similar(kids[i], kids[seg[seg.length - 1]], mh))) seg.push(i);
+    else segs.push([i]);
   }
+  const runs = [segs[0]];
+  let k = 1;
+  while (k < segs.length) {
+    const run = runs[runs.length - 1];
+    const ref = kids[run[run.length - 1]];
+    const joins = (j) => chained(segs[j - 1][segs[j - 1].length - 1], segs[j][0]);
+    let j = k;
+    let odd = 0;
+    while (!loose && j < segs.length - 1 && joins(j) && segs[j].every((i) => grown(kids[i], ref))) {
+      odd += segs[j].length;
+      j += 1;
+    }
+    const regular = j < segs.length ? run.length + segs[j].length : 0;
+    if (j > k && regular >= MIN_RUN && 2 * odd <= regular && joins(j) && similar(kids[segs[j][0]], ref, mh)) {
+      runs[runs.length - 1] = run.concat(...segs.slice(k, j + 1));
+      k = j + 1;
+    } else {
+      runs.push(segs[k]);
+      k += 1;
+    }
+  }
+  let best = runs[0];
+  for (const r of runs) if (r.length > best.length) best = r;
+  best = [...best];
   if (best.length < MIN_RUN) return [];
+  const j = best[best.length - 1] + 1;
+  if (!loose && j < kids.length && chained(best[best.length - 1], j) && grown(kids[j], kids[best[best.length - 1]])) best.push(j);
   if (loose) {
     while (best.length > MIN_RUN && best.slice(2).some((m) => linked(best[0], m))) best.shift();
     return best;
