@@ -35,6 +35,19 @@ from bertviz_graph.render.svg import to_svg  # noqa: E402
 from bertviz_graph.view import View  # noqa: E402
 
 
+def click_parts(h, d: int, p: str) -> tuple[float, float, float, int]:
+    """CPU seconds of one click's parts: the new View (every stack unfolded, ``d`` levels open, ``p`` opened)
+    and its data, its layout, its SVG; and the number of boxes drawn."""
+    c0 = time.process_time()
+    v = View(h).unfold(all_series=True).open_depth(d).open(p)
+    v.data()
+    c1 = time.process_time()
+    lv = layout_of(v)
+    c2 = time.process_time()
+    to_svg(lv, legend=False, title=False)
+    return c1 - c0, c2 - c1, time.process_time() - c2, len(lv.boxes)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="bert-xl-48")
@@ -72,25 +85,19 @@ def main() -> None:
         gc.freeze()  # as the app does when it starts serving: the collector does not walk the model on a click
         for _ in range(a.rounds):
             for p in picks:
+                c0 = time.process_time()
                 with gc_paused():
-                    v = View(h).unfold(all_series=True).open_depth(d).open(p)
-                    c0 = time.process_time()
-                    v.data()
-                    c1 = time.process_time()
-                    lv = layout_of(v)
-                    c2 = time.process_time()
-                    to_svg(lv, legend=False, title=False)
-                    c3 = time.process_time()
+                    view_s, layout_s, svg_s, boxes = click_parts(h, d, p)
                 # the collector, back on, collects what the click allocated (the app's render pays it too)
                 c4 = time.process_time()
-                t["view"].append((c1 - c0) * 1000)
-                t["layout"].append((c2 - c1) * 1000)
-                t["svg"].append((c3 - c2) * 1000)
-                t["collector"].append((c4 - c3) * 1000)
+                t["view"].append(view_s * 1000)
+                t["layout"].append(layout_s * 1000)
+                t["svg"].append(svg_s * 1000)
+                t["collector"].append((c4 - c0 - view_s - layout_s - svg_s) * 1000)
                 t["total"].append((c4 - c0) * 1000)
         compose._compose = real
         med = {k: statistics.median(x) for k, x in t.items()}
-        print(f"[{a.code}] {a.model} depth {d} unfolded, open a block ({len(lv.boxes)} boxes), CPU ms median of "
+        print(f"[{a.code}] {a.model} depth {d} unfolded, open a block ({boxes} boxes), CPU ms median of "
               f"{len(t['total'])}: view {med['view']:.1f}, layout {med['layout']:.1f} (of which composition "
               f"{med['composition']:.1f}), SVG {med['svg']:.1f}, collector after the pause {med['collector']:.1f}; "
               f"total {med['total']:.1f}")
@@ -132,15 +139,9 @@ def cold(h, s, a) -> None:
                 layout_of(base)
                 acc["dot wall"] = acc["wrap"] = 0.0
                 with gc_paused():
-                    c0 = time.process_time()
-                    v = View(h).unfold(all_series=True).open_depth(d).open(p)
-                    v.data()
-                    c1 = time.process_time()
-                    lv = layout_of(v)
-                    c2 = time.process_time()
-                    to_svg(lv, legend=False, title=False)
-                    c3 = time.process_time()
-                for k, x in (("view", c1 - c0), ("layout", c2 - c1), ("svg", c3 - c2), ("total", c3 - c0)):
+                    view_s, layout_s, svg_s, boxes = click_parts(h, d, p)
+                for k, x in (("view", view_s), ("layout", layout_s), ("svg", svg_s),
+                             ("total", view_s + layout_s + svg_s)):
                     t[k].append(x * 1000)
                 t["dot wall"].append(acc["dot wall"])
                 t["wrap"].append(acc["wrap"])
@@ -168,7 +169,7 @@ def cold(h, s, a) -> None:
             runner.layout = timed_dot
             ahead = (f" One click away: {len(closed)} views; laying them all out costs {ahead_cpu:,.0f} ms CPU and "
                      f"{acc['dot wall']:,.0f} ms of dot (wall) for {len(sources)} distinct graphs")
-        print(f"[{a.code}] {a.model} depth {d} unfolded, cold open of a block ({len(lv.boxes)} boxes), CPU ms "
+        print(f"[{a.code}] {a.model} depth {d} unfolded, cold open of a block ({boxes} boxes), CPU ms "
               f"median of {len(t['total'])}: view {med['view']:.1f}, layout {med['layout']:.1f} (of which "
               f"wrapping {med['wrap']:.1f}), SVG {med['svg']:.1f}; total CPU {med['total']:.1f}; dot wall "
               f"{med['dot wall']:.1f}.{ahead}")
