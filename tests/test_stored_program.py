@@ -111,3 +111,24 @@ def test_refused_file_leaves_the_eager_pass(tiny, monkeypatch, tmp_path):
     assert any(k.graph() is g2 for k in eager._PLANS.values())  # the eager pass ran instead
     assert a.unmatched == [] and all(torch.equal(a.values[n], v) for n, v in _eager_values(g2, run, toks)[0].items()
                                      if isinstance(v, torch.Tensor))
+
+
+def test_commands_without_sentences_skip_it_and_the_apps_example_run_records_it(tmp_path, monkeypatch):
+    """`info`/`export` trace with replay_program=False (no sentence runs in their process); the app's example
+    run then records the missing program in its background thread, and later lengths replay it."""
+    from bertviz_graph.pipeline import graph_of
+    from bertviz_graph.presenters.run_session import EXAMPLE, RunSession
+
+    monkeypatch.setenv("BERTVIZ_GRAPH_CACHE", str(tmp_path))
+    g = graph_of("bert-tiny", replay_program=False)
+    assert g.meta["cache"] == "miss" and list(tmp_path.glob("*.json"))  # the trace is cached ...
+    path = stored.path_for(g)
+    assert not path.is_file()  # ... its program is not
+    session = RunSession(g)
+    session.preload().join()
+    assert session.cached(EXAMPLE) is not None and path.is_file()
+    run = session.runnable
+    toks = run.tokenize(ids=[101, 5, 6, 7, 8, 9, 10, 102])  # a length the example did not have
+    assert len(toks) != len(run.tokenize(EXAMPLE))
+    capture(g, run, toks)
+    assert len(toks) in stored.bound_for(g, run.model).programs  # the stored route ran

@@ -87,6 +87,11 @@ class RunSession:
         def go() -> None:
             try:
                 self.run(text)
+                # a trace cached by `info`/`export` (or served before) may have no replay program yet: record it
+                # now, after the example, so the next sentences of other lengths replay (run/stored.py)
+                from bertviz_graph.run.stored import write_for  # lazy: torch (imported by the run above)
+
+                write_for(self.graph)
             except Exception:  # noqa: BLE001 - the Run tab says what is wrong when it asks again
                 log.debug("preloading the example run failed", exc_info=True)
 

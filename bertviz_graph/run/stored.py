@@ -256,12 +256,12 @@ def bound_for(graph: OpGraph, model: Any) -> Bound | None:
         if hit is not None and hit[0]() is model and hit[1]() is graph:
             return hit[2]
     path = path_for(graph)
-    bound = None
-    if path is not None and path.is_file():
-        try:
-            bound = load(path, model, graph)
-        except Refused:
-            bound = None
+    if path is None or not path.is_file():
+        return None  # not remembered: the app records it in the background after its first sentence
+    try:
+        bound = load(path, model, graph)
+    except Refused:
+        bound = None
     with _BLOCK:
         _BOUND[key] = (weakref.ref(model), weakref.ref(graph), bound)
         while len(_BOUND) > 8:
