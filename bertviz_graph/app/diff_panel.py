@@ -74,7 +74,7 @@ def comparison(C: AppContext, spec: str, head: str = "auto"):
         if key in cache:
             cache.move_to_end(key)
             return cache[key]
-    other = graph_of(spec, head=head)
+    other = graph_of(spec, head=head, replay_program=False)  # compared, never run here
     d = diff_graphs(C.graph, other)
     out = (d, diff_panel(d))
     with _LOCK:

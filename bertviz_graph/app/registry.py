@@ -199,8 +199,8 @@ class Registry:
             folder = J.result_folder(key[len(JOB_PREFIX):])
             if folder is None:
                 raise UserError("that pruned copy is not on this server (any more)", "prune the model again")
-            return graph_of(str(folder))
-        return graph_of(key)
+            return graph_of(str(folder), replay_program=False)
+        return graph_of(key, replay_program=False)  # the run panel's example records it, after the graph
 
 
 def _note(C: AppContext) -> None:

@@ -124,7 +124,7 @@ def run_prune(model: Any, method: str, amount: float, source: str, job: Job | No
         del p  # the pruned module: the folder is what is shown from here on
         job.step = "tracing the pruned copy"
         job.save()
-        job.graph = graph_of(str(job.folder))
+        job.graph = graph_of(str(job.folder), replay_program=False)  # the app records it after the example run
         job.state, job.step = "done", "done"
     except Exception as exc:  # noqa: BLE001 - a sentence for the page, never a traceback
         if not isinstance(exc, UserError):
