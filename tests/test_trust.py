@@ -4,6 +4,7 @@ a saved graph whose checkpoint moved still opens, one counting rule for paramete
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -59,7 +60,8 @@ def test_cache_hit_keeps_this_checkpoints_name_and_weights(two_finetunes):
     assert (got == want).all()
     assert not (got == load_file(str(a / "model.safetensors"))[name]).all()
     # a preset with that config would be structure only, said so even on a hit
-    entry = next(Path(bg.tracer.cache_dir()).glob("*.json"))
+    # the trace itself: not the head list (heads-*.json) nor the replay program (<key>.replay.json)
+    entry = next(p for p in Path(bg.tracer.cache_dir()).glob("*.json") if re.fullmatch(r"[0-9a-f]+\.json", p.name))
     stored = json.loads(entry.read_text())["meta"]
     assert not {"name", "origin", "weight_files", "notes", "structure_only"} & set(stored)
 

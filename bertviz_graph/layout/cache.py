@@ -29,7 +29,9 @@ class LayoutCache(Memo):
         return self.size
 
     def entry_bytes(self, key: Hashable, value: Any) -> int:
-        return key_bytes(key) + approx_bytes(value)  # a LocalLayout says its own (its nbytes)
+        structural = isinstance(key, tuple) and len(key) > 5 and isinstance(key[2], tuple) and isinstance(key[5], tuple)
+        # a LocalLayout says its own size (its nbytes); a key of another shape is walked
+        return (key_bytes(key) if structural else approx_bytes(key)) + approx_bytes(value)
 
 
 def key_bytes(key: Any) -> int:

@@ -115,9 +115,10 @@ def eager_capture(graph: OpGraph, run: Any, input_ids: list[int], token_types: l
     def keep_out(gid: str, value: Any) -> None:
         _keep_out(keep, gid, value)
 
-    if gm is not None:  # this length ran before: its replay program
+    if gm is not None:  # this length ran before, or the trace stored its program: replay it
         ins, tt = _replay_inputs(graph, run, input_ids, token_types)
-        return replay(gm, keep_out, ins, tt), []
+        with torch_exclusive():  # like every forward pass: never beside an export in another thread (torch_lock.py)
+            return replay(gm, keep_out, ins, tt), []
     names = known.names if known is not None else {id(m): n for n, m in run.model.named_modules()}
     built: list[Any] = []
     with torch_exclusive():
