@@ -2,7 +2,7 @@
 
     from bertviz_graph.app import make_app, serve
     app = make_app(graph)            # a dash.Dash; app.server is the Flask app
-    serve(graph, "127.0.0.1", 8050)  # what `bertviz-graph serve` runs
+    serve(graph, "127.0.0.1", 8050)  # a graph object from Python (`bertviz-graph serve`: app/startup.py)
 
 The server holds immutable traced models keyed by spec (app/registry.py: LRU-bounded) with their weights
 (read lazily) and bounded caches; each browser tab keeps its model spec (and ``?model=`` in its URL) and
