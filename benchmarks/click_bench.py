@@ -135,7 +135,7 @@ def worker(model: str, deep_levels: bool = True) -> None:
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd.get("reset"):  # a new session: empty view, picture and layout caches (dot stays up)
-            if cmd.get("keep"):  # --warm: the layouts (dot's) and composed parts stay; the pictures go
+            if cmd.get("keep"):  # --warm: the layouts (dot's), composed parts and drawn shapes stay; the pictures go
                 ctx = AppContext(g)
                 print(json.dumps({"ok": True}), flush=True)
                 continue
@@ -143,6 +143,11 @@ def worker(model: str, deep_levels: bool = True) -> None:
             try:  # the composed parts too (layout/subtree.py; absent before issue 22's third session)
                 from bertviz_graph.layout.subtree import default_parts
                 default_parts().clear()
+            except ImportError:
+                pass
+            try:  # and the containers' drawn shapes (render/svg_layers.py; absent before issue 22's fifth session)
+                from bertviz_graph.render.svg_layers import default_shapes
+                default_shapes().clear()
             except ImportError:
                 pass
             ctx = AppContext(g)

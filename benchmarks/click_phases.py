@@ -9,8 +9,8 @@ new ``View`` (as a click makes one), with dot's layouts and the composed parts a
 laid out once before): what a click costs once dot has nothing to do. CPU time of this process (dot runs in
 its own processes and is idle here), the cyclic collector paused as in the app (``gc_pause``).
 
-``--cold``: each click starts from the base view's layouts only (the layout cache and parts emptied, the base
-laid out again), so the opened block, its layer, the stack and the root are laid out anew, as on a first click:
+``--cold``: each click starts from the base view's layouts only (the layout cache, parts and drawn shapes
+emptied, the base laid out and drawn again), so the opened block, its layer, the stack and the root are laid out anew, as on a first click:
 adds dot's wall time and the CPU of wrapping (``wrap_stack``) to the phases. ``--ahead`` also lays out every
 view one click away from the base (what a background precomputation of the next clicks would have to do) and
 prints its CPU, dot's wall time and the number of distinct graphs dot was given.
@@ -107,6 +107,10 @@ def cold(h, s, a) -> None:
     """The phases of a cold click, and the size of what a precomputation of the next clicks would face."""
     from bertviz_graph.layout import default_cache, default_runner
     from bertviz_graph.layout.subtree import default_parts
+    try:  # the containers' drawn shapes (render/svg_layers.py; absent before issue 22's fifth session)
+        from bertviz_graph.render.svg_layers import default_shapes
+    except ImportError:
+        default_shapes = None
 
     runner, n = default_runner(), len(s.members)
     acc = {"dot wall": 0.0, "wrap": 0.0}
@@ -136,7 +140,9 @@ def cold(h, s, a) -> None:
             for p in picks:
                 default_cache().clear()
                 default_parts().clear()
-                layout_of(base)
+                if default_shapes is not None:
+                    default_shapes().clear()
+                to_svg(layout_of(base), legend=False, title=False)  # the view before the click, drawn
                 acc["dot wall"] = acc["wrap"] = 0.0
                 with gc_paused():
                     view_s, layout_s, svg_s, boxes = click_parts(h, d, p)

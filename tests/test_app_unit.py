@@ -16,6 +16,7 @@ from bertviz_graph.app.weights_panel import NPY_ROUTE, weight_options, window_fr
 from bertviz_graph.presenters.weights import readout
 from bertviz_graph.render import weights as rw
 from bertviz_graph.view import View
+from tests.svg_coords import node_boxes
 
 SERIES = "bert.encoder.layer[0-1]"
 ATTN = "bert.encoder.layer.0.attention"
@@ -62,10 +63,10 @@ def test_picture_matches_the_layout(C):
     r = C.render(state)
     nodes = _nodes(r.svg)
     assert set(nodes) == {n.id for n in r.lv.view.nodes}
+    at = node_boxes(r.svg)  # data-box plus the frames' translations
     for n in r.lv.view.nodes:
         b = r.lv.boxes[n.id]
-        x, y, w, h = (float(v) for v in nodes[n.id].get("data-box").split(","))
-        assert (x, y, w, h) == pytest.approx((b.left, b.top, b.w, b.h), abs=0.01)
+        assert at[n.id] == pytest.approx((b.left, b.top, b.w, b.h), abs=0.011)
         assert nodes[n.id].get("data-expanded") == str(int(n.expanded))
     assert nodes[SELF].get("data-parent") == ATTN
     edges = ET.fromstring(r.svg.split("?>", 1)[-1]).iter(f"{SVG}g")

@@ -1,7 +1,7 @@
 """Layout split by concern and the SVG's batched number formatting: same bytes as one number at a time.
 
 - every module of the package stays under 600 lines (compose.py was 714 before the split);
-- ``svg._fs`` / ``svg._path_d`` (one C-level format + one regex pass) write each number exactly as the
+- ``svg_shapes.nums`` / ``svg_shapes._path_d`` (one C-level format + one regex pass) write each number exactly as the
   per-number rule ``f"{v:.2f}".rstrip("0").rstrip(".")`` does, on random values, ties, signs and zeros;
 - a whole laid-out picture drawn by ``to_svg`` equals one drawn with every number formatted one at a time.
 """
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic_views import bert_like  # noqa: E402
 
 from bertviz_graph.layout import DotRunner, LayoutCache, layout_view  # noqa: E402
-from bertviz_graph.render import svg  # noqa: E402
+from bertviz_graph.render import svg, svg_layers, svg_shapes  # noqa: E402
 
 PKG = Path(__file__).resolve().parents[1] / "bertviz_graph"
 
@@ -45,7 +45,7 @@ def test_batched_numbers_match_one_at_a_time():
     vals += [k / 1000 for k in range(-3000, 3000, 7)]  # exact ties at the third decimal
     for i in range(0, len(vals), 9):
         chunk = vals[i:i + 9]
-        assert svg._fs(*chunk) == [one(v) for v in chunk]
+        assert svg_shapes.nums(*chunk) == [one(v) for v in chunk]
     pts = [(vals[i], vals[i + 1]) for i in range(0, 3 * 2 * 50 + 2, 2)]  # p0 + 50 Bézier segments
     for n in (1, 2, 4, 7, 101, len(pts)):  # a trailing incomplete segment is dropped, as before
         p = pts[:n]
@@ -53,7 +53,7 @@ def test_batched_numbers_match_one_at_a_time():
         for k in range(1, n - 2, 3):
             c1, c2, q = p[k], p[k + 1], p[k + 2]
             ref.append(f"C{one(c1[0])},{one(c1[1])} {one(c2[0])},{one(c2[1])} {one(q[0])},{one(q[1])}")
-        assert svg._path_d(p) == " ".join(ref)
+        assert svg_shapes._path_d(p) == " ".join(ref)
 
 
 def test_picture_equals_per_number_formatting(monkeypatch):
@@ -65,7 +65,8 @@ def test_picture_equals_per_number_formatting(monkeypatch):
     fast = svg.to_svg(lv)
     assert fast.count('class="node"') == len(lv.view.nodes) and lv.routes
     # the same picture with every number formatted on its own (the batching switched off)
-    monkeypatch.setattr(svg, "_fs", lambda *vals: [one(v) for v in vals])
+    for module in (svg_shapes, svg_layers):
+        monkeypatch.setattr(module, "nums", lambda *vals: [one(v) for v in vals])
 
     def path_d(pts):
         d = [f"M{one(pts[0][0])},{one(pts[0][1])}"]
@@ -74,7 +75,8 @@ def test_picture_equals_per_number_formatting(monkeypatch):
             d.append(f"C{one(c1[0])},{one(c1[1])} {one(c2[0])},{one(c2[1])} {one(p[0])},{one(p[1])}")
         return " ".join(d)
 
-    monkeypatch.setattr(svg, "_path_d", path_d)
+    monkeypatch.setattr(svg_shapes, "_path_d", path_d)
+    svg_layers.default_shapes().clear()  # drawn again, not read back from the memo
     slow = svg.to_svg(lv)
     assert fast == slow
 

@@ -23,6 +23,7 @@ from bertviz_graph.render import export  # noqa: E402
 from bertviz_graph.render.export import to_dot, write_view  # noqa: E402
 from bertviz_graph.render.svg import to_svg  # noqa: E402
 from bertviz_graph.view_types import VEdge, ViewData, VNode  # noqa: E402
+from tests.svg_coords import edge_paths  # noqa: E402
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -202,13 +203,13 @@ def test_huge_png_is_scaled_to_fit(lv, monkeypatch):
 
 
 def test_plain_leaves_and_edges_are_the_general_code_byte_for_byte(base_graph):
-    """render/svg.py draws the common leaf from per-content static parts (_leaf_fast) and edges straight into
-    the picture's list (_edge_into): each leaf is what the general _leaf writes (sublabels, pills, op and module
+    """render/svg.py draws the common leaf from per-content static parts (leaf_into) and edges straight into
+    the picture's list (edge_into): each leaf is what the general leaf writes (sublabels, pills, op and module
     boxes, colour-by fills), and the picture holds each edge's tag, path and label as written from its route."""
-    import re
 
     from bertviz_graph.layout import layout_of
     from bertviz_graph.render import svg as S
+    from bertviz_graph.render import svg_shapes
     from bertviz_graph.view import View
 
     h = base_graph.hierarchy
@@ -224,19 +225,18 @@ def test_plain_leaves_and_edges_are_the_general_code_byte_for_byte(base_graph):
         fill = fills.get(n.id) or S.role_color(n.role)
         parent = n.parent if n.parent in parents else None
         out: list[str] = []
-        S._leaf_fast(n, lv.boxes[n.id], fill, parent, out)
-        assert out == S._leaf(n, lv.boxes[n.id], fill, parent), n.id
+        S.leaf_into(n, lv.boxes[n.id], fill, parent, out)
+        assert out == S.leaf(n, lv.boxes[n.id], fill, parent), n.id
         plain += 1
         kinds |= {"input": 1, "output": 2, "group": 4, "op": 8}.get(n.kind, 0) | (16 if n.sublabel else 0)
     assert plain > 50 and kinds == 31, (plain, kinds)
     svg = S.to_svg(lv, fills=fills)
+    drawn = edge_paths(svg)
     labelled = 0
     for e in lv.view.edges:
-        pts = lv.routes[e.id]
-        d = "M" + " C".join([",".join(S._f(v) for v in pts[0])] + [" ".join(",".join(S._f(v) for v in p)
-                                                                             for p in pts[i:i + 3])
-                                                                   for i in range(1, len(pts) - 2, 3)])
-        m = re.search(re.escape(f'<g class="edge" data-id={S.attr(e.id)} ') + r'.*?</title>\n<path d="([^"]*)"', svg, re.S)
-        assert m is not None and m.group(1) == d, e.id
+        # each edge's tag as the general code writes it, its path at its route (in its frame's coordinates)
+        head, _tail = svg_shapes._edge_tag(e.id, e.source, e.target, e.kind, e.label, e.count, "", "", None)
+        assert head.split("<title>")[0] in svg, e.id
+        assert [v for p in drawn[e.id] for v in p] == pytest.approx([v for p in lv.routes[e.id] for v in p], abs=0.011)
         labelled += e.id in lv.label_pos and bool(e.label)
     assert labelled > 10

@@ -82,8 +82,7 @@ class Rendered:
         walked: walking the view counted the hierarchy every entry shares (25-70 ms a click) and walking the
         layout still cost ~15 ms. Errs large: a layout walked to 1.1-2.1x the SVG's length plus ~1.3 kB a
         box and 130 B a route point on bert-base and synthetic views (tests/test_layout.py checks)."""
-        pts = sum(len(r) for r in self.lv.routes.values())
-        return (3 * len(self.svg) + 2000 * len(self.lv.boxes) + 200 * pts
+        return (3 * len(self.svg) + 2000 * len(self.lv.boxes) + 200 * self.lv.route_points
                 + 200 * (len(self.values) + len(self.why)) + 4096)
 
 

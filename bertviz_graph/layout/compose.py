@@ -95,7 +95,7 @@ def _compose(b: Builder, parts: PartMemo | None = None) -> LaidOutView:
     """Absolute positions from the local layouts: each container's part by translation (``subtree.py``)."""
     root = b.conts[None]
     assert root.layout is not None
-    boxes, routes, label_pos = compose_parts(b, default_parts() if parts is None else parts)
+    boxes, routes, label_pos, tree = compose_parts(b, default_parts() if parts is None else parts)
     return LaidOutView(
         view=b.view,
         width=root.layout.w,
@@ -104,4 +104,5 @@ def _compose(b: Builder, parts: PartMemo | None = None) -> LaidOutView:
         routes=routes,
         label_pos=label_pos,
         direction=b.direction,
+        parts=tree,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from bertviz_graph.view_types import ViewData
@@ -49,9 +50,18 @@ class LaidOutView:
     width: float
     height: float
     boxes: dict[str, NodeBox]
-    routes: dict[str, list[Point]]
+    routes: Mapping[str, list[Point]]  # a dict, or subtree.RouteMap (made when read)
     label_pos: dict[str, Point]
     direction: str = "TB"
+    # each container's part in its own coordinates (layout/subtree.py), as composed; None when read back from
+    # JSON or made by hand (render/svg_layers.py derives them). Not part of the picture's value.
+    parts: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def route_points(self) -> int:
+        """How many points the routes hold (a lazily made route is not made to count it)."""
+        count = getattr(self.routes, "point_count", None)
+        return count() if count is not None else sum(len(r) for r in self.routes.values())
 
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON for the app and the widget (round-trips with ``from_json_dict``)::

@@ -267,6 +267,6 @@ export function layoutView(view, table, labels, dot = null) {
  * (subtree.compose_parts, subtree_offline.js). */
 function compose(b) {
   const root = b.conts.get(null);
-  const [boxes, routes, labelPos] = composeParts(b, kindGroup, pkey);
-  return { view: b.view, width: root.layout[0], height: root.layout[1], boxes, routes, label_pos: labelPos };
+  const [boxes, routes, labelPos, parts] = composeParts(b, kindGroup, pkey);
+  return { view: b.view, width: root.layout[0], height: root.layout[1], boxes, routes, label_pos: labelPos, parts };
 }

@@ -33,8 +33,38 @@ function cssEscape(v) {
 /** Content-coordinate offset of the diagram group ("translate(0,55)"). */
 function diagramOffset(g) {
   const d = g.closest("g.diagram");
-  const m = d && /translate\(\s*([-\d.e]+)[ ,]+([-\d.e]+)\s*\)/.exec(d.getAttribute("transform") || "");
+  const m = d && TRANSLATE.exec(d.getAttribute("transform") || "");
   return m ? [parseFloat(m[1]), parseFloat(m[2])] : [0, 0];
+}
+
+const TRANSLATE = /translate\(\s*([-\d.e]+)[ ,]+([-\d.e]+)\s*\)/;
+const atOffsets = new WeakMap(); // g.at -> its [x, y], parsed once per picture
+
+/** Where a node's own coordinates sit in the diagram's: the sum of its g.at ancestors' translations (the
+ * shapes inside an opened frame are drawn in the frame's coordinates: render/svg_layers.py). */
+function frameOffset(g) {
+  let x = 0;
+  let y = 0;
+  for (let p = g.parentNode; p && p.classList && !p.classList.contains("diagram"); p = p.parentNode) {
+    if (!p.classList.contains("at")) continue;
+    let t = atOffsets.get(p);
+    if (!t) {
+      const m = TRANSLATE.exec(p.getAttribute("transform") || "");
+      t = m ? [parseFloat(m[1]), parseFloat(m[2])] : [0, 0];
+      atOffsets.set(p, t);
+    }
+    x += t[0];
+    y += t[1];
+  }
+  return [x, y];
+}
+
+/** A node's box in the diagram's coordinates (its own, moved by its frames' translations). */
+function diagramBox(g) {
+  const b = g && localBox(g);
+  if (!b) return null;
+  const [ox, oy] = frameOffset(g);
+  return { x: b.x + ox, y: b.y + oy, w: b.w, h: b.h };
 }
 
 /** A node's box in its own coordinates: data-box (written by render/svg.py), else its rects, else getBBox. */
@@ -174,7 +204,7 @@ export class GraphCanvas {
     this.minimap.setPicture(this.overviewBoxes(), cw, ch);
     this.applyMarks();
     const frames = [...this.nodes].filter(([, g]) => g.getAttribute("data-expanded") === "1").map(([id, g]) => ({ id, g }));
-    this.farTitles = new FarTitles(this.host, svg, frames, (id) => localBox(this.nodes.get(id)));
+    this.farTitles = new FarTitles(this.host, svg, frames, (id) => diagramBox(this.nodes.get(id)));
     this.placeView();
     this.farTitles.update(this.pz.k);
     this.drawn = (this.drawn || 0) + 1;
@@ -314,7 +344,7 @@ export class GraphCanvas {
   box(id) {
     const g = this.nodes.get(id);
     if (!g) return null;
-    const b = localBox(g);
+    const b = diagramBox(g);
     if (!b) return null;
     const [ox, oy] = diagramOffset(g);
     return { x: b.x + ox, y: b.y + oy, w: b.w, h: b.h };

@@ -26,7 +26,7 @@ function part() {
 }
 
 /** subtree.compose_parts: absolute boxes, routes and label positions of a built view (every container laid
- * out). `kindGroup`/`pkey` are compose_offline.js's (pieces.kind_group, a PortKey as one string). */
+ * out), and each container's part (svg_offline.js draws from them). `kindGroup`/`pkey` are compose_offline.js's (pieces.kind_group, a PortKey as one string). */
 export function composeParts(b, kindGroup, pkey) {
   const byTop = new Map();
   for (const e of b.view.edges) {
@@ -76,7 +76,7 @@ export function composeParts(b, kindGroup, pkey) {
     if (absRoutes.has(e.id)) routes.set(e.id, absRoutes.get(e.id));
     if (absLabels.has(e.id)) labelPos.set(e.id, absLabels.get(e.id));
   }
-  return [boxes, routes, labelPos];
+  return [boxes, routes, labelPos, parts];
 }
 
 /** subtree._part's signatures: per edge owned here (id, pieces, in-port index or -1, out-port index or -1,

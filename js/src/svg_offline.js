@@ -168,7 +168,7 @@ function pathD(pts) {
   return d.replace(TRAILING, "");
 }
 
-function edge(e, lv, names, S) {
+function edge(e, pts, lp, names, S) {
   const kind = e.kind in S.edgeStyle ? e.kind : "data";
   const [color, width, dash, legend] = S.edgeStyle[kind];
   let tip = `${names.get(e.source) ?? e.source} → ${names.get(e.target) ?? e.target}`;
@@ -176,19 +176,59 @@ function edge(e, lv, names, S) {
   if (e.count > 1) tip += `\n${e.count} tensors`;
   if (kind !== "data") tip += `\n${legend}`;
   const out = [`<g class="edge" data-id=${attr(e.id)} data-source=${attr(e.source)} data-target=${attr(e.target)} data-kind=${attr(e.kind)}><title>${esc(tip)}</title>`];
-  const pts = lv.routes.get(e.id);
   if (pts && pts.length >= 4) {
     const dashAttr = dash ? ` stroke-dasharray="${dash}"` : "";
     out.push(`<path d="${pathD(pts)}" fill="none" stroke="${color}" stroke-width="${width}"${dashAttr} marker-end="url(#arrow-${kind})"/>`);
   }
-  const lp = lv.label_pos.get(e.id);
-  if (lp !== undefined && e.label) {
+  if (lp != null && e.label) {
     const [w, h] = S.labels[e.label];
     const [rx, ry, rw, rh, tx, ty] = fs(lp[0] - w / 2, lp[1] - h / 2, w, h, lp[0], lp[1] + EDGE_LABEL_PX * 0.36);
     out.push(`<rect x="${rx}" y="${ry}" width="${rw}" height="${rh}" rx="2" fill="#ffffff" fill-opacity="0.85"/>`);
     out.push(`<text x="${tx}" y="${ty}" text-anchor="middle" font-size="${f(EDGE_LABEL_PX)}" fill="${EDGE_LABEL}">${esc(e.label)}</text>`);
   }
   out.push("</g>");
+  return out;
+}
+
+/** svg_layers.diagram_layers (without its memos: the page draws a view once): the frames, edges, closed boxes
+ * and frame titles, each as lines in diagram coordinates, a container's shapes in its own coordinates inside
+ * <g class="at" transform="translate(x,y)"> (lv.parts: subtree_offline.js). */
+function diagramLayers(lv, S, fills) {
+  const view = lv.view;
+  const byId = new Map(view.nodes.map((n) => [n.id, n]));
+  const edges = new Map(view.edges.map((e) => [e.id, e]));
+  const names = new Map(view.nodes.map((n) => [n.id, displayLabel(n.rec)]));
+  const fill = (n) => fills[n.id] || (S.roleStyle[n.rec.role] || S.roleStyle.other)[0];
+  const share = (cid) => {
+    const p = lv.parts.get(cid);
+    const out = [[], [], [], []]; // svg_layers._own_shapes, then _nested
+    for (const [k, x, y, w, h] of p.boxes) {
+      const n = byId.get(k);
+      const b = { x: x / 100, y: y / 100, w, h };
+      const parent = byId.has(n.parent) ? n.parent : null;
+      if (p.subs.has(k)) {
+        out[0].push(...frame(n, b, fill(n), parent));
+        out[3].push(...frameTitle(n, b, fill(n)));
+      } else out[2].push(...leaf(n, b, fill(n), parent));
+    }
+    for (const [eid, pts] of p.routes) {
+      const lp = p.labels.get(eid);
+      out[1].push(...edge(edges.get(eid), pts.map(([u, v]) => [u / 100, v / 100]), lp && [lp[0] / 100, lp[1] / 100], names, S));
+    }
+    for (const [k, [sx, sy]] of p.subs) {
+      const inner = share(k);
+      const at = `<g class="at" transform="translate(${f(sx / 100)},${f(sy / 100)})">`;
+      inner.forEach((lines, i) => {
+        if (!lines.length) return;
+        out[i].push(at);
+        for (const x of lines) out[i].push(x); // a loop: a deep view's layer is more lines than push() takes
+        out[i].push("</g>");
+      });
+    }
+    return out;
+  };
+  const out = share(null);
+  for (const e of view.edges) if (!lv.routes.has(e.id)) out[1].push(...edge(e, null, null, names, S));
   return out;
 }
 
@@ -277,33 +317,10 @@ export function toSvg(lv, S, fills = {}) {
     y += 6;
   }
   const diagramY = y;
-  const depth = new Map();
-  const byId = new Map(view.nodes.map((n) => [n.id, n]));
-  const d = (nid) => {
-    if (!depth.has(nid)) {
-      depth.set(nid, 0);
-      const p = byId.get(nid).parent;
-      depth.set(nid, byId.has(p) ? d(p) + 1 : 0);
-    }
-    return depth.get(nid);
-  };
-  const parents = new Set(view.nodes.filter((n) => n.parent != null).map((n) => n.parent));
-  const drawn = view.nodes.filter((n) => lv.boxes.has(n.id));
-  const isFrame = (n) => n.expanded || parents.has(n.id);
-  const frames = drawn.filter(isFrame).map((n) => [d(n.id), n]).sort((a, b) => a[0] - b[0]).map(([, n]) => n);
-  const leaves = drawn.filter((n) => !isFrame(n));
-  const body = [`<g class="diagram" transform="translate(0,${f(diagramY)})">`];
-  const fill = (n) => fills[n.id] || (S.roleStyle[n.rec.role] || S.roleStyle.other)[0];
-  const parent = (n) => (byId.has(n.parent) ? n.parent : null);
-  for (const n of frames) body.push(...frame(n, lv.boxes.get(n.id), fill(n), parent(n)));
-  const names = new Map(view.nodes.map((n) => [n.id, displayLabel(n.rec)]));
-  for (const e of view.edges) body.push(...edge(e, lv, names, S));
-  for (const n of leaves) body.push(...leaf(n, lv.boxes.get(n.id), fill(n), parent(n)));
-  if (frames.length) {
-    body.push('<g class="frame-titles" pointer-events="none">');
-    for (const n of frames) body.push(...frameTitle(n, lv.boxes.get(n.id), fill(n)));
-    body.push("</g>");
-  }
+  // frames outside-in, then edges, then closed boxes, container by container (svg_layers.py)
+  const [frames, lines, leaves, titles] = diagramLayers(lv, S, fills);
+  const body = [`<g class="diagram" transform="translate(0,${f(diagramY)})">`, ...frames, ...lines, ...leaves];
+  if (titles.length) body.push('<g class="frame-titles" pointer-events="none">', ...titles, "</g>");
   body.push("</g>");
   y = diagramY + lv.height;
   const [leg, lw, lh] = legend(lv, PAGE_PAD, y + 4, Math.max(lv.width, 520.0) - 2 * PAGE_PAD, S);
