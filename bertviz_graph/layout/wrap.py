@@ -368,13 +368,15 @@ def _wrap_tb(key: tuple[Any, ...], lay: Any, screen: tuple[float, float], loose:
     inner = [(cx - k[0] / 2 + 3, cy - k[1] / 2 + 3, cx + k[0] / 2 - 3, cy + k[1] / 2 - 3)
              for k, (cx, cy) in zip(kids, child_xy, strict=True)]
 
+    seen: dict[tuple[int, tuple[Point, ...]], bool] = {}  # a route tried is not tested again at the end
+
     def blocked(route: list[Point], j: int) -> bool:
         """Whether a redrawn route passes through a box it does not end at."""
-        ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
-        x0, x1 = min(p[0] for p in route), max(p[0] for p in route)
-        y0, y1 = min(p[1] for p in route), max(p[1] for p in route)
-        return any(i not in ends and _through(route, b) for i, b in enumerate(inner)
-                   if b[0] < x1 and b[2] > x0 and b[1] < y1 and b[3] > y0)
+        got = seen.get((j, tuple(route)))
+        if got is None:
+            ends = {d[1] for d in pieces[j][:2] if d[0] == "c"}
+            got = seen[(j, tuple(route))] = _any_through(_segments(route), inner, ends)
+        return got
 
     redrawn: list[tuple[int, list[Point]]] = []
     for j, gi, lk in routed:
@@ -442,13 +444,32 @@ def module_heights() -> frozenset[float]:
     return frozenset(measure.node_size(VNode("m", "group", "M", sub))[1] for sub in ("", "s"))
 
 
+Segment = tuple[float, float, float, float]  # an axis-parallel segment's extent: x0, x1, y0, y1
+
+
+def _segments(route: list[Point]) -> list[Segment]:
+    return [(min(ax, bx), max(ax, bx), min(ay, by), max(ay, by))
+            for (ax, ay), (bx, by) in zip(route, route[1:], strict=False)]
+
+
 def _through(route: list[Point], box: tuple[float, float, float, float]) -> bool:
     """Whether an axis-parallel polyline passes through the open rectangle (x0, y0, x1, y1)."""
-    x0, y0, x1, y1 = box
-    for (ax, ay), (bx, by) in zip(route, route[1:], strict=False):
-        lo_x, hi_x, lo_y, hi_y = min(ax, bx), max(ax, bx), min(ay, by), max(ay, by)
-        if lo_x < x1 and hi_x > x0 and lo_y < y1 and hi_y > y0:
-            return True
+    return _any_through(_segments(route), [box], ())
+
+
+def _any_through(segs: list[Segment], boxes: list[tuple[float, float, float, float]], skip: Any) -> bool:
+    """Whether a polyline's segments pass through any open rectangle (x0, y0, x1, y1) whose index is not in
+    ``skip`` (the route's segments are measured once, not once per box: a wrapped 80-layer stack tests ~3,000
+    route-box pairs)."""
+    if not segs:
+        return False
+    rx0, rx1 = min(s[0] for s in segs), max(s[1] for s in segs)
+    ry0, ry1 = min(s[2] for s in segs), max(s[3] for s in segs)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        if x0 < rx1 and x1 > rx0 and y0 < ry1 and y1 > ry0 and i not in skip:
+            for lo_x, hi_x, lo_y, hi_y in segs:
+                if lo_x < x1 and hi_x > x0 and lo_y < y1 and hi_y > y0:
+                    return True
     return False
 
 
