@@ -61,6 +61,27 @@ def test_recorded_page_is_answered_only_while_everything_matches(tmp_path):
     assert load_page(tmp_path, key) is None
 
 
+def test_files_no_record_names_are_pruned_once_old(tmp_path):
+    """A new Dash or asset version records new files; the old ones (~1.3 MB a version) go once no record names
+    them and they are an hour old (a file another start has just written, before its record, stays)."""
+    import os
+    import time
+
+    trace, key = _recorded(tmp_path)
+    blobs = tmp_path / "serve-pages" / "blobs"
+    named = {b.name for b in blobs.iterdir()}
+    old, fresh = blobs / ("a" * 64), blobs / ("b" * 64)
+    old.write_bytes(b"an old version's script")
+    fresh.write_bytes(b"another start's script, its record not yet written")
+    hours_ago = time.time() - 7200
+    for b in [old, *(blobs / n for n in named)]:
+        os.utime(b, (hours_ago, hours_ago))
+    other = page_key({"model_type": "bert"}, "cls", {"seq_len": 16})
+    assert record_page(_server(), tmp_path, other, trace, None)  # a second model's page: prunes
+    assert {b.name for b in blobs.iterdir()} == named | {fresh.name}
+    assert load_page(tmp_path, key).body("/assets/a.css?m=1") is not None  # the first page still whole
+
+
 def test_a_record_naming_a_file_outside_the_cache_is_refused(tmp_path):
     trace, key = _recorded(tmp_path)
     rec_file = tmp_path / "serve-pages" / f"{key}.json"

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -169,7 +170,31 @@ def record_page(server: Any, cache: Path, key: str, trace_file: Path, current: P
                       r.headers.get("Cache-Control", "no-cache")]
     rec = {"revision": REVISION, "key": key, "trace": _stamp(trace_file), "index": index, "files": files}
     write_atomic(folder / f"{key}.json", json.dumps(rec))
+    prune_blobs(folder)
     return True
+
+
+def prune_blobs(folder: Path, min_age_s: float = 3600.0) -> int:
+    """Delete the files no record names any more (each Dash or asset version left ~1.3 MB behind); only those
+    older than ``min_age_s``, so another start writing its files before its record keeps them. The number
+    deleted."""
+    named: set[str] = set()
+    for rec_file in folder.glob("*.json"):
+        try:
+            rec = json.loads(rec_file.read_text())
+            named.update(v[0] for v in rec["files"].values())
+        except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            continue  # unreadable: names nothing (load_page refuses it too)
+    gone = 0
+    now = time.time()
+    for blob in (folder / "blobs").glob("*"):
+        try:
+            if blob.name not in named and now - blob.stat().st_mtime > min_age_s:
+                blob.unlink()
+                gone += 1
+        except OSError:
+            continue  # taken by another start meanwhile
+    return gone
 
 
 def cache_root() -> Path:
