@@ -1,5 +1,6 @@
 // The offline explorer (bertviz_graph/html): one HTML file, no server. The data stored in the page
-// (deflate-compressed JSON, base64) is decoded with the browser's DecompressionStream and drawn by the
+// (deflate-compressed JSON, base64) is decoded (the head at once, the rest with the browser's
+// DecompressionStream once the first picture is painted) and drawn by the
 // notebook widget's own render() over a model that answers from that data (offline.js).
 
 import { colorFor } from "./colour_offline.js";
@@ -11,6 +12,15 @@ import { Composer } from "./offline_compose.js";
 import { dotSource, localLayout } from "./dot_offline.js";
 import { wrapStack } from "./wrap_offline.js";
 import { mountBar } from "./offline_bar.js";
+import { strFromU8, unzlibSync } from "fflate";
+
+/** The head (the first picture and what it needs, a few kB): decoded at once, so the picture is in the page
+ * before the parser reaches the big block, and before the load event (Firefox's --screenshot takes the page
+ * then). DecompressionStream has no synchronous form: fflate's zlib reader. */
+function decodeNow(text) {
+  const bytes = Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
+  return JSON.parse(strFromU8(unzlibSync(bytes)));
+}
 
 async function decode(text) {
   const bytes = Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
@@ -21,7 +31,7 @@ async function decode(text) {
 async function main() {
   performance.mark("bvg-start");
   const page = document.getElementById("bvg-page");
-  const head = await decode(document.getElementById("bvg-head").textContent);
+  const head = decodeNow(document.getElementById("bvg-head").textContent);
   performance.mark("bvg-decoded");
   const fit = () => Math.max(320, window.innerHeight - 40); // the page's own bar (colour-by) takes ~28 px
   // the rest (every picture, detail and weight preview) is decoded once the first picture is drawn
