@@ -26,7 +26,8 @@ const REQUEST_ID = "bv-view-request"; // ids.VIEW_REQUEST: the panels' view chan
 const TABS_ID = "bv-tabs";
 const RUN_TAB = "run";
 
-const state = { canvas: null, host: null, nonce: 0, draws: 0, firstDraw: null, lastDraw: null, GraphCanvas };
+// firstSet: when the canvas got its first picture (the frame that paints it comes next); firstDraw: that frame
+const state = { canvas: null, host: null, nonce: 0, draws: 0, firstSet: null, firstDraw: null, lastDraw: null, GraphCanvas };
 window.bvgGraph = state; // read by tests and benchmarks (benchmarks/graph_render_bench.py draws with GraphCanvas)
 
 let pendingSelect = null; // the box a tap selects, written once its picture is painted
@@ -91,6 +92,7 @@ function present(c, picture, f, moved) {
   if (newPicture) {
     if (f.id && (f.mode === "keep" || f.mode === "keep-top") && !c.anchor) c.keep(f.id);
     const t0 = performance.now();
+    if (state.firstSet === null) state.firstSet = t0;
     c.setSvg(picture.svg);
     state.draws += 1;
     requestAnimationFrame(() => {
@@ -197,6 +199,7 @@ function paintEarly(picture) {
   const c = canvas();
   if (!c || c.svgText || !picture || !picture.svg) return;
   const t0 = performance.now();
+  if (state.firstSet === null) state.firstSet = t0;
   c.setSvg(picture.svg);
   c.setMarks(picture.marks);
   state.draws += 1;
