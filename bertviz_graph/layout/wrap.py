@@ -72,7 +72,7 @@ def _clear(key: tuple[Any, ...], lay: Any) -> Any:
         if not near:
             return False
         if not curve:
-            return any(_through(pts, b) for b in near)
+            return _any_through(_segments(pts), near, ())
         return _curve_hits(pts, near)
 
     new = list(lay.pieces)
@@ -450,11 +450,6 @@ Segment = tuple[float, float, float, float]  # an axis-parallel segment's extent
 def _segments(route: list[Point]) -> list[Segment]:
     return [(min(ax, bx), max(ax, bx), min(ay, by), max(ay, by))
             for (ax, ay), (bx, by) in zip(route, route[1:], strict=False)]
-
-
-def _through(route: list[Point], box: tuple[float, float, float, float]) -> bool:
-    """Whether an axis-parallel polyline passes through the open rectangle (x0, y0, x1, y1)."""
-    return _any_through(_segments(route), [box], ())
 
 
 def _any_through(segs: list[Segment], boxes: list[tuple[float, float, float, float]], skip: Any) -> bool:

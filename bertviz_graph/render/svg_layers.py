@@ -34,7 +34,6 @@ from bertviz_graph.memo import Memo
 from bertviz_graph.render.svg_shapes import edge_into, frame, frame_title, leaf_into, nums
 from bertviz_graph.view_types import VEdge, VNode
 
-FRAMES, EDGES, LEAVES, TITLES = range(4)
 Layers = tuple[str, str, str, str]  # frames, edges, closed boxes, frame titles
 Share = tuple[list[str], list[str], list[str], list[str]]  # the same, as lines (a memoised share: one string)
 BIG = 1 << 19  # characters: a share this long is not memoised (it changes on every click anyway)

@@ -293,7 +293,7 @@ function sample(pts, per = 8) {
   return out;
 }
 
-/** wrap._through: whether an axis-parallel polyline passes through the open rectangle (x0, y0, x1, y1). */
+/** wrap._any_through over one box: whether an axis-parallel polyline passes through the open rectangle (x0, y0, x1, y1). */
 function through(route, [x0, y0, x1, y1]) {
   for (let i = 0; i + 1 < route.length; i++) {
     const [[ax, ay], [bx, by]] = [route[i], route[i + 1]];
